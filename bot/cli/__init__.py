@@ -1,0 +1,22 @@
+"""The `kpibot` command line: one Typer app; each module adds its commands with `register(app)`."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import data, demo
+
+app = typer.Typer(
+    name="kpibot",
+    help="Social customer-support KPIs in Slack and in your terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+for module in (data, demo):
+    module.register(app)
+
+
+def main() -> None:
+    """Entry point of the `kpibot` console script."""
+    app()

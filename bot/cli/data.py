@@ -1,0 +1,98 @@
+"""Data commands: `kpibot import`, `kpibot purge`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bot.cli.context import EXIT_PROBLEMS, console, errors, fail, load_settings, open_engine
+from storage.importer import import_items, open_text, read_events
+from storage.ingest import Ingestor, IngestResult
+from storage.purge import purge_text
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_files)
+    app.command("purge")(purge)
+
+
+def import_files(
+    files: list[str] = typer.Argument(
+        ..., help="NDJSON or CSV files (.csv by name); - reads NDJSON from stdin."
+    ),
+    source: str = typer.Option(
+        "kpibot", help="Source name; (source, id) is what makes an event a duplicate."
+    ),
+    batch: int = typer.Option(5000, min=1, help="Events per transaction."),
+) -> None:
+    """Import events (EVENTS.md format) from files. Exit code 0 if nothing was rejected, 1 otherwise."""
+    settings = load_settings()
+    engine = open_engine(settings)
+    ingestor = Ingestor(engine, settings)
+    total = IngestResult()
+    for name in files:
+        if name != "-" and not Path(name).is_file():
+            fail(f"{name}: no such file")
+        lines = None if name == "-" else _count_lines(name)
+        with open_text(name, sys.stdin) as stream, _progress() as progress:
+            task = progress.add_task(f"importing {name}", total=lines)
+            result = import_items(
+                ingestor,
+                read_events(stream, name),
+                source=source,
+                batch=batch,
+                progress=lambda n, task=task: progress.advance(task, n),
+            )
+        for outcome in result.rejected:
+            errors.print(
+                f"{_where(name, files)}line {outcome.position}: {outcome.reason}",
+                highlight=False,
+                markup=False,
+            )
+        total.add(result)
+    console.print(
+        f"imported {total.stored}, duplicates {total.duplicates}, rejected {len(total.rejected)}",
+        highlight=False,
+    )
+    if total.rejected:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def purge(
+    days: int = typer.Option(None, help="Retention in days (default: KPIBOT_TEXT_RETENTION_DAYS, 90)."),
+) -> None:
+    """Delete message text older than the retention period; derived numbers (FRT, sentiment…) stay."""
+    settings = load_settings()
+    retention = settings.text_retention_days if days is None else days
+    if retention < 0:
+        fail("--days must be 0 or more")
+    result = purge_text(open_engine(settings), now=datetime.now(UTC), retention_days=retention)
+    console.print(
+        f"purged text of {result.messages} messages and {result.raw_events} raw events older than "
+        f"{result.cutoff:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=True,
+    )
+
+
+def _count_lines(name: str) -> int:
+    with open(name, "rb") as handle:
+        return sum(1 for line in handle if line.strip()) - (1 if name.lower().endswith(".csv") else 0)
+
+
+def _where(name: str, files: list[str]) -> str:
+    return f"{name}: " if len(files) > 1 else ""

@@ -1,0 +1,72 @@
+"""`kpibot demo`: a database full of realistic sample traffic, then what it shows."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy import func, select
+
+from bot.cli.context import console, errors, fail, load_settings, open_engine
+from storage.demo import generate_demo_events
+from storage.importer import import_items
+from storage.ingest import Ingestor
+from storage.models import Conversation, Message, Survey
+
+DEMO_DB = "kpibot-demo.db"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    conversations: int = typer.Option(3000, min=1, help="How many conversations to generate."),
+    days: int = typer.Option(30, min=1, help="How many days of traffic, ending now."),
+    seed: int = typer.Option(7, help="Random seed; the same seed gives the same data."),
+    db: str = typer.Option(None, help=f"Database URL or SQLite file (default: a fresh ./{DEMO_DB})."),
+) -> None:
+    """Generate sample traffic (no Slack needed) and show the product working on it."""
+    url = _database_url(db)
+    settings = load_settings(database_url=url)
+    engine = open_engine(settings)
+    with engine.connect() as conn:
+        if conn.execute(select(func.count()).select_from(Conversation)).scalar_one():
+            fail(f"{url} already holds conversations; pass --db with a new file to keep them apart")
+    now = datetime.now(UTC).replace(microsecond=0)
+    events = generate_demo_events(now=now, days=days, conversations=conversations, seed=seed)
+    items = ((n, json.dumps(event)) for n, event in enumerate(events, 1))
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=errors, transient=True
+    ) as progress:
+        task = progress.add_task("generating demo traffic", total=None)
+        result = import_items(
+            Ingestor(engine, settings), items, source="demo", progress=lambda n: progress.advance(task, n)
+        )
+    console.print(f"demo data in {url}: {result.stored} events", highlight=False)
+    _print_stored(engine)
+
+
+def _database_url(db: str | None) -> str:
+    if db is None:
+        path = Path(DEMO_DB)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    return db if "://" in db else f"sqlite:///{db}"
+
+
+def _print_stored(engine) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Conversation.channel, func.count())
+            .group_by(Conversation.channel)
+            .order_by(func.count().desc())
+        ).all()
+        messages = conn.execute(select(func.count()).select_from(Message)).scalar_one()
+        surveys = conn.execute(select(func.count()).select_from(Survey)).scalar_one()
+    console.print("conversations by channel: " + ", ".join(f"{c} {n}" for c, n in rows), highlight=False)
+    console.print(f"messages {messages}, surveys {surveys}", highlight=False)

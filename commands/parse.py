@@ -1,0 +1,243 @@
+"""The command grammar shared by Slack and the CLI: `[metric] [channel…] [period] [by …] [bh] [public]`.
+
+Words are case-insensitive and, after the metric, may come in any order. A text that starts with a
+channel or a period gets the default metric (the scorecard for `/kpi`, sentiment for `/sentiment`);
+a metric named later is accepted too, as long as only one metric is asked for. Channel names and
+aliases come from the settings; `all` (every channel) wins over named channels.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from commands.business_hours import BusinessClock
+from commands.errors import UsageError
+from commands.periods import DEFAULT_PERIOD, NAMED_PERIODS, Period, is_period_word, resolve_period
+from storage.settings import Settings
+
+METRICS = (
+    "frt",
+    "bands",
+    "wait",
+    "art",
+    "aht",
+    "volume",
+    "reply-rate",
+    "resolution-rate",
+    "backlog",
+    "transfers",
+    "escalations",
+    "mix",
+    "agents",
+    "quick-replies",
+    "cost",
+    "leads",
+    "csat",
+    "nps",
+    "ces",
+    "retention",
+    "churn",
+    "social-impact",
+    "sentiment",
+    "topics",
+    "voice",
+)
+# Names from METRICS.md: help text, Block Kit headers and terminal titles all use these.
+METRIC_NAMES: dict[str, str] = {
+    "scorecard": "Scorecard",
+    "frt": "First response time",
+    "bands": "Response-time bands",
+    "wait": "Average reply wait",
+    "art": "Average resolution time",
+    "aht": "Average handle time",
+    "volume": "Volume",
+    "reply-rate": "Reply rate",
+    "resolution-rate": "Resolution rate",
+    "backlog": "Ticket backlog",
+    "transfers": "Transfer rate",
+    "escalations": "Escalation rate",
+    "mix": "Channel mix",
+    "agents": "Team report",
+    "quick-replies": "Most used quick replies",
+    "cost": "Cost per contact",
+    "leads": "Leads and conversion",
+    "csat": "CSAT",
+    "nps": "Net Promoter Score",
+    "ces": "Customer Effort Score",
+    "retention": "Customer retention rate",
+    "churn": "Churn rate",
+    "social-impact": "Social vs non-social",
+    "sentiment": "Sentiment",
+    "topics": "Top topics",
+    "voice": "Voice of the customer",
+}
+# Only words people plainly mean as one metric; `sla` is left out because it could mean frt or bands.
+METRIC_SYNONYMS = {
+    "first-response": "frt",
+    "first-response-time": "frt",
+    "response-time": "frt",
+    "resolution-time": "art",
+    "handle-time": "aht",
+    "satisfaction": "csat",
+    "team": "agents",
+    "topic": "topics",
+}
+DIMENSIONS = ("agent", "channel", "day")
+MODIFIERS = ("all", "bh", "by", "public", "help")
+
+
+@dataclass(frozen=True)
+class KpiRequest:
+    """One parsed question: which KPI, on which channels (() = all), over which period, how shown."""
+
+    metric: str
+    channels: tuple[str, ...]
+    period: Period
+    period_word: str
+    by: str | None = None
+    business_hours: bool = False
+    public: bool = False
+
+
+def parse_command(
+    text: str, settings: Settings, now: datetime, *, default_metric: str = "scorecard"
+) -> KpiRequest:
+    """The request a command line asks for; raises UsageError (with suggestions) for words it cannot read."""
+    if default_metric not in METRIC_NAMES:
+        raise ValueError(f"unknown default metric {default_metric!r}")
+    channel_words = _channel_words(settings)
+    words = iter(word for word in re.split(r"[\s,]+", text.strip()) if word)
+    metric: str | None = None
+    channels: list[str] = []
+    every = bh = public = False
+    period_word: str | None = None
+    by: str | None = None
+    for position, raw in enumerate(words):
+        word = raw.lower()
+        if word == "help":
+            return KpiRequest("help", (), resolve_period(DEFAULT_PERIOD, now, settings.zone), DEFAULT_PERIOD)
+        if position == 0 and _metric_key(word):
+            metric = _metric_key(word)
+        elif word == "by":
+            dimension = _dimension(next(words, None))
+            if by not in (None, dimension):
+                raise UsageError(f"two breakdowns `by {by}` and `by {dimension}` — pick one")
+            by = dimension
+        elif word == "bh":
+            bh = True
+        elif word == "public":
+            public = True
+        elif word == "all":
+            every = True
+        elif is_period_word(word):
+            if period_word not in (None, word):
+                raise UsageError(f"two periods `{period_word}` and `{word}` — pick one", [period_word, word])
+            period_word = word
+        elif word in channel_words:
+            if channel_words[word] not in channels:
+                channels.append(channel_words[word])
+        elif key := _metric_key(word):
+            if metric not in (None, key):
+                raise UsageError(f"two metrics `{metric}` and `{key}` — ask for one at a time")
+            metric = key
+        else:
+            raise _unknown_word(raw, channel_words)
+    if bh:
+        _check_business_hours(settings)
+    period_word = period_word or DEFAULT_PERIOD
+    return KpiRequest(
+        metric=metric or default_metric,
+        channels=() if every else tuple(channels),
+        period=resolve_period(period_word, now, settings.zone),
+        period_word=period_word,
+        by=by,
+        business_hours=bh,
+        public=public,
+    )
+
+
+def help_text(settings: Settings) -> str:
+    """The short help: grammar, examples, periods, modifiers, metrics with their names, and channels."""
+    bh_note = (
+        "durations in business hours"
+        if settings.business_hours is not None
+        else "business hours (not configured)"
+    )
+    aliases: dict[str, list[str]] = {}
+    for alias, channel in settings.channel_aliases.items():
+        aliases.setdefault(channel.lower(), []).append(alias.lower())
+    channels = ", ".join(
+        f"{channel} ({', '.join(aliases[channel])})" if channel in aliases else channel
+        for channel in (name.lower() for name in settings.channels)
+    )
+    metrics = "\n".join(f"`{key}` {METRIC_NAMES[key]}" for key in METRICS)
+    return (
+        "*kpibot* — support KPIs where the team works\n"
+        "`/kpi [metric] [channel…] [period] [by agent|channel|day] [bh] [public]`\n"
+        "Words after the metric may come in any order. `/kpi` alone shows the scorecard "
+        "(all channels, 7 days, vs previous period and benchmark).\n"
+        "*Examples*: `/kpi frt twitter` · `/kpi backlog` · `/kpi csat 30d by channel` · "
+        "`/kpi wait ig last-week bh` · `/sentiment instagram 30d` · `/topics`\n"
+        "*Periods*: `today` `yesterday` `7d` (default) `30d` `90d` `Nd` `Nh` `this-week` `last-week` "
+        "`this-month` `last-month` `2026-11-01..2026-11-15`\n"
+        f"*Modifiers*: `by agent|channel|day` breakdown · `bh` {bh_note} · `public` post in the channel\n"
+        f"*Metrics*:\n{metrics}\n"
+        f"*Channels*: {channels}; `all` (default)"
+    )
+
+
+def _channel_words(settings: Settings) -> dict[str, str]:
+    """Every word that names a channel (names and aliases), mapped to the channel's name."""
+    words = {channel.lower(): channel.lower() for channel in settings.channels}
+    for alias, channel in settings.channel_aliases.items():
+        words.setdefault(alias.lower(), channel.lower())
+    return words
+
+
+def _metric_key(word: str) -> str | None:
+    if word in METRIC_NAMES:
+        return word
+    return METRIC_SYNONYMS.get(word)
+
+
+def _dimension(raw: str | None) -> str:
+    usage = "use `by agent`, `by channel` or `by day`"
+    if raw is None:
+        raise UsageError(f"`by` needs a breakdown: {usage}", [f"by {name}" for name in DIMENSIONS])
+    word = raw.lower()
+    singular = word[:-1] if word.endswith("s") else word
+    if singular in DIMENSIONS:
+        return singular
+    close = difflib.get_close_matches(word, DIMENSIONS, n=1)
+    hint = f" — did you mean `by {close[0]}`?" if close else ""
+    raise UsageError(f"unknown breakdown `by {raw}`{hint} ({usage})", [f"by {name}" for name in close])
+
+
+def _check_business_hours(settings: Settings) -> None:
+    if settings.business_hours is None:
+        raise UsageError(
+            "business hours are not configured — an admin can set `business_hours` "
+            "(opening hours, time zone, holidays) in the kpibot config file; ask again without `bh`"
+        )
+    try:
+        BusinessClock(settings.business_hours, settings.tz)
+    except ValueError as exc:
+        raise UsageError(f"business hours are misconfigured ({exc}); ask again without `bh`") from None
+
+
+def _unknown_word(raw: str, channel_words: dict[str, str]) -> UsageError:
+    """The error for a word that means nothing here, with the closest known words as suggestions."""
+    kinds: dict[str, str] = {}
+    for word in channel_words:
+        kinds.setdefault(word, "channel")
+    for word in (*METRIC_NAMES, *METRIC_SYNONYMS):
+        kinds.setdefault(word, "metric")
+    for word in (*NAMED_PERIODS, "24h", *MODIFIERS):
+        kinds.setdefault(word, "word")
+    close = difflib.get_close_matches(raw.lower(), list(kinds), n=3)
+    if not close:
+        return UsageError(f"unknown word `{raw}`")
+    return UsageError(f"unknown {kinds[close[0]]} `{raw}` — did you mean `{close[0]}`?", close)

@@ -1,0 +1,37 @@
+"""Engine and session factory. SQLite by default; any SQLAlchemy URL (PostgreSQL later) works."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for `url`, with the schema created if missing (when `create`)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    if create:
+        SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets readers (slash commands) run while a writer (import, webhooks) commits; NORMAL sync in WAL
+    # mode survives a process crash (SIGKILL), which is the durability the 2xx promises.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def session(engine: Engine) -> Session:
+    """A new ORM session on `engine` that keeps loaded objects usable after commit."""
+    return Session(engine, expire_on_commit=False)

@@ -1,0 +1,99 @@
+"""Recompute the projections (conversation row and waits) of conversations whose events changed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from storage.models import Conversation, ConversationEvent, Message, Wait
+from storage.projection import Step, project
+
+_CONV = Conversation.__table__
+_MSG = Message.__table__
+_EVT = ConversationEvent.__table__
+_WAIT = Wait.__table__
+CHUNK = 500
+
+
+def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
+    """`items` in lists of at most `size` (keeps IN lists under every database's parameter limit)."""
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def rebuild_conversations(conn: Connection, conversation_ids: Iterable[int]) -> int:
+    """Replays each conversation's stored events and writes its derived fields; returns how many."""
+    done = 0
+    for ids in chunks(sorted(set(conversation_ids))):
+        steps = _load_steps(conn, ids)
+        channels = dict(conn.execute(select(_CONV.c.id, _CONV.c.channel).where(_CONV.c.id.in_(ids))).all())
+        updates, waits = [], []
+        for conversation_id in ids:
+            projection = project(steps.get(conversation_id, []))
+            updates.append({"_id": conversation_id, **projection.columns()})
+            waits.extend(
+                {
+                    "conversation_id": conversation_id,
+                    "channel": channels[conversation_id],
+                    "start_at": w.start,
+                    "end_at": w.end,
+                    "seconds": w.seconds,
+                    "agent": w.agent,
+                }
+                for w in projection.waits
+            )
+        columns = {name: bindparam(name) for name in updates[0] if name != "_id"}
+        conn.execute(update(_CONV).where(_CONV.c.id == bindparam("_id")).values(columns), updates)
+        conn.execute(delete(_WAIT).where(_WAIT.c.conversation_id.in_(ids)))
+        if waits:
+            conn.execute(insert(_WAIT), waits)
+        done += len(ids)
+    return done
+
+
+def _load_steps(conn: Connection, ids: list[int]) -> dict[int, list[Step]]:
+    steps: dict[int, list[Step]] = defaultdict(list)
+    messages = select(
+        _MSG.c.conversation_id,
+        _MSG.c.at,
+        _MSG.c.direction,
+        _MSG.c.author_kind,
+        _MSG.c.author_id,
+        _MSG.c.private,
+        _MSG.c.handle_seconds,
+    ).where(_MSG.c.conversation_id.in_(ids))
+    for cid, at, direction, kind, author, private, handle in conn.execute(messages):
+        steps[cid].append(
+            Step(
+                at=at,
+                kind="message",
+                direction=direction,
+                author_kind=kind,
+                author_id=author,
+                private=private,
+                handle_seconds=handle,
+            )
+        )
+    events = select(
+        _EVT.c.conversation_id,
+        _EVT.c.at,
+        _EVT.c.kind,
+        _EVT.c.status,
+        _EVT.c.agent,
+        _EVT.c.team,
+        _EVT.c.to_channel,
+    ).where(_EVT.c.conversation_id.in_(ids))
+    for cid, at, kind, status, agent, team, to_channel in conn.execute(events):
+        steps[cid].append(
+            Step(at=at, kind=kind, status=status, agent=agent, team=team, to_channel=to_channel)
+        )
+    return steps

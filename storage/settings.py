@@ -1,0 +1,185 @@
+"""The one Settings object: environment variables, `.env`, and an optional YAML file.
+
+Precedence, highest first: keyword arguments, environment, `.env`, the YAML file named by
+`KPIBOT_CONFIG`, defaults. Nothing else in the code reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CHANNELS = [
+    "twitter",
+    "facebook",
+    "instagram",
+    "viber",
+    "whatsapp",
+    "telegram",
+    "linkedin",
+    "tiktok",
+    "youtube",
+    "email",
+    "chat",
+    "phone",
+    "portal",
+    "slack",
+]
+DEFAULT_ALIASES = {
+    "x": "twitter",
+    "fb": "facebook",
+    "messenger": "facebook",
+    "ig": "instagram",
+    "wa": "whatsapp",
+}
+
+# Defaults from METRICS.md "Benchmarks": metric key -> values key -> number (seconds, fractions, NPS points).
+DEFAULT_BENCHMARKS: dict[str, dict[str, Any]] = {
+    "frt": {"mean": 7200.0},
+    "bands": {"within_4h": 0.5, "within_24h": 0.9},
+    "art": {"first_mean": 86400.0, "full_mean": 172800.0},
+    "aht": {"mean": 300.0},
+    "volume": {"per_day": 10.0},
+    "reply-rate": {"rate": 0.34},
+    "transfers": {"rate": 0.005},
+    "escalations": {"rate": 0.10},
+    "mix": {"shares": {"facebook": 0.60, "twitter": 0.25, "instagram": 0.10, "viber": 0.05}},
+    "cost": {"per_contact": 3.0},
+    "leads": {"per_day": 5.0, "conversion_rate": 0.01},
+    "csat": {"score": 0.70},
+    "nps": {"score": 20.0},
+    "ces": {"mean": 10.0},
+}
+# Per-channel overrides, merged over DEFAULT_BENCHMARKS when one channel is asked for.
+DEFAULT_CHANNEL_BENCHMARKS: dict[str, dict[str, dict[str, Any]]] = {
+    "twitter": {"frt": {"mean": 10800.0}},
+    "facebook": {"frt": {"mean": 10800.0}},
+    "instagram": {"frt": {"mean": 14400.0}},
+    "viber": {"frt": {"mean": 43200.0}},
+    "phone": {"frt": {"mean": 180.0}},
+    "chat": {"frt": {"mean": 105.0}},
+    "email": {"frt": {"mean": 86400.0}},
+}
+
+
+class BusinessHours(BaseModel):
+    """Weekly opening hours: `{"mon": ["09:00-18:00"], ...}`, a time zone and holidays."""
+
+    timezone: str | None = None
+    hours: dict[str, list[str]] = Field(default_factory=dict)
+    holidays: list[date] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one kpibot workspace."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(
+        "sqlite:///kpibot.db", validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    tz: str = Field("UTC", validation_alias=AliasChoices("KPIBOT_TZ", "tz"))
+    channels: list[str] = Field(default_factory=lambda: list(DEFAULT_CHANNELS))
+    channel_aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALIASES))
+    backlog_threshold_seconds: float = Field(
+        86400.0, validation_alias=AliasChoices("KPIBOT_BACKLOG_THRESHOLD", "backlog_threshold_seconds")
+    )
+    backlog_thresholds: dict[str, float] = Field(default_factory=dict)
+    benchmarks: dict[str, dict[str, Any]] = Field(default_factory=lambda: dict(DEFAULT_BENCHMARKS))
+    channel_benchmarks: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=lambda: dict(DEFAULT_CHANNEL_BENCHMARKS)
+    )
+    business_hours: BusinessHours | None = None
+    pseudonym_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("KPIBOT_PSEUDONYM_KEY", "pseudonym_key")
+    )
+    text_retention_days: int = Field(
+        90, validation_alias=AliasChoices("KPIBOT_TEXT_RETENTION_DAYS", "text_retention_days")
+    )
+    support_cost_per_day: float | None = None
+    hourly_agent_cost: float | None = None
+    ces_scale: tuple[int, int] = (1, 7)
+    topics: dict[str, dict[str, list[str]]] | None = None
+
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token")
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url")
+    )
+    admin_user_ids: list[str] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("KPIBOT_WEBHOOK_SECRET", "webhook_secret")
+    )
+    webhook_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("KPIBOT_WEBHOOK_TOKEN", "webhook_token")
+    )
+    intake_channels: dict[str, str] = Field(default_factory=dict)
+    intake_reaction: str = "white_check_mark"
+
+    @field_validator("tz")
+    @classmethod
+    def _known_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, dotenv_settings, _YamlSource(settings_cls)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The workspace time zone."""
+        return ZoneInfo(self.tz)
+
+    def benchmark(self, metric: str, channels: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """Benchmark values for a metric; a single channel's overrides win over the defaults."""
+        merged = dict(self.benchmarks.get(metric, {}))
+        if len(channels) == 1:
+            merged.update(self.channel_benchmarks.get(channels[0], {}).get(metric, {}))
+        return merged
+
+    def backlog_threshold(self, channel: str | None = None) -> float:
+        """Seconds a conversation may stay open before it counts as backlog."""
+        if channel is not None and channel in self.backlog_thresholds:
+            return self.backlog_thresholds[channel]
+        return self.backlog_threshold_seconds
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by `KPIBOT_CONFIG`, if any."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused, __call__ does the work
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("KPIBOT_CONFIG")
+        if not path:
+            return {}
+        file = Path(path)
+        if not file.is_file():
+            raise ValueError(f"KPIBOT_CONFIG points to {path}, which is not a file")
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} must hold a YAML mapping of settings")
+        return data
