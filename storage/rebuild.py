@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from storage.dialect import bulk_insert, bulk_update
 from storage.models import Conversation, ConversationEvent, Message, Wait
 from storage.projection import Step, project
 
@@ -30,16 +31,24 @@ def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
         yield batch
 
 
-def rebuild_conversations(conn: Connection, conversation_ids: Iterable[int]) -> int:
-    """Replays each conversation's stored events and writes its derived fields; returns how many."""
+def rebuild_conversations(
+    conn: Connection, conversation_ids: Iterable[int], known: dict[int, list[Step]] | None = None
+) -> int:
+    """Replays each conversation's events and writes its derived fields; returns how many.
+
+    `known` gives the complete timeline of some conversations (e.g. created by this batch) so they
+    are not read back; the others are loaded from the database.
+    """
+    known = known or {}
     done = 0
     for ids in chunks(sorted(set(conversation_ids))):
-        steps = _load_steps(conn, ids)
+        steps = _load_steps(conn, [cid for cid in ids if cid not in known])
+        steps.update((cid, known[cid]) for cid in ids if cid in known)
         channels = dict(conn.execute(select(_CONV.c.id, _CONV.c.channel).where(_CONV.c.id.in_(ids))).all())
         updates, waits = [], []
         for conversation_id in ids:
             projection = project(steps.get(conversation_id, []))
-            updates.append({"_id": conversation_id, **projection.columns()})
+            updates.append({**projection.columns(), "id": conversation_id})
             waits.extend(
                 {
                     "conversation_id": conversation_id,
@@ -51,17 +60,17 @@ def rebuild_conversations(conn: Connection, conversation_ids: Iterable[int]) -> 
                 }
                 for w in projection.waits
             )
-        columns = {name: bindparam(name) for name in updates[0] if name != "_id"}
-        conn.execute(update(_CONV).where(_CONV.c.id == bindparam("_id")).values(columns), updates)
+        bulk_update(conn, _CONV, "id", updates)
         conn.execute(delete(_WAIT).where(_WAIT.c.conversation_id.in_(ids)))
-        if waits:
-            conn.execute(insert(_WAIT), waits)
+        bulk_insert(conn, _WAIT, waits)
         done += len(ids)
     return done
 
 
 def _load_steps(conn: Connection, ids: list[int]) -> dict[int, list[Step]]:
     steps: dict[int, list[Step]] = defaultdict(list)
+    if not ids:
+        return steps
     messages = select(
         _MSG.c.conversation_id,
         _MSG.c.at,
