@@ -9,9 +9,9 @@ conversation's per-account display id). Decisions:
   ``assign-<conversation>-<agent|none>-<team|none>-<epoch>``; the several webhooks Chatwoot sends for
   one status change share an id. ``message_updated`` maps like ``message_created`` (a duplicate unless
   the create webhook was lost), except deleted messages; an answered CSAT also yields a ``survey``.
-- A change is timed by the conversation's ``updated_at`` (the save that made it), else ``timestamp``
-  (last activity; older Chatwoot), cut to whole seconds so ``at`` and an id's epoch agree. Without
-  ``changed_attributes`` (older Chatwoot) ``conversation_updated`` reports the current assignee/team.
+- A change is timed by ``updated_at`` (the save that made it; else the one in ``changed_attributes``),
+  else ``timestamp`` (last activity, older Chatwoot); times are cut to whole seconds so ``at`` and ids
+  agree. Lacking ``changed_attributes``, ``conversation_updated`` reports the current assignee/team.
 - Channels: Line -> chat and Sms/TwilioSms -> phone (METRICS.md has neither); Twilio WhatsApp numbers
   -> whatsapp; Instagram DMs on a Facebook page -> instagram; Api -> chat unless the conversation's
   ``additional_attributes.channel`` is a kpibot channel. Unknown channel types are errors.
@@ -101,10 +101,9 @@ def _outgoing_author(payload: dict, kind: str) -> dict:
     # Chatwoot's own first-reply rule excludes automation rules and campaigns even when a user sent them
     rule = _dig(payload, "content_attributes", "automation_rule_id")
     campaign = _dig(payload, "additional_attributes", "campaign_id")
-    if rule is not None:
-        return {"kind": "bot", "id": f"chatwoot-automation:{rule}"}
-    if campaign is not None:
-        return {"kind": "bot", "id": f"chatwoot-campaign:{campaign}"}
+    if rule is not None or campaign is not None:
+        origin = f"automation:{rule}" if rule is not None else f"campaign:{campaign}"
+        return {"kind": "bot", "id": f"chatwoot-{origin}"}
     human = kind == "outgoing" and sender.get("type") == "user"
     if sender.get("id") is None and not human:
         return {"kind": "bot", "id": "chatwoot-system"}
@@ -117,7 +116,8 @@ def _outgoing_author(payload: dict, kind: str) -> dict:
 
 def _created_events(payload: dict) -> list[dict]:
     common = _common(payload, payload, "")
-    created = _time(_required(payload, "created_at", "created_at"), "created_at")
+    # at creation the last activity (timestamp) is the creation time; older versions send only it
+    created = _time(payload.get("created_at") or _required(payload, "timestamp", "created_at"), "created_at")
     events = [_status_event(common, _required(payload, "status", "status"), created)]
     agent, team = _dig(payload, "meta", "assignee", "id"), _dig(payload, "meta", "team", "id")
     if agent is not None or team is not None:
