@@ -11,7 +11,7 @@ _SCRUBBED_PREFIXES = ("SLACK_", "KPIBOT_", "DATABASE_URL")
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    """Remove Slack, kpibot and database settings from the environment, so a developer's shell can't leak in."""
+    """Remove Slack, kpibot and database settings so a developer's shell can't leak in."""
     for name in list(os.environ):
         if name.startswith(_SCRUBBED_PREFIXES):
             monkeypatch.delenv(name)

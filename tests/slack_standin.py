@@ -119,6 +119,7 @@ class SlackStandIn:
         self.uploads: dict[str, bytes] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
+        self._response_ids = itertools.count(2)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -166,7 +167,7 @@ class SlackStandIn:
 
     def new_response_url(self) -> str:
         """Return a fresh, distinct response_url, for tests that tell several replies apart."""
-        return f"{self.base_url}/response/{next(self._ids) + 1000}"
+        return f"{self.base_url}/response/{next(self._response_ids)}"
 
     # -- configuration ---------------------------------------------------------------------------
     def set_user(
