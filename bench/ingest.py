@@ -36,12 +36,18 @@ def message_lines(n: int):
         at = start + timedelta(seconds=conv * 7 + step * 600)
         inbound = step % 2 == 0
         event = {
-            "id": f"m{i}", "type": "message", "at": at.isoformat().replace("+00:00", "Z"),
-            "conversation_id": f"c{conv}", "channel": CHANNELS[conv % len(CHANNELS)],
+            "id": f"m{i}",
+            "type": "message",
+            "at": at.isoformat().replace("+00:00", "Z"),
+            "conversation_id": f"c{conv}",
+            "channel": CHANNELS[conv % len(CHANNELS)],
             "direction": "inbound" if inbound else "outbound",
-            "author": {"kind": "customer", "id": f"@user{conv % 5000}"} if inbound
+            "author": {"kind": "customer", "id": f"@user{conv % 5000}"}
+            if inbound
             else {"kind": "agent", "id": f"U{conv % 12}", "name": "Agent"},
-            "text": "Where is my parcel? It was due on Monday" if inbound else "Sorry, checking that for you now",
+            "text": "Where is my parcel? It was due on Monday"
+            if inbound
+            else "Sorry, checking that for you now",
         }
         yield i + 1, json.dumps(event)
 
@@ -59,12 +65,14 @@ def floor_rate(path: str, n: int) -> float:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE TABLE raw (id INTEGER PRIMARY KEY, source TEXT, external_id TEXT, body TEXT, "
-                 "UNIQUE(source, external_id))")
+    conn.execute(
+        "CREATE TABLE raw (id INTEGER PRIMARY KEY, source TEXT, external_id TEXT, body TEXT, "
+        "UNIQUE(source, external_id))"
+    )
     rows = [("kpibot", f"m{i}", line) for i, line in message_lines(n)]
     started = time.perf_counter()
     for k in range(0, n, 5000):
-        conn.executemany("INSERT INTO raw (source, external_id, body) VALUES (?, ?, ?)", rows[k:k + 5000])
+        conn.executemany("INSERT INTO raw (source, external_id, body) VALUES (?, ?, ?)", rows[k : k + 5000])
         conn.commit()
     elapsed = time.perf_counter() - started
     conn.close()
@@ -83,11 +91,15 @@ def main() -> None:
     engine = make_engine(url)
     elapsed, result = timed_import(engine, settings, args.events)
     rate = args.events / elapsed
-    print(f"import   {args.events:>9,} message events in {elapsed:6.1f} s = {rate:9,.0f} events/s "
-          f"(stored {result.stored:,}, rejected {len(result.rejected)})")
+    print(
+        f"import   {args.events:>9,} message events in {elapsed:6.1f} s = {rate:9,.0f} events/s "
+        f"(stored {result.stored:,}, rejected {len(result.rejected)})"
+    )
     elapsed_dup, dup = timed_import(engine, settings, args.events)
-    print(f"re-import {args.events:>8,} duplicates      in {elapsed_dup:6.1f} s = "
-          f"{args.events / elapsed_dup:9,.0f} events/s (duplicates {dup.duplicates:,})")
+    print(
+        f"re-import {args.events:>8,} duplicates      in {elapsed_dup:6.1f} s = "
+        f"{args.events / elapsed_dup:9,.0f} events/s (duplicates {dup.duplicates:,})"
+    )
     floor = floor_rate(args.db + ".floor", min(args.events, 200_000))
     print(f"bare sqlite executemany floor: {floor:,.0f} rows/s; kpibot import = {rate / floor:.2f} x floor")
     print(f"database size {os.path.getsize(args.db) / 1e6:,.0f} MB")

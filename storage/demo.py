@@ -98,11 +98,11 @@ CUSTOMER_LINES = {
             "My {product} stopped working after {n} days, really disappointed",
             "The {product} arrived broken, awful quality",
         ),
-        "neutral": ("The {product} makes a noise when it starts, is that normal?",),
+        "neutral": ("Does the {product} come with a charger?",),
     },
     "pricing": {
         "negative": ("Why did the price of the {product} go up? That is a terrible deal",),
-        "neutral": ("Do you have a discount code for the {product}?", "How much is shipping to Canada?"),
+        "neutral": ("Do you have a discount code for the {product}?", "What does shipping to Canada cost?"),
     },
     "cancellation": {
         "negative": ("Cancel my subscription now, worst service I have used",),
@@ -144,15 +144,19 @@ PRODUCTS = ("headphones", "coffee maker", "backpack", "smart watch", "desk lamp"
 def generate_demo_events(
     *, now: datetime, days: int = 30, conversations: int = 2000, seed: int = 7
 ) -> Iterator[dict]:
-    """Yields demo support events in time order: `conversations` conversations opened in
-    [now - days, now), customer changes (the base joined before the window) and leads.
-    The same seed and `now` always give the same events."""
+    """Returns the demo's support events, lazily and in time order: `conversations` conversations
+    opened in [now - days, now), customer changes (the base joined before the window) and leads.
+    The same seed and `now` always give the same events; bad arguments raise ValueError at once."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if days < 1 or conversations < 0:
         raise ValueError("days must be at least 1 and conversations must not be negative")
-    rng = Random(seed)
-    sink = _Sink(now.timestamp())
+    return _events(now.timestamp(), days, conversations, Random(seed))
+
+
+def _events(now_ts: float, days: int, conversations: int, rng: Random) -> Iterator[dict]:
+    """Yields events day by day; only events not yet due (conversation tails, customer changes) wait."""
+    sink = _Sink(now_ts)
     start = math.ceil(sink.now_ts) - days * DAY
     social = _customers(rng, sink, start, days, max(40, conversations * 3 // 4))
     yield from sink.flush(start)
@@ -188,14 +192,17 @@ class _Sink:
         self.leads = 0
         self.pending: list[tuple[int, int, dict]] = []
 
-    def add(self, t: float, type_: str, conversation_id: str | None, channel: str | None, **fields) -> None:
+    def add(
+        self, t: float, type_: str, conversation_id: str | None, channel: str | None, fields: dict
+    ) -> None:
         # The demo is a snapshot taken at `now`: whatever would come later has not happened yet.
         if t >= self.now_ts:
             return
         self.count += 1
         at = int(t)
         event = {"id": f"demo-{self.count}", "type": type_, "at": _iso(at)}
-        event.update(conversation_id=conversation_id, channel=channel, **fields)
+        event["conversation_id"], event["channel"] = conversation_id, channel
+        event.update(fields)
         self.pending.append((at, self.count, event))
 
     def flush(self, before: float) -> list[dict]:
@@ -253,7 +260,7 @@ def _customers(rng: Random, sink: _Sink, start: int, days: int, count: int) -> l
     """Adds customer changes and returns the handles of the customers who use social support."""
 
     def change(t: float, handle: str, kind: str, **revenue) -> None:
-        sink.add(t, "customer", None, None, customer_id=handle, change=kind, **revenue)
+        sink.add(t, "customer", None, None, {"customer_id": handle, "change": kind, **revenue})
 
     social = []
     for k in range(count + count * 8 // 100):
@@ -308,9 +315,10 @@ def _conversation(
     customer = {"kind": "customer", "id": handle}
 
     def message(t: float, author: dict, text: str, **extra) -> None:
-        direction = "inbound" if author is customer else "outbound"
-        fields = {"direction": direction, "author": dict(author), "text": text.format(**fill), **extra}
-        sink.add(t, "message", conversation_id, name, **fields)
+        if t < sink.now_ts:
+            direction = "inbound" if author is customer else "outbound"
+            fields = {"direction": direction, "author": dict(author), "text": text.format(**fill), **extra}
+            sink.add(t, "message", conversation_id, name, fields)
 
     def reply(t: float, first: bool) -> None:
         key = TOPIC_QUICK_REPLY.get(topic) or ("greeting" if first and tone != "negative" else "apology")
@@ -320,7 +328,7 @@ def _conversation(
         message(t, agent[0], text, handle_seconds=seconds, **quick)
 
     def status(t: float, value: str) -> None:
-        sink.add(t, "status", conversation_id, name, status=value)
+        sink.add(t, "status", conversation_id, name, {"status": value})
 
     message(t0, customer, rng.choice(lines[tone]))
     if rng.random() < 0.4:
@@ -334,7 +342,7 @@ def _conversation(
     agent = rng.choice(AGENTS)
     frt = _delay(rng, median_hours * HOUR * agent[1] * slow, 1.2, 72 * HOUR)
     assigned = t0 + min(frt * 0.3, rng.uniform(30, 900))
-    sink.add(assigned, "assignment", conversation_id, name, agent=agent[0]["id"])
+    sink.add(assigned, "assignment", conversation_id, name, {"agent": agent[0]["id"]})
     if rng.random() < 0.12:
         chaser = FOLLOW_UPS["negative" if tone == "negative" else "neutral"]
         message(t0 + frt * rng.uniform(0.4, 0.6), customer, rng.choice(chaser))
@@ -348,7 +356,7 @@ def _conversation(
         target = (
             {"agent": agent[0]["id"]} if rng.random() < 0.7 else {"team": rng.choice(("billing", "tier-2"))}
         )
-        sink.add(t, "assignment", conversation_id, name, **target)
+        sink.add(t, "assignment", conversation_id, name, target)
     rounds = 0
     while rounds < 3 and rng.random() < (0.45 if rounds == 0 else 0.25):
         rounds += 1
@@ -359,7 +367,7 @@ def _conversation(
     if rng.random() < 0.085:
         t += rng.uniform(60, 1200)
         to_channel = rng.choices(("phone", "email", "portal"), weights=(5, 3, 2))[0]
-        sink.add(t, "escalation", conversation_id, name, to_channel=to_channel)
+        sink.add(t, "escalation", conversation_id, name, {"to_channel": to_channel})
     if rng.random() < 0.01:  # a forgotten thread: part of the steady small backlog
         return
     if rng.random() < 0.08:
@@ -393,14 +401,16 @@ def _surveys(
         draw = rng.random()
         if kind == "csat":
             score = rng.choice((4, 5, 5)) if draw < happy else rng.choice((1, 2, 3, 3))
-        elif kind == "nps" and draw < happy - 0.22:
+        elif kind == "nps" and draw < happy - 0.26:
             score = rng.choice((9, 10))
         elif kind == "nps":
-            score = rng.choice((7, 8)) if draw < happy + 0.08 else rng.choice((2, 4, 5, 6, 6))
+            score = rng.choice((7, 8)) if draw < happy + 0.04 else rng.choice((2, 4, 5, 6, 6))
         else:
             score = rng.choice((1, 2, 2, 3)) if draw < happy else rng.choice((4, 5, 6, 7))
-        comment = {"comment": rng.choice(SURVEY_COMMENTS[draw < happy])} if rng.random() < 0.2 else {}
-        sink.add(answered, "survey", conversation_id, channel, kind=kind, score=score, **comment)
+        answer = {"kind": kind, "score": score}
+        if rng.random() < 0.2:
+            answer["comment"] = rng.choice(SURVEY_COMMENTS[draw < happy])
+        sink.add(answered, "survey", conversation_id, channel, answer)
 
 
 def _leads(rng: Random, sink: _Sink, opened: list[tuple[str, str, int]]) -> None:
@@ -416,6 +426,6 @@ def _leads(rng: Random, sink: _Sink, opened: list[tuple[str, str, int]]) -> None
         value = rng.choice((49.0, 99.0, 149.0, 299.0, 499.0))
         # Alternate the two ways EVENTS.md allows: `converted` on the lead, or a later `conversion`.
         inline = converts and (sink.leads % 100 == 50 or later >= sink.now_ts)
-        sink.add(at, "lead", conversation_id, channel, value=value, converted=inline)
+        sink.add(at, "lead", conversation_id, channel, {"value": value, "converted": inline})
         if converts and not inline:
-            sink.add(later, "conversion", conversation_id, channel, value=value)
+            sink.add(later, "conversion", conversation_id, channel, {"value": value})
