@@ -52,8 +52,8 @@ def message_lines(n: int):
         yield i + 1, json.dumps(event)
 
 
-def timed_import(engine, settings, n: int) -> tuple[float, object]:
-    ingestor = Ingestor(engine, settings)
+def timed_import(engine, settings, n: int, *, analyse: bool = True) -> tuple[float, object]:
+    ingestor = Ingestor(engine, settings, analyse_text=analyse)
     started = time.perf_counter()
     result = import_items(ingestor, message_lines(n))
     return time.perf_counter() - started, result
@@ -83,6 +83,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--db", default="/tmp/kpibot-bench-ingest.db")
+    parser.add_argument(
+        "--no-analysis",
+        action="store_true",
+        help="skip sentiment/topic scoring of inbound text (measures storage alone)",
+    )
     args = parser.parse_args()
     for suffix in ("", "-wal", "-shm"):
         Path(args.db + suffix).unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
 
+from storage.analysis import text_analyser
 from storage.dialect import bulk_insert
 from storage.events import EventError
 from storage.models import RejectedEvent
@@ -52,10 +53,10 @@ class IngestResult:
 class Ingestor:
     """Stores events for one workspace. Reuse one instance: it caches the pseudonymiser and channel map."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, analyser: Analyser | None = None):
+    def __init__(self, engine: Engine, settings: Settings, *, analyse_text: bool = True):
         self.engine = engine
         self.normalise = Normaliser(settings, pseudonymiser(settings, engine))
-        self.analyser = analyser
+        self.analyser: Analyser | None = text_analyser(settings) if analyse_text else None
 
     def ingest(
         self, items: Iterable[tuple[int, Any]], *, source: str = "kpibot", now: datetime | None = None

@@ -1,0 +1,117 @@
+"""Sentiment of an inbound message, offline: TextBlob's pattern analyzer plus emoji and social shorthand."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import textblob.en
+
+from storage.language import detect_language
+
+POSITIVE_ABOVE = 0.1
+NEGATIVE_BELOW = -0.1
+
+# Cues TextBlob's English lexicon lacks or misjudges for support traffic, as polarity -1..+1.
+# "lol" is +0.8 in the lexicon, but in complaints it is mostly a shrug ("lol still no refund").
+SHORTHAND = {
+    "thx": 0.3, "thanx": 0.3, "thnx": 0.3, "ty": 0.3, "tysm": 0.5, "thank": 0.2, "appreciate": 0.4,
+    "helpful": 0.5, "lifesaver": 0.8, "kudos": 0.6, "yay": 0.6, "lol": 0.1,
+    "smh": -0.4, "ffs": -0.6, "fml": -0.6, "meh": -0.2, "ugh": -0.4, "argh": -0.5, "wtf": -0.6,
+    "scam": -0.8, "unacceptable": -0.8, "furious": -0.9, "nightmare": -0.8, "hopeless": -0.7,
+    "rubbish": -0.7, "garbage": -0.7, "trash": -0.6,
+}  # fmt: skip
+EMOJI = {
+    "😡": -0.9, "😠": -0.8, "🤬": -1.0, "😤": -0.6, "😢": -0.6, "😭": -0.7, "😞": -0.5, "😔": -0.4,
+    "😩": -0.6, "😫": -0.6, "😒": -0.4, "🙄": -0.4, "🤦": -0.4, "💩": -0.6, "👎": -0.6, "💔": -0.6,
+    "👍": 0.5, "👌": 0.5, "👏": 0.6, "🙏": 0.3, "❤": 0.8, "💙": 0.8, "💯": 0.5, "🎉": 0.6,
+    "😀": 0.6, "😃": 0.6, "😄": 0.6, "😁": 0.6, "😊": 0.6, "🙂": 0.4, "😍": 0.9, "🥰": 0.9, "🤩": 0.8,
+    "😂": 0.2, "🤣": 0.2,
+}  # fmt: skip
+# Variation selectors and skin tones would glue to the emoji and hide it from the lexicon ("👍🏽").
+_EMOJI_NOISE = re.compile("[\u200d\ufe0f\U0001f3fb-\U0001f3ff]")
+# Emoji become words of their own so "great!😍" and "😡😡" are assessed emoji by emoji.
+_EMOJI_CHAR = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f300-\U0001faff]")
+
+
+class _PatternLexicon(textblob.en.Sentiment):
+    """TextBlob's English pattern sentiment with plain dict lookups, loaded up front.
+
+    The base class re-dispatches every lookup through its lazy loader; scoring is lexicon lookups, so
+    binding dict's own methods after an eager load keeps the semantics and scores ~40 % more messages/s.
+    """
+
+    __contains__ = dict.__contains__
+    __getitem__ = dict.__getitem__
+
+
+@functools.cache
+def _lexicon() -> _PatternLexicon:
+    base = textblob.en.sentiment  # the instance TextBlob's PatternAnalyzer scores with
+    tokenize = base.tokenizer
+
+    def fast_tokenize(text: str) -> list[str]:
+        # The contraction rules all contain "'": skipping them otherwise gives identical tokens.
+        return tokenize(text) if "'" in text else tokenize(text, replace={})
+
+    lexicon = _PatternLexicon(
+        path=base.path,
+        synset="wordnet_id",
+        negations=base.negations,
+        modifiers=base.modifiers,
+        modifier=base.modifier,
+        tokenizer=fast_tokenize,
+        language="en",
+    )
+    lexicon.load()
+    for cue, polarity in (SHORTHAND | EMOJI).items():
+        lexicon.annotate(cue, None, polarity, 1.0)
+    return lexicon
+
+
+def polarity(text: str) -> float:
+    """Polarity of English `text`, -1 (angry) .. +1 (delighted), 0.0 when no word carries any.
+
+    The rule is TextBlob's pattern analyzer (`TextBlob(text).sentiment.polarity`) with its lexicon
+    extended: every emoji in EMOJI and shorthand word in SHORTHAND counts as one more assessed word, so
+    the score is the mean of the per-word polarities of lexicon words, emoticons (":)" 0.5, ":(" -0.75,
+    already in TextBlob), emoji and shorthand, clamped to -1..+1. TextBlob's rules still apply to the
+    cues: "not" before a cue flips and halves it, "!" after one boosts it by 25 %, "very" intensifies.
+    Text with no cue at all scores exactly as TextBlob does.
+    """
+    if not text.isascii():
+        text = _EMOJI_CHAR.sub(r" \g<0> ", _EMOJI_NOISE.sub("", text))
+    lexicon = _lexicon()
+    # What Sentiment.__call__ does for a string, minus its dispatch and subjectivity bookkeeping.
+    words = " ".join(lexicon.tokenizer(text)).split()
+    assessed = lexicon.assessments([(word.lower(), None) for word in words])
+    if not assessed:
+        return 0.0
+    return max(-1.0, min(1.0, sum(p for _, p, _, _ in assessed) / len(assessed)))
+
+
+def score_text(text: str) -> tuple[float | None, str]:
+    """(polarity -1..+1, language code) of one inbound message; polarity is None ("unscored") for text
+    in a language other than English and for text with nothing in it.
+
+    Language comes from `detect_language`: English ("en") and undetermined ("und": emoji only, a word
+    or two) text are scored by `polarity`, so "😡😡" is negative; French, Polish, ... are not, since
+    TextBlob's lexicon is English only.
+    """
+    if not text.strip():
+        return None, "und"
+    lang = detect_language(text)
+    if lang not in ("en", "und"):
+        return None, lang
+    return polarity(text), lang
+
+
+def sentiment_class(score: float | None) -> str | None:
+    """ "positive" above +0.1, "negative" below -0.1, "neutral" in between, None for an unscored message."""
+    if score is None:
+        return None
+    if score > POSITIVE_ABOVE:
+        return "positive"
+    if score < NEGATIVE_BELOW:
+        return "negative"
+    return "neutral"
