@@ -6,7 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage import intake, models, outbox, subscriptions  # noqa: F401  (register every table on the metadata)
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:

@@ -55,8 +55,16 @@ class Ingestor:
 
     def __init__(self, engine: Engine, settings: Settings, *, analyse_text: bool = True):
         self.engine = engine
-        self.normalise = Normaliser(settings, pseudonymiser(settings, engine))
+        self.settings = settings
+        self._normaliser: Normaliser | None = None
         self.analyser: Analyser | None = text_analyser(settings) if analyse_text else None
+
+    @property
+    def normalise(self) -> Normaliser:
+        """The validator, built on first use: the pseudonymisation key may live in the database."""
+        if self._normaliser is None:
+            self._normaliser = Normaliser(self.settings, pseudonymiser(self.settings, self.engine))
+        return self._normaliser
 
     def ingest(
         self, items: Iterable[tuple[int, Any]], *, source: str = "kpibot", now: datetime | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import data, demo
+from bot.cli import data, demo, digest, kpi, rejected, serve
 
 app = typer.Typer(
     name="kpibot",
@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (data, demo):
+for module in (data, demo, serve, rejected, kpi, digest):
     module.register(app)
 
 

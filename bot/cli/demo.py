@@ -11,12 +11,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import func, select
 
 from bot.cli.context import console, errors, fail, load_settings, open_engine
+from bot.cli.digest import write_digest_chart
+from commands.engine import scorecard
+from commands.periods import DEFAULT_PERIOD, resolve_period
+from commands.render_text import render
 from storage.demo import generate_demo_events
 from storage.importer import import_items
 from storage.ingest import Ingestor
-from storage.models import Conversation, Message, Survey
+from storage.models import Conversation
 
 DEMO_DB = "kpibot-demo.db"
+CHART = "kpibot-demo-digest.png"
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +52,16 @@ def demo(
             Ingestor(engine, settings), items, source="demo", progress=lambda n: progress.advance(task, n)
         )
     console.print(f"demo data in {url}: {result.stored} events", highlight=False)
-    _print_stored(engine)
+    with engine.connect() as conn:
+        card = scorecard(conn, settings, now, (), resolve_period(DEFAULT_PERIOD, now, settings.zone))
+    console.print(render(card))
+    chart = write_digest_chart(engine, settings, now, Path(CHART))
+    console.print(f"digest chart for yesterday written to {chart}", highlight=False)
+    console.print(
+        f"next: [bold]export DATABASE_URL={url}[/bold] then try [bold]kpibot kpi frt twitter 30d[/bold], "
+        "[bold]kpibot kpi backlog[/bold], [bold]kpibot digest --preview[/bold] "
+        "or [bold]kpibot kpi help[/bold]"
+    )
 
 
 def _database_url(db: str | None) -> str:
@@ -57,16 +71,3 @@ def _database_url(db: str | None) -> str:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
     return db if "://" in db else f"sqlite:///{db}"
-
-
-def _print_stored(engine) -> None:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(Conversation.channel, func.count())
-            .group_by(Conversation.channel)
-            .order_by(func.count().desc())
-        ).all()
-        messages = conn.execute(select(func.count()).select_from(Message)).scalar_one()
-        surveys = conn.execute(select(func.count()).select_from(Survey)).scalar_one()
-    console.print("conversations by channel: " + ", ".join(f"{c} {n}" for c, n in rows), highlight=False)
-    console.print(f"messages {messages}, surveys {surveys}", highlight=False)

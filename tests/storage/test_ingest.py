@@ -272,11 +272,21 @@ def test_every_permutation_of_a_short_conversation_agrees(ingestor, engine, sett
 
 
 def test_inbound_text_is_scored_and_tagged_at_ingestion_and_agent_text_is_not(ingestor, engine):
-    feed(ingestor, [inbound("m1", 0, text="My parcel is two weeks late, this is awful 😡"), reply("m2", 5),
-                    inbound("m3", 6, text="Merci, mais le colis n'est toujours pas arrivé")])
+    feed(
+        ingestor,
+        [
+            inbound("m1", 0, text="My parcel is two weeks late, this is awful 😡"),
+            reply("m2", 5),
+            inbound("m3", 6, text="Merci, mais le colis n'est toujours pas arrivé"),
+        ],
+    )
     with engine.connect() as conn:
-        rows = {r.raw_event_id: r for r in conn.execute(select(Message.raw_event_id, Message.sentiment,
-                                                               Message.lang, Message.topics))}
+        rows = {
+            r.raw_event_id: r
+            for r in conn.execute(
+                select(Message.raw_event_id, Message.sentiment, Message.lang, Message.topics)
+            )
+        }
     assert rows[1].sentiment < -0.1 and rows[1].lang == "en"
     assert "delivery/late" in rows[1].topics.split(",")
     assert (rows[2].sentiment, rows[2].topics) == (None, None)  # agents are not scored

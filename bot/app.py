@@ -1,0 +1,149 @@
+"""The application factory: a fresh Bolt app per call, wired to a database, a Web API client and a clock.
+
+Nothing happens at import. The Web API base URL comes from the settings (`SLACK_API_URL`), so tests
+point a real `WebClient` at a local stand-in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from sqlalchemy.engine import Engine
+
+from bot.errors import answer_unexpected_error
+from bot.listeners import actions, commands, events, intake
+from bot.metrics import Metrics
+from storage.db import make_engine
+from storage.ingest import Ingestor
+from storage.settings import Settings
+
+# The bot scopes manifest.yml asks for, and why; tests check the manifest against this list.
+BOT_SCOPES = {
+    "commands": "the /kpi, /sentiment and /topics slash commands",
+    "users:read": "users.info: whether whoever changes a digest or alert is an admin, and their time zone",
+    "channels:read": "conversations.info: whether the bot is in the public channel a digest or alert goes to",
+    "groups:read": "conversations.info for private channels",
+    "chat:write": "chat.postMessage: digests and backlog alerts posted in the subscribed channels",
+    "files:write": "files.getUploadURLExternal/completeUploadExternal: the digest chart, in its thread",
+    "channels:history": "message events from public intake channels (a top-level post opens a conversation)",
+    "groups:history": "message events from private intake channels",
+    "reactions:read": "reaction_added/removed in intake channels: the resolve reaction",
+}
+# Every Events API subscription in manifest.yml, with the scopes it needs.
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "app_home_opened": (),
+    "message.channels": ("channels:history",),
+    "message.groups": ("groups:history",),
+    "reaction_added": ("reactions:read",),
+    "reaction_removed": ("reactions:read",),
+}
+# Every Web API method the bot calls, with the scopes that allow it (any one of them suffices).
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "auth.test": (),
+    "views.publish": (),
+    "users.info": ("users:read",),
+    "conversations.info": ("channels:read", "groups:read"),
+    "chat.postMessage": ("chat:write",),
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
+}
+_SEEN_EVENTS = 10_000
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    client: WebClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+    metrics: Metrics | None = None,
+    executor: Executor | None = None,
+) -> App:
+    """A Bolt app answering kpibot's slash commands, App Home and actions from `engine`'s database.
+
+    `clock` gives "now" (aware UTC) for every answer; `metrics` collects what `/metrics` shows;
+    `executor` runs the answers after the ack (the server shuts it down to finish them on SIGTERM).
+    """
+    engine = engine or make_engine(settings.database_url)
+    client = client or web_client(settings)
+    clock = clock or _utc_now
+    metrics = metrics or Metrics()
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    app = App(
+        name="kpibot",
+        logger=logging.getLogger("kpibot.slack"),
+        client=client,
+        signing_secret=secret,
+        # auth.test is called on the first request instead of here: building an app does no I/O.
+        token_verification_enabled=False,
+        # Listeners only ack; every answer is a lazy function on `executor`. Processing before the
+        # response makes the ack run in the request's own thread, so it never queues behind answers.
+        process_before_response=True,
+        listener_executor=executor,
+    )
+    app.middleware(_once_per_event(metrics))
+    app.error(answer_unexpected_error)
+    for module in (commands, events, actions):
+        module.register(app, settings=settings, engine=engine, clock=clock, metrics=metrics)
+    # Last: intake adds catch-all message/reaction listeners that must not shadow the ones above.
+    intake.register(
+        app, engine=engine, settings=settings, ingestor=Ingestor(engine, settings), metrics=metrics
+    )
+    return app
+
+
+def web_client(settings: Settings) -> WebClient:
+    """A Web API client for the bot token at `SLACK_API_URL`, retrying rate limits and server errors."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _once_per_event(metrics: Metrics):
+    """Middleware: an Events API delivery whose event_id was already handled is acked and dropped.
+
+    Slack retries an event (X-Slack-Retry-Num) when the first ack was slow or lost; a retry of an
+    event never seen (the first delivery was lost) is handled normally.
+    """
+    seen: OrderedDict[str, None] = OrderedDict()
+    lock = threading.Lock()
+
+    def skip_redelivered_events(body, next, logger):
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id:
+            with lock:
+                repeated = event_id in seen
+                seen[event_id] = None
+                seen.move_to_end(event_id)
+                if len(seen) > _SEEN_EVENTS:
+                    seen.popitem(last=False)
+            if repeated:
+                logger.info("event %s already handled; acknowledging the redelivery only", event_id)
+                return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
+            metrics.slack_event((body.get("event") or {}).get("type", "unknown"))
+        return next()
+
+    return skip_redelivered_events

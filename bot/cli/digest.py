@@ -1,0 +1,106 @@
+"""`kpibot digest --preview`: the daily digest the scheduler posts, shown in the terminal, and its chart."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from sqlalchemy.engine import Engine
+
+from bot.cli.context import fail, load_settings, open_engine
+from commands.digest import build_digest, digest_text
+from storage.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("digest")(digest)
+
+
+def digest(
+    preview: bool = typer.Option(False, "--preview", help="Show the digest here (the bot posts it itself)."),
+    channel: list[str] = typer.Option(
+        None, "--channel", help="Support channel(s), repeat or comma-separate."
+    ),
+    tz: str = typer.Option(None, "--tz", help="IANA time zone of the digest's day, e.g. Europe/Paris."),
+    out: Path = typer.Option(Path("digest.png"), "--out", help="Where to write the 14-day chart (PNG)."),
+    at: str = typer.Option(
+        None, "--at", help="As of this ISO-8601 time (default: now); shows the day before."
+    ),
+    db: str = typer.Option(None, "--db", help="Database URL or SQLite file (default: DATABASE_URL)."),
+) -> None:
+    """Preview the daily digest of yesterday vs the day before, and write its chart."""
+    if not preview:
+        fail("only `kpibot digest --preview` exists: `kpibot serve` posts digests on schedule")
+    settings = load_settings(database_url=None if db is None else (db if "://" in db else f"sqlite:///{db}"))
+    zone = _zone(tz or settings.tz)
+    now = _moment(at, zone)
+    channels = _channels(channel or [], settings)
+    day = now.astimezone(zone).date() - timedelta(days=1)
+    engine = open_engine(settings)
+    with engine.connect() as conn:
+        result = build_digest(conn, settings, day=day, tz=zone, channels=channels, now=now)
+    typer.echo(digest_text(result), nl=False)
+    written = write_digest_chart(engine, settings, now, out, tz=zone, channels=channels, day=day)
+    typer.echo(f"chart written to {written}")
+
+
+def write_digest_chart(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    out: Path,
+    *,
+    tz: ZoneInfo | None = None,
+    channels: tuple[str, ...] = (),
+    day: date | None = None,
+) -> Path:
+    """Writes the digest chart of the 14 local days up to `day` (default: yesterday at `now`) to `out`;
+    returns the path written."""
+    # Imported here so that `kpibot --help` and the other commands do not load matplotlib.
+    from commands.chart import chart_title, daily_series, render_chart
+
+    zone = tz or settings.zone
+    day = day or now.astimezone(zone).date() - timedelta(days=1)
+    with engine.connect() as conn:
+        series = daily_series(conn, settings, last_day=day, tz=zone, channels=channels, now=now)
+    out.write_bytes(render_chart(series, title=chart_title(day)))
+    return out
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"unknown time zone {name!r}: use an IANA name such as Europe/Paris")
+
+
+def _moment(at: str | None, zone: ZoneInfo) -> datetime:
+    """`--at` as an aware UTC instant (a time without offset is read in the digest's time zone)."""
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        fail(f"--at {at!r} is not an ISO-8601 time (e.g. 2026-11-20T09:00 or 2026-11-20T09:00:00Z)")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
+
+
+def _channels(words: list[str], settings: Settings) -> tuple[str, ...]:
+    """The support channels named (aliases allowed), () for all; exits 2 naming an unknown one."""
+    known = {name.lower(): name.lower() for name in settings.channels}
+    known.update({alias.lower(): name.lower() for alias, name in settings.channel_aliases.items()})
+    chosen: list[str] = []
+    for word in (part.strip().lower() for text in words for part in text.split(",")):
+        if not word:
+            continue
+        if word == "all":
+            return ()
+        if word not in known:
+            close = difflib.get_close_matches(word, list(known), n=1)
+            fail(f"unknown channel {word!r}" + (f" — did you mean {close[0]!r}?" if close else ""))
+        if known[word] not in chosen:
+            chosen.append(known[word])
+    return tuple(chosen)

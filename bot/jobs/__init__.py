@@ -1,0 +1,103 @@
+"""The scheduler's jobs: module-level functions the persistent job store refers to as "bot.jobs:run_digest"
+and "bot.jobs:run_alert", with a subscription id as their only argument.
+
+A job reads what it needs from the database when it runs. The settings, engine and Web API client come
+from a process-level runtime that bot.scheduler sets when it builds the scheduler, so a job does not
+build an engine per run; a process that never built one reads the environment once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from slack_sdk import WebClient
+from sqlalchemy.engine import Engine
+
+from bot.jobs.alert import check_alert
+from bot.jobs.digest import KIND, LATE_LIMIT, post_digest, scheduled_at, subscription_zone
+from storage import outbox
+from storage.db import make_engine, session
+from storage.settings import Settings
+from storage.subscriptions import Subscription
+
+__all__ = ["check_alert", "configure", "post_digest", "retry_unsent", "run_alert", "run_digest", "runtime"]
+_log = logging.getLogger("kpibot.jobs")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What jobs in this process post with."""
+
+    settings: Settings
+    engine: Engine
+    client: WebClient
+
+
+_lock = threading.Lock()
+_runtime: list[Runtime] = []  # zero or one: set by configure(), or built from the environment once
+
+
+def configure(settings: Settings, engine: Engine, client: WebClient) -> Runtime:
+    """Makes jobs in this process use these settings, engine and client; returns the runtime."""
+    with _lock:
+        _runtime[:] = [Runtime(settings, engine, client)]
+        return _runtime[0]
+
+
+def runtime() -> Runtime:
+    """The process's runtime, built from the environment the first time when none was configured."""
+    with _lock:
+        if not _runtime:
+            from bot.app import web_client  # the Bolt app's module; only needed outside `serve`
+
+            settings = Settings()
+            engine = make_engine(settings.database_url)
+            _runtime.append(Runtime(settings, engine, web_client(settings)))
+        return _runtime[0]
+
+
+def run_digest(subscription_id: int, now: datetime | None = None) -> str:
+    """Job: posts the subscription's digest due at `now` (default: the current time); what became of it."""
+    rt = runtime()
+    subscription = _subscription(rt.engine, subscription_id)
+    if subscription is None:
+        return "skipped: the subscription was turned off"
+    return post_digest(rt.engine, rt.client, rt.settings, subscription, now or datetime.now(UTC))
+
+
+def run_alert(subscription_id: int, now: datetime | None = None) -> str:
+    """Job: checks the subscription's backlog alert at `now` (default: the current time); what it did."""
+    rt = runtime()
+    subscription = _subscription(rt.engine, subscription_id)
+    if subscription is None:
+        return "skipped: the subscription was turned off"
+    return check_alert(rt.engine, rt.client, rt.settings, subscription, now or datetime.now(UTC))
+
+
+def retry_unsent(now: datetime | None = None) -> list[str]:
+    """Job: posts again the digests due (less than LATE_LIMIT ago) that failed for a reason worth
+    retrying, or whose process died between claim and post; returns what became of each."""
+    rt = runtime()
+    now = now or datetime.now(UTC)
+    results = []
+    for subscription_id, key in outbox.retryable(rt.engine, kind=KIND, now=now):
+        subscription = _subscription(rt.engine, subscription_id)
+        if subscription is None or subscription.kind != KIND:
+            continue
+        # Only the digest still due, and not too late: yesterday's is not posted this morning as news.
+        zone = subscription_zone(subscription, rt.settings)
+        due = scheduled_at(subscription, zone, now)
+        if due.astimezone(zone).date().isoformat() == key and now - due <= LATE_LIMIT:
+            results.append(post_digest(rt.engine, rt.client, rt.settings, subscription, now))
+    return results
+
+
+def _subscription(engine: Engine, subscription_id: int) -> Subscription | None:
+    with session(engine) as db:
+        subscription = db.get(Subscription, subscription_id)
+    if subscription is None:
+        _log.info("subscription %s is gone; its job will be removed at the next sync", subscription_id)
+    return subscription

@@ -1,0 +1,105 @@
+"""Slash commands `/kpi`, `/sentiment`, `/topics`: ack at once, then answer through the response_url.
+
+The answer is ephemeral unless `public` was asked for. Settings commands (`/kpi digest …`,
+`/kpi alert …`, `/kpi intake …`) are routed before the KPI grammar.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from commands.engine import compute
+from slack_bolt import App
+from sqlalchemy.engine import Engine
+
+from bot.errors import answer_unexpected_error
+from bot.metrics import Metrics
+from bot.settings_commands import answer_settings_command
+from commands.errors import UsageError
+from commands.parse import help_text, parse_command
+from commands.render_blocks import answer_message, help_message, notice_message
+from commands.subscribe import is_settings_command
+from storage.settings import Settings
+
+# Slash command -> the metric it answers when the text names none. manifest.yml lists the same commands.
+COMMANDS = {"/kpi": "scorecard", "/sentiment": "sentiment", "/topics": "topics"}
+
+
+def register(
+    app: App, *, settings: Settings, engine: Engine, clock: Callable[[], datetime], metrics: Metrics
+) -> None:
+    """Adds the slash command listeners to `app`."""
+    for command, default_metric in COMMANDS.items():
+        app.command(command)(
+            ack=acknowledge,
+            lazy=[_answerer(default_metric, settings=settings, engine=engine, clock=clock, metrics=metrics)],
+        )
+
+
+def acknowledge(ack) -> None:
+    """Acks with an empty body: Slack shows nothing until the answer arrives."""
+    ack()
+
+
+def _answerer(
+    default_metric: str,
+    *,
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    metrics: Metrics,
+):
+    def answer_command(body, client, context, respond, logger) -> None:
+        # The HTTP server stamps when the request arrived, so the latency includes the wait for a thread.
+        started = context.get("received_at") or time.perf_counter()
+        outcome = "answered"
+        try:
+            try:
+                message, public = _answer(body, client, default_metric, settings, engine, clock())
+            except UsageError as error:
+                outcome = "usage_error"
+                message, public = help_message(help_text(settings), error=error), False
+            respond(
+                **message,
+                response_type="in_channel" if public else "ephemeral",
+                replace_original=False,
+            )
+        except Exception as error:  # noqa: BLE001 - the one place that turns any failure into an apology
+            outcome = "error"
+            answer_unexpected_error(error, body, respond, logger)
+        metrics.command_served(body.get("command", "?"), outcome, time.perf_counter() - started)
+
+    return answer_command
+
+
+def _answer(
+    body: dict[str, Any],
+    client,
+    default_metric: str,
+    settings: Settings,
+    engine: Engine,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """The message answering one slash command, and whether it is posted for the whole channel."""
+    text = body.get("text") or ""
+    if default_metric == "scorecard" and is_settings_command(text):
+        reply = answer_settings_command(
+            text,
+            user_id=body["user_id"],
+            channel_id=body["channel_id"],
+            client=client,
+            settings=settings,
+            engine=engine,
+            now=now,
+        )
+        return notice_message(reply), False
+    request = parse_command(text, settings, now, default_metric=default_metric)
+    if request.metric == "help":
+        return help_message(help_text(settings)), False
+    with engine.connect() as conn:
+        answer = compute(conn, request, settings, now)
+    asked_by = body.get("user_id") if request.public else None
+    return answer_message(answer, asked_by=asked_by), request.public

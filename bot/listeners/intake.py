@@ -1,0 +1,237 @@
+"""Slack intake channels: messages in a watched channel become conversations (EVENTS.md, door 2).
+
+A channel is watched when `intake_channels` in the settings or an admin (`/kpi intake here twitter`)
+maps it to a kpibot channel. In it:
+
+- a top-level message opens a conversation ``slack-<channel id>-<message ts>``: an inbound customer
+  message, whoever posted it (usually an integration relaying a mention);
+- a reply in its thread by a workspace member is an outbound agent message; by a bot, a bot message;
+- the configured reaction (default ``white_check_mark``) on the top-level message resolves the
+  conversation, and removing it reopens it (status ``open``);
+- deleting the top-level message closes the conversation (a removed mention needs no answer and must
+  not sit in the backlog); deleting a reply changes nothing, as the reply was still given;
+- edits are ignored: the times KPIs read do not change, and stored events are never rewritten.
+
+Ids come from Slack's own keys (message ``ts``, reaction ``event_id``), so a redelivered event
+(``X-Slack-Retry-Num``) is a duplicate. Times are the Slack ``ts`` (epoch seconds, microseconds). A
+reaction or deletion is ignored unless its conversation is stored, so reacting to a reply or to a
+message older than the intake does not invent a conversation. The event is stored before Slack gets
+its 200 (the app processes before responding), so an acknowledged message is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import App
+from sqlalchemy.engine import Engine
+
+from bot.metrics import Metrics
+from commands.errors import UsageError
+from storage.db import session
+from storage.ingest import Ingestor
+from storage.intake import (
+    add_intake,
+    has_conversation,
+    intake_for,
+    list_intakes,
+    remove_intake,
+)
+from storage.settings import Settings
+
+SOURCE = "slack"
+# Subtypes that are someone saying something; the rest (joins, topic changes, edits…) are not messages
+_SPOKEN = {None, "bot_message", "thread_broadcast", "file_share", "me_message"}
+_log = logging.getLogger("kpibot.intake")
+
+
+def register(
+    app: App, *, engine: Engine, settings: Settings, ingestor: Ingestor, metrics: Metrics | None = None
+) -> None:
+    """Adds the intake listeners to `app`: messages, and the resolving reaction, in intake channels.
+
+    Register them after any other `message` or `reaction_*` listener: they ack those events everywhere.
+    """
+    def channel_of(slack_channel: str | None) -> str | None:
+        if not slack_channel:
+            return None
+        with session(engine) as db:
+            return intake_for(db, slack_channel) or settings.intake_channels.get(slack_channel)
+
+    def in_intake(event) -> bool:
+        item = event.get("item") or {}
+        return channel_of(event.get("channel") or item.get("channel")) is not None
+
+    def store(events: list[dict]) -> None:
+        with session(engine) as db:
+            events = [e for e in events if e["type"] != "status" or _known(db, e["conversation_id"])]
+        if not events:
+            return
+        result = ingestor.ingest(list(enumerate(events)), source=SOURCE, now=datetime.now(UTC))
+        if metrics is not None:
+            metrics.ingested(SOURCE, result.stored)
+        for refused in result.rejected:
+            _log.warning("intake event refused (kept for `kpibot rejected`): %s", refused.reason)
+
+    def on_message(event) -> None:
+        store(message_events(event, channel_of(event.get("channel"))))
+
+    def on_reaction(body, event) -> None:
+        channel = channel_of((event.get("item") or {}).get("channel"))
+        store(reaction_events(event, body.get("event_id"), channel, settings.intake_reaction))
+
+    app.event("message", matchers=[in_intake])(on_message)
+    for kind in ("reaction_added", "reaction_removed"):
+        app.event(kind, matchers=[in_intake])(on_reaction)
+    # Subscribing to messages brings those of every channel the bot is in; they are acked, not stored
+    # (an unhandled event would get a 404, and Slack disables apps that keep failing events).
+    for kind in ("message", "reaction_added", "reaction_removed"):
+        app.event(kind)(_not_an_intake)
+
+
+def _not_an_intake() -> None:
+    """Acks an event outside intake channels."""
+
+
+def message_events(event: dict[str, Any], channel: str | None) -> list[dict]:
+    """The kpibot events a Slack `message` event in an intake channel for `channel` stands for."""
+    subtype = event.get("subtype")
+    if channel is None:
+        return []
+    if subtype == "message_deleted":
+        return _deletion(event, channel)
+    if subtype not in _SPOKEN or event.get("hidden") or not event.get("ts"):
+        return []
+    ts, slack_channel = event["ts"], event["channel"]
+    thread = event.get("thread_ts") or ts
+    message = {
+        "id": f"slack-{slack_channel}-{ts}",
+        "type": "message",
+        "at": _iso(ts),
+        "conversation_id": f"slack-{slack_channel}-{thread}",
+        "channel": channel,
+        "source": SOURCE,
+        "text": event.get("text") or "",
+    }
+    bot = event.get("bot_id") or subtype == "bot_message"
+    if thread == ts:
+        poster = event.get("user") or event.get("username") or (event.get("bot_profile") or {}).get("name")
+        author = {"kind": "customer", "id": poster or event.get("bot_id") or "unknown"}
+        return [{**message, "direction": "inbound", "author": author}]
+    if bot:
+        author = {"kind": "bot", "id": event.get("bot_id") or event.get("username") or "bot"}
+    else:
+        author = {"kind": "agent", "id": event.get("user") or "unknown"}
+    return [{**message, "direction": "outbound", "author": author}]
+
+
+def reaction_events(
+    event: dict[str, Any], event_id: str | None, channel: str | None, reaction: str
+) -> list[dict]:
+    """A `resolved` (reaction added) or `open` (removed) status when it is the configured reaction."""
+    item = event.get("item") or {}
+    name = str(event.get("reaction") or "").split("::")[0]  # "white_check_mark::skin-tone-2"
+    if channel is None or name != reaction or item.get("type") != "message" or not item.get("ts"):
+        return []
+    status = "resolved" if event.get("type") == "reaction_added" else "open"
+    at = event.get("event_ts") or item["ts"]
+    conversation = f"slack-{item.get('channel')}-{item['ts']}"
+    event_key = event_id or f"{conversation}-{status}-{at}"
+    return [_status(f"slack-{event_key}", at, conversation, channel, status)]
+
+
+def intake_command(
+    text: str,
+    *,
+    user_id: str,
+    channel_id: str,
+    settings: Settings,
+    engine: Engine,
+    now: datetime,
+    is_admin: Callable[[], bool],
+) -> str:
+    """The reply to `/kpi intake here <channel>`, `/kpi intake off` or `/kpi intake [list]`.
+
+    `text` is the command text (a leading `intake` is skipped); `is_admin` is asked only for changes.
+    Raises UsageError for what it cannot read.
+    """
+    words = text.split()
+    if words and words[0].lower() == "intake":
+        words = words[1:]
+    action = words[0].lower() if words else "list"
+    with session(engine) as db:
+        if action == "list" and len(words) <= 1:
+            return _listing({i.slack_channel: i.channel for i in list_intakes(db)}, settings)
+        if action not in ("here", "off") or len(words) != (2 if action == "here" else 1):
+            raise UsageError(
+                "use `/kpi intake here <channel>` (e.g. twitter), `/kpi intake off` or `/kpi intake list`"
+            )
+        if not is_admin():
+            return "Only workspace admins can change intake channels. See them with `/kpi intake list`."
+        if action == "off":
+            if remove_intake(db, channel_id):
+                return f"<#{channel_id}> is no longer an intake channel; conversations stored so far stay."
+            if channel_id in settings.intake_channels:
+                return f"<#{channel_id}> is an intake channel in the kpibot config file (`intake_channels`)."
+            return f"<#{channel_id}> was not an intake channel; nothing to turn off."
+        channel = _channel(words[1], settings)
+        add_intake(db, channel_id, channel, user=user_id, now=now)
+    return (
+        f"Done: messages in <#{channel_id}> are now *{channel}* conversations. Top-level messages open "
+        f"them, thread replies by members are agent replies, :{settings.intake_reaction}: resolves.\n"
+        "I need to be in this channel to see them: type `/invite @kpibot` if I am not here yet."
+    )
+
+
+def _channel(word: str, settings: Settings) -> str:
+    names = {name.lower(): name.lower() for name in settings.channels}
+    names.update({alias.lower(): name.lower() for alias, name in settings.channel_aliases.items()})
+    if word.lower() in names:
+        return names[word.lower()]
+    raise UsageError(f"unknown channel `{word}`; use one of {', '.join(sorted(set(names.values())))}")
+
+
+def _listing(added: dict[str, str], settings: Settings) -> str:
+    intakes = {**settings.intake_channels, **added}
+    if not intakes:
+        return "No intake channels yet. An admin can type `/kpi intake here twitter` in the channel to watch."
+    lines = [f"• <#{slack}> → {channel}" for slack, channel in sorted(intakes.items())]
+    return "*Intake channels*\n" + "\n".join(lines)
+
+
+def _deletion(event: dict[str, Any], channel: str) -> list[dict]:
+    deleted = event.get("deleted_ts")
+    previous = event.get("previous_message") or {}
+    if not deleted or previous.get("thread_ts") not in (None, deleted):
+        return []
+    conversation = f"slack-{event['channel']}-{deleted}"
+    at = event.get("event_ts") or event.get("ts") or deleted
+    return [_status(f"{conversation}-deleted", at, conversation, channel, "closed")]
+
+
+def _status(event_id: str, ts: str, conversation: str, channel: str, status: str) -> dict:
+    return {
+        "id": event_id,
+        "type": "status",
+        "at": _iso(ts),
+        "conversation_id": conversation,
+        "channel": channel,
+        "source": SOURCE,
+        "status": status,
+    }
+
+
+def _known(db, conversation_id: str) -> bool:
+    return has_conversation(db, source=SOURCE, external_id=conversation_id)
+
+
+def _iso(ts: str) -> str:
+    """A Slack ts ("1700000000.000100") as an ISO time, exact to the microsecond (no float rounding)."""
+    seconds, _, fraction = str(ts).partition(".")
+    moment = datetime.fromtimestamp(int(seconds), UTC) + timedelta(
+        microseconds=int(fraction.ljust(6, "0")[:6])
+    )
+    return moment.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,177 @@
+"""The scheduler, built in one place: APScheduler 3 with its jobs in the bot's own database.
+
+One job per subscription: a digest is a CronTrigger at its local time in its IANA time zone (so 09:00
+Europe/Paris is 08:00 UTC in winter and 07:00 UTC in summer), an alert an IntervalTrigger every
+ALERT_MINUTES minutes. Jobs are stored by reference ("bot.jobs:run_digest", subscription id) in the
+`apscheduler_jobs` table, so they survive a restart. `coalesce` and `misfire_grace_time` decide what a
+restart does with missed runs: a digest missed by less than DIGEST_GRACE runs once, never as a burst;
+an alert check missed runs once at most. What is actually posted is decided by the outbox, so two bot
+processes sharing the job store (or a job run twice) still post once.
+
+A maintenance job, every minute, brings the jobs in line with the subscription table (subscriptions
+changed by another process) and retries digests that failed to post.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+from datetime import UTC, datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk import WebClient
+from sqlalchemy.engine import Engine
+
+from bot import jobs
+from bot.jobs.digest import LATE_LIMIT, subscription_zone
+from storage.db import session
+from storage.settings import Settings
+from storage.subscriptions import Subscription, list_subscriptions
+
+JOBSTORE_TABLE = "apscheduler_jobs"
+ALERT_MINUTES = 5
+DIGEST_GRACE = LATE_LIMIT  # a digest later than this is news from another day
+MAINTENANCE = "kpibot-maintenance"
+_PREFIXES = ("digest-", "alert-")
+_current: list[BackgroundScheduler] = []  # the scheduler of this process, for maintenance and hooks
+_log = logging.getLogger("kpibot.scheduler")
+
+
+class _Scheduler(BackgroundScheduler):
+    """A BackgroundScheduler that runs no last round of due jobs once shut down.
+
+    APScheduler 3 wakes its thread on shutdown and looks for due jobs once more: with the executors gone
+    it cannot run them, yet it moves their next run time on (agronholm/apscheduler#285, #985), so a
+    digest due at that moment would be lost for the next process too.
+    """
+
+    def _process_jobs(self):
+        if self.state == STATE_STOPPED:
+            return None
+        return super()._process_jobs()
+
+
+def build_scheduler(
+    settings: Settings, engine: Engine, *, client: WebClient | None = None
+) -> BackgroundScheduler:
+    """A stopped BackgroundScheduler whose jobs live in `engine`'s database; jobs in this process will
+    post with `client` (default: the bot token's client, retrying rate limits and server errors)."""
+    if client is None:
+        from bot.app import web_client  # imported here: bot.app's listeners import this module's hook
+
+        client = web_client(settings)
+    jobs.configure(settings, engine, client)
+    scheduler = _Scheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
+        executors={"default": ThreadPoolExecutor(4)},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        timezone=UTC,
+    )
+    _current[:] = [scheduler]
+    return scheduler
+
+
+def start_scheduler(
+    settings: Settings, engine: Engine, *, client: WebClient | None = None
+) -> BackgroundScheduler:
+    """The process's scheduler, running: jobs synced with the subscriptions, maintenance every minute."""
+    scheduler = build_scheduler(settings, engine, client=client)
+    scheduler.start(paused=True)  # the job store must be open to compare jobs with subscriptions
+    sync_jobs(scheduler, engine, settings)
+    scheduler.add_job(
+        "bot.scheduler:maintain",
+        IntervalTrigger(minutes=1, timezone=UTC),
+        id=MAINTENANCE,
+        name="sync jobs with subscriptions, retry failed digests",
+        replace_existing=True,
+        misfire_grace_time=60,
+    )
+    scheduler.resume()
+    return scheduler
+
+
+def sync_jobs(
+    scheduler: BackgroundScheduler, engine: Engine, settings: Settings, *, alert_minutes: int = ALERT_MINUTES
+) -> list[str]:
+    """The ids of the subscription jobs now scheduled: one per subscription, jobs of removed subscriptions
+    removed, and a job replaced only when its subscription changed (so its next run stays put).
+
+    The scheduler must be started (paused is fine): before that, its job store is not open.
+    """
+    with session(engine) as db:
+        wanted = {job_id(sub): sub for sub in list_subscriptions(db) if sub.kind == "alert" or sub.time}
+    existing = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(_PREFIXES)}
+    for stale in existing.keys() - wanted.keys():
+        with suppress(JobLookupError):  # another process removed it first
+            scheduler.remove_job(stale)
+    for key, sub in wanted.items():
+        trigger = job_trigger(sub, settings, alert_minutes=alert_minutes)
+        job = existing.get(key)
+        if job is not None and repr(job.trigger) == repr(trigger) and tuple(job.args) == (sub.id,):
+            continue
+        digest = sub.kind == "digest"
+        scheduler.add_job(
+            "bot.jobs:run_digest" if digest else "bot.jobs:run_alert",
+            trigger,
+            args=[sub.id],
+            id=key,
+            name=f"{sub.kind} in {sub.slack_channel}",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(DIGEST_GRACE.total_seconds()) if digest else alert_minutes * 60 // 2,
+        )
+    return sorted(wanted)
+
+
+def job_id(subscription: Subscription) -> str:
+    """The scheduler job id of a subscription: "digest-12", "alert-3"."""
+    return f"{subscription.kind}-{subscription.id}"
+
+
+def job_trigger(
+    subscription: Subscription, settings: Settings, *, alert_minutes: int = ALERT_MINUTES
+) -> CronTrigger | IntervalTrigger:
+    """When the subscription's job runs: daily at its local time, or every `alert_minutes` minutes
+    counted from its creation (so every process computes the same run times)."""
+    if subscription.kind == "digest":
+        hour, minute = (int(part) for part in subscription.time.split(":"))
+        return CronTrigger(hour=hour, minute=minute, timezone=subscription_zone(subscription, settings))
+    return IntervalTrigger(minutes=alert_minutes, start_date=subscription.created_at, timezone=UTC)
+
+
+def schedule_note(subscription: Subscription, settings: Settings, now: datetime) -> str:
+    """For `/kpi digest list` and `/kpi alert list`: when the job runs next, and what it last did."""
+    if subscription.kind == "digest" and subscription.time:
+        upcoming = job_trigger(subscription, settings).get_next_fire_time(None, now)
+        when = f"next {upcoming:%a %d %b %H:%M %Z}"
+    else:
+        when = f"checked every {ALERT_MINUTES} min"
+    return f"{when} · last: {subscription.last_result or 'not run yet'}"
+
+
+def subscriptions_changed() -> None:
+    """Hook for the settings commands: applies a subscription added or removed to this process's running
+    scheduler at once (elsewhere, the maintenance job does within a minute)."""
+    if not _current or not _current[0].running:
+        return
+    runtime = jobs.runtime()
+    try:
+        sync_jobs(_current[0], runtime.engine, runtime.settings)
+    except Exception:  # noqa: BLE001 - the subscription is saved; maintenance syncs again within a minute
+        _log.exception("could not sync scheduler jobs after a subscription change")
+
+
+def maintain(now: datetime | None = None) -> None:
+    """Job: syncs this process's jobs with the subscriptions, then retries digests that failed to post."""
+    runtime = jobs.runtime()
+    if _current and _current[0].running:
+        sync_jobs(_current[0], runtime.engine, runtime.settings)
+    for result in jobs.retry_unsent(now):
+        _log.info("digest retried: %s", result)

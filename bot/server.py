@@ -1,0 +1,148 @@
+"""The process `kpibot serve` runs: a Starlette app on uvicorn, plus a Socket Mode connection when configured.
+
+Routes: `POST /slack/events` (slash commands, events and interactivity, signed by Slack), `GET /healthz`
+(the database answers), `GET /metrics` (Prometheus) and the webhooks of `bot.webhooks` (`POST /events`,
+`POST /webhooks/chatwoot`). More routes can be added with `create_http_app(..., routes=[...])`; they find
+the settings, engine and metrics on `app.state`. `serve` also runs the scheduler (digests, alerts).
+
+With `SLACK_APP_TOKEN` set, Slack's requests arrive over Socket Mode (no public URL needed) and the
+HTTP server still serves health, metrics and webhooks. On SIGTERM uvicorn stops accepting requests,
+finishes those in flight, then the lifespan waits for answers still being computed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.app import create_app
+from bot.metrics import Metrics
+from bot.scheduler import start_scheduler
+from bot.webhooks import webhook_routes
+from storage.db import make_engine
+from storage.ingest import Ingestor
+from storage.settings import Settings
+
+ANSWER_THREADS = 8
+_log = logging.getLogger("kpibot.server")
+
+
+def create_http_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    client: WebClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+    routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The bot's HTTP application: Slack requests, health, metrics, and any extra `routes`.
+
+    `app.state` holds `settings`, `engine`, `metrics` and `bolt` (the Bolt app) for extra routes.
+    """
+    engine = engine or make_engine(settings.database_url)
+    metrics = Metrics()
+    executor = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="kpibot-answer")
+    bolt = create_app(settings, engine=engine, client=client, clock=clock, metrics=metrics, executor=executor)
+
+    async def slack_events(request: Request) -> Response:
+        received_at = time.perf_counter()
+        bolt_request = to_bolt_request(request, await request.body(), {"received_at": received_at})
+        # Bolt is synchronous: verify, ack and hand the answer to `executor` off the event loop.
+        bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
+        return to_starlette_response(bolt_response)
+
+    async def healthz(request: Request) -> Response:
+        ok = await run_in_threadpool(database_answers, engine)
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    async def prometheus(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        socket_mode = None
+        if settings.slack_app_token is not None:
+            socket_mode = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+            await run_in_threadpool(socket_mode.connect)
+            _log.info("connected to Slack over Socket Mode")
+        try:
+            yield
+        finally:
+            if socket_mode is not None:
+                await run_in_threadpool(socket_mode.close)
+            # Answers already acked must still reach Slack before the process exits.
+            await run_in_threadpool(executor.shutdown, wait=True)
+            _log.info("all answers in flight were sent; stopped")
+
+    app = Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+            *webhook_routes(settings, engine, Ingestor(engine, settings), metrics=metrics),
+            *routes,
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = metrics
+    app.state.bolt = bolt
+    return app
+
+
+def database_answers(engine: Engine) -> bool:
+    """True when the database answers `SELECT 1`."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any driver error means "not healthy"
+        _log.exception("health check: the database does not answer")
+        return False
+    return True
+
+
+def serve(settings: Settings, *, host: str, port: int) -> None:
+    """Runs the bot until SIGTERM or Ctrl-C: uvicorn on `host:port`, Socket Mode too when configured."""
+    app = create_http_app(settings)
+    scheduler = start_scheduler(settings, app.state.engine)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=25,
+    )
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler it found; a
+    # handler that ignores it lets the process end with exit code 0 once everything is finished.
+    previous = {sig: signal.signal(sig, _already_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        scheduler.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _already_stopped(signum: int, frame: object) -> None:
+    _log.info("stopped on %s", signal.Signals(signum).name)

@@ -1,0 +1,136 @@
+"""`/kpi digest …`, `/kpi alert …` and `/kpi intake …`: anyone may list them; only admins may change them.
+
+Admins are the workspace's admins and owners (from `users.info`) and the user ids in `admin_user_ids`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
+
+from bot.listeners.intake import intake_command
+from bot.scheduler import schedule_note, subscriptions_changed
+from commands.format import format_duration
+from commands.subscribe import SettingsRequest, parse_settings
+from storage.db import session
+from storage.settings import Settings
+from storage.subscriptions import Subscription, add_subscription, list_subscriptions, remove_subscriptions
+
+ADMINS_ONLY = (
+    "Only workspace admins can change digests and alerts. Ask an admin to set this up, "
+    "or see what is set with `/kpi digest list` and `/kpi alert list`."
+)
+_NAMES = {"digest": "daily digest", "alert": "backlog alert"}
+
+
+def answer_settings_command(
+    text: str,
+    *,
+    user_id: str,
+    channel_id: str,
+    client: WebClient,
+    settings: Settings,
+    engine: Engine,
+    now: datetime,
+) -> str:
+    """The reply to a settings command: the listing, the change made, or why it was refused.
+
+    Raises UsageError for a command it cannot read.
+    """
+    if text.split()[0].lower() == "intake":
+        return intake_command(
+            text,
+            user_id=user_id,
+            channel_id=channel_id,
+            settings=settings,
+            engine=engine,
+            now=now,
+            is_admin=lambda: is_admin(client.users_info(user=user_id)["user"], settings),
+        )
+    request = parse_settings(text, settings, here=channel_id)
+    with session(engine) as db:
+        if request.action == "list":
+            return _listing(request.kind, list_subscriptions(db, kind=request.kind), settings, now)
+        user = client.users_info(user=user_id)["user"]
+        if not is_admin(user, settings):
+            return ADMINS_ONLY
+        if request.action == "off":
+            removed = remove_subscriptions(db, kind=request.kind, slack_channel=request.slack_channel)
+            subscriptions_changed()
+            if not removed:
+                return (
+                    f"There was no {_NAMES[request.kind]} in <#{request.slack_channel}>; nothing to turn off."
+                )
+            return f"The {_NAMES[request.kind]} in <#{request.slack_channel}> is off."
+        if request.kind == "digest" and request.timezone is None:
+            request = replace(request, timezone=user.get("tz") or settings.tz)
+        saved = add_subscription(db, _subscription(request, user_id, now))
+        subscriptions_changed()
+    reply = f"Done: {describe(saved)}."
+    if not _bot_is_member(client, saved.slack_channel):
+        reply += (
+            f"\n:warning: I am not in <#{saved.slack_channel}> yet, so I cannot post there: "
+            "type `/invite @kpibot` in that channel."
+        )
+    return reply
+
+
+def is_admin(user: dict[str, Any], settings: Settings) -> bool:
+    """True when the Slack user (a `users.info` record) may change workspace settings."""
+    if user.get("id") in settings.admin_user_ids:
+        return True
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+def describe(subscription: Subscription) -> str:
+    """The subscription in words: where, when or on what condition, for which support channels."""
+    scope = ", ".join(subscription.channel_list) or "all channels"
+    where = f"<#{subscription.slack_channel}>"
+    if subscription.kind == "digest":
+        return f"daily digest in {where} at {subscription.time} ({subscription.timezone}), {scope}"
+    wait = format_duration(subscription.max_age_seconds)
+    return (
+        f"backlog alert in {where} when {subscription.threshold} or more open conversations "
+        f"have waited longer than {wait}, {scope}"
+    )
+
+
+def _listing(kind: str, subscriptions: list[Subscription], settings: Settings, now: datetime) -> str:
+    if not subscriptions:
+        how = "`/kpi digest here 09:00`" if kind == "digest" else "`/kpi alert backlog 5 4h here`"
+        return f"No {_NAMES[kind]}s yet. An admin can add one with {how}."
+    lines = [
+        f"• {describe(sub)} (set by <@{sub.created_by}>) — {schedule_note(sub, settings, now)}"
+        for sub in subscriptions
+    ]
+    return f"*{_NAMES[kind].capitalize()}s*\n" + "\n".join(lines)
+
+
+def _subscription(request: SettingsRequest, user_id: str, now: datetime) -> Subscription:
+    return Subscription(
+        kind=request.kind,
+        slack_channel=request.slack_channel,
+        time=request.time,
+        timezone=request.timezone,
+        channels=",".join(request.channels),
+        threshold=request.threshold,
+        max_age_seconds=request.max_age_seconds,
+        created_by=user_id,
+        created_at=now,
+    )
+
+
+def _bot_is_member(client: WebClient, channel_id: str) -> bool:
+    """True when the bot can post in the channel: a member of it, or it is the bot's own DM."""
+    try:
+        channel = client.conversations_info(channel=channel_id)["channel"]
+    except SlackApiError as exc:
+        if exc.response.get("error") == "channel_not_found":  # a private channel the bot is not in
+            return False
+        raise
+    return bool(channel.get("is_member") or channel.get("is_im"))

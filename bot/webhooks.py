@@ -1,0 +1,222 @@
+"""HTTP webhooks: kpibot's own events at ``POST /events``, Chatwoot's at ``POST /webhooks/chatwoot``.
+
+``POST /events`` takes one event (JSON object), a JSON array of events, or NDJSON (one event a line),
+as ``application/json`` or ``application/x-ndjson``; events are stored under source ``kpibot`` unless
+they name their own ``source``. A request authenticates in one of two ways:
+
+- signed: ``X-Kpibot-Timestamp: <unix seconds>`` and ``X-Kpibot-Signature: sha256=<hex>``, the hex
+  HMAC-SHA256 keyed with ``KPIBOT_WEBHOOK_SECRET`` of ``"<timestamp>.<raw body>"``. The timestamp is
+  signed so a captured request cannot be replayed later: more than 5 minutes off the server's clock,
+  either way, is refused.
+- token, for tools that cannot sign: ``Authorization: Bearer <KPIBOT_WEBHOOK_TOKEN>`` (the webhook
+  secret serves as the token when no token is set).
+
+Chatwoot's webhook UI can neither sign nor set headers, so ``/webhooks/chatwoot`` takes the token as
+``?token=`` (or ``X-Kpibot-Token`` / ``Authorization: Bearer``). A payload the adapter cannot map is
+kept in the rejected events and answered 200 with the reason: Chatwoot would otherwise resend a payload
+that can never succeed, and ``kpibot rejected replay`` recovers it after a fix.
+
+Answers: 200 ``{"stored", "duplicates", "rejected": [{"index", "reason"}]}`` once the good events are
+committed (``index`` is the 0-based position in the array, the 0-based line of the NDJSON body, or
+the event's position among those one Chatwoot payload maps to); 401 when unsigned, badly signed,
+stale or with a wrong token (nothing stored); 413 over 5 MB; 415 for other content types; 503 when
+no secret is configured. Secrets are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.adapters.chatwoot import SOURCE as CHATWOOT
+from bot.adapters.chatwoot import chatwoot_to_events
+from bot.metrics import Metrics
+from storage.group_commit import GroupCommit
+from storage.ingest import Ingestor, IngestResult, Outcome
+from storage.normalise import decode
+from storage.replay import store_rejected
+from storage.settings import Settings
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_CLOCK_SKEW_SECONDS = 300
+SIGNATURE_HEADER = "x-kpibot-signature"
+TIMESTAMP_HEADER = "x-kpibot-timestamp"
+TOKEN_HEADER = "x-kpibot-token"
+_EVENT_TYPES = {"application/json": "json", "application/x-ndjson": "ndjson", "application/ndjson": "ndjson"}
+_TOO_LARGE = f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches"
+_NOT_CONFIGURED = "webhooks are not configured: set KPIBOT_WEBHOOK_SECRET (or KPIBOT_WEBHOOK_TOKEN)"
+
+
+def webhook_routes(
+    settings: Settings,
+    engine: Engine,
+    ingestor: Ingestor,
+    *,
+    metrics: Metrics | None = None,
+    clock: Callable[[], float] = time.time,
+) -> list[Route]:
+    """The webhook routes to mount on the bot's HTTP server: POST /events and POST /webhooks/chatwoot.
+
+    `metrics` counts the events stored (sources `webhook` and `chatwoot`); `clock` gives unix seconds.
+    """
+    hooks = _Webhooks(settings, engine, ingestor, clock, metrics)
+    return [
+        Route("/events", hooks.events, methods=["POST"]),
+        Route("/webhooks/chatwoot", hooks.chatwoot, methods=["POST"]),
+    ]
+
+
+def signature(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
+    """The X-Kpibot-Signature header value for `body` sent at `timestamp` (unix seconds)."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Webhooks:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        ingestor: Ingestor,
+        clock: Callable[[], float],
+        metrics: Metrics | None,
+    ):
+        self.engine, self.clock, self.metrics = engine, clock, metrics
+        self.writer = GroupCommit(ingestor)
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        token = settings.webhook_token.get_secret_value() if settings.webhook_token else secret
+        self.secret, self.token = secret.encode(), token.encode()
+
+    async def events(self, request: Request) -> JSONResponse:
+        try:
+            kind = self._content_kind(request, _EVENT_TYPES)
+            body = await self._authenticated_body(request, signed=True)
+            # parsing a 5 MB body takes tens of milliseconds: not on the event loop either
+            result = await run_in_threadpool(lambda: self.writer.ingest(_items(body, kind)))
+        except _Refused as refused:
+            return _error(refused.status, str(refused))
+        return self._answer("webhook", result)
+
+    async def chatwoot(self, request: Request) -> JSONResponse:
+        try:
+            self._content_kind(request, {"application/json": "json"})
+            text = _text(await self._authenticated_body(request, signed=False))
+        except _Refused as refused:
+            return _error(refused.status, str(refused))
+        return self._answer(CHATWOOT, await run_in_threadpool(self._ingest_chatwoot, text))
+
+    def _answer(self, door: str, result: IngestResult) -> JSONResponse:
+        if self.metrics is not None:
+            self.metrics.ingested(door, result.stored)
+        rejected = [{"index": outcome.position, "reason": outcome.reason} for outcome in result.rejected]
+        return JSONResponse({"stored": result.stored, "duplicates": result.duplicates, "rejected": rejected})
+
+    def _content_kind(self, request: Request, accepted: dict[str, str]) -> str:
+        """How to read the body (json or ndjson); _Refused when webhooks are off or the type is wrong."""
+        if not self.token:
+            raise _Refused(503, _NOT_CONFIGURED)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in accepted:
+            raise _Refused(415, f"content type must be {' or '.join(accepted)}, not {media or 'missing'!r}")
+        return accepted[media]
+
+    async def _authenticated_body(self, request: Request, *, signed: bool) -> bytes:
+        """The raw body of a request whose credentials are right, or _Refused with the status to answer."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise _Refused(413, _TOO_LARGE)
+        has_signature = signed and SIGNATURE_HEADER in request.headers
+        token = _bearer(request) if signed else _chatwoot_token(request)
+        if not has_signature and token is None:
+            hint = "sign the body (X-Kpibot-Signature) or send " if signed else "add ?token= or "
+            raise _Refused(401, f"missing credentials: {hint}Authorization: Bearer <token>")
+        body = await _read_limited(request)
+        if has_signature:
+            self._check_signature(request, body)
+        elif not hmac.compare_digest(token.encode(), self.token):
+            raise _Refused(401, "invalid token")
+        return body
+
+    def _check_signature(self, request: Request, body: bytes) -> None:
+        if not self.secret:
+            raise _Refused(401, "signed requests need KPIBOT_WEBHOOK_SECRET on the bot; use the token")
+        stamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
+        if not stamp.isdigit():
+            raise _Refused(401, f"{TIMESTAMP_HEADER} must be the unix time in seconds")
+        if abs(self.clock() - int(stamp)) > MAX_CLOCK_SKEW_SECONDS:
+            raise _Refused(401, "stale request: the timestamp is more than 5 minutes from the bot's clock")
+        given = request.headers[SIGNATURE_HEADER].strip()
+        if not hmac.compare_digest(given.encode(), signature(self.secret, stamp, body).encode()):
+            raise _Refused(401, "invalid signature")
+
+    def _ingest_chatwoot(self, text: str) -> IngestResult:
+        try:
+            events = chatwoot_to_events(decode(text))
+        except ValueError as exc:  # the adapter's errors and EventError (bad JSON) alike
+            reason = str(exc)
+            now = datetime.now(UTC)
+            store_rejected(self.engine, source=CHATWOOT, reason=reason, payload=text, now=now)
+            return IngestResult(rejected=[Outcome(0, "rejected", reason)])
+        return self.writer.ingest(list(enumerate(events)), source=CHATWOOT)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+
+
+def _chatwoot_token(request: Request) -> str | None:
+    return request.query_params.get("token") or request.headers.get(TOKEN_HEADER) or _bearer(request)
+
+
+async def _read_limited(request: Request) -> bytes:
+    # Content-Length may be absent (chunked) or lie, so the real length is counted as it arrives
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _Refused(413, _TOO_LARGE)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Refused(400, f"the body is not UTF-8 (byte {exc.start})") from None
+
+
+def _items(body: bytes, kind: str) -> list[tuple[int, Any]]:
+    """(index, payload) of every event in the body; a body that is not JSON is one bad payload."""
+    text = _text(body)
+    if not text.strip():
+        raise _Refused(400, "the body is empty")
+    if kind == "ndjson":
+        return [(index, line) for index, line in enumerate(text.split("\n")) if line.strip()]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return [(0, text)]  # the ingestion core rejects and keeps it, naming where the JSON breaks
+    return list(enumerate(data)) if isinstance(data, list) else [(0, data)]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

@@ -1,0 +1,219 @@
+"""The KPI engine: a parsed request in, a KpiResult (or the Scorecard) out, for every edge alike.
+
+Each KPI is computed for the asked period and for its previous period with the same `now`, beside
+the benchmark values the settings hold for that KPI and scope. Breakdowns recompute the KPI per
+channel, per local day of the workspace time zone, or per agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from commands.business_hours import BusinessClock
+from commands.errors import UsageError
+from commands.kpis import KPIS, KpiSpec
+from commands.parse import KpiRequest
+from commands.periods import Period
+from commands.query import Query
+from commands.result import KpiResult, Scorecard
+from storage.models import Message
+from storage.settings import Settings
+
+# The headline KPIs of `/kpi` alone, in the order shown; keys not registered yet are left out.
+SCORECARD = (
+    "volume",
+    "frt",
+    "wait",
+    "art",
+    "reply-rate",
+    "resolution-rate",
+    "backlog",
+    "csat",
+    "nps",
+    "sentiment",
+)
+# Units whose change is read in points (73 % -> 75 % is "+2 pt"), so a relative change would mislead.
+POINT_UNITS = frozenset({"fraction", "nps"})
+
+M = Message.__table__.c
+
+
+def compute(
+    conn: Connection, request: KpiRequest, settings: Settings, now: datetime
+) -> KpiResult | Scorecard:
+    """The answer to `request` as of `now`: one KPI's result (with its breakdown if asked) or the scorecard.
+
+    Raises UsageError for a KPI that is not available yet or a breakdown the KPI does not have.
+    """
+    if request.metric == "help":
+        raise ValueError("`help` is answered with help_text by the edges, not computed")
+    if request.metric == "scorecard":
+        if request.by is not None:
+            raise UsageError(f"`by {request.by}` needs one metric, e.g. `frt by {request.by}`")
+        return scorecard(conn, settings, now, request.channels, request.period, request.business_hours)
+    spec = kpi_spec(request.metric)
+    if request.by is not None and request.by not in spec.breakdowns:
+        raise UsageError(f"`by {request.by}` is not available for {spec.key}")
+    clock = _clock(settings, request.business_hours)
+    result = measure(conn, spec, settings, now, request.channels, request.period, clock)
+    if request.by is not None:
+        base = Query(request.period.start, request.period.end, request.channels, now, settings, clock)
+        result.by = request.by
+        result.breakdown = breakdown(conn, spec, base, request.by, request.period)
+    return result
+
+
+def scorecard(
+    conn: Connection,
+    settings: Settings,
+    now: datetime,
+    channels: tuple[str, ...],
+    period: Period,
+    business_hours: bool = False,
+) -> Scorecard:
+    """The headline KPIs (volume, FRT, wait, resolution time, reply and resolution rates, backlog, CSAT,
+    NPS, sentiment — those available), each with its previous period and benchmark."""
+    clock = _clock(settings, business_hours)
+    results = [
+        measure(conn, KPIS[key], settings, now, channels, period, clock) for key in SCORECARD if key in KPIS
+    ]
+    return Scorecard(channels, period, period.previous(), results)
+
+
+def measure(
+    conn: Connection,
+    spec: KpiSpec,
+    settings: Settings,
+    now: datetime,
+    channels: tuple[str, ...],
+    period: Period,
+    clock: BusinessClock | None = None,
+) -> KpiResult:
+    """One KPI for `period` and its previous period as of `now`, with its benchmark and a note when the
+    headline has no data."""
+    previous_period = period.previous()
+    query = Query(period.start, period.end, channels, now, settings, clock)
+    values = spec.compute(conn, query)
+    previous = spec.compute(conn, query.with_range(previous_period.start, previous_period.end))
+    benchmark = {k: v for k, v in settings.benchmark(spec.key, channels).items() if k in values}
+    notes = [spec.empty] if spec.headline is not None and values.get(spec.headline) is None else []
+    return KpiResult(
+        metric=spec.key,
+        channels=channels,
+        business_hours=clock is not None,
+        period=period,
+        previous_period=previous_period,
+        values=values,
+        previous=previous,
+        benchmark=benchmark,
+        notes=notes,
+    )
+
+
+def breakdown(conn: Connection, spec: KpiSpec, query: Query, by: str, period: Period) -> list[dict[str, Any]]:
+    """Rows {"key", "values"} of the KPI per channel or agent (those with data, the row to act on first)
+    or per local day of the period (every day, in order)."""
+    if by == "day":
+        return [
+            {"key": day.isoformat(), "values": spec.compute(conn, query.with_range(start, end))}
+            for day, start, end in local_days(period)
+        ]
+    if by == "channel":
+        keys = query.channels or tuple(channel.lower() for channel in query.settings.channels)
+        rows = [{"key": c, "values": spec.compute(conn, replace(query, channels=(c,)))} for c in keys]
+    elif by == "agent":
+        agents = _agents(conn, query)
+        rows = [{"key": a, "values": spec.compute(conn, replace(query, agent=a))} for a in agents]
+    else:
+        raise UsageError(f"unknown breakdown `by {by}` (use `by agent`, `by channel` or `by day`)")
+    rows = [row for row in rows if _has_data(row["values"])]
+    return sorted(rows, key=lambda row: _worst_first(spec, row["values"]))
+
+
+def change(current: Any, previous: Any, unit: str, better: str | None = None) -> dict[str, Any]:
+    """How a value moved since the previous period: `absolute` difference, `relative` difference as a
+    fraction of the previous value (None for rates and NPS, read in points, or from a zero or negative
+    base), `direction` up/down/same, and `good` (True/False, None when neither is better)."""
+    if not isinstance(current, int | float) or not isinstance(previous, int | float):
+        return {"absolute": None, "relative": None, "direction": None, "good": None}
+    absolute = current - previous
+    relative = absolute / previous if previous > 0 and unit not in POINT_UNITS else None
+    direction = "up" if absolute > 0 else "down" if absolute < 0 else "same"
+    good = None
+    if better in ("lower", "higher") and direction != "same":
+        good = (direction == "down") == (better == "lower")
+    return {"absolute": absolute, "relative": relative, "direction": direction, "good": good}
+
+
+def kpi_spec(key: str) -> KpiSpec:
+    """The registered KPI for `key`; UsageError when the grammar knows it but it is not built yet."""
+    spec = KPIS.get(key)
+    if spec is None:
+        raise UsageError(f"`{key}` is coming soon — try `frt`, `wait`, `backlog` or `/kpi` for the scorecard")
+    return spec
+
+
+def local_days(period: Period) -> list[tuple[date, datetime, datetime]]:
+    """Each local calendar day the period touches in its time zone: (date, start, end) cut to the period."""
+    days, day = [], period.start.astimezone(period.tz).date()
+    while True:
+        start = _midnight(day, period)
+        if start >= period.end:
+            return days
+        end = _midnight(day + timedelta(days=1), period)
+        days.append((day, max(start, period.start), min(end, period.end)))
+        day += timedelta(days=1)
+
+
+def _midnight(day: date, period: Period) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=period.tz).astimezone(UTC)
+
+
+def _clock(settings: Settings, business_hours: bool) -> BusinessClock | None:
+    if not business_hours:
+        return None
+    try:
+        clock = BusinessClock.from_settings(settings)
+    except ValueError as exc:
+        raise UsageError(f"business hours are misconfigured ({exc}); ask again without `bh`") from None
+    if clock is None:
+        raise UsageError("business hours are not configured; ask again without `bh`")
+    return clock
+
+
+def _agents(conn: Connection, query: Query) -> list[str]:
+    """Agents who sent a reply the customer saw in the period, on the asked channels."""
+    rows = conn.execute(
+        select(M.author_id)
+        .where(
+            query.in_period(M.at),
+            query.in_channels(M.channel),
+            M.direction == "outbound",
+            M.author_kind == "agent",
+            M.private.is_(False),
+            M.author_id.is_not(None),
+        )
+        .distinct()
+    )
+    return sorted(rows.scalars())
+
+
+def _has_data(values: dict[str, Any]) -> bool:
+    """True when any value is a non-zero number or a non-empty collection."""
+    return any(
+        bool(v) if isinstance(v, int | float | dict | list | tuple) else v is not None
+        for v in values.values()
+    )
+
+
+def _worst_first(spec: KpiSpec, values: dict[str, Any]) -> tuple:
+    """Sort key: rows without a headline last; otherwise the worst value first (largest when neither)."""
+    value = values.get(spec.headline) if spec.headline else None
+    if not isinstance(value, int | float):
+        return (1, 0.0)
+    return (0, value if spec.better == "higher" else -value)

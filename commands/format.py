@@ -1,0 +1,110 @@
+"""How KPI numbers read to a person: durations as `2h 13m`, rates as `73.5 %`, NPS as `+20`.
+
+Shared by the terminal and Slack renderings, so both say the same thing. A missing value reads as
+an em dash, never as 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+MISSING = "—"
+# (unit size, next smaller unit size, their names): a duration is shown in its two largest units
+_DURATION_STEPS = ((86400, 3600, "d", "h"), (3600, 60, "h", "m"), (60, 1, "m", "s"))
+_SECONDS_HINTS = ("age", "oldest", "threshold", "seconds", "frt", "wait", "first_", "full_")
+_INTEGER_SECONDS = ("age", "threshold")  # whole names, or names ending in _age / _seconds
+_STATISTICS = ("score", "mean", "median", "p90")
+_FRACTION_HINTS = ("rate", "share", "within_", "retention", "churn")
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration in its two largest units, rounded half up: `45s`, `1m 8s`, `42m`, `2h 13m`, `1d 3h`."""
+    if seconds is None:
+        return MISSING
+    sign, left = ("-" if seconds < 0 else ""), abs(seconds)
+    for big, small, big_name, small_name in _DURATION_STEPS:
+        if left >= big - small / 2:  # 59.6 s rounds to "1m", not "60s"
+            whole, rest = divmod(_half_up(left / small), big // small)
+            return f"{sign}{whole}{big_name}" + (f" {rest}{small_name}" if rest else "")
+    return f"{sign}{_half_up(left)}s"
+
+
+def format_value(value: Any, unit: str) -> str:
+    """A value in `unit` (seconds, fraction, nps, count, score, money, per_day) as text; None is `—`."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return " · ".join(f"{key} {format_value(item, unit)}" for key, item in value.items()) or MISSING
+    if isinstance(value, list | tuple):
+        return f"{len(value)} item" + ("" if len(value) == 1 else "s")
+    if not isinstance(value, int | float):
+        return str(value)
+    if unit == "seconds":
+        return format_duration(value)
+    if unit == "fraction":
+        return f"{_decimal(value * 100, 1)} %"
+    if unit == "nps":
+        return "0" if round(value, 1) == 0 else f"{'+' if value > 0 else '-'}{_decimal(abs(value), 1)}"
+    if unit == "per_day":
+        return f"{_decimal(value, 1)}/day"
+    if unit == "money":
+        return f"{value:,.2f}"
+    if unit == "score":
+        return _decimal(value, 2)
+    return f"{value:,}" if isinstance(value, int) else _decimal(value, 1)
+
+
+def value_unit(key: str, value: Any, unit: str) -> str:
+    """The unit of one values key: integers are counts, durations and rates go by name, else the KPI unit."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if key in _INTEGER_SECONDS or key.endswith(("_age", "_seconds")):
+            return "seconds"
+        return unit if key in _STATISTICS else "count"
+    if key == "per_day" or key.endswith("_per_day"):
+        return "per_day"
+    if "revenue" in key or key.startswith("per_contact"):
+        return "money"
+    if any(hint in key for hint in _SECONDS_HINTS):
+        return "seconds"
+    if any(hint in key for hint in _FRACTION_HINTS):
+        return "fraction"
+    return unit
+
+
+def format_change(change: dict[str, Any], unit: str) -> str:
+    """A change between periods: `▼ 30m (-25 %)`, `▲ 2.0 pt` for rates and NPS, `=` when equal."""
+    absolute = change.get("absolute")
+    if absolute is None:
+        return MISSING
+    if change.get("direction") == "same":
+        return "="
+    arrow = "▲" if absolute > 0 else "▼"
+    if unit in ("fraction", "nps"):
+        points = _decimal(abs(absolute) * (100 if unit == "fraction" else 1), 1)
+        return f"{arrow} {'<0.1' if points == '0' else points} pt"
+    text = f"{arrow} {format_value(abs(absolute), unit)}"
+    relative = change.get("relative")
+    if relative is not None:
+        text += f" ({'+' if relative > 0 else '-'}{_decimal(abs(relative) * 100, 0)} %)"
+    return text
+
+
+def meets_benchmark(value: Any, target: Any, better: str | None) -> bool | None:
+    """True when the value is at least as good as the benchmark, False when worse, None when unknowable."""
+    if not isinstance(value, int | float) or not isinstance(target, int | float) or better is None:
+        return None
+    return value <= target if better == "lower" else value >= target
+
+
+def _half_up(x: float) -> int:
+    # round() is half-to-even: 67.5 s would read "1m 8s" but 66.5 s "1m 6s"
+    return math.floor(x + 0.5)
+
+
+def _decimal(x: float, places: int) -> str:
+    """x with at most `places` decimals, trailing zeros dropped: 73.5, 20, 4.25."""
+    text = f"{x:,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -1,0 +1,337 @@
+"""Volume and productivity KPIs of METRICS.md: volume, rates, backlog, mix, team, quick replies, cost, leads.
+
+Event-time rule: a conversation counts in the period it opened (volume, reply, resolution and escalation
+rates, mix), was resolved (transfers, resolutions) or a message was sent (replies, quick replies,
+handled). Outcomes such as "got a reply" or "is resolved" are read as of `query.now`, so a conversation
+opened in one period and answered in the next counts as replied for the period it opened in. Nothing
+after `query.now` counts.
+
+`by agent` credits a conversation to its owner: the assignee, else whoever answered it first (the same
+rule as the speed KPIs); messages are credited to their author.
+
+Per-day figures and rates are None when nothing was counted: an empty period never reads as 0.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy.engine import Connection
+
+from commands.kpis.spec import KpiSpec
+from commands.query import Query
+from storage.models import Conversation, Lead, Message
+
+C = Conversation.__table__.c
+M = Message.__table__.c
+L = Lead.__table__.c
+BACKLOG_LISTED = 10
+
+
+def volume(conn: Connection, query: Query) -> dict[str, Any]:
+    """Conversations opened, customer messages received and human replies sent in the period, and
+    conversations opened per day (None when there were none)."""
+    q = _until_now(query)
+    conversations = _count(conn, _opened(q))
+    inbound = M.direction == "inbound"
+    if q.agent is not None:  # customer messages count for whoever owns their conversation
+        inbound = and_(inbound, _owner() == q.agent)
+    outbound = _human_reply(q)
+    counts = select(_tally(inbound), _tally(outbound)).where(
+        M.direction.in_(("inbound", "outbound")),
+        q.in_period(M.at),
+        q.in_channels(M.channel),
+        M.private.is_(False),
+    )
+    if q.agent is not None:
+        counts = counts.select_from(Message.__table__.join(Conversation.__table__, M.conversation_id == C.id))
+    received, sent = conn.execute(counts).one()
+    per_day = conversations / q.days if conversations and q.days else None
+    return {"conversations": conversations, "inbound": received, "outbound": sent, "per_day": per_day}
+
+
+def reply_rate(conn: Connection, query: Query) -> dict[str, Any]:
+    """Share of conversations opened in the period that a human had answered by `now`."""
+    q = _until_now(query)
+    opened, replied = _share(conn, _opened(q), C.first_response_at < q.now)
+    return {"rate": _ratio(replied, opened), "replied": replied, "opened": opened}
+
+
+def resolution_rate(conn: Connection, query: Query) -> dict[str, Any]:
+    """Share of conversations opened in the period that are resolved as of `now`."""
+    q = _until_now(query)
+    opened, resolved = _share(conn, _opened(q), and_(C.resolved.is_(True), C.first_resolved_at < q.now))
+    return {"rate": _ratio(resolved, opened), "resolved": resolved, "opened": opened}
+
+
+def backlog(conn: Connection, query: Query) -> dict[str, Any]:
+    """Open conversations at the end of the period (or `now`, if sooner): how many, how many are older
+    than their channel's backlog threshold, the oldest's age in seconds, and the 10 oldest.
+
+    A snapshot, not a period count: for the previous period it is the backlog at that period's end.
+    A conversation open now counts as open since it opened, a resolved one as closed from its first
+    resolution; a reopen is not dated, so an old snapshot may miss a conversation closed then reopened.
+    Ages are calendar time: the threshold is a wall-clock promise to the customer.
+    """
+    q = _until_now(query)
+    instant = q.end
+    scope = [q.in_channels(C.channel)] + ([_owner() == q.agent] if q.agent is not None else [])
+    opened = C.opened_at <= instant
+    over = and_(opened, _older_than_threshold(q, instant))
+    # Two index-friendly halves: open now (ix_conversation_open), and resolved only after the instant
+    # (ix_conversation_resolved). `resolved IS NOT false` and counting `opened` inside the aggregate
+    # keep SQLite off the opened_at index, which would read every conversation ever opened.
+    still_open = [C.resolved.is_(False), opened, *scope]
+    closed_later = [C.resolved.is_not(False), C.last_resolved_at >= instant, C.first_resolved_at >= instant]
+    closed_later += scope
+    totals = [
+        conn.execute(
+            select(_tally(opened), _tally(over), func.min(case((opened, C.opened_at)))).where(*where)
+        ).one()
+        for where in (still_open, closed_later)
+    ]
+    count, late = sum(t[0] for t in totals), sum(t[1] for t in totals)
+    oldest_at = min((t[2] for t in totals if t[2] is not None), default=None)
+    listed = select(C.external_id, C.channel, C.opened_at, C.id).limit(BACKLOG_LISTED)
+    rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id)).all()
+    if totals[1][0]:  # sorting on an expression stops SQLite walking the whole opened_at index
+        later = listed.where(*closed_later, case((opened, 1), else_=0) == 1)
+        rows += conn.execute(later.order_by(func.coalesce(C.opened_at, C.first_inbound_at), C.id)).all()
+    rows = sorted(rows, key=lambda r: (r.opened_at, r.id))[:BACKLOG_LISTED]
+    threshold = q.settings.backlog_threshold(q.channels[0] if len(q.channels) == 1 else None)
+    return {
+        "over_threshold": late,
+        "open": count,
+        "oldest_age": None if oldest_at is None else _age(oldest_at, instant),
+        "threshold": threshold,
+        "oldest": [
+            {"conversation_id": r.external_id, "channel": r.channel, "age": _age(r.opened_at, instant)}
+            for r in rows
+        ],
+    }
+
+
+def transfers(conn: Connection, query: Query) -> dict[str, Any]:
+    """Share of conversations resolved in the period (and not reopened since) that changed agent or team
+    before resolution."""
+    q = _until_now(query)
+    # `IS NOT false` rather than `IS true`: SQLite would pick ix_conversation_open (resolved=1) and read
+    # every resolved conversation instead of the period's range of ix_conversation_resolved.
+    where = [q.in_period(C.last_resolved_at), q.in_channels(C.channel), C.resolved.is_not(False)]
+    if q.agent is not None:
+        where.append(_owner() == q.agent)
+    resolved, moved = _share(conn, where, C.transfer_count > 0)
+    return {"rate": _ratio(moved, resolved), "transferred": moved, "resolved": resolved}
+
+
+def escalations(conn: Connection, query: Query) -> dict[str, Any]:
+    """Share of conversations opened in the period that were moved to another support channel by `now`."""
+    q = _until_now(query)
+    opened, escalated = _share(conn, _opened(q), and_(C.escalated_to.is_not(None), C.escalated_at < q.now))
+    return {"rate": _ratio(escalated, opened), "escalated": escalated, "opened": opened}
+
+
+def mix(conn: Connection, query: Query) -> dict[str, Any]:
+    """Share (0-1) of the period's new conversations per channel, largest first, and the preferred
+    (largest) channel; ties go to the channel named first alphabetically."""
+    q = _until_now(query)
+    counted = func.count().label("n")
+    rows = conn.execute(
+        select(C.channel, counted).where(*_opened(q)).group_by(C.channel).order_by(counted.desc(), C.channel)
+    ).all()
+    total = sum(n for _, n in rows)
+    return {"shares": {channel: n / total for channel, n in rows}, "preferred": rows[0][0] if rows else None}
+
+
+def agents(conn: Connection, query: Query) -> dict[str, Any]:
+    """Per agent, most replies first: conversations they replied in and replies sent in the period, mean
+    and slowest first response (seconds) over the conversations they answered first in the period, and
+    conversations resolved in the period that they own (assignee, else first responder)."""
+    q = _until_now(query)
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(agent: str) -> dict[str, Any]:
+        empty = {"name": None, "conversations": 0, "replies": 0, "frt_mean": None, "frt_max": None}
+        return rows.setdefault(agent, {"agent": agent, **empty, "resolutions": 0})
+
+    replies = select(
+        M.author_id, func.max(M.author_name), func.count(), func.count(M.conversation_id.distinct())
+    )
+    replies = replies.where(
+        _human_reply(q), q.in_period(M.at), q.in_channels(M.channel), M.author_id.is_not(None)
+    )
+    for agent, name, sent, conversations in conn.execute(replies.group_by(M.author_id)):
+        row(agent).update(name=name, replies=sent, conversations=conversations)
+    for agent, frt_mean, frt_max in _first_responses(conn, q):
+        row(agent).update(frt_mean=frt_mean, frt_max=frt_max)
+    owner = _owner()
+    resolved = [
+        q.in_period(C.last_resolved_at),
+        q.in_channels(C.channel),
+        C.resolved.is_(True),
+        owner.is_not(None),
+    ]
+    resolved += [owner == q.agent] if q.agent else []
+    for agent, count in conn.execute(select(owner, func.count()).where(*resolved).group_by(owner)):
+        row(agent)["resolutions"] = count
+    return {"rows": sorted(rows.values(), key=lambda r: (-r["replies"], r["agent"]))}
+
+
+def quick_replies(conn: Connection, query: Query) -> dict[str, Any]:
+    """Human replies sent in the period per quick-reply/template id, most used first."""
+    q = _until_now(query)
+    counted = func.count().label("n")
+    where = [_human_reply(q), q.in_period(M.at), q.in_channels(M.channel), M.quick_reply.is_not(None)]
+    top = (
+        select(M.quick_reply, counted)
+        .where(*where)
+        .group_by(M.quick_reply)
+        .order_by(counted.desc(), M.quick_reply)
+    )
+    return {"rows": [{"id": reply_id, "count": n} for reply_id, n in conn.execute(top)]}
+
+
+def cost(conn: Connection, query: Query) -> dict[str, Any]:
+    """Support cost per conversation handled (given a human reply) in the period, the conversations
+    handled, and the cost of the period (`total`); None when no cost is configured.
+
+    A configured daily cost is the whole team's: per contact it is the same on every channel, and a
+    channel's `total` is its share by conversations handled. An hourly agent cost is multiplied by the
+    handle time of the period's replies (None when no reply carried handle time).
+    """
+    q = _until_now(query)
+    settings = q.settings
+    handled, handle_seconds = _handled(conn, q, q.in_channels(M.channel))
+    if settings.support_cost_per_day is not None:
+        handled_all = _handled(conn, q, true())[0] if q.channels else handled
+        whole = settings.support_cost_per_day * q.days
+        per_contact = _ratio(whole, handled_all)
+        total = whole if not q.channels else _ratio(whole * handled, handled_all)
+    elif settings.hourly_agent_cost is not None and handle_seconds is not None:
+        total = settings.hourly_agent_cost * handle_seconds / 3600.0
+        per_contact = _ratio(total, handled)
+    else:
+        per_contact = total = None
+    return {"per_contact": per_contact, "handled": handled, "total": total}
+
+
+def leads(conn: Connection, query: Query) -> dict[str, Any]:
+    """Leads captured in the period, per day, and how many of them converted by `now` (count and share)."""
+    q = _until_now(query)
+    where = [q.in_period(L.at), q.in_channels(L.channel)]
+    captured, converted = conn.execute(
+        select(func.count(), _tally(and_(L.converted_at.is_not(None), L.converted_at < q.now))).where(*where)
+    ).one()
+    return {
+        "per_day": captured / q.days if captured and q.days else None,
+        "leads": captured,
+        "conversions": converted,
+        "conversion_rate": _ratio(converted, captured),
+    }
+
+
+def _until_now(query: Query) -> Query:
+    """The query with its range cut at `now`: what happened later was not known at the asked moment."""
+    if query.end <= query.now:
+        return query
+    return query.with_range(query.start, max(query.start, query.now))
+
+
+def _owner():
+    """Who a conversation is credited to: its assignee, else whoever answered it first."""
+    return func.coalesce(C.agent, C.first_responder)
+
+
+def _opened(q: Query) -> list[ColumnElement[bool]]:
+    where = [q.in_period(C.opened_at), q.in_channels(C.channel)]
+    if q.agent is not None:
+        where.append(_owner() == q.agent)
+    return where
+
+
+def _human_reply(q: Query) -> ColumnElement[bool]:
+    """An outbound message by a human agent (the asked one, for `by agent`); bots never count."""
+    reply = and_(M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
+    return and_(reply, M.author_id == q.agent) if q.agent is not None else reply
+
+
+def _handled(conn: Connection, q: Query, on_channels: ColumnElement[bool]) -> tuple[int, float | None]:
+    """Conversations given a human reply in the period (on the channels matched), and those replies'
+    handle seconds (None when none carried any)."""
+    where = [_human_reply(q), q.in_period(M.at), on_channels]
+    handled, seconds = conn.execute(
+        select(func.count(M.conversation_id.distinct()), func.sum(M.handle_seconds)).where(*where)
+    ).one()
+    return handled, None if seconds is None else float(seconds)
+
+
+def _first_responses(conn: Connection, q: Query) -> list[tuple[str, float | None, float | None]]:
+    """(agent, mean, slowest) first-response seconds over conversations first answered in the period."""
+    where = [q.in_period(C.first_response_at), q.in_channels(C.channel), C.first_responder.is_not(None)]
+    where += [C.first_responder == q.agent] if q.agent else []
+    if q.clock is None:
+        stats = select(C.first_responder, func.avg(C.frt_seconds), func.max(C.frt_seconds)).where(*where)
+        return [(a, mean, slowest) for a, mean, slowest in conn.execute(stats.group_by(C.first_responder))]
+    by_agent: dict[str, list[float]] = {}
+    for agent, opened, answered in conn.execute(
+        select(C.first_responder, C.opened_at, C.first_response_at).where(*where)
+    ):
+        by_agent.setdefault(agent, []).append(q.duration(opened, answered))
+    return [(agent, sum(v) / len(v), max(v)) for agent, v in by_agent.items()]
+
+
+def _older_than_threshold(q: Query, instant: datetime) -> ColumnElement[bool]:
+    """True for a conversation opened longer ago than its channel's backlog threshold."""
+    special = q.settings.backlog_thresholds
+    default = C.opened_at < instant - timedelta(seconds=q.settings.backlog_threshold())
+    if not special:
+        return default
+    cases = [and_(C.channel == ch, C.opened_at < instant - timedelta(seconds=s)) for ch, s in special.items()]
+    return or_(*cases, and_(C.channel.not_in(list(special)), default))
+
+
+def _count(conn: Connection, where: list) -> int:
+    return conn.execute(select(func.count()).select_from(Conversation.__table__).where(*where)).scalar_one()
+
+
+def _share(conn: Connection, where: list, part: ColumnElement[bool]) -> tuple[int, int]:
+    """(rows matching `where`, those of them also matching `part`)."""
+    whole, matching = conn.execute(select(func.count(), _tally(part)).where(*where)).one()
+    return whole, matching
+
+
+def _tally(condition: ColumnElement[bool]):
+    """SQL count of rows meeting `condition` (0, not NULL, over no rows)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _ratio(part: float | None, whole: float | None) -> float | None:
+    return part / whole if part is not None and whole else None
+
+
+def _age(since: datetime, instant: datetime) -> float:
+    return (instant - since).total_seconds()
+
+
+OPENED = "no conversations opened in this period"
+NO_COST = "no cost configured (set support_cost_per_day or hourly_agent_cost) or no conversations handled"
+EVERY = ("channel", "day", "agent")
+SPECS = (
+    KpiSpec("volume", volume, "per_day", "per_day", None, OPENED, EVERY),
+    KpiSpec("reply-rate", reply_rate, "rate", "fraction", "higher", OPENED, EVERY),
+    KpiSpec("resolution-rate", resolution_rate, "rate", "fraction", "higher", OPENED, EVERY),
+    KpiSpec("backlog", backlog, "over_threshold", "count", "lower", "no open conversations", EVERY),
+    KpiSpec(
+        "transfers", transfers, "rate", "fraction", "lower", "no conversations resolved in this period", EVERY
+    ),
+    KpiSpec("escalations", escalations, "rate", "fraction", "lower", OPENED, EVERY),
+    KpiSpec("mix", mix, None, "fraction", None, OPENED, ("day",)),
+    KpiSpec("agents", agents, None, "count", None, "no agent activity in this period", ("channel", "day")),
+    KpiSpec(
+        "quick-replies", quick_replies, None, "count", None, "no quick replies used in this period", EVERY
+    ),
+    KpiSpec("cost", cost, "per_contact", "money", "lower", NO_COST, ("channel", "day")),
+    KpiSpec("leads", leads, "conversion_rate", "fraction", "higher", "no leads captured in this period"),
+)

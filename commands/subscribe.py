@@ -1,0 +1,170 @@
+"""The admin settings grammar: `/kpi digest …` and `/kpi alert …` (PRODUCT.md "Settings, for admins only").
+
+(`/kpi intake …` is a settings command too; bot/listeners/intake.py reads it.)
+
+- `digest [here|#channel] HH:MM [Area/City] [channel…|all]`, `digest off [here|#channel]`, `digest list`
+- `alert [backlog] [N] [age] [here|#channel] [channel…|all]`, `alert off [here|#channel]`, `alert list`
+
+The Slack channel defaults to the one the command was typed in. A digest's time zone is None when not
+typed (the bot then uses the asking admin's). An alert fires when at least N (default 1) open
+conversations have waited longer than `age` (`30m`, `4h`, `2d`; default: the configured backlog threshold).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from commands.errors import UsageError
+from storage.settings import Settings
+
+SETTINGS_WORDS = ("digest", "alert", "intake")
+_ACTIONS = ("off", "list")
+_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_AGE = re.compile(r"(\d{1,5})([mhd])")
+_AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+# With "escape channels" on, Slack sends `#support` as `<#C0123|support>` (the name may be missing).
+_MENTION = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class SettingsRequest:
+    """One parsed settings command: `action` is "set", "off" or "list" for `kind` "digest" or "alert"."""
+
+    kind: str
+    action: str
+    slack_channel: str
+    time: str | None = None
+    timezone: str | None = None
+    channels: tuple[str, ...] = ()
+    threshold: int | None = None
+    max_age_seconds: float | None = None
+
+
+def is_settings_command(text: str) -> bool:
+    """True when the text is a settings command (`digest …`, `alert …`, `intake …`), not a KPI question."""
+    words = text.split()
+    return bool(words) and words[0].lower() in SETTINGS_WORDS
+
+
+def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsRequest:
+    """The settings change or listing the text asks for; raises UsageError for what it cannot read.
+
+    `here` is the Slack channel the command was typed in.
+    """
+    kind, *words = text.split()
+    kind = kind.lower()
+    if kind not in ("digest", "alert"):
+        raise ValueError(f"not a digest or alert command: {text!r}")
+    if words and words[0].lower() in _ACTIONS:
+        action, rest = words[0].lower(), words[1:]
+        target = here
+        for word in rest:
+            target = _target(word, here) or _fail(word, [], kind)
+        return SettingsRequest(kind, action, target if action == "off" else here)
+    if kind == "digest":
+        return _digest(words, settings, here)
+    return _alert(words, settings, here)
+
+
+def _digest(words: list[str], settings: Settings, here: str) -> SettingsRequest:
+    target, time, zone, channels = here, None, None, _Channels(settings)
+    for word in words:
+        if found := _target(word, here):
+            target = found
+        elif clock := _TIME.fullmatch(word):
+            time = f"{int(clock.group(1)):02d}:{clock.group(2)}"
+        elif ":" in word and word.replace(":", "").isdigit():
+            raise UsageError(f"`{word}` is not a time of day: use HH:MM, from 00:00 to 23:59")
+        elif "/" in word or word.upper() == "UTC":
+            zone = _zone(word)
+        elif not channels.take(word):
+            _fail(word, channels.words, "digest")
+    if time is None:
+        raise UsageError(
+            "a digest needs a time of day, like `/kpi digest here 09:00 Europe/Paris`", ["digest here 09:00"]
+        )
+    return SettingsRequest("digest", "set", target, time=time, timezone=zone, channels=channels.chosen())
+
+
+def _alert(words: list[str], settings: Settings, here: str) -> SettingsRequest:
+    target, count, age, channels = here, None, None, _Channels(settings)
+    for word in words:
+        if word.lower() == "backlog":
+            continue
+        if found := _target(word, here):
+            target = found
+        elif word.isdigit():
+            count = int(word)
+            if count < 1:
+                raise UsageError(
+                    "the backlog size to alert on must be at least 1, like `/kpi alert backlog 5`"
+                )
+        elif match := _AGE.fullmatch(word.lower()):
+            age = int(match.group(1)) * _AGE_SECONDS[match.group(2)]
+            if age == 0:
+                raise UsageError("the waiting time to alert on must be more than 0, like `4h`")
+        elif not channels.take(word):
+            _fail(word, channels.words, "alert")
+    return SettingsRequest(
+        "alert",
+        "set",
+        target,
+        channels=channels.chosen(),
+        threshold=count or 1,
+        max_age_seconds=float(age) if age is not None else settings.backlog_threshold(),
+    )
+
+
+class _Channels:
+    """The support channels named so far (names or aliases); `all` clears them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.words = {name.lower(): name.lower() for name in settings.channels}
+        for alias, name in settings.channel_aliases.items():
+            self.words.setdefault(alias.lower(), name.lower())
+        self._chosen: list[str] = []
+        self._all = False
+
+    def take(self, word: str) -> bool:
+        word = word.lower()
+        if word == "all":
+            self._all = True
+        elif word in self.words:
+            if self.words[word] not in self._chosen:
+                self._chosen.append(self.words[word])
+        else:
+            return False
+        return True
+
+    def chosen(self) -> tuple[str, ...]:
+        return () if self._all else tuple(self._chosen)
+
+
+def _target(word: str, here: str) -> str | None:
+    if word.lower() == "here":
+        return here
+    mention = _MENTION.fullmatch(word)
+    return mention.group(1) if mention else None
+
+
+def _zone(word: str) -> str:
+    try:
+        ZoneInfo(word)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone `{word}` — use a name like `Europe/Paris` or `UTC`") from None
+    return word
+
+
+def _fail(word: str, channel_words, kind: str):
+    if word.startswith("#"):
+        raise UsageError(
+            f"I can't read `{word}` as a Slack channel — type `here` in that channel, "
+            f"or pick the channel from Slack's list after `#` so it becomes a link"
+        )
+    known = [*channel_words, "here", "all", "off", "list", *(("backlog",) if kind == "alert" else ())]
+    close = difflib.get_close_matches(word.lower(), known, n=3)
+    hint = f" — did you mean `{close[0]}`?" if close else ""
+    raise UsageError(f"unknown word `{word}` in `/kpi {kind}`{hint}", close)

@@ -1,0 +1,186 @@
+"""The HTTP server: health, metrics, extra routes, and `kpibot serve` as a real process stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from typer.testing import CliRunner
+
+from bot.cli import app as cli
+from bot.server import create_http_app
+from storage.db import make_engine
+from tests.bot.running_bot import SECRET, bot_settings, ingest, running_bot, serving, twitter_week
+from tests.slack_standin import sign, slash_command_body, wait_for
+
+
+def test_healthz_is_ok_when_the_database_answers(tmp_path, slack_api):
+    with running_bot(tmp_path, slack_api) as bot:
+        response = bot.http.get("/healthz")
+
+    assert (response.status_code, response.json()) == (200, {"ok": True})
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(tmp_path, slack_api):
+    unreachable = make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'kpibot.db'}", create=False)
+
+    with running_bot(tmp_path, slack_api, engine=unreachable) as bot:
+        response = bot.http.get("/healthz")
+
+    assert (response.status_code, response.json()) == (503, {"ok": False})
+
+
+def test_metrics_count_commands_by_outcome_with_their_latency(tmp_path, slack_api):
+    with running_bot(tmp_path, slack_api) as bot:
+        for n, text in enumerate(["help", "frt twiter"], 1):
+            bot.command(slash_command_body("/kpi", text, response_url=slack_api.new_response_url()))
+            slack_api.wait_for_response(count=n)
+
+        def counted() -> str | None:  # the counters are updated just after the answer is sent
+            text = bot.http.get("/metrics").text
+            return text if "usage_error" in text else None
+
+        exposition = wait_for(counted, message="metrics of the second command")
+
+    assert 'kpibot_commands_total{command="/kpi",outcome="answered"} 1.0' in exposition
+    assert 'kpibot_commands_total{command="/kpi",outcome="usage_error"} 1.0' in exposition
+    assert 'kpibot_command_seconds_count{command="/kpi"} 2.0' in exposition
+    assert "# TYPE kpibot_events_ingested_total counter" in exposition
+
+
+def test_two_apps_in_one_process_keep_separate_metrics(tmp_path, slack_api):
+    settings = bot_settings(f"sqlite:///{tmp_path / 'kpibot.db'}", slack_api)
+    first, second = create_http_app(settings), create_http_app(settings)
+
+    first.state.metrics.command_served("/kpi", "answered", 0.01)
+
+    assert 'outcome="answered"} 1.0' in first.state.metrics.exposition().decode()
+    assert 'outcome="answered"' not in second.state.metrics.exposition().decode()
+
+
+def test_extra_routes_are_served_beside_slack_and_see_the_app_state(tmp_path, slack_api):
+    async def ping(request):
+        return PlainTextResponse(f"pong {request.app.state.settings.slack_api_url}")
+
+    settings = bot_settings(f"sqlite:///{tmp_path / 'kpibot.db'}", slack_api)
+    app = create_http_app(settings, routes=[Route("/ping", ping)])
+    with serving(app) as base_url:
+        response = httpx.get(f"{base_url}/ping")
+
+    assert response.text == f"pong {slack_api.api_url}"
+
+
+def test_with_an_app_token_startup_opens_socket_mode_with_it_and_fails_loudly_when_slack_refuses(
+    tmp_path, slack_api
+):
+    # The stand-in speaks no WebSocket: refusing the token shows the server asked for a Socket Mode URL.
+    slack_api.fail_next("apps.connections.open", error="invalid_auth")
+    settings = bot_settings(f"sqlite:///{tmp_path / 'kpibot.db'}", slack_api, slack_app_token="xapp-test")
+    server = uvicorn.Server(uvicorn.Config(create_http_app(settings), port=0, log_config=None))
+    exits = []
+
+    def run() -> None:
+        try:
+            server.run()
+        except SystemExit as exit:  # uvicorn's way of saying the application could not start
+            exits.append(exit.code)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+
+    call = slack_api.wait_for_call("apps.connections.open")
+    assert call.headers["authorization"] == "Bearer xapp-test"
+    # uvicorn exits with code 3 when the application fails to start
+    assert exits == [3] and not server.started
+
+
+def kpibot_serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+    """Starts `kpibot serve --port 0` with only `env` (plus PATH) in a clean directory; logs go to a file."""
+    script = shutil.which("kpibot", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-c", "from bot.cli import main; main()"]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as stream:
+        process = subprocess.Popen(
+            [*command, "serve", "--port", "0"],
+            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(Path(__file__).parents[2]), **env},
+            cwd=tmp_path,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
+    return process, log
+
+
+def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_finishing_it(tmp_path, slack_api):
+    database_url = f"sqlite:///{tmp_path / 'kpibot.db'}"
+    settings = bot_settings(database_url, slack_api)
+    engine = make_engine(database_url)
+    ingest(engine, settings, twitter_week(datetime.now(UTC)))
+    engine.dispose()
+    env = {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack_api.api_url,
+    }
+    process, log = kpibot_serve(tmp_path, env)
+    try:
+        wait_for(lambda: "Uvicorn running" in log.read_text() or process.poll() is not None, timeout=20)
+        started = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", log.read_text())
+        assert started, log.read_text()
+        base_url = started.group(1)
+        body = slash_command_body("/kpi", "frt twitter 7d", response_url=slack_api.response_url)
+        headers = {**sign(body, SECRET), "Content-Type": "application/x-www-form-urlencoded"}
+        ack = httpx.post(f"{base_url}/slack/events", content=body, headers=headers)
+        answer = slack_api.wait_for_response()[1]
+        # users.info is rate limited once (Retry-After: 1 s), so this answer is still in flight at SIGTERM.
+        slack_api.set_user("U1", is_admin=True)
+        slack_api.fail_next("users.info", status=429, retry_after=1)
+        body = slash_command_body("/kpi", "digest here 09:00", response_url=slack_api.new_response_url())
+        httpx.post(f"{base_url}/slack/events", content=body, headers={**headers, **sign(body, SECRET)})
+        slack_api.wait_for_call("users.info")
+        process.send_signal(signal.SIGTERM)
+        exit_code = process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert (ack.status_code, ack.text) == (200, "")
+    # 1 h and 2 h first responses on twitter in the last 7 days: mean 1h 30m
+    assert answer["text"].startswith("First response time: 1h 30m") and answer["response_type"] == "ephemeral"
+    assert exit_code == 0, log.read_text()
+    # the rate-limited users.info was retried and the answer sent before the process exited
+    assert len(slack_api.calls_to("users.info")) == 2
+    assert slack_api.responses[-1][1]["text"].startswith("Done: daily digest in <#C1> at 09:00")
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({"SLACK_SIGNING_SECRET": SECRET}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-test"}, "SLACK_SIGNING_SECRET"),
+    ],
+)
+def test_kpibot_serve_without_slack_credentials_exits_2_naming_what_is_missing(
+    tmp_path, monkeypatch, env, missing
+):
+    monkeypatch.chdir(tmp_path)  # no .env from the developer's checkout
+    for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path / 'kpibot.db'}", **env}.items():
+        monkeypatch.setenv(name, value)
+
+    outcome = CliRunner().invoke(cli, ["serve", "--port", "0"])
+
+    assert outcome.exit_code == 2
+    assert f"error: missing {missing}" in outcome.output

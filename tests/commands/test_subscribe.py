@@ -1,0 +1,82 @@
+"""The admin settings grammar: `/kpi digest …` and `/kpi alert …` read into SettingsRequest."""
+
+from __future__ import annotations
+
+import pytest
+
+from commands.errors import UsageError
+from commands.subscribe import SettingsRequest, is_settings_command, parse_settings
+from storage.settings import Settings
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(backlog_threshold_seconds=86400.0)
+
+
+def parse(text: str, settings: Settings) -> SettingsRequest:
+    return parse_settings(text, settings, here="C1")
+
+
+def test_settings_words_are_told_apart_from_kpi_questions():
+    assert [is_settings_command(t) for t in ("digest off", "Alert list", "intake", "frt", "")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_digest_here_with_time_zone_and_channel_aliases(settings):
+    request = parse("digest here 9:05 Europe/Paris ig x", settings)
+
+    assert request == SettingsRequest(
+        "digest", "set", "C1", time="09:05", timezone="Europe/Paris", channels=("instagram", "twitter")
+    )
+
+
+def test_digest_for_a_linked_channel_without_zone_leaves_the_zone_to_the_admin(settings):
+    request = parse("digest <#C0SUPPORT|support-leads> 18:30 twitter all", settings)
+
+    # `all` wins over named channels: () means every channel
+    assert request == SettingsRequest("digest", "set", "C0SUPPORT", time="18:30", timezone=None, channels=())
+
+
+def test_alert_reads_count_and_age_and_defaults_to_one_conversation_past_the_backlog_threshold(settings):
+    # 90m = 5,400 s; without an age the configured backlog threshold (24 h = 86,400 s) is used
+    assert parse("alert backlog 12 90m here", settings) == SettingsRequest(
+        "alert", "set", "C1", threshold=12, max_age_seconds=5400.0
+    )
+    assert parse("alert backlog", settings) == SettingsRequest(
+        "alert", "set", "C1", threshold=1, max_age_seconds=86400.0
+    )
+
+
+def test_off_names_a_channel_and_list_is_workspace_wide(settings):
+    assert parse("digest off <#C7>", settings) == SettingsRequest("digest", "off", "C7")
+    assert parse("alert OFF", settings) == SettingsRequest("alert", "off", "C1")
+    assert parse("digest list", settings).action == "list"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("digest here", "a digest needs a time of day, like `/kpi digest here 09:00 Europe/Paris`"),
+        ("digest here 25:00", "`25:00` is not a time of day: use HH:MM, from 00:00 to 23:59"),
+        (
+            "digest here 09:00 Mars/Olympus",
+            "unknown time zone `Mars/Olympus` — use a name like `Europe/Paris` or `UTC`",
+        ),
+        ("digest here 09:00 twiter", "unknown word `twiter` in `/kpi digest` — did you mean `twitter`?"),
+        ("alert backlog 0", "the backlog size to alert on must be at least 1, like `/kpi alert backlog 5`"),
+        ("alert backlog 0h", "the waiting time to alert on must be more than 0, like `4h`"),
+        ("alert backlogg 5", "unknown word `backlogg` in `/kpi alert` — did you mean `backlog`?"),
+        ("digest #support 09:00", "I can't read `#support` as a Slack channel"),
+    ],
+)
+def test_unreadable_settings_commands_say_what_is_wrong(settings, text, message):
+    with pytest.raises(UsageError) as raised:
+        parse(text, settings)
+
+    assert raised.value.message.startswith(message)
