@@ -55,6 +55,7 @@ def register(
 
     Register them after any other `message` or `reaction_*` listener: they ack those events everywhere.
     """
+
     def channel_of(slack_channel: str | None) -> str | None:
         if not slack_channel:
             return None
