@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -75,7 +75,22 @@ class Conversation(SQLModel, table=True):
         UniqueConstraint("source", "external_id", name="uq_conversation_source_id"),
         Index("ix_conversation_channel_opened", "channel", "opened_at"),
         Index("ix_conversation_response", "first_response_at", "channel", "frt_seconds"),
-        Index("ix_conversation_resolved", "last_resolved_at", "channel"),
+        Index(
+            "ix_conversation_resolved",
+            "last_resolved_at",
+            "channel",
+            "resolved",
+            "first_resolution_seconds",
+            "full_resolution_seconds",
+        ),
+        Index(
+            "ix_conversation_handled",
+            "first_response_at",
+            "channel",
+            "handle_seconds",
+            sqlite_where=text("handle_seconds IS NOT NULL"),
+            postgresql_where=text("handle_seconds IS NOT NULL"),
+        ),
         Index("ix_conversation_open", "resolved", "opened_at", "channel"),
     )
 
@@ -111,7 +126,21 @@ class Message(SQLModel, table=True):
 
     __tablename__ = "message"
     __table_args__ = (
-        Index("ix_message_at_channel", "at", "channel"),
+        # Covers every period query on messages (volume, replies, quick replies, agents, cost, sentiment)
+        # so they read the index alone, never the text-heavy table rows.
+        Index(
+            "ix_message_at_channel",
+            "at",
+            "channel",
+            "direction",
+            "author_kind",
+            "private",
+            "sentiment",
+            "quick_reply",
+            "author_id",
+            "conversation_id",
+            "handle_seconds",
+        ),
         Index("ix_message_conversation", "conversation_id", "at"),
     )
 
@@ -219,7 +248,7 @@ class CustomerChange(SQLModel, table=True):
     """A customer becoming new, active or lost; feeds retention, churn and social impact."""
 
     __tablename__ = "customer_change"
-    __table_args__ = (Index("ix_customer_change_customer_at", "customer", "at"),)
+    __table_args__ = (Index("ix_customer_change_customer_at", "customer", "at", "change"),)
 
     id: int | None = Field(default=None, primary_key=True)
     raw_event_id: int = Field(foreign_key="raw_event.id")

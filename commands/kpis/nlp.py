@@ -1,0 +1,212 @@
+"""What customers say, from the scores and topics stored at ingestion: `sentiment`, `topics`, `voice`.
+
+Only inbound customer messages count: agent and bot text and private notes never do, whatever their
+direction. A message counts in the period it was sent; nothing after `query.now` counts. Nothing here
+re-scores text: a lexicon or taxonomy change reaches stored messages through `kpibot rescore`.
+
+A message is "scored" when it carries a sentiment score, and "unscored" when ingestion read it but
+could not score it: it is in a language other than English (`lang` set, not "und"). Messages whose text
+was blank, and messages stored without analysis, are neither. Shares are fractions of scored messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.engine import Connection
+
+from commands.kpis.spec import KpiSpec
+from commands.query import Query
+from storage.models import Message
+from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
+from storage.topics import key_phrases
+
+M = Message.__table__.c
+TOP_TOPICS = 10
+TOP_PHRASES = 5
+# Key phrases come from the most recent untagged texts only: enough to show what recurs, and the
+# extraction stays well under a second.
+PHRASE_TEXTS = 2000
+QUOTES = 3
+QUOTE_CHARS = 200
+_SPACES = re.compile(r"\s+")
+
+
+def sentiment(conn: Connection, query: Query) -> dict[str, Any]:
+    """Shares (0-1) of scored customer messages that were positive (score > +0.1), neutral and negative
+    (< -0.1); net sentiment (positive share - negative share); mean score (-1..+1); how many messages were
+    scored, and how many were unscored (another language). Shares, net and mean are None when none was
+    scored."""
+    q = _until_now(query)
+    positive, negative, scored, total, unscored = conn.execute(
+        select(
+            _tally(M.sentiment > POSITIVE_ABOVE),
+            _tally(M.sentiment < NEGATIVE_BELOW),
+            func.count(M.sentiment),
+            func.sum(M.sentiment),
+            _tally(and_(M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")),
+        ).where(*_said(q))
+    ).one()
+    if not scored:
+        split = dict.fromkeys(("positive", "neutral", "negative", "net", "mean"))
+        return {**split, "count": 0, "unscored": unscored}
+    return {
+        "positive": positive / scored,
+        "neutral": (scored - positive - negative) / scored,
+        "negative": negative / scored,
+        "net": (positive - negative) / scored,
+        "mean": total / scored,
+        "count": scored,
+        "unscored": unscored,
+    }
+
+
+def topics(conn: Connection, query: Query) -> dict[str, Any]:
+    """What customers wrote about: the top taxonomy topics of the period (see `_topic_rows`), the key
+    phrases recurring in the messages no topic matched ({phrase, count of messages}, most frequent first)
+    and `count`, the customer messages read at ingestion (the base of every share)."""
+    q = _until_now(query)
+    tally, considered = _topic_tally(conn, q)
+    previous, before = _topic_tally(conn, q.with_range(q.start - (q.end - q.start), q.start))
+    texts = conn.execute(
+        select(M.text)
+        .where(*_said(q), M.topics.is_(None), M.text.is_not(None), M.lang.in_(("en", "und")))
+        .order_by(M.at.desc())
+        .limit(PHRASE_TEXTS)
+    ).scalars()
+    return {
+        "topics": _topic_rows(tally, considered, previous if before else None),
+        "phrases": [{"phrase": p, "count": n} for p, n in key_phrases(texts, TOP_PHRASES)],
+        "count": considered,
+    }
+
+
+def voice(conn: Connection, query: Query) -> dict[str, Any]:
+    """The most negative and the most positive customer messages of the period (3 each, the strongest
+    score first, the most recent first among equals), each {text (shortened to 200 characters), author
+    (pseudonymised), channel, at (ISO time), age (seconds before `now`), score}."""
+    q = _until_now(query)
+    return {
+        "negative": _quotes(conn, q, M.sentiment < NEGATIVE_BELOW, M.sentiment.asc()),
+        "positive": _quotes(conn, q, M.sentiment > POSITIVE_ABOVE, M.sentiment.desc()),
+    }
+
+
+def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
+    """`text` on one line (runs of white space as one space) and at most `limit` characters: a longer
+    one is cut at the last word break (if it is not too early) and ends with "…"."""
+    flat = _SPACES.sub(" ", text).strip()
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:!?-") + "…"
+
+
+def _said(q: Query) -> list[ColumnElement[bool]]:
+    """Conditions: a customer message the customer sent in the period, on the asked channels."""
+    return [
+        M.direction == "inbound",
+        q.in_period(M.at),
+        q.in_channels(M.channel),
+        M.author_kind == "customer",
+        M.private.is_(False),
+    ]
+
+
+def _topic_tally(conn: Connection, q: Query) -> tuple[dict[str, list], int]:
+    """Per topic [messages, score sum, scored messages, Counter of subtopics], and the messages read.
+
+    Grouping by the stored label string in SQL leaves a few hundred rows, however many messages."""
+    rows = conn.execute(
+        select(M.topics, func.count(), func.sum(M.sentiment), func.count(M.sentiment))
+        .where(*_said(q), M.lang.is_not(None))
+        .group_by(M.topics)
+    ).all()
+    tally: dict[str, list] = defaultdict(lambda: [0, 0.0, 0, Counter()])
+    for labels, messages, total, scored in rows:
+        if labels is None:
+            continue
+        subtopics: dict[str, list[str]] = defaultdict(list)
+        for label in labels.split(","):
+            topic, _, subtopic = label.partition("/")
+            subtopics[topic].append(subtopic)
+        for topic, names in subtopics.items():  # a message counts once per topic, once per subtopic
+            entry = tally[topic]
+            entry[0] += messages
+            entry[1] += total or 0.0
+            entry[2] += scored
+            entry[3].update(dict.fromkeys(names, messages))
+    return tally, sum(row[1] for row in rows)
+
+
+def _topic_rows(tally: dict[str, list], considered: int, previous: dict[str, list] | None) -> list[dict]:
+    """The TOP_TOPICS topics with most messages: {topic, count, share of the messages read, sentiment
+    (mean score of its scored messages, None if none), change (messages minus those of the same length of
+    time just before the period; None when nothing was read then), subtopics ([{subtopic, count}])}.
+
+    The comparison is with the time just before, not the engine's previous period, so that "today" at
+    noon compares with yesterday afternoon rather than with all of yesterday."""
+    ranked = sorted(tally.items(), key=lambda item: (-item[1][0], item[0]))[:TOP_TOPICS]
+    return [
+        {
+            "topic": topic,
+            "count": count,
+            "share": count / considered,
+            "sentiment": total / scored if scored else None,
+            "change": None if previous is None else count - previous.get(topic, (0,))[0],
+            "subtopics": [
+                {"subtopic": name, "count": n}
+                for name, n in sorted(subtopics.items(), key=lambda item: (-item[1], item[0]))
+            ],
+        }
+        for topic, (count, total, scored, subtopics) in ranked
+    ]
+
+
+def _quotes(conn: Connection, q: Query, strong: ColumnElement[bool], order) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(M.text, M.author_id, M.channel, M.at, M.sentiment)
+        .where(*_said(q), strong, M.text.is_not(None))
+        .order_by(order, M.at.desc(), M.id.desc())
+        .limit(QUOTES)
+    ).all()
+    return [
+        {
+            "text": shorten(text),
+            "author": author,
+            "channel": channel,
+            "at": at.isoformat(),
+            "age": (q.now - at).total_seconds(),
+            "score": score,
+        }
+        for text, author, channel, at, score in rows
+    ]
+
+
+def _until_now(query: Query) -> Query:
+    """The query with its range cut at `now`: what happened later was not known at the asked moment."""
+    if query.end <= query.now:
+        return query
+    return query.with_range(query.start, max(query.start, query.now))
+
+
+def _tally(condition: ColumnElement[bool]):
+    """SQL count of rows meeting `condition` (0, not NULL, over no rows)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+SPECS = (
+    KpiSpec(
+        "sentiment", sentiment, "net", "fraction", "higher", "no scored customer messages in this period"
+    ),
+    KpiSpec("topics", topics, None, "count", None, "no customer messages in this period", ("channel",)),
+    KpiSpec(
+        "voice", voice, None, "score", None, "no positive or negative customer messages in this period", ()
+    ),
+)
