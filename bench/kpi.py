@@ -1,14 +1,14 @@
 """KPI query latency at scale: the scorecard and every KPI on a large SQLite database, and DuckDB beside it.
 
     python bench/kpi.py [--conversations 1000000] [--db /tmp/kpibot-bench-kpi.db] [--runs 20]
-                        [--kpis frt,wait] [--suggested-indexes]
+                        [--kpis frt,wait]
 
 Builds the database once (bench/kpi_data.py; reused when it already holds that many conversations),
 then times `commands.engine.compute` — the whole answer: the period, its previous period, benchmark
 and notes — for all channels and for twitter, over 7 and 90 days, as of the data's last instant.
 Prints p50/p95 milliseconds per case (runs stop early once a case has used its time budget), then
 the same FRT and volume figures computed by DuckDB from the same rows, as a reference ratio.
-`--suggested-indexes` adds the indexes proposed in docs/performance.md (dropped again without it).
+The database gets the indexes of storage/models.py and fresh planner statistics, as `kpibot import` leaves it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from commands.kpis.speed import frt  # noqa: E402
 from commands.parse import parse_command  # noqa: E402
 from commands.query import Query  # noqa: E402
 from storage.db import make_engine  # noqa: E402
+from storage.dialect import refresh_statistics  # noqa: E402
 from storage.settings import Settings  # noqa: E402
 
 SCOPES = (("all", "7d"), ("twitter", "7d"), ("all", "90d"), ("twitter", "90d"))
@@ -45,16 +46,10 @@ DUCK_VOLUME = (
     "count(*) FILTER (direction = 'inbound'), count(*) FILTER (direction = 'outbound') "
     "FROM message WHERE sent_at >= $1 AND sent_at < $2{where}"
 )
-SUGGESTED_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ix_conversation_resolution ON conversation "
-    "(last_resolved_at, channel, resolved, first_resolution_seconds, full_resolution_seconds)",
-    "CREATE INDEX IF NOT EXISTS ix_conversation_handled ON conversation "
-    "(first_response_at, channel, handle_seconds) WHERE handle_seconds IS NOT NULL",
-)
 
 
-def prepare(path: str, conversations: int, suggested: bool) -> None:
-    """Builds the database unless `path` holds `conversations` conversations already; sets extra indexes."""
+def prepare(path: str, conversations: int) -> None:
+    """Builds the database unless `path` holds `conversations` conversations already; refreshes statistics."""
     if Path(path).exists():
         with sqlite3.connect(path) as db:
             held = db.execute("SELECT count(*) FROM conversation").fetchone()[0]
@@ -67,10 +62,10 @@ def prepare(path: str, conversations: int, suggested: bool) -> None:
         started = time.perf_counter()
         build(path, conversations)
         print(f"built {path} with {conversations:,} conversations in {time.perf_counter() - started:.0f} s")
+    engine = make_engine(f"sqlite:///{path}")
+    refresh_statistics(engine)
+    engine.dispose()
     with sqlite3.connect(path) as db:
-        for statement in SUGGESTED_INDEXES:
-            name = statement.split()[5]
-            db.execute(statement if suggested else f"DROP INDEX IF EXISTS {name}")
         counts = {
             t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("message", "wait", "survey")
         }
@@ -167,10 +162,9 @@ def main() -> None:
     parser.add_argument("--db", default="/tmp/kpibot-bench-kpi.db")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--kpis", help="comma-separated KPI keys (default: scorecard and every KPI)")
-    parser.add_argument("--suggested-indexes", action="store_true")
     parser.add_argument("--no-duckdb", action="store_true")
     args = parser.parse_args()
-    prepare(args.db, args.conversations, args.suggested_indexes)
+    prepare(args.db, args.conversations)
     settings = Settings(database_url=f"sqlite:///{args.db}")
     engine = make_engine(settings.database_url, create=False)
     keys = args.kpis.split(",") if args.kpis else ["scorecard", *KPIS]
