@@ -8,7 +8,8 @@ then times `commands.engine.compute` — the whole answer: the period, its previ
 and notes — for all channels and for twitter, over 7 and 90 days, as of the data's last instant.
 Prints p50/p95 milliseconds per case (runs stop early once a case has used its time budget), then
 the same FRT and volume figures computed by DuckDB from the same rows, as a reference ratio.
-The database gets the indexes of storage/models.py and fresh planner statistics, as `kpibot import` leaves it.
+The database gets the indexes of storage/models.py and no planner statistics (the queries are written
+so SQLite picks the time-range index without them; see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from commands.kpis.speed import frt  # noqa: E402
 from commands.parse import parse_command  # noqa: E402
 from commands.query import Query  # noqa: E402
 from storage.db import make_engine  # noqa: E402
-from storage.dialect import refresh_statistics  # noqa: E402
 from storage.settings import Settings  # noqa: E402
 
 SCOPES = (("all", "7d"), ("twitter", "7d"), ("all", "90d"), ("twitter", "90d"))
@@ -49,7 +49,7 @@ DUCK_VOLUME = (
 
 
 def prepare(path: str, conversations: int) -> None:
-    """Builds the database unless `path` holds `conversations` conversations already; refreshes statistics."""
+    """Builds the database unless `path` holds `conversations` conversations already."""
     if Path(path).exists():
         with sqlite3.connect(path) as db:
             held = db.execute("SELECT count(*) FROM conversation").fetchone()[0]
@@ -62,9 +62,6 @@ def prepare(path: str, conversations: int) -> None:
         started = time.perf_counter()
         build(path, conversations)
         print(f"built {path} with {conversations:,} conversations in {time.perf_counter() - started:.0f} s")
-    engine = make_engine(f"sqlite:///{path}")
-    refresh_statistics(engine)
-    engine.dispose()
     with sqlite3.connect(path) as db:
         counts = {
             t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("message", "wait", "survey")

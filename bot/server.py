@@ -38,7 +38,6 @@ from bot.metrics import Metrics
 from bot.scheduler import start_scheduler
 from bot.webhooks import webhook_routes
 from storage.db import make_engine
-from storage.dialect import refresh_statistics
 from storage.ingest import Ingestor
 from storage.settings import Settings
 
@@ -124,7 +123,6 @@ def database_answers(engine: Engine) -> bool:
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Runs the bot until SIGTERM or Ctrl-C: uvicorn on `host:port`, Socket Mode too when configured."""
     app = create_http_app(settings)
-    refresh_statistics(app.state.engine)
     scheduler = start_scheduler(settings, app.state.engine)
     config = uvicorn.Config(
         app,

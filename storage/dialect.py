@@ -124,13 +124,3 @@ def insert_new_returning(
         flat = [v for row in part for v in row]
         out.extend(conn.exec_driver_sql(head + ", ".join([row_marks] * len(part)) + tail, tuple(flat)).all())
     return out
-
-
-def refresh_statistics(engine) -> None:
-    """Refreshes the query planner's statistics after bulk changes (imports), so KPI queries pick the
-    time-range indexes. On SQLite the sample is capped, so this takes well under a second even at
-    millions of rows."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA analysis_limit=2000")
-        conn.exec_driver_sql("ANALYZE")

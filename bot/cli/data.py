@@ -10,7 +10,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.cli.context import EXIT_PROBLEMS, console, errors, fail, load_settings, open_engine
-from storage.dialect import refresh_statistics
 from storage.importer import import_items, open_text, read_events
 from storage.ingest import Ingestor, IngestResult
 from storage.purge import purge_text
@@ -55,8 +54,6 @@ def import_files(
                 markup=False,
             )
         total.add(result)
-    if total.stored:
-        refresh_statistics(engine)
     console.print(
         f"imported {total.stored}, duplicates {total.duplicates}, rejected {len(total.rejected)}",
         highlight=False,

@@ -16,7 +16,6 @@ from commands.engine import scorecard
 from commands.periods import DEFAULT_PERIOD, resolve_period
 from commands.render_text import render
 from storage.demo import generate_demo_events
-from storage.dialect import refresh_statistics
 from storage.importer import import_items
 from storage.ingest import Ingestor
 from storage.models import Conversation
@@ -52,7 +51,6 @@ def demo(
         result = import_items(
             Ingestor(engine, settings), items, source="demo", progress=lambda n: progress.advance(task, n)
         )
-    refresh_statistics(engine)
     console.print(f"demo data in {url}: {result.stored} events", highlight=False)
     with engine.connect() as conn:
         card = scorecard(conn, settings, now, (), resolve_period(DEFAULT_PERIOD, now, settings.zone))

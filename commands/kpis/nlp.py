@@ -170,10 +170,15 @@ def _topic_rows(tally: dict[str, list], considered: int, previous: dict[str, lis
 
 
 def _quotes(conn: Connection, q: Query, strong: ColumnElement[bool], order) -> list[dict[str, Any]]:
+    """The QUOTES strongest messages meeting `strong`, as voice quotes; messages whose text was purged
+    are passed over."""
+    # Ranking ids first reads only the index (no text); the few candidates' rows are read after.
+    ranking = (order, M.at.desc(), M.id.desc())
+    candidates = select(M.id).where(*_said(q), strong).order_by(*ranking).limit(QUOTES * 4)
     rows = conn.execute(
         select(M.text, M.author_id, M.channel, M.at, M.sentiment)
-        .where(*_said(q), strong, M.text.is_not(None))
-        .order_by(order, M.at.desc(), M.id.desc())
+        .where(M.id.in_(candidates.scalar_subquery()), M.text.is_not(None))
+        .order_by(*ranking)
         .limit(QUOTES)
     ).all()
     return [
