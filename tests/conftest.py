@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from storage.db import make_engine
+from storage.settings import Settings
 from tests.slack_standin import SlackStandIn
 
 _SCRUBBED_PREFIXES = ("SLACK_", "KPIBOT_", "DATABASE_URL")
@@ -22,3 +24,17 @@ def slack_api():
     """A running SlackStandIn recording every Web API call; stopped after the test."""
     with SlackStandIn() as standin:
         yield standin
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Workspace settings on a fresh SQLite file, with a fixed pseudonymisation key."""
+    return Settings(database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key")
+
+
+@pytest.fixture
+def engine(settings):
+    """An engine on `settings`' database, schema created; disposed after the test."""
+    engine = make_engine(settings.database_url)
+    yield engine
+    engine.dispose()

@@ -38,13 +38,6 @@ def settings(tmp_path, slack_api) -> Settings:
 
 
 @pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def client(settings):
     return web_client(settings)
 

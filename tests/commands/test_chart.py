@@ -15,7 +15,6 @@ import pytest
 from commands.chart import COLOURS, DAYS, DailySeries, channel_colours, daily_series, render_chart
 from storage.db import make_engine
 from storage.ingest import Ingestor
-from storage.settings import Settings
 
 PARIS = ZoneInfo("Europe/Paris")
 LAST_DAY = date(2026, 3, 30)
@@ -41,11 +40,6 @@ EVENTS = [
     message("e8", "2026-03-30T10:00:00+02:00", "c5", "facebook"),
     message("e9", "2026-03-30T10:10:00+02:00", "c5", "facebook", "outbound"),  # FRT 600
 ]
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key")
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from commands.digest import build_digest, digest_message, digest_text, local_day
 from commands.kpis import KPIS, KpiSpec
 from storage.db import make_engine
 from storage.ingest import Ingestor
-from storage.settings import Settings
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = date(2026, 11, 19)
@@ -96,11 +95,6 @@ FIXTURE = [
     survey("d14", 19, "14:02", "nps", 3),
     message("d15", 19, "20:00", "ig-1", "instagram"),
 ]
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key")
 
 
 @pytest.fixture

@@ -14,25 +14,11 @@ import pytest
 
 from commands.kpis import outcome as kpi
 from commands.query import Query
-from storage.db import make_engine
 from storage.ingest import Ingestor
-from storage.settings import Settings
 from tests.storage.builders import T0, at, inbound
 
 DAY = 1440
 NOW = 2 * DAY
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key")
-
-
-@pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

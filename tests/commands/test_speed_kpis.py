@@ -13,24 +13,11 @@ import pytest
 from commands.business_hours import BusinessClock
 from commands.kpis import speed
 from commands.query import Query
-from storage.db import make_engine
 from storage.ingest import Ingestor
-from storage.settings import BusinessHours, Settings
+from storage.settings import BusinessHours
 from tests.storage.builders import T0, inbound, reply, status
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'kpi.db'}", pseudonym_key="test-key")
-
-
-@pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

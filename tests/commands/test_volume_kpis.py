@@ -14,25 +14,12 @@ import pytest
 from commands.business_hours import BusinessClock
 from commands.kpis import volume as kpi
 from commands.query import Query
-from storage.db import make_engine
 from storage.ingest import Ingestor
-from storage.settings import BusinessHours, Settings
+from storage.settings import BusinessHours
 from tests.storage.builders import T0, assignment, at, inbound, status
 
 DAY = 1440
 NOW = 2 * DAY
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key")
-
-
-@pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

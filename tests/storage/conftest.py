@@ -6,21 +6,7 @@ import json
 
 import pytest
 
-from storage.db import make_engine
 from storage.ingest import Ingestor
-from storage.settings import Settings
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key")
-
-
-@pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,321 @@
+"""Sentiment, topics and voice on hand-picked messages scored by real ingestion (TextBlob, taxonomy).
+
+Times are minutes after 2026-11-20 09:00 UTC (T0); the asked period is [0, 1440) and its previous
+period [-1440, 0); `now` is the end of the period. Scores quoted in comments are what ingestion stores
+(TextBlob's pattern lexicon plus our cues), checked in tests/storage/test_sentiment.py's style.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from commands.engine import compute, measure
+from commands.errors import UsageError
+from commands.kpis import KPIS
+from commands.kpis.nlp import sentiment, shorten, topics, voice
+from commands.parse import parse_command
+from commands.query import Query
+from storage.db import make_engine
+from storage.ingest import Ingestor
+from storage.models import Message
+from storage.privacy import Pseudonymiser
+from storage.settings import Settings
+from tests.storage.builders import T0, inbound, reply
+
+DAY = 1440
+REPO = Path(__file__).resolve().parents[2]
+ANA = Pseudonymiser(b"test-key")("@ana")
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key")
+
+
+@pytest.fixture
+def engine(settings):
+    engine = make_engine(settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def feed(engine, settings):
+    ingestor = Ingestor(engine, settings)
+
+    def feed(*events: dict) -> None:
+        result = ingestor.ingest([(n, json.dumps(e)) for n, e in enumerate(events, 1)])
+        assert not result.rejected, result.rejected
+
+    return feed
+
+
+@pytest.fixture
+def ask(engine, settings):
+    """One KPI function over [start, end) minutes, asked at the end of the period."""
+
+    def ask(fn, start=0, end=DAY, channels=()):
+        query = Query(_t(start), _t(end), tuple(channels), _t(end), settings)
+        with engine.connect() as conn:
+            return fn(conn, query)
+
+    return ask
+
+
+def _t(minutes: float):
+    return T0 + timedelta(minutes=minutes)
+
+
+def said(eid, minutes, text, kind="customer", channel="instagram", **extra) -> dict:
+    """An inbound message from a customer (or, with `kind`, from an agent or a bot)."""
+    event = inbound(eid, minutes, conv=f"conv-{eid}", channel=channel, text=text)
+    if kind != "customer":
+        event["author"] = {"kind": kind, "id": "U9", "name": "Auto"}
+    return {**event, **extra}
+
+
+def test_split_counts_scored_customer_messages_and_reports_unscored_french(feed, ask):
+    feed(
+        said("p1", 10, "I love it"),  # +0.5 positive
+        said("p2", 20, "😍"),  # +0.9 positive, emoji only
+        said("n0", 30, "I sent the form yesterday"),  # 0.0 neutral
+        said("m1", 40, "My parcel is two weeks late, this is awful"),  # -0.65 negative
+        said("fr", 50, "Bonjour, mon colis est en retard"),  # French: unscored
+        said("bot", 60, "Excellent!", kind="bot"),  # +1.0 but a bot's
+        said("agent", 70, "terrible terrible", kind="agent"),  # -1.0 but an agent's
+        reply("out", 80, conv="conv-p1", channel="instagram"),  # outbound: never scored
+        said("tw", 90, "awful", channel="twitter"),  # another channel
+        said("early", -10, "awful"),  # the previous period
+    )
+    # instagram customers: 4 scored, 2 positive, 1 neutral, 1 negative -> 0.5 / 0.25 / 0.25,
+    # net 0.5 - 0.25 = 0.25, mean (0.5 + 0.9 + 0 - 0.65) / 4 = 0.75 / 4 = 0.1875; 1 unscored (French)
+    values = ask(sentiment, channels=["instagram"])
+    assert values == {
+        "positive": 0.5,
+        "neutral": 0.25,
+        "negative": 0.25,
+        "net": 0.25,
+        "mean": pytest.approx(0.1875),
+        "count": 4,
+        "unscored": 1,
+    }
+    # all channels add twitter's "awful" (-1.0): 2 / 1 / 2 of 5
+    assert ask(sentiment)["negative"] == 0.4
+
+
+def test_period_without_scored_messages_has_no_split_but_counts_unscored(feed, ask):
+    feed(said("fr", 10, "Bonjour, mon colis est en retard"), said("blank", 20, "   "))
+    # the French one was read but not scored; blank text is neither scored nor unscored
+    assert ask(sentiment) == {
+        "positive": None,
+        "neutral": None,
+        "negative": None,
+        "net": None,
+        "mean": None,
+        "count": 0,
+        "unscored": 1,
+    }
+
+
+def test_engine_notes_an_empty_period_and_breaks_sentiment_down_by_channel(feed, engine, settings):
+    feed(said("p1", 10, "I love it"), said("m1", 20, "awful", channel="twitter"))
+    request = parse_command("sentiment by channel 2026-11-20", settings, _t(DAY))
+    with engine.connect() as conn:
+        result = compute(conn, request, settings, _t(DAY))
+        empty = measure(conn, KPIS["sentiment"], settings, _t(DAY), ("viber",), request.period)
+    # instagram: 1 of 1 positive (net +1); twitter: 1 of 1 negative (net -1), worst first
+    assert [(row["key"], row["values"]["net"]) for row in result.breakdown] == [
+        ("twitter", -1.0),
+        ("instagram", 1.0),
+    ]
+    assert empty.notes == ["no scored customer messages in this period"]
+
+
+PREVIOUS = [
+    said("q1", -100, "where is my parcel?"),  # delivery/late
+    said("q2", -90, "refund please"),  # refund/request
+    said("q3", -80, "I want my money back"),  # refund/request
+    said("q4", -70, "refund please!!"),  # refund/request
+]
+
+
+def test_topics_count_inflected_forms_under_their_topic_with_share_sentiment_and_change(feed, ask):
+    feed(
+        *PREVIOUS,
+        said("d1", 10, "my parcels never arrived, terrible"),  # delivery/lost, -1.0
+        said("d2", 20, "the deliveries are late"),  # delivery/status + delivery/late, -0.3
+        said("d3", 30, "where is my parcel?"),  # delivery/late, 0.0
+        said("d4", 40, "still waiting for the refund smh"),  # delivery/late + refund/request, -0.4
+        said("r1", 50, "I want my money back"),  # refund/request, 0.0
+        said("fr", 60, "Bonjour, mon colis est en retard"),  # read, no topic, not scored
+        said("s1", 70, "Screen flickering since the update"),  # no topic
+        said("s2", 80, "screen flickering again"),  # no topic
+        said("s3", 90, "the flickering screen is annoying"),  # no topic
+        said("bot", 100, "where is my refund", kind="bot"),  # a bot's: not counted
+    )
+    values = ask(topics)
+    # 9 customer messages read. delivery: d1-d4 = 4 (4/9), mean (-1 - 0.3 + 0 - 0.4) / 4 = -0.425,
+    # late in 3, lost 1, status 1; 1 the day before -> +3. refund: d4, r1 = 2 (2/9), mean -0.2; 3 the
+    # day before -> -1.
+    assert values["count"] == 9
+    assert values["topics"] == [
+        {
+            "topic": "delivery",
+            "count": 4,
+            "share": 4 / 9,
+            "sentiment": pytest.approx(-0.425),
+            "change": 3,
+            "subtopics": [
+                {"subtopic": "late", "count": 3},
+                {"subtopic": "lost", "count": 1},
+                {"subtopic": "status", "count": 1},
+            ],
+        },
+        {
+            "topic": "refund",
+            "count": 2,
+            "share": 2 / 9,
+            "sentiment": pytest.approx(-0.2),
+            "change": -1,
+            "subtopics": [{"subtopic": "request", "count": 2}],
+        },
+    ]
+    # "screen flickering" x2 and "flickering screen" are one group in 3 messages; French is left out
+    assert values["phrases"] == [{"phrase": "screen flickering", "count": 3}]
+
+
+def test_topic_change_is_none_when_nothing_was_read_just_before(feed, ask):
+    feed(said("d1", 10, "where is my parcel?"))
+    assert ask(topics)["topics"][0]["change"] is None
+    assert ask(topics, start=2 * DAY, end=3 * DAY) == {"topics": [], "phrases": [], "count": 0}
+
+
+def test_topics_have_no_breakdown_by_day(engine, settings):
+    request = parse_command("topics by day", settings, _t(DAY))
+    with engine.connect() as conn, pytest.raises(UsageError, match="by day` is not available for topics"):
+        compute(conn, request, settings, _t(DAY))
+
+
+LONG = "My parcel is two weeks late, this is awful. " + (
+    "I have called you every single day and nobody can tell me where it is. " * 3
+)
+
+
+def test_voice_quotes_strongest_customer_messages_never_agents_bots_or_notes(feed, ask, engine):
+    feed(
+        said("a", 10, "awful"),  # -1.0
+        said("b", 20, "my parcels never arrived, terrible"),  # -1.0, more recent
+        said("c", 30, LONG),  # -0.303, 257 characters
+        said("d", 40, "the deliveries are late"),  # -0.3: fourth, left out
+        said("e", 45, "excellent"),  # +1.0
+        said("f", 46, "😍"),  # +0.9
+        said("g", 47, "I love it"),  # +0.5
+        said("h", 48, "amazing support, thank you"),  # +0.4: fourth, left out
+        said("agent", 50, "terrible terrible", kind="agent"),  # -1.0, an agent's
+        said("bot", 55, "awful", kind="bot"),  # -1.0, a bot's
+        said("note", 60, "terrible", private=True),
+        reply("out", 65, conv="conv-a", channel="instagram", text="this is terrible, sorry"),
+    )
+    with engine.begin() as conn:  # as if a private note had been scored by an older version
+        conn.execute(update(Message.__table__).where(Message.text == "terrible").values(sentiment=-1.0))
+    values = ask(voice)
+    negative, positive = values["negative"], values["positive"]
+    assert [(q["text"][:30], q["score"]) for q in negative] == [
+        ("my parcels never arrived, terr", -1.0),
+        ("awful", -1.0),
+        ("My parcel is two weeks late, t", pytest.approx(-0.303, abs=1e-3)),
+    ]
+    assert [q["text"] for q in positive] == ["excellent", "😍", "I love it"]
+    assert negative[0] == {
+        "text": "my parcels never arrived, terrible",
+        "author": ANA,
+        "channel": "instagram",
+        "at": "2026-11-20T09:20:00+00:00",
+        "age": (DAY - 20) * 60.0,  # asked at minute 1440
+        "score": -1.0,
+    }
+    # 257 characters: cut at the last word break within the first 199, then "…" (193 characters)
+    assert negative[2]["text"] == (
+        "My parcel is two weeks late, this is awful. "
+        + "I have called you every single day and nobody can tell me where it is. " * 2
+        + "I have…"
+    )
+
+
+def test_voice_is_empty_without_strong_messages(feed, ask):
+    feed(said("n", 10, "I sent the form yesterday"))  # 0.0: neither
+    assert ask(voice) == {"negative": [], "positive": []}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("short\n\n  and   spaced", "short and spaced"),
+        ("x" * 200, "x" * 200),
+        ("word " * 50, ("word " * 39).strip() + "…"),  # 250 chars: last break before 199 is at 194
+        ("x" * 300, "x" * 199 + "…"),  # no break at all: a hard cut
+    ],
+)
+def test_shorten_flattens_and_cuts_long_text_at_a_word_break(text, expected):
+    assert shorten(text) == expected
+    assert len(shorten(text)) <= 200
+
+
+NO_NLTK = """
+import json, sys
+from datetime import datetime, timedelta, UTC
+import nltk
+
+def no_network(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo"):
+        raise RuntimeError("network use: " + event)
+
+sys.addaudithook(no_network)
+nltk.data.path[:] = [sys.argv[1]]
+nltk.download = lambda *a, **k: sys.exit("nltk.download called")
+from commands.kpis.nlp import sentiment, topics, voice
+from commands.query import Query
+from storage.db import make_engine
+from storage.ingest import Ingestor
+from storage.settings import Settings
+
+settings = Settings(database_url="sqlite:///" + sys.argv[2], pseudonym_key="k")
+engine = make_engine(settings.database_url)
+events = json.loads(sys.argv[3])
+Ingestor(engine, settings).ingest([(n, json.dumps(e)) for n, e in enumerate(events, 1)])
+t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+query = Query(t0, t0 + timedelta(days=1), (), t0 + timedelta(days=1), settings)
+with engine.connect() as conn:
+    print(json.dumps([sentiment(conn, query)["net"], topics(conn, query)["phrases"],
+                      len(voice(conn, query)["negative"])]))
+"""
+
+
+def test_kpis_compute_with_no_nltk_data_and_no_network(tmp_path):
+    empty = tmp_path / "nltk_data"
+    empty.mkdir()
+    events = [
+        said("a", 10, "I love it"),
+        said("b", 20, "screen flickering, awful"),
+        said("c", 30, "screen flickering again"),
+    ]
+    env = {"NLTK_DATA": str(empty), "HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-c", NO_NLTK, str(empty), str(tmp_path / "k.db"), json.dumps(events)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    # 1 positive, 1 neutral (0.0), 1 negative ("awful") -> net 0; the phrase is in 2 messages
+    assert json.loads(run.stdout) == [0.0, [{"phrase": "screen flickering", "count": 2}], 1]
+    assert list(empty.iterdir()) == []
