@@ -9,6 +9,7 @@ from sqlalchemy import true
 from sqlalchemy.sql import ColumnElement
 
 from commands.business_hours import BusinessClock
+from storage.dialect import unindexed
 from storage.settings import Settings
 
 
@@ -30,9 +31,13 @@ class Query:
     agent: str | None = None
 
     def in_channels(self, column) -> ColumnElement[bool]:
-        """SQL condition: `column` is one of the asked channels (always true for all channels)."""
+        """SQL condition: `column` is one of the asked channels (always true for all channels).
+
+        A filter only: every KPI query is driven by its time range, whose indexes carry the channel.
+        """
         if not self.channels:
             return true()
+        column = unindexed(column)
         if len(self.channels) == 1:
             return column == self.channels[0]
         return column.in_(self.channels)
@@ -52,6 +57,12 @@ class Query:
         """Length of the period in days, counting only up to `now` (a range reaching into the future)."""
         end = min(self.end, self.now)
         return max((end - self.start).total_seconds(), 0.0) / 86400.0
+
+    def until_now(self) -> Query:
+        """The same question with its range cut at `now`: what happened later was not known then."""
+        if self.end <= self.now:
+            return self
+        return replace(self, end=max(self.start, self.now))
 
     def with_range(self, start: datetime, end: datetime) -> Query:
         """The same question over another time range."""

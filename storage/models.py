@@ -140,6 +140,7 @@ class Message(SQLModel, table=True):
             "author_id",
             "conversation_id",
             "handle_seconds",
+            "author_name",
         ),
         Index("ix_message_conversation", "conversation_id", "at"),
     )

@@ -34,7 +34,7 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # stands for "never lost" when compari
 
 def csat(conn: Connection, query: Query) -> dict[str, Any]:
     """Share (0-1) of CSAT answers given in the period that were 4 or 5, and the number of answers."""
-    q = _until_now(query)
+    q = query.until_now()
     responses, satisfied = conn.execute(
         select(func.count(), _tally(S.score >= SATISFIED)).where(*_answers(q, "csat"))
     ).one()
@@ -44,7 +44,7 @@ def csat(conn: Connection, query: Query) -> dict[str, Any]:
 def nps(conn: Connection, query: Query) -> dict[str, Any]:
     """Net Promoter Score of the period's answers (% promoters - % detractors, -100 to +100) and the
     count of promoters (9-10), passives (7-8), detractors (0-6) and answers."""
-    q = _until_now(query)
+    q = query.until_now()
     responses, promoters, detractors = conn.execute(
         select(func.count(), _tally(S.score >= PROMOTER), _tally(S.score < DETRACTOR_BELOW)).where(
             *_answers(q, "nps")
@@ -64,7 +64,7 @@ def nps(conn: Connection, query: Query) -> dict[str, Any]:
 def ces(conn: Connection, query: Query) -> dict[str, Any]:
     """Mean Customer Effort Score of the period's answers (on the configured scale; lower is less effort)
     and the number of answers."""
-    q = _until_now(query)
+    q = query.until_now()
     responses, mean = conn.execute(select(func.count(), func.avg(S.score)).where(*_answers(q, "ces"))).one()
     return {"mean": float(mean) if responses else None, "responses": responses}
 
@@ -72,14 +72,14 @@ def ces(conn: Connection, query: Query) -> dict[str, Any]:
 def retention(conn: Connection, query: Query) -> dict[str, Any]:
     """Share (0-1) of the customers at the period's start still customers at its end: (end - new) / start,
     with the customers at start and end and the new ones."""
-    start, new, lost = _flow(conn, _until_now(query))
+    start, new, lost = _flow(conn, query.until_now())
     end = start - lost + new
     return {"rate": _ratio(end - new, start), "start": start, "end": end, "new": new}
 
 
 def churn(conn: Connection, query: Query) -> dict[str, Any]:
     """Share (0-1) of the customers at the period's start lost during it, with the lost and start counts."""
-    start, _, lost = _flow(conn, _until_now(query))
+    start, _, lost = _flow(conn, query.until_now())
     return {"rate": _ratio(lost, start), "lost": lost, "start": start}
 
 
@@ -90,7 +90,7 @@ def social_impact(conn: Connection, query: Query) -> dict[str, Any]:
 
     Within a group only its own members can be lost, so retention is 1 - churn.
     """
-    q = _until_now(query)
+    q = query.until_now()
     base = _base_at(q.start).subquery()
     changes = (
         select(
@@ -161,13 +161,6 @@ def _customers_with(change: str):
 
 def _answers(q: Query, kind: str) -> list[ColumnElement[bool]]:
     return [S.kind == kind, q.in_period(S.at), q.in_channels(S.channel)]
-
-
-def _until_now(query: Query) -> Query:
-    """The query with its range cut at `now`: what happened later was not known at the asked moment."""
-    if query.end <= query.now:
-        return query
-    return query.with_range(query.start, max(query.start, query.now))
 
 
 def _tally(condition: ColumnElement[bool]):

@@ -19,12 +19,11 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from commands.stats import summary
+from storage.dialect import unindexed
 from storage.models import Conversation, Wait
 
 C = Conversation.__table__.c
@@ -34,37 +33,11 @@ BANDS = (("within_15m", 900), ("within_1h", 3600), ("within_4h", 14400), ("withi
 BY = ("channel", "day", "agent")
 
 
-class unindexed(FunctionElement):  # noqa: N801 - reads as SQL in queries
-    """A column compared as a filter only: SQLite must not pick an index for this term.
-
-    Without ANALYZE statistics SQLite prefers any equality (`resolved = 1`, `channel = 'twitter'`)
-    over the time range, and reads a quarter of the table instead of a week of one index. Unary `+`
-    is SQLite's documented way to rule a term out; other databases get the plain column.
-    """
-
-    name = "unindexed"
-    inherit_cache = True
-
-    def __init__(self, column) -> None:
-        super().__init__(column)
-        self.type = column.type
-
-
-@compiles(unindexed)
-def _plain(element, compiler, **kw) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(unindexed, "sqlite")
-def _plus(element, compiler, **kw) -> str:
-    return "+" + compiler.process(element.clauses, **kw)
-
-
 def frt(conn: Connection, query: Query) -> dict[str, Any]:
     """First response time: mean, median, p90 and count of seconds from the customer's first message to
     the first human reply, over replies sent in the period; plus the conversations opened in the period
     still waiting for one at `now` (`still_waiting`) and the oldest one's age in seconds."""
-    q = _until_now(query)
+    q = query.until_now()
     values = _durations(conn, q, C.frt_seconds, (C.opened_at, C.first_response_at), _responded(q))
     return {**summary(values), **_still_waiting(conn, q)}
 
@@ -72,7 +45,7 @@ def frt(conn: Connection, query: Query) -> dict[str, Any]:
 def bands(conn: Connection, query: Query) -> dict[str, Any]:
     """Shares (0-1) of the first responses sent in the period that came within 15 min, 1 h, 4 h and 24 h,
     and their count."""
-    q = _until_now(query)
+    q = query.until_now()
     if q.clock is None:
         within = [func.count().filter(C.frt_seconds <= limit) for _, limit in BANDS]
         count, *inside = conn.execute(select(func.count(C.frt_seconds), *within).where(*_responded(q))).one()
@@ -87,8 +60,8 @@ def bands(conn: Connection, query: Query) -> dict[str, Any]:
 def wait(conn: Connection, query: Query) -> dict[str, Any]:
     """Reply wait: mean, median, p90 and count of customer waits (the first one included) ended by a
     human reply sent in the period, in seconds."""
-    q = _until_now(query)
-    where = [q.in_period(W.end_at), q.in_channels(unindexed(W.channel)), W.seconds.is_not(None)]
+    q = query.until_now()
+    where = [q.in_period(W.end_at), q.in_channels(W.channel), W.seconds.is_not(None)]
     if q.agent is not None:
         where.append(W.agent == q.agent)
     return summary(_durations(conn, q, W.seconds, (W.start_at, W.end_at), where))
@@ -98,10 +71,10 @@ def art(conn: Connection, query: Query) -> dict[str, Any]:
     """Resolution time over conversations last resolved in the period and not reopened since: first
     resolution (first resolved - opened) and full resolution (last resolved - opened), mean and median
     seconds, and the count of conversations."""
-    q = _until_now(query)
+    q = query.until_now()
     where = [
         q.in_period(C.last_resolved_at),
-        q.in_channels(unindexed(C.channel)),
+        q.in_channels(C.channel),
         unindexed(C.resolved).is_(True),
         C.full_resolution_seconds.is_not(None),
     ]
@@ -127,10 +100,10 @@ def aht(conn: Connection, query: Query) -> dict[str, Any]:
     """Handle time: mean agent work seconds per conversation first answered in the period, over the
     conversations whose events carried `handle_seconds`, and their count. Work seconds are what the
     inbox tool measured, so business hours do not change them."""
-    q = _until_now(query)
+    q = query.until_now()
     where = [
         q.in_period(C.first_response_at),
-        q.in_channels(unindexed(C.channel)),
+        q.in_channels(C.channel),
         C.handle_seconds.is_not(None),
     ]
     if q.agent is not None:
@@ -141,18 +114,11 @@ def aht(conn: Connection, query: Query) -> dict[str, Any]:
     return {"mean": float(mean) if count else None, "count": count}
 
 
-def _until_now(query: Query) -> Query:
-    """The query with its range cut at `now`: what happened later was not known at the asked moment."""
-    if query.end <= query.now:
-        return query
-    return query.with_range(query.start, max(query.start, query.now))
-
-
 def _responded(q: Query) -> list:
     """Conditions: the first human reply was sent in the period (by the asked agent, for `by agent`)."""
     where = [
         q.in_period(C.first_response_at),
-        q.in_channels(unindexed(C.channel)),
+        q.in_channels(C.channel),
         C.frt_seconds.is_not(None),
     ]
     if q.agent is not None:
@@ -185,7 +151,7 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     """Conversations opened in the period, not answered by a human by `now` and not closed before it:
     their count and the oldest one's age at `now` (seconds, open time only with business hours)."""
     unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
-    common = [q.in_channels(unindexed(C.channel)), unanswered]
+    common = [q.in_channels(C.channel), unanswered]
     if q.agent is not None:
         common.append(C.agent == q.agent)
     # Open now: the index on (resolved, opened_at, channel) holds exactly these candidates.

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
+from storage.dialect import unindexed
 from storage.models import Conversation, Lead, Message
 
 C = Conversation.__table__.c
@@ -33,7 +34,7 @@ BACKLOG_LISTED = 10
 def volume(conn: Connection, query: Query) -> dict[str, Any]:
     """Conversations opened, customer messages received and human replies sent in the period, and
     conversations opened per day (None when there were none)."""
-    q = _until_now(query)
+    q = query.until_now()
     conversations = _count(conn, _opened(q))
     inbound = M.direction == "inbound"
     if q.agent is not None:  # customer messages count for whoever owns their conversation
@@ -54,14 +55,14 @@ def volume(conn: Connection, query: Query) -> dict[str, Any]:
 
 def reply_rate(conn: Connection, query: Query) -> dict[str, Any]:
     """Share of conversations opened in the period that a human had answered by `now`."""
-    q = _until_now(query)
+    q = query.until_now()
     opened, replied = _share(conn, _opened(q), C.first_response_at < q.now)
     return {"rate": _ratio(replied, opened), "replied": replied, "opened": opened}
 
 
 def resolution_rate(conn: Connection, query: Query) -> dict[str, Any]:
     """Share of conversations opened in the period that are resolved as of `now`."""
-    q = _until_now(query)
+    q = query.until_now()
     opened, resolved = _share(conn, _opened(q), and_(C.resolved.is_(True), C.first_resolved_at < q.now))
     return {"rate": _ratio(resolved, opened), "resolved": resolved, "opened": opened}
 
@@ -75,16 +76,20 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
     resolution; a reopen is not dated, so an old snapshot may miss a conversation closed then reopened.
     Ages are calendar time: the threshold is a wall-clock promise to the customer.
     """
-    q = _until_now(query)
+    q = query.until_now()
     instant = q.end
     scope = [q.in_channels(C.channel)] + ([_owner() == q.agent] if q.agent is not None else [])
     opened = C.opened_at <= instant
     over = and_(opened, _older_than_threshold(q, instant))
     # Two index-friendly halves: open now (ix_conversation_open), and resolved only after the instant
-    # (ix_conversation_resolved). `resolved IS NOT false` and counting `opened` inside the aggregate
+    # (ix_conversation_resolved). `unindexed(resolved)` and counting `opened` inside the aggregate
     # keep SQLite off the opened_at index, which would read every conversation ever opened.
     still_open = [C.resolved.is_(False), opened, *scope]
-    closed_later = [C.resolved.is_not(False), C.last_resolved_at >= instant, C.first_resolved_at >= instant]
+    closed_later = [
+        unindexed(C.resolved).is_(True),
+        C.last_resolved_at >= instant,
+        C.first_resolved_at >= instant,
+    ]
     closed_later += scope
     totals = [
         conn.execute(
@@ -116,10 +121,8 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
 def transfers(conn: Connection, query: Query) -> dict[str, Any]:
     """Share of conversations resolved in the period (and not reopened since) that changed agent or team
     before resolution."""
-    q = _until_now(query)
-    # `IS NOT false` rather than `IS true`: SQLite would pick ix_conversation_open (resolved=1) and read
-    # every resolved conversation instead of the period's range of ix_conversation_resolved.
-    where = [q.in_period(C.last_resolved_at), q.in_channels(C.channel), C.resolved.is_not(False)]
+    q = query.until_now()
+    where = [q.in_period(C.last_resolved_at), q.in_channels(C.channel), unindexed(C.resolved).is_(True)]
     if q.agent is not None:
         where.append(_owner() == q.agent)
     resolved, moved = _share(conn, where, C.transfer_count > 0)
@@ -128,7 +131,7 @@ def transfers(conn: Connection, query: Query) -> dict[str, Any]:
 
 def escalations(conn: Connection, query: Query) -> dict[str, Any]:
     """Share of conversations opened in the period that were moved to another support channel by `now`."""
-    q = _until_now(query)
+    q = query.until_now()
     opened, escalated = _share(conn, _opened(q), and_(C.escalated_to.is_not(None), C.escalated_at < q.now))
     return {"rate": _ratio(escalated, opened), "escalated": escalated, "opened": opened}
 
@@ -136,7 +139,7 @@ def escalations(conn: Connection, query: Query) -> dict[str, Any]:
 def mix(conn: Connection, query: Query) -> dict[str, Any]:
     """Share (0-1) of the period's new conversations per channel, largest first, and the preferred
     (largest) channel; ties go to the channel named first alphabetically."""
-    q = _until_now(query)
+    q = query.until_now()
     counted = func.count().label("n")
     rows = conn.execute(
         select(C.channel, counted).where(*_opened(q)).group_by(C.channel).order_by(counted.desc(), C.channel)
@@ -149,7 +152,7 @@ def agents(conn: Connection, query: Query) -> dict[str, Any]:
     """Per agent, most replies first: conversations they replied in and replies sent in the period, mean
     and slowest first response (seconds) over the conversations they answered first in the period, and
     conversations resolved in the period that they own (assignee, else first responder)."""
-    q = _until_now(query)
+    q = query.until_now()
     rows: dict[str, dict[str, Any]] = {}
 
     def row(agent: str) -> dict[str, Any]:
@@ -170,7 +173,7 @@ def agents(conn: Connection, query: Query) -> dict[str, Any]:
     resolved = [
         q.in_period(C.last_resolved_at),
         q.in_channels(C.channel),
-        C.resolved.is_(True),
+        unindexed(C.resolved).is_(True),
         owner.is_not(None),
     ]
     resolved += [owner == q.agent] if q.agent else []
@@ -181,7 +184,7 @@ def agents(conn: Connection, query: Query) -> dict[str, Any]:
 
 def quick_replies(conn: Connection, query: Query) -> dict[str, Any]:
     """Human replies sent in the period per quick-reply/template id, most used first."""
-    q = _until_now(query)
+    q = query.until_now()
     counted = func.count().label("n")
     where = [_human_reply(q), q.in_period(M.at), q.in_channels(M.channel), M.quick_reply.is_not(None)]
     top = (
@@ -201,7 +204,7 @@ def cost(conn: Connection, query: Query) -> dict[str, Any]:
     channel's `total` is its share by conversations handled. An hourly agent cost is multiplied by the
     handle time of the period's replies (None when no reply carried handle time).
     """
-    q = _until_now(query)
+    q = query.until_now()
     settings = q.settings
     handled, handle_seconds = _handled(conn, q, q.in_channels(M.channel))
     if settings.support_cost_per_day is not None:
@@ -219,7 +222,7 @@ def cost(conn: Connection, query: Query) -> dict[str, Any]:
 
 def leads(conn: Connection, query: Query) -> dict[str, Any]:
     """Leads captured in the period, per day, and how many of them converted by `now` (count and share)."""
-    q = _until_now(query)
+    q = query.until_now()
     where = [q.in_period(L.at), q.in_channels(L.channel)]
     captured, converted = conn.execute(
         select(func.count(), _tally(and_(L.converted_at.is_not(None), L.converted_at < q.now))).where(*where)
@@ -230,13 +233,6 @@ def leads(conn: Connection, query: Query) -> dict[str, Any]:
         "conversions": converted,
         "conversion_rate": _ratio(converted, captured),
     }
-
-
-def _until_now(query: Query) -> Query:
-    """The query with its range cut at `now`: what happened later was not known at the asked moment."""
-    if query.end <= query.now:
-        return query
-    return query.with_range(query.start, max(query.start, query.now))
 
 
 def _owner():
