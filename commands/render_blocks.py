@@ -13,6 +13,7 @@ from commands.errors import UsageError
 from commands.format import format_change, format_value, meets_benchmark
 from commands.kpis import KPIS, KpiSpec
 from commands.parse import METRIC_NAMES
+from commands.render_nlp import NLP_METRICS, nlp_message
 from commands.render_table import show, stat_label, table, table_rows
 from commands.result import KpiResult, Scorecard
 
@@ -31,6 +32,8 @@ def answer_message(answer: KpiResult | Scorecard, *, asked_by: str | None = None
 
 def kpi_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, Any]:
     """One KPI: header with the main figure, comparisons, other stats, tables, notes and scope."""
+    if result.metric in NLP_METRICS:
+        return nlp_message(result, asked_by=asked_by)
     spec = KPIS.get(result.metric)
     name = METRIC_NAMES.get(result.metric, result.metric)
     figure = _headline(result.values, spec)

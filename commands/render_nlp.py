@@ -1,16 +1,17 @@
-"""Renderings of `sentiment`, `topics` and `voice`: Block Kit messages and rich terminal renderables.
+"""Renderings of `sentiment`, `topics` and `voice`: a Block Kit message and a rich terminal renderable.
 
-The split reads as bars of ▇ (one cell per 5 % of scored messages), topics as a small aligned table,
-voice as quotes with the pseudonymised author, the channel and how long ago. Customer text is shown
-as text, never as markup: Slack's control characters are escaped and rich markup is not parsed.
+Both are made of the same paragraphs, with Slack's *bold* and code fences in the message only: the
+split as bars of ▇ (one cell per 5 % of scored messages), topics as a small aligned table, voice as
+quotes with the pseudonymised author, the channel and how long ago. Customer text is shown as text,
+never as markup: Slack's control characters are escaped and rich does not parse markup in `Text`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from commands.engine import change
@@ -61,75 +62,66 @@ def topic_cells(topic: dict[str, Any]) -> dict[str, str]:
 
 
 def nlp_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, Any]:
-    """The Slack message for a sentiment, topics or voice result: header, comparison, the split bars /
-    topics table / quotes, the breakdown when asked, notes (or why there is no data), and the scope."""
-    name = METRIC_NAMES[result.metric]
-    values, blocks = result.values, []
-    if result.metric == "sentiment":
-        header = f"{name}: net {_signed(values.get('net'))}" if values.get("net") is not None else name
-        lines = split_lines(values)
-        if lines:
-            blocks.append(_section(_comparison(result)))
-            blocks.append(_section("```\n" + "\n".join(lines) + "\n```"))
-            blocks.append(_section(_sentiment_stats(values)))
-        elif values.get("unscored"):
-            blocks.append(_section(_sentiment_stats(values)))
-    elif result.metric == "topics":
-        header = name
-        if values.get("topics"):
-            rows = [topic_cells(topic) for topic in values["topics"]]
-            blocks.append(_section(f"{_topics_intro(result)}\n{table(rows, None, max_chars=2900)}"))
-        if values.get("phrases"):
-            blocks.append(_section(f"*Recurring phrases outside the topics*\n{_phrases(values['phrases'])}"))
-    else:
-        header = name
-        for key, title in (("negative", "Most negative"), ("positive", "Most positive")):
-            if values.get(key):
-                quotes = "\n".join(_slack_quote(quote) for quote in values[key])
-                blocks.append(_section(f"*{title}*\n{quotes}"))
-    if result.breakdown:
-        blocks.append(_section(f"*By {result.by}*\n{_breakdown(result, slack=True)}"))
-    notes = list(result.notes) or ([] if _has_data(result) else [KPIS[result.metric].empty])
-    blocks.extend(_section(f"_{note[:1].upper()}{note[1:]}_") for note in notes)
-    scope = _scope(result, asked_by)
-    blocks = [_header(header), *blocks, {"type": "context", "elements": [{"type": "mrkdwn", "text": scope}]}]
-    return {"text": f"{header} ({_scope(result, None)})", "blocks": blocks}
+    """The Slack message for a sentiment, topics or voice result: header (net sentiment for sentiment),
+    the paragraphs of `_paragraphs`, the notes (or why there is no data) and the scope."""
+    header = METRIC_NAMES[result.metric]
+    if result.metric == "sentiment" and result.values.get("net") is not None:
+        header += f": net {_signed(result.values['net'])}"
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": header[:150], "emoji": True}}]
+    blocks += [_section(paragraph) for paragraph in _paragraphs(result, slack=True)]
+    blocks += [_section(f"_{note[:1].upper()}{note[1:]}_") for note in _notes(result)]
+    scope = " · ".join([_scope(result), *([f"asked by <@{asked_by}>"] if asked_by else [])])
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": scope}]})
+    return {"text": f"{header} ({_scope(result)})", "blocks": blocks}
 
 
 def nlp_renderable(result: KpiResult) -> RenderableType:
-    """The terminal rendering of a sentiment, topics or voice result: title and scope, then the split
-    bars, the topics table or the quotes, the breakdown when asked, and the notes."""
-    scope = ", ".join(result.channels) or "all channels"
-    title = Text(f"{METRIC_NAMES[result.metric]} — {scope} — {result.period.label}", style="bold")
+    """The terminal rendering of a sentiment, topics or voice result: title, scope and previous period,
+    the paragraphs of `_paragraphs` without Slack markup, and the notes."""
+    channels = ", ".join(result.channels) or "all channels"
+    title = Text(f"{METRIC_NAMES[result.metric]} — {channels} — {result.period.label}", style="bold")
     title.append(f"\nvs {result.previous_period.label}", style="dim")
-    parts: list[RenderableType] = [title]
-    values = result.values
+    paragraphs = [Text(paragraph) for paragraph in _paragraphs(result, slack=False)]
+    return Group(title, *paragraphs, *(Text(note, style="yellow") for note in _notes(result)))
+
+
+def _paragraphs(result: KpiResult, *, slack: bool) -> list[str]:
+    """What the result says, a paragraph per block: the comparison, split bars and scores (sentiment);
+    the topics table and recurring phrases (topics); the quotes (voice); then the breakdown."""
+    bold: Callable[[str], str] = (lambda s: f"*{s}*") if slack else str
+    values, out = result.values, []
     if result.metric == "sentiment":
         lines = split_lines(values)
         if lines:
-            parts += [Text(_comparison(result)), Text("\n".join(lines))]
+            out += [_comparison(result), _code("\n".join(lines), slack)]
         if lines or values.get("unscored"):
-            parts.append(Text(_sentiment_stats(values).replace("*", "")))
+            stats = [
+                f"{bold('Mean score')} {_score(values.get('mean'))}",
+                f"{bold('Scored')} {values['count']}",
+            ]
+            if values.get("unscored"):
+                stats.append(f"{bold('Unscored')} {values['unscored']} (not English)")
+            out.append(" · ".join(stats))
     elif result.metric == "topics":
         if values.get("topics"):
-            grid = Table(
-                "topic", "count", "share", "sentiment", "change", "top subtopic", box=None, pad_edge=False
+            read, before = bold(str(values["count"])), result.previous.get("count")
+            intro = f"{read} customer messages" + (
+                f" · previous period {before}" if before is not None else ""
             )
-            for topic in values["topics"]:
-                grid.add_row(*(Text(cell) for cell in topic_cells(topic).values()))
-            parts += [Text(_topics_intro(result).replace("*", "")), grid]
+            rows = _code(
+                table([topic_cells(topic) for topic in values["topics"]], None, max_chars=2900), slack
+            )
+            out.append(f"{intro}\n{rows}")
         if values.get("phrases"):
-            parts.append(Text(f"recurring phrases outside the topics: {_phrases(values['phrases'])}"))
+            phrases = " · ".join(f"“{p['phrase']}” {p['count']}" for p in values["phrases"][:SHOWN_PHRASES])
+            out.append(f"{bold('Recurring phrases outside the topics')}: {phrases}")
     else:
-        for key, title_text in (("negative", "most negative"), ("positive", "most positive")):
+        for key, title in (("negative", "Most negative"), ("positive", "Most positive")):
             if values.get(key):
-                parts.append(Text(title_text, style="bold"))
-                parts += [_terminal_quote(quote) for quote in values[key]]
+                out.append("\n".join([bold(title), *(_quote(quote, slack) for quote in values[key])]))
     if result.breakdown:
-        parts.append(Text(f"by {result.by}\n{_breakdown(result, slack=False)}"))
-    notes = list(result.notes) or ([] if _has_data(result) else [KPIS[result.metric].empty])
-    parts += [Text(note, style="yellow") for note in notes]
-    return Group(*parts)
+        out.append(f"{bold(f'By {result.by}')}\n{_breakdown(result, bold, slack)}")
+    return out
 
 
 def _comparison(result: KpiResult) -> str:
@@ -151,74 +143,60 @@ def _comparison(result: KpiResult) -> str:
     return line
 
 
-def _sentiment_stats(values: dict[str, Any]) -> str:
-    stats = [f"*Mean score* {_score(values.get('mean'))}", f"*Scored* {values.get('count') or 0}"]
-    if values.get("unscored"):
-        stats.append(f"*Unscored* {values['unscored']} (not English)")
-    return " · ".join(stats)
-
-
-def _topics_intro(result: KpiResult) -> str:
-    read, before = result.values.get("count") or 0, result.previous.get("count")
-    return f"*{read}* customer messages" + (f" · previous period {before}" if before is not None else "")
-
-
-def _phrases(phrases: list[dict[str, Any]]) -> str:
-    return " · ".join(f"“{p['phrase']}” {p['count']}" for p in phrases[:SHOWN_PHRASES])
-
-
-def _slack_quote(quote: dict[str, Any]) -> str:
-    text = quote["text"].translate(_SLACK_ESCAPES)
-    return f"> {text}\n— `{quote.get('author') or 'unknown'}` · {_attribution(quote)}"
-
-
-def _terminal_quote(quote: dict[str, Any]) -> Text:
-    line = Text(f"  “{quote['text']}”\n")
-    line.append(f"    — {quote.get('author') or 'unknown'} · {_attribution(quote)}", style="dim")
-    return line
-
-
-def _attribution(quote: dict[str, Any]) -> str:
+def _quote(quote: dict[str, Any], slack: bool) -> str:
+    """A voice quote and who said it where and when: Slack's `>` quote, or “…” in the terminal."""
     age = quote.get("age")
     when = f"{format_duration(age)} ago" if age is not None else quote["at"]
-    return f"{quote['channel']} · {when} · score {_score(quote['score'])}"
+    author = quote.get("author") or "unknown"
+    said = f"{quote['channel']} · {when} · score {_score(quote['score'])}"
+    if slack:
+        return f"> {quote['text'].translate(_SLACK_ESCAPES)}\n— `{author}` · {said}"
+    return f"  “{quote['text']}”\n    — {author} · {said}"
 
 
-def _breakdown(result: KpiResult, *, slack: bool) -> str:
-    """Per channel or day: the split and net sentiment, or the top topics, one row each."""
+def _breakdown(result: KpiResult, bold: Callable[[str], str], slack: bool) -> str:
+    """Per channel or day: the split and net sentiment as a table, or each channel's top topics."""
+    rows = result.breakdown or []
     if result.metric == "topics":
         lines = []
-        for row in result.breakdown or []:
-            top = row["values"].get("topics") or []
+        for row in rows:
             shown = ", ".join(
                 f"{t['topic']} {t['count']} ({format_value(t['share'], 'fraction')})"
-                for t in top[:SHOWN_CHANNEL_TOPICS]
+                for t in (row["values"].get("topics") or [])[:SHOWN_CHANNEL_TOPICS]
             )
-            key = f"*{row['key']}*" if slack else str(row["key"])
-            lines.append(f"{key} ({row['values'].get('count') or 0}): {shown or 'no topic'}")
+            lines.append(
+                f"{bold(str(row['key']))} ({row['values'].get('count') or 0}): {shown or 'no topic'}"
+            )
         return "\n".join(lines) or "no data"
-    rows = [
+    cells = [
         {
             "key": str(row["key"]),
-            **{k: format_value(row["values"].get(k), "fraction") for k in SPLIT},
+            **{key: format_value(row["values"].get(key), "fraction") for key in SPLIT},
             "net": _signed(row["values"].get("net")),
             "scored": str(row["values"].get("count") or 0),
         }
-        for row in result.breakdown or []
+        for row in rows
     ]
-    if not rows:
-        return "no data"
-    text = table(rows, None, max_chars=2900)
-    return text if slack else text.replace("```\n", "").replace("\n```", "")
+    return _code(table(cells, None, max_chars=2900), slack) if cells else "no data"
 
 
-def _has_data(result: KpiResult) -> bool:
+def _code(fenced: str, slack: bool) -> str:
+    """Monospace text as a Slack code block; the terminal is monospace already, so no fences there."""
+    if not fenced.startswith("```"):
+        fenced = f"```\n{fenced}\n```"
+    return fenced if slack else fenced.replace("```\n", "").replace("\n```", "")
+
+
+def _notes(result: KpiResult) -> list[str]:
+    """The engine's notes, or the KPI's empty sentence when there is nothing to show."""
     values = result.values
     if result.metric == "sentiment":
-        return values.get("net") is not None
-    if result.metric == "topics":
-        return bool(values.get("count"))
-    return bool(values.get("negative") or values.get("positive"))
+        has_data = values.get("net") is not None
+    elif result.metric == "topics":
+        has_data = bool(values.get("count"))
+    else:
+        has_data = bool(values.get("negative") or values.get("positive"))
+    return list(result.notes) or ([] if has_data else [KPIS[result.metric].empty])
 
 
 def _signed(share: float | None) -> str:
@@ -239,13 +217,8 @@ def _count_change(moved: int | None) -> str:
     return "=" if moved == 0 else f"{'▲' if moved > 0 else '▼'} {abs(moved)}"
 
 
-def _scope(result: KpiResult, asked_by: str | None) -> str:
-    parts = [result.period.label, ", ".join(result.channels) or "all channels"]
-    return " · ".join(parts + ([f"asked by <@{asked_by}>"] if asked_by else []))
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
+def _scope(result: KpiResult) -> str:
+    return f"{result.period.label} · {', '.join(result.channels) or 'all channels'}"
 
 
 def _section(text: str) -> dict[str, Any]:

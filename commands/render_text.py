@@ -17,6 +17,7 @@ from commands.engine import change
 from commands.format import MISSING, format_change, format_value, meets_benchmark, value_unit
 from commands.kpis import KPIS
 from commands.parse import METRIC_NAMES
+from commands.render_nlp import NLP_METRICS, nlp_renderable
 from commands.result import KpiResult, Scorecard
 
 _GOOD, _BAD, _QUIET = "green", "red", "dim"
@@ -39,6 +40,8 @@ def to_text(answer: KpiResult | Scorecard, width: int = 110) -> str:
 def render_result(result: KpiResult) -> RenderableType:
     """One KPI: title and scope, notes, a row per value with previous, change and benchmark, and the
     breakdown table when one was asked for."""
+    if result.metric in NLP_METRICS:
+        return nlp_renderable(result)
     unit, better, headline = _unit(result.metric), _better(result.metric), _headline(result.metric)
     parts: list[RenderableType] = [_title(METRIC_NAMES.get(result.metric, result.metric), result)]
     parts += [Text(note, style="yellow") for note in result.notes]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import data, demo, digest, kpi, rejected, serve
+from bot.cli import data, demo, digest, kpi, rejected, rescore, serve
 
 app = typer.Typer(
     name="kpibot",
@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (data, demo, serve, rejected, kpi, digest):
+for module in (data, demo, serve, rejected, kpi, digest, rescore):
     module.register(app)
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from bot.cli.context import console, errors, fail, load_settings, open_engine
 from bot.cli.digest import write_digest_chart
-from commands.engine import scorecard
+from commands.engine import measure, scorecard
+from commands.kpis import KPIS
 from commands.periods import DEFAULT_PERIOD, resolve_period
 from commands.render_text import render
 from storage.demo import generate_demo_events
@@ -52,9 +53,10 @@ def demo(
             Ingestor(engine, settings), items, source="demo", progress=lambda n: progress.advance(task, n)
         )
     console.print(f"demo data in {url}: {result.stored} events", highlight=False)
+    period = resolve_period(DEFAULT_PERIOD, now, settings.zone)
     with engine.connect() as conn:
-        card = scorecard(conn, settings, now, (), resolve_period(DEFAULT_PERIOD, now, settings.zone))
-    console.print(render(card))
+        console.print(render(scorecard(conn, settings, now, (), period)))
+        console.print(render(measure(conn, KPIS["topics"], settings, now, (), period)))
     chart = write_digest_chart(engine, settings, now, Path(CHART))
     console.print(f"digest chart for yesterday written to {chart}", highlight=False)
     console.print(

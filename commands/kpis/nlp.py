@@ -40,7 +40,7 @@ def sentiment(conn: Connection, query: Query) -> dict[str, Any]:
     (< -0.1); net sentiment (positive share - negative share); mean score (-1..+1); how many messages were
     scored, and how many were unscored (another language). Shares, net and mean are None when none was
     scored."""
-    q = _until_now(query)
+    q = query.until_now()
     positive, negative, scored, total, unscored = conn.execute(
         select(
             _tally(M.sentiment > POSITIVE_ABOVE),
@@ -68,7 +68,7 @@ def topics(conn: Connection, query: Query) -> dict[str, Any]:
     """What customers wrote about: the top taxonomy topics of the period (see `_topic_rows`), the key
     phrases recurring in the messages no topic matched ({phrase, count of messages}, most frequent first)
     and `count`, the customer messages read at ingestion (the base of every share)."""
-    q = _until_now(query)
+    q = query.until_now()
     tally, considered = _topic_tally(conn, q)
     previous, before = _topic_tally(conn, q.with_range(q.start - (q.end - q.start), q.start))
     texts = conn.execute(
@@ -79,16 +79,22 @@ def topics(conn: Connection, query: Query) -> dict[str, Any]:
     ).scalars()
     return {
         "topics": _topic_rows(tally, considered, previous if before else None),
-        "phrases": [{"phrase": p, "count": n} for p, n in key_phrases(texts, TOP_PHRASES)],
+        "phrases": _phrases(texts),
         "count": considered,
     }
+
+
+def _phrases(texts: list[str]) -> list[dict[str, Any]]:
+    """The top recurring phrases of several words: single words ("dm", "details") say little alone."""
+    found = [(p, n) for p, n in key_phrases(texts, TOP_PHRASES * 4) if " " in p]
+    return [{"phrase": p, "count": n} for p, n in found[:TOP_PHRASES]]
 
 
 def voice(conn: Connection, query: Query) -> dict[str, Any]:
     """The most negative and the most positive customer messages of the period (3 each, the strongest
     score first, the most recent first among equals), each {text (shortened to 200 characters), author
     (pseudonymised), channel, at (ISO time), age (seconds before `now`), score}."""
-    q = _until_now(query)
+    q = query.until_now()
     return {
         "negative": _quotes(conn, q, M.sentiment < NEGATIVE_BELOW, M.sentiment.asc()),
         "positive": _quotes(conn, q, M.sentiment > POSITIVE_ABOVE, M.sentiment.desc()),
@@ -120,18 +126,17 @@ def _said(q: Query) -> list[ColumnElement[bool]]:
 
 
 def _topic_tally(conn: Connection, q: Query) -> tuple[dict[str, list], int]:
-    """Per topic [messages, score sum, scored messages, Counter of subtopics], and the messages read.
-
-    Grouping by the stored label string in SQL leaves a few hundred rows, however many messages."""
+    """Per topic [messages, score sum, scored messages, Counter of subtopics], and the messages read."""
+    read = conn.execute(select(func.count(M.lang)).where(*_said(q))).scalar_one()
+    # Grouping tagged messages by their stored labels in SQL leaves a few hundred rows however many
+    # messages there are; grouping the untagged ones too would double the work for one count.
     rows = conn.execute(
         select(M.topics, func.count(), func.sum(M.sentiment), func.count(M.sentiment))
-        .where(*_said(q), M.lang.is_not(None))
+        .where(*_said(q), M.topics.is_not(None))
         .group_by(M.topics)
     ).all()
     tally: dict[str, list] = defaultdict(lambda: [0, 0.0, 0, Counter()])
     for labels, messages, total, scored in rows:
-        if labels is None:
-            continue
         subtopics: dict[str, list[str]] = defaultdict(list)
         for label in labels.split(","):
             topic, _, subtopic = label.partition("/")
@@ -142,7 +147,7 @@ def _topic_tally(conn: Connection, q: Query) -> tuple[dict[str, list], int]:
             entry[1] += total or 0.0
             entry[2] += scored
             entry[3].update(dict.fromkeys(names, messages))
-    return tally, sum(row[1] for row in rows)
+    return tally, read
 
 
 def _topic_rows(tally: dict[str, list], considered: int, previous: dict[str, list] | None) -> list[dict]:
@@ -192,13 +197,6 @@ def _quotes(conn: Connection, q: Query, strong: ColumnElement[bool], order) -> l
         }
         for text, author, channel, at, score in rows
     ]
-
-
-def _until_now(query: Query) -> Query:
-    """The query with its range cut at `now`: what happened later was not known at the asked moment."""
-    if query.end <= query.now:
-        return query
-    return query.with_range(query.start, max(query.start, query.now))
 
 
 def _tally(condition: ColumnElement[bool]):

@@ -22,28 +22,14 @@ from commands.kpis import KPIS
 from commands.kpis.nlp import sentiment, shorten, topics, voice
 from commands.parse import parse_command
 from commands.query import Query
-from storage.db import make_engine
 from storage.ingest import Ingestor
 from storage.models import Message
 from storage.privacy import Pseudonymiser
-from storage.settings import Settings
 from tests.storage.builders import T0, inbound, reply
 
 DAY = 1440
 REPO = Path(__file__).resolve().parents[2]
 ANA = Pseudonymiser(b"test-key")("@ana")
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key")
-
-
-@pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -319,3 +305,18 @@ def test_kpis_compute_with_no_nltk_data_and_no_network(tmp_path):
     # 1 positive, 1 neutral (0.0), 1 negative ("awful") -> net 0; the phrase is in 2 messages
     assert json.loads(run.stdout) == [0.0, [{"phrase": "screen flickering", "count": 2}], 1]
     assert list(empty.iterdir()) == []
+
+
+def test_topic_phrases_leave_out_single_words():
+    from commands.kpis.nlp import _phrases
+
+    # "details" is in all four texts, "screen flicker" (in any inflection) in three: only the phrase shows.
+    texts = [
+        "sent details, the screen flickers",
+        "details again: screen flickering",
+        "more details",
+        "flickering screen and details",
+    ]
+    phrases = _phrases(texts)
+    assert len(phrases) == 1 and phrases[0]["count"] == 3
+    assert set(phrases[0]["phrase"].split()) & {"screen"} and " " in phrases[0]["phrase"]
