@@ -11,13 +11,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from commands.engine import compute
 from slack_bolt import App
 from sqlalchemy.engine import Engine
 
 from bot.errors import answer_unexpected_error
 from bot.metrics import Metrics
 from bot.settings_commands import answer_settings_command
+from commands.engine import compute
 from commands.errors import UsageError
 from commands.parse import help_text, parse_command
 from commands.render_blocks import answer_message, help_message, notice_message

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from commands.engine import compute
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.errors import answer_unexpected_error
 from bot.metrics import Metrics
+from commands.engine import compute
 from commands.parse import parse_command
 from commands.render_home import DEFAULT_HOME_PERIOD, HOME_PERIODS, home_error_view, home_view
 from storage.settings import Settings
