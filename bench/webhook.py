@@ -41,12 +41,11 @@ from storage.ingest import Ingestor
 from storage.settings import Settings
 settings = Settings()
 engine = make_engine(settings.database_url)
-routes = webhook_routes(settings, engine, Ingestor(engine, settings))
 if sys.argv[2] == "bare":
-    app = Starlette(routes=routes)
+    app = Starlette(routes=webhook_routes(settings, engine, Ingestor(engine, settings)))
 else:
     from bot.server import create_http_app
-    app = create_http_app(settings, engine=engine, routes=routes)
+    app = create_http_app(settings, engine=engine)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 

@@ -1,7 +1,6 @@
 """A 2xx from POST /events means durable: SIGKILL the real server mid-load, restart it, find every event.
 
-The server is a real subprocess: the app `kpibot serve` runs (bot.server.create_http_app) with the webhook
-routes, on uvicorn, on a SQLite file. Eight client threads post single events and batches of five until
+The server is a real `kpibot serve` subprocess on a SQLite file. Eight client threads post single events and batches of five until
 300 events have been acknowledged; then the server is killed with SIGKILL (no shutdown, no flush).
 """
 
@@ -28,19 +27,8 @@ from tests.slack_standin import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "durability-secret"
-LAUNCH = """
-import sys, uvicorn
-from bot.server import create_http_app
-from bot.webhooks import webhook_routes
-from storage.db import make_engine
-from storage.ingest import Ingestor
-from storage.settings import Settings
-settings = Settings()
-engine = make_engine(settings.database_url)
-routes = webhook_routes(settings, engine, Ingestor(engine, settings, analyse_text=False))
-app = create_http_app(settings, engine=engine, routes=routes)
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
-"""
+# `kpibot serve` itself, on a free port.
+LAUNCH = "import sys; from bot.cli import main; sys.argv = ['kpibot', 'serve', '--port', sys.argv[1]]; main()"
 
 
 def message(event_id: str) -> dict:
