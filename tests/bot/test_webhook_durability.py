@@ -1,7 +1,8 @@
 """A 2xx from POST /events means durable: SIGKILL the real server mid-load, restart it, find every event.
 
-The server is a real `kpibot serve` subprocess on a SQLite file. Eight client threads post single events and batches of five until
-300 events have been acknowledged; then the server is killed with SIGKILL (no shutdown, no flush).
+The server is a real `kpibot serve` subprocess on a SQLite file. Eight client threads post single
+events and batches of five until 300 events have been acknowledged; then the server is killed with
+SIGKILL (no shutdown, no flush).
 """
 
 from __future__ import annotations
