@@ -62,6 +62,13 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
 _SEEN_EVENTS = 10_000
 
 
+def _not_the_token_notice(record: logging.LogRecord) -> bool:
+    # Bolt also reads SLACK_BOT_TOKEN and warns that the client's token wins; it is the same token,
+    # and the notice would greet every operator who followed the README.
+    return "`token` will be unused" not in record.getMessage()
+
+
+
 def create_app(
     settings: Settings,
     *,
@@ -81,9 +88,11 @@ def create_app(
     clock = clock or _utc_now
     metrics = metrics or Metrics()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    logger = logging.getLogger("kpibot.slack")
+    logger.addFilter(_not_the_token_notice)  # the same function each call: added once
     app = App(
         name="kpibot",
-        logger=logging.getLogger("kpibot.slack"),
+        logger=logger,
         client=client,
         signing_secret=secret,
         # auth.test is called on the first request instead of here: building an app does no I/O.

@@ -191,3 +191,17 @@ def test_intake_command_is_routed_to_the_intake_settings_and_refused_for_a_non_a
 
     assert "Only workspace admins can change intake channels" in answer["text"]
     assert bot.slack.wait_for_call("users.info").params["user"] == "U1"
+
+
+def test_building_the_app_with_the_token_in_the_environment_logs_no_token_notice(
+    tmp_path, slack_api, monkeypatch, caplog
+):
+    from bot.app import create_app
+    from storage.settings import Settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'k.db'}", slack_api_url=slack_api.api_url)
+    with caplog.at_level("WARNING"):
+        create_app(settings)
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-test"
+    assert not [r for r in caplog.records if "will be unused" in r.getMessage()]
