@@ -68,7 +68,6 @@ def _not_the_token_notice(record: logging.LogRecord) -> bool:
     return "`token` will be unused" not in record.getMessage()
 
 
-
 def create_app(
     settings: Settings,
     *,
