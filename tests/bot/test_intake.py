@@ -6,7 +6,6 @@ Times (UTC, 2026-11-20), as Slack ts: 09:00 = 1795165200, 09:05 = 1795165500, 09
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from bot.listeners import intake
@@ -27,7 +25,7 @@ from storage.ingest import Ingestor
 from storage.models import Conversation, Message, RawEvent, RejectedEvent
 from storage.replay import replay_rejected
 from storage.settings import DEFAULT_CHANNELS, Settings
-from tests.slack_standin import event_body, sign, wait_for
+from tests.slack_standin import event_body, sign
 
 SIGNING_SECRET = "intake-signing-secret"
 TWITTER_INTAKE = "C0TWITTER"
@@ -54,30 +52,6 @@ class Bot:
     def conversation(self):
         with self.engine.connect() as conn:
             return conn.execute(select(Conversation).where(Conversation.external_id == CONVERSATION)).one()
-
-
-class Swappable:
-    """An ASGI app forwarding to `app`, so one uvicorn server serves each test's own bot."""
-
-    app = None
-
-    async def __call__(self, scope, receive, send):
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Swappable, str]]:
-    """One uvicorn server on a free 127.0.0.1 port for the module, in a thread; yields it and its URL."""
-    target = Swappable()
-    uv = uvicorn.Server(
-        uvicorn.Config(target, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    wait_for(lambda: uv.started or not thread.is_alive(), timeout=10, message="uvicorn to start")
-    yield target, f"http://127.0.0.1:{uv.servers[0].sockets[0].getsockname()[1]}"
-    uv.should_exit = True
-    thread.join(timeout=10)
 
 
 @contextmanager

@@ -28,13 +28,8 @@ from tests.slack_standin import wait_for
 
 
 @pytest.fixture
-def settings(tmp_path, slack_api) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'kpibot.db'}",
-        pseudonym_key="test-key",
-        slack_bot_token="xoxb-test",
-        slack_api_url=slack_api.api_url,
-    )
+def settings(slack_settings) -> Settings:
+    return slack_settings
 
 
 @pytest.fixture

@@ -9,14 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
@@ -26,7 +23,6 @@ from storage.db import make_engine
 from storage.ingest import Ingestor
 from storage.models import Conversation, RawEvent, RejectedEvent
 from storage.settings import Settings
-from tests.slack_standin import wait_for
 
 SECRET, TOKEN = "whsec-test", "tok-test"
 NOW = 1_795_165_200  # 2026-11-20 09:00:00 UTC
@@ -54,31 +50,6 @@ def signed(body: bytes, *, ts: int = NOW, secret: str = SECRET, content_type: st
         "X-Kpibot-Timestamp": str(ts),
         "X-Kpibot-Signature": f"sha256={mac}",
     }
-
-
-class Swappable:
-    """An ASGI app forwarding to `app`, so one uvicorn server serves each test's own app."""
-
-    app = None
-
-    async def __call__(self, scope, receive, send):
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Swappable, str]]:
-    """One uvicorn server on a free 127.0.0.1 port for the module, in a thread; yields it and its URL."""
-    target = Swappable()
-    config = uvicorn.Config(
-        target, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    wait_for(lambda: uv.started or not thread.is_alive(), timeout=10, message="uvicorn to start")
-    yield target, f"http://127.0.0.1:{uv.servers[0].sockets[0].getsockname()[1]}"
-    uv.should_exit = True
-    thread.join(timeout=10)
 
 
 @contextmanager
