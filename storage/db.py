@@ -1,23 +1,24 @@
-"""Engine and session factory. SQLite by default; any SQLAlchemy URL (PostgreSQL later) works."""
+"""Engine and session factory: SQLite by default, PostgreSQL through `DATABASE_URL=postgresql+psycopg://…`."""
 
 from __future__ import annotations
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from storage import intake, models, outbox, subscriptions  # noqa: F401  (register every table on the metadata)
+from storage.schema import ensure_schema
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for `url`, with the schema created if missing (when `create`)."""
+    """An engine for `url`; with `create`, an empty database gets the schema (see `storage.schema`)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if create:
-        SQLModel.metadata.create_all(engine)
+        ensure_schema(engine)
     return engine
 
 

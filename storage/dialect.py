@@ -8,13 +8,14 @@ Core reads see the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
@@ -30,6 +31,24 @@ def insert_ignoring_conflicts(conn: Connection, table: Table, index_elements: li
     if conn.dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
     raise NotImplementedError(f"unsupported database {conn.dialect.name!r}; use SQLite or PostgreSQL")
+
+
+# Keys of PostgreSQL advisory locks (any 64-bit numbers; these spell "kpibot" and a purpose).
+SCHEMA_LOCK = 0x6B7062_6F74_0001
+LEADER_LOCK = 0x6B7062_6F74_0002
+
+
+@contextmanager
+def schema_lock(conn: Connection) -> Iterator[None]:
+    """Holds the schema-change lock until `conn`'s transaction ends (PostgreSQL; SQLite locks its file)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+    yield
+
+
+def try_leader_lock(conn: Connection) -> bool:
+    """Takes the leader lock for as long as `conn` stays open, if no other process holds it (PostgreSQL)."""
+    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK}).scalar_one())
 
 
 def _sqlite_time(value: datetime | None) -> str | None:

@@ -50,7 +50,7 @@ def test_metrics_count_commands_by_outcome_with_their_latency(tmp_path, slack_ap
 
         def counted() -> str | None:  # the counters are updated just after the answer is sent
             text = bot.http.get("/metrics").text
-            return text if "usage_error" in text else None
+            return text if 'outcome="usage_error"' in text else None
 
         exposition = wait_for(counted, message="metrics of the second command")
 
