@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bot.cli import data, demo, digest, kpi, rejected, rescore, serve
+from bot.cli.context import close_engines
 
 app = typer.Typer(
     name="kpibot",
@@ -15,6 +16,11 @@ app = typer.Typer(
 )
 for module in (data, demo, serve, rejected, kpi, digest, rescore):
     module.register(app)
+
+
+@app.callback()
+def _root(context: typer.Context) -> None:
+    context.call_on_close(close_engines)
 
 
 def main() -> None:

@@ -7,9 +7,11 @@ from typing import NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
 from storage.db import make_engine
+from storage.schema import SchemaBehind, SchemaUnknown
 from storage.settings import Settings
 
 # Exit codes: 0 success, 1 the work ran but found problems (e.g. rejected events), 2 usage/config error.
@@ -35,8 +37,26 @@ def load_settings(**overrides) -> Settings:
 
 
 def open_engine(settings: Settings) -> Engine:
-    """The engine for the configured database, schema created if missing."""
+    """The engine for the configured database (an empty one gets the schema), closed when the command ends."""
     try:
-        return make_engine(settings.database_url)
+        engine = make_engine(settings.database_url)
+    except (SchemaBehind, SchemaUnknown) as exc:
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - any driver error becomes a readable message
-        fail(f"cannot open database {settings.database_url!r}: {exc}")
+        fail(f"cannot open database {safe_url(settings.database_url)}: {exc}")
+    _opened.append(engine)
+    return engine
+
+
+_opened: list[Engine] = []
+
+
+def close_engines() -> None:
+    """Closes the database connections the command opened (the root command calls it when it ends)."""
+    while _opened:
+        _opened.pop().dispose()
+
+
+def safe_url(url: str) -> str:
+    """`url` with its password masked, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -38,10 +38,10 @@ def server() -> Iterator[tuple[Swappable, str]]:
 
 
 @pytest.fixture
-def slack_settings(tmp_path, slack_api) -> Settings:
-    """Settings on a fresh SQLite file with a bot token and the Web API pointed at the stand-in."""
+def slack_settings(database_url, slack_api) -> Settings:
+    """Settings on this test's database with a bot token and the Web API pointed at the stand-in."""
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'kpibot.db'}",
+        database_url=database_url,
         pseudonym_key="test-key",
         slack_bot_token="xoxb-test",
         slack_api_url=slack_api.api_url,

@@ -69,10 +69,10 @@ def bot_settings(database_url: str, slack: SlackStandIn, **overrides) -> Setting
 
 @contextmanager
 def running_bot(
-    tmp_path, slack: SlackStandIn, *, now: datetime = NOW, engine=None, **overrides
+    database_url: str, slack: SlackStandIn, *, now: datetime = NOW, engine=None, **overrides
 ) -> Iterator[RunningBot]:
-    """A served app on a fresh SQLite file (or `engine`); on exit, stops it as SIGTERM would."""
-    settings = bot_settings(f"sqlite:///{tmp_path / 'kpibot.db'}", slack, **overrides)
+    """A served app on the database at `database_url` (or `engine`); on exit, stops it as SIGTERM would."""
+    settings = bot_settings(database_url, slack, **overrides)
     engine = engine or make_engine(settings.database_url)
     app = create_http_app(settings, engine=engine, clock=lambda: now)
     with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:

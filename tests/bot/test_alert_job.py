@@ -142,9 +142,9 @@ def test_one_all_clear_when_back_under_the_limit(check, engine, settings, slack_
     )
 
 
-def test_a_conversation_past_its_channel_sla_fires_below_the_count(engine, client, tmp_path, slack_api):
+def test_a_conversation_past_its_channel_sla_fires_below_the_count(engine, client, database_url, slack_api):
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'kpibot.db'}",
+        database_url=database_url,
         pseudonym_key="test-key",
         slack_bot_token="xoxb-test",
         slack_api_url=slack_api.api_url,
@@ -178,6 +178,8 @@ def test_two_app_instances_on_one_database_post_the_alert_once(engine, settings,
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+    for instance_engine in engines:
+        instance_engine.dispose()
     assert sorted(results) == sorted(["fire posted 2026-11-20 12:00 UTC (2 over 1h)", SKIPPED])
     assert len(slack_api.calls_to("chat.postMessage")) == 1
 

@@ -9,8 +9,8 @@ from tests.slack_standin import block_action_body, event_body
 
 
 @pytest.fixture
-def bot(tmp_path, slack_api):
-    with running_bot(tmp_path, slack_api) as running:
+def bot(database_url, slack_api):
+    with running_bot(database_url, slack_api) as running:
         ingest(running.engine, running.settings, twitter_week())
         yield running
 
@@ -47,8 +47,8 @@ def test_opening_home_publishes_the_7_day_scorecard_for_that_user(bot):
     assert view["blocks"][-1]["elements"][0]["text"] == "all channels · Updated 2026-11-20 12:00 (UTC)"
 
 
-def test_messages_tab_opening_publishes_nothing(tmp_path, slack_api):
-    with running_bot(tmp_path, slack_api) as bot:
+def test_messages_tab_opening_publishes_nothing(database_url, slack_api):
+    with running_bot(database_url, slack_api) as bot:
         acked = bot.event(home_opened(tab="messages", event_id="Ev1")).status_code
         bot.event(home_opened(user="U9", event_id="Ev2"))
     # Leaving running_bot waited for every answer in flight, as on SIGTERM.
@@ -83,9 +83,9 @@ def test_refresh_keeps_the_period_shown(bot):
     assert controls(call.params["view"])["home_refresh"]["value"] == "1d"
 
 
-def test_redelivered_home_event_is_acknowledged_but_published_once(tmp_path, slack_api):
+def test_redelivered_home_event_is_acknowledged_but_published_once(database_url, slack_api):
     retry_headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
-    with running_bot(tmp_path, slack_api) as bot:
+    with running_bot(database_url, slack_api) as bot:
         first = bot.event(home_opened(event_id="Ev7"))
         retry = bot.event(home_opened(event_id="Ev7"), **retry_headers)
         unseen_retry = bot.event(home_opened(user="U8", event_id="Ev8"), **retry_headers)

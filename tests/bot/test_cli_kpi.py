@@ -23,8 +23,8 @@ EVENTS = [
 
 
 @pytest.fixture
-def runner(tmp_path, monkeypatch) -> CliRunner:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+def runner(database_url, monkeypatch) -> CliRunner:
+    url = database_url
     engine = make_engine(url)
     settings = Settings(database_url=url, pseudonym_key="test-key")
     Ingestor(engine, settings).ingest([(n, json.dumps(e)) for n, e in enumerate(EVENTS, 1)])

@@ -151,6 +151,8 @@ def test_two_app_instances_on_one_database_post_the_digest_once(settings, engine
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+    for instance_engine in engines:
+        instance_engine.dispose()
     assert sorted(results) == sorted(["posted 2026-11-20 09:00 CET", SKIPPED])
     assert len(slack_api.calls_to("chat.postMessage")) == 1
     assert len(slack_api.calls_to("files.completeUploadExternal")) == 1

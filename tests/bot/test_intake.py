@@ -55,10 +55,10 @@ class Bot:
 
 
 @contextmanager
-def running(server, tmp_path, slack_api, **overrides) -> Iterator[Bot]:
-    """The real HTTP app (Bolt inside) with the intake listeners, on a SQLite file in `tmp_path`."""
+def running(server, database_url, slack_api, **overrides) -> Iterator[Bot]:
+    """The real HTTP app (Bolt inside) with the intake listeners, on the database at `database_url`."""
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'kpibot.db'}",
+        database_url=database_url,
         pseudonym_key="test-key",
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,
@@ -80,8 +80,8 @@ def running(server, tmp_path, slack_api, **overrides) -> Iterator[Bot]:
 
 
 @pytest.fixture
-def bot(server, tmp_path, slack_api) -> Iterator[Bot]:
-    with running(server, tmp_path, slack_api) as served:
+def bot(server, database_url, slack_api) -> Iterator[Bot]:
+    with running(server, database_url, slack_api) as served:
         yield served
 
 
@@ -183,12 +183,12 @@ def test_other_reactions_and_reactions_on_replies_change_nothing(bot):
         assert conn.execute(select(Conversation.external_id)).scalars().all() == [CONVERSATION]
 
 
-def test_redelivery_after_a_restart_is_a_duplicate(server, tmp_path, slack_api):
+def test_redelivery_after_a_restart_is_a_duplicate(server, database_url, slack_api):
     # The app drops retries of events it has seen; after a restart only the stored ids can tell.
-    with running(server, tmp_path, slack_api) as first:
+    with running(server, database_url, slack_api) as first:
         first.send(mention(), "Ev1")
         first.send(reaction("reaction_added", "1795172400.000100"), "Ev2")
-    with running(server, tmp_path, slack_api) as second:
+    with running(server, database_url, slack_api) as second:
         second.send(mention(), "Ev1", **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
         second.send(reaction("reaction_added", "1795172400.000100"), "Ev2", **{"X-Slack-Retry-Num": "2"})
         assert raw_ids(second) == [f"slack-{TWITTER_INTAKE}-{TOP}", "slack-Ev2"]
@@ -288,8 +288,10 @@ def test_intake_off_stops_watching_the_channel(bot):
     assert raw_ids(bot) == []
 
 
-def test_intake_on_an_unknown_channel_is_rejected_then_replayed_after_the_fix(server, tmp_path, slack_api):
-    with running(server, tmp_path, slack_api, intake_channels={TWITTER_INTAKE: "mastodon"}) as bot:
+def test_intake_on_an_unknown_channel_is_rejected_then_replayed_after_the_fix(
+    server, database_url, slack_api
+):
+    with running(server, database_url, slack_api, intake_channels={TWITTER_INTAKE: "mastodon"}) as bot:
         bot.send(mention(), "Ev1")
         with bot.engine.connect() as conn:
             row = conn.execute(select(RejectedEvent.source, RejectedEvent.reason)).one()

@@ -39,8 +39,8 @@ def test_manifest_turns_on_socket_mode_interactivity_and_the_home_tab_with_usage
 
 
 @pytest.fixture
-def bot(tmp_path, slack_api):
-    with running_bot(tmp_path, slack_api) as running:
+def bot(database_url, slack_api):
+    with running_bot(database_url, slack_api) as running:
         ingest(running.engine, running.settings, twitter_week())
         yield running
 

@@ -26,24 +26,24 @@ from tests.bot.running_bot import SECRET, bot_settings, ingest, running_bot, ser
 from tests.slack_standin import sign, slash_command_body, wait_for
 
 
-def test_healthz_is_ok_when_the_database_answers(tmp_path, slack_api):
-    with running_bot(tmp_path, slack_api) as bot:
+def test_healthz_is_ok_when_the_database_answers(database_url, slack_api):
+    with running_bot(database_url, slack_api) as bot:
         response = bot.http.get("/healthz")
 
     assert (response.status_code, response.json()) == (200, {"ok": True})
 
 
-def test_healthz_is_503_when_the_database_does_not_answer(tmp_path, slack_api):
+def test_healthz_is_503_when_the_database_does_not_answer(tmp_path, database_url, slack_api):
     unreachable = make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'kpibot.db'}", create=False)
 
-    with running_bot(tmp_path, slack_api, engine=unreachable) as bot:
+    with running_bot(database_url, slack_api, engine=unreachable) as bot:
         response = bot.http.get("/healthz")
 
     assert (response.status_code, response.json()) == (503, {"ok": False})
 
 
-def test_metrics_count_commands_by_outcome_with_their_latency(tmp_path, slack_api):
-    with running_bot(tmp_path, slack_api) as bot:
+def test_metrics_count_commands_by_outcome_with_their_latency(database_url, slack_api):
+    with running_bot(database_url, slack_api) as bot:
         for n, text in enumerate(["help", "frt twiter"], 1):
             bot.command(slash_command_body("/kpi", text, response_url=slack_api.new_response_url()))
             slack_api.wait_for_response(count=n)
@@ -60,9 +60,9 @@ def test_metrics_count_commands_by_outcome_with_their_latency(tmp_path, slack_ap
     assert "# TYPE kpibot_events_ingested_total counter" in exposition
 
 
-def test_two_apps_in_one_process_keep_separate_metrics(tmp_path, slack_api):
-    settings = bot_settings(f"sqlite:///{tmp_path / 'kpibot.db'}", slack_api)
-    first, second = create_http_app(settings), create_http_app(settings)
+def test_two_apps_in_one_process_keep_separate_metrics(database_url, engine, slack_api):
+    settings = bot_settings(database_url, slack_api)
+    first, second = create_http_app(settings, engine=engine), create_http_app(settings, engine=engine)
 
     first.state.metrics.command_served("/kpi", "answered", 0.01)
 
@@ -70,12 +70,12 @@ def test_two_apps_in_one_process_keep_separate_metrics(tmp_path, slack_api):
     assert 'outcome="answered"' not in second.state.metrics.exposition().decode()
 
 
-def test_extra_routes_are_served_beside_slack_and_see_the_app_state(tmp_path, slack_api):
+def test_extra_routes_are_served_beside_slack_and_see_the_app_state(database_url, engine, slack_api):
     async def ping(request):
         return PlainTextResponse(f"pong {request.app.state.settings.slack_api_url}")
 
-    settings = bot_settings(f"sqlite:///{tmp_path / 'kpibot.db'}", slack_api)
-    app = create_http_app(settings, routes=[Route("/ping", ping)])
+    settings = bot_settings(database_url, slack_api)
+    app = create_http_app(settings, engine=engine, routes=[Route("/ping", ping)])
     with serving(app) as base_url:
         response = httpx.get(f"{base_url}/ping")
 
@@ -83,11 +83,11 @@ def test_extra_routes_are_served_beside_slack_and_see_the_app_state(tmp_path, sl
 
 
 def test_with_an_app_token_startup_opens_socket_mode_with_it_and_fails_loudly_when_slack_refuses(
-    tmp_path, slack_api
+    database_url, slack_api
 ):
     # The stand-in speaks no WebSocket: refusing the token shows the server asked for a Socket Mode URL.
     slack_api.fail_next("apps.connections.open", error="invalid_auth")
-    settings = bot_settings(f"sqlite:///{tmp_path / 'kpibot.db'}", slack_api, slack_app_token="xapp-test")
+    settings = bot_settings(database_url, slack_api, slack_app_token="xapp-test")
     server = uvicorn.Server(uvicorn.Config(create_http_app(settings), port=0, log_config=None))
     exits = []
 
@@ -123,8 +123,9 @@ def kpibot_serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen,
     return process, log
 
 
-def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_finishing_it(tmp_path, slack_api):
-    database_url = f"sqlite:///{tmp_path / 'kpibot.db'}"
+def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_finishing_it(
+    tmp_path, database_url, slack_api
+):
     settings = bot_settings(database_url, slack_api)
     engine = make_engine(database_url)
     ingest(engine, settings, twitter_week(datetime.now(UTC)))
@@ -174,10 +175,10 @@ def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_fini
     ],
 )
 def test_kpibot_serve_without_slack_credentials_exits_2_naming_what_is_missing(
-    tmp_path, monkeypatch, env, missing
+    tmp_path, database_url, monkeypatch, env, missing
 ):
     monkeypatch.chdir(tmp_path)  # no .env from the developer's checkout
-    for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path / 'kpibot.db'}", **env}.items():
+    for name, value in {"DATABASE_URL": database_url, **env}.items():
         monkeypatch.setenv(name, value)
 
     outcome = CliRunner().invoke(cli, ["serve", "--port", "0"])

@@ -65,9 +65,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db: Path) -> tuple[subprocess.Popen, int]:
+def start_server(database_url: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "KPIBOT_WEBHOOK_SECRET": SECRET}
+    env = {**os.environ, "DATABASE_URL": database_url, "KPIBOT_WEBHOOK_SECRET": SECRET}
     env.update(KPIBOT_PSEUDONYM_KEY="test-key", SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="test")
     process = subprocess.Popen([sys.executable, "-c", LAUNCH, str(port)], cwd=ROOT, env=env)
 
@@ -83,9 +83,8 @@ def start_server(db: Path) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def test_every_acknowledged_event_is_in_the_database_after_sigkill_and_restart(tmp_path):
-    db = tmp_path / "kpibot.db"
-    server, port = start_server(db)
+def test_every_acknowledged_event_is_in_the_database_after_sigkill_and_restart(database_url):
+    server, port = start_server(database_url)
     acknowledged: list[str] = []
     failed_requests: list[str] = []
     lock = threading.Lock()
@@ -124,7 +123,7 @@ def test_every_acknowledged_event_is_in_the_database_after_sigkill_and_restart(t
     assert len(failed_requests) == 8  # every client was cut off mid-load, not finished
     promised = set(acknowledged)
 
-    restarted, port = start_server(db)
+    restarted, port = start_server(database_url)
     try:
         # Through the restarted server: every acknowledged event is already there, so a duplicate.
         ids = sorted(promised)
@@ -133,7 +132,7 @@ def test_every_acknowledged_event_is_in_the_database_after_sigkill_and_restart(t
         connection.close()
         assert sum(a["duplicates"] for a in answers) == len(promised)
         assert sum(a["stored"] for a in answers) == 0
-        engine = make_engine(f"sqlite:///{db}")
+        engine = make_engine(database_url)
         with engine.connect() as conn:
             stored = set(conn.execute(select(RawEvent.external_id)).scalars())
         engine.dispose()

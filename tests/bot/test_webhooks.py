@@ -53,12 +53,10 @@ def signed(body: bytes, *, ts: int = NOW, secret: str = SECRET, content_type: st
 
 
 @contextmanager
-def webhook_server(server, tmp_path, metrics=None, **settings_fields):
-    """The webhook routes on a fresh SQLite file, the clock at NOW; yields an HTTP client and the engine."""
+def webhook_server(server, database_url, metrics=None, **settings_fields):
+    """The webhook routes on the test's database, the clock at NOW; yields an HTTP client and the engine."""
     target, url = server
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'kpibot.db'}", pseudonym_key="test-key", **settings_fields
-    )
+    settings = Settings(database_url=database_url, pseudonym_key="test-key", **settings_fields)
     engine = make_engine(settings.database_url)
     ingestor = Ingestor(engine, settings)
     target.app = Starlette(
@@ -70,8 +68,8 @@ def webhook_server(server, tmp_path, metrics=None, **settings_fields):
 
 
 @pytest.fixture
-def app(server, tmp_path):
-    with webhook_server(server, tmp_path, webhook_secret=SECRET, webhook_token=TOKEN) as served:
+def app(server, database_url):
+    with webhook_server(server, database_url, webhook_secret=SECRET, webhook_token=TOKEN) as served:
         yield served
 
 
@@ -157,14 +155,14 @@ def test_wrong_bearer_token_is_401(app):
     assert count(engine, RawEvent) == 0
 
 
-def test_secret_is_the_bearer_token_when_no_token_is_configured(server, tmp_path):
-    with webhook_server(server, tmp_path, webhook_secret=SECRET) as (client, _):
+def test_secret_is_the_bearer_token_when_no_token_is_configured(server, database_url):
+    with webhook_server(server, database_url, webhook_secret=SECRET) as (client, _):
         response = client.post("/events", json=message(), headers={"Authorization": f"Bearer {SECRET}"})
     assert response.status_code == 200
 
 
-def test_without_any_secret_webhooks_answer_503(server, tmp_path):
-    with webhook_server(server, tmp_path) as (client, engine):
+def test_without_any_secret_webhooks_answer_503(server, database_url):
+    with webhook_server(server, database_url) as (client, engine):
         response = post_events(client, message())
         assert client.post("/webhooks/chatwoot?token=x", json={}).status_code == 503
     assert response.status_code == 503
@@ -359,9 +357,12 @@ def test_chatwoot_payload_the_adapter_refuses_is_kept_and_answered_200(app):
     assert row.source == "chatwoot" and json.loads(row.payload) == payload
 
 
-def test_stored_events_are_counted_for_prometheus_by_door(server, tmp_path):
+def test_stored_events_are_counted_for_prometheus_by_door(server, database_url):
     metrics = Metrics()
-    with webhook_server(server, tmp_path, metrics, webhook_secret=SECRET, webhook_token=TOKEN) as (client, _):
+    with webhook_server(server, database_url, metrics, webhook_secret=SECRET, webhook_token=TOKEN) as (
+        client,
+        _,
+    ):
         post_events(client, [message("m1"), message("m2"), message("m2")])  # 2 stored, 1 duplicate
         post_chatwoot(client, fixture("message_updated_csat.json"))  # a message and its survey
     exposition = metrics.exposition().decode()

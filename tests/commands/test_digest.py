@@ -236,9 +236,10 @@ def test_digest_without_sentiment_and_topics_says_nothing_of_them(engine, settin
 
 
 def test_a_day_without_data_says_no_data_rather_than_zero(settings):
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url)  # not the fixture: this database holds no events
     with engine.connect() as conn:
         digest = build_digest(conn, settings, day=DAY, tz=PARIS, channels=(), now=NOW)
+    engine.dispose()
     text = digest_text(digest)
     assert "First response, mean    no data" in text
     assert digest.movers == []

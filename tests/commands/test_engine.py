@@ -34,12 +34,12 @@ def answered(conv: str, opened: datetime, frt_seconds: float, channel: str = "tw
 
 
 @pytest.fixture
-def make(tmp_path):
+def make(database_url):
     """Builds settings (UTC unless told) and a database holding the given events."""
     engines = []
 
     def _make(events: list[dict], **overrides) -> tuple[Settings, object]:
-        settings = Settings(database_url=f"sqlite:///{tmp_path / 'kpi.db'}", pseudonym_key="k", **overrides)
+        settings = Settings(database_url=database_url, pseudonym_key="k", **overrides)
         engine = make_engine(settings.database_url)
         engines.append(engine)
         items = [(n, json.dumps(e)) for n, e in enumerate(events, 1)]

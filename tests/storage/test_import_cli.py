@@ -13,8 +13,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "events.nd
 
 
 @pytest.fixture
-def runner(tmp_path, monkeypatch) -> CliRunner:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+def runner(database_url, monkeypatch) -> CliRunner:
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("KPIBOT_PSEUDONYM_KEY", "test-key")
     return CliRunner()
 

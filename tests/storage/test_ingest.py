@@ -104,7 +104,7 @@ def _projection_snapshot(engine) -> tuple:
     return conv, [tuple(w) for w in waits]
 
 
-def test_shuffled_delivery_gives_the_same_projection_as_in_order(settings, tmp_path):
+def test_shuffled_delivery_gives_the_same_projection_as_in_order(settings, new_database_url):
     from storage.db import make_engine
     from storage.ingest import Ingestor
 
@@ -127,7 +127,7 @@ def test_shuffled_delivery_gives_the_same_projection_as_in_order(settings, tmp_p
         random.Random(seed).sample(events, len(events)) for seed in range(4)
     ]
     for n, order in enumerate(orders):
-        url = f"sqlite:///{tmp_path / f'order{n}.db'}"
+        url = new_database_url(f"order{n}")
         engine = make_engine(url)
         ingestor = Ingestor(engine, settings.model_copy(update={"database_url": url}))
         for event in order:  # one event per transaction: the worst case for order tolerance
@@ -212,14 +212,15 @@ def test_customer_handles_are_stored_pseudonymised_with_the_keyed_hash(ingestor,
     assert "@Ana" not in body and expected in body
 
 
-def test_pseudonym_key_is_generated_once_and_kept_when_none_is_configured(tmp_path):
+def test_pseudonym_key_is_generated_once_and_kept_when_none_is_configured(database_url):
     from storage.db import make_engine
     from storage.privacy import pseudonymiser
     from storage.settings import Settings
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    engine = make_engine(database_url)
     first = pseudonymiser(Settings(), engine)("@ana")
     second = pseudonymiser(Settings(), engine)("@ana")
+    engine.dispose()
     assert first == second and first.startswith("c_") and first != "@ana"
 
 
@@ -253,14 +254,14 @@ def test_survey_outside_its_scale_is_rejected(ingestor):
     assert result.rejected[0].reason == '"score" 11 is outside the NPS scale 0–10'
 
 
-def test_every_permutation_of_a_short_conversation_agrees(ingestor, engine, settings, tmp_path):
+def test_every_permutation_of_a_short_conversation_agrees(ingestor, engine, settings, new_database_url):
     from storage.db import make_engine
     from storage.ingest import Ingestor
 
     events = [inbound("m1", 0), reply("m2", 15), status("s1", 30, "resolved"), inbound("m3", 40)]
     results = set()
     for n, order in enumerate(itertools.permutations(events)):
-        url = f"sqlite:///{tmp_path / f'p{n}.db'}"
+        url = new_database_url(f"p{n}")
         eng = make_engine(url)
         ing = Ingestor(eng, settings.model_copy(update={"database_url": url}))
         for event in order:

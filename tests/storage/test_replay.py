@@ -132,9 +132,9 @@ def test_webhook_payload_without_its_adapter_is_not_mistaken_for_an_event(engine
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    """A CliRunner on a temp database; returns (runner, engine, write_config)."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+def cli(tmp_path, database_url, monkeypatch):
+    """A CliRunner on the test's database; returns (runner, engine, write_config)."""
+    url = database_url
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("KPIBOT_PSEUDONYM_KEY", "test-key")
 
