@@ -51,6 +51,11 @@ def try_leader_lock(conn: Connection) -> bool:
     return bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK}).scalar_one())
 
 
+def has_percentiles(conn: Connection) -> bool:
+    """Whether the database computes exact percentiles itself (PostgreSQL's percentile_cont; not SQLite)."""
+    return conn.dialect.name == "postgresql"
+
+
 def _sqlite_time(value: datetime | None) -> str | None:
     if value is None:
         return None

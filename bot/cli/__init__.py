@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import data, demo, digest, kpi, rejected, rescore, serve
+from bot.cli import data, db, demo, digest, kpi, rejected, rescore, serve
 from bot.cli.context import close_engines
 
 app = typer.Typer(
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (data, demo, serve, rejected, kpi, digest, rescore):
+for module in (data, demo, serve, rejected, kpi, digest, rescore, db):
     module.register(app)
 
 

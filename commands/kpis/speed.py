@@ -8,8 +8,10 @@ Nothing after `query.now` counts, so asking "as of" a past moment sees what was 
 
 Speed at a million conversations: calendar durations are the stored seconds columns, read from the
 covering indexes `ix_conversation_response` and `ix_wait_end`, and fetched straight from the DBAPI
-cursor (SQLAlchemy rows cost three times as much); sorting in Python beat SQLite's ORDER BY. With
-business hours (`query.clock`) durations are recomputed from the timestamps, a table read per row.
+cursor (SQLAlchemy rows cost three times as much); sorting in Python beat SQLite's ORDER BY. PostgreSQL
+computes mean, median and p90 itself (`percentile_cont`, the same interpolation as `commands.stats`), so
+only one row comes back. With business hours (`query.clock`) durations are recomputed from the
+timestamps, a table read per row, and summarised in Python on either database.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.engine import Connection
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from commands.stats import summary
-from storage.dialect import unindexed
+from storage.dialect import has_percentiles, unindexed
 from storage.models import Conversation, Wait
 
 C = Conversation.__table__.c
@@ -38,8 +40,8 @@ def frt(conn: Connection, query: Query) -> dict[str, Any]:
     the first human reply, over replies sent in the period; plus the conversations opened in the period
     still waiting for one at `now` (`still_waiting`) and the oldest one's age in seconds."""
     q = query.until_now()
-    values = _durations(conn, q, C.frt_seconds, (C.opened_at, C.first_response_at), _responded(q))
-    return {**summary(values), **_still_waiting(conn, q)}
+    stats = _summary(conn, q, C.frt_seconds, (C.opened_at, C.first_response_at), _responded(q))
+    return {**stats, **_still_waiting(conn, q)}
 
 
 def bands(conn: Connection, query: Query) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def wait(conn: Connection, query: Query) -> dict[str, Any]:
     where = [q.in_period(W.end_at), q.in_channels(W.channel), W.seconds.is_not(None)]
     if q.agent is not None:
         where.append(W.agent == q.agent)
-    return summary(_durations(conn, q, W.seconds, (W.start_at, W.end_at), where))
+    return _summary(conn, q, W.seconds, (W.start_at, W.end_at), where)
 
 
 def art(conn: Connection, query: Query) -> dict[str, Any]:
@@ -80,19 +82,24 @@ def art(conn: Connection, query: Query) -> dict[str, Any]:
     ]
     if q.agent is not None:
         where.append(_handler() == q.agent)
-    if q.clock is None:
-        pairs = _rows(conn, select(C.first_resolution_seconds, C.full_resolution_seconds).where(*where))
+    if q.clock is None and has_percentiles(conn):
+        first, full = _summaries_in_database(
+            conn, (C.first_resolution_seconds, C.full_resolution_seconds), where
+        )
     else:
-        rows = conn.execute(select(C.opened_at, C.first_resolved_at, C.last_resolved_at).where(*where))
-        pairs = [(q.duration(opened, first), q.duration(opened, last)) for opened, first, last in rows]
-    first = summary(pair[0] for pair in pairs)
-    full = summary(pair[1] for pair in pairs)
+        if q.clock is None:
+            pairs = _rows(conn, select(C.first_resolution_seconds, C.full_resolution_seconds).where(*where))
+        else:
+            rows = conn.execute(select(C.opened_at, C.first_resolved_at, C.last_resolved_at).where(*where))
+            pairs = [(q.duration(opened, first), q.duration(opened, last)) for opened, first, last in rows]
+        first = summary(pair[0] for pair in pairs)
+        full = summary(pair[1] for pair in pairs)
     return {
         "first_mean": first["mean"],
         "first_median": first["median"],
         "full_mean": full["mean"],
         "full_median": full["median"],
-        "count": len(pairs),
+        "count": full["count"],
     }
 
 
@@ -138,6 +145,28 @@ def _rows(conn: Connection, statement) -> list[tuple]:
         return result.cursor.fetchall()
     finally:
         result.close()
+
+
+def _summary(conn: Connection, q: Query, seconds, span: tuple, where: list) -> dict[str, Any]:
+    """Mean, median, p90 and count of the matching durations (see `_durations`)."""
+    if q.clock is None and has_percentiles(conn):
+        return _summaries_in_database(conn, (seconds,), where)[0]
+    return summary(_durations(conn, q, seconds, span, where))
+
+
+def _summaries_in_database(conn: Connection, columns: tuple, where: list) -> list[dict[str, Any]]:
+    """`commands.stats.summary` of each column over the matching rows, computed by the database."""
+    parts = []
+    for column in columns:
+        median, p90 = (func.percentile_cont(p).within_group(column) for p in (0.5, 0.9))
+        parts += [func.avg(column), median, p90, func.count(column)]
+    row = conn.execute(select(*parts).where(*where)).one()
+    out = []
+    for start in range(0, len(parts), 4):
+        mean, median, p90, count = row[start : start + 4]
+        stats = {"mean": mean, "median": median, "p90": p90}
+        out.append({**{k: None if v is None else float(v) for k, v in stats.items()}, "count": count})
+    return out
 
 
 def _durations(conn: Connection, q: Query, seconds, span: tuple, where: list) -> list[float]:
