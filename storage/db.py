@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
@@ -18,7 +21,11 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if create:
-        ensure_schema(engine)
+        try:
+            ensure_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     return engine
 
 
@@ -26,7 +33,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets readers (slash commands) run while a writer (import, webhooks) commits; NORMAL sync in WAL
     # mode survives a process crash (SIGKILL), which is the durability the 2xx promises.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Switching a new file to WAL needs it alone, and SQLite reports "locked" at once rather than wait.
+    for attempt in range(100):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")

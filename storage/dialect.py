@@ -8,6 +8,7 @@ Core reads see the same rows.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -40,10 +41,22 @@ LEADER_LOCK = 0x6B7062_6F74_0002
 
 @contextmanager
 def schema_lock(conn: Connection) -> Iterator[None]:
-    """Holds the schema-change lock until `conn`'s transaction ends (PostgreSQL; SQLite locks its file)."""
+    """Holds the schema-change lock while the block runs: one process at a time changes the schema.
+
+    PostgreSQL: an advisory lock released with `conn`'s transaction. SQLite: an exclusive lock on a
+    `<database>.lock` file beside it (SQLite's own locks don't span DDL statements run one by one).
+    """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-    yield
+        yield
+        return
+    database = conn.engine.url.database
+    if conn.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def try_leader_lock(conn: Connection) -> bool:

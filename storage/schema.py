@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
@@ -79,6 +80,13 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         return before, current(conn)
 
 
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def ensure_schema(engine: Engine) -> None:
     """Creates an empty database's schema; raises when an existing one isn't at this kpibot's revision."""
     with engine.connect() as conn:
@@ -91,8 +99,7 @@ def ensure_schema(engine: Engine) -> None:
         revision = upgrade(engine, INITIAL_REVISION if legacy else "head")[1]
         if revision == head():
             return
-    script = ScriptDirectory.from_config(alembic_config())
-    if script.get_revision(revision) is None:
+    if not _known(revision):
         raise SchemaUnknown(
             f"the database schema is at revision {revision}, which this kpibot doesn't know: "
             "it was migrated by a newer version"

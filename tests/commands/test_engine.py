@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from commands import engine as kpi_engine
 from commands.engine import SCORECARD, change, compute, local_days
@@ -245,3 +246,23 @@ def test_change_reports_absolute_relative_and_whether_it_is_good_news():
     assert change(3, 0, "count")["relative"] is None  # from zero there is no ratio
     assert change(5, 5, "count", "lower")["direction"] == "same"
     assert change(None, 5, "count") == {"absolute": None, "relative": None, "direction": None, "good": None}
+
+
+def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_itself(make, database_kind):
+    # FRTs 60, 120, 300, 900 s: mean 345; median between 120 and 300 = 210;
+    # p90 at rank 0.9 x 3 = 2.7 -> 300 + 0.7 x (900 - 300) = 720.
+    events = [
+        item
+        for n, frt in enumerate((60, 120, 300, 900))
+        for item in answered(f"c{n}", datetime(2026, 11, 3 + n, 10, tzinfo=UTC), frt)
+    ]
+    settings, engine = make(events)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    values = run(settings, engine, "frt twitter 2026-11-02..2026-11-08").to_json()["values"]
+
+    assert (values["mean"], values["median"], values["count"]) == (345.0, 210.0, 4)
+    assert values["p90"] == pytest.approx(720.0, abs=1e-9)
+    in_database = any("percentile_cont" in sql for sql in statements)
+    assert in_database == (database_kind == "postgresql")

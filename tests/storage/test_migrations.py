@@ -1,0 +1,135 @@
+"""Alembic migrations: the head equals the models, empty databases get the schema, old ones are refused."""
+
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlmodel import SQLModel
+from typer.testing import CliRunner
+
+from bot.cli import app
+from storage import schema
+from storage.db import make_engine
+from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
+
+
+def _differences(engine) -> list:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_object": include_object, "compare_type": True}
+        )
+        return compare_metadata(context, SQLModel.metadata)
+
+
+def test_the_migration_head_builds_exactly_the_models_autogenerate_finds_no_difference(new_database_url):
+    engine = make_engine(new_database_url(empty=True), create=False)
+    assert upgrade(engine) == (None, head())
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_tables_of_other_tools_in_the_database_are_left_alone_by_migrations(engine):
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
+    store.start(None, "default")  # creates its table
+    assert "apscheduler_jobs" in inspect(engine).get_table_names()
+    assert _differences(engine) == []
+    store.shutdown()
+
+
+def test_opening_an_empty_database_migrates_it_to_the_head(new_database_url):
+    engine = make_engine(new_database_url(empty=True))
+    with engine.connect() as conn:
+        assert current(conn) == head() == "0001"
+        assert {"conversation", "message", "raw_event", "outbox"} <= set(inspect(conn).get_table_names())
+    engine.dispose()
+
+
+def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_and_keeps_its_rows(
+    new_database_url,
+):
+    engine = make_engine(new_database_url(empty=True), create=False)
+    SQLModel.metadata.create_all(engine)  # what kpibot did before migrations existed
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        assert current(conn) == schema.INITIAL_REVISION
+        assert conn.execute(text("SELECT value FROM app_secret WHERE name = 'kept'")).scalar_one() == "yes"
+    engine.dispose()
+
+
+def test_a_database_at_an_older_revision_is_not_changed_and_asks_for_db_upgrade(engine, monkeypatch):
+    monkeypatch.setattr(schema, "head", lambda: "0002")  # as if this kpibot shipped a newer revision
+    with pytest.raises(
+        SchemaBehind, match=r"at revision 0001 and this kpibot needs 0002: run `kpibot db upgrade`"
+    ):
+        ensure_schema(engine)
+    with engine.connect() as conn:
+        assert current(conn) == "0001"
+
+
+def test_a_database_from_a_newer_kpibot_is_refused_by_commands_with_exit_2(database_url, monkeypatch):
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    outcome = CliRunner().invoke(app, ["kpi", "frt"])
+
+    assert outcome.exit_code == 2
+    assert (
+        "revision f00d, which this kpibot doesn't know: it was migrated by a newer version" in outcome.output
+    )
+    assert "Traceback" not in outcome.output
+
+
+def test_db_upgrade_creates_an_empty_database_then_says_it_is_up_to_date(new_database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", new_database_url(empty=True))
+    runner = CliRunner()
+
+    first, second = runner.invoke(app, ["db", "upgrade"]), runner.invoke(app, ["db", "upgrade"])
+    shown = runner.invoke(app, ["db", "current"])
+
+    assert (first.exit_code, first.output) == (0, "upgraded empty database → revision 0001\n")
+    assert (second.exit_code, second.output) == (0, "already at revision 0001 (newest)\n")
+    assert shown.output == "database: revision 0001 · this kpibot: revision 0001 · up to date\n"
+
+
+def test_db_upgrade_of_an_unreachable_database_exits_2_without_showing_the_password(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://kpibot:s3cret@127.0.0.1:1/kpibot")
+
+    outcome = CliRunner().invoke(app, ["db", "upgrade"])
+
+    assert outcome.exit_code == 2
+    assert (
+        "upgrade of postgresql+psycopg://kpibot:***@127.0.0.1:1/kpibot failed, nothing changed"
+        in outcome.output
+    )
+    assert "s3cret" not in outcome.output
+
+
+def test_two_processes_opening_one_empty_database_at_once_both_get_the_schema(new_database_url):
+    url = new_database_url(empty=True)
+    start, errors = threading.Barrier(2), []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            make_engine(url).dispose()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    engine = make_engine(url, create=False)
+    assert _differences(engine) == []
+    engine.dispose()
