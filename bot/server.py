@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.app import create_app
+from bot.leader import Leadership
 from bot.metrics import Metrics
 from bot.scheduler import start_scheduler
 from bot.webhooks import webhook_routes
@@ -123,7 +124,13 @@ def database_answers(engine: Engine) -> bool:
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Runs the bot until SIGTERM or Ctrl-C: uvicorn on `host:port`, Socket Mode too when configured."""
     app = create_http_app(settings)
-    scheduler = start_scheduler(settings, app.state.engine)
+    engine = app.state.engine
+    leadership = Leadership(
+        engine,
+        lambda: start_scheduler(settings, engine).shutdown,
+        retry_seconds=settings.leader_retry_seconds,
+    )
+    leadership.start()
     config = uvicorn.Config(
         app,
         host=host,
@@ -139,7 +146,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     try:
         uvicorn.Server(config).run()
     finally:
-        scheduler.shutdown()
+        leadership.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     )
     intake_channels: dict[str, str] = Field(default_factory=dict)
     intake_reaction: str = "white_check_mark"
+    # Several `kpibot serve` on one PostgreSQL database: how often a standby asks for the scheduler.
+    leader_retry_seconds: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("KPIBOT_LEADER_RETRY_SECONDS", "leader_retry_seconds")
+    )
 
     @field_validator("tz")
     @classmethod

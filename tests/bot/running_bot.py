@@ -8,11 +8,17 @@ stand-in's response_url, so tests wait for them with a deadline.
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -134,3 +140,27 @@ def twitter_week(now: datetime = NOW) -> list[dict]:
         message("e1", now - timedelta(days=1), "fb-1", "facebook", "inbound"),
         message("e2", now - timedelta(days=1, minutes=-10), "fb-1", "facebook", "outbound"),
     ]
+
+
+def kpibot_serve(directory: Path, env: dict[str, str], name: str = "serve") -> tuple[subprocess.Popen, Path]:
+    """Starts `kpibot serve --port 0` with only `env` (plus PATH) in `directory`; logs go to `name`.log."""
+    script = shutil.which("kpibot", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-c", "from bot.cli import main; main()"]
+    log = directory / f"{name}.log"
+    with log.open("wb") as stream:
+        process = subprocess.Popen(
+            [*command, "serve", "--port", "0"],
+            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(Path(__file__).parents[2]), **env},
+            cwd=directory,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
+    return process, log
+
+
+def served_url(process: subprocess.Popen, log: Path) -> str:
+    """The base URL a `kpibot_serve` process listens on, once it says so in its log."""
+    wait_for(lambda: "Uvicorn running" in log.read_text() or process.poll() is not None, timeout=20)
+    started = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", log.read_text())
+    assert started, log.read_text()
+    return started.group(1)

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import signal
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +16,16 @@ from typer.testing import CliRunner
 from bot.cli import app as cli
 from bot.server import create_http_app
 from storage.db import make_engine
-from tests.bot.running_bot import SECRET, bot_settings, ingest, running_bot, serving, twitter_week
+from tests.bot.running_bot import (
+    SECRET,
+    bot_settings,
+    ingest,
+    kpibot_serve,
+    running_bot,
+    served_url,
+    serving,
+    twitter_week,
+)
 from tests.slack_standin import sign, slash_command_body, wait_for
 
 
@@ -107,22 +110,6 @@ def test_with_an_app_token_startup_opens_socket_mode_with_it_and_fails_loudly_wh
     assert exits == [3] and not server.started
 
 
-def kpibot_serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
-    """Starts `kpibot serve --port 0` with only `env` (plus PATH) in a clean directory; logs go to a file."""
-    script = shutil.which("kpibot", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-c", "from bot.cli import main; main()"]
-    log = tmp_path / "serve.log"
-    with log.open("wb") as stream:
-        process = subprocess.Popen(
-            [*command, "serve", "--port", "0"],
-            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(Path(__file__).parents[2]), **env},
-            cwd=tmp_path,
-            stdout=stream,
-            stderr=subprocess.STDOUT,
-        )
-    return process, log
-
-
 def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_finishing_it(
     tmp_path, database_url, slack_api
 ):
@@ -138,10 +125,7 @@ def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_fini
     }
     process, log = kpibot_serve(tmp_path, env)
     try:
-        wait_for(lambda: "Uvicorn running" in log.read_text() or process.poll() is not None, timeout=20)
-        started = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", log.read_text())
-        assert started, log.read_text()
-        base_url = started.group(1)
+        base_url = served_url(process, log)
         body = slash_command_body("/kpi", "frt twitter 7d", response_url=slack_api.response_url)
         headers = {**sign(body, SECRET), "Content-Type": "application/x-www-form-urlencoded"}
         ack = httpx.post(f"{base_url}/slack/events", content=body, headers=headers)
