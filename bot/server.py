@@ -1,9 +1,11 @@
 """The process `kpibot serve` runs: a Starlette app on uvicorn, plus a Socket Mode connection when configured.
 
 Routes: `POST /slack/events` (slash commands, events and interactivity, signed by Slack), `GET /healthz`
-(the database answers), `GET /metrics` (Prometheus) and the webhooks of `bot.webhooks` (`POST /events`,
-`POST /webhooks/chatwoot`). More routes can be added with `create_http_app(..., routes=[...])`; they find
-the settings, engine and metrics on `app.state`. `serve` also runs the scheduler (digests, alerts).
+(the database answers; under `serve`, whether this process runs the scheduler), `GET /metrics`
+(Prometheus) and the webhooks of `bot.webhooks` (`POST /events`, `POST /webhooks/chatwoot`). More routes
+can be added with `create_http_app(..., routes=[...])`; they find the settings, engine and metrics on
+`app.state`. `serve` also runs the scheduler (digests, alerts) when this process is the leader
+(`bot.leader`: always on SQLite, one process of several on PostgreSQL).
 
 With `SLACK_APP_TOKEN` set, Slack's requests arrive over Socket Mode (no public URL needed) and the
 HTTP server still serves health, metrics and webhooks. On SIGTERM uvicorn stops accepting requests,
@@ -72,7 +74,11 @@ def create_http_app(
 
     async def healthz(request: Request) -> Response:
         ok = await run_in_threadpool(database_answers, engine)
-        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+        health: dict = {"ok": ok}
+        leadership = getattr(request.app.state, "leadership", None)
+        if leadership is not None:  # under `kpibot serve`: whether this process runs the scheduler
+            health["scheduler"] = "leader" if leadership.leading else "standby"
+        return JSONResponse(health, status_code=200 if ok else 503)
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
@@ -130,6 +136,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
         lambda: start_scheduler(settings, engine).shutdown,
         retry_seconds=settings.leader_retry_seconds,
     )
+    app.state.leadership = leadership
     leadership.start()
     config = uvicorn.Config(
         app,

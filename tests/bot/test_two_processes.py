@@ -115,6 +115,7 @@ def test_two_processes_share_webhooks_both_answer_and_the_alert_is_posted_once(
         time.sleep(3)  # a second scheduler would have posted by now
         logs = [log.read_text() for _, log in servers]
         leaders = [n for n, text in enumerate(logs) if "this process runs the scheduler (leader)" in text]
+        health = [httpx.get(f"{url}/healthz").json() for url in urls]
 
         # The leader stops: the other process takes the scheduler over.
         servers[leaders[0]][0].send_signal(signal.SIGTERM)
@@ -136,6 +137,8 @@ def test_two_processes_share_webhooks_both_answer_and_the_alert_is_posted_once(
     engine.dispose()
     assert replies == ["Volume: 21.4/day (last 7 days · all channels)"] * 2  # 150 conversations / 7 days
     assert len(leaders) == 1, logs
+    assert health[leaders[0]] == {"ok": True, "scheduler": "leader"}
+    assert health[1 - leaders[0]] == {"ok": True, "scheduler": "standby"}
     assert "another process runs the scheduler; this one stands by" in logs[1 - leaders[0]]
     assert len(slack_api.calls_to("chat.postMessage")) == 1
     assert post.params["channel"] == "C2"
