@@ -133,3 +133,20 @@ def test_two_processes_opening_one_empty_database_at_once_both_get_the_schema(ne
     engine = make_engine(url, create=False)
     assert _differences(engine) == []
     engine.dispose()
+
+
+def test_import_into_an_empty_database_creates_the_schema_first(new_database_url, monkeypatch):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "events.ndjson"
+    url = new_database_url(empty=True)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("KPIBOT_PSEUDONYM_KEY", "test-key")
+
+    outcome = CliRunner().invoke(app, ["import", str(example)])
+
+    assert (outcome.exit_code, outcome.stdout.strip()) == (0, "imported 4, duplicates 0, rejected 0")
+    engine = make_engine(url, create=False)
+    with engine.connect() as conn:
+        assert current(conn) == head()
+    engine.dispose()
