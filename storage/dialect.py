@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -40,23 +40,23 @@ LEADER_LOCK = 0x6B7062_6F74_0002
 
 
 @contextmanager
-def schema_lock(conn: Connection) -> Iterator[None]:
-    """Holds the schema-change lock while the block runs: one process at a time changes the schema.
+def schema_change(engine: Engine) -> Iterator[Connection]:
+    """A transaction in which this process alone changes the schema; released after it commits.
 
-    PostgreSQL: an advisory lock released with `conn`'s transaction. SQLite: an exclusive lock on a
+    PostgreSQL: an advisory lock that ends with the transaction. SQLite: an exclusive lock on a
     `<database>.lock` file beside it (SQLite's own locks don't span DDL statements run one by one).
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-        yield
-        return
-    database = conn.engine.url.database
-    if conn.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+            yield conn
         return
     with open(f"{database}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        yield
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, after the commit
+        with engine.begin() as conn:
+            yield conn
 
 
 def try_leader_lock(conn: Connection) -> bool:
@@ -117,13 +117,28 @@ def _tuples(rows: Sequence[dict[str, Any]], columns: tuple[str, ...], converters
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Inserts `rows` (dicts with the same keys) with one DBAPI executemany."""
+    """Inserts `rows` (dicts with the same keys): one COPY on PostgreSQL, one DBAPI executemany on SQLite."""
     if not rows:
         return
     columns = tuple(rows[0])
     mark, converters = _plan(conn.dialect.name, table, columns)
+    if conn.dialect.name == "postgresql":
+        _copy_in(conn, table, columns, _tuples(rows, columns, converters))
+        return
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     conn.exec_driver_sql(sql, _tuples(rows, columns, converters))
+
+
+def _copy_in(conn: Connection, table: Table, columns: tuple[str, ...], values: list[tuple]) -> None:
+    # COPY skips per-statement parse/bind for every row. Text format: the server parses each value
+    # into the column's type, as it does for the executemany path's parameters.
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    sql = f"COPY {conn.dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
+    # The driver connection of `conn`'s transaction, so the rows commit or roll back with it.
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in values:
+            copy.write_row(row)
 
 
 def bulk_update(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:

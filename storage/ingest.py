@@ -128,9 +128,9 @@ class Ingestor:
             bulk_insert(conn, table, table_rows)
         if linked:
             link_conversions(conn, linked)
-        set_links(conn, ids, new)
         # Conversations created by this batch have all their events here; others are replayed from the DB.
         rebuild_conversations(conn, steps, known={cid: steps[cid] for cid in created if cid in steps})
+        set_links(conn, ids, new)  # after the rebuild, which locks the conversations in a deadlock-free order
 
 
 def _as_text(payload: Any) -> str:

@@ -42,9 +42,14 @@ def rebuild_conversations(
     known = known or {}
     done = 0
     for ids in chunks(sorted(set(conversation_ids))):
+        # Lock the rows first (PostgreSQL; SQLite already holds the one write lock): another process
+        # ingesting into the same conversation waits, then replays our events with its own, instead of
+        # overwriting the projection with a timeline that misses ours. In id order, and FOR NO KEY
+        # UPDATE, which the key-share locks of both processes' message inserts don't block: no deadlock.
+        locked = select(_CONV.c.id, _CONV.c.channel).where(_CONV.c.id.in_(ids)).order_by(_CONV.c.id)
+        channels = dict(conn.execute(locked.with_for_update(key_share=True)).all())
         steps = _load_steps(conn, [cid for cid in ids if cid not in known])
         steps.update((cid, known[cid]) for cid in ids if cid in known)
-        channels = dict(conn.execute(select(_CONV.c.id, _CONV.c.channel).where(_CONV.c.id.in_(ids))).all())
         updates, waits = [], []
         for conversation_id in ids:
             projection = project(steps.get(conversation_id, []))

@@ -20,7 +20,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from storage.dialect import schema_lock
+from storage.dialect import schema_change
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Databases created before migrations existed were built by `create_all` at exactly this revision.
@@ -70,7 +70,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     One process at a time (an advisory lock on PostgreSQL), so two bots starting together on an empty
     database don't both create it.
     """
-    with engine.begin() as conn, schema_lock(conn):
+    with schema_change(engine) as conn:
         before = current(conn)
         config = alembic_config(conn)
         if before is None and _has_kpibot_tables(conn):

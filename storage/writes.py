@@ -53,7 +53,7 @@ def conversation_ids(conn: Connection, items: list[Accepted]) -> tuple[dict[tupl
                 and_(table.c.source == source, table.c.external_id.in_(part))
             )
             found.update(((source, ext), cid) for cid, ext in conn.execute(query))
-    missing = [key for key in wanted if key not in found]
+    missing = sorted(key for key in wanted if key not in found)  # one insert order: no deadlock
     rows = [
         {
             "source": s,
