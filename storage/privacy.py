@@ -6,9 +6,10 @@ import hashlib
 import hmac
 import secrets
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
+from storage.dialect import insert_ignoring_conflicts
 from storage.models import AppSecret
 from storage.settings import Settings
 
@@ -38,10 +39,10 @@ def pseudonymiser(settings: Settings, engine: Engine) -> Pseudonymiser:
     """The workspace's pseudonymiser: the configured key, or one generated once and kept in the database."""
     if settings.pseudonym_key is not None:
         return Pseudonymiser(settings.pseudonym_key.get_secret_value().encode("utf-8"))
-    with Session(engine) as db:
-        row = db.get(AppSecret, _KEY_NAME)
-        if row is None:
-            row = AppSecret(name=_KEY_NAME, value=secrets.token_hex(32))
-            db.add(row)
-            db.commit()
-        return Pseudonymiser(bytes.fromhex(row.value))
+    table = AppSecret.__table__
+    stored = select(table.c.value).where(table.c.name == _KEY_NAME)
+    with engine.begin() as conn:
+        # Two processes starting on a new database may both get here: the first key stored wins.
+        offer = {"name": _KEY_NAME, "value": secrets.token_hex(32)}
+        conn.execute(insert_ignoring_conflicts(conn, table, ["name"]).values(offer))
+        return Pseudonymiser(bytes.fromhex(conn.execute(stored).scalar_one()))

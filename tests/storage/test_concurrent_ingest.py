@@ -71,3 +71,29 @@ def test_events_of_one_conversation_ingested_at_once_by_two_processes_lose_no_up
     assert {row.last_message_at.minute for row in replayed[0]} == {52}
     # ...and the projections written during the race are exactly the replayed ones.
     assert raced == replayed
+
+
+def test_two_processes_generating_the_pseudonym_key_at_once_agree_on_one(database_url):
+    from storage.privacy import pseudonymiser
+    from storage.settings import Settings
+
+    engines = [make_engine(database_url) for _ in range(2)]
+    start, pseudonyms, errors = threading.Barrier(2), [], []
+
+    def first_use(engine) -> None:
+        start.wait()
+        try:
+            pseudonyms.append(pseudonymiser(Settings(), engine)("@ana"))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for engine in engines:
+        engine.dispose()
+
+    assert errors == []
+    assert len(pseudonyms) == 2 and pseudonyms[0] == pseudonyms[1]
