@@ -1,4 +1,5 @@
-"""The one place for SQL that differs between SQLite and PostgreSQL, and for the bulk-write fast path.
+"""The one place for SQL that differs between SQLite and PostgreSQL (PRAGMAs, locks, upserts, COPY), and
+for the bulk-write fast path.
 
 Bulk writes (import backfills of millions of events) skip SQLAlchemy's per-row parameter processing:
 values are converted here once, in the column's storage form, and handed to the DBAPI's executemany.
@@ -9,6 +10,8 @@ Core reads see the same rows.
 from __future__ import annotations
 
 import fcntl
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -67,6 +70,27 @@ def try_leader_lock(conn: Connection) -> bool:
 def has_percentiles(conn: Connection) -> bool:
     """Whether the database computes exact percentiles itself (PostgreSQL's percentile_cont; not SQLite)."""
     return conn.dialect.name == "postgresql"
+
+
+def sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Sets up each new SQLite connection: WAL journal, NORMAL sync, foreign keys, a 30 s busy wait."""
+    # WAL lets readers (slash commands) run while a writer (import, webhooks) commits; NORMAL sync in WAL
+    # mode survives a process crash (SIGKILL), which is the durability the 2xx promises.
+    cursor = dbapi_connection.cursor()
+    # Switching a new file to WAL needs it alone, and SQLite reports "locked" at once rather than wait.
+    for attempt in range(100):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
