@@ -1,10 +1,13 @@
-"""Bulk import throughput: plain message events through the real ingestion core into a SQLite file.
+"""Bulk import throughput: plain message events through the real ingestion core into a fresh database.
 
-    python bench/ingest.py [--events 1000000] [--db /tmp/kpibot-bench-ingest.db]
+    python bench/ingest.py [--events 1000000] [--db /tmp/kpibot-bench-ingest.db] [--no-analysis]
+                           [--database-url postgresql+psycopg://USER:PW@HOST:PORT/postgres]
 
 Prints events/s for the whole run (JSON parsing, validation, raw insert, projections, commit), the
-same for a re-import (every event a duplicate), and the ratio to a bare executemany of the raw rows
-(the floor set by SQLite itself on this machine).
+same for a re-import (every event a duplicate), and the ratio to a bare load of the raw rows (the
+floor set by the database itself on this machine): sqlite3 executemany on SQLite; psycopg executemany
+and COPY on PostgreSQL. The default database is the SQLite file `--db`; with `--database-url` of a
+PostgreSQL server the bench drops and recreates its own database `kpibot_bench_ingest` there.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import psycopg  # noqa: E402
+from sqlalchemy import make_url  # noqa: E402
+
+from bench.kpi_data import bench_database  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.importer import import_items  # noqa: E402
 from storage.ingest import Ingestor  # noqa: E402
@@ -76,24 +83,79 @@ def floor_rate(path: str, n: int) -> float:
         conn.commit()
     elapsed = time.perf_counter() - started
     conn.close()
+    Path(path).unlink(missing_ok=True)
     return n / elapsed
+
+
+def postgres_floor_rates(url: str, n: int) -> dict[str, float]:
+    """events/s of bare psycopg loads of raw rows into a scratch table (no parsing, no projections):
+    executemany and COPY, in transactions of 5,000."""
+    rows = [("kpibot", f"m{i}", line) for i, line in message_lines(n)]
+    rates = {}
+    with psycopg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    ) as db:
+        for how in ("executemany", "COPY"):
+            db.execute("DROP TABLE IF EXISTS bench_floor_raw")
+            db.execute(
+                "CREATE TABLE bench_floor_raw (id bigserial PRIMARY KEY, source text, external_id text, "
+                "body text, UNIQUE (source, external_id))"
+            )
+            db.commit()
+            started = time.perf_counter()
+            for k in range(0, n, 5000):
+                with db.cursor() as cursor:
+                    if how == "COPY":
+                        with cursor.copy(
+                            "COPY bench_floor_raw (source, external_id, body) FROM STDIN"
+                        ) as copy:
+                            for row in rows[k : k + 5000]:
+                                copy.write_row(row)
+                    else:
+                        cursor.executemany(
+                            "INSERT INTO bench_floor_raw (source, external_id, body) VALUES (%s, %s, %s)",
+                            rows[k : k + 5000],
+                        )
+                db.commit()
+            rates[how] = n / (time.perf_counter() - started)
+        db.execute("DROP TABLE bench_floor_raw")
+    return rates
+
+
+def database_bytes(engine, path: str | None) -> int:
+    """The size of the bench database on disk."""
+    if path is not None:
+        return os.path.getsize(path)
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--db", default="/tmp/kpibot-bench-ingest.db")
+    parser.add_argument(
+        "--db", default="/tmp/kpibot-bench-ingest.db", help="the SQLite file (default database)"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql+psycopg://…); the bench uses a database kpibot_bench_ingest",
+    )
     parser.add_argument(
         "--no-analysis",
         action="store_true",
         help="skip sentiment/topic scoring of inbound text (measures storage alone)",
     )
     args = parser.parse_args()
-    for suffix in ("", "-wal", "-shm"):
-        Path(args.db + suffix).unlink(missing_ok=True)
-    url = f"sqlite:///{args.db}"
+    if args.database_url and not args.database_url.startswith("sqlite"):
+        path, url = None, bench_database(args.database_url, "kpibot_bench_ingest", fresh=True)
+    else:
+        url = args.database_url or f"sqlite:///{args.db}"
+        path = url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
     settings = Settings(database_url=url, pseudonym_key="bench")
     engine = make_engine(url)
+    print(f"database: {engine.dialect.name} {'.'.join(map(str, engine.dialect.server_version_info))}")
     analyse = not args.no_analysis
     elapsed, result = timed_import(engine, settings, args.events, analyse=analyse)
     rate = args.events / elapsed
@@ -109,9 +171,19 @@ def main() -> None:
         f"re-import {args.events:>8,} duplicates      in {elapsed_dup:6.1f} s = "
         f"{args.events / elapsed_dup:9,.0f} events/s (duplicates {dup.duplicates:,})"
     )
-    floor = floor_rate(args.db + ".floor", min(args.events, 200_000))
-    print(f"bare sqlite executemany floor: {floor:,.0f} rows/s; kpibot import = {rate / floor:.2f} x floor")
-    print(f"database size {os.path.getsize(args.db) / 1e6:,.0f} MB")
+    size = database_bytes(engine, path)
+    floor_events = min(args.events, 200_000)
+    if path is not None:
+        floor = floor_rate(path + ".floor", floor_events)
+        print(
+            f"bare sqlite executemany floor: {floor:,.0f} rows/s; kpibot import = {rate / floor:.2f} x floor"
+        )
+    else:
+        for how, floor in postgres_floor_rates(url, floor_events).items():
+            print(
+                f"bare psycopg {how} floor: {floor:,.0f} rows/s; kpibot import = {rate / floor:.2f} x floor"
+            )
+    print(f"database size {size / 1e6:,.0f} MB")
     engine.dispose()
 
 

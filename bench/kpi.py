@@ -1,21 +1,25 @@
-"""KPI query latency at scale: the scorecard and every KPI on a large SQLite database, and DuckDB beside it.
+"""KPI query latency at scale: the scorecard and every KPI on a large database, and DuckDB beside it.
 
     python bench/kpi.py [--conversations 1000000] [--db /tmp/kpibot-bench-kpi.db] [--runs 20]
-                        [--kpis frt,wait]
+                        [--kpis frt,wait] [--database-url postgresql+psycopg://USER:PW@HOST:PORT/postgres]
 
 Builds the database once (bench/kpi_data.py; reused when it already holds that many conversations),
 then times `commands.engine.compute` — the whole answer: the period, its previous period, benchmark
 and notes — for all channels and for twitter, over 7 and 90 days, as of the data's last instant.
 Prints p50/p95 milliseconds per case (runs stop early once a case has used its time budget), then
-the same FRT and volume figures computed by DuckDB from the same rows, as a reference ratio.
-The database gets the indexes of storage/models.py and no planner statistics (the queries are written
-so SQLite picks the time-range index without them; see docs/performance.md).
+(SQLite only) the same FRT and volume figures computed by DuckDB from the same rows, as a reference ratio.
+
+SQLite (the default: the file `--db`): the indexes of storage/models.py and no planner statistics (the
+queries are written so SQLite picks the time-range index without them; see docs/performance.md).
+PostgreSQL (`--database-url` of a server; the bench uses its own database `kpibot_bench_kpi` there,
+dropped and rebuilt when it does not hold a finished build of that size): the same indexes, then
+VACUUM ANALYZE as autovacuum would have done. `--no-prepare` times the same queries without psycopg's
+server-side prepared statements (see docs/performance.md, PostgreSQL).
 """
 
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
 import sys
 import time
@@ -25,7 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.kpi_data import NOW, build  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.kpi_data import NOW, bench_database, build, is_complete  # noqa: E402
 from commands.engine import compute  # noqa: E402
 from commands.errors import UsageError  # noqa: E402
 from commands.kpis import KPIS  # noqa: E402
@@ -48,25 +54,41 @@ DUCK_VOLUME = (
 )
 
 
-def prepare(path: str, conversations: int) -> None:
-    """Builds the database unless `path` holds `conversations` conversations already."""
-    if Path(path).exists():
-        with sqlite3.connect(path) as db:
-            held = db.execute("SELECT count(*) FROM conversation").fetchone()[0]
-        if held == conversations:
-            print(f"reusing {path} ({held:,} conversations)")
-        else:
+def prepare(url: str, conversations: int) -> None:
+    """Builds the database at `url` unless it holds a finished build of `conversations` already."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite") else None
+    if (path is None or Path(path).exists()) and is_complete(url, conversations):
+        print(f"reusing {_safe(url)} ({conversations:,} conversations)")
+    else:
+        if path is not None:
             for suffix in ("", "-wal", "-shm"):
                 Path(path + suffix).unlink(missing_ok=True)
-    if not Path(path).exists():
+        else:
+            bench_database(url, _name(url), fresh=True)
         started = time.perf_counter()
-        build(path, conversations)
-        print(f"built {path} with {conversations:,} conversations in {time.perf_counter() - started:.0f} s")
-    with sqlite3.connect(path) as db:
+        build(url, conversations)
+        print(f"built {_safe(url)}: {conversations:,} conversations in {time.perf_counter() - started:.0f} s")
+    engine = create_engine(url)
+    with engine.connect() as conn:
         counts = {
-            t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("message", "wait", "survey")
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("message", "wait", "survey")
         }
-    print(", ".join(f"{n:,} {t}s" for t, n in counts.items()), f"- {Path(path).stat().st_size / 1e9:.1f} GB")
+        size = (
+            Path(path).stat().st_size
+            if path
+            else conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+        )
+    engine.dispose()
+    print(", ".join(f"{n:,} {t}s" for t, n in counts.items()), f"- {size / 1e9:.1f} GB")
+
+
+def _name(url: str) -> str:
+    return url.rsplit("/", 1)[-1].split("?")[0]
+
+
+def _safe(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url
 
 
 def timed(fn, runs: int) -> tuple[float, float, int]:
@@ -103,6 +125,8 @@ def time_kpis(engine, settings: Settings, keys: list[str], runs: int) -> None:
 
 def compare_duckdb(path: str, engine, settings: Settings, runs: int) -> None:
     """FRT statistics and volume counts of one period, SQLite (our code) against DuckDB (same rows)."""
+    import sqlite3
+
     import duckdb
     import numpy as np
 
@@ -156,18 +180,38 @@ def _fetch(duck, sql: str, params: list) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=1_000_000)
-    parser.add_argument("--db", default="/tmp/kpibot-bench-kpi.db")
+    parser.add_argument("--db", default="/tmp/kpibot-bench-kpi.db", help="the SQLite file (default database)")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql+psycopg://…); the bench uses its own database kpibot_bench_kpi",
+    )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--kpis", help="comma-separated KPI keys (default: scorecard and every KPI)")
     parser.add_argument("--no-duckdb", action="store_true")
+    parser.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="PostgreSQL: never prepare statements server-side (psycopg prepare_threshold=None), a what-if: "
+        "from a statement's 6th run psycopg prepares it and the server may switch to a generic plan",
+    )
     args = parser.parse_args()
-    prepare(args.db, args.conversations)
-    settings = Settings(database_url=f"sqlite:///{args.db}")
-    engine = make_engine(settings.database_url, create=False)
+    if args.database_url and not args.database_url.startswith("sqlite"):
+        url = bench_database(args.database_url, "kpibot_bench_kpi", fresh=False)
+    else:
+        url = args.database_url or f"sqlite:///{args.db}"
+    prepare(url, args.conversations)
+    settings = Settings(database_url=url)
+    if args.no_prepare and not url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"prepare_threshold": None})
+    else:
+        engine = make_engine(settings.database_url, create=False)
+    with engine.connect():  # the server version is known once connected
+        version = ".".join(map(str, engine.dialect.server_version_info))
+    print(f"database: {engine.dialect.name} {version}")
     keys = args.kpis.split(",") if args.kpis else ["scorecard", *KPIS]
     time_kpis(engine, settings, keys, args.runs)
-    if not args.no_duckdb:
-        compare_duckdb(args.db, engine, settings, args.runs)
+    if not args.no_duckdb and engine.dialect.name == "sqlite":
+        compare_duckdb(url.removeprefix("sqlite:///"), engine, settings, args.runs)
     engine.dispose()
 
 

@@ -1,8 +1,11 @@
 """Webhook throughput and latency: signed POST /events against the bot's HTTP server in a subprocess.
 
     python bench/webhook.py [--events 100000] [--batch 500] [--singles 100000] [--concurrency 16] [--bare]
+                            [--database-url postgresql+psycopg://USER:PW@HOST:PORT/postgres]
 
-Starts the server on 127.0.0.1 with a temp SQLite database and KPIBOT_WEBHOOK_SECRET set: the app of
+Starts the server on 127.0.0.1 with KPIBOT_WEBHOOK_SECRET set and DATABASE_URL a fresh database — a temp
+SQLite file by default, or with `--database-url` of a PostgreSQL server the bench's own database
+`kpibot_bench_webhook` there (dropped and created empty each run) — serving the app of
 `kpibot serve` (bot.server.create_http_app, with the webhook routes), or with --bare only the webhook
 routes on uvicorn. Then posts `--events` events in batches of `--batch`, and `--singles` events one per
 request, each with `--concurrency` client threads, and prints events/s and request latency p50/p99.
@@ -29,6 +32,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.kpi_data import bench_database  # noqa: E402
+
 SECRET = "bench-webhook-secret"
 CHANNELS = ("facebook", "facebook", "facebook", "twitter", "twitter", "instagram", "viber")
 # The HTTP app `kpibot serve` runs, with the webhook routes; --bare serves the routes alone.
@@ -85,8 +92,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db: Path, port: int, bare: bool) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "KPIBOT_WEBHOOK_SECRET": SECRET}
+def start_server(database_url: str, port: int, bare: bool) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": database_url, "KPIBOT_WEBHOOK_SECRET": SECRET}
     env.update(KPIBOT_PSEUDONYM_KEY="bench-key", SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET="bench")
     command = [sys.executable, "-c", LAUNCH, str(port), "bare" if bare else "serve"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -160,15 +167,22 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=100_000, help="events posted one per request")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--bare", action="store_true", help="serve the webhook routes alone")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql+psycopg://…); the bench uses a database kpibot_bench_webhook",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.database_url and not args.database_url.startswith("sqlite"):
+            database_url, database = bench_database(args.database_url, "kpibot_bench_webhook"), "PostgreSQL"
+        else:
+            database_url, database = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite"
         port = free_port()
-        server = start_server(Path(tmp) / "bench.db", port, args.bare)
+        server = start_server(database_url, port, args.bare)
         url = f"http://127.0.0.1:{port}"
         try:
-            print(
-                f"server: {'webhook routes on uvicorn' if args.bare else 'kpibot serve app'}, SQLite, {url}"
-            )
+            app = "webhook routes on uvicorn" if args.bare else "kpibot serve app"
+            print(f"server: {app}, {database}, {url}")
             batched = [event(i, "b") for i in range(args.events)]
             requests = [batched[k : k + args.batch] for k in range(0, len(batched), args.batch)]
             report(f"batches of {args.batch}", args.events, *run(port, requests, args.concurrency))

@@ -150,3 +150,9 @@ def test_import_into_an_empty_database_creates_the_schema_first(new_database_url
     with engine.connect() as conn:
         assert current(conn) == head()
     engine.dispose()
+
+
+@pytest.mark.postgresql_only("a PostgreSQL planner setting")
+def test_postgresql_connections_plan_each_query_for_its_own_date_range(engine):
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
