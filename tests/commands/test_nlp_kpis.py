@@ -22,7 +22,6 @@ from commands.kpis import KPIS
 from commands.kpis.nlp import sentiment, shorten, topics, voice
 from commands.parse import parse_command
 from commands.query import Query
-from storage.ingest import Ingestor
 from storage.models import Message
 from storage.privacy import Pseudonymiser
 from tests.storage.builders import T0, inbound, reply
@@ -30,17 +29,6 @@ from tests.storage.builders import T0, inbound, reply
 DAY = 1440
 REPO = Path(__file__).resolve().parents[2]
 ANA = Pseudonymiser(b"test-key")("@ana")
-
-
-@pytest.fixture
-def feed(engine, settings):
-    ingestor = Ingestor(engine, settings)
-
-    def feed(*events: dict) -> None:
-        result = ingestor.ingest([(n, json.dumps(e)) for n, e in enumerate(events, 1)])
-        assert not result.rejected, result.rejected
-
-    return feed
 
 
 @pytest.fixture

@@ -7,29 +7,16 @@ corrects them.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 
 from commands.kpis import outcome as kpi
 from commands.query import Query
-from storage.ingest import Ingestor
 from tests.storage.builders import T0, at, inbound
 
 DAY = 1440
 NOW = 2 * DAY
-
-
-@pytest.fixture
-def feed(engine, settings):
-    ingestor = Ingestor(engine, settings)
-
-    def feed(*events: dict) -> None:
-        result = ingestor.ingest([(n, json.dumps(e)) for n, e in enumerate(events, 1)])
-        assert not result.rejected, result.rejected
-
-    return feed
 
 
 @pytest.fixture

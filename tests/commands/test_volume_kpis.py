@@ -6,7 +6,6 @@ otherwise, and `now` is two days after T0 so later replies and resolutions are k
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -14,23 +13,11 @@ import pytest
 from commands.business_hours import BusinessClock
 from commands.kpis import volume as kpi
 from commands.query import Query
-from storage.ingest import Ingestor
 from storage.settings import BusinessHours
 from tests.storage.builders import T0, assignment, at, inbound, status
 
 DAY = 1440
 NOW = 2 * DAY
-
-
-@pytest.fixture
-def feed(engine, settings):
-    ingestor = Ingestor(engine, settings)
-
-    def feed(*events: dict) -> None:
-        result = ingestor.ingest([(n, json.dumps(e)) for n, e in enumerate(events, 1)])
-        assert not result.rejected, result.rejected
-
-    return feed
 
 
 @pytest.fixture
