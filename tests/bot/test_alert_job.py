@@ -8,7 +8,6 @@ a1 (twitter, opened 09:00, has a link) has waited 3 h, a2 (facebook, 10:30) 1 h 
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from storage.ingest import Ingestor
 from storage.outbox import AlertState
 from storage.settings import Settings
 from storage.subscriptions import Subscription, add_subscription, list_subscriptions
+from tests.concurrently import at_once
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -167,17 +167,9 @@ def test_two_app_instances_on_one_database_post_the_alert_once(engine, settings,
     subscription = subscribe(engine)
     engines = [make_engine(settings.database_url) for _ in range(2)]
     clients = [web_client(settings) for _ in range(2)]
-    start, results = threading.Barrier(2), []
-
-    def instance(n):
-        start.wait()
-        results.append(check_alert(engines[n], clients[n], settings, subscription, NOW))
-
-    threads = [threading.Thread(target=instance, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = at_once(
+        *(lambda n=n: check_alert(engines[n], clients[n], settings, subscription, NOW) for n in range(2))
+    )
     for instance_engine in engines:
         instance_engine.dispose()
     assert sorted(results) == sorted(["fire posted 2026-11-20 12:00 UTC (2 over 1h)", SKIPPED])

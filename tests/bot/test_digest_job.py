@@ -8,7 +8,6 @@ The digest due Fri 20 Nov 09:00 Paris (08:00 UTC) covers Thu 19: 2 conversations
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from storage.db import make_engine, session
 from storage.ingest import Ingestor
 from storage.settings import Settings
 from storage.subscriptions import Subscription, add_subscription, remove_subscriptions
+from tests.concurrently import at_once
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # 09:00 in Paris
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -139,18 +139,9 @@ def test_the_next_day_gets_its_own_digest(engine, client, settings, subscription
 def test_two_app_instances_on_one_database_post_the_digest_once(settings, engine, subscription, slack_api):
     engines = [make_engine(settings.database_url) for _ in range(2)]
     clients = [web_client(settings) for _ in range(2)]
-    start = threading.Barrier(2)
-    results = []
-
-    def instance(n):
-        start.wait()
-        results.append(post_digest(engines[n], clients[n], settings, subscription, NOW))
-
-    threads = [threading.Thread(target=instance, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = at_once(
+        *(lambda n=n: post_digest(engines[n], clients[n], settings, subscription, NOW) for n in range(2))
+    )
     for instance_engine in engines:
         instance_engine.dispose()
     assert sorted(results) == sorted(["posted 2026-11-20 09:00 CET", SKIPPED])

@@ -3,14 +3,13 @@
 Each projection must end up as if the events had come one by one: no update lost between the two.
 """
 
-import threading
-
 from sqlalchemy import select
 
 from storage.db import make_engine
 from storage.ingest import Ingestor
 from storage.models import Conversation, Wait
 from storage.rebuild import rebuild_conversations
+from tests.concurrently import at_once
 from tests.storage.builders import inbound, reply
 from tests.storage.conftest import feed
 
@@ -45,20 +44,8 @@ def test_events_of_one_conversation_ingested_at_once_by_two_processes_lose_no_up
             [inbound(f"{c}-in{r}", 10 * r + 1, conv=c) for c in convs],
             [reply(f"{c}-out{r}", 10 * r + 2, conv=c) for c in convs],
         ]
-        start = threading.Barrier(2)
-
-        def ingest(n: int, batches=batches, start=start) -> None:
-            start.wait()
-            try:
-                feed(ingestors[n], batches[n])
-            except Exception as exc:  # noqa: BLE001 - collected for the assertion
-                errors.append(exc)
-
-        threads = [threading.Thread(target=ingest, args=(n,)) for n in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        outcomes = at_once(*(lambda n=n, batches=batches: feed(ingestors[n], batches[n]) for n in range(2)))
+        errors += [outcome for outcome in outcomes if isinstance(outcome, Exception)]
     raced = _projections(engines[0])
     with engines[0].begin() as conn:  # replay every conversation from its stored events
         rebuild_conversations(conn, conn.execute(select(Conversation.id)).scalars().all())
@@ -78,22 +65,9 @@ def test_two_processes_generating_the_pseudonym_key_at_once_agree_on_one(databas
     from storage.settings import Settings
 
     engines = [make_engine(database_url) for _ in range(2)]
-    start, pseudonyms, errors = threading.Barrier(2), [], []
 
-    def first_use(engine) -> None:
-        start.wait()
-        try:
-            pseudonyms.append(pseudonymiser(Settings(), engine)("@ana"))
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=first_use, args=(engine,)) for engine in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    pseudonyms = at_once(*(lambda e=e: pseudonymiser(Settings(), e)("@ana") for e in engines))
     for engine in engines:
         engine.dispose()
 
-    assert errors == []
-    assert len(pseudonyms) == 2 and pseudonyms[0] == pseudonyms[1]
+    assert pseudonyms[0] == pseudonyms[1] and pseudonyms[0].startswith("c_")

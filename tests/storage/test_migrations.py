@@ -1,7 +1,5 @@
 """Alembic migrations: the head equals the models, empty databases get the schema, old ones are refused."""
 
-import threading
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -13,6 +11,7 @@ from bot.cli import app
 from storage import schema
 from storage.db import make_engine
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
+from tests.concurrently import at_once
 
 
 def _differences(engine) -> list:
@@ -115,21 +114,10 @@ def test_db_upgrade_of_an_unreachable_database_exits_2_without_showing_the_passw
 
 def test_two_processes_opening_one_empty_database_at_once_both_get_the_schema(new_database_url):
     url = new_database_url(empty=True)
-    start, errors = threading.Barrier(2), []
 
-    def open_it() -> None:
-        start.wait()
-        try:
-            make_engine(url).dispose()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
+    outcomes = at_once(*[lambda: make_engine(url).dispose()] * 2)
 
-    threads = [threading.Thread(target=open_it) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    assert outcomes == [None, None]
     engine = make_engine(url, create=False)
     assert _differences(engine) == []
     engine.dispose()
