@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -60,6 +60,15 @@ def schema_change(engine: Engine) -> Iterator[Connection]:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, after the commit
         with engine.begin() as conn:
             yield conn
+
+
+def lock_names(conn: Connection, names: Iterable[str]) -> None:
+    """Holds a lock per name until `conn`'s transaction ends, taken in sorted order (PostgreSQL; SQLite's
+    one write lock already serialises writers). Other transactions locking a name wait for this one."""
+    if conn.dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):  # the two-key form: a key space apart from SCHEMA_LOCK and LEADER_LOCK
+        conn.execute(text("SELECT pg_advisory_xact_lock(7, hashtext(:name))"), {"name": name})
 
 
 def try_leader_lock(conn: Connection) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
 
 from storage.analysis import text_analyser
-from storage.dialect import bulk_insert
+from storage.dialect import bulk_insert, lock_names
 from storage.events import EventError
 from storage.models import RejectedEvent
 from storage.normalise import Accepted, Normaliser
@@ -124,6 +124,10 @@ class Ingestor:
                 steps[cid].append(step_for(item))
             elif e.type in ("lead", "conversion"):
                 linked.append(row)
+        if linked:  # a lead and its conversion stored at once by two processes must still meet
+            lock_names(
+                conn, (f"link {r['source']} {r['conversation_key']}" for r in linked if r["conversation_key"])
+            )
         for table, table_rows in rows.items():
             bulk_insert(conn, table, table_rows)
         if linked:

@@ -71,3 +71,39 @@ def test_two_processes_generating_the_pseudonym_key_at_once_agree_on_one(databas
         engine.dispose()
 
     assert pseudonyms[0] == pseudonyms[1] and pseudonyms[0].startswith("c_")
+
+
+def test_a_lead_and_its_conversion_stored_at_once_by_two_processes_are_linked(database_url, settings):
+    from storage.models import Lead
+
+    engines = [make_engine(database_url) for _ in range(2)]
+    ingestors = [Ingestor(engine, settings, analyse_text=False) for engine in engines]
+    for r in range(5):  # 5 rounds of 20 conversations: leads to one process, conversions to the other
+        leads = [
+            {
+                "id": f"l{r}-{n}",
+                "type": "lead",
+                "at": "2026-11-20T10:00:00Z",
+                "conversation_id": f"fb-{r}-{n}",
+            }
+            for n in range(20)
+        ]
+        conversions = [
+            {
+                "id": f"c{r}-{n}",
+                "type": "conversion",
+                "at": "2026-11-21T10:00:00Z",
+                "conversation_id": f"fb-{r}-{n}",
+            }
+            for n in range(20)
+        ]
+        outcomes = at_once(
+            lambda mine=leads: feed(ingestors[0], mine), lambda theirs=conversions: feed(ingestors[1], theirs)
+        )
+        assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    with engines[0].connect() as conn:
+        converted = conn.execute(select(Lead.converted_at.is_not(None))).scalars().all()
+    for engine in engines:
+        engine.dispose()
+
+    assert len(converted) == 100 and all(converted)
