@@ -7,8 +7,6 @@ point a real `WebClient` at a local stand-in.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
@@ -26,6 +24,7 @@ from bot.errors import answer_unexpected_error
 from bot.listeners import actions, commands, events, intake
 from bot.metrics import Metrics
 from storage.db import make_engine
+from storage.deliveries import first_delivery
 from storage.ingest import Ingestor
 from storage.settings import Settings
 
@@ -59,7 +58,6 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
 }
-_SEEN_EVENTS = 10_000
 
 
 def _not_the_token_notice(record: logging.LogRecord) -> bool:
@@ -101,7 +99,7 @@ def create_app(
         process_before_response=True,
         listener_executor=executor,
     )
-    app.middleware(_once_per_event(metrics))
+    app.middleware(_once_per_event(metrics, engine, clock))
     app.error(answer_unexpected_error)
     for module in (commands, events, actions):
         module.register(app, settings=settings, engine=engine, clock=clock, metrics=metrics)
@@ -130,24 +128,22 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _once_per_event(metrics: Metrics):
+def _once_per_event(metrics: Metrics, engine: Engine, clock: Callable[[], datetime]):
     """Middleware: an Events API delivery whose event_id was already handled is acked and dropped.
 
     Slack retries an event (X-Slack-Retry-Num) when the first ack was slow or lost; a retry of an
-    event never seen (the first delivery was lost) is handled normally.
+    event never seen (the first delivery was lost) is handled normally. Event ids are remembered in
+    the database, so a retry reaching another bot process is recognised too.
     """
-    seen: OrderedDict[str, None] = OrderedDict()
-    lock = threading.Lock()
 
     def skip_redelivered_events(body, next, logger):
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if event_id:
-            with lock:
-                repeated = event_id in seen
-                seen[event_id] = None
-                seen.move_to_end(event_id)
-                if len(seen) > _SEEN_EVENTS:
-                    seen.popitem(last=False)
+            try:
+                repeated = not first_delivery(engine, event_id, clock())
+            except Exception:  # noqa: BLE001 - handling an event twice beats dropping it
+                logger.exception("could not record delivery of event %s; handling it", event_id)
+                repeated = False
             if repeated:
                 logger.info("event %s already handled; acknowledging the redelivery only", event_id)
                 return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})

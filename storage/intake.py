@@ -1,7 +1,7 @@
 """Slack intake channels added by admins (`/kpi intake here twitter`), beside those in the settings.
 
 A Slack channel maps to one kpibot channel (the social network its messages come from). Adding a Slack
-channel again replaces its mapping. The table is created on first use, so it needs no migration step.
+channel again replaces its mapping.
 """
 
 from __future__ import annotations

@@ -95,3 +95,16 @@ def test_redelivered_home_event_is_acknowledged_but_published_once(database_url,
     assert retry.headers["X-Slack-No-Retry"] == "1"
     # The retry of Ev7 was dropped; a retry of an event never seen (its first delivery lost) is handled.
     assert sorted(call.params["user_id"] for call in slack_api.calls_to("views.publish")) == ["U1", "U8"]
+
+
+def test_a_retry_reaching_another_bot_process_on_the_same_database_is_not_handled_again(
+    database_url, slack_api
+):
+    retry_headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    with running_bot(database_url, slack_api) as first, running_bot(database_url, slack_api) as second:
+        delivered = first.event(home_opened(event_id="Ev9"))
+        retried = second.event(home_opened(event_id="Ev9"), **retry_headers)
+
+    assert (delivered.status_code, retried.status_code) == (200, 200)
+    assert retried.headers["X-Slack-No-Retry"] == "1"
+    assert [call.params["user_id"] for call in slack_api.calls_to("views.publish")] == ["U1"]

@@ -42,7 +42,7 @@ def test_tables_of_other_tools_in_the_database_are_left_alone_by_migrations(engi
 def test_opening_an_empty_database_migrates_it_to_the_head(new_database_url):
     engine = make_engine(new_database_url(empty=True))
     with engine.connect() as conn:
-        assert current(conn) == head() == "0001"
+        assert current(conn) == head() == "0002"
         assert {"conversation", "message", "raw_event", "outbox"} <= set(inspect(conn).get_table_names())
     engine.dispose()
 
@@ -51,24 +51,48 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
     new_database_url,
 ):
     engine = make_engine(new_database_url(empty=True), create=False)
-    SQLModel.metadata.create_all(engine)  # what kpibot did before migrations existed
+    # What kpibot did before migrations existed: create_all of the tables it had then (revision 0001's).
+    tables = [table for name, table in SQLModel.metadata.tables.items() if name != "slack_delivery"]
+    SQLModel.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
-    ensure_schema(engine)
+
+    with pytest.raises(SchemaBehind, match="at revision 0001 and this kpibot needs 0002"):
+        ensure_schema(engine)
     with engine.connect() as conn:
         assert current(conn) == schema.INITIAL_REVISION
+    assert upgrade(engine) == ("0001", "0002")
+
+    with engine.connect() as conn:
         assert conn.execute(text("SELECT value FROM app_secret WHERE name = 'kept'")).scalar_one() == "yes"
+    assert _differences(engine) == []
     engine.dispose()
 
 
-def test_a_database_at_an_older_revision_is_not_changed_and_asks_for_db_upgrade(engine, monkeypatch):
-    monkeypatch.setattr(schema, "head", lambda: "0002")  # as if this kpibot shipped a newer revision
-    with pytest.raises(
-        SchemaBehind, match=r"at revision 0001 and this kpibot needs 0002: run `kpibot db upgrade`"
-    ):
-        ensure_schema(engine)
+def test_a_database_at_an_older_revision_is_refused_until_db_upgrade_migrates_it_keeping_its_data(
+    new_database_url, monkeypatch
+):
+    url = new_database_url(empty=True)
+    engine = make_engine(url, create=False)
+    upgrade(engine, "0001")  # as an earlier kpibot left it, with data
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
+    monkeypatch.setenv("DATABASE_URL", url)
+    runner = CliRunner()
+
+    refused = runner.invoke(app, ["kpi", "frt"])
     with engine.connect() as conn:
-        assert current(conn) == "0001"
+        untouched = current(conn), "slack_delivery" in inspect(conn).get_table_names()
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+
+    assert refused.exit_code == 2
+    assert "at revision 0001 and this kpibot needs 0002: run `kpibot db upgrade`" in refused.output
+    assert untouched == ("0001", False)
+    assert (upgraded.exit_code, upgraded.output) == (0, "upgraded revision 0001 → revision 0002\n")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM app_secret WHERE name = 'kept'")).scalar_one() == "yes"
+    assert _differences(engine) == []
+    engine.dispose()
 
 
 def test_a_database_from_a_newer_kpibot_is_refused_by_commands_with_exit_2(database_url, monkeypatch):
@@ -94,9 +118,9 @@ def test_db_upgrade_creates_an_empty_database_then_says_it_is_up_to_date(new_dat
     first, second = runner.invoke(app, ["db", "upgrade"]), runner.invoke(app, ["db", "upgrade"])
     shown = runner.invoke(app, ["db", "current"])
 
-    assert (first.exit_code, first.output) == (0, "upgraded empty database → revision 0001\n")
-    assert (second.exit_code, second.output) == (0, "already at revision 0001 (newest)\n")
-    assert shown.output == "database: revision 0001 · this kpibot: revision 0001 · up to date\n"
+    assert (first.exit_code, first.output) == (0, "upgraded empty database → revision 0002\n")
+    assert (second.exit_code, second.output) == (0, "already at revision 0002 (newest)\n")
+    assert shown.output == "database: revision 0002 · this kpibot: revision 0002 · up to date\n"
 
 
 def test_db_upgrade_of_an_unreachable_database_exits_2_without_showing_the_password(monkeypatch):

@@ -1,0 +1,44 @@
+"""Slack Events API deliveries already handled, remembered in the database every bot process shares.
+
+Slack retries an event (X-Slack-Retry-Num) when an ack was slow or lost, within minutes. Behind a load
+balancer the retry may reach another process than the first delivery: a memory of one process would
+not know it. Rows older than KEEP are dropped as new ones arrive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel
+
+from storage.dialect import insert_new_returning
+from storage.models import UTCDateTime
+
+KEEP = timedelta(hours=1)  # Slack gives up after three retries over about five minutes
+
+
+class SlackDelivery(SQLModel, table=True):
+    """An Events API event id seen by some bot process, and when."""
+
+    __tablename__ = "slack_delivery"
+
+    event_id: str = Field(primary_key=True)
+    received_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+def first_delivery(engine: Engine, event_id: str, now: datetime) -> bool:
+    """Records `event_id`; True when no process had seen it before (this delivery is to be handled)."""
+    table = SlackDelivery.__table__
+    with engine.begin() as conn:
+        new = insert_new_returning(
+            conn,
+            table,
+            [{"event_id": event_id, "received_at": now}],
+            unique=("event_id",),
+            returning=("event_id",),
+        )
+        if new:
+            conn.execute(delete(table).where(table.c.received_at < now - KEEP))
+    return bool(new)
