@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from commands.stats import percentile  # noqa: E402
 from storage.db import make_engine  # noqa: E402
+from storage.schema import upgrade  # noqa: E402
 from tests.slack_standin import SlackStandIn, sign, slash_command_body, wait_for  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -79,6 +80,7 @@ class AnswerClock:
 def texts_for(db_path: str, texts: list[str]) -> list[str]:
     """The command texts with {week} and {month} replaced by date ranges ending on the last day with data."""
     engine = make_engine(f"sqlite:///{db_path}", create=False)
+    upgrade(engine)  # a database built by an earlier kpibot: `kpibot serve` would ask for this first
     with engine.connect() as conn:
         last = conn.exec_driver_sql("SELECT max(opened_at) FROM conversation").scalar()
     engine.dispose()
