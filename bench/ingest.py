@@ -35,28 +35,29 @@ from storage.settings import Settings  # noqa: E402
 CHANNELS = ("facebook", "facebook", "facebook", "twitter", "twitter", "instagram", "viber")
 
 
+def message_event(i: int, prefix: str = "") -> dict:
+    """Message `i`: conversations of 5 messages alternating customer and agent (12 agents)."""
+    conv, step = divmod(i, 5)
+    at = datetime(2026, 10, 1, tzinfo=UTC) + timedelta(seconds=conv * 7 + step * 600)
+    inbound = step % 2 == 0
+    return {
+        "id": f"{prefix}m{i}",
+        "type": "message",
+        "at": at.isoformat().replace("+00:00", "Z"),
+        "conversation_id": f"{prefix}c{conv}",
+        "channel": CHANNELS[conv % len(CHANNELS)],
+        "direction": "inbound" if inbound else "outbound",
+        "author": {"kind": "customer", "id": f"@user{conv % 5000}"}
+        if inbound
+        else {"kind": "agent", "id": f"U{conv % 12}", "name": "Agent"},
+        "text": "Where is my parcel? It was due on Monday" if inbound else "Sorry, checking that for you now",
+    }
+
+
 def message_lines(n: int):
-    """`n` NDJSON message events: conversations of 5 messages alternating customer and agent."""
-    start = datetime(2026, 10, 1, tzinfo=UTC)
+    """`n` NDJSON message events, positions from 1."""
     for i in range(n):
-        conv, step = divmod(i, 5)
-        at = start + timedelta(seconds=conv * 7 + step * 600)
-        inbound = step % 2 == 0
-        event = {
-            "id": f"m{i}",
-            "type": "message",
-            "at": at.isoformat().replace("+00:00", "Z"),
-            "conversation_id": f"c{conv}",
-            "channel": CHANNELS[conv % len(CHANNELS)],
-            "direction": "inbound" if inbound else "outbound",
-            "author": {"kind": "customer", "id": f"@user{conv % 5000}"}
-            if inbound
-            else {"kind": "agent", "id": f"U{conv % 12}", "name": "Agent"},
-            "text": "Where is my parcel? It was due on Monday"
-            if inbound
-            else "Sorry, checking that for you now",
-        }
-        yield i + 1, json.dumps(event)
+        yield i + 1, json.dumps(message_event(i))
 
 
 def timed_import(engine, settings, n: int, *, analyse: bool = True) -> tuple[float, object]:

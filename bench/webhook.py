@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -34,10 +33,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest import message_event  # noqa: E402
 from bench.kpi_data import bench_database  # noqa: E402
 
 SECRET = "bench-webhook-secret"
-CHANNELS = ("facebook", "facebook", "facebook", "twitter", "twitter", "instagram", "viber")
 # The HTTP app `kpibot serve` runs, with the webhook routes; --bare serves the routes alone.
 LAUNCH = """
 import sys, uvicorn
@@ -55,25 +54,6 @@ else:
     app = create_http_app(settings, engine=engine)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
-
-
-def event(i: int, prefix: str) -> dict:
-    """Message `i`: conversations of 5 messages alternating customer and agent."""
-    conv, step = divmod(i, 5)
-    at = datetime(2026, 10, 1, tzinfo=UTC) + timedelta(seconds=conv * 7 + step * 600)
-    inbound = step % 2 == 0
-    return {
-        "id": f"{prefix}{i}",
-        "type": "message",
-        "at": at.isoformat().replace("+00:00", "Z"),
-        "conversation_id": f"{prefix}c{conv}",
-        "channel": CHANNELS[conv % len(CHANNELS)],
-        "direction": "inbound" if inbound else "outbound",
-        "author": {"kind": "customer", "id": f"@user{conv % 5000}"}
-        if inbound
-        else {"kind": "agent", "id": "U7"},
-        "text": "Where is my parcel? It was due on Monday" if inbound else "Sorry, checking that for you now",
-    }
 
 
 def signed_headers(body: bytes) -> dict[str, str]:
@@ -183,10 +163,10 @@ def main() -> None:
         try:
             app = "webhook routes on uvicorn" if args.bare else "kpibot serve app"
             print(f"server: {app}, {database}, {url}")
-            batched = [event(i, "b") for i in range(args.events)]
+            batched = [message_event(i, "b") for i in range(args.events)]
             requests = [batched[k : k + args.batch] for k in range(0, len(batched), args.batch)]
             report(f"batches of {args.batch}", args.events, *run(port, requests, args.concurrency))
-            singles = [[event(i, "s")] for i in range(args.singles)]
+            singles = [[message_event(i, "s")] for i in range(args.singles)]
             report("single events", args.singles, *run(port, singles, args.concurrency))
         finally:
             server.terminate()
