@@ -172,7 +172,11 @@ def test_two_app_instances_on_one_database_post_the_alert_once(engine, settings,
     )
     for instance_engine in engines:
         instance_engine.dispose()
-    assert sorted(results) == sorted(["fire posted 2026-11-20 12:00 UTC (2 over 1h)", SKIPPED])
+    fired = "fire posted 2026-11-20 12:00 UTC (2 over 1h)"
+    # The other instance either meets the claim (skipped) or, when it reads the alert's state after the
+    # first one saved it, finds nothing new to say (quiet). Either way Slack sees one post.
+    assert results.count(fired) == 1
+    assert [r for r in results if r != fired][0] in (SKIPPED, "quiet")
     assert len(slack_api.calls_to("chat.postMessage")) == 1
 
 
