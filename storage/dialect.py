@@ -27,6 +27,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from storage.models import UTCDateTime
 
+BUSY_TIMEOUT_MS = 30_000  # how long an SQLite connection waits for another writer
+
 
 def insert_ignoring_conflicts(conn: Connection, table: Table, index_elements: list[str]):
     """An INSERT that skips rows violating the unique key `index_elements` (ON CONFLICT DO NOTHING)."""
@@ -81,6 +83,23 @@ def has_percentiles(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+@contextmanager
+def short_wait(conn: Connection, milliseconds: int = 250) -> Iterator[Connection]:
+    """`conn` (outside a transaction) waiting at most `milliseconds` for another writer's lock, for
+    optional writes that had better give up than keep a user waiting: SQLite's busy timeout, PostgreSQL's
+    lock_timeout. Restored afterwards, as the connection goes back to the pool."""
+    sqlite_db = conn.dialect.name == "sqlite"
+    setting = "PRAGMA busy_timeout={}" if sqlite_db else "SET lock_timeout = {}"
+    conn.exec_driver_sql(setting.format(int(milliseconds)))
+    conn.commit()
+    try:
+        yield conn
+    finally:
+        conn.rollback()
+        conn.exec_driver_sql(setting.format(BUSY_TIMEOUT_MS if sqlite_db else 0))
+        conn.commit()
+
+
 def sqlite_pragmas(dbapi_connection, _record) -> None:
     """Sets up each new SQLite connection: WAL journal, NORMAL sync, foreign keys, a 30 s busy wait."""
     # WAL lets readers (slash commands) run while a writer (import, webhooks) commits; NORMAL sync in WAL
@@ -98,7 +117,7 @@ def sqlite_pragmas(dbapi_connection, _record) -> None:
             time.sleep(0.05)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

@@ -6,9 +6,9 @@ Durations are float seconds so SQL can average and sort them directly.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -91,7 +91,8 @@ class Conversation(SQLModel, table=True):
             sqlite_where=text("handle_seconds IS NOT NULL"),
             postgresql_where=text("handle_seconds IS NOT NULL"),
         ),
-        Index("ix_conversation_open", "resolved", "opened_at", "channel"),
+        # first_response_at too, so "still waiting for a first reply" is counted from the index alone
+        Index("ix_conversation_open", "resolved", "opened_at", "channel", "first_response_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -267,3 +268,35 @@ class AppSecret(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     value: str
+
+
+class KpiDay(SQLModel, table=True):
+    """One UTC day of a duration series (`frt`, `wait`, ...) kept ready for the KPI queries: the day's
+    values sorted, their count and exact sum, for one channel or, with channel "", for every channel.
+
+    A cache of the projection tables, filled by the queries themselves (`storage.kpi_days`); triggers
+    note every later change to a day in `kpi_day_stale`, and a row older than its day's newest note is
+    recomputed.
+    """
+
+    __tablename__ = "kpi_day"
+    __table_args__ = (Index("ix_kpi_day_day_seen", "day", "seen"),)  # the triggers' look-up
+
+    series: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    channel: str = Field(primary_key=True)  # "" = every channel
+    seen: int  # the newest kpi_day_stale id of the day when this row was computed (0: none)
+    count: int
+    total: float
+    sorted_values: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float64, little-endian
+
+
+class KpiDayStale(SQLModel, table=True):
+    """A change to a closed day's conversations or waits, noted by a trigger (migration 0003)."""
+
+    __tablename__ = "kpi_day_stale"
+    # ids only grow (AUTOINCREMENT on SQLite, a sequence on PostgreSQL): a row's `seen` compares to them
+    __table_args__ = (Index("ix_kpi_day_stale_day", "day", "id"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date

@@ -6,7 +6,8 @@ the conversation was last resolved, handle time by when the conversation was fir
 handle seconds count there, so a conversation is handled once rather than split over periods).
 Nothing after `query.now` counts, so asking "as of" a past moment sees what was known then.
 
-Speed at a million conversations: calendar durations are the stored seconds columns, read from the
+Speed at a million conversations: calendar durations over whole UTC days come from the per-day cache of
+`storage.kpi_days` (sorted values per day and channel); the rest are the stored seconds columns, read from the
 covering indexes `ix_conversation_response` and `ix_wait_end`, and fetched straight from the DBAPI
 cursor (SQLAlchemy rows cost three times as much); sorting in Python beat SQLite's ORDER BY. PostgreSQL
 computes mean, median and p90 itself (`percentile_cont`, the same interpolation as `commands.stats`), so
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Connection
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from commands.stats import summary
+from storage import kpi_days
 from storage.dialect import has_percentiles, unindexed
 from storage.models import Conversation, Wait
 
@@ -40,7 +42,11 @@ def frt(conn: Connection, query: Query) -> dict[str, Any]:
     the first human reply, over replies sent in the period; plus the conversations opened in the period
     still waiting for one at `now` (`still_waiting`) and the oldest one's age in seconds."""
     q = query.until_now()
-    stats = _summary(conn, q, C.frt_seconds, (C.opened_at, C.first_response_at), _responded(q))
+    cached = _cached(conn, q, "frt")
+    if cached is not None:
+        stats = cached.summary()
+    else:
+        stats = _summary(conn, q, C.frt_seconds, (C.opened_at, C.first_response_at), _responded(q))
     return {**stats, **_still_waiting(conn, q)}
 
 
@@ -48,7 +54,11 @@ def bands(conn: Connection, query: Query) -> dict[str, Any]:
     """Shares (0-1) of the first responses sent in the period that came within 15 min, 1 h, 4 h and 24 h,
     and their count."""
     q = query.until_now()
-    if q.clock is None:
+    cached = _cached(conn, q, "frt")
+    if cached is not None:
+        count = cached.count
+        inside = [cached.at_most(limit) for _, limit in BANDS]
+    elif q.clock is None:
         within = [func.count().filter(C.frt_seconds <= limit) for _, limit in BANDS]
         count, *inside = conn.execute(select(func.count(C.frt_seconds), *within).where(*_responded(q))).one()
     else:
@@ -63,6 +73,9 @@ def wait(conn: Connection, query: Query) -> dict[str, Any]:
     """Reply wait: mean, median, p90 and count of customer waits (the first one included) ended by a
     human reply sent in the period, in seconds."""
     q = query.until_now()
+    cached = _cached(conn, q, "wait")
+    if cached is not None:
+        return cached.summary()
     where = [q.in_period(W.end_at), q.in_channels(W.channel), W.seconds.is_not(None)]
     if q.agent is not None:
         where.append(W.agent == q.agent)
@@ -82,7 +95,10 @@ def art(conn: Connection, query: Query) -> dict[str, Any]:
     ]
     if q.agent is not None:
         where.append(_handler() == q.agent)
-    if q.clock is None and has_percentiles(conn):
+    cached = _cached(conn, q, "first_resolution")
+    if cached is not None:
+        first, full = cached.summary(), _cached(conn, q, "full_resolution").summary()
+    elif q.clock is None and has_percentiles(conn):
         first, full = _summaries_in_database(
             conn, (C.first_resolution_seconds, C.full_resolution_seconds), where
         )
@@ -115,6 +131,9 @@ def aht(conn: Connection, query: Query) -> dict[str, Any]:
     ]
     if q.agent is not None:
         where.append(_handler() == q.agent)
+    cached = _cached(conn, q, "handle")
+    if cached is not None:
+        return {"mean": cached.mean(), "count": cached.count}
     count, mean = conn.execute(
         select(func.count(C.handle_seconds), func.avg(C.handle_seconds)).where(*where)
     ).one()
@@ -131,6 +150,14 @@ def _responded(q: Query) -> list:
     if q.agent is not None:
         where.append(C.first_responder == q.agent)
     return where
+
+
+def _cached(conn: Connection, q: Query, series: str) -> kpi_days.Sample | None:
+    """The series over the period from the per-day cache, for calendar durations of every agent; None
+    when the question needs the tables (business hours, one agent) or the period has no cached day."""
+    if q.clock is not None or q.agent is not None:
+        return None
+    return kpi_days.sample(conn, series, q.start, q.end, q.channels)
 
 
 def _handler():

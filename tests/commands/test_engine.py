@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
@@ -14,6 +14,7 @@ from commands.errors import UsageError
 from commands.kpis import KPIS
 from commands.parse import parse_command
 from commands.result import KpiResult, Scorecard
+from storage import kpi_days
 from storage.db import make_engine
 from storage.ingest import Ingestor
 from storage.settings import BusinessHours, Settings
@@ -248,7 +249,10 @@ def test_change_reports_absolute_relative_and_whether_it_is_good_news():
     assert change(None, 5, "count") == {"absolute": None, "relative": None, "direction": None, "good": None}
 
 
-def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_itself(make, database_kind):
+@pytest.mark.parametrize("cached", [True, False])
+def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_itself(
+    make, database_kind, monkeypatch, cached
+):
     # FRTs 60, 120, 300, 900 s: mean 345; median between 120 and 300 = 210;
     # p90 at rank 0.9 x 3 = 2.7 -> 300 + 0.7 x (900 - 300) = 720.
     events = [
@@ -257,6 +261,8 @@ def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_
         for item in answered(f"c{n}", datetime(2026, 11, 3 + n, 10, tzinfo=UTC), frt)
     ]
     settings, engine = make(events)
+    if not cached:  # no day counts as closed: the values come from the tables, as for today's
+        monkeypatch.setattr(kpi_days, "last_cached_day", lambda *a: date(1970, 1, 1))
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
 
@@ -265,4 +271,5 @@ def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_
     assert (values["mean"], values["median"], values["count"]) == (345.0, 210.0, 4)
     assert values["p90"] == pytest.approx(720.0, abs=1e-9)
     in_database = any("percentile_cont" in sql for sql in statements)
-    assert in_database == (database_kind == "postgresql")
+    assert in_database == (database_kind == "postgresql" and not cached)
+    assert any("FROM kpi_day" in sql for sql in statements) == cached

@@ -1,6 +1,7 @@
 """Alembic migrations: the head equals the models, empty databases get the schema, old ones are refused."""
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -12,6 +13,8 @@ from storage import schema
 from storage.db import make_engine
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
+
+HEAD = "0003"  # the newest revision in storage/migrations/versions
 
 
 def _differences(engine) -> list:
@@ -42,7 +45,7 @@ def test_tables_of_other_tools_in_the_database_are_left_alone_by_migrations(engi
 def test_opening_an_empty_database_migrates_it_to_the_head(new_database_url):
     engine = make_engine(new_database_url(empty=True))
     with engine.connect() as conn:
-        assert current(conn) == head() == "0002"
+        assert current(conn) == head() == HEAD
         assert {"conversation", "message", "raw_event", "outbox"} <= set(inspect(conn).get_table_names())
     engine.dispose()
 
@@ -52,16 +55,17 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
 ):
     engine = make_engine(new_database_url(empty=True), create=False)
     # What kpibot did before migrations existed: create_all of the tables it had then (revision 0001's).
-    tables = [table for name, table in SQLModel.metadata.tables.items() if name != "slack_delivery"]
+    later = {"slack_delivery", "kpi_day", "kpi_day_stale"}  # added by revisions 0002 and 0003
+    tables = [table for name, table in SQLModel.metadata.tables.items() if name not in later]
     SQLModel.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
 
-    with pytest.raises(SchemaBehind, match="at revision 0001 and this kpibot needs 0002"):
+    with pytest.raises(SchemaBehind, match=f"at revision 0001 and this kpibot needs {HEAD}"):
         ensure_schema(engine)
     with engine.connect() as conn:
         assert current(conn) == schema.INITIAL_REVISION
-    assert upgrade(engine) == ("0001", "0002")
+    assert upgrade(engine) == ("0001", HEAD)
 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT value FROM app_secret WHERE name = 'kept'")).scalar_one() == "yes"
@@ -86,9 +90,9 @@ def test_a_database_at_an_older_revision_is_refused_until_db_upgrade_migrates_it
     upgraded = runner.invoke(app, ["db", "upgrade"])
 
     assert refused.exit_code == 2
-    assert "at revision 0001 and this kpibot needs 0002: run `kpibot db upgrade`" in refused.output
+    assert f"at revision 0001 and this kpibot needs {HEAD}: run `kpibot db upgrade`" in refused.output
     assert untouched == ("0001", False)
-    assert (upgraded.exit_code, upgraded.output) == (0, "upgraded revision 0001 → revision 0002\n")
+    assert (upgraded.exit_code, upgraded.output) == (0, f"upgraded revision 0001 → revision {HEAD}\n")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT value FROM app_secret WHERE name = 'kept'")).scalar_one() == "yes"
     assert _differences(engine) == []
@@ -118,9 +122,9 @@ def test_db_upgrade_creates_an_empty_database_then_says_it_is_up_to_date(new_dat
     first, second = runner.invoke(app, ["db", "upgrade"]), runner.invoke(app, ["db", "upgrade"])
     shown = runner.invoke(app, ["db", "current"])
 
-    assert (first.exit_code, first.output) == (0, "upgraded empty database → revision 0002\n")
-    assert (second.exit_code, second.output) == (0, "already at revision 0002 (newest)\n")
-    assert shown.output == "database: revision 0002 · this kpibot: revision 0002 · up to date\n"
+    assert (first.exit_code, first.output) == (0, f"upgraded empty database → revision {HEAD}\n")
+    assert (second.exit_code, second.output) == (0, f"already at revision {HEAD} (newest)\n")
+    assert shown.output == f"database: revision {HEAD} · this kpibot: revision {HEAD} · up to date\n"
 
 
 def test_db_upgrade_of_an_unreachable_database_exits_2_without_showing_the_password(monkeypatch):
@@ -168,3 +172,33 @@ def test_import_into_an_empty_database_creates_the_schema_first(new_database_url
 def test_postgresql_connections_plan_each_query_for_its_own_date_range(engine):
     with engine.connect() as conn:
         assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+
+
+def _triggers(conn) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        query = "SELECT DISTINCT trigger_name FROM information_schema.triggers"
+    return {name for (name,) in conn.execute(text(query))}
+
+
+def test_revision_0003_installs_the_kpi_day_triggers_and_its_downgrade_removes_them(new_database_url):
+    engine = make_engine(new_database_url(empty=True), create=False)
+    upgrade(engine)
+    with engine.connect() as conn:
+        installed = _triggers(conn)
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0002")
+    with engine.connect() as conn:
+        after_downgrade = _triggers(conn), "kpi_day" in inspect(conn).get_table_names()
+    upgrade(engine)
+
+    assert {"kpi_day_conversation_update", "kpi_day_wait_update"} <= installed
+    assert {name for name in installed if name.startswith("kpi_day")} == (
+        {f"kpi_day_{t}_{e}" for t in ("conversation", "wait") for e in ("insert", "delete", "update")}
+        if engine.dialect.name == "sqlite"
+        else {f"kpi_day_{t}_{e}" for t in ("conversation", "wait") for e in ("write", "update")}
+    )
+    assert after_downgrade == (set(), False)
+    assert _differences(engine) == []
+    engine.dispose()

@@ -1,0 +1,252 @@
+"""Duration series kept per UTC day (`kpi_day`), so a KPI over 90 days reads 90 sorted arrays instead of
+a million rows.
+
+A series is one duration column dated by one timestamp: first response times by when the reply was sent,
+waits by when they ended, and so on (`SERIES`). A query for `[start, end)` takes the whole UTC days
+inside it from `kpi_day` and the partial days at either end from the projection tables, so any time
+zone, `Nh` period or "as of" instant gives exactly what the tables alone would.
+
+Only closed days are kept: days before yesterday (UTC, by the wall clock). A day missing from `kpi_day`,
+or changed since it was computed, is computed from the tables by the query that needs it and stored for
+the next one (a failed store — the database busy — only costs the next query the same work). Changes are
+noted by triggers (migration 0003) in `kpi_day_stale`: every write path — ingestion, rebuild, purge, a
+bulk load — is covered without the writers knowing about this cache. A row is current while no note of
+its day is newer than its `seen`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from storage.dialect import short_wait, unindexed
+from storage.models import Conversation, KpiDay, KpiDayStale, Wait
+
+C = Conversation.__table__.c
+W = Wait.__table__.c
+K = KpiDay.__table__.c
+S = KpiDayStale.__table__.c
+EVERY = ""  # the channel of a day's row over every channel
+DayRows = dict[str, tuple[int, float, bytes]]  # channel -> (count, exact sum, sorted float64 values)
+_log = logging.getLogger("kpibot.kpi_days")
+
+
+@dataclass(frozen=True)
+class Series:
+    """A duration column, the timestamp dating each value, and which rows carry a value."""
+
+    at: object
+    channel: object
+    value: object
+    where: tuple = ()
+
+
+SERIES = {
+    "frt": Series(C.first_response_at, C.channel, C.frt_seconds, (C.frt_seconds.is_not(None),)),
+    "wait": Series(W.end_at, W.channel, W.seconds, (W.seconds.is_not(None),)),
+    "first_resolution": Series(
+        C.last_resolved_at,
+        C.channel,
+        C.first_resolution_seconds,
+        (unindexed(C.resolved).is_(True), C.full_resolution_seconds.is_not(None)),
+    ),
+    "full_resolution": Series(
+        C.last_resolved_at,
+        C.channel,
+        C.full_resolution_seconds,
+        (unindexed(C.resolved).is_(True), C.full_resolution_seconds.is_not(None)),
+    ),
+    "handle": Series(C.first_response_at, C.channel, C.handle_seconds, (C.handle_seconds.is_not(None),)),
+}
+
+
+@dataclass
+class Sample:
+    """The values of a series over a period (unsorted) and their exact sum."""
+
+    values: np.ndarray
+    total: float
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    def percentiles(self, *qs: float) -> list[float | None]:
+        """The q-quantiles, interpolated as `commands.stats.percentile` does; only the needed ranks are
+        selected (np.partition), the values are never fully sorted."""
+        n = self.count
+        if not n:
+            return [None for _ in qs]
+        ranks = [q * (n - 1) for q in qs]
+        needed = sorted({r for rank in ranks for r in (math.floor(rank), min(math.floor(rank) + 1, n - 1))})
+        chosen = np.partition(self.values, needed)
+        out = []
+        for rank in ranks:
+            below = math.floor(rank)
+            low, high = float(chosen[below]), float(chosen[min(below + 1, n - 1)])
+            out.append(low + (high - low) * (rank - below))
+        return out
+
+    def summary(self) -> dict[str, float | int | None]:
+        """Mean, median, p90 and count, as `commands.stats.summary` gives them."""
+        median, p90 = self.percentiles(0.5, 0.9)
+        return {"mean": self.mean(), "median": median, "p90": p90, "count": self.count}
+
+    def at_most(self, limit: float) -> int:
+        """How many values are <= `limit`."""
+        return int(np.count_nonzero(self.values <= limit))
+
+
+def last_cached_day(wall_clock: datetime | None = None) -> date:
+    """The newest day `kpi_day` may hold: the day before yesterday (UTC). The triggers note changes to
+    any day before today, so a write still in flight when its day ends is noted, or seen, either way."""
+    return (wall_clock or datetime.now(UTC)).astimezone(UTC).date() - timedelta(days=2)
+
+
+def sample(
+    conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> Sample | None:
+    """The series' values dated in `[start, end)` on `channels` (() = all), or None when the range holds
+    no whole cached day (the caller's own query is as fast then)."""
+    days = _whole_days(start, end, last_cached_day())
+    if not days:
+        return None
+    series = SERIES[key]
+    parts, totals = [], []
+    for edge_start, edge_end in ((start, _midnight(days[0])), (_midnight(days[-1] + timedelta(days=1)), end)):
+        if edge_start < edge_end:
+            values = _values(conn, series, edge_start, edge_end, channels)
+            parts.append(np.asarray(values, dtype=np.float64))
+            totals.append(math.fsum(values))
+    stored = _stored(conn, key, days[0], days[-1], channels)
+    for day in days:
+        rows = stored.get(day)
+        if rows is None:
+            rows = _compute_day(conn, key, series, day)
+        for channel, (_count, total, blob) in rows.items():
+            if channel == EVERY if not channels else channel in channels:
+                parts.append(np.frombuffer(blob, dtype="<f8"))
+                totals.append(total)
+    values = np.concatenate(parts) if parts else np.empty(0)
+    return Sample(values, math.fsum(totals))
+
+
+def _whole_days(start: datetime, end: datetime, last: date) -> list[date]:
+    """The UTC days lying wholly in `[start, end)`, up to `last`."""
+    first = start.astimezone(UTC).date()
+    if _midnight(first) < start:
+        first += timedelta(days=1)
+    stop = min(end.astimezone(UTC).date(), last + timedelta(days=1))  # exclusive
+    return [first + timedelta(days=n) for n in range((stop - first).days)]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _values(conn: Connection, series: Series, start: datetime, end: datetime, channels: Sequence[str]):
+    """The series' values dated in `[start, end)` from the projection table (raw DBAPI rows: fast)."""
+    where = [series.at >= start, series.at < end, *series.where]
+    if channels:
+        channel = unindexed(series.channel)
+        where.append(channel == channels[0] if len(channels) == 1 else channel.in_(channels))
+    result = conn.execute(select(series.value).where(*where))
+    try:
+        return [value for (value,) in result.cursor.fetchall()]
+    finally:
+        result.close()
+
+
+def _stored(
+    conn: Connection, key: str, first: date, last: date, channels: Sequence[str]
+) -> dict[date, DayRows]:
+    """The current rows of days `first`..`last` in scope, by day then channel; a day appears only if its
+    every-channel row (the proof the day was computed) is current."""
+    newest = dict(
+        conn.execute(select(S.day, func.max(S.id)).where(S.day >= first, S.day <= last).group_by(S.day)).all()
+    )
+    if channels:  # the every-channel row only proves the day was computed: its values are not read
+        scope = [K.channel.in_([EVERY, *channels])]
+        blob = case((K.channel == EVERY, b""), else_=K.sorted_values)
+    else:
+        scope, blob = [K.channel == EVERY], K.sorted_values
+    rows = conn.execute(
+        select(K.day, K.channel, K.seen, K.count, K.total, blob).where(
+            K.series == key, K.day >= first, K.day <= last, *scope
+        )
+    ).all()
+    by_day: dict[date, DayRows] = defaultdict(dict)
+    current: set[date] = set()
+    for day, channel, seen, count, total, blob in rows:
+        day = _as_date(day)
+        if seen < newest.get(day, 0):
+            continue
+        if channel == EVERY:
+            current.add(day)
+        by_day[day][channel] = (count, total, blob)
+    return {day: rows for day, rows in by_day.items() if day in current}
+
+
+def _compute_day(conn: Connection, key: str, series: Series, day: date) -> DayRows:
+    """One day of the series from the projection table, by channel and over every channel, stored for
+    the next query when the database lets us write now."""
+    seen = conn.execute(select(func.coalesce(func.max(S.id), 0)).where(S.day == day)).scalar_one()
+    start, end = _midnight(day), _midnight(day + timedelta(days=1))
+    where = [series.at >= start, series.at < end, *series.where]
+    result = conn.execute(select(series.channel, series.value).where(*where))
+    try:
+        by_channel: dict[str, list[float]] = defaultdict(list)
+        for channel, value in result.cursor.fetchall():
+            by_channel[channel].append(value)
+    finally:
+        result.close()
+    by_channel[EVERY] = [value for values in list(by_channel.values()) for value in values]
+    rows = {}
+    for channel, values in by_channel.items():
+        ordered = np.sort(np.asarray(values, dtype=np.float64))
+        rows[channel] = (len(values), math.fsum(values), ordered.astype("<f8").tobytes())
+    _store(conn, key, day, seen, rows)
+    return rows
+
+
+def _store(conn: Connection, key: str, day: date, seen: int, rows: DayRows) -> None:
+    """Replaces the day's rows of the series in a transaction of its own; gives up at once when the
+    database is busy (the caller has its values already)."""
+    try:
+        with conn.engine.connect() as writer, short_wait(writer), writer.begin():
+            writer.execute(delete(KpiDay.__table__).where(K.series == key, K.day == day))
+            writer.execute(
+                insert(KpiDay.__table__),
+                [
+                    {
+                        "series": key,
+                        "day": day,
+                        "channel": channel,
+                        "seen": seen,
+                        "count": n,
+                        "total": total,
+                        "sorted_values": blob,
+                    }
+                    for channel, (n, total, blob) in rows.items()
+                ],
+            )
+            # older notes of the day are spent; the newest stays, as other series' rows compare to it
+            writer.execute(delete(KpiDayStale.__table__).where(S.day == day, S.id < seen))
+    except DBAPIError as exc:
+        _log.info("kpi_day %s %s not stored (%s); computed again next time", key, day, exc.__class__.__name__)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])

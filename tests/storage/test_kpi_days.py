@@ -1,0 +1,187 @@
+"""The per-day cache of duration series (`storage.kpi_days`): whole UTC days come from `kpi_day`, the
+answer is exactly what the tables give, and every later change to a cached day is seen.
+
+Events are a week of conversations from tests.storage.builders (minutes from Friday 2026-11-20 09:00
+UTC), days that are closed by the wall clock whenever the tests run.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import numpy
+import pytest
+from sqlalchemy import text
+
+from commands.kpis import speed
+from commands.query import Query
+from commands.stats import summary
+from storage import kpi_days
+from tests.storage.builders import T0, inbound, reply, status
+from tests.storage.conftest import feed
+
+DAY = 24 * 60  # minutes
+# Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
+START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
+KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
+
+
+def week_of_conversations() -> list[dict]:
+    """Per day from the 13th to the 20th, at hours 2, 10 and 20 (UTC): a twitter and a facebook
+    conversation, answered after a different number of minutes, one in three resolved, some waiting twice
+    and some with handle time."""
+    events = []
+    for day in range(-7, 1):
+        for hour in (2, 10, 20):
+            for channel in ("twitter", "facebook"):
+                conv = f"{channel}-{day}-{hour}"
+                start = day * DAY + (hour - 9) * 60
+                late = 3 + (day + 7) * 5 + hour + (7 if channel == "twitter" else 0)
+                where = {"conv": conv, "channel": channel}
+                events.append(inbound(f"{conv}-i1", start, **where))
+                events.append(reply(f"{conv}-r1", start + late, **where, handle_seconds=late))
+                if hour != 10:
+                    events.append(inbound(f"{conv}-i2", start + late + 1, **where))
+                    events.append(reply(f"{conv}-r2", start + 2 * late, **where))
+                if hour == 20:
+                    events.append(status(f"{conv}-s", start + 3 * late, "resolved", **where))
+    return [e for e in events if e["at"] < "2026-11-20T12"]  # nothing after the last moment asked
+
+
+def ask(engine, settings, kpi: str, channels=(), start=START, end=END) -> dict:
+    with engine.connect() as conn:
+        return KPIS[kpi](conn, Query(start, end, tuple(channels), end, settings))
+
+
+def without_cache(monkeypatch, engine, settings, kpi: str, channels=(), **kwargs) -> dict:
+    """The KPI from the tables alone: no day counts as cached."""
+    with monkeypatch.context() as m:
+        m.setattr(kpi_days, "last_cached_day", lambda *a: date(1970, 1, 1))
+        return ask(engine, settings, kpi, channels, **kwargs)
+
+
+def cached_days(engine, series: str, channel: str = kpi_days.EVERY) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT day FROM kpi_day WHERE series = :s AND channel = :c ORDER BY day"),
+            {"s": series, "c": channel},
+        )
+        return [str(day)[:10] for (day,) in rows]
+
+
+def stale_days(engine) -> list[str]:
+    with engine.connect() as conn:
+        return [str(day)[:10] for (day,) in conn.execute(text("SELECT day FROM kpi_day_stale ORDER BY id"))]
+
+
+@pytest.mark.parametrize("channels", [(), ("twitter",), ("twitter", "facebook")])
+@pytest.mark.parametrize("kpi", sorted(KPIS))
+def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
+    engine, settings, ingestor, monkeypatch, kpi, channels
+):
+    feed(ingestor, week_of_conversations())
+    expected = without_cache(monkeypatch, engine, settings, kpi, channels)
+
+    assert ask(engine, settings, kpi, channels) == pytest.approx(expected)
+    assert ask(engine, settings, kpi, channels) == pytest.approx(expected)  # now from kpi_day
+    assert expected["count"] > 0
+
+
+def test_whole_utc_days_are_cached_per_channel_and_for_every_channel(engine, settings, ingestor):
+    feed(ingestor, week_of_conversations())
+    values = ask(engine, settings, "frt", ("twitter",))
+
+    whole = ["2026-11-14", "2026-11-15", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"]
+    assert cached_days(engine, "frt") == whole
+    assert cached_days(engine, "frt", "twitter") == whole
+    assert cached_days(engine, "frt", "facebook") == whole  # a day is computed for every channel at once
+    assert cached_days(engine, "wait") == []  # only what was asked
+    # Hand count: the 13th at 20:00 and 2026-11-20 at 02:00 and 10:00 (replied before 12:00) are the
+    # partial days; 6 whole days x 3 = 18: 21 first replies on twitter.
+    assert values["count"] == 21
+    with engine.connect() as conn:
+        twitter = "SELECT sorted_values FROM kpi_day WHERE series = 'frt' AND channel = 'twitter'"
+        blob = conn.execute(text(twitter + " ORDER BY day")).scalars().first()
+    # 2026-11-14 is day -6: replies after 3 + 5 + hour + 7 minutes, at hours 2, 10 and 20
+    assert numpy.frombuffer(blob, dtype="<f8").tolist() == [17 * 60.0, 25 * 60.0, 35 * 60.0]
+
+
+def test_a_late_event_for_a_cached_day_is_counted_by_the_next_question(engine, settings, ingestor):
+    feed(ingestor, week_of_conversations())
+    before = ask(engine, settings, "frt")
+    assert stale_days(engine) != []  # the import itself noted its (past) days
+    ask(engine, settings, "frt")
+
+    # A conversation of Tuesday the 17th arrives late (an import of another inbox, say)
+    late = [inbound("late-i", -3 * DAY + 60, conv="late"), reply("late-r", -3 * DAY + 64, conv="late")]
+    feed(ingestor, late)
+    assert stale_days(engine)[-1] == "2026-11-17"
+    after = ask(engine, settings, "frt")
+
+    assert after["count"] == before["count"] + 1
+    assert after["mean"] == pytest.approx((before["mean"] * before["count"] + 240.0) / after["count"])
+
+
+def test_a_row_deleted_by_any_writer_leaves_the_cached_day(engine, settings, ingestor, monkeypatch):
+    feed(ingestor, week_of_conversations())
+    before = ask(engine, settings, "wait")
+    with engine.begin() as conn:  # no kpibot code involved: the triggers note the change
+        conn.execute(text("DELETE FROM wait WHERE end_at >= '2026-11-16' AND end_at < '2026-11-17'"))
+
+    after = ask(engine, settings, "wait")
+
+    assert after["count"] == before["count"] - 10  # 2 channels x (1 + 2 + 2) waits on the 16th
+    assert after == pytest.approx(without_cache(monkeypatch, engine, settings, "wait"))
+
+
+def test_events_of_today_note_nothing(engine, settings, ingestor):
+    now = datetime.now(UTC).replace(microsecond=0)
+    event = inbound("today-i", 0, conv="today")
+    event["at"] = now.isoformat().replace("+00:00", "Z")
+
+    feed(ingestor, [event])
+
+    assert stale_days(engine) == []  # live traffic never writes a note (nor contends for one)
+
+
+def test_a_day_not_closed_yet_is_read_from_the_tables(engine, settings, ingestor):
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with engine.connect() as conn:
+        assert kpi_days.sample(conn, "frt", today - timedelta(days=1), today, ()) is None  # yesterday
+        assert kpi_days.sample(conn, "frt", today - timedelta(days=3), today, ()) is not None
+    assert kpi_days.last_cached_day(datetime(2026, 11, 24, 0, 5, tzinfo=UTC)) == date(2026, 11, 22)
+
+
+@pytest.mark.sqlite_only("SQLite's single write lock")
+def test_while_another_writer_holds_the_database_the_answer_comes_at_once_and_is_cached_later(
+    engine, settings, ingestor, monkeypatch
+):
+    feed(ingestor, week_of_conversations())
+    expected = without_cache(monkeypatch, engine, settings, "frt")
+    blocker = sqlite3.connect(engine.url.database)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.perf_counter()
+        answer = ask(engine, settings, "frt")
+        took = time.perf_counter() - started
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    assert answer == pytest.approx(expected)
+    assert took < 5  # 6 days x 250 ms at most, not the 30 s busy timeout of writers
+    assert cached_days(engine, "frt") == []
+    ask(engine, settings, "frt")
+    assert len(cached_days(engine, "frt")) == 6
+
+
+def test_percentiles_select_what_the_sorted_list_gives():
+    rng = random.Random(7)
+    for n in (1, 2, 3, 10, 101, 1000):
+        values = [rng.lognormvariate(7, 1.2) for _ in range(n)]
+        got = kpi_days.Sample(numpy.array(values), sum(values)).summary()
+        assert got == pytest.approx(summary(values), rel=1e-12)
+    assert kpi_days.Sample(numpy.empty(0), 0.0).summary() == summary([])
