@@ -1,10 +1,12 @@
-"""Duration series kept per UTC day (`kpi_day`), so a KPI over 90 days reads 90 sorted arrays instead of
-a million rows.
+"""Series kept per UTC day (`kpi_day`), so a KPI over 90 days reads 90 sorted arrays, or 90 counts,
+instead of a million rows.
 
-A series is one duration column dated by one timestamp: first response times by when the reply was sent,
-waits by when they ended, and so on (`SERIES`). A query for `[start, end)` takes the whole UTC days
-inside it from `kpi_day` and the partial days at either end from the projection tables, so any time
-zone, `Nh` period or "as of" instant gives exactly what the tables alone would.
+A series is one duration column dated by one timestamp — first response times by when the reply was
+sent, waits by when they ended, and so on — or, without a column, a count of rows: conversations by when
+they opened, customer messages and human replies by when they were sent (`SERIES`). A query for
+`[start, end)` takes the whole UTC days inside it from `kpi_day` and the partial days at either end from
+the projection tables, so any time zone, `Nh` period or "as of" instant gives exactly what the tables
+alone would.
 
 Only closed days are kept: days before yesterday (UTC, by the wall clock). A day missing from `kpi_day`,
 or changed since it was computed, is computed from the tables by the query that needs it and stored for
@@ -24,14 +26,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import case, delete, func, insert, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from storage.dialect import short_wait, unindexed
-from storage.models import Conversation, KpiDay, KpiDayStale, Wait
+from storage.models import Conversation, KpiDay, KpiDayStale, Message, Wait
 
 C = Conversation.__table__.c
+M = Message.__table__.c
 W = Wait.__table__.c
 K = KpiDay.__table__.c
 S = KpiDayStale.__table__.c
@@ -42,7 +45,8 @@ _log = logging.getLogger("kpibot.kpi_days")
 
 @dataclass(frozen=True)
 class Series:
-    """A duration column, the timestamp dating each value, and which rows carry a value."""
+    """The timestamp dating each row, its channel, the duration column (None: rows are only counted)
+    and which rows belong to the series."""
 
     at: object
     channel: object
@@ -66,6 +70,11 @@ SERIES = {
         (unindexed(C.resolved).is_(True), C.full_resolution_seconds.is_not(None)),
     ),
     "handle": Series(C.first_response_at, C.channel, C.handle_seconds, (C.handle_seconds.is_not(None),)),
+    "opened": Series(C.opened_at, C.channel, None),
+    "inbound": Series(M.at, M.channel, None, (M.direction == "inbound", M.private.is_(False))),
+    "human_replies": Series(
+        M.at, M.channel, None, (M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
+    ),
 }
 
 
@@ -120,27 +129,42 @@ def sample(
 ) -> Sample | None:
     """The series' values dated in `[start, end)` on `channels` (() = all), or None when the range holds
     no whole cached day (the caller's own query is as fast then)."""
+    parts = _parts(conn, key, start, end, channels)
+    if parts is None:
+        return None
+    arrays = [values for _, _, values in parts]
+    return Sample(np.concatenate(arrays) if arrays else np.empty(0), math.fsum(t for _, t, _ in parts))
+
+
+def count(conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]) -> int | None:
+    """How many rows of the series are dated in `[start, end)` on `channels` (() = all), or None when the
+    range holds no whole cached day."""
+    parts = _parts(conn, key, start, end, channels)
+    return None if parts is None else sum(n for n, _, _ in parts)
+
+
+def _parts(
+    conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> list[tuple[int, float, np.ndarray]] | None:
+    """(count, exact sum, values) of the partial days at either end, read from the tables, and of each
+    whole cached day in scope; None when there is no whole cached day. Count series have no values."""
     days = _whole_days(start, end, last_cached_day())
     if not days:
         return None
     series = SERIES[key]
-    parts, totals = [], []
+    parts = []
     for edge_start, edge_end in ((start, _midnight(days[0])), (_midnight(days[-1] + timedelta(days=1)), end)):
         if edge_start < edge_end:
-            values = _values(conn, series, edge_start, edge_end, channels)
-            parts.append(np.asarray(values, dtype=np.float64))
-            totals.append(math.fsum(values))
-    stored = _stored(conn, key, days[0], days[-1], channels)
+            parts.append(_edge(conn, series, edge_start, edge_end, channels))
+    stored = _stored(conn, key, days[0], days[-1], channels, series.value is not None)
     for day in days:
         rows = stored.get(day)
         if rows is None:
             rows = _compute_day(conn, key, series, day)
-        for channel, (_count, total, blob) in rows.items():
+        for channel, (n, total, blob) in rows.items():
             if channel == EVERY if not channels else channel in channels:
-                parts.append(np.frombuffer(blob, dtype="<f8"))
-                totals.append(total)
-    values = np.concatenate(parts) if parts else np.empty(0)
-    return Sample(values, math.fsum(totals))
+                parts.append((n, total, np.frombuffer(blob, dtype="<f8")))
+    return parts
 
 
 def _whole_days(start: datetime, end: datetime, last: date) -> list[date]:
@@ -156,24 +180,30 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-def _values(conn: Connection, series: Series, start: datetime, end: datetime, channels: Sequence[str]):
-    """The series' values dated in `[start, end)` from the projection table (raw DBAPI rows: fast)."""
+def _edge(
+    conn: Connection, series: Series, start: datetime, end: datetime, channels: Sequence[str]
+) -> tuple[int, float, np.ndarray]:
+    """(count, exact sum, values) of the series dated in `[start, end)`, from the projection table (raw
+    DBAPI rows: fast)."""
     where = [series.at >= start, series.at < end, *series.where]
     if channels:
         channel = unindexed(series.channel)
         where.append(channel == channels[0] if len(channels) == 1 else channel.in_(channels))
+    if series.value is None:
+        return conn.execute(select(func.count()).where(*where)).scalar_one(), 0.0, np.empty(0)
     result = conn.execute(select(series.value).where(*where))
     try:
-        return [value for (value,) in result.cursor.fetchall()]
+        values = [value for (value,) in result.cursor.fetchall()]
     finally:
         result.close()
+    return len(values), math.fsum(values), np.asarray(values, dtype=np.float64)
 
 
 def _stored(
-    conn: Connection, key: str, first: date, last: date, channels: Sequence[str]
+    conn: Connection, key: str, first: date, last: date, channels: Sequence[str], values: bool
 ) -> dict[date, DayRows]:
-    """The current rows of days `first`..`last` in scope, by day then channel; a day appears only if its
-    every-channel row (the proof the day was computed) is current."""
+    """The current rows of days `first`..`last` in scope, by day then channel (with their values if
+    `values`); a day appears only if its every-channel row (the proof the day was computed) is current."""
     newest = dict(
         conn.execute(select(S.day, func.max(S.id)).where(S.day >= first, S.day <= last).group_by(S.day)).all()
     )
@@ -182,6 +212,8 @@ def _stored(
         blob = case((K.channel == EVERY, b""), else_=K.sorted_values)
     else:
         scope, blob = [K.channel == EVERY], K.sorted_values
+    if not values:
+        blob = literal(b"")
     rows = conn.execute(
         select(K.day, K.channel, K.seen, K.count, K.total, blob).where(
             K.series == key, K.day >= first, K.day <= last, *scope
@@ -205,6 +237,12 @@ def _compute_day(conn: Connection, key: str, series: Series, day: date) -> DayRo
     seen = conn.execute(select(func.coalesce(func.max(S.id), 0)).where(S.day == day)).scalar_one()
     start, end = _midnight(day), _midnight(day + timedelta(days=1))
     where = [series.at >= start, series.at < end, *series.where]
+    if series.value is None:
+        counted = conn.execute(select(series.channel, func.count()).where(*where).group_by(series.channel))
+        rows = {channel: (n, 0.0, b"") for channel, n in counted}
+        rows[EVERY] = (sum(n for n, _, _ in rows.values()), 0.0, b"")
+        _store(conn, key, day, seen, rows)
+        return rows
     result = conn.execute(select(series.channel, series.value).where(*where))
     try:
         by_channel: dict[str, list[float]] = defaultdict(list)

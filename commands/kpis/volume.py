@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
+from storage import kpi_days
 from storage.dialect import unindexed
 from storage.models import Conversation, Lead, Message
 
@@ -35,6 +36,11 @@ def volume(conn: Connection, query: Query) -> dict[str, Any]:
     """Conversations opened, customer messages received and human replies sent in the period, and
     conversations opened per day (None when there were none)."""
     q = query.until_now()
+    cached = _cached_volume(conn, q)
+    if cached is not None:
+        conversations, received, sent = cached
+        per_day = conversations / q.days if conversations and q.days else None
+        return {"conversations": conversations, "inbound": received, "outbound": sent, "per_day": per_day}
     conversations = _count(conn, _opened(q))
     inbound = M.direction == "inbound"
     if q.agent is not None:  # customer messages count for whoever owns their conversation
@@ -51,6 +57,18 @@ def volume(conn: Connection, query: Query) -> dict[str, Any]:
     received, sent = conn.execute(counts).one()
     per_day = conversations / q.days if conversations and q.days else None
     return {"conversations": conversations, "inbound": received, "outbound": sent, "per_day": per_day}
+
+
+def _cached_volume(conn: Connection, q: Query) -> tuple[int, int, int] | None:
+    """Conversations opened, customer messages and human replies from the per-day counts of
+    `storage.kpi_days`; None for one agent's volume or a period without a whole cached day."""
+    if q.agent is not None:
+        return None
+    counts = [
+        kpi_days.count(conn, key, q.start, q.end, q.channels)
+        for key in ("opened", "inbound", "human_replies")
+    ]
+    return None if counts[0] is None else tuple(counts)
 
 
 def reply_rate(conn: Connection, query: Query) -> dict[str, Any]:

@@ -194,11 +194,11 @@ def test_revision_0003_installs_the_kpi_day_triggers_and_its_downgrade_removes_t
     upgrade(engine)
 
     assert {"kpi_day_conversation_update", "kpi_day_wait_update"} <= installed
-    assert {name for name in installed if name.startswith("kpi_day")} == (
-        {f"kpi_day_{t}_{e}" for t in ("conversation", "wait") for e in ("insert", "delete", "update")}
-        if engine.dialect.name == "sqlite"
-        else {f"kpi_day_{t}_{e}" for t in ("conversation", "wait") for e in ("write", "update")}
-    )
+    events = ("insert", "delete", "update") if engine.dialect.name == "sqlite" else ("write", "update")
+    tables = ("conversation", "wait", "message")
+    assert {name for name in installed if name.startswith("kpi_day")} == {
+        f"kpi_day_{table}_{event}" for table in tables for event in events
+    }
     assert after_downgrade == (set(), False)
     assert _differences(engine) == []
     engine.dispose()

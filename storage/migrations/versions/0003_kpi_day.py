@@ -1,5 +1,5 @@
-"""Per-day duration series kept ready for the KPI queries (kpi_day), the triggers noting later changes to a
-closed day (kpi_day_stale), and first_response_at added to ix_conversation_open.
+"""Per-day duration series and counts kept ready for the KPI queries (kpi_day), the triggers noting later
+changes to a closed day (kpi_day_stale), and first_response_at added to ix_conversation_open.
 
 The triggers are raw SQL per database. A later migration that rebuilds `conversation` or `wait` in SQLite
 batch mode (a table copy) drops their triggers with the table and must create them again
@@ -24,8 +24,9 @@ depends_on = None
 # Which timestamps date a row's contribution, and which columns change what the series hold.
 WATCHED = {
     "conversation": (
-        ("first_response_at", "last_resolved_at"),
+        ("opened_at", "first_response_at", "last_resolved_at"),
         (
+            "opened_at",
             "first_response_at",
             "frt_seconds",
             "handle_seconds",
@@ -37,15 +38,18 @@ WATCHED = {
         ),
     ),
     "wait": (("end_at",), ("end_at", "seconds", "channel")),
+    "message": (("at",), ("at", "channel", "direction", "author_kind", "private")),
 }
 
 # Note day D unless it is today or later (never cached: see storage.kpi_days) or already has a note that
-# no kpi_day row has seen (every row of D is stale already).
+# no kpi_day row has seen (every row of D is stale already). SQLite stores times as text
+# 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC): the day is its first 10 characters, and comparing it with
+# date('now') as text is comparing instants.
 _SQLITE_NOTE = """
 INSERT INTO kpi_day_stale (day)
-SELECT date({ts}) WHERE date({ts}) < date('now')
-  AND NOT EXISTS (SELECT 1 FROM kpi_day_stale s WHERE s.day = date({ts})
-                  AND s.id > coalesce((SELECT max(k.seen) FROM kpi_day k WHERE k.day = date({ts})), 0));"""
+SELECT substr({ts}, 1, 10) WHERE {ts} < date('now')
+  AND NOT EXISTS (SELECT 1 FROM kpi_day_stale s WHERE s.day = substr({ts}, 1, 10) AND s.id > coalesce(
+    (SELECT max(k.seen) FROM kpi_day k WHERE k.day = substr({ts}, 1, 10)), 0));"""
 
 _POSTGRES_NOTE = """
 CREATE FUNCTION kpi_day_note(ts timestamp) RETURNS void LANGUAGE sql AS $$
@@ -65,7 +69,9 @@ def create_triggers(dialect: str) -> None:
         if dialect == "sqlite":
             changed = changed.replace("IS DISTINCT FROM", "IS NOT")
             for event, rows in (("INSERT", ("NEW",)), ("DELETE", ("OLD",)), ("UPDATE", ("OLD", "NEW"))):
-                when = f" WHEN {changed}" if event == "UPDATE" else ""
+                # live traffic (times of today) skips the body: one comparison per row and time
+                past = " OR ".join(f"{row}.{t} < date('now')" for row in rows for t in times)
+                when = f" WHEN ({changed}) AND ({past})" if event == "UPDATE" else f" WHEN {past}"
                 notes = "".join(_SQLITE_NOTE.format(ts=f"{row}.{t}") for row in rows for t in times)
                 op.execute(
                     f"CREATE TRIGGER kpi_day_{table}_{event.lower()} AFTER {event} ON {table}"
