@@ -3,7 +3,8 @@ instead of a million rows.
 
 A series is one duration column dated by one timestamp — first response times by when the reply was
 sent, waits by when they ended, and so on — or, without a column, a count of rows: conversations by when
-they opened, customer messages and human replies by when they were sent (`SERIES`). A query for
+they opened, customer messages and human replies by when they were sent; sentiment scores are a series
+too (`SERIES`). A query for
 `[start, end)` takes the whole UTC days inside it from `kpi_day` and the partial days at either end from
 the projection tables, so any time zone, `Nh` period or "as of" instant gives exactly what the tables
 alone would.
@@ -54,6 +55,7 @@ class Series:
     where: tuple = ()
 
 
+_CUSTOMER_SAID = (M.direction == "inbound", M.author_kind == "customer", M.private.is_(False))
 SERIES = {
     "frt": Series(C.first_response_at, C.channel, C.frt_seconds, (C.frt_seconds.is_not(None),)),
     "wait": Series(W.end_at, W.channel, W.seconds, (W.seconds.is_not(None),)),
@@ -71,6 +73,10 @@ SERIES = {
     ),
     "handle": Series(C.first_response_at, C.channel, C.handle_seconds, (C.handle_seconds.is_not(None),)),
     "opened": Series(C.opened_at, C.channel, None),
+    "sentiment": Series(M.at, M.channel, M.sentiment, (*_CUSTOMER_SAID, M.sentiment.is_not(None))),
+    "unscored": Series(
+        M.at, M.channel, None, (*_CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
+    ),
     "inbound": Series(M.at, M.channel, None, (M.direction == "inbound", M.private.is_(False))),
     "human_replies": Series(
         M.at, M.channel, None, (M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
@@ -116,6 +122,10 @@ class Sample:
     def at_most(self, limit: float) -> int:
         """How many values are <= `limit`."""
         return int(np.count_nonzero(self.values <= limit))
+
+    def below(self, limit: float) -> int:
+        """How many values are < `limit`."""
+        return int(np.count_nonzero(self.values < limit))
 
 
 def last_cached_day(wall_clock: datetime | None = None) -> date:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
+from storage import kpi_days
 from storage.models import Message
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
 from storage.topics import key_phrases
@@ -41,15 +42,21 @@ def sentiment(conn: Connection, query: Query) -> dict[str, Any]:
     scored, and how many were unscored (another language). Shares, net and mean are None when none was
     scored."""
     q = query.until_now()
-    positive, negative, scored, total, unscored = conn.execute(
-        select(
-            _tally(M.sentiment > POSITIVE_ABOVE),
-            _tally(M.sentiment < NEGATIVE_BELOW),
-            func.count(M.sentiment),
-            func.sum(M.sentiment),
-            _tally(and_(M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")),
-        ).where(*_said(q))
-    ).one()
+    scores = kpi_days.sample(conn, "sentiment", q.start, q.end, q.channels)
+    if scores is not None:  # whole closed days from the per-day cache
+        positive, negative = scores.count - scores.at_most(POSITIVE_ABOVE), scores.below(NEGATIVE_BELOW)
+        scored, total = scores.count, scores.total
+        unscored = kpi_days.count(conn, "unscored", q.start, q.end, q.channels)
+    else:
+        positive, negative, scored, total, unscored = conn.execute(
+            select(
+                _tally(M.sentiment > POSITIVE_ABOVE),
+                _tally(M.sentiment < NEGATIVE_BELOW),
+                func.count(M.sentiment),
+                func.sum(M.sentiment),
+                _tally(and_(M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")),
+            ).where(*_said(q))
+        ).one()
     if not scored:
         split = dict.fromkeys(("positive", "neutral", "negative", "net", "mean"))
         return {**split, "count": 0, "unscored": unscored}

@@ -16,7 +16,7 @@ import numpy
 import pytest
 from sqlalchemy import text
 
-from commands.kpis import speed, volume
+from commands.kpis import nlp, speed, volume
 from commands.query import Query
 from commands.stats import summary
 from storage import kpi_days
@@ -27,7 +27,8 @@ DAY = 24 * 60  # minutes
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
 START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
 KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
-KPIS["volume"] = volume.volume
+KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment}
+TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
 
 
 def week_of_conversations() -> list[dict]:
@@ -42,7 +43,7 @@ def week_of_conversations() -> list[dict]:
                 start = day * DAY + (hour - 9) * 60
                 late = 3 + (day + 7) * 5 + hour + (7 if channel == "twitter" else 0)
                 where = {"conv": conv, "channel": channel}
-                events.append(inbound(f"{conv}-i1", start, **where))
+                events.append(inbound(f"{conv}-i1", start, **where, text=TEXTS[hour]))
                 events.append(reply(f"{conv}-r1", start + late, **where, handle_seconds=late))
                 if hour != 10:
                     events.append(inbound(f"{conv}-i2", start + late + 1, **where))
@@ -89,6 +90,8 @@ def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
     assert ask(engine, settings, kpi, channels) == pytest.approx(expected)
     assert ask(engine, settings, kpi, channels) == pytest.approx(expected)  # now from kpi_day
     assert expected.get("count", expected.get("conversations")) > 0
+    if kpi == "sentiment":
+        assert expected["positive"] > 0 and expected["negative"] > 0
 
 
 def test_whole_utc_days_are_cached_per_channel_and_for_every_channel(engine, settings, ingestor):

@@ -38,7 +38,7 @@ WATCHED = {
         ),
     ),
     "wait": (("end_at",), ("end_at", "seconds", "channel")),
-    "message": (("at",), ("at", "channel", "direction", "author_kind", "private")),
+    "message": (("at",), ("at", "channel", "direction", "author_kind", "private", "sentiment", "lang")),
 }
 
 # Note day D unless it is today or later (never cached: see storage.kpi_days) or already has a note that
