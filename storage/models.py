@@ -288,7 +288,8 @@ class KpiDay(SQLModel, table=True):
     seen: int  # the newest kpi_day_stale id of the day when this row was computed (0: none)
     count: int
     total: float
-    sorted_values: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float64, little-endian
+    # little-endian int32 (whole seconds) or float64, told apart by the length: 4 or 8 bytes per value
+    sorted_values: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class KpiDayStale(SQLModel, table=True):

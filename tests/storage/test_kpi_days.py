@@ -109,8 +109,9 @@ def test_whole_utc_days_are_cached_per_channel_and_for_every_channel(engine, set
     with engine.connect() as conn:
         twitter = "SELECT sorted_values FROM kpi_day WHERE series = 'frt' AND channel = 'twitter'"
         blob = conn.execute(text(twitter + " ORDER BY day")).scalars().first()
-    # 2026-11-14 is day -6: replies after 3 + 5 + hour + 7 minutes, at hours 2, 10 and 20
-    assert numpy.frombuffer(blob, dtype="<f8").tolist() == [17 * 60.0, 25 * 60.0, 35 * 60.0]
+    # 2026-11-14 is day -6: replies after 3 + 5 + hour + 7 minutes, at hours 2, 10 and 20, whole seconds
+    # kept as int32
+    assert numpy.frombuffer(blob, dtype="<i4").tolist() == [17 * 60, 25 * 60, 35 * 60]
 
 
 def test_a_late_event_for_a_cached_day_is_counted_by_the_next_question(engine, settings, ingestor):
@@ -201,3 +202,15 @@ def test_percentiles_select_what_the_sorted_list_gives():
         got = kpi_days.Sample(numpy.array(values), sum(values)).summary()
         assert got == pytest.approx(summary(values), rel=1e-12)
     assert kpi_days.Sample(numpy.empty(0), 0.0).summary() == summary([])
+
+
+def test_values_are_stored_exactly_whole_seconds_in_half_the_bytes():
+    whole = kpi_days._compact(numpy.array([3.0, 1.0, 86400.0 * 60]))
+    fractional = kpi_days._compact(numpy.array([3.0, 0.25]))
+    huge = kpi_days._compact(numpy.array([3.0, 2.0**31]))
+
+    assert (whole.dtype.str, whole.tolist()) == ("<i4", [3, 1, 5184000])
+    assert (fractional.dtype.str, fractional.tolist()) == ("<f8", [3.0, 0.25])
+    assert huge.dtype.str == "<f8"
+    assert kpi_days._unpacked(whole.tobytes(), 3).tolist() == [3, 1, 5184000]
+    assert kpi_days._unpacked(fractional.tobytes(), 2).tolist() == [3.0, 0.25]
