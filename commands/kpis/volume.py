@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
@@ -97,31 +97,30 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
     q = query.until_now()
     instant = q.end
     scope = [q.in_channels(C.channel)] + ([_owner() == q.agent] if q.agent is not None else [])
-    opened = C.opened_at <= instant
-    over = and_(opened, _older_than_threshold(q, instant))
-    # Two index-friendly halves: open now (ix_conversation_open), and resolved only after the instant
-    # (ix_conversation_resolved). `unindexed(resolved)` and counting `opened` inside the aggregate
-    # keep SQLite off the opened_at index, which would read every conversation ever opened.
-    still_open = [C.resolved.is_(False), opened, *scope]
+    # Two index-friendly halves: open now (ix_conversation_open: plain counts and the first entry for the
+    # oldest, no per-row expressions), and resolved only after the instant (ix_conversation_resolved;
+    # `unindexed` opened_at and resolved keep SQLite on that index rather than walk every conversation
+    # ever opened).
+    still_open = [C.resolved.is_(False), C.opened_at <= instant, *scope]
     closed_later = [
         unindexed(C.resolved).is_(True),
         C.last_resolved_at >= instant,
         C.first_resolved_at >= instant,
+        unindexed(C.opened_at) <= instant,
+        *scope,
     ]
-    closed_later += scope
-    totals = [
-        conn.execute(
-            select(_tally(opened), _tally(over), func.min(case((opened, C.opened_at)))).where(*where)
-        ).one()
-        for where in (still_open, closed_later)
-    ]
-    count, late = sum(t[0] for t in totals), sum(t[1] for t in totals)
-    oldest_at = min((t[2] for t in totals if t[2] is not None), default=None)
+    open_now = _count(conn, still_open)
+    later, later_oldest = conn.execute(select(func.count(), func.min(C.opened_at)).where(*closed_later)).one()
+    count = open_now + later
+    late = _over_threshold(conn, q, instant, still_open, C.opened_at)
+    late += _over_threshold(conn, q, instant, closed_later, unindexed(C.opened_at)) if later else 0
+    oldest_open = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar_one()
+    oldest_at = min((t for t in (oldest_open, later_oldest) if t is not None), default=None)
     listed = select(C.external_id, C.channel, C.opened_at, C.id).limit(BACKLOG_LISTED)
     rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id)).all()
-    if totals[1][0]:  # sorting on an expression stops SQLite walking the whole opened_at index
-        later = listed.where(*closed_later, case((opened, 1), else_=0) == 1)
-        rows += conn.execute(later.order_by(func.coalesce(C.opened_at, C.first_inbound_at), C.id)).all()
+    if later:  # sorting on an expression stops SQLite walking the whole opened_at index
+        by_age = func.coalesce(C.opened_at, C.first_inbound_at)
+        rows += conn.execute(listed.where(*closed_later).order_by(by_age, C.id)).all()
     rows = sorted(rows, key=lambda r: (r.opened_at, r.id))[:BACKLOG_LISTED]
     threshold = q.settings.backlog_threshold(q.channels[0] if len(q.channels) == 1 else None)
     return {
@@ -296,14 +295,15 @@ def _first_responses(conn: Connection, q: Query) -> list[tuple[str, float | None
     return [(agent, sum(v) / len(v), max(v)) for agent, v in by_agent.items()]
 
 
-def _older_than_threshold(q: Query, instant: datetime) -> ColumnElement[bool]:
-    """True for a conversation opened longer ago than its channel's backlog threshold."""
-    special = q.settings.backlog_thresholds
-    default = C.opened_at < instant - timedelta(seconds=q.settings.backlog_threshold())
-    if not special:
-        return default
-    cases = [and_(C.channel == ch, C.opened_at < instant - timedelta(seconds=s)) for ch, s in special.items()]
-    return or_(*cases, and_(C.channel.not_in(list(special)), default))
+def _over_threshold(conn: Connection, q: Query, instant: datetime, where: list, opened_at) -> int:
+    """How many of the conversations matching `where` opened longer before `instant` than their channel's
+    backlog threshold: one plain count per channel with its own threshold, one for the others."""
+    special = {ch: s for ch, s in q.settings.backlog_thresholds.items() if not q.channels or ch in q.channels}
+    channel = unindexed(C.channel)
+    default = [opened_at < instant - timedelta(seconds=q.settings.backlog_threshold())]
+    counts = [([channel == ch, opened_at < instant - timedelta(seconds=s)]) for ch, s in special.items()]
+    counts.append(default + ([channel.not_in(list(special))] if special else []))
+    return sum(_count(conn, [*where, *extra]) for extra in counts)
 
 
 def _count(conn: Connection, where: list) -> int:
