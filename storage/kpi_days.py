@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import case, delete, func, insert, literal, select
@@ -32,54 +33,70 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from storage.dialect import short_wait, unindexed
-from storage.models import Conversation, KpiDay, KpiDayStale, Message, Wait
+from storage.models import Conversation, KpiDay, KpiDayStale, Message, Survey, Wait
 
 C = Conversation.__table__.c
 M = Message.__table__.c
+V = Survey.__table__.c
 W = Wait.__table__.c
 K = KpiDay.__table__.c
 S = KpiDayStale.__table__.c
 EVERY = ""  # the channel of a day's row over every channel
-DayRows = dict[str, tuple[int, float, bytes]]  # channel -> (count, exact sum, sorted values: see _compact)
 _log = logging.getLogger("kpibot.kpi_days")
 
 
 @dataclass(frozen=True)
 class Series:
-    """The timestamp dating each row, its channel, the duration column (None: rows are only counted)
-    and which rows belong to the series."""
+    """The timestamp dating each row, its channel, the duration column (None: rows are only counted),
+    which rows belong to the series, and for an outcome known only later (a reply, a resolution) the
+    time it happened (`as_of`): a row counts "as of now" when that time is before now."""
 
     at: object
     channel: object
-    value: object
+    value: object = None
     where: tuple = ()
+    as_of: object = None
 
 
 _CUSTOMER_SAID = (M.direction == "inbound", M.author_kind == "customer", M.private.is_(False))
+_RESOLVED = (unindexed(C.resolved).is_(True),)
+_RESOLUTION = (*_RESOLVED, C.full_resolution_seconds.is_not(None))
 SERIES = {
+    # durations
     "frt": Series(C.first_response_at, C.channel, C.frt_seconds, (C.frt_seconds.is_not(None),)),
     "wait": Series(W.end_at, W.channel, W.seconds, (W.seconds.is_not(None),)),
-    "first_resolution": Series(
-        C.last_resolved_at,
-        C.channel,
-        C.first_resolution_seconds,
-        (unindexed(C.resolved).is_(True), C.full_resolution_seconds.is_not(None)),
-    ),
-    "full_resolution": Series(
-        C.last_resolved_at,
-        C.channel,
-        C.full_resolution_seconds,
-        (unindexed(C.resolved).is_(True), C.full_resolution_seconds.is_not(None)),
-    ),
+    "first_resolution": Series(C.last_resolved_at, C.channel, C.first_resolution_seconds, _RESOLUTION),
+    "full_resolution": Series(C.last_resolved_at, C.channel, C.full_resolution_seconds, _RESOLUTION),
     "handle": Series(C.first_response_at, C.channel, C.handle_seconds, (C.handle_seconds.is_not(None),)),
-    "opened": Series(C.opened_at, C.channel, None),
     "sentiment": Series(M.at, M.channel, M.sentiment, (*_CUSTOMER_SAID, M.sentiment.is_not(None))),
-    "unscored": Series(
-        M.at, M.channel, None, (*_CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
+    "csat": Series(V.at, V.channel, V.score, (V.kind == "csat",)),
+    "nps": Series(V.at, V.channel, V.score, (V.kind == "nps",)),
+    "ces": Series(V.at, V.channel, V.score, (V.kind == "ces",)),
+    # counts
+    "opened": Series(C.opened_at, C.channel),
+    "replied": Series(
+        C.opened_at, C.channel, where=(C.first_response_at.is_not(None),), as_of=C.first_response_at
     ),
-    "inbound": Series(M.at, M.channel, None, (M.direction == "inbound", M.private.is_(False))),
+    "resolved_since": Series(
+        C.opened_at,
+        C.channel,
+        where=(*_RESOLVED, C.first_resolved_at.is_not(None)),
+        as_of=C.first_resolved_at,
+    ),
+    "escalated": Series(
+        C.opened_at,
+        C.channel,
+        where=(C.escalated_to.is_not(None), C.escalated_at.is_not(None)),
+        as_of=C.escalated_at,
+    ),
+    "resolved": Series(C.last_resolved_at, C.channel, where=_RESOLVED),
+    "transferred": Series(C.last_resolved_at, C.channel, where=(*_RESOLVED, C.transfer_count > 0)),
+    "inbound": Series(M.at, M.channel, where=(M.direction == "inbound", M.private.is_(False))),
     "human_replies": Series(
-        M.at, M.channel, None, (M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
+        M.at, M.channel, where=(M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
+    ),
+    "unscored": Series(
+        M.at, M.channel, where=(*_CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
     ),
 }
 
@@ -142,22 +159,60 @@ def sample(
     parts = _parts(conn, key, start, end, channels)
     if parts is None:
         return None
-    arrays = [values for _, _, values in parts]
-    return Sample(np.concatenate(arrays) if arrays else np.empty(0), math.fsum(t for _, t, _ in parts))
+    arrays = [_unpacked(part.values, part.count) for part in parts]
+    return Sample(np.concatenate(arrays) if arrays else np.empty(0), math.fsum(part.total for part in parts))
 
 
-def count(conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]) -> int | None:
-    """How many rows of the series are dated in `[start, end)` on `channels` (() = all), or None when the
-    range holds no whole cached day."""
-    parts = _parts(conn, key, start, end, channels)
-    return None if parts is None else sum(n for n, _, _ in parts)
+def count(
+    conn: Connection,
+    key: str,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    now: datetime | None = None,
+) -> int | None:
+    """How many rows of the series are dated in `[start, end)` on `channels` (() = all) — for a series
+    with an `as_of` column, those whose `as_of` is before `now` — or None when the range holds no whole
+    cached day."""
+    parts = _parts(conn, key, start, end, channels, now)
+    return None if parts is None else sum(part.count for part in parts)
+
+
+def counts_by_channel(
+    conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> dict[str, int] | None:
+    """`count` per channel (channels with none left out), or None when the range holds no cached day."""
+    parts = _parts(conn, key, start, end, channels, by_channel=True)
+    if parts is None:
+        return None
+    counts: dict[str, int] = defaultdict(int)
+    for part in parts:
+        if part.count:
+            counts[part.channel] += part.count
+    return dict(counts)
+
+
+class Part(NamedTuple):
+    """Rows of a series on one channel (EVERY: the whole scope) over a day or part of one."""
+
+    channel: str
+    count: int
+    total: float  # the exact sum of the values (0 for a count series)
+    values: bytes  # see _compact; empty for a count series
+    latest: datetime | None = None  # the newest `as_of` among the rows counted, for series with one
 
 
 def _parts(
-    conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]
-) -> list[tuple[int, float, np.ndarray]] | None:
-    """(count, exact sum, values) of the partial days at either end, read from the tables, and of each
-    whole cached day in scope; None when there is no whole cached day. Count series have no values."""
+    conn: Connection,
+    key: str,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    now: datetime | None = None,
+    by_channel: bool = False,
+) -> list[Part] | None:
+    """The series over the partial days at either end, read from the tables, and over each whole cached
+    day; None when there is no whole cached day. One part per range for the scope, or per channel."""
     days = _whole_days(start, end, last_cached_day())
     if not days:
         return None
@@ -165,15 +220,20 @@ def _parts(
     parts = []
     for edge_start, edge_end in ((start, _midnight(days[0])), (_midnight(days[-1] + timedelta(days=1)), end)):
         if edge_start < edge_end:
-            parts.append(_edge(conn, series, edge_start, edge_end, channels))
-    stored = _stored(conn, key, days[0], days[-1], channels, series.value is not None)
+            parts += _edge(conn, series, edge_start, edge_end, channels, now, by_channel)
+    wanted = (lambda ch: ch != EVERY) if by_channel and not channels else (lambda ch: ch in channels)
+    if not channels and not by_channel:
+        wanted = lambda ch: ch == EVERY  # noqa: E731
+    stored = _stored(conn, key, days[0], days[-1], channels, series.value is not None, by_channel)
     for day in days:
-        rows = stored.get(day)
-        if rows is None:
-            rows = _compute_day(conn, key, series, day)
-        for channel, (n, total, blob) in rows.items():
-            if channel == EVERY if not channels else channel in channels:
-                parts.append((n, total, _unpacked(blob, n)))
+        rows = stored.get(day) or _compute_day(conn, key, series, day)
+        latest = rows[EVERY].latest
+        if now is not None and latest is not None and latest >= now:  # asked as of before the day's outcomes
+            parts += _edge(
+                conn, series, _midnight(day), _midnight(day + timedelta(days=1)), channels, now, by_channel
+            )
+            continue
+        parts += [row for channel, row in rows.items() if wanted(channel)]
     return parts
 
 
@@ -191,85 +251,107 @@ def _midnight(day: date) -> datetime:
 
 
 def _edge(
-    conn: Connection, series: Series, start: datetime, end: datetime, channels: Sequence[str]
-) -> tuple[int, float, np.ndarray]:
-    """(count, exact sum, values) of the series dated in `[start, end)`, from the projection table (raw
-    DBAPI rows: fast)."""
+    conn: Connection,
+    series: Series,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    now: datetime | None,
+    by_channel: bool,
+) -> list[Part]:
+    """The series dated in `[start, end)` from the projection table (raw DBAPI rows: fast): one part for
+    the scope, or one per channel."""
     where = [series.at >= start, series.at < end, *series.where]
+    if series.as_of is not None and now is not None:
+        where.append(series.as_of < now)
     if channels:
         channel = unindexed(series.channel)
         where.append(channel == channels[0] if len(channels) == 1 else channel.in_(channels))
     if series.value is None:
-        return conn.execute(select(func.count()).where(*where)).scalar_one(), 0.0, np.empty(0)
+        if by_channel:
+            counted = conn.execute(
+                select(series.channel, func.count()).where(*where).group_by(series.channel)
+            )
+            return [Part(channel, n, 0.0, b"") for channel, n in counted]
+        return [Part(EVERY, conn.execute(select(func.count()).where(*where)).scalar_one(), 0.0, b"")]
     result = conn.execute(select(series.value).where(*where))
     try:
         values = [value for (value,) in result.cursor.fetchall()]
     finally:
         result.close()
-    return len(values), math.fsum(values), _compact(np.asarray(values, dtype=np.float64))
+    return [
+        Part(EVERY, len(values), math.fsum(values), _compact(np.asarray(values, dtype=np.float64)).tobytes())
+    ]
 
 
 def _stored(
-    conn: Connection, key: str, first: date, last: date, channels: Sequence[str], values: bool
-) -> dict[date, DayRows]:
+    conn: Connection,
+    key: str,
+    first: date,
+    last: date,
+    channels: Sequence[str],
+    values: bool,
+    by_channel: bool,
+) -> dict[date, dict[str, Part]]:
     """The current rows of days `first`..`last` in scope, by day then channel (with their values if
     `values`); a day appears only if its every-channel row (the proof the day was computed) is current."""
     newest = dict(
         conn.execute(select(S.day, func.max(S.id)).where(S.day >= first, S.day <= last).group_by(S.day)).all()
     )
+    blob = K.sorted_values if values else literal(b"")
     if channels:  # the every-channel row only proves the day was computed: its values are not read
         scope = [K.channel.in_([EVERY, *channels])]
-        blob = case((K.channel == EVERY, b""), else_=K.sorted_values)
+        blob = case((K.channel == EVERY, b""), else_=blob)
+    elif by_channel:
+        scope = []
     else:
-        scope, blob = [K.channel == EVERY], K.sorted_values
-    if not values:
-        blob = literal(b"")
+        scope = [K.channel == EVERY]
     rows = conn.execute(
-        select(K.day, K.channel, K.seen, K.count, K.total, blob).where(
+        select(K.day, K.seen, K.channel, K.count, K.total, blob, K.latest).where(
             K.series == key, K.day >= first, K.day <= last, *scope
         )
     ).all()
-    by_day: dict[date, DayRows] = defaultdict(dict)
-    current: set[date] = set()
-    for day, channel, seen, count, total, blob in rows:
+    by_day: dict[date, dict[str, Part]] = defaultdict(dict)
+    for day, seen, *row in rows:
         day = _as_date(day)
-        if seen < newest.get(day, 0):
-            continue
-        if channel == EVERY:
-            current.add(day)
-        by_day[day][channel] = (count, total, blob)
-    return {day: rows for day, rows in by_day.items() if day in current}
+        if seen >= newest.get(day, 0):
+            by_day[day][row[0]] = Part(*row)
+    return {day: rows for day, rows in by_day.items() if EVERY in rows}
 
 
-def _compute_day(conn: Connection, key: str, series: Series, day: date) -> DayRows:
+def _compute_day(conn: Connection, key: str, series: Series, day: date) -> dict[str, Part]:
     """One day of the series from the projection table, by channel and over every channel, stored for
-    the next query when the database lets us write now."""
+    the next query when the database lets us write now. Rows without a channel count in EVERY only."""
     seen = conn.execute(select(func.coalesce(func.max(S.id), 0)).where(S.day == day)).scalar_one()
     start, end = _midnight(day), _midnight(day + timedelta(days=1))
     where = [series.at >= start, series.at < end, *series.where]
     if series.value is None:
-        counted = conn.execute(select(series.channel, func.count()).where(*where).group_by(series.channel))
-        rows = {channel: (n, 0.0, b"") for channel, n in counted}
-        rows[EVERY] = (sum(n for n, _, _ in rows.values()), 0.0, b"")
-        _store(conn, key, day, seen, rows)
-        return rows
-    result = conn.execute(select(series.channel, series.value).where(*where))
-    try:
-        by_channel: dict[str, list[float]] = defaultdict(list)
-        for channel, value in result.cursor.fetchall():
-            by_channel[channel].append(value)
-    finally:
-        result.close()
-    by_channel[EVERY] = [value for values in list(by_channel.values()) for value in values]
-    rows = {}
-    for channel, values in by_channel.items():
-        ordered = np.sort(_compact(np.asarray(values, dtype=np.float64)))
-        rows[channel] = (len(values), math.fsum(values), ordered.tobytes())
+        latest = func.max(series.as_of) if series.as_of is not None else literal(None)
+        counted = conn.execute(
+            select(series.channel, func.count(), latest).where(*where).group_by(series.channel)
+        )
+        rows = {channel: Part(channel, n, 0.0, b"", last) for channel, n, last in counted}
+        newest = max((row.latest for row in rows.values() if row.latest is not None), default=None)
+        rows[EVERY] = Part(EVERY, sum(row.count for row in rows.values()), 0.0, b"", newest)
+    else:
+        result = conn.execute(select(series.channel, series.value).where(*where))
+        try:
+            by_channel: dict[str | None, list[float]] = defaultdict(list)
+            for channel, value in result.cursor.fetchall():
+                by_channel[channel].append(value)
+        finally:
+            result.close()
+        by_channel[EVERY] = [value for values in list(by_channel.values()) for value in values]
+        rows = {}
+        for channel, values in by_channel.items():
+            ordered = np.sort(_compact(np.asarray(values, dtype=np.float64)))
+            rows[channel] = Part(channel, len(values), math.fsum(values), ordered.tobytes())
+    rows = {channel: row for channel, row in rows.items() if channel is not None}
     _store(conn, key, day, seen, rows)
     return rows
 
 
-def _store(conn: Connection, key: str, day: date, seen: int, rows: DayRows) -> None:
+def _store(conn: Connection, key: str, day: date, seen: int, rows: dict[str, Part]) -> None:
     """Replaces the day's rows of the series in a transaction of its own; gives up at once when the
     database is busy (the caller has its values already)."""
     try:
@@ -281,13 +363,14 @@ def _store(conn: Connection, key: str, day: date, seen: int, rows: DayRows) -> N
                     {
                         "series": key,
                         "day": day,
-                        "channel": channel,
+                        "channel": row.channel,
                         "seen": seen,
-                        "count": n,
-                        "total": total,
-                        "sorted_values": blob,
+                        "count": row.count,
+                        "total": row.total,
+                        "sorted_values": row.values,
+                        "latest": row.latest,
                     }
-                    for channel, (n, total, blob) in rows.items()
+                    for row in rows.values()
                 ],
             )
             # older notes of the day are spent; the newest stays, as other series' rows compare to it

@@ -290,6 +290,7 @@ class KpiDay(SQLModel, table=True):
     total: float
     # little-endian int32 (whole seconds) or float64, told apart by the length: 4 or 8 bytes per value
     sorted_values: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    latest: datetime | None = _time()  # count series with an outcome time: the newest among the rows
 
 
 class KpiDayStale(SQLModel, table=True):

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
+from storage import kpi_days
 from storage.models import Conversation, CustomerChange, Survey
 
 C = Conversation.__table__.c
@@ -35,9 +36,13 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # stands for "never lost" when compari
 def csat(conn: Connection, query: Query) -> dict[str, Any]:
     """Share (0-1) of CSAT answers given in the period that were 4 or 5, and the number of answers."""
     q = query.until_now()
-    responses, satisfied = conn.execute(
-        select(func.count(), _tally(S.score >= SATISFIED)).where(*_answers(q, "csat"))
-    ).one()
+    scores = kpi_days.sample(conn, "csat", q.start, q.end, q.channels)
+    if scores is not None:
+        responses, satisfied = scores.count, scores.count - scores.below(SATISFIED)
+    else:
+        responses, satisfied = conn.execute(
+            select(func.count(), _tally(S.score >= SATISFIED)).where(*_answers(q, "csat"))
+        ).one()
     return {"score": _ratio(satisfied, responses), "responses": responses}
 
 
@@ -45,11 +50,16 @@ def nps(conn: Connection, query: Query) -> dict[str, Any]:
     """Net Promoter Score of the period's answers (% promoters - % detractors, -100 to +100) and the
     count of promoters (9-10), passives (7-8), detractors (0-6) and answers."""
     q = query.until_now()
-    responses, promoters, detractors = conn.execute(
-        select(func.count(), _tally(S.score >= PROMOTER), _tally(S.score < DETRACTOR_BELOW)).where(
-            *_answers(q, "nps")
-        )
-    ).one()
+    scores = kpi_days.sample(conn, "nps", q.start, q.end, q.channels)
+    if scores is not None:
+        responses, promoters = scores.count, scores.count - scores.below(PROMOTER)
+        detractors = scores.below(DETRACTOR_BELOW)
+    else:
+        responses, promoters, detractors = conn.execute(
+            select(func.count(), _tally(S.score >= PROMOTER), _tally(S.score < DETRACTOR_BELOW)).where(
+                *_answers(q, "nps")
+            )
+        ).one()
     score = (promoters - detractors) * 100.0 / responses if responses else None
     passives = responses - promoters - detractors
     return {
@@ -65,6 +75,9 @@ def ces(conn: Connection, query: Query) -> dict[str, Any]:
     """Mean Customer Effort Score of the period's answers (on the configured scale; lower is less effort)
     and the number of answers."""
     q = query.until_now()
+    scores = kpi_days.sample(conn, "ces", q.start, q.end, q.channels)
+    if scores is not None:
+        return {"mean": scores.mean(), "responses": scores.count}
     responses, mean = conn.execute(select(func.count(), func.avg(S.score)).where(*_answers(q, "ces"))).one()
     return {"mean": float(mean) if responses else None, "responses": responses}
 

@@ -36,7 +36,7 @@ def volume(conn: Connection, query: Query) -> dict[str, Any]:
     """Conversations opened, customer messages received and human replies sent in the period, and
     conversations opened per day (None when there were none)."""
     q = query.until_now()
-    cached = _cached_volume(conn, q)
+    cached = _cached_counts(conn, q, "opened", "inbound", "human_replies")
     if cached is not None:
         conversations, received, sent = cached
         per_day = conversations / q.days if conversations and q.days else None
@@ -59,29 +59,30 @@ def volume(conn: Connection, query: Query) -> dict[str, Any]:
     return {"conversations": conversations, "inbound": received, "outbound": sent, "per_day": per_day}
 
 
-def _cached_volume(conn: Connection, q: Query) -> tuple[int, int, int] | None:
-    """Conversations opened, customer messages and human replies from the per-day counts of
-    `storage.kpi_days`; None for one agent's volume or a period without a whole cached day."""
+def _cached_counts(conn: Connection, q: Query, *series: str) -> tuple[int, ...] | None:
+    """The period's counts of `series` as of `q.now` from the per-day counts of `storage.kpi_days`; None
+    for one agent's figures or a period without a whole cached day."""
     if q.agent is not None:
         return None
-    counts = [
-        kpi_days.count(conn, key, q.start, q.end, q.channels)
-        for key in ("opened", "inbound", "human_replies")
-    ]
+    counts = [kpi_days.count(conn, key, q.start, q.end, q.channels, q.now) for key in series]
     return None if counts[0] is None else tuple(counts)
 
 
 def reply_rate(conn: Connection, query: Query) -> dict[str, Any]:
     """Share of conversations opened in the period that a human had answered by `now`."""
     q = query.until_now()
-    opened, replied = _share(conn, _opened(q), C.first_response_at < q.now)
+    cached = _cached_counts(conn, q, "opened", "replied")
+    opened, replied = cached or _share(conn, _opened(q), C.first_response_at < q.now)
     return {"rate": _ratio(replied, opened), "replied": replied, "opened": opened}
 
 
 def resolution_rate(conn: Connection, query: Query) -> dict[str, Any]:
     """Share of conversations opened in the period that are resolved as of `now`."""
     q = query.until_now()
-    opened, resolved = _share(conn, _opened(q), and_(C.resolved.is_(True), C.first_resolved_at < q.now))
+    resolved_by_now = and_(C.resolved.is_(True), C.first_resolved_at < q.now)
+    opened, resolved = _cached_counts(conn, q, "opened", "resolved_since") or _share(
+        conn, _opened(q), resolved_by_now
+    )
     return {"rate": _ratio(resolved, opened), "resolved": resolved, "opened": opened}
 
 
@@ -142,14 +143,17 @@ def transfers(conn: Connection, query: Query) -> dict[str, Any]:
     where = [q.in_period(C.last_resolved_at), q.in_channels(C.channel), unindexed(C.resolved).is_(True)]
     if q.agent is not None:
         where.append(_owner() == q.agent)
-    resolved, moved = _share(conn, where, C.transfer_count > 0)
+    cached = _cached_counts(conn, q, "resolved", "transferred")
+    resolved, moved = cached or _share(conn, where, C.transfer_count > 0)
     return {"rate": _ratio(moved, resolved), "transferred": moved, "resolved": resolved}
 
 
 def escalations(conn: Connection, query: Query) -> dict[str, Any]:
     """Share of conversations opened in the period that were moved to another support channel by `now`."""
     q = query.until_now()
-    opened, escalated = _share(conn, _opened(q), and_(C.escalated_to.is_not(None), C.escalated_at < q.now))
+    escalated_by_now = and_(C.escalated_to.is_not(None), C.escalated_at < q.now)
+    cached = _cached_counts(conn, q, "opened", "escalated")
+    opened, escalated = cached or _share(conn, _opened(q), escalated_by_now)
     return {"rate": _ratio(escalated, opened), "escalated": escalated, "opened": opened}
 
 
@@ -157,10 +161,15 @@ def mix(conn: Connection, query: Query) -> dict[str, Any]:
     """Share (0-1) of the period's new conversations per channel, largest first, and the preferred
     (largest) channel; ties go to the channel named first alphabetically."""
     q = query.until_now()
-    counted = func.count().label("n")
-    rows = conn.execute(
-        select(C.channel, counted).where(*_opened(q)).group_by(C.channel).order_by(counted.desc(), C.channel)
-    ).all()
+    by_channel = None
+    if q.agent is None:
+        by_channel = kpi_days.counts_by_channel(conn, "opened", q.start, q.end, q.channels)
+    if by_channel is not None:
+        rows = sorted(by_channel.items(), key=lambda row: (-row[1], row[0]))
+    else:
+        counted = func.count().label("n")
+        grouped = select(C.channel, counted).where(*_opened(q)).group_by(C.channel)
+        rows = conn.execute(grouped.order_by(counted.desc(), C.channel)).all()
     total = sum(n for _, n in rows)
     return {"shares": {channel: n / total for channel, n in rows}, "preferred": rows[0][0] if rows else None}
 

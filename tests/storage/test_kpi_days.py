@@ -16,25 +16,34 @@ import numpy
 import pytest
 from sqlalchemy import text
 
-from commands.kpis import nlp, speed, volume
+from commands.kpis import nlp, outcome, speed, volume
 from commands.query import Query
 from commands.stats import summary
 from storage import kpi_days
-from tests.storage.builders import T0, inbound, reply, status
+from tests.storage.builders import T0, assignment, at, inbound, reply, status
 from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
+COUNTED = {"count", "conversations", "opened", "resolved", "responses", "shares", "transferred", "escalated"}
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
 START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
 KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
-KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment}
+KPIS |= {
+    "volume": volume.volume,
+    "sentiment": nlp.sentiment,
+    "mix": volume.mix,
+    "transfers": volume.transfers,
+}
+KPIS |= {"reply-rate": volume.reply_rate, "resolution-rate": volume.resolution_rate}
+KPIS |= {"escalations": volume.escalations, "csat": outcome.csat, "nps": outcome.nps, "ces": outcome.ces}
 TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
 
 
 def week_of_conversations() -> list[dict]:
     """Per day from the 13th to the 20th, at hours 2, 10 and 20 (UTC): a twitter and a facebook
-    conversation, answered after a different number of minutes, one in three resolved, some waiting twice
-    and some with handle time."""
+    conversation, answered after a different number of minutes, one in three resolved (twitter's after a
+    transfer), some waiting twice, some with handle time, facebook's first escalated; and a CSAT, NPS and
+    CES answer per conversation."""
     events = []
     for day in range(-7, 1):
         for hour in (2, 10, 20):
@@ -49,13 +58,34 @@ def week_of_conversations() -> list[dict]:
                     events.append(inbound(f"{conv}-i2", start + late + 1, **where))
                     events.append(reply(f"{conv}-r2", start + 2 * late, **where))
                 if hour == 20:
+                    if channel == "twitter":
+                        events.append(assignment(f"{conv}-a1", start + 1, **where, agent="U1"))
+                        events.append(assignment(f"{conv}-a2", start + 2, **where, agent="U2"))
                     events.append(status(f"{conv}-s", start + 3 * late, "resolved", **where))
+                if hour == 2 and channel == "facebook":
+                    events.append(escalation(f"{conv}-e", start + late + 2, conv))
+                scores = {"csat": 1 + (day + hour) % 5, "nps": (day * hour) % 11, "ces": hour % 7}
+                for kind, score in scores.items():
+                    answer = {
+                        "at": at(start + 3 * late + 5),
+                        "channel": channel,
+                        "kind": kind,
+                        "score": score,
+                    }
+                    events.append({"id": f"{conv}-{kind}", "type": "survey", **answer})
+        unanswered = {"conv": f"ig-{day}", "channel": "instagram"}
+        events.append(inbound(f"ig-{day}-i", day * DAY + 60, **unanswered))
     return [e for e in events if e["at"] < "2026-11-20T12"]  # nothing after the last moment asked
 
 
-def ask(engine, settings, kpi: str, channels=(), start=START, end=END) -> dict:
+def ask(engine, settings, kpi: str, channels=(), start=START, end=END, now=None) -> dict:
     with engine.connect() as conn:
-        return KPIS[kpi](conn, Query(start, end, tuple(channels), end, settings))
+        return KPIS[kpi](conn, Query(start, end, tuple(channels), now or end, settings))
+
+
+def escalation(eid: str, minutes: float, conv: str) -> dict:
+    where = {"conversation_id": conv, "channel": "facebook", "to_channel": "phone"}
+    return {"id": eid, "type": "escalation", "at": at(minutes), **where}
 
 
 def without_cache(monkeypatch, engine, settings, kpi: str, channels=(), **kwargs) -> dict:
@@ -87,9 +117,10 @@ def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
     feed(ingestor, week_of_conversations())
     expected = without_cache(monkeypatch, engine, settings, kpi, channels)
 
-    assert ask(engine, settings, kpi, channels) == pytest.approx(expected)
-    assert ask(engine, settings, kpi, channels) == pytest.approx(expected)  # now from kpi_day
-    assert expected.get("count", expected.get("conversations")) > 0
+    expected_values = expected if kpi == "mix" else pytest.approx(expected)  # shares: exact ratios
+    assert ask(engine, settings, kpi, channels) == expected_values
+    assert ask(engine, settings, kpi, channels) == expected_values  # now from kpi_day
+    assert any(value for key, value in expected.items() if key in COUNTED)
     if kpi == "sentiment":
         assert expected["positive"] > 0 and expected["negative"] > 0
 
@@ -152,6 +183,30 @@ def test_a_row_deleted_by_any_writer_leaves_the_cached_day(engine, settings, ing
 
     assert after["count"] == before["count"] - 10  # 2 channels x (1 + 2 + 2) waits on the 16th
     assert after == pytest.approx(without_cache(monkeypatch, engine, settings, "wait"))
+
+
+def test_a_rate_asked_as_of_a_moment_before_a_cached_days_replies_counts_only_earlier_replies(
+    engine, settings, ingestor, monkeypatch
+):
+    feed(ingestor, week_of_conversations())
+    # opened Sunday 15th at 23:00, answered Monday at 01:00: not yet replied as of Monday 00:30
+    feed(
+        ingestor,
+        [
+            inbound("night-i", -5 * DAY + 14 * 60, conv="night"),
+            reply("night-r", -4 * DAY - 8 * 60, conv="night"),
+        ],
+    )
+    period = {"start": T0 - timedelta(days=6, hours=9), "end": T0 - timedelta(days=4, hours=9)}  # 14th, 15th
+    as_of = {**period, "now": T0 - timedelta(days=4, hours=8, minutes=30)}
+    ask(engine, settings, "reply-rate", **period)  # the 14th and 15th cached, the 15th's last reply at 01:00
+
+    before_the_reply = ask(engine, settings, "reply-rate", **as_of)
+
+    assert before_the_reply == without_cache(monkeypatch, engine, settings, "reply-rate", **as_of)
+    # twitter and facebook 3 a day, instagram 1 (never answered), over 2 days, and the night one
+    assert (before_the_reply["opened"], before_the_reply["replied"]) == (15, 12)
+    assert ask(engine, settings, "reply-rate", **period, now=T0)["replied"] == 13  # asked later: from kpi_day
 
 
 def test_events_of_today_note_nothing(engine, settings, ingestor):

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+import storage.models
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -33,12 +35,17 @@ WATCHED = {
             "channel",
             "last_resolved_at",
             "resolved",
+            "first_resolved_at",
             "first_resolution_seconds",
             "full_resolution_seconds",
+            "escalated_to",
+            "escalated_at",
+            "transfer_count",
         ),
     ),
     "wait": (("end_at",), ("end_at", "seconds", "channel")),
     "message": (("at",), ("at", "channel", "direction", "author_kind", "private", "sentiment", "lang")),
+    "survey": (("at",), ("at", "channel", "kind", "score")),
 }
 
 # Note day D unless it is today or later (never cached: see storage.kpi_days) or already has a note that
@@ -115,6 +122,7 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("total", sa.Float(), nullable=False),
         sa.Column("sorted_values", sa.LargeBinary(), nullable=False),
+        sa.Column("latest", storage.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("series", "day", "channel"),
     )
     with op.batch_alter_table("kpi_day", schema=None) as batch_op:
