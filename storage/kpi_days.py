@@ -9,7 +9,7 @@ too (`SERIES`). A query for
 the projection tables, so any time zone, `Nh` period or "as of" instant gives exactly what the tables
 alone would.
 
-Only closed days are kept: days before yesterday (UTC, by the wall clock). A day missing from `kpi_day`,
+Only closed days are kept: days that ended (UTC) more than an hour ago. A day missing from `kpi_day`,
 or changed since it was computed, is computed from the tables by the query that needs it and stored for
 the next one (a failed store — the database busy — only costs the next query the same work). Changes are
 noted by triggers (migration 0003) in `kpi_day_stale`: every write path — ingestion, rebuild, purge, a
@@ -42,6 +42,7 @@ W = Wait.__table__.c
 K = KpiDay.__table__.c
 S = KpiDayStale.__table__.c
 EVERY = ""  # the channel of a day's row over every channel
+GRACE = timedelta(hours=1)  # how long after a day ends it may be cached (see last_cached_day)
 _log = logging.getLogger("kpibot.kpi_days")
 
 
@@ -146,9 +147,13 @@ class Sample:
 
 
 def last_cached_day(wall_clock: datetime | None = None) -> date:
-    """The newest day `kpi_day` may hold: the day before yesterday (UTC). The triggers note changes to
-    any day before today, so a write still in flight when its day ends is noted, or seen, either way."""
-    return (wall_clock or datetime.now(UTC)).astimezone(UTC).date() - timedelta(days=2)
+    """The newest day `kpi_day` may hold: the last UTC day that ended more than `GRACE` ago.
+
+    The triggers note a change to a day only once that day is over (live traffic on today's rows notes
+    nothing): a write made on day D to D's rows is not noted, so D is cached only when every transaction
+    begun on D has ended — well within the hour of grace, which also absorbs clock differences between
+    bot processes and the database server."""
+    return ((wall_clock or datetime.now(UTC)).astimezone(UTC) - GRACE).date() - timedelta(days=1)
 
 
 def sample(

@@ -219,12 +219,14 @@ def test_events_of_today_note_nothing(engine, settings, ingestor):
     assert stale_days(engine) == []  # live traffic never writes a note (nor contends for one)
 
 
-def test_a_day_not_closed_yet_is_read_from_the_tables(engine, settings, ingestor):
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def test_today_is_read_from_the_tables_and_a_day_is_cached_an_hour_after_it_ended(engine, settings):
+    now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with engine.connect() as conn:
-        assert kpi_days.sample(conn, "frt", today - timedelta(days=1), today, ()) is None  # yesterday
-        assert kpi_days.sample(conn, "frt", today - timedelta(days=3), today, ()) is not None
-    assert kpi_days.last_cached_day(datetime(2026, 11, 24, 0, 5, tzinfo=UTC)) == date(2026, 11, 22)
+        assert kpi_days.sample(conn, "frt", today, now, ()) is None
+        assert kpi_days.sample(conn, "frt", today - timedelta(days=2), now, ()) is not None
+    assert kpi_days.last_cached_day(datetime(2026, 11, 24, 0, 59, tzinfo=UTC)) == date(2026, 11, 22)
+    assert kpi_days.last_cached_day(datetime(2026, 11, 24, 1, 0, tzinfo=UTC)) == date(2026, 11, 23)
 
 
 @pytest.mark.sqlite_only("SQLite's single write lock")
