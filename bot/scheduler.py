@@ -9,7 +9,8 @@ an alert check missed runs once at most. What is actually posted is decided by t
 processes sharing the job store (or a job run twice) still post once.
 
 A maintenance job, every minute, brings the jobs in line with the subscription table (subscriptions
-changed by another process) and retries digests that failed to post.
+changed by another process) and retries digests that failed to post. Another, at start and hourly, fills
+the per-day KPI cache (`storage.kpi_days.warm`) so the first question of the day reads it ready.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ JOBSTORE_TABLE = "apscheduler_jobs"
 ALERT_MINUTES = 5
 DIGEST_GRACE = LATE_LIMIT  # a digest later than this is news from another day
 MAINTENANCE = "kpibot-maintenance"
+KPI_DAYS = "kpibot-kpi-days"
 _PREFIXES = ("digest-", "alert-")
 _current: list[BackgroundScheduler] = []  # the scheduler of this process, for maintenance and hooks
 _log = logging.getLogger("kpibot.scheduler")
@@ -91,6 +93,15 @@ def start_scheduler(
         name="sync jobs with subscriptions, retry failed digests",
         replace_existing=True,
         misfire_grace_time=60,
+    )
+    scheduler.add_job(
+        "bot.jobs:warm_kpi_days",
+        IntervalTrigger(hours=1, timezone=UTC),
+        id=KPI_DAYS,
+        name="fill the per-day KPI cache for closed or changed days",
+        replace_existing=True,
+        misfire_grace_time=3600,
+        next_run_time=datetime.now(UTC),  # at start too: after an upgrade or an import, before questions
     )
     scheduler.resume()
     return scheduler

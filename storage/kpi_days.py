@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import case, delete, func, insert, literal, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from storage.dialect import short_wait, unindexed
@@ -43,6 +43,7 @@ K = KpiDay.__table__.c
 S = KpiDayStale.__table__.c
 EVERY = ""  # the channel of a day's row over every channel
 GRACE = timedelta(hours=1)  # how long after a day ends it may be cached (see last_cached_day)
+WARM_DAYS = 100  # what `warm` keeps ready: the longest usual question (90 days) and its edges
 _log = logging.getLogger("kpibot.kpi_days")
 
 
@@ -240,6 +241,29 @@ def _parts(
             continue
         parts += [row for channel, row in rows.items() if wanted(channel)]
     return parts
+
+
+def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = None) -> int:
+    """Computes and stores, for every series, the days among the last `days` cached days that are missing
+    or changed, so no question has to (run hourly by the bot's scheduler, and after a bulk import).
+    Returns how many series-days it computed."""
+    last = last_cached_day(wall_clock)
+    first = last - timedelta(days=days - 1)
+    computed = 0
+    with engine.connect() as conn:
+        oldest = [conn.execute(select(func.min(column))).scalar() for column in (C.opened_at, V.at)]
+        if all(at is None for at in oldest):
+            return 0  # nothing stored yet
+        first = max(first, min(at for at in oldest if at is not None).date())  # no work before the data
+        days = (last - first).days + 1
+        for key, series in SERIES.items():
+            current = _stored(conn, key, first, last, (), values=False, by_channel=False)
+            for day in (first + timedelta(days=n) for n in range(days)):
+                if day not in current:
+                    _compute_day(conn, key, series, day)
+                    computed += 1
+            conn.rollback()  # a fresh snapshot per series; SQLite can checkpoint in between
+    return computed
 
 
 def _whole_days(start: datetime, end: datetime, last: date) -> list[date]:

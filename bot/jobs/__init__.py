@@ -1,5 +1,5 @@
 """The scheduler's jobs: module-level functions the persistent job store refers to as "bot.jobs:run_digest"
-and "bot.jobs:run_alert", with a subscription id as their only argument.
+and "bot.jobs:run_alert", with a subscription id as their only argument, and "bot.jobs:warm_kpi_days".
 
 A job reads what it needs from the database when it runs. The settings, engine and Web API client come
 from a process-level runtime that bot.scheduler sets when it builds the scheduler, so a job does not
@@ -18,12 +18,21 @@ from sqlalchemy.engine import Engine
 
 from bot.jobs.alert import check_alert
 from bot.jobs.digest import KIND, LATE_LIMIT, post_digest, scheduled_at, subscription_zone
-from storage import outbox
+from storage import kpi_days, outbox
 from storage.db import make_engine, session
 from storage.settings import Settings
 from storage.subscriptions import Subscription
 
-__all__ = ["check_alert", "configure", "post_digest", "retry_unsent", "run_alert", "run_digest", "runtime"]
+__all__ = [
+    "check_alert",
+    "configure",
+    "post_digest",
+    "retry_unsent",
+    "run_alert",
+    "run_digest",
+    "runtime",
+    "warm_kpi_days",
+]
 _log = logging.getLogger("kpibot.jobs")
 
 
@@ -93,6 +102,12 @@ def retry_unsent(now: datetime | None = None) -> list[str]:
         if due.astimezone(zone).date().isoformat() == key and now - due <= LATE_LIMIT:
             results.append(post_digest(rt.engine, rt.client, rt.settings, subscription, now))
     return results
+
+
+def warm_kpi_days() -> str:
+    """Job: fills the per-day KPI cache (`storage.kpi_days`) for the days that closed or changed."""
+    computed = kpi_days.warm(runtime().engine)
+    return f"kpi_day: {computed} series-days computed"
 
 
 def _subscription(engine: Engine, subscription_id: int) -> Subscription | None:

@@ -271,3 +271,18 @@ def test_values_are_stored_exactly_whole_seconds_in_half_the_bytes():
     assert huge.dtype.str == "<f8"
     assert kpi_days._unpacked(whole.tobytes(), 3).tolist() == [3, 1, 5184000]
     assert kpi_days._unpacked(fractional.tobytes(), 2).tolist() == [3.0, 0.25]
+
+
+def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_nothing_to_do(
+    engine, settings, ingestor
+):
+    assert kpi_days.warm(engine) == 0  # an empty database: no work
+    feed(ingestor, week_of_conversations())
+    days = (kpi_days.last_cached_day() - date(2026, 11, 13)).days + 1  # from the first conversation on
+
+    assert kpi_days.warm(engine) == days * len(kpi_days.SERIES)
+    assert kpi_days.warm(engine) == 0
+    assert cached_days(engine, "transferred")[:2] == ["2026-11-13", "2026-11-14"]
+
+    feed(ingestor, [inbound("late-i", -3 * DAY + 60, conv="late")])  # Tuesday the 17th changes
+    assert kpi_days.warm(engine) == len(kpi_days.SERIES)
