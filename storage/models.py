@@ -82,6 +82,8 @@ class Conversation(SQLModel, table=True):
             "resolved",
             "first_resolution_seconds",
             "full_resolution_seconds",
+            "first_resolved_at",  # with opened_at: a past backlog snapshot reads this index alone
+            "opened_at",
         ),
         Index(
             "ix_conversation_handled",

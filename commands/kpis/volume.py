@@ -119,9 +119,11 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
     oldest_at = min((t for t in (oldest_open, later_oldest) if t is not None), default=None)
     listed = select(C.external_id, C.channel, C.opened_at, C.id).limit(BACKLOG_LISTED)
     rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id)).all()
-    if later:  # sorting on an expression stops SQLite walking the whole opened_at index
-        by_age = func.coalesce(C.opened_at, C.first_inbound_at)
-        rows += conn.execute(listed.where(*closed_later).order_by(by_age, C.id)).all()
+    if later:  # the oldest ids from ix_conversation_resolved alone (sorting on `unindexed` opened_at
+        # keeps SQLite off the opened_at index), then those few rows
+        oldest = select(C.id).where(*closed_later).order_by(unindexed(C.opened_at), C.id)
+        ids = [conversation_id for (conversation_id,) in conn.execute(oldest.limit(BACKLOG_LISTED))]
+        rows += conn.execute(listed.where(C.id.in_(ids))).all()
     rows = sorted(rows, key=lambda r: (r.opened_at, r.id))[:BACKLOG_LISTED]
     threshold = q.settings.backlog_threshold(q.channels[0] if len(q.channels) == 1 else None)
     return {

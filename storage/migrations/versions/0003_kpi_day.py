@@ -1,5 +1,6 @@
 """Per-day duration series and counts kept ready for the KPI queries (kpi_day), the triggers noting later
-changes to a closed day (kpi_day_stale), and first_response_at added to ix_conversation_open.
+changes to a closed day (kpi_day_stale); first_response_at added to ix_conversation_open, first_resolved_at
+and opened_at to ix_conversation_resolved (the backlog reads them alone).
 
 The triggers are raw SQL per database. A later migration that rebuilds `conversation` or `wait` in SQLite
 batch mode (a table copy) drops their triggers with the table and must create them again
@@ -22,6 +23,15 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+# ix_conversation_resolved before this revision; it gains first_resolved_at and opened_at
+RESOLVED_INDEX = [
+    "last_resolved_at",
+    "channel",
+    "resolved",
+    "first_resolution_seconds",
+    "full_resolution_seconds",
+]
 
 # Which timestamps date a row's contribution, and which columns change what the series hold.
 WATCHED = {
@@ -142,6 +152,8 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_conversation_open", ["resolved", "opened_at", "channel", "first_response_at"], unique=False
         )
+        batch_op.drop_index("ix_conversation_resolved")
+        batch_op.create_index("ix_conversation_resolved", [*RESOLVED_INDEX, "first_resolved_at", "opened_at"])
     create_triggers(op.get_bind().dialect.name)
 
 
@@ -150,6 +162,8 @@ def downgrade() -> None:
     with op.batch_alter_table("conversation", schema=None) as batch_op:
         batch_op.drop_index("ix_conversation_open")
         batch_op.create_index("ix_conversation_open", ["resolved", "opened_at", "channel"], unique=False)
+        batch_op.drop_index("ix_conversation_resolved")
+        batch_op.create_index("ix_conversation_resolved", RESOLVED_INDEX)
 
     with op.batch_alter_table("kpi_day_stale", schema=None) as batch_op:
         batch_op.drop_index("ix_kpi_day_stale_day")
