@@ -144,6 +144,7 @@ class Message(SQLModel, table=True):
             "conversation_id",
             "handle_seconds",
             "author_name",
+            "lang",
         ),
         Index("ix_message_conversation", "conversation_id", "at"),
     )

@@ -1,6 +1,6 @@
 """Per-day duration series and counts kept ready for the KPI queries (kpi_day), the triggers noting later
 changes to a closed day (kpi_day_stale); first_response_at added to ix_conversation_open, first_resolved_at
-and opened_at to ix_conversation_resolved (the backlog reads them alone).
+and opened_at to ix_conversation_resolved (the backlog reads them alone), lang to ix_message_at_channel.
 
 The triggers are raw SQL per database. A later migration that rebuilds `conversation` or `wait` in SQLite
 batch mode (a table copy) drops their triggers with the table and must create them again
@@ -31,6 +31,21 @@ RESOLVED_INDEX = [
     "resolved",
     "first_resolution_seconds",
     "full_resolution_seconds",
+]
+
+# ix_message_at_channel before this revision; it gains lang (unscored messages are counted from it)
+MESSAGE_INDEX = [
+    "at",
+    "channel",
+    "direction",
+    "author_kind",
+    "private",
+    "sentiment",
+    "quick_reply",
+    "author_id",
+    "conversation_id",
+    "handle_seconds",
+    "author_name",
 ]
 
 # Which timestamps date a row's contribution, and which columns change what the series hold.
@@ -154,6 +169,9 @@ def upgrade() -> None:
         )
         batch_op.drop_index("ix_conversation_resolved")
         batch_op.create_index("ix_conversation_resolved", [*RESOLVED_INDEX, "first_resolved_at", "opened_at"])
+    with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.drop_index("ix_message_at_channel")
+        batch_op.create_index("ix_message_at_channel", [*MESSAGE_INDEX, "lang"])
     create_triggers(op.get_bind().dialect.name)
 
 
@@ -164,6 +182,9 @@ def downgrade() -> None:
         batch_op.create_index("ix_conversation_open", ["resolved", "opened_at", "channel"], unique=False)
         batch_op.drop_index("ix_conversation_resolved")
         batch_op.create_index("ix_conversation_resolved", RESOLVED_INDEX)
+    with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.drop_index("ix_message_at_channel")
+        batch_op.create_index("ix_message_at_channel", MESSAGE_INDEX)
 
     with op.batch_alter_table("kpi_day_stale", schema=None) as batch_op:
         batch_op.drop_index("ix_kpi_day_stale_day")
