@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
 
+from storage import kpi_days
 from storage.analysis import text_analyser
 from storage.dialect import bulk_insert, lock_names
 from storage.events import EventError
@@ -130,6 +131,8 @@ class Ingestor:
             )
         for table, table_rows in rows.items():
             bulk_insert(conn, table, table_rows)
+            if table.name in kpi_days.NOTED_BY_INGEST:  # past days whose cached figures these rows change
+                kpi_days.note(conn, {row["at"] for row in table_rows})
         if linked:
             link_conversions(conn, linked)
         # Conversations created by this batch have all their events here; others are replayed from the DB.

@@ -195,7 +195,7 @@ def test_revision_0003_installs_the_kpi_day_triggers_and_its_downgrade_removes_t
 
     assert {"kpi_day_conversation_update", "kpi_day_wait_update"} <= installed
     events = ("insert", "delete", "update") if engine.dialect.name == "sqlite" else ("write", "update")
-    tables = ("conversation", "wait", "message", "survey")
+    tables = ("conversation", "wait")
     assert {name for name in installed if name.startswith("kpi_day")} == {
         f"kpi_day_{table}_{event}" for table in tables for event in events
     }
