@@ -20,6 +20,8 @@ from commands.kpis import nlp, outcome, speed, volume
 from commands.query import Query
 from commands.stats import summary
 from storage import kpi_days
+from storage.db import make_engine
+from tests.concurrently import at_once
 from tests.storage.builders import T0, assignment, at, inbound, reply, status
 from tests.storage.conftest import feed
 
@@ -286,3 +288,23 @@ def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_noth
 
     feed(ingestor, [inbound("late-i", -3 * DAY + 60, conv="late")])  # Tuesday the 17th changes
     assert kpi_days.warm(engine) == len(kpi_days.SERIES)
+
+
+def test_two_processes_filling_the_same_days_at_once_both_answer_right_and_the_cache_stays_whole(
+    engine, settings, ingestor, monkeypatch
+):
+    feed(ingestor, week_of_conversations())
+    expected = without_cache(monkeypatch, engine, settings, "wait")
+    engines = [make_engine(settings.database_url) for _ in range(2)]
+
+    answers = at_once(*(lambda e=e: ask(e, settings, "wait") for e in engines))
+    for other in engines:
+        other.dispose()
+
+    assert answers == [pytest.approx(expected)] * 2  # a store that lost the race gave up quietly
+    kpi_days.warm(engine)  # whatever either left out
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT day, count(*) FROM kpi_day WHERE series = 'wait' GROUP BY day"))
+        per_day = {str(day)[:10]: n for day, n in rows}
+    assert [per_day.get(f"2026-11-{d}") for d in range(14, 20)] == [3] * 6  # every, twitter, facebook
+    assert ask(engine, settings, "wait") == pytest.approx(expected)
