@@ -236,9 +236,6 @@ def _parts(
     for edge_start, edge_end in ((start, _midnight(days[0])), (_midnight(days[-1] + timedelta(days=1)), end)):
         if edge_start < edge_end:
             parts += _edge(conn, series, edge_start, edge_end, channels, now, by_channel)
-    wanted = (lambda ch: ch != EVERY) if by_channel and not channels else (lambda ch: ch in channels)
-    if not channels and not by_channel:
-        wanted = lambda ch: ch == EVERY  # noqa: E731
     stored = _stored(conn, key, days[0], days[-1], channels, series.value is not None, by_channel)
     for day in days:
         rows = stored.get(day) or _compute_day(conn, key, series, day)
@@ -248,8 +245,16 @@ def _parts(
                 conn, series, _midnight(day), _midnight(day + timedelta(days=1)), channels, now, by_channel
             )
             continue
-        parts += [row for channel, row in rows.items() if wanted(channel)]
+        parts += [row for channel, row in rows.items() if _wanted(channel, channels, by_channel)]
     return parts
+
+
+def _wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
+    """Whether a day's row of `channel` belongs in the answer: the every-channel row for all channels,
+    else the rows of the asked channels (of every channel, for all channels by channel)."""
+    if channels:
+        return channel in channels
+    return channel != EVERY if by_channel else channel == EVERY
 
 
 def note(conn: Connection, times: Iterable[datetime]) -> None:
