@@ -111,10 +111,14 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
         *scope,
     ]
     open_now = _count(conn, still_open)
-    later, later_oldest = conn.execute(select(func.count(), func.min(C.opened_at)).where(*closed_later)).one()
+    later, later_oldest = 0, None
+    first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
+    if first_opened is not None and first_opened <= instant:  # else nothing was open then: skip the scan
+        oldest_later = select(func.count(), func.min(C.opened_at)).where(*closed_later)
+        later, later_oldest = conn.execute(oldest_later).one()
     count = open_now + later
-    late = _over_threshold(conn, q, instant, still_open, C.opened_at)
-    late += _over_threshold(conn, q, instant, closed_later, unindexed(C.opened_at)) if later else 0
+    late = _over_threshold(conn, q, instant, still_open, C.opened_at, open_now)
+    late += _over_threshold(conn, q, instant, closed_later, unindexed(C.opened_at), later) if later else 0
     oldest_open = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar_one()
     oldest_at = min((t for t in (oldest_open, later_oldest) if t is not None), default=None)
     listed = select(C.external_id, C.channel, C.opened_at, C.id).limit(BACKLOG_LISTED)
@@ -306,15 +310,18 @@ def _first_responses(conn: Connection, q: Query) -> list[tuple[str, float | None
     return [(agent, sum(v) / len(v), max(v)) for agent, v in by_agent.items()]
 
 
-def _over_threshold(conn: Connection, q: Query, instant: datetime, where: list, opened_at) -> int:
-    """How many of the conversations matching `where` opened longer before `instant` than their channel's
-    backlog threshold: one plain count per channel with its own threshold, one for the others."""
+def _over_threshold(
+    conn: Connection, q: Query, instant: datetime, where: list, opened_at, matching: int
+) -> int:
+    """How many of the `matching` conversations that match `where` opened longer before `instant` than
+    their channel's backlog threshold: `matching` less those opened within it, counted per channel with
+    its own threshold and once for the others (recent ones are few: a short index range each)."""
     special = {ch: s for ch, s in q.settings.backlog_thresholds.items() if not q.channels or ch in q.channels}
     channel = unindexed(C.channel)
-    default = [opened_at < instant - timedelta(seconds=q.settings.backlog_threshold())]
-    counts = [([channel == ch, opened_at < instant - timedelta(seconds=s)]) for ch, s in special.items()]
-    counts.append(default + ([channel.not_in(list(special))] if special else []))
-    return sum(_count(conn, [*where, *extra]) for extra in counts)
+    default = [opened_at >= instant - timedelta(seconds=q.settings.backlog_threshold())]
+    recent = [([channel == ch, opened_at >= instant - timedelta(seconds=s)]) for ch, s in special.items()]
+    recent.append(default + ([channel.not_in(list(special))] if special else []))
+    return matching - sum(_count(conn, [*where, *extra]) for extra in recent)
 
 
 def _count(conn: Connection, where: list) -> int:
