@@ -98,10 +98,10 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
     q = query.until_now()
     instant = q.end
     scope = [q.in_channels(C.channel)] + ([_owner() == q.agent] if q.agent is not None else [])
-    # Two index-friendly halves: open now (ix_conversation_open: plain counts and the first entry for the
-    # oldest, no per-row expressions), and resolved only after the instant (ix_conversation_resolved;
-    # `unindexed` opened_at and resolved keep SQLite on that index rather than walk every conversation
-    # ever opened).
+    # Two index-friendly halves. Open now: ix_conversation_open, plain counts and its first entry for the
+    # oldest, no per-row expressions. Resolved only after the instant (the backlog of a past moment):
+    # ix_conversation_resolved alone, `unindexed` opened_at and resolved keeping SQLite off the indexes
+    # that would walk every conversation ever opened; those were open then, so few, and are read once.
     still_open = [C.resolved.is_(False), C.opened_at <= instant, *scope]
     closed_later = [
         unindexed(C.resolved).is_(True),
@@ -111,23 +111,21 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
         *scope,
     ]
     open_now = _count(conn, still_open)
-    later, later_oldest = 0, None
-    first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
-    if first_opened is not None and first_opened <= instant:  # else nothing was open then: skip the scan
-        oldest_later = select(func.count(), func.min(C.opened_at)).where(*closed_later)
-        later, later_oldest = conn.execute(oldest_later).one()
-    count = open_now + later
     late = _over_threshold(conn, q, instant, still_open, C.opened_at, open_now)
-    late += _over_threshold(conn, q, instant, closed_later, unindexed(C.opened_at), later) if later else 0
     oldest_open = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar_one()
-    oldest_at = min((t for t in (oldest_open, later_oldest) if t is not None), default=None)
-    listed = select(C.external_id, C.channel, C.opened_at, C.id).limit(BACKLOG_LISTED)
-    rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id)).all()
-    if later:  # the oldest ids from ix_conversation_resolved alone (sorting on `unindexed` opened_at
-        # keeps SQLite off the opened_at index), then those few rows
-        oldest = select(C.id).where(*closed_later).order_by(unindexed(C.opened_at), C.id)
-        ids = [conversation_id for (conversation_id,) in conn.execute(oldest.limit(BACKLOG_LISTED))]
-        rows += conn.execute(listed.where(C.id.in_(ids))).all()
+    listed = select(C.external_id, C.channel, C.opened_at, C.id)
+    rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id).limit(BACKLOG_LISTED)).all()
+    then_open = []
+    first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
+    if first_opened is not None and first_opened <= instant:  # else nothing was open then: no scan
+        then_open = conn.execute(select(C.opened_at, C.id, C.channel).where(*closed_later)).all()
+    late += sum(1 for r in then_open if r.opened_at < instant - _threshold(q, r.channel))
+    then_open.sort(key=lambda r: (r.opened_at, r.id))
+    if then_open:
+        rows += conn.execute(listed.where(C.id.in_([r.id for r in then_open[:BACKLOG_LISTED]]))).all()
+    count = open_now + len(then_open)
+    oldest_then = then_open[0].opened_at if then_open else None
+    oldest_at = min((t for t in (oldest_open, oldest_then) if t is not None), default=None)
     rows = sorted(rows, key=lambda r: (r.opened_at, r.id))[:BACKLOG_LISTED]
     threshold = q.settings.backlog_threshold(q.channels[0] if len(q.channels) == 1 else None)
     return {
@@ -308,6 +306,10 @@ def _first_responses(conn: Connection, q: Query) -> list[tuple[str, float | None
     ):
         by_agent.setdefault(agent, []).append(q.duration(opened, answered))
     return [(agent, sum(v) / len(v), max(v)) for agent, v in by_agent.items()]
+
+
+def _threshold(q: Query, channel: str) -> timedelta:
+    return timedelta(seconds=q.settings.backlog_threshold(channel))
 
 
 def _over_threshold(
