@@ -20,12 +20,14 @@ current while no note of its day is newer than its `seen`.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -35,6 +37,7 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.dialect import short_wait, unindexed
 from storage.models import Conversation, KpiDay, KpiDayStale, Message, Survey, Wait
+from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
 
 C = Conversation.__table__.c
 M = Message.__table__.c
@@ -109,6 +112,30 @@ SERIES = {
     "unscored": Series(
         M.at, M.channel, where=(*_CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
     ),
+}
+
+
+@dataclass(frozen=True)
+class Top:
+    """The `limit` rows of a day ranked first by `score` (ascending or not), then the latest first: their
+    (score, time, id), kept per day so a period's first rows are the first of its days' first rows."""
+
+    at: object
+    channel: object
+    score: object
+    ascending: bool
+    where: tuple
+    limit: int = 12  # the voice's candidates: 3 quotes x 4, as the table query takes
+
+    def rank(self, row: tuple[float, datetime, int]) -> tuple:
+        score, at, row_id = row
+        return (score if self.ascending else -score, -at.timestamp(), -row_id)
+
+
+_STRONG = (*_CUSTOMER_SAID, M.sentiment.is_not(None))
+TOPS = {  # the candidates of the voice quotes: the most negative and the most positive customer messages
+    "most_negative": Top(M.at, M.channel, M.sentiment, True, (*_STRONG, M.sentiment < NEGATIVE_BELOW)),
+    "most_positive": Top(M.at, M.channel, M.sentiment, False, (*_STRONG, M.sentiment > POSITIVE_ABOVE)),
 }
 
 
@@ -249,6 +276,62 @@ def _parts(
     return parts
 
 
+def top(
+    conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> list[int] | None:
+    """The ids of the first `limit` rows of TOPS[key] dated in `[start, end)` on `channels` (() = all),
+    first first, or None when the range holds no whole cached day."""
+    days = _whole_days(start, end, last_cached_day())
+    if not days:
+        return None
+    spec = TOPS[key]
+    rows = []
+    for edge_start, edge_end in ((start, _midnight(days[0])), (_midnight(days[-1] + timedelta(days=1)), end)):
+        if edge_start < edge_end:
+            rows += _top_rows(conn, spec, edge_start, edge_end, channels)
+    stored = _stored(conn, key, days[0], days[-1], channels, True, False)
+    for day in days:
+        for channel, part in (stored.get(day) or _compute_top_day(conn, key, spec, day)).items():
+            if _wanted(channel, channels, False):
+                rows += [
+                    (score, datetime.fromisoformat(at), row_id)
+                    for score, at, row_id in json.loads(part.values)
+                ]
+    rows.sort(key=spec.rank)
+    return [row_id for _, _, row_id in rows[: spec.limit]]
+
+
+def _top_rows(
+    conn: Connection, spec: Top, start: datetime, end: datetime, channels: Sequence[str]
+) -> list[tuple[float, datetime, int]]:
+    """The first `limit` rows of `spec` dated in `[start, end)`, from the table."""
+    where = [spec.at >= start, spec.at < end, *spec.where]
+    if channels:
+        where.append(unindexed(spec.channel).in_(channels))
+    ranking = (spec.score.asc() if spec.ascending else spec.score.desc(), spec.at.desc(), M.id.desc())
+    ranked = select(spec.score, spec.at, M.id).where(*where).order_by(*ranking).limit(spec.limit)
+    return [tuple(row) for row in conn.execute(ranked)]
+
+
+def _compute_top_day(conn: Connection, key: str, spec: Top, day: date) -> dict[str, Part]:
+    """A day's first rows of `spec` per channel and over every channel, stored like a series' day."""
+    seen = conn.execute(select(func.coalesce(func.max(S.id), 0)).where(S.day == day)).scalar_one()
+    where = [spec.at >= _midnight(day), spec.at < _midnight(day + timedelta(days=1)), *spec.where]
+    by_channel: dict[str, list[tuple[float, datetime, int]]] = defaultdict(list)
+    for channel, score, at, row_id in conn.execute(
+        select(spec.channel, spec.score, spec.at, M.id).where(*where)
+    ):
+        by_channel[channel].append((score, at, row_id))
+    by_channel[EVERY] = [row for rows in list(by_channel.values()) for row in rows]
+    parts = {}
+    for channel, rows in by_channel.items():
+        first = sorted(rows, key=spec.rank)[: spec.limit]
+        packed = json.dumps([[score, at.isoformat(), row_id] for score, at, row_id in first]).encode()
+        parts[channel] = Part(channel, len(rows), 0.0, packed)
+    _store(conn, key, day, seen, parts)
+    return parts
+
+
 def _wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
     """Whether a day's row of `channel` belongs in the answer: the every-channel row for all channels,
     else the rows of the asked channels (of every channel, for all channels by channel)."""
@@ -279,11 +362,13 @@ def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = No
             return 0  # nothing stored yet
         first = max(first, min(at for at in oldest if at is not None).date())  # no work before the data
         days = (last - first).days + 1
-        for key, series in SERIES.items():
+        computers = [(key, partial(_compute_day, key=key, series=series)) for key, series in SERIES.items()]
+        computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in TOPS.items()]
+        for key, compute_day in computers:
             current = _stored(conn, key, first, last, (), values=False, by_channel=False)
             for day in (first + timedelta(days=n) for n in range(days)):
                 if day not in current:
-                    _compute_day(conn, key, series, day)
+                    compute_day(conn, day=day)
                     computed += 1
             conn.rollback()  # a fresh snapshot per series; SQLite can checkpoint in between
     return computed

@@ -103,8 +103,8 @@ def voice(conn: Connection, query: Query) -> dict[str, Any]:
     (pseudonymised), channel, at (ISO time), age (seconds before `now`), score}."""
     q = query.until_now()
     return {
-        "negative": _quotes(conn, q, M.sentiment < NEGATIVE_BELOW, M.sentiment.asc()),
-        "positive": _quotes(conn, q, M.sentiment > POSITIVE_ABOVE, M.sentiment.desc()),
+        "negative": _quotes(conn, q, "most_negative", M.sentiment < NEGATIVE_BELOW, M.sentiment.asc()),
+        "positive": _quotes(conn, q, "most_positive", M.sentiment > POSITIVE_ABOVE, M.sentiment.desc()),
     }
 
 
@@ -181,15 +181,21 @@ def _topic_rows(tally: dict[str, list], considered: int, previous: dict[str, lis
     ]
 
 
-def _quotes(conn: Connection, q: Query, strong: ColumnElement[bool], order) -> list[dict[str, Any]]:
+def _quotes(
+    conn: Connection, q: Query, cached: str, strong: ColumnElement[bool], order
+) -> list[dict[str, Any]]:
     """The QUOTES strongest messages meeting `strong`, as voice quotes; messages whose text was purged
-    are passed over."""
+    are passed over. The candidates (QUOTES x 4) come from the per-day cache (`cached`, in
+    `storage.kpi_days.TOPS`) when the period holds a whole cached day."""
     # Ranking ids first reads only the index (no text); the few candidates' rows are read after.
     ranking = (order, M.at.desc(), M.id.desc())
-    candidates = select(M.id).where(*_said(q), strong).order_by(*ranking).limit(QUOTES * 4)
+    candidates = kpi_days.top(conn, cached, q.start, q.end, q.channels)
+    if candidates is None:
+        ranked = select(M.id).where(*_said(q), strong).order_by(*ranking).limit(QUOTES * 4)
+        candidates = ranked.scalar_subquery()
     rows = conn.execute(
         select(M.text, M.author_id, M.channel, M.at, M.sentiment)
-        .where(M.id.in_(candidates.scalar_subquery()), M.text.is_not(None))
+        .where(M.id.in_(candidates), M.text.is_not(None))
         .order_by(*ranking)
         .limit(QUOTES)
     ).all()

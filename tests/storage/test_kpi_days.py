@@ -27,15 +27,12 @@ from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
 COUNTED = {"count", "conversations", "opened", "resolved", "responses", "shares", "transferred", "escalated"}
+COUNTED |= {"negative", "positive"}  # voice's quotes
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
 START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
 KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
-KPIS |= {
-    "volume": volume.volume,
-    "sentiment": nlp.sentiment,
-    "mix": volume.mix,
-    "transfers": volume.transfers,
-}
+KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment, "voice": nlp.voice}
+KPIS |= {"mix": volume.mix, "transfers": volume.transfers}
 KPIS |= {"reply-rate": volume.reply_rate, "resolution-rate": volume.resolution_rate}
 KPIS |= {"escalations": volume.escalations, "csat": outcome.csat, "nps": outcome.nps, "ces": outcome.ces}
 TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
@@ -119,7 +116,7 @@ def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
     feed(ingestor, week_of_conversations())
     expected = without_cache(monkeypatch, engine, settings, kpi, channels)
 
-    expected_values = expected if kpi == "mix" else pytest.approx(expected)  # shares: exact ratios
+    expected_values = expected if kpi in ("mix", "voice") else pytest.approx(expected)  # nested: exact
     assert ask(engine, settings, kpi, channels) == expected_values
     assert ask(engine, settings, kpi, channels) == expected_values  # now from kpi_day
     assert any(value for key, value in expected.items() if key in COUNTED)
@@ -282,12 +279,12 @@ def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_noth
     feed(ingestor, week_of_conversations())
     days = (kpi_days.last_cached_day() - date(2026, 11, 13)).days + 1  # from the first conversation on
 
-    assert kpi_days.warm(engine) == days * len(kpi_days.SERIES)
+    assert kpi_days.warm(engine) == days * (len(kpi_days.SERIES) + len(kpi_days.TOPS))
     assert kpi_days.warm(engine) == 0
     assert cached_days(engine, "transferred")[:2] == ["2026-11-13", "2026-11-14"]
 
     feed(ingestor, [inbound("late-i", -3 * DAY + 60, conv="late")])  # Tuesday the 17th changes
-    assert kpi_days.warm(engine) == len(kpi_days.SERIES)
+    assert kpi_days.warm(engine) == len(kpi_days.SERIES) + len(kpi_days.TOPS)
 
 
 def test_two_processes_filling_the_same_days_at_once_both_answer_right_and_the_cache_stays_whole(
@@ -308,3 +305,17 @@ def test_two_processes_filling_the_same_days_at_once_both_answer_right_and_the_c
         per_day = {str(day)[:10]: n for day, n in rows}
     assert [per_day.get(f"2026-11-{d}") for d in range(14, 20)] == [3] * 6  # every, twitter, facebook
     assert ask(engine, settings, "wait") == pytest.approx(expected)
+
+
+def test_voice_takes_its_candidates_from_each_days_strongest_messages(
+    engine, settings, ingestor, monkeypatch
+):
+    feed(ingestor, week_of_conversations())
+    quotes = ask(engine, settings, "voice")
+
+    assert cached_days(engine, "most_negative") == cached_days(engine, "most_positive") != []
+    assert quotes == without_cache(monkeypatch, engine, settings, "voice")
+    assert {quote["text"] for quote in quotes["negative"]} == {TEXTS[20]}
+    assert {quote["text"] for quote in quotes["positive"]} == {TEXTS[2]}
+    # equal scores: the latest first — Friday 20th 02:00 (twitter and facebook), then the 19th
+    assert [quote["at"][:13] for quote in quotes["positive"]] == ["2026-11-20T02"] * 2 + ["2026-11-19T02"]
