@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -73,6 +73,7 @@ class Series:
 
 
 _CUSTOMER_SAID = (M.direction == "inbound", M.author_kind == "customer", M.private.is_(False))
+_HUMAN_REPLY = (M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
 _RESOLVED = (unindexed(C.resolved).is_(True),)
 _RESOLUTION = (*_RESOLVED, C.full_resolution_seconds.is_not(None))
 SERIES = {
@@ -106,9 +107,7 @@ SERIES = {
     "resolved": Series(C.last_resolved_at, C.channel, where=_RESOLVED),
     "transferred": Series(C.last_resolved_at, C.channel, where=(*_RESOLVED, C.transfer_count > 0)),
     "inbound": Series(M.at, M.channel, where=(M.direction == "inbound", M.private.is_(False))),
-    "human_replies": Series(
-        M.at, M.channel, where=(M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
-    ),
+    "human_replies": Series(M.at, M.channel, where=_HUMAN_REPLY),
     "unscored": Series(
         M.at, M.channel, where=(*_CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
     ),
@@ -136,6 +135,21 @@ _STRONG = (*_CUSTOMER_SAID, M.sentiment.is_not(None))
 TOPS = {  # the candidates of the voice quotes: the most negative and the most positive customer messages
     "most_negative": Top(M.at, M.channel, M.sentiment, True, (*_STRONG, M.sentiment < NEGATIVE_BELOW)),
     "most_positive": Top(M.at, M.channel, M.sentiment, False, (*_STRONG, M.sentiment > POSITIVE_ABOVE)),
+}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How many rows of a day carry each value of `label` (a template id, say): sums over days."""
+
+    at: object
+    channel: object
+    label: object
+    where: tuple
+
+
+TALLIES = {
+    "quick_replies": Tally(M.at, M.channel, M.quick_reply, (*_HUMAN_REPLY, M.quick_reply.is_not(None)))
 }
 
 
@@ -332,6 +346,50 @@ def _compute_top_day(conn: Connection, key: str, spec: Top, day: date) -> dict[s
     return parts
 
 
+def tally(
+    conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> Counter | None:
+    """How many rows of TALLIES[key] dated in `[start, end)` on `channels` (() = all) carry each label, or
+    None when the range holds no whole cached day."""
+    days = _whole_days(start, end, last_cached_day())
+    if not days:
+        return None
+    spec = TALLIES[key]
+    counts: Counter = Counter()
+    for edge_start, edge_end in ((start, _midnight(days[0])), (_midnight(days[-1] + timedelta(days=1)), end)):
+        if edge_start < edge_end:
+            where = [spec.at >= edge_start, spec.at < edge_end, *spec.where]
+            if channels:
+                where.append(unindexed(spec.channel).in_(channels))
+            grouped = select(spec.label, func.count()).where(*where).group_by(spec.label)
+            counts.update({label: n for label, n in conn.execute(grouped)})
+    stored = _stored(conn, key, days[0], days[-1], channels, True, False)
+    for day in days:
+        for channel, part in (stored.get(day) or _compute_tally_day(conn, key, spec, day)).items():
+            if _wanted(channel, channels, False):
+                counts.update(json.loads(part.values))
+    return counts
+
+
+def _compute_tally_day(conn: Connection, key: str, spec: Tally, day: date) -> dict[str, Part]:
+    """A day's counts per label of `spec`, per channel and over every channel, stored like a series' day."""
+    seen = conn.execute(select(func.coalesce(func.max(S.id), 0)).where(S.day == day)).scalar_one()
+    where = [spec.at >= _midnight(day), spec.at < _midnight(day + timedelta(days=1)), *spec.where]
+    grouped = select(spec.channel, spec.label, func.count()).where(*where).group_by(spec.channel, spec.label)
+    by_channel: dict[str, Counter] = defaultdict(Counter)
+    for channel, label, n in conn.execute(grouped):
+        by_channel[channel][label] += n
+        by_channel[EVERY][label] += n
+    by_channel.setdefault(EVERY, Counter())
+    parts = {
+        channel: Part(channel, counts.total(), 0.0, json.dumps(counts).encode())
+        for channel, counts in by_channel.items()
+        if channel is not None
+    }
+    _store(conn, key, day, seen, parts)
+    return parts
+
+
 def _wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
     """Whether a day's row of `channel` belongs in the answer: the every-channel row for all channels,
     else the rows of the asked channels (of every channel, for all channels by channel)."""
@@ -364,6 +422,7 @@ def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = No
         days = (last - first).days + 1
         computers = [(key, partial(_compute_day, key=key, series=series)) for key, series in SERIES.items()]
         computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in TOPS.items()]
+        computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
         for key, compute_day in computers:
             current = _stored(conn, key, first, last, (), values=False, by_channel=False)
             for day in (first + timedelta(days=n) for n in range(days)):

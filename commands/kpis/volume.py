@@ -215,6 +215,10 @@ def agents(conn: Connection, query: Query) -> dict[str, Any]:
 def quick_replies(conn: Connection, query: Query) -> dict[str, Any]:
     """Human replies sent in the period per quick-reply/template id, most used first."""
     q = query.until_now()
+    cached = kpi_days.tally(conn, "quick_replies", q.start, q.end, q.channels) if q.agent is None else None
+    if cached is not None:
+        ranked = sorted(cached.items(), key=lambda item: (-item[1], item[0]))
+        return {"rows": [{"id": reply_id, "count": n} for reply_id, n in ranked]}
     counted = func.count().label("n")
     where = [_human_reply(q), q.in_period(M.at), q.in_channels(M.channel), M.quick_reply.is_not(None)]
     top = (

@@ -27,12 +27,12 @@ from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
 COUNTED = {"count", "conversations", "opened", "resolved", "responses", "shares", "transferred", "escalated"}
-COUNTED |= {"negative", "positive"}  # voice's quotes
+COUNTED |= {"negative", "positive", "rows"}  # voice's quotes, quick replies' templates
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
 START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
 KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
 KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment, "voice": nlp.voice}
-KPIS |= {"mix": volume.mix, "transfers": volume.transfers}
+KPIS |= {"mix": volume.mix, "transfers": volume.transfers, "quick-replies": volume.quick_replies}
 KPIS |= {"reply-rate": volume.reply_rate, "resolution-rate": volume.resolution_rate}
 KPIS |= {"escalations": volume.escalations, "csat": outcome.csat, "nps": outcome.nps, "ces": outcome.ces}
 TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
@@ -52,7 +52,10 @@ def week_of_conversations() -> list[dict]:
                 late = 3 + (day + 7) * 5 + hour + (7 if channel == "twitter" else 0)
                 where = {"conv": conv, "channel": channel}
                 events.append(inbound(f"{conv}-i1", start, **where, text=TEXTS[hour]))
-                events.append(reply(f"{conv}-r1", start + late, **where, handle_seconds=late))
+                template = {2: "greeting", 10: "greeting", 20: f"sorry-{channel}"}[hour]
+                events.append(
+                    reply(f"{conv}-r1", start + late, **where, handle_seconds=late, quick_reply=template)
+                )
                 if hour != 10:
                     events.append(inbound(f"{conv}-i2", start + late + 1, **where))
                     events.append(reply(f"{conv}-r2", start + 2 * late, **where))
@@ -116,7 +119,8 @@ def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
     feed(ingestor, week_of_conversations())
     expected = without_cache(monkeypatch, engine, settings, kpi, channels)
 
-    expected_values = expected if kpi in ("mix", "voice") else pytest.approx(expected)  # nested: exact
+    nested = kpi in ("mix", "voice", "quick-replies")  # compared exactly
+    expected_values = expected if nested else pytest.approx(expected)
     assert ask(engine, settings, kpi, channels) == expected_values
     assert ask(engine, settings, kpi, channels) == expected_values  # now from kpi_day
     assert any(value for key, value in expected.items() if key in COUNTED)
@@ -279,12 +283,13 @@ def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_noth
     feed(ingestor, week_of_conversations())
     days = (kpi_days.last_cached_day() - date(2026, 11, 13)).days + 1  # from the first conversation on
 
-    assert kpi_days.warm(engine) == days * (len(kpi_days.SERIES) + len(kpi_days.TOPS))
+    kinds = len(kpi_days.SERIES) + len(kpi_days.TOPS) + len(kpi_days.TALLIES)
+    assert kpi_days.warm(engine) == days * kinds
     assert kpi_days.warm(engine) == 0
     assert cached_days(engine, "transferred")[:2] == ["2026-11-13", "2026-11-14"]
 
     feed(ingestor, [inbound("late-i", -3 * DAY + 60, conv="late")])  # Tuesday the 17th changes
-    assert kpi_days.warm(engine) == len(kpi_days.SERIES) + len(kpi_days.TOPS)
+    assert kpi_days.warm(engine) == kinds
 
 
 def test_two_processes_filling_the_same_days_at_once_both_answer_right_and_the_cache_stays_whole(
