@@ -70,6 +70,7 @@ class Series:
     value: object = None
     where: tuple = ()
     as_of: object = None
+    distinct: bool = False  # values are ids, kept once per day: see `distinct`
 
 
 _CUSTOMER_SAID = (M.direction == "inbound", M.author_kind == "customer", M.private.is_(False))
@@ -84,9 +85,14 @@ SERIES = {
     "full_resolution": Series(C.last_resolved_at, C.channel, C.full_resolution_seconds, _RESOLUTION),
     "handle": Series(C.first_response_at, C.channel, C.handle_seconds, (C.handle_seconds.is_not(None),)),
     "sentiment": Series(M.at, M.channel, M.sentiment, (*_CUSTOMER_SAID, M.sentiment.is_not(None))),
+    "reply_handle": Series(M.at, M.channel, M.handle_seconds, (*_HUMAN_REPLY, M.handle_seconds.is_not(None))),
     "csat": Series(V.at, V.channel, V.score, (V.kind == "csat",)),
     "nps": Series(V.at, V.channel, V.score, (V.kind == "nps",)),
     "ces": Series(V.at, V.channel, V.score, (V.kind == "ces",)),
+    # conversations given a human reply (ids, to count each once over a period)
+    "handled": Series(
+        M.at, M.channel, M.conversation_id, (*_HUMAN_REPLY, M.conversation_id.is_not(None)), distinct=True
+    ),
     # counts
     "opened": Series(C.opened_at, C.channel),
     "replied": Series(
@@ -232,6 +238,24 @@ def count(
     cached day."""
     parts = _parts(conn, key, start, end, channels, now)
     return None if parts is None else sum(part.count for part in parts)
+
+
+def distinct(
+    conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> int | None:
+    """How many different ids a `distinct` series holds over `[start, end)` on `channels` (() = all), or
+    None when the range holds no whole cached day. The days' id arrays are marked in one bitmap: no
+    sort, whatever the number of days."""
+    parts = _parts(conn, key, start, end, channels)
+    if parts is None:
+        return None
+    arrays = [_unpacked(part.values, part.count) for part in parts if part.count]
+    if not arrays:
+        return 0
+    seen = np.zeros(int(max(int(a.max()) for a in arrays)) + 1, dtype=bool)
+    for ids in arrays:
+        seen[ids.astype(np.int64)] = True
+    return int(np.count_nonzero(seen))
 
 
 def counts_by_channel(
@@ -541,7 +565,9 @@ def _compute_day(conn: Connection, key: str, series: Series, day: date) -> dict[
         rows = {}
         for channel, values in by_channel.items():
             ordered = np.sort(_compact(np.asarray(values, dtype=np.float64)))
-            rows[channel] = Part(channel, len(values), math.fsum(values), ordered.tobytes())
+            if series.distinct:  # the count is then of different ids (what `_unpacked` reads the blob by)
+                ordered = np.unique(ordered)
+            rows[channel] = Part(channel, len(ordered), math.fsum(values), ordered.tobytes())
     rows = {channel: row for channel, row in rows.items() if channel is not None}
     _store(conn, key, day, seen, rows)
     return rows

@@ -14,10 +14,11 @@ Per-day figures and rates are None when nothing was counted: an empty period nev
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select, true
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
@@ -240,9 +241,9 @@ def cost(conn: Connection, query: Query) -> dict[str, Any]:
     """
     q = query.until_now()
     settings = q.settings
-    handled, handle_seconds = _handled(conn, q, q.in_channels(M.channel))
+    handled, handle_seconds = _handled(conn, q, q.channels)
     if settings.support_cost_per_day is not None:
-        handled_all = _handled(conn, q, true())[0] if q.channels else handled
+        handled_all = _handled(conn, q, ())[0] if q.channels else handled
         whole = settings.support_cost_per_day * q.days
         per_contact = _ratio(whole, handled_all)
         total = whole if not q.channels else _ratio(whole * handled, handled_all)
@@ -287,9 +288,15 @@ def _human_reply(q: Query) -> ColumnElement[bool]:
     return and_(reply, M.author_id == q.agent) if q.agent is not None else reply
 
 
-def _handled(conn: Connection, q: Query, on_channels: ColumnElement[bool]) -> tuple[int, float | None]:
-    """Conversations given a human reply in the period (on the channels matched), and those replies'
-    handle seconds (None when none carried any)."""
+def _handled(conn: Connection, q: Query, channels: tuple[str, ...]) -> tuple[int, float | None]:
+    """Conversations given a human reply in the period on `channels` (() = all), and those replies'
+    handle seconds (None when none carried any); from the per-day cache when it serves the period."""
+    if q.agent is None:
+        handled = kpi_days.distinct(conn, "handled", q.start, q.end, channels)
+        if handled is not None:
+            handle = kpi_days.sample(conn, "reply_handle", q.start, q.end, channels)
+            return handled, handle.total if handle.count else None
+    on_channels = replace(q, channels=channels).in_channels(M.channel)
     where = [_human_reply(q), q.in_period(M.at), on_channels]
     handled, seconds = conn.execute(
         select(func.count(M.conversation_id.distinct()), func.sum(M.handle_seconds)).where(*where)

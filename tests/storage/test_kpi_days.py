@@ -27,12 +27,13 @@ from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
 COUNTED = {"count", "conversations", "opened", "resolved", "responses", "shares", "transferred", "escalated"}
-COUNTED |= {"negative", "positive", "rows"}  # voice's quotes, quick replies' templates
+COUNTED |= {"negative", "positive", "rows", "handled"}  # voice's quotes, quick replies' templates
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
 START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
 KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
 KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment, "voice": nlp.voice}
 KPIS |= {"mix": volume.mix, "transfers": volume.transfers, "quick-replies": volume.quick_replies}
+KPIS |= {"cost": volume.cost}
 KPIS |= {"reply-rate": volume.reply_rate, "resolution-rate": volume.resolution_rate}
 KPIS |= {"escalations": volume.escalations, "csat": outcome.csat, "nps": outcome.nps, "ces": outcome.ces}
 TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
@@ -324,3 +325,27 @@ def test_voice_takes_its_candidates_from_each_days_strongest_messages(
     assert {quote["text"] for quote in quotes["positive"]} == {TEXTS[2]}
     # equal scores: the latest first — Friday 20th 02:00 (twitter and facebook), then the 19th
     assert [quote["at"][:13] for quote in quotes["positive"]] == ["2026-11-20T02"] * 2 + ["2026-11-19T02"]
+
+
+@pytest.mark.parametrize("costs", [{"hourly_agent_cost": 30.0}, {"support_cost_per_day": 700.0}])
+@pytest.mark.parametrize("channels", [(), ("twitter",)])
+def test_cost_counts_each_handled_conversation_once_over_the_cached_days(
+    engine, settings, ingestor, monkeypatch, costs, channels
+):
+    # answered late on Sunday 15th and again early on Monday 16th: handled once over the week
+    night = [
+        inbound("night-i", -5 * DAY + 14 * 60, conv="night"),
+        reply("night-r1", -5 * DAY + 14 * 60 + 30, conv="night"),
+        reply("night-r2", -4 * DAY - 8 * 60 - 30, conv="night"),
+    ]
+    feed(ingestor, week_of_conversations() + night)
+    priced = settings.model_copy(update=costs)
+    expected = without_cache(monkeypatch, engine, priced, "cost", channels)
+
+    assert ask(engine, priced, "cost", channels) == pytest.approx(expected)
+    assert ask(engine, priced, "cost", channels) == pytest.approx(expected)
+    assert cached_days(engine, "handled") != []
+    # each conversation is answered within its day (twice for two in three), so it counts once:
+    # on twitter the 13th at 20:00, 6 whole days x 3, the 20th at 02:00 and 10:00, and the night one
+    assert expected["handled"] == (22 if channels else 43)
+    assert expected["total"] is not None
