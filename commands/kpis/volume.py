@@ -241,13 +241,16 @@ def cost(conn: Connection, query: Query) -> dict[str, Any]:
     """
     q = query.until_now()
     settings = q.settings
-    handled, handle_seconds = _handled(conn, q, q.channels)
+    handled = _handled(conn, q, q.channels)
+    handle_seconds = None
+    if settings.support_cost_per_day is None and settings.hourly_agent_cost is not None:
+        handle_seconds = _reply_handle_seconds(conn, q)
     if settings.support_cost_per_day is not None:
-        handled_all = _handled(conn, q, ())[0] if q.channels else handled
+        handled_all = _handled(conn, q, ()) if q.channels else handled
         whole = settings.support_cost_per_day * q.days
         per_contact = _ratio(whole, handled_all)
         total = whole if not q.channels else _ratio(whole * handled, handled_all)
-    elif settings.hourly_agent_cost is not None and handle_seconds is not None:
+    elif handle_seconds is not None:
         total = settings.hourly_agent_cost * handle_seconds / 3600.0
         per_contact = _ratio(total, handled)
     else:
@@ -288,20 +291,27 @@ def _human_reply(q: Query) -> ColumnElement[bool]:
     return and_(reply, M.author_id == q.agent) if q.agent is not None else reply
 
 
-def _handled(conn: Connection, q: Query, channels: tuple[str, ...]) -> tuple[int, float | None]:
-    """Conversations given a human reply in the period on `channels` (() = all), and those replies'
-    handle seconds (None when none carried any); from the per-day cache when it serves the period."""
+def _handled(conn: Connection, q: Query, channels: tuple[str, ...]) -> int:
+    """Conversations given a human reply in the period on `channels` (() = all); from the per-day cache
+    when it serves the period."""
     if q.agent is None:
-        handled = kpi_days.distinct(conn, "handled", q.start, q.end, channels)
-        if handled is not None:
-            handle = kpi_days.sample(conn, "reply_handle", q.start, q.end, channels)
-            return handled, handle.total if handle.count else None
+        cached = kpi_days.distinct(conn, "handled", q.start, q.end, channels)
+        if cached is not None:
+            return cached
     on_channels = replace(q, channels=channels).in_channels(M.channel)
     where = [_human_reply(q), q.in_period(M.at), on_channels]
-    handled, seconds = conn.execute(
-        select(func.count(M.conversation_id.distinct()), func.sum(M.handle_seconds)).where(*where)
-    ).one()
-    return handled, None if seconds is None else float(seconds)
+    return conn.execute(select(func.count(M.conversation_id.distinct())).where(*where)).scalar_one()
+
+
+def _reply_handle_seconds(conn: Connection, q: Query) -> float | None:
+    """The handle seconds of the period's human replies, None when none carried any."""
+    if q.agent is None:
+        cached = kpi_days.sample(conn, "reply_handle", q.start, q.end, q.channels)
+        if cached is not None:
+            return cached.total if cached.count else None
+    where = [_human_reply(q), q.in_period(M.at), q.in_channels(M.channel)]
+    seconds = conn.execute(select(func.sum(M.handle_seconds)).where(*where)).scalar_one()
+    return None if seconds is None else float(seconds)
 
 
 def _first_responses(conn: Connection, q: Query) -> list[tuple[str, float | None, float | None]]:
