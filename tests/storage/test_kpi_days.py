@@ -21,6 +21,7 @@ from commands.query import Query
 from commands.stats import summary
 from storage import kpi_days
 from storage.db import make_engine
+from storage.kpi_day_store import compact, unpacked
 from tests.concurrently import at_once
 from tests.storage.builders import T0, assignment, at, inbound, reply, status
 from tests.storage.conftest import feed
@@ -266,15 +267,15 @@ def test_percentiles_select_what_the_sorted_list_gives():
 
 
 def test_values_are_stored_exactly_whole_seconds_in_half_the_bytes():
-    whole = kpi_days._compact(numpy.array([3.0, 1.0, 86400.0 * 60]))
-    fractional = kpi_days._compact(numpy.array([3.0, 0.25]))
-    huge = kpi_days._compact(numpy.array([3.0, 2.0**31]))
+    whole = compact(numpy.array([3.0, 1.0, 86400.0 * 60]))
+    fractional = compact(numpy.array([3.0, 0.25]))
+    huge = compact(numpy.array([3.0, 2.0**31]))
 
     assert (whole.dtype.str, whole.tolist()) == ("<i4", [3, 1, 5184000])
     assert (fractional.dtype.str, fractional.tolist()) == ("<f8", [3.0, 0.25])
     assert huge.dtype.str == "<f8"
-    assert kpi_days._unpacked(whole.tobytes(), 3).tolist() == [3, 1, 5184000]
-    assert kpi_days._unpacked(fractional.tobytes(), 2).tolist() == [3.0, 0.25]
+    assert unpacked(whole.tobytes(), 3).tolist() == [3, 1, 5184000]
+    assert unpacked(fractional.tobytes(), 2).tolist() == [3.0, 0.25]
 
 
 def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_nothing_to_do(

@@ -1,0 +1,127 @@
+"""The `kpi_day` and `kpi_day_stale` tables of the per-day KPI cache: reading a range of current rows,
+replacing a day's rows, noting a changed day, and the packing of a day's values.
+
+A day's row is current while no note of its day in `kpi_day_stale` is newer than its `seen`; the
+every-channel row (EVERY) is the proof that the day was computed at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import NamedTuple
+
+import numpy as np
+from sqlalchemy import case, delete, func, insert, literal, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from storage.dialect import short_wait
+from storage.models import KpiDay, KpiDayStale
+
+K = KpiDay.__table__.c
+S = KpiDayStale.__table__.c
+EVERY = ""  # the channel of a day's row over every channel
+_log = logging.getLogger("kpibot.kpi_days")
+# The triggers' note (migration 0003): unless the day already has a note no kpi_day row has seen.
+NOTE = text(
+    "INSERT INTO kpi_day_stale (day) SELECT :day WHERE NOT EXISTS (SELECT 1 FROM kpi_day_stale s"
+    " WHERE s.day = :day AND s.id > coalesce((SELECT max(k.seen) FROM kpi_day k WHERE k.day = :day), 0))"
+)
+
+
+class Part(NamedTuple):
+    """Rows of a series on one channel (EVERY: the whole scope) over a day or part of one."""
+
+    channel: str
+    count: int
+    total: float  # the exact sum of the values (0 for a count series)
+    values: bytes  # see `compact`; empty for a count series
+    latest: datetime | None = None  # the newest `as_of` among the rows counted, for series with one
+
+
+def newest_note(conn: Connection, day: date) -> int:
+    """The id of the day's newest note (0: none): what rows computed now have seen."""
+    return conn.execute(select(func.coalesce(func.max(S.id), 0)).where(S.day == day)).scalar_one()
+
+
+def stored(
+    conn: Connection,
+    key: str,
+    first: date,
+    last: date,
+    channels: Sequence[str],
+    values: bool,
+    by_channel: bool,
+) -> dict[date, dict[str, Part]]:
+    """The current rows of days `first`..`last` in scope, by day then channel (with their values if
+    `values`); a day appears only if its every-channel row (the proof the day was computed) is current."""
+    newest = dict(
+        conn.execute(select(S.day, func.max(S.id)).where(S.day >= first, S.day <= last).group_by(S.day)).all()
+    )
+    blob = K.sorted_values if values else literal(b"")
+    if channels:  # the every-channel row only proves the day was computed: its values are not read
+        scope = [K.channel.in_([EVERY, *channels])]
+        blob = case((K.channel == EVERY, b""), else_=blob)
+    elif by_channel:
+        scope = []
+    else:
+        scope = [K.channel == EVERY]
+    rows = conn.execute(
+        select(K.day, K.seen, K.channel, K.count, K.total, blob, K.latest).where(
+            K.series == key, K.day >= first, K.day <= last, *scope
+        )
+    ).all()
+    by_day: dict[date, dict[str, Part]] = defaultdict(dict)
+    for day, seen, *row in rows:
+        day = as_date(day)
+        if seen >= newest.get(day, 0):
+            by_day[day][row[0]] = Part(*row)
+    return {day: rows for day, rows in by_day.items() if EVERY in rows}
+
+
+def store(conn: Connection, key: str, day: date, seen: int, rows: dict[str, Part]) -> None:
+    """Replaces the day's rows of the series in a transaction of its own; gives up at once when the
+    database is busy (the caller has its values already)."""
+    try:
+        with conn.engine.connect() as writer, short_wait(writer), writer.begin():
+            writer.execute(delete(KpiDay.__table__).where(K.series == key, K.day == day))
+            writer.execute(
+                insert(KpiDay.__table__),
+                [
+                    {
+                        "series": key,
+                        "day": day,
+                        "channel": row.channel,
+                        "seen": seen,
+                        "count": row.count,
+                        "total": row.total,
+                        "sorted_values": row.values,
+                        "latest": row.latest,
+                    }
+                    for row in rows.values()
+                ],
+            )
+            # older notes of the day are spent; the newest stays, as other series' rows compare to it
+            writer.execute(delete(KpiDayStale.__table__).where(S.day == day, S.id < seen))
+    except DBAPIError as exc:
+        _log.info("kpi_day %s %s not stored (%s); computed again next time", key, day, exc.__class__.__name__)
+
+
+def compact(values: np.ndarray) -> np.ndarray:
+    """Whole seconds (timestamps to the second, as most sources send) as little-endian int32, half the
+    bytes to store, read and select; anything else as float64. Both are exact."""
+    if values.size and np.all(values == np.rint(values)) and np.all(np.abs(values) < 2**31):
+        return values.astype("<i4")
+    return values.astype("<f8")
+
+
+def unpacked(blob: bytes, count: int) -> np.ndarray:
+    """A stored day's values: int32 when the blob holds 4 bytes per value, float64 when 8."""
+    return np.frombuffer(blob, dtype="<i4" if len(blob) == 4 * count else "<f8")
+
+
+def as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
