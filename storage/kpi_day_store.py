@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 import numpy as np
@@ -25,6 +25,7 @@ K = KpiDay.__table__.c
 S = KpiDayStale.__table__.c
 EVERY = ""  # the channel of a day's row over every channel
 _log = logging.getLogger("kpibot.kpi_days")
+GRACE = timedelta(hours=1)  # how long after a day ends it may be cached (see last_cached_day)
 # The triggers' note (migration 0003): unless the day already has a note no kpi_day row has seen.
 NOTE = text(
     "INSERT INTO kpi_day_stale (day) SELECT :day WHERE NOT EXISTS (SELECT 1 FROM kpi_day_stale s"
@@ -40,6 +41,48 @@ class Part(NamedTuple):
     total: float  # the exact sum of the values (0 for a count series)
     values: bytes  # see `compact`; empty for a count series
     latest: datetime | None = None  # the newest `as_of` among the rows counted, for series with one
+
+
+def last_cached_day(wall_clock: datetime | None = None) -> date:
+    """The newest day `kpi_day` may hold: the last UTC day that ended more than `GRACE` ago.
+
+    The triggers note a change to a day only once that day is over (live traffic on today's rows notes
+    nothing): a write made on day D to D's rows is not noted, so D is cached only when every transaction
+    begun on D has ended — well within the hour of grace, which also absorbs clock differences between
+    bot processes and the database server."""
+    return ((wall_clock or datetime.now(UTC)).astimezone(UTC) - GRACE).date() - timedelta(days=1)
+
+
+def split(start: datetime, end: datetime) -> tuple[list[date], list[tuple[datetime, datetime]]] | None:
+    """The whole cached days in `[start, end)` and the partial ranges before and after them (read from
+    the tables); None when there is no whole cached day."""
+    days = whole_days(start, end, last_cached_day())
+    if not days:
+        return None
+    around = ((start, midnight(days[0])), (midnight(days[-1] + timedelta(days=1)), end))
+    return days, [(edge_start, edge_end) for edge_start, edge_end in around if edge_start < edge_end]
+
+
+def whole_days(start: datetime, end: datetime, last: date) -> list[date]:
+    """The UTC days lying wholly in `[start, end)`, up to `last`."""
+    first = start.astimezone(UTC).date()
+    if midnight(first) < start:
+        first += timedelta(days=1)
+    stop = min(end.astimezone(UTC).date(), last + timedelta(days=1))  # exclusive
+    return [first + timedelta(days=n) for n in range((stop - first).days)]
+
+
+def midnight(day: date) -> datetime:
+    """The UTC midnight starting `day`."""
+    return datetime.combine(day, time(), UTC)
+
+
+def wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
+    """Whether a day's row of `channel` belongs in the answer: the every-channel row for all channels,
+    else the rows of the asked channels (of every channel, for all channels by channel)."""
+    if channels:
+        return channel in channels
+    return channel != EVERY if by_channel else channel == EVERY
 
 
 def newest_note(conn: Connection, day: date) -> int:

@@ -19,7 +19,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 import numpy as np
@@ -27,7 +27,20 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Connection, Engine
 
 from storage.dialect import unindexed
-from storage.kpi_day_store import EVERY, NOTE, Part, compact, newest_note, store, stored, unpacked
+from storage.kpi_day_store import (
+    EVERY,
+    NOTE,
+    Part,
+    compact,
+    last_cached_day,
+    midnight,
+    newest_note,
+    split,
+    store,
+    stored,
+    unpacked,
+    wanted,
+)
 from storage.kpi_series import SERIES, TALLIES, TOPS, C, M, Sample, Series, Tally, Top, V
 
 __all__ = ["EVERY", "SERIES", "TALLIES", "TOPS", "Sample", "count", "counts_by_channel", "distinct"]
@@ -36,18 +49,7 @@ __all__ += ["last_cached_day", "note", "sample", "tally", "top", "warm"]
 # Messages and survey answers are only ever inserted, by ingestion, which notes their days (`note`): a
 # trigger on `message`, even one that does nothing, slowed imports by 7-13 % on SQLite.
 NOTED_BY_INGEST = frozenset({"message", "survey"})
-GRACE = timedelta(hours=1)  # how long after a day ends it may be cached (see last_cached_day)
 WARM_DAYS = 100  # what `warm` keeps ready: the longest usual question (90 days) and its edges
-
-
-def last_cached_day(wall_clock: datetime | None = None) -> date:
-    """The newest day `kpi_day` may hold: the last UTC day that ended more than `GRACE` ago.
-
-    The triggers note a change to a day only once that day is over (live traffic on today's rows notes
-    nothing): a write made on day D to D's rows is not noted, so D is cached only when every transaction
-    begun on D has ended — well within the hour of grace, which also absorbs clock differences between
-    bot processes and the database server."""
-    return ((wall_clock or datetime.now(UTC)).astimezone(UTC) - GRACE).date() - timedelta(days=1)
 
 
 def sample(
@@ -120,10 +122,10 @@ def _parts(
 ) -> list[Part] | None:
     """The series over the partial days at either end, read from the tables, and over each whole cached
     day; None when there is no whole cached day. One part per range for the scope, or per channel."""
-    split = _split(start, end)
-    if split is None:
+    whole = split(start, end)
+    if whole is None:
         return None
-    days, edges = split
+    days, edges = whole
     series = SERIES[key]
     parts = []
     for edge_start, edge_end in edges:
@@ -134,10 +136,10 @@ def _parts(
         latest = rows[EVERY].latest
         if now is not None and latest is not None and latest >= now:  # asked as of before the day's outcomes
             parts += _edge(
-                conn, series, _midnight(day), _midnight(day + timedelta(days=1)), channels, now, by_channel
+                conn, series, midnight(day), midnight(day + timedelta(days=1)), channels, now, by_channel
             )
             continue
-        parts += [row for channel, row in rows.items() if _wanted(channel, channels, by_channel)]
+        parts += [row for channel, row in rows.items() if wanted(channel, channels, by_channel)]
     return parts
 
 
@@ -146,10 +148,10 @@ def top(
 ) -> list[int] | None:
     """The ids of the first `limit` rows of TOPS[key] dated in `[start, end)` on `channels` (() = all),
     first first, or None when the range holds no whole cached day."""
-    split = _split(start, end)
-    if split is None:
+    whole = split(start, end)
+    if whole is None:
         return None
-    days, edges = split
+    days, edges = whole
     spec = TOPS[key]
     rows = []
     for edge_start, edge_end in edges:
@@ -157,7 +159,7 @@ def top(
     ready = stored(conn, key, days[0], days[-1], channels, True, False)
     for day in days:
         for channel, part in (ready.get(day) or _compute_top_day(conn, key, spec, day)).items():
-            if _wanted(channel, channels, False):
+            if wanted(channel, channels, False):
                 rows += [
                     (score, datetime.fromisoformat(at), row_id)
                     for score, at, row_id in json.loads(part.values)
@@ -181,7 +183,7 @@ def _top_rows(
 def _compute_top_day(conn: Connection, key: str, spec: Top, day: date) -> dict[str, Part]:
     """A day's first rows of `spec` per channel and over every channel, stored like a series' day."""
     seen = newest_note(conn, day)
-    where = [spec.at >= _midnight(day), spec.at < _midnight(day + timedelta(days=1)), *spec.where]
+    where = [spec.at >= midnight(day), spec.at < midnight(day + timedelta(days=1)), *spec.where]
     by_channel: dict[str, list[tuple[float, datetime, int]]] = defaultdict(list)
     for channel, score, at, row_id in conn.execute(
         select(spec.channel, spec.score, spec.at, M.id).where(*where)
@@ -202,10 +204,10 @@ def tally(
 ) -> Counter | None:
     """How many rows of TALLIES[key] dated in `[start, end)` on `channels` (() = all) carry each label, or
     None when the range holds no whole cached day."""
-    split = _split(start, end)
-    if split is None:
+    whole = split(start, end)
+    if whole is None:
         return None
-    days, edges = split
+    days, edges = whole
     spec = TALLIES[key]
     counts: Counter = Counter()
     for edge_start, edge_end in edges:
@@ -217,7 +219,7 @@ def tally(
     ready = stored(conn, key, days[0], days[-1], channels, True, False)
     for day in days:
         for channel, part in (ready.get(day) or _compute_tally_day(conn, key, spec, day)).items():
-            if _wanted(channel, channels, False):
+            if wanted(channel, channels, False):
                 counts.update(json.loads(part.values))
     return counts
 
@@ -225,7 +227,7 @@ def tally(
 def _compute_tally_day(conn: Connection, key: str, spec: Tally, day: date) -> dict[str, Part]:
     """A day's counts per label of `spec`, per channel and over every channel, stored like a series' day."""
     seen = newest_note(conn, day)
-    where = [spec.at >= _midnight(day), spec.at < _midnight(day + timedelta(days=1)), *spec.where]
+    where = [spec.at >= midnight(day), spec.at < midnight(day + timedelta(days=1)), *spec.where]
     grouped = select(spec.channel, spec.label, func.count()).where(*where).group_by(spec.channel, spec.label)
     by_channel: dict[str, Counter] = defaultdict(Counter)
     for channel, label, n in conn.execute(grouped):
@@ -239,14 +241,6 @@ def _compute_tally_day(conn: Connection, key: str, spec: Tally, day: date) -> di
     }
     store(conn, key, day, seen, parts)
     return parts
-
-
-def _wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
-    """Whether a day's row of `channel` belongs in the answer: the every-channel row for all channels,
-    else the rows of the asked channels (of every channel, for all channels by channel)."""
-    if channels:
-        return channel in channels
-    return channel != EVERY if by_channel else channel == EVERY
 
 
 def note(conn: Connection, times: Iterable[datetime]) -> None:
@@ -282,29 +276,6 @@ def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = No
                     computed += 1
             conn.rollback()  # a fresh snapshot per series; SQLite can checkpoint in between
     return computed
-
-
-def _split(start: datetime, end: datetime) -> tuple[list[date], list[tuple[datetime, datetime]]] | None:
-    """The whole cached days in `[start, end)` and the partial ranges before and after them (read from
-    the tables); None when there is no whole cached day."""
-    days = _whole_days(start, end, last_cached_day())
-    if not days:
-        return None
-    around = ((start, _midnight(days[0])), (_midnight(days[-1] + timedelta(days=1)), end))
-    return days, [(edge_start, edge_end) for edge_start, edge_end in around if edge_start < edge_end]
-
-
-def _whole_days(start: datetime, end: datetime, last: date) -> list[date]:
-    """The UTC days lying wholly in `[start, end)`, up to `last`."""
-    first = start.astimezone(UTC).date()
-    if _midnight(first) < start:
-        first += timedelta(days=1)
-    stop = min(end.astimezone(UTC).date(), last + timedelta(days=1))  # exclusive
-    return [first + timedelta(days=n) for n in range((stop - first).days)]
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
 
 
 def _edge(
@@ -345,7 +316,7 @@ def _compute_day(conn: Connection, key: str, series: Series, day: date) -> dict[
     """One day of the series from the projection table, by channel and over every channel, stored for
     the next query when the database lets us write now. Rows without a channel count in EVERY only."""
     seen = newest_note(conn, day)
-    start, end = _midnight(day), _midnight(day + timedelta(days=1))
+    start, end = midnight(day), midnight(day + timedelta(days=1))
     where = [series.at >= start, series.at < end, *series.where]
     if series.value is None:
         latest = func.max(series.as_of) if series.as_of is not None else literal(None)

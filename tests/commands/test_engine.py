@@ -14,7 +14,7 @@ from commands.errors import UsageError
 from commands.kpis import KPIS
 from commands.parse import parse_command
 from commands.result import KpiResult, Scorecard
-from storage import kpi_days
+from storage import kpi_day_store
 from storage.db import make_engine
 from storage.ingest import Ingestor
 from storage.settings import BusinessHours, Settings
@@ -262,7 +262,7 @@ def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_
     ]
     settings, engine = make(events)
     if not cached:  # no day counts as closed: the values come from the tables, as for today's
-        monkeypatch.setattr(kpi_days, "last_cached_day", lambda *a: date(1970, 1, 1))
+        monkeypatch.setattr(kpi_day_store, "last_cached_day", lambda *a: date(1970, 1, 1))
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
 

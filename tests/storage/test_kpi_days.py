@@ -19,7 +19,7 @@ from sqlalchemy import text
 from commands.kpis import nlp, outcome, speed, volume
 from commands.query import Query
 from commands.stats import summary
-from storage import kpi_days
+from storage import kpi_day_store, kpi_days
 from storage.db import make_engine
 from storage.kpi_day_store import compact, unpacked
 from tests.concurrently import at_once
@@ -95,7 +95,7 @@ def escalation(eid: str, minutes: float, conv: str) -> dict:
 def without_cache(monkeypatch, engine, settings, kpi: str, channels=(), **kwargs) -> dict:
     """The KPI from the tables alone: no day counts as cached."""
     with monkeypatch.context() as m:
-        m.setattr(kpi_days, "last_cached_day", lambda *a: date(1970, 1, 1))
+        m.setattr(kpi_day_store, "last_cached_day", lambda *a: date(1970, 1, 1))
         return ask(engine, settings, kpi, channels, **kwargs)
 
 
