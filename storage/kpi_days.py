@@ -26,6 +26,7 @@ import numpy as np
 from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Connection, Engine
 
+from storage import kpi_agents
 from storage.dialect import unindexed
 from storage.kpi_day_store import (
     EVERY,
@@ -268,6 +269,7 @@ def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = No
         computers = [(key, partial(_compute_day, key=key, series=series)) for key, series in SERIES.items()]
         computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in TOPS.items()]
         computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
+        computers.append((kpi_agents.KEY, kpi_agents.compute_day))
         for key, compute_day in computers:
             current = stored(conn, key, first, last, (), values=False, by_channel=False)
             for day in (first + timedelta(days=n) for n in range(days)):

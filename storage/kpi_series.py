@@ -41,7 +41,7 @@ class Series:
 
 
 _CUSTOMER_SAID = (M.direction == "inbound", M.author_kind == "customer", M.private.is_(False))
-_HUMAN_REPLY = (M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
+HUMAN_REPLY = (M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
 _RESOLVED = (unindexed(C.resolved).is_(True),)
 _RESOLUTION = (*_RESOLVED, C.full_resolution_seconds.is_not(None))
 SERIES = {
@@ -52,13 +52,13 @@ SERIES = {
     "full_resolution": Series(C.last_resolved_at, C.channel, C.full_resolution_seconds, _RESOLUTION),
     "handle": Series(C.first_response_at, C.channel, C.handle_seconds, (C.handle_seconds.is_not(None),)),
     "sentiment": Series(M.at, M.channel, M.sentiment, (*_CUSTOMER_SAID, M.sentiment.is_not(None))),
-    "reply_handle": Series(M.at, M.channel, M.handle_seconds, (*_HUMAN_REPLY, M.handle_seconds.is_not(None))),
+    "reply_handle": Series(M.at, M.channel, M.handle_seconds, (*HUMAN_REPLY, M.handle_seconds.is_not(None))),
     "csat": Series(V.at, V.channel, V.score, (V.kind == "csat",)),
     "nps": Series(V.at, V.channel, V.score, (V.kind == "nps",)),
     "ces": Series(V.at, V.channel, V.score, (V.kind == "ces",)),
     # conversations given a human reply (ids, to count each once over a period)
     "handled": Series(
-        M.at, M.channel, M.conversation_id, (*_HUMAN_REPLY, M.conversation_id.is_not(None)), distinct=True
+        M.at, M.channel, M.conversation_id, (*HUMAN_REPLY, M.conversation_id.is_not(None)), distinct=True
     ),
     # counts
     "opened": Series(C.opened_at, C.channel),
@@ -80,7 +80,7 @@ SERIES = {
     "resolved": Series(C.last_resolved_at, C.channel, where=_RESOLVED),
     "transferred": Series(C.last_resolved_at, C.channel, where=(*_RESOLVED, C.transfer_count > 0)),
     "inbound": Series(M.at, M.channel, where=(M.direction == "inbound", M.private.is_(False))),
-    "human_replies": Series(M.at, M.channel, where=_HUMAN_REPLY),
+    "human_replies": Series(M.at, M.channel, where=HUMAN_REPLY),
     "unscored": Series(
         M.at, M.channel, where=(*_CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
     ),
@@ -122,7 +122,7 @@ class Tally:
 
 
 TALLIES = {
-    "quick_replies": Tally(M.at, M.channel, M.quick_reply, (*_HUMAN_REPLY, M.quick_reply.is_not(None)))
+    "quick_replies": Tally(M.at, M.channel, M.quick_reply, (*HUMAN_REPLY, M.quick_reply.is_not(None)))
 }
 
 

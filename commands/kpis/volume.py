@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
-from storage import kpi_days
+from storage import kpi_agents, kpi_days
 from storage.dialect import unindexed
 from storage.models import Conversation, Lead, Message
 
@@ -184,6 +184,12 @@ def agents(conn: Connection, query: Query) -> dict[str, Any]:
     and slowest first response (seconds) over the conversations they answered first in the period, and
     conversations resolved in the period that they own (assignee, else first responder)."""
     q = query.until_now()
+    if q.agent is None and q.clock is None:
+        cached = kpi_agents.activity(conn, q.start, q.end, q.channels)
+        if cached is not None:
+            order = ("name", "conversations", "replies", "frt_mean", "frt_max", "resolutions")
+            rows = [{"agent": agent, **{key: one[key] for key in order}} for agent, one in cached.items()]
+            return {"rows": sorted(rows, key=lambda r: (-r["replies"], r["agent"]))}
     rows: dict[str, dict[str, Any]] = {}
 
     def row(agent: str) -> dict[str, Any]:

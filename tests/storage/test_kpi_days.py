@@ -34,7 +34,7 @@ START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3
 KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
 KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment, "voice": nlp.voice}
 KPIS |= {"mix": volume.mix, "transfers": volume.transfers, "quick-replies": volume.quick_replies}
-KPIS |= {"cost": volume.cost}
+KPIS |= {"cost": volume.cost, "agents": volume.agents}
 KPIS |= {"reply-rate": volume.reply_rate, "resolution-rate": volume.resolution_rate}
 KPIS |= {"escalations": volume.escalations, "csat": outcome.csat, "nps": outcome.nps, "ces": outcome.ces}
 TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
@@ -121,7 +121,7 @@ def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
     feed(ingestor, week_of_conversations())
     expected = without_cache(monkeypatch, engine, settings, kpi, channels)
 
-    nested = kpi in ("mix", "voice", "quick-replies")  # compared exactly
+    nested = kpi in ("mix", "voice", "quick-replies", "agents")  # compared exactly
     expected_values = expected if nested else pytest.approx(expected)
     assert ask(engine, settings, kpi, channels) == expected_values
     assert ask(engine, settings, kpi, channels) == expected_values  # now from kpi_day
@@ -285,7 +285,7 @@ def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_noth
     feed(ingestor, week_of_conversations())
     days = (kpi_days.last_cached_day() - date(2026, 11, 13)).days + 1  # from the first conversation on
 
-    kinds = len(kpi_days.SERIES) + len(kpi_days.TOPS) + len(kpi_days.TALLIES)
+    kinds = len(kpi_days.SERIES) + len(kpi_days.TOPS) + len(kpi_days.TALLIES) + 1  # and agents
     assert kpi_days.warm(engine) == days * kinds
     assert kpi_days.warm(engine) == 0
     assert cached_days(engine, "transferred")[:2] == ["2026-11-13", "2026-11-14"]
@@ -350,3 +350,45 @@ def test_cost_counts_each_handled_conversation_once_over_the_cached_days(
     # on twitter the 13th at 20:00, 6 whole days x 3, the 20th at 02:00 and 10:00, and the night one
     assert expected["handled"] == (22 if channels else 43)
     assert expected["total"] is not None
+
+
+def test_agents_count_a_conversation_once_however_many_cached_days_they_replied_in_it(
+    engine, settings, ingestor, monkeypatch
+):
+    # "night" opens Sunday 15th 23:00. U7 answers at 23:30 (first response: 1,800 s), again Monday
+    # 01:00 and Tuesday 10:00; U8 replies Monday 01:30. It is assigned to U8 and resolved on Tuesday.
+    night = [
+        inbound("night-i", -5 * DAY + 14 * 60, conv="night"),
+        reply("night-r1", -5 * DAY + 14 * 60 + 30, conv="night", agent="U7"),
+        reply("night-r2", -4 * DAY - 8 * 60, conv="night", agent="U7"),
+        reply("night-r3", -4 * DAY - 7 * 60 - 30, conv="night", agent="U8"),
+        reply("night-r4", -3 * DAY + 60, conv="night", agent="U7"),
+        assignment("night-a", -3 * DAY + 90, conv="night", agent="U8"),
+        status("night-s", -3 * DAY + 120, "resolved", conv="night"),
+    ]
+    feed(ingestor, week_of_conversations() + night)
+    expected = without_cache(monkeypatch, engine, settings, "agents")
+    ask(engine, settings, "agents")  # computes and stores the whole days
+
+    rows = {row["agent"]: row for row in ask(engine, settings, "agents")["rows"]}
+
+    assert cached_days(engine, "agents")[:1] == ["2026-11-14"]
+    assert rows == {row["agent"]: row for row in expected["rows"]}
+    assert rows["U7"] == {
+        "agent": "U7",
+        "name": "Bo",
+        "conversations": 1,  # one conversation over three days
+        "replies": 3,
+        "frt_mean": 1800.0,
+        "frt_max": 1800.0,
+        "resolutions": 0,
+    }
+    assert (rows["U8"]["conversations"], rows["U8"]["frt_mean"], rows["U8"]["resolutions"]) == (1, None, 1)
+
+    # Later, the conversation turns out to have been U7's (no kpibot code: the triggers note the change)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE conversation SET agent = 'U7' WHERE agent = 'U8'"))
+    rows = {row["agent"]: row for row in ask(engine, settings, "agents")["rows"]}
+
+    assert (rows["U7"]["resolutions"], rows["U8"]["resolutions"]) == (1, 0)
+    assert ask(engine, settings, "agents") == without_cache(monkeypatch, engine, settings, "agents")

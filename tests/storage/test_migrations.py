@@ -14,7 +14,7 @@ from storage.db import make_engine
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0003"  # the newest revision in storage/migrations/versions
+HEAD = "0004"  # the newest revision in storage/migrations/versions
 
 
 def _differences(engine) -> list:
@@ -201,4 +201,35 @@ def test_revision_0003_installs_the_kpi_day_triggers_and_its_downgrade_removes_t
     }
     assert after_downgrade == (set(), False)
     assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0004_notes_a_reassigned_conversation_of_a_closed_day_and_0003_did_not(new_database_url):
+    engine = make_engine(new_database_url(empty=True), create=False)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO conversation (source, external_id, channel, opened_at, status, resolved, agent,"
+                " reopen_count, transfer_count)"
+                " VALUES ('t', 'c1', 'twitter', '2026-11-17 10:00:00', 'open', false, 'U1', 0, 0)"
+            )
+        )
+        conn.execute(text("DELETE FROM kpi_day_stale"))
+
+    def notes_after_reassigning(to: str) -> list[str]:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE conversation SET agent = :to"), {"to": to})
+            days = [str(day)[:10] for (day,) in conn.execute(text("SELECT day FROM kpi_day_stale"))]
+            conn.execute(text("DELETE FROM kpi_day_stale"))
+        return days
+
+    at_head = notes_after_reassigning("U2")
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0003")
+    at_0003 = notes_after_reassigning("U3")
+    upgrade(engine)
+
+    assert (at_head, at_0003) == (["2026-11-17"], [])
+    assert notes_after_reassigning("U4") == ["2026-11-17"]
     engine.dispose()

@@ -92,11 +92,12 @@ CREATE FUNCTION kpi_day_note(ts timestamp) RETURNS void LANGUAGE sql AS $$
 $$"""
 
 
-def create_triggers(dialect: str) -> None:
-    """The triggers noting changes to closed days, on `conversation` and `wait`."""
+def create_triggers(dialect: str, watched: dict = WATCHED) -> None:
+    """The triggers noting changes to closed days, on `conversation` and `wait` (`watched`: which times
+    date a row and which columns matter, per table; later revisions watch more)."""
     if dialect == "postgresql":
         op.execute(_POSTGRES_NOTE)
-    for table, (times, columns) in WATCHED.items():
+    for table, (times, columns) in watched.items():
         changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
         if dialect == "sqlite":
             changed = changed.replace("IS DISTINCT FROM", "IS NOT")
