@@ -121,9 +121,7 @@ class Tally:
     where: tuple
 
 
-TALLIES = {
-    "quick_replies": Tally(M.at, M.channel, M.quick_reply, (*HUMAN_REPLY, M.quick_reply.is_not(None)))
-}
+TALLIES = {"quick_replies": Tally(M.at, M.channel, M.quick_reply, (*HUMAN_REPLY, M.quick_reply.is_not(None)))}
 
 
 @dataclass
