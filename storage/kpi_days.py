@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -200,48 +200,80 @@ def _compute_top_day(conn: Connection, key: str, spec: Top, day: date) -> dict[s
     return parts
 
 
-def tally(
-    conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]
-) -> Counter | None:
-    """How many rows of TALLIES[key] dated in `[start, end)` on `channels` (() = all) carry each label, or
-    None when the range holds no whole cached day."""
+def tally(conn: Connection, key: str, start: datetime, end: datetime, channels: Sequence[str]) -> dict | None:
+    """How many rows of TALLIES[key] dated in `[start, end)` on `channels` (() = all) carry each label
+    ({label: count}, or {label: [count, *sums]} for a tally with sums), or None when the range holds no
+    whole cached day."""
     whole = split(start, end)
     if whole is None:
         return None
     days, edges = whole
     spec = TALLIES[key]
-    counts: Counter = Counter()
+    counts: dict = {}
     for edge_start, edge_end in edges:
-        where = [spec.at >= edge_start, spec.at < edge_end, *spec.where]
-        if channels:
-            where.append(unindexed(spec.channel).in_(channels))
-        grouped = select(spec.label, func.count()).where(*where).group_by(spec.label)
-        counts.update({label: n for label, n in conn.execute(grouped)})
+        grouped = select(spec.label, *_aggregates(spec)).where(
+            *_tally_where(spec, edge_start, edge_end, channels)
+        )
+        for label, *values in conn.execute(grouped.group_by(spec.label)):
+            _add(counts, label, _stored(values, spec))
     ready = stored(conn, key, days[0], days[-1], channels, True, False)
     for day in days:
         for channel, part in (ready.get(day) or _compute_tally_day(conn, key, spec, day)).items():
             if wanted(channel, channels, False):
-                counts.update(json.loads(part.values))
+                for label, value in json.loads(part.values).items():
+                    _add(counts, label, value)
     return counts
 
 
 def _compute_tally_day(conn: Connection, key: str, spec: Tally, day: date) -> dict[str, Part]:
     """A day's counts per label of `spec`, per channel and over every channel, stored like a series' day."""
     seen = newest_note(conn, day)
-    where = [spec.at >= midnight(day), spec.at < midnight(day + timedelta(days=1)), *spec.where]
-    grouped = select(spec.channel, spec.label, func.count()).where(*where).group_by(spec.channel, spec.label)
-    by_channel: dict[str, Counter] = defaultdict(Counter)
-    for channel, label, n in conn.execute(grouped):
-        by_channel[channel][label] += n
-        by_channel[EVERY][label] += n
-    by_channel.setdefault(EVERY, Counter())
+    where = _tally_where(spec, midnight(day), midnight(day + timedelta(days=1)), ())
+    grouped = select(spec.channel, spec.label, *_aggregates(spec)).where(*where)
+    by_channel: dict[str | None, dict] = defaultdict(dict)
+    for channel, label, *values in conn.execute(grouped.group_by(spec.channel, spec.label)):
+        _add(by_channel[channel], label, _stored(values, spec))
+        _add(by_channel[EVERY], label, _stored(values, spec))
+    by_channel.setdefault(EVERY, {})
     parts = {
-        channel: Part(channel, counts.total(), 0.0, json.dumps(counts).encode())
+        channel: Part(
+            channel, sum(_count(value) for value in counts.values()), 0.0, json.dumps(counts).encode()
+        )
         for channel, counts in by_channel.items()
         if channel is not None
     }
     store(conn, key, day, seen, parts)
     return parts
+
+
+def _tally_where(spec: Tally, start: datetime, end: datetime, channels: Sequence[str]) -> list:
+    where = [spec.at >= start, spec.at < end, *spec.where]
+    if channels:
+        where.append(unindexed(spec.channel).in_(channels))
+    return where
+
+
+def _aggregates(spec: Tally) -> list:
+    return [func.count(), *spec.sums]
+
+
+def _stored(values: list, spec: Tally) -> int | list:
+    """A label's count, or [count, *sums] (a sum over no value as 0)."""
+    count, *sums = values
+    return [count, *(value or 0 for value in sums)] if spec.sums else count
+
+
+def _add(counts: dict, label: str, value: int | list) -> None:
+    if label not in counts:
+        counts[label] = list(value) if isinstance(value, list) else value
+    elif isinstance(value, list):
+        counts[label] = [mine + theirs for mine, theirs in zip(counts[label], value, strict=True)]
+    else:
+        counts[label] += value
+
+
+def _count(value: int | list) -> int:
+    return value[0] if isinstance(value, list) else value
 
 
 def note(conn: Connection, times: Iterable[datetime]) -> None:

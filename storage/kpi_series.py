@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy import func
 
 from storage.dialect import unindexed
 from storage.models import Conversation, Message, Survey, Wait
@@ -81,6 +82,7 @@ SERIES = {
     "transferred": Series(C.last_resolved_at, C.channel, where=(*_RESOLVED, C.transfer_count > 0)),
     "inbound": Series(M.at, M.channel, where=(M.direction == "inbound", M.private.is_(False))),
     "human_replies": Series(M.at, M.channel, where=HUMAN_REPLY),
+    "read": Series(M.at, M.channel, where=(*_CUSTOMER_SAID, M.lang.is_not(None))),  # analysed at ingestion
     "unscored": Series(
         M.at, M.channel, where=(*_CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
     ),
@@ -113,15 +115,28 @@ TOPS = {  # the candidates of the voice quotes: the most negative and the most p
 
 @dataclass(frozen=True)
 class Tally:
-    """How many rows of a day carry each value of `label` (a template id, say): sums over days."""
+    """How many rows of a day carry each value of `label` (a template id, say) and, per label, the sums
+    of `sums` (SQL aggregates that add up over days, such as sum() and count() of a column): kept as
+    {label: count}, or {label: [count, *sums]} when there are sums."""
 
     at: object
     channel: object
     label: object
     where: tuple
+    sums: tuple = ()
 
 
-TALLIES = {"quick_replies": Tally(M.at, M.channel, M.quick_reply, (*HUMAN_REPLY, M.quick_reply.is_not(None)))}
+TALLIES = {
+    "quick_replies": Tally(M.at, M.channel, M.quick_reply, (*HUMAN_REPLY, M.quick_reply.is_not(None))),
+    # the topics of customer messages (labels as stored: "topic/subtopic,..."), with their sentiment
+    "topics": Tally(
+        M.at,
+        M.channel,
+        M.topics,
+        (*_CUSTOMER_SAID, M.topics.is_not(None)),
+        (func.sum(M.sentiment), func.count(M.sentiment)),
+    ),
+}
 
 
 @dataclass

@@ -133,15 +133,21 @@ def _said(q: Query) -> list[ColumnElement[bool]]:
 
 
 def _topic_tally(conn: Connection, q: Query) -> tuple[dict[str, list], int]:
-    """Per topic [messages, score sum, scored messages, Counter of subtopics], and the messages read."""
-    read = conn.execute(select(func.count(M.lang)).where(*_said(q))).scalar_one()
-    # Grouping tagged messages by their stored labels in SQL leaves a few hundred rows however many
-    # messages there are; grouping the untagged ones too would double the work for one count.
-    rows = conn.execute(
-        select(M.topics, func.count(), func.sum(M.sentiment), func.count(M.sentiment))
-        .where(*_said(q), M.topics.is_not(None))
-        .group_by(M.topics)
-    ).all()
+    """Per topic [messages, score sum, scored messages, Counter of subtopics], and the messages read (from
+    the per-day cache when the period holds a whole cached day)."""
+    read = kpi_days.count(conn, "read", q.start, q.end, q.channels)
+    cached = kpi_days.tally(conn, "topics", q.start, q.end, q.channels) if read is not None else None
+    if cached is not None:
+        rows = [(labels, messages, total, scored) for labels, (messages, total, scored) in cached.items()]
+    else:
+        read = conn.execute(select(func.count(M.lang)).where(*_said(q))).scalar_one()
+        # Grouping tagged messages by their stored labels in SQL leaves a few hundred rows however many
+        # messages there are; grouping the untagged ones too would double the work for one count.
+        rows = conn.execute(
+            select(M.topics, func.count(), func.sum(M.sentiment), func.count(M.sentiment))
+            .where(*_said(q), M.topics.is_not(None))
+            .group_by(M.topics)
+        ).all()
     tally: dict[str, list] = defaultdict(lambda: [0, 0.0, 0, Counter()])
     for labels, messages, total, scored in rows:
         subtopics: dict[str, list[str]] = defaultdict(list)

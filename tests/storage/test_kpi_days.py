@@ -34,7 +34,7 @@ START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3
 KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
 KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment, "voice": nlp.voice}
 KPIS |= {"mix": volume.mix, "transfers": volume.transfers, "quick-replies": volume.quick_replies}
-KPIS |= {"cost": volume.cost, "agents": volume.agents}
+KPIS |= {"cost": volume.cost, "agents": volume.agents, "topics": nlp.topics}
 KPIS |= {"reply-rate": volume.reply_rate, "resolution-rate": volume.resolution_rate}
 KPIS |= {"escalations": volume.escalations, "csat": outcome.csat, "nps": outcome.nps, "ces": outcome.ces}
 TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
@@ -99,6 +99,17 @@ def without_cache(monkeypatch, engine, settings, kpi: str, channels=(), **kwargs
         return ask(engine, settings, kpi, channels, **kwargs)
 
 
+def rounded(value):
+    """`value` with every float inside rounded to 9 significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(item) for item in value]
+    return value
+
+
 def cached_days(engine, series: str, channel: str = kpi_days.EVERY) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -121,10 +132,9 @@ def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
     feed(ingestor, week_of_conversations())
     expected = without_cache(monkeypatch, engine, settings, kpi, channels)
 
-    nested = kpi in ("mix", "voice", "quick-replies", "agents")  # compared exactly
-    expected_values = expected if nested else pytest.approx(expected)
-    assert ask(engine, settings, kpi, channels) == expected_values
-    assert ask(engine, settings, kpi, channels) == expected_values  # now from kpi_day
+    expected_values = rounded(expected)  # sums of floats added in another order differ in the last bits
+    assert rounded(ask(engine, settings, kpi, channels)) == expected_values
+    assert rounded(ask(engine, settings, kpi, channels)) == expected_values  # now from kpi_day
     assert any(value for key, value in expected.items() if key in COUNTED)
     if kpi == "sentiment":
         assert expected["positive"] > 0 and expected["negative"] > 0
