@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Engine
 
 from bot.cli.context import console, errors, fail, load_settings, open_engine
+from storage import kpi_days
 from storage.analysis import text_analyser
 from storage.models import Message
 from storage.rows import Analyser
@@ -108,22 +109,24 @@ def rescore_messages(
     while True:
         with engine.begin() as conn:
             rows = conn.execute(
-                select(M.id, M.text, *(M[name] for name in FIELDS))
+                select(M.id, M.at, M.text, *(M[name] for name in FIELDS))
                 .where(*where, M.id > last)
                 .order_by(M.id)
                 .limit(batch)
             ).all()
-            changes = []
-            for row_id, text, *stored in rows:
+            changes, changed_at = [], set()
+            for row_id, at, text, *stored in rows:
                 fresh = analyser(text)
                 if tuple(stored) != fresh:
                     changes.append(
                         {"_id": row_id, **{f"_{n}": v for n, v in zip(FIELDS, fresh, strict=True)}}
                     )
+                    changed_at.add(at)
                     for name, old, new in zip(FIELDS, stored, fresh, strict=True):
                         setattr(result, name, getattr(result, name) + (old != new))
             if changes:
                 conn.execute(store, changes)
+                kpi_days.note(conn, changed_at)  # the per-day KPI cache computes those days again
         if not rows:
             return result
         result.read += len(rows)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.cli.rescore import RescoreResult, rescore_messages
+from commands.kpis.nlp import topics
+from commands.query import Query
 from storage.analysis import text_analyser
 from storage.ingest import Ingestor
 from storage.models import Message
@@ -118,3 +121,23 @@ def test_usage_errors_exit_2_without_touching_messages(
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert stored(database) == before
+
+
+def test_topics_of_cached_days_follow_a_rescore(database, settings, tmp_path, monkeypatch):
+    # Wednesday 18th to Friday 20th 12:00 UTC: Wednesday and Thursday are whole days, kept in kpi_day
+    end = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    period = Query(datetime(2026, 11, 18, tzinfo=UTC), end, (), end, settings)
+    with database.connect() as conn:
+        before = topics(conn, period)
+        assert conn.execute(text("SELECT count(*) FROM kpi_day WHERE series = 'topics'")).scalar_one() > 0
+    use_taxonomy(tmp_path, monkeypatch, HARDWARE)
+
+    assert CliRunner().invoke(app, ["rescore"]).exit_code == 0
+    with database.connect() as conn:
+        after = topics(conn, period)
+
+    assert [row["topic"] for row in before["topics"]] == ["delivery", "praise"]
+    # Thursday's "my battery died again" (a cached day) and Friday's "my screen flickers": hardware
+    hardware = {"topic": "hardware", "count": 2, "subtopics": [{"subtopic": "battery", "count": 1}]}
+    assert {key: after["topics"][0][key] for key in ("topic", "count")} == {"topic": "hardware", "count": 2}
+    assert after["topics"][0]["subtopics"] == hardware["subtopics"] + [{"subtopic": "screen", "count": 1}]
