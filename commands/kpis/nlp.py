@@ -28,9 +28,10 @@ from storage.topics import key_phrases
 M = Message.__table__.c
 TOP_TOPICS = 10
 TOP_PHRASES = 5
-# Key phrases come from the most recent untagged texts only: enough to show what recurs, and the
-# extraction stays well under a second.
+# Key phrases come from the most recent untagged texts only (among the period's latest PHRASE_SCAN
+# customer messages): enough to show what recurs, and the extraction stays well under a second.
 PHRASE_TEXTS = 2000
+PHRASE_SCAN = 20_000
 QUOTES = 3
 QUOTE_CHARS = 200
 _SPACES = re.compile(r"\s+")
@@ -78,9 +79,13 @@ def topics(conn: Connection, query: Query) -> dict[str, Any]:
     q = query.until_now()
     tally, considered = _topic_tally(conn, q)
     previous, before = _topic_tally(conn, q.with_range(q.start - (q.end - q.start), q.start))
+    # the period's latest customer messages, those in a language phrases are read in (from the index
+    # alone), then the rows of those
+    latest = select(M.id, M.lang).where(*_said(q)).order_by(M.at.desc()).limit(PHRASE_SCAN).subquery()
+    readable = select(latest.c.id).where(latest.c.lang.in_(("en", "und")))
     texts = conn.execute(
         select(M.text)
-        .where(*_said(q), M.topics.is_(None), M.text.is_not(None), M.lang.in_(("en", "und")))
+        .where(M.id.in_(readable), M.topics.is_(None), M.text.is_not(None))
         .order_by(M.at.desc())
         .limit(PHRASE_TEXTS)
     ).scalars()

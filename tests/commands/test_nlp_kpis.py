@@ -308,3 +308,18 @@ def test_topic_phrases_leave_out_single_words():
     phrases = _phrases(texts)
     assert len(phrases) == 1 and phrases[0]["count"] == 3
     assert set(phrases[0]["phrase"].split()) & {"screen"} and " " in phrases[0]["phrase"]
+
+
+def test_key_phrases_come_from_the_latest_customer_messages_of_the_period(feed, ask, monkeypatch):
+    feed(
+        said("s1", 10, "the screen flickering is back"),
+        said("s2", 20, "screen flickering again"),
+        said("b1", 30, "battery drains fast"),
+        said("b2", 40, "my battery drains overnight"),
+        said("t1", 50, "where is my parcel?"),  # tagged (delivery): read, but no phrase source
+    )
+    assert [p["phrase"] for p in ask(topics)["phrases"]] == ["battery drains", "screen flickering"]
+
+    # the bound: the latest 3 customer messages are t1, b2 and b1; only the battery phrase recurs there
+    monkeypatch.setattr("commands.kpis.nlp.PHRASE_SCAN", 3)
+    assert ask(topics)["phrases"] == [{"phrase": "battery drains", "count": 2}]
