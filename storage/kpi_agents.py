@@ -107,15 +107,24 @@ def _gather(
     replies = select(M.channel, M.author_id, func.max(M.author_name), M.conversation_id, func.count()).where(
         *HUMAN_REPLY, M.at >= start, M.at < end, M.author_id.is_not(None), on(M.channel)
     )
+    sent: dict[tuple, int] = defaultdict(int)
+    names: dict[tuple, str] = {}
     ids: dict[tuple, list[int]] = defaultdict(list)
-    for channel, agent, name, conversation, sent in conn.execute(
-        replies.group_by(M.channel, M.author_id, M.conversation_id)
-    ):
-        one = by_channel[channel][agent]
-        one.add(Activity(name=name, replies=sent))
-        ids[channel, agent].append(conversation)
+    result = conn.execute(replies.group_by(M.channel, M.author_id, M.conversation_id))
+    try:
+        grouped = result.cursor.fetchall()  # raw DBAPI rows: thousands a day
+    finally:
+        result.close()
+    for channel, agent, name, conversation, n in grouped:
+        key = (channel, agent)
+        sent[key] += n
+        ids[key].append(conversation)
+        if name is not None and (key not in names or name > names[key]):
+            names[key] = name
     for (channel, agent), conversations in ids.items():
-        by_channel[channel][agent].ids.append(np.asarray(conversations, dtype=np.int64))
+        one = by_channel[channel][agent]
+        one.add(Activity(names.get((channel, agent)), sent[channel, agent]))
+        one.ids.append(np.asarray(conversations, dtype=np.int64))
     first = select(
         C.channel,
         C.first_responder,
