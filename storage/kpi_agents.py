@@ -19,14 +19,14 @@ import struct
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
 from storage.dialect import unindexed
-from storage.kpi_day_store import EVERY, Part, midnight, newest_note, split, store, stored, wanted
+from storage.kpi_day_store import EVERY, Part, Slot, newest_note, split, store, stored, wanted
 from storage.kpi_series import HUMAN_REPLY, C, M
 
 KEY = "agents"
@@ -66,14 +66,14 @@ def activity(
     whole = split(start, end)
     if whole is None:
         return None
-    days, edges = whole
+    slots, edges = whole
     merged: dict[str, Activity] = defaultdict(Activity)
     for edge_start, edge_end in edges:
         for by_agent in _gather(conn, edge_start, edge_end, channels).values():
             _merge(merged, by_agent)
-    ready = stored(conn, KEY, days[0], days[-1], channels, True, False)
-    for day in days:
-        for channel, part in (ready.get(day) or compute_day(conn, day)).items():
+    ready = stored(conn, KEY, slots, channels, True, False)
+    for slot in slots:
+        for channel, part in (ready.get(slot) or compute_day(conn, slot)).items():
             if wanted(channel, channels, False):
                 _merge(merged, _unpack(part.values))
     arrays = [ids for one in merged.values() for ids in one.ids if ids.size]
@@ -81,10 +81,11 @@ def activity(
     return {agent: _report(one, seen) for agent, one in merged.items()}
 
 
-def compute_day(conn: Connection, day: date) -> dict[str, Part]:
-    """A day's activity per channel and over every channel, stored like a series' day."""
-    seen = newest_note(conn, day)
-    by_channel = _gather(conn, midnight(day), midnight(day + timedelta(days=1)), ())
+def compute_day(conn: Connection, slot: Slot) -> dict[str, Part]:
+    """A slot's (a day's, or an hour's) activity per channel and over every channel, stored like a series'
+    day."""
+    seen = newest_note(conn, slot.day)
+    by_channel = _gather(conn, slot.start, slot.end, ())
     every: dict[str, Activity] = defaultdict(Activity)
     for by_agent in by_channel.values():
         _merge(every, by_agent)
@@ -94,7 +95,7 @@ def compute_day(conn: Connection, day: date) -> dict[str, Part]:
         for channel, by_agent in by_channel.items()
         if channel is not None  # rows without a channel count over every channel only
     }
-    store(conn, KEY, day, seen, parts)
+    store(conn, slot.series(KEY), slot.day, seen, parts)
     return parts
 
 

@@ -8,13 +8,16 @@ every-channel row (EVERY) is the proof that the day was computed at all.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import case, delete, func, insert, literal, select, text
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -26,6 +29,10 @@ S = KpiDayStale.__table__.c
 EVERY = ""  # the channel of a day's row over every channel
 _log = logging.getLogger("kpibot.kpi_days")
 GRACE = timedelta(hours=1)  # how long after a day ends it may be cached (see last_cached_day)
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy (see `store`)
+_busy_until = 0.0
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The triggers' note (migration 0003): unless the day already has a note no kpi_day row has seen.
 NOTE = text(
     "INSERT INTO kpi_day_stale (day) SELECT :day WHERE NOT EXISTS (SELECT 1 FROM kpi_day_stale s"
@@ -53,28 +60,64 @@ def last_cached_day(wall_clock: datetime | None = None) -> date:
     return ((wall_clock or datetime.now(UTC)).astimezone(UTC) - GRACE).date() - timedelta(days=1)
 
 
-def split(start: datetime, end: datetime) -> tuple[list[date], list[tuple[datetime, datetime]]] | None:
-    """The whole cached days in `[start, end)` and the partial ranges before and after them (read from
-    the tables); None when there is no whole cached day."""
-    days = whole_days(start, end, last_cached_day())
-    if not days:
+@dataclass(frozen=True, order=True)
+class Slot:
+    """What a row of `kpi_day` covers: a whole UTC day, or one hour of it (`hour`), kept for the closed
+    days a period starts or ends inside. An hour's rows are stored under the series name and the hour
+    ("frt@14"), so they share the day's notes: a change to the day makes its hours stale too."""
+
+    day: date
+    hour: int | None = None
+
+    @property
+    def start(self) -> datetime:
+        return midnight(self.day) + timedelta(hours=self.hour or 0)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + (DAY if self.hour is None else HOUR)
+
+    def series(self, key: str) -> str:
+        return key if self.hour is None else f"{key}@{self.hour:02d}"
+
+
+def split(start: datetime, end: datetime) -> tuple[list[Slot], list[tuple[datetime, datetime]]] | None:
+    """The cached slots making up `[start, end)` — the whole closed UTC days, and the whole hours of the
+    closed days it starts or ends inside — and the ranges left before and after them (read from the
+    tables: today, and the minutes before the first whole hour); None when there is no slot."""
+    first = _ceil(start, HOUR)
+    stop = min(_floor(end, HOUR), midnight(last_cached_day() + timedelta(days=1)))
+    if first >= stop:
         return None
-    around = ((start, midnight(days[0])), (midnight(days[-1] + timedelta(days=1)), end))
-    return days, [(edge_start, edge_end) for edge_start, edge_end in around if edge_start < edge_end]
+    day_first, day_stop = _ceil(first, DAY), _floor(stop, DAY)
+    if day_first < day_stop:
+        slots = _hours(first, day_first)
+        slots += [Slot(day_first.date() + timedelta(days=n)) for n in range((day_stop - day_first).days)]
+        slots += _hours(day_stop, stop)
+    else:
+        slots = _hours(first, stop)
+    around = ((start, first), (stop, end))
+    return slots, [(edge_start, edge_end) for edge_start, edge_end in around if edge_start < edge_end]
 
 
-def whole_days(start: datetime, end: datetime, last: date) -> list[date]:
-    """The UTC days lying wholly in `[start, end)`, up to `last`."""
-    first = start.astimezone(UTC).date()
-    if midnight(first) < start:
-        first += timedelta(days=1)
-    stop = min(end.astimezone(UTC).date(), last + timedelta(days=1))  # exclusive
-    return [first + timedelta(days=n) for n in range((stop - first).days)]
+def _hours(start: datetime, end: datetime) -> list[Slot]:
+    count = int((end - start) / HOUR)
+    return [Slot(at.date(), at.hour) for at in (start + n * HOUR for n in range(count))]
+
+
+def _floor(moment: datetime, unit: timedelta) -> datetime:
+    moment = moment.astimezone(UTC)
+    return moment - (moment - EPOCH) % unit
+
+
+def _ceil(moment: datetime, unit: timedelta) -> datetime:
+    floor = _floor(moment, unit)
+    return floor if floor == moment else floor + unit
 
 
 def midnight(day: date) -> datetime:
     """The UTC midnight starting `day`."""
-    return datetime.combine(day, time(), UTC)
+    return datetime.combine(day, clock_time(), UTC)
 
 
 def wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
@@ -93,41 +136,56 @@ def newest_note(conn: Connection, day: date) -> int:
 def stored(
     conn: Connection,
     key: str,
-    first: date,
-    last: date,
+    slots: Sequence[Slot],
     channels: Sequence[str],
     values: bool,
     by_channel: bool,
-) -> dict[date, dict[str, Part]]:
-    """The current rows of days `first`..`last` in scope, by day then channel (with their values if
-    `values`); a day appears only if its every-channel row (the proof the day was computed) is current."""
+) -> dict[Slot, dict[str, Part]]:
+    """The current rows of `slots` in scope, by slot then channel (with their values if `values`); a slot
+    appears only if its every-channel row (the proof it was computed) is current."""
+    if not slots:
+        return {}
+    days = sorted({slot.day for slot in slots})
     newest = dict(
-        conn.execute(select(S.day, func.max(S.id)).where(S.day >= first, S.day <= last).group_by(S.day)).all()
+        conn.execute(
+            select(S.day, func.max(S.id)).where(S.day >= days[0], S.day <= days[-1]).group_by(S.day)
+        ).all()
     )
     blob = K.sorted_values if values else literal(b"")
-    if channels:  # the every-channel row only proves the day was computed: its values are not read
+    if channels:  # the every-channel row only proves the slot was computed: its values are not read
         scope = [K.channel.in_([EVERY, *channels])]
         blob = case((K.channel == EVERY, b""), else_=blob)
     elif by_channel:
         scope = []
     else:
         scope = [K.channel == EVERY]
+    whole = [slot.day for slot in slots if slot.hour is None]
+    which = [and_(K.series == key, K.day >= min(whole), K.day <= max(whole))] if whole else []
+    hours = {slot.series(key) for slot in slots if slot.hour is not None}
+    if hours:
+        partial = {slot.day for slot in slots if slot.hour is not None}
+        which.append(and_(K.series.in_(sorted(hours)), K.day.in_(sorted(partial))))
     rows = conn.execute(
-        select(K.day, K.seen, K.channel, K.count, K.total, blob, K.latest).where(
-            K.series == key, K.day >= first, K.day <= last, *scope
+        select(K.series, K.day, K.seen, K.channel, K.count, K.total, blob, K.latest).where(
+            or_(*which), *scope
         )
     ).all()
-    by_day: dict[date, dict[str, Part]] = defaultdict(dict)
-    for day, seen, *row in rows:
+    by_slot: dict[Slot, dict[str, Part]] = defaultdict(dict)
+    for series, day, seen, *row in rows:
         day = as_date(day)
         if seen >= newest.get(day, 0):
-            by_day[day][row[0]] = Part(*row)
-    return {day: rows for day, rows in by_day.items() if EVERY in rows}
+            _, _, hour = series.partition("@")
+            by_slot[Slot(day, int(hour) if hour else None)][row[0]] = Part(*row)
+    return {slot: rows for slot, rows in by_slot.items() if EVERY in rows}
 
 
 def store(conn: Connection, key: str, day: date, seen: int, rows: dict[str, Part]) -> None:
     """Replaces the day's rows of the series in a transaction of its own; gives up at once when the
-    database is busy (the caller has its values already)."""
+    database is busy (the caller has its values already), and then stores nothing for BUSY_BACKOFF
+    seconds, so a question of many slots waits once, not once per slot, behind a long write."""
+    global _busy_until
+    if time.monotonic() < _busy_until:
+        return
     try:
         with conn.engine.connect() as writer, short_wait(writer), writer.begin():
             writer.execute(delete(KpiDay.__table__).where(K.series == key, K.day == day))
@@ -150,6 +208,7 @@ def store(conn: Connection, key: str, day: date, seen: int, rows: dict[str, Part
             # older notes of the day are spent; the newest stays, as other series' rows compare to it
             writer.execute(delete(KpiDayStale.__table__).where(S.day == day, S.id < seen))
     except DBAPIError as exc:
+        _busy_until = time.monotonic() + BUSY_BACKOFF
         _log.info("kpi_day %s %s not stored (%s); computed again next time", key, day, exc.__class__.__name__)
 
 

@@ -19,7 +19,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import numpy as np
@@ -32,9 +32,9 @@ from storage.kpi_day_store import (
     EVERY,
     NOTE,
     Part,
+    Slot,
     compact,
     last_cached_day,
-    midnight,
     newest_note,
     split,
     store,
@@ -126,19 +126,17 @@ def _parts(
     whole = split(start, end)
     if whole is None:
         return None
-    days, edges = whole
+    slots, edges = whole
     series = SERIES[key]
     parts = []
     for edge_start, edge_end in edges:
         parts += _edge(conn, series, edge_start, edge_end, channels, now, by_channel)
-    ready = stored(conn, key, days[0], days[-1], channels, series.value is not None, by_channel)
-    for day in days:
-        rows = ready.get(day) or _compute_day(conn, key, series, day)
+    ready = stored(conn, key, slots, channels, series.value is not None, by_channel)
+    for slot in slots:
+        rows = ready.get(slot) or _compute_day(conn, key, series, slot)
         latest = rows[EVERY].latest
-        if now is not None and latest is not None and latest >= now:  # asked as of before the day's outcomes
-            parts += _edge(
-                conn, series, midnight(day), midnight(day + timedelta(days=1)), channels, now, by_channel
-            )
+        if now is not None and latest is not None and latest >= now:  # asked as of before the slot's outcomes
+            parts += _edge(conn, series, slot.start, slot.end, channels, now, by_channel)
             continue
         parts += [row for channel, row in rows.items() if wanted(channel, channels, by_channel)]
     return parts
@@ -152,14 +150,14 @@ def top(
     whole = split(start, end)
     if whole is None:
         return None
-    days, edges = whole
+    slots, edges = whole
     spec = TOPS[key]
     rows = []
     for edge_start, edge_end in edges:
         rows += _top_rows(conn, spec, edge_start, edge_end, channels)
-    ready = stored(conn, key, days[0], days[-1], channels, True, False)
-    for day in days:
-        for channel, part in (ready.get(day) or _compute_top_day(conn, key, spec, day)).items():
+    ready = stored(conn, key, slots, channels, True, False)
+    for slot in slots:
+        for channel, part in (ready.get(slot) or _compute_top_day(conn, key, spec, slot)).items():
             if wanted(channel, channels, False):
                 rows += [
                     (score, datetime.fromisoformat(at), row_id)
@@ -181,10 +179,10 @@ def _top_rows(
     return [tuple(row) for row in conn.execute(ranked)]
 
 
-def _compute_top_day(conn: Connection, key: str, spec: Top, day: date) -> dict[str, Part]:
-    """A day's first rows of `spec` per channel and over every channel, stored like a series' day."""
-    seen = newest_note(conn, day)
-    where = [spec.at >= midnight(day), spec.at < midnight(day + timedelta(days=1)), *spec.where]
+def _compute_top_day(conn: Connection, key: str, spec: Top, slot: Slot) -> dict[str, Part]:
+    """A slot's first rows of `spec` per channel and over every channel, stored like a series' day."""
+    seen = newest_note(conn, slot.day)
+    where = [spec.at >= slot.start, spec.at < slot.end, *spec.where]
     by_channel: dict[str, list[tuple[float, datetime, int]]] = defaultdict(list)
     for channel, score, at, row_id in conn.execute(
         select(spec.channel, spec.score, spec.at, M.id).where(*where)
@@ -196,7 +194,7 @@ def _compute_top_day(conn: Connection, key: str, spec: Top, day: date) -> dict[s
         first = sorted(rows, key=spec.rank)[: spec.limit]
         packed = json.dumps([[score, at.isoformat(), row_id] for score, at, row_id in first]).encode()
         parts[channel] = Part(channel, len(rows), 0.0, packed)
-    store(conn, key, day, seen, parts)
+    store(conn, slot.series(key), slot.day, seen, parts)
     return parts
 
 
@@ -207,7 +205,7 @@ def tally(conn: Connection, key: str, start: datetime, end: datetime, channels: 
     whole = split(start, end)
     if whole is None:
         return None
-    days, edges = whole
+    slots, edges = whole
     spec = TALLIES[key]
     counts: dict = {}
     for edge_start, edge_end in edges:
@@ -216,19 +214,19 @@ def tally(conn: Connection, key: str, start: datetime, end: datetime, channels: 
         )
         for label, *values in conn.execute(grouped.group_by(spec.label)):
             _add(counts, label, _stored(values, spec))
-    ready = stored(conn, key, days[0], days[-1], channels, True, False)
-    for day in days:
-        for channel, part in (ready.get(day) or _compute_tally_day(conn, key, spec, day)).items():
+    ready = stored(conn, key, slots, channels, True, False)
+    for slot in slots:
+        for channel, part in (ready.get(slot) or _compute_tally_day(conn, key, spec, slot)).items():
             if wanted(channel, channels, False):
                 for label, value in json.loads(part.values).items():
                     _add(counts, label, value)
     return counts
 
 
-def _compute_tally_day(conn: Connection, key: str, spec: Tally, day: date) -> dict[str, Part]:
-    """A day's counts per label of `spec`, per channel and over every channel, stored like a series' day."""
-    seen = newest_note(conn, day)
-    where = _tally_where(spec, midnight(day), midnight(day + timedelta(days=1)), ())
+def _compute_tally_day(conn: Connection, key: str, spec: Tally, slot: Slot) -> dict[str, Part]:
+    """A slot's counts per label of `spec`, per channel and over every channel, stored like a series' day."""
+    seen = newest_note(conn, slot.day)
+    where = _tally_where(spec, slot.start, slot.end, ())
     grouped = select(spec.channel, spec.label, *_aggregates(spec)).where(*where)
     by_channel: dict[str | None, dict] = defaultdict(dict)
     for channel, label, *values in conn.execute(grouped.group_by(spec.channel, spec.label)):
@@ -242,7 +240,7 @@ def _compute_tally_day(conn: Connection, key: str, spec: Tally, day: date) -> di
         for channel, counts in by_channel.items()
         if channel is not None
     }
-    store(conn, key, day, seen, parts)
+    store(conn, slot.series(key), slot.day, seen, parts)
     return parts
 
 
@@ -303,10 +301,11 @@ def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = No
         computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
         computers.append((kpi_agents.KEY, kpi_agents.compute_day))
         for key, compute_day in computers:
-            current = stored(conn, key, first, last, (), values=False, by_channel=False)
-            for day in (first + timedelta(days=n) for n in range(days)):
-                if day not in current:
-                    compute_day(conn, day=day)
+            slots = [Slot(first + timedelta(days=n)) for n in range(days)]
+            current = stored(conn, key, slots, (), values=False, by_channel=False)
+            for slot in slots:
+                if slot not in current:
+                    compute_day(conn, slot=slot)
                     computed += 1
             conn.rollback()  # a fresh snapshot per series; SQLite can checkpoint in between
     return computed
@@ -346,11 +345,12 @@ def _edge(
     ]
 
 
-def _compute_day(conn: Connection, key: str, series: Series, day: date) -> dict[str, Part]:
-    """One day of the series from the projection table, by channel and over every channel, stored for
-    the next query when the database lets us write now. Rows without a channel count in EVERY only."""
-    seen = newest_note(conn, day)
-    start, end = midnight(day), midnight(day + timedelta(days=1))
+def _compute_day(conn: Connection, key: str, series: Series, slot: Slot) -> dict[str, Part]:
+    """One slot (a day, or an hour) of the series from the projection table, by channel and over every
+    channel, stored for the next query when the database lets us write now. Rows without a channel count
+    in EVERY only."""
+    seen = newest_note(conn, slot.day)
+    start, end = slot.start, slot.end
     where = [series.at >= start, series.at < end, *series.where]
     if series.value is None:
         latest = func.max(series.as_of) if series.as_of is not None else literal(None)
@@ -376,5 +376,5 @@ def _compute_day(conn: Connection, key: str, series: Series, day: date) -> dict[
                 ordered = np.unique(ordered)
             rows[channel] = Part(channel, len(ordered), math.fsum(values), ordered.tobytes())
     rows = {channel: row for channel, row in rows.items() if channel is not None}
-    store(conn, key, day, seen, rows)
+    store(conn, slot.series(key), slot.day, seen, rows)
     return rows

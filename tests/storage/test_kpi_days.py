@@ -11,6 +11,7 @@ import random
 import sqlite3
 import time
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import numpy
 import pytest
@@ -21,7 +22,7 @@ from commands.query import Query
 from commands.stats import summary
 from storage import kpi_day_store, kpi_days
 from storage.db import make_engine
-from storage.kpi_day_store import compact, unpacked
+from storage.kpi_day_store import Slot, compact, unpacked
 from tests.concurrently import at_once
 from tests.storage.builders import T0, assignment, at, inbound, reply, status
 from tests.storage.conftest import feed
@@ -261,8 +262,11 @@ def test_while_another_writer_holds_the_database_the_answer_comes_at_once_and_is
         blocker.close()
 
     assert answer == pytest.approx(expected)
-    assert took < 5  # 6 days x 250 ms at most, not the 30 s busy timeout of writers
+    # one wait of 250 ms, then no more tries (6 days and 18 hours to store): not 24 waits, nor the 30 s
+    # busy timeout of writers
+    assert took < 2
     assert cached_days(engine, "frt") == []
+    kpi_day_store._busy_until = 0.0  # the back-off is over (2 s later)
     ask(engine, settings, "frt")
     assert len(cached_days(engine, "frt")) == 6
 
@@ -402,3 +406,48 @@ def test_agents_count_a_conversation_once_however_many_cached_days_they_replied_
 
     assert (rows["U7"]["resolutions"], rows["U8"]["resolutions"]) == (1, 0)
     assert ask(engine, settings, "agents") == without_cache(monkeypatch, engine, settings, "agents")
+
+
+def test_a_range_is_split_into_closed_days_closed_hours_and_what_the_tables_give(monkeypatch):
+    monkeypatch.setattr(kpi_day_store, "last_cached_day", lambda *a: date(2026, 11, 19))
+    utc = partial(datetime, tzinfo=UTC)
+
+    slots, edges = kpi_day_store.split(utc(2026, 11, 13, 18, 30), utc(2026, 11, 20, 12))
+    # 19:00-24:00 of the 13th by the hour, the 14th to 19th whole; the 20th is not closed yet
+    assert slots == [Slot(date(2026, 11, 13), hour) for hour in range(19, 24)] + [
+        Slot(date(2026, 11, day)) for day in range(14, 20)
+    ]
+    assert edges == [
+        (utc(2026, 11, 13, 18, 30), utc(2026, 11, 13, 19)),
+        (utc(2026, 11, 20), utc(2026, 11, 20, 12)),
+    ]
+
+    slots, edges = kpi_day_store.split(utc(2026, 11, 16, 22, 10), utc(2026, 11, 17, 2, 45))  # across midnight
+    assert slots == [Slot(date(2026, 11, 16), 23), Slot(date(2026, 11, 17), 0), Slot(date(2026, 11, 17), 1)]
+    assert edges == [
+        (utc(2026, 11, 16, 22, 10), utc(2026, 11, 16, 23)),
+        (utc(2026, 11, 17, 2), utc(2026, 11, 17, 2, 45)),
+    ]
+
+    assert kpi_day_store.split(utc(2026, 11, 16, 10, 5), utc(2026, 11, 16, 10, 55)) is None  # no whole hour
+    assert kpi_day_store.split(utc(2026, 11, 20), utc(2026, 11, 20, 12)) is None  # not closed
+
+
+def test_the_closed_hours_of_a_partial_day_are_cached_and_follow_a_late_event(engine, settings, ingestor):
+    feed(ingestor, week_of_conversations())
+    before = ask(engine, settings, "frt")  # from Friday 13th 18:00: hours 18-23 of the 13th are slots
+
+    assert cached_days(engine, "frt@18") == cached_days(engine, "frt@23") == ["2026-11-13"]
+    assert cached_days(engine, "frt@05") == ["2026-11-20"]  # and the 20th's hours before noon
+    # A conversation of the 13th at 21:00 arrives late: the day's hours are computed again
+    feed(
+        ingestor,
+        [
+            inbound("late-i", -7 * DAY + 12 * 60, conv="late"),
+            reply("late-r", -7 * DAY + 12 * 60 + 4, conv="late"),
+        ],
+    )
+    after = ask(engine, settings, "frt")
+
+    assert after["count"] == before["count"] + 1
+    assert after["mean"] == pytest.approx((before["mean"] * before["count"] + 240.0) / after["count"])
