@@ -26,7 +26,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
 from storage.dialect import unindexed
-from storage.kpi_day_store import EVERY, Part, Slot, newest_note, split, store, stored, wanted
+from storage.kpi_day_store import EVERY, Batch, Part, Slot, newest_note, split, stored, wanted
 from storage.kpi_series import HUMAN_REPLY, C, M
 
 KEY = "agents"
@@ -72,16 +72,18 @@ def activity(
         for by_agent in _gather(conn, edge_start, edge_end, channels).values():
             _merge(merged, by_agent)
     ready = stored(conn, KEY, slots, channels, True, False)
+    batch = Batch()
     for slot in slots:
-        for channel, part in (ready.get(slot) or compute_day(conn, slot)).items():
+        for channel, part in (ready.get(slot) or compute_day(conn, slot, batch)).items():
             if wanted(channel, channels, False):
                 _merge(merged, _unpack(part.values))
+    batch.store(conn)
     arrays = [ids for one in merged.values() for ids in one.ids if ids.size]
     seen = np.zeros(max((int(ids.max()) for ids in arrays), default=-1) + 1, dtype=bool)
     return {agent: _report(one, seen) for agent, one in merged.items()}
 
 
-def compute_day(conn: Connection, slot: Slot) -> dict[str, Part]:
+def compute_day(conn: Connection, slot: Slot, batch: Batch) -> dict[str, Part]:
     """A slot's (a day's, or an hour's) activity per channel and over every channel, stored like a series'
     day."""
     seen = newest_note(conn, slot.day)
@@ -95,7 +97,7 @@ def compute_day(conn: Connection, slot: Slot) -> dict[str, Part]:
         for channel, by_agent in by_channel.items()
         if channel is not None  # rows without a channel count over every channel only
     }
-    store(conn, slot.series(KEY), slot.day, seen, parts)
+    batch.add(slot.series(KEY), slot.day, seen, parts)
     return parts
 
 

@@ -17,7 +17,7 @@ from datetime import time as clock_time
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, text
+from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -179,37 +179,60 @@ def stored(
     return {slot: rows for slot, rows in by_slot.items() if EVERY in rows}
 
 
-def store(conn: Connection, key: str, day: date, seen: int, rows: dict[str, Part]) -> None:
-    """Replaces the day's rows of the series in a transaction of its own; gives up at once when the
-    database is busy (the caller has its values already), and then stores nothing for BUSY_BACKOFF
-    seconds, so a question of many slots waits once, not once per slot, behind a long write."""
-    global _busy_until
-    if time.monotonic() < _busy_until:
-        return
-    try:
-        with conn.engine.connect() as writer, short_wait(writer), writer.begin():
-            writer.execute(delete(KpiDay.__table__).where(K.series == key, K.day == day))
-            writer.execute(
-                insert(KpiDay.__table__),
-                [
-                    {
-                        "series": key,
-                        "day": day,
-                        "channel": row.channel,
-                        "seen": seen,
-                        "count": row.count,
-                        "total": row.total,
-                        "sorted_values": row.values,
-                        "latest": row.latest,
-                    }
-                    for row in rows.values()
-                ],
+class Batch:
+    """The slots one question (or one series of the warm job) computed, stored together: one short
+    transaction, however many slots (a cold 30-day question computes over a hundred)."""
+
+    def __init__(self) -> None:
+        self.slots: list[tuple[str, date, int, dict[str, Part]]] = []
+
+    def add(self, key: str, day: date, seen: int, rows: dict[str, Part]) -> None:
+        """Keeps the rows of a slot stored under `key` ("frt", "frt@14"), computed having seen `seen`."""
+        self.slots.append((key, day, seen, rows))
+
+    def store(self, conn: Connection) -> None:
+        """Replaces the kept slots' rows in a transaction of its own; gives up at once when the database is
+        busy (the caller has its values already), and then stores nothing for BUSY_BACKOFF seconds, so
+        questions wait once, not once per slot, behind a long write."""
+        global _busy_until
+        slots, self.slots = self.slots, []
+        if not slots or time.monotonic() < _busy_until:
+            return
+        spent: dict[date, int] = {}  # per day, the notes every stored slot has seen
+        for _, day, seen, _ in slots:
+            spent[day] = min(seen, spent.get(day, seen))
+        rows = [
+            {
+                "series": key,
+                "day": day,
+                "channel": row.channel,
+                "seen": seen,
+                "count": row.count,
+                "total": row.total,
+                "sorted_values": row.values,
+                "latest": row.latest,
+            }
+            for key, day, seen, parts in slots
+            for row in parts.values()
+        ]
+        try:
+            with conn.engine.connect() as writer, short_wait(writer), writer.begin():
+                replaced = delete(KpiDay.__table__).where(K.series == bindparam("s"), K.day == bindparam("d"))
+                writer.execute(replaced, [{"s": key, "d": day} for key, day, _, _ in slots])
+                writer.execute(insert(KpiDay.__table__), rows)
+                # older notes of a day are spent; the newest stays, as other series' rows compare to it
+                notes = delete(KpiDayStale.__table__).where(S.day == bindparam("d"), S.id < bindparam("seen"))
+                writer.execute(notes, [{"d": day, "seen": seen} for day, seen in spent.items()])
+        except DBAPIError as exc:
+            _busy_until = time.monotonic() + BUSY_BACKOFF
+            first, *_ = slots
+            _log.info(
+                "kpi_day: %d slots (%s %s…) not stored (%s); computed again next time",
+                len(slots),
+                first[0],
+                first[1],
+                exc.__class__.__name__,
             )
-            # older notes of the day are spent; the newest stays, as other series' rows compare to it
-            writer.execute(delete(KpiDayStale.__table__).where(S.day == day, S.id < seen))
-    except DBAPIError as exc:
-        _busy_until = time.monotonic() + BUSY_BACKOFF
-        _log.info("kpi_day %s %s not stored (%s); computed again next time", key, day, exc.__class__.__name__)
 
 
 def compact(values: np.ndarray) -> np.ndarray:

@@ -31,13 +31,13 @@ from storage.dialect import unindexed
 from storage.kpi_day_store import (
     EVERY,
     NOTE,
+    Batch,
     Part,
     Slot,
     compact,
     last_cached_day,
     newest_note,
     split,
-    store,
     stored,
     unpacked,
     wanted,
@@ -132,13 +132,15 @@ def _parts(
     for edge_start, edge_end in edges:
         parts += _edge(conn, series, edge_start, edge_end, channels, now, by_channel)
     ready = stored(conn, key, slots, channels, series.value is not None, by_channel)
+    batch = Batch()
     for slot in slots:
-        rows = ready.get(slot) or _compute_day(conn, key, series, slot)
+        rows = ready.get(slot) or _compute_day(conn, key, series, slot, batch)
         latest = rows[EVERY].latest
         if now is not None and latest is not None and latest >= now:  # asked as of before the slot's outcomes
             parts += _edge(conn, series, slot.start, slot.end, channels, now, by_channel)
             continue
         parts += [row for channel, row in rows.items() if wanted(channel, channels, by_channel)]
+    batch.store(conn)
     return parts
 
 
@@ -156,13 +158,15 @@ def top(
     for edge_start, edge_end in edges:
         rows += _top_rows(conn, spec, edge_start, edge_end, channels)
     ready = stored(conn, key, slots, channels, True, False)
+    batch = Batch()
     for slot in slots:
-        for channel, part in (ready.get(slot) or _compute_top_day(conn, key, spec, slot)).items():
+        for channel, part in (ready.get(slot) or _compute_top_day(conn, key, spec, slot, batch)).items():
             if wanted(channel, channels, False):
                 rows += [
                     (score, datetime.fromisoformat(at), row_id)
                     for score, at, row_id in json.loads(part.values)
                 ]
+    batch.store(conn)
     rows.sort(key=spec.rank)
     return [row_id for _, _, row_id in rows[: spec.limit]]
 
@@ -179,7 +183,7 @@ def _top_rows(
     return [tuple(row) for row in conn.execute(ranked)]
 
 
-def _compute_top_day(conn: Connection, key: str, spec: Top, slot: Slot) -> dict[str, Part]:
+def _compute_top_day(conn: Connection, key: str, spec: Top, slot: Slot, batch: Batch) -> dict[str, Part]:
     """A slot's first rows of `spec` per channel and over every channel, stored like a series' day."""
     seen = newest_note(conn, slot.day)
     where = [spec.at >= slot.start, spec.at < slot.end, *spec.where]
@@ -194,7 +198,7 @@ def _compute_top_day(conn: Connection, key: str, spec: Top, slot: Slot) -> dict[
         first = sorted(rows, key=spec.rank)[: spec.limit]
         packed = json.dumps([[score, at.isoformat(), row_id] for score, at, row_id in first]).encode()
         parts[channel] = Part(channel, len(rows), 0.0, packed)
-    store(conn, slot.series(key), slot.day, seen, parts)
+    batch.add(slot.series(key), slot.day, seen, parts)
     return parts
 
 
@@ -215,15 +219,17 @@ def tally(conn: Connection, key: str, start: datetime, end: datetime, channels: 
         for label, *values in conn.execute(grouped.group_by(spec.label)):
             _add(counts, label, _stored(values, spec))
     ready = stored(conn, key, slots, channels, True, False)
+    batch = Batch()
     for slot in slots:
-        for channel, part in (ready.get(slot) or _compute_tally_day(conn, key, spec, slot)).items():
+        for channel, part in (ready.get(slot) or _compute_tally_day(conn, key, spec, slot, batch)).items():
             if wanted(channel, channels, False):
                 for label, value in json.loads(part.values).items():
                     _add(counts, label, value)
+    batch.store(conn)
     return counts
 
 
-def _compute_tally_day(conn: Connection, key: str, spec: Tally, slot: Slot) -> dict[str, Part]:
+def _compute_tally_day(conn: Connection, key: str, spec: Tally, slot: Slot, batch: Batch) -> dict[str, Part]:
     """A slot's counts per label of `spec`, per channel and over every channel, stored like a series' day."""
     seen = newest_note(conn, slot.day)
     where = _tally_where(spec, slot.start, slot.end, ())
@@ -240,7 +246,7 @@ def _compute_tally_day(conn: Connection, key: str, spec: Tally, slot: Slot) -> d
         for channel, counts in by_channel.items()
         if channel is not None
     }
-    store(conn, slot.series(key), slot.day, seen, parts)
+    batch.add(slot.series(key), slot.day, seen, parts)
     return parts
 
 
@@ -303,10 +309,12 @@ def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = No
         for key, compute_day in computers:
             slots = [Slot(first + timedelta(days=n)) for n in range(days)]
             current = stored(conn, key, slots, (), values=False, by_channel=False)
+            batch = Batch()
             for slot in slots:
                 if slot not in current:
-                    compute_day(conn, slot=slot)
+                    compute_day(conn, slot=slot, batch=batch)
                     computed += 1
+            batch.store(conn)
             conn.rollback()  # a fresh snapshot per series; SQLite can checkpoint in between
     return computed
 
@@ -345,7 +353,7 @@ def _edge(
     ]
 
 
-def _compute_day(conn: Connection, key: str, series: Series, slot: Slot) -> dict[str, Part]:
+def _compute_day(conn: Connection, key: str, series: Series, slot: Slot, batch: Batch) -> dict[str, Part]:
     """One slot (a day, or an hour) of the series from the projection table, by channel and over every
     channel, stored for the next query when the database lets us write now. Rows without a channel count
     in EVERY only."""
@@ -376,5 +384,5 @@ def _compute_day(conn: Connection, key: str, series: Series, slot: Slot) -> dict
                 ordered = np.unique(ordered)
             rows[channel] = Part(channel, len(ordered), math.fsum(values), ordered.tobytes())
     rows = {channel: row for channel, row in rows.items() if channel is not None}
-    store(conn, slot.series(key), slot.day, seen, rows)
+    batch.add(slot.series(key), slot.day, seen, rows)
     return rows
