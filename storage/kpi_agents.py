@@ -26,7 +26,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
 from storage.dialect import unindexed
-from storage.kpi_day_store import EVERY, Batch, Part, Slot, newest_note, split, stored, wanted
+from storage.kpi_day_store import EVERY, Batch, Part, Slot, split, stored, wanted
 from storage.kpi_series import HUMAN_REPLY, C, M
 
 KEY = "agents"
@@ -86,7 +86,7 @@ def activity(
 def compute_day(conn: Connection, slot: Slot, batch: Batch) -> dict[str, Part]:
     """A slot's (a day's, or an hour's) activity per channel and over every channel, stored like a series'
     day."""
-    seen = newest_note(conn, slot.day)
+    seen = batch.newest_note(conn, slot.day)
     by_channel = _gather(conn, slot.start, slot.end, ())
     every: dict[str, Activity] = defaultdict(Activity)
     for by_agent in by_channel.values():

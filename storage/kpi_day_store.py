@@ -185,6 +185,13 @@ class Batch:
 
     def __init__(self) -> None:
         self.slots: list[tuple[str, date, int, dict[str, Part]]] = []
+        self._notes: dict[date, int] = {}
+
+    def newest_note(self, conn: Connection, day: date) -> int:
+        """`newest_note` of the day, read once per batch (a day's hours share it)."""
+        if day not in self._notes:
+            self._notes[day] = newest_note(conn, day)
+        return self._notes[day]
 
     def add(self, key: str, day: date, seen: int, rows: dict[str, Part]) -> None:
         """Keeps the rows of a slot stored under `key` ("frt", "frt@14"), computed having seen `seen`."""

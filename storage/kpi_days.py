@@ -30,13 +30,13 @@ from storage import kpi_agents
 from storage.dialect import unindexed
 from storage.kpi_day_store import (
     EVERY,
+    HOUR,
     NOTE,
     Batch,
     Part,
     Slot,
     compact,
     last_cached_day,
-    newest_note,
     split,
     stored,
     unpacked,
@@ -133,8 +133,10 @@ def _parts(
         parts += _edge(conn, series, edge_start, edge_end, channels, now, by_channel)
     ready = stored(conn, key, slots, channels, series.value is not None, by_channel)
     batch = Batch()
+    for run in _runs([slot for slot in slots if slot not in ready]):
+        ready.update(_compute_run(conn, key, series, run, batch))
     for slot in slots:
-        rows = ready.get(slot) or _compute_day(conn, key, series, slot, batch)
+        rows = ready[slot]
         latest = rows[EVERY].latest
         if now is not None and latest is not None and latest >= now:  # asked as of before the slot's outcomes
             parts += _edge(conn, series, slot.start, slot.end, channels, now, by_channel)
@@ -185,7 +187,7 @@ def _top_rows(
 
 def _compute_top_day(conn: Connection, key: str, spec: Top, slot: Slot, batch: Batch) -> dict[str, Part]:
     """A slot's first rows of `spec` per channel and over every channel, stored like a series' day."""
-    seen = newest_note(conn, slot.day)
+    seen = batch.newest_note(conn, slot.day)
     where = [spec.at >= slot.start, spec.at < slot.end, *spec.where]
     by_channel: dict[str, list[tuple[float, datetime, int]]] = defaultdict(list)
     for channel, score, at, row_id in conn.execute(
@@ -231,7 +233,7 @@ def tally(conn: Connection, key: str, start: datetime, end: datetime, channels: 
 
 def _compute_tally_day(conn: Connection, key: str, spec: Tally, slot: Slot, batch: Batch) -> dict[str, Part]:
     """A slot's counts per label of `spec`, per channel and over every channel, stored like a series' day."""
-    seen = newest_note(conn, slot.day)
+    seen = batch.newest_note(conn, slot.day)
     where = _tally_where(spec, slot.start, slot.end, ())
     grouped = select(spec.channel, spec.label, *_aggregates(spec)).where(*where)
     by_channel: dict[str | None, dict] = defaultdict(dict)
@@ -355,34 +357,84 @@ def _edge(
 
 def _compute_day(conn: Connection, key: str, series: Series, slot: Slot, batch: Batch) -> dict[str, Part]:
     """One slot (a day, or an hour) of the series from the projection table, by channel and over every
-    channel, stored for the next query when the database lets us write now. Rows without a channel count
-    in EVERY only."""
-    seen = newest_note(conn, slot.day)
-    start, end = slot.start, slot.end
+    channel, kept in `batch` to be stored. Rows without a channel count in EVERY only."""
+    return _compute_run(conn, key, series, [slot], batch)[slot]
+
+
+def _compute_run(
+    conn: Connection, key: str, series: Series, run: list[Slot], batch: Batch
+) -> dict[Slot, dict[str, Part]]:
+    """Slots of the series from the projection table: one slot, or consecutive hours read at once and
+    split by hour (a cold question's partial days are dozens of hours)."""
+    seen = {slot: batch.newest_note(conn, slot.day) for slot in run}
+    start, end = run[0].start, run[-1].end
     where = [series.at >= start, series.at < end, *series.where]
-    if series.value is None:
-        latest = func.max(series.as_of) if series.as_of is not None else literal(None)
-        counted = conn.execute(
-            select(series.channel, func.count(), latest).where(*where).group_by(series.channel)
-        )
-        rows = {channel: Part(channel, n, 0.0, b"", last) for channel, n, last in counted}
-        newest = max((row.latest for row in rows.values() if row.latest is not None), default=None)
-        rows[EVERY] = Part(EVERY, sum(row.count for row in rows.values()), 0.0, b"", newest)
+    if len(run) == 1:
+        if series.value is None:
+            latest = func.max(series.as_of) if series.as_of is not None else literal(None)
+            counted = conn.execute(
+                select(series.channel, func.count(), latest).where(*where).group_by(series.channel)
+            ).all()
+            by_slot = {run[0]: _count_parts(counted)}
+        else:
+            result = conn.execute(select(series.channel, series.value).where(*where))
+            try:
+                by_channel: dict[str | None, list[float]] = defaultdict(list)
+                for channel, value in result.cursor.fetchall():
+                    by_channel[channel].append(value)
+            finally:
+                result.close()
+            by_slot = {run[0]: _value_parts(series, by_channel)}
     else:
-        result = conn.execute(select(series.channel, series.value).where(*where))
-        try:
-            by_channel: dict[str | None, list[float]] = defaultdict(list)
-            for channel, value in result.cursor.fetchall():
-                by_channel[channel].append(value)
-        finally:
-            result.close()
-        by_channel[EVERY] = [value for values in list(by_channel.values()) for value in values]
-        rows = {}
-        for channel, values in by_channel.items():
-            ordered = np.sort(compact(np.asarray(values, dtype=np.float64)))
-            if series.distinct:  # the count is then of different ids (what `_unpacked` reads the blob by)
-                ordered = np.unique(ordered)
-            rows[channel] = Part(channel, len(ordered), math.fsum(values), ordered.tobytes())
-    rows = {channel: row for channel, row in rows.items() if channel is not None}
-    batch.add(slot.series(key), slot.day, seen, rows)
-    return rows
+        extra = series.value if series.value is not None else series.as_of
+        if extra is None:
+            extra = literal(None)
+        hours: dict[int, dict] = defaultdict(lambda: defaultdict(list))
+        for channel, at, value in conn.execute(select(series.channel, series.at, extra).where(*where)):
+            hours[int((at - start) / HOUR)][channel].append(value)
+        by_slot = {}
+        for n, slot in enumerate(run):
+            by_channel = hours.get(n, {})
+            if series.value is None:
+                counted = [
+                    (channel, len(times), max((t for t in times if t is not None), default=None))
+                    for channel, times in by_channel.items()
+                ]
+                by_slot[slot] = _count_parts(counted)
+            else:
+                by_slot[slot] = _value_parts(series, dict(by_channel))
+    for slot, rows in by_slot.items():
+        batch.add(slot.series(key), slot.day, seen[slot], rows)
+    return by_slot
+
+
+def _count_parts(counted: Iterable[tuple]) -> dict[str, Part]:
+    """A slot's rows of a count series from (channel, count, newest as_of) per channel."""
+    rows = {channel: Part(channel, n, 0.0, b"", last) for channel, n, last in counted}
+    newest = max((row.latest for row in rows.values() if row.latest is not None), default=None)
+    rows[EVERY] = Part(EVERY, sum(row.count for row in rows.values()), 0.0, b"", newest)
+    return {channel: row for channel, row in rows.items() if channel is not None}
+
+
+def _value_parts(series: Series, by_channel: dict[str | None, list[float]]) -> dict[str, Part]:
+    """A slot's rows of a value series from its values per channel, sorted (ids: once each)."""
+    by_channel[EVERY] = [value for values in list(by_channel.values()) for value in values]
+    rows = {}
+    for channel, values in by_channel.items():
+        ordered = np.sort(compact(np.asarray(values, dtype=np.float64)))
+        if series.distinct:  # the count is then of different ids (what `_unpacked` reads the blob by)
+            ordered = np.unique(ordered)
+        rows[channel] = Part(channel, len(ordered), math.fsum(values), ordered.tobytes())
+    return {channel: row for channel, row in rows.items() if channel is not None}
+
+
+def _runs(slots: list[Slot]) -> list[list[Slot]]:
+    """`slots` as runs to compute at once: each day alone, consecutive hours together."""
+    runs: list[list[Slot]] = []
+    for slot in sorted(slots, key=lambda one: (one.start, one.hour is None)):
+        last = runs[-1][-1] if runs else None
+        if slot.hour is not None and last is not None and last.hour is not None and last.end == slot.start:
+            runs[-1].append(slot)
+        else:
+            runs.append([slot])
+    return runs

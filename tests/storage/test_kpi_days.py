@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from commands.kpis import nlp, outcome, speed, volume
 from commands.query import Query
@@ -451,3 +451,20 @@ def test_the_closed_hours_of_a_partial_day_are_cached_and_follow_a_late_event(en
 
     assert after["count"] == before["count"] + 1
     assert after["mean"] == pytest.approx((before["mean"] * before["count"] + 240.0) / after["count"])
+
+
+def test_a_cold_question_reads_each_missing_day_and_each_run_of_missing_hours_once(
+    engine, settings, ingestor
+):
+    feed(ingestor, week_of_conversations())
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    ask(engine, settings, "frt")
+
+    # 13th 18:00 to 20th 12:00: the 14th to 19th (6 days), hours 18-23 of the 13th and 0-11 of the 20th
+    # (2 runs, 18 hours); nothing left for the tables
+    reads = [sql for sql in statements if "frt_seconds IS NOT NULL" in sql]  # not the still-waiting count
+    assert len(reads) == 6 + 2
+    assert len(cached_days(engine, "frt")) == 6
+    assert sum(len(cached_days(engine, f"frt@{hour:02d}")) for hour in range(24)) == 18
