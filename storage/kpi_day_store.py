@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage.dialect import short_wait
 from storage.models import KpiDay, KpiDayStale
@@ -231,7 +231,8 @@ class Batch:
                 notes = delete(KpiDayStale.__table__).where(S.day == bindparam("d"), S.id < bindparam("seen"))
                 writer.execute(notes, [{"d": day, "seen": seen} for day, seen in spent.items()])
         except DBAPIError as exc:
-            _busy_until = time.monotonic() + BUSY_BACKOFF
+            if isinstance(exc, OperationalError):  # busy (a lock not granted in time), not a lost race
+                _busy_until = time.monotonic() + BUSY_BACKOFF
             first, *_ = slots
             _log.info(
                 "kpi_day: %d slots (%s %s…) not stored (%s); computed again next time",
