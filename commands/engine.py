@@ -95,13 +95,15 @@ def measure(
     clock: BusinessClock | None = None,
 ) -> KpiResult:
     """One KPI for `period` and its previous period as of `now`, with its benchmark and a note when the
-    headline has no data."""
+    headline (or, for a KPI without one, every value) has no data."""
     previous_period = period.previous()
     query = Query(period.start, period.end, channels, now, settings, clock)
     values = spec.compute(conn, query)
     previous = spec.compute(conn, query.with_range(previous_period.start, previous_period.end))
     benchmark = {k: v for k, v in settings.benchmark(spec.key, channels).items() if k in values}
-    notes = [spec.empty] if spec.headline is not None and values.get(spec.headline) is None else []
+    # no headline (agents, mix, topics…): no data when nothing at all was found
+    empty = values.get(spec.headline) is None if spec.headline is not None else not _has_data(values)
+    notes = [spec.empty] if empty else []
     return KpiResult(
         metric=spec.key,
         channels=channels,

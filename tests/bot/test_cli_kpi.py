@@ -71,6 +71,23 @@ def test_text_output_is_a_readable_table(runner):
     assert "42m" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("words", "sentence"),
+    [
+        ("agents", "no agent activity in this period"),
+        ("quick-replies", "no quick replies used in this period"),
+    ],
+)
+def test_a_kpi_without_a_headline_says_when_it_found_nothing(runner, words, sentence):
+    # the week before the events: nothing at all
+    at = ["--at", "2026-11-13T12:00:00Z"]
+    text = runner.invoke(app, ["kpi", words, "7d", *at])
+    found = runner.invoke(app, ["kpi", "agents", "today", "--at", "2026-11-20T12:00:00Z"])
+
+    assert text.exit_code == 0 and sentence in text.stdout
+    assert "U1" in found.stdout and "no agent activity" not in found.stdout
+
+
 def test_no_words_prints_the_scorecard(runner):
     result = runner.invoke(app, ["kpi", "--at", "2026-11-20T12:00:00Z", "--json"])
     assert result.exit_code == 0, result.output
