@@ -1,16 +1,19 @@
 """The per-day KPI cache: a KPI over 90 days reads 90 days' sorted arrays or counts (`kpi_day`) instead of
 a million rows, and gives exactly what the tables alone give.
 
-What is kept is defined in `storage.kpi_series`, how it is stored in `storage.kpi_day_store`. A question
-for `[start, end)` takes the whole UTC days inside it from `kpi_day` and the partial days at either end
-from the projection tables, so any time zone, `Nh` period or "as of" instant gives what the tables give.
+What is kept is defined in `storage.kpi_series` (and `storage.kpi_agents` for the team report), how it is
+stored in `storage.kpi_day_store`. A question for `[start, end)` takes the whole UTC days inside it, and
+the whole hours of the closed days it starts or ends inside, from `kpi_day`, and the rest (today, the
+minutes before the first whole hour) from the projection tables, so any time zone, `Nh` period or "as of"
+instant gives what the tables give.
 
-Only closed days are kept: days that ended (UTC) more than an hour ago. A day missing from `kpi_day`,
-or changed since it was computed, is computed from the tables by the query that needs it and stored for
-the next one (a failed store — the database busy — only costs the next query the same work). Changes are
-noted in `kpi_day_stale` by triggers on `conversation` and `wait` (migration 0003), so every write path —
-ingestion, rebuild, replay, a bulk load, hand-written SQL — is covered without the writers knowing about
-this cache; messages and survey answers, which only ingestion writes, are noted by it (`note`).
+Only closed days are kept: days that ended (UTC) more than an hour ago. A day (or hour) missing from
+`kpi_day`, or changed since it was computed, is computed from the tables by the query that needs it and
+stored for the next one (a failed store — the database busy — only costs the next query the same work).
+Changes are noted per day in `kpi_day_stale` by triggers on `conversation` and `wait` (migrations 0003
+and 0004), so every write path — ingestion, rebuild, replay, a bulk load, hand-written SQL — is covered
+without the writers knowing about this cache; messages and survey answers, which only ingestion writes
+(and `kpibot rescore` re-scores), are noted by them (`note`).
 """
 
 from __future__ import annotations
