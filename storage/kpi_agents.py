@@ -62,7 +62,7 @@ def activity(
 ) -> dict[str, dict] | None:
     """Per agent active in `[start, end)` on `channels` (() = all): name, replies, conversations (replied
     in), frt_mean and frt_max (of the first responses they gave) and resolutions; None when the range
-    holds no whole cached day."""
+    holds no cached day or hour."""
     whole = split(start, end)
     if whole is None:
         return None
