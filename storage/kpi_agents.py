@@ -26,7 +26,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
 from storage.dialect import unindexed
-from storage.kpi_day_store import EVERY, Batch, Part, Slot, split, stored, wanted
+from storage.kpi_day_store import EVERY, Batch, Part, Slot, current, one_by_one, split, wanted
 from storage.kpi_series import HUMAN_REPLY, C, M
 
 KEY = "agents"
@@ -71,13 +71,12 @@ def activity(
     for edge_start, edge_end in edges:
         for by_agent in _gather(conn, edge_start, edge_end, channels).values():
             _merge(merged, by_agent)
-    ready = stored(conn, KEY, slots, channels, True, False)
-    batch = Batch()
-    for slot in slots:
-        for channel, part in (ready.get(slot) or compute_day(conn, slot, batch)).items():
+    computer = one_by_one(compute_day)
+    cached = current(conn, KEY, slots, channels, values=True, by_channel=False, compute=computer)
+    for by_channel in cached.values():
+        for channel, part in by_channel.items():
             if wanted(channel, channels, False):
                 _merge(merged, _unpack(part.values))
-    batch.store(conn)
     arrays = [ids for one in merged.values() for ids in one.ids if ids.size]
     seen = np.zeros(max((int(ids.max()) for ids in arrays), default=-1) + 1, dtype=bool)
     return {agent: _report(one, seen) for agent, one in merged.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -176,7 +176,35 @@ def stored(
         if seen >= newest.get(day, 0):
             _, _, hour = series.partition("@")
             by_slot[Slot(day, int(hour) if hour else None)][row[0]] = Part(*row)
-    return {slot: rows for slot, rows in by_slot.items() if EVERY in rows}
+    # the query also matches other hours of the partial days (any asked hour on any of them): left out
+    asked = set(slots)
+    return {slot: rows for slot, rows in by_slot.items() if EVERY in rows and slot in asked}
+
+
+def current(
+    conn: Connection,
+    key: str,
+    slots: Sequence[Slot],
+    channels: Sequence[str],
+    *,
+    values: bool,
+    by_channel: bool,
+    compute: Callable[[Connection, list[Slot], Batch], dict[Slot, dict[str, Part]]],
+) -> dict[Slot, dict[str, Part]]:
+    """The rows of every slot: the current stored ones (see `stored`) and, for the others, what
+    `compute(conn, missing, batch)` gives, stored together afterwards."""
+    ready = stored(conn, key, slots, channels, values, by_channel)
+    missing = [slot for slot in slots if slot not in ready]
+    if missing:
+        batch = Batch()
+        ready.update(compute(conn, missing, batch))
+        batch.store(conn)
+    return ready
+
+
+def one_by_one(compute: Callable[[Connection, Slot, Batch], dict[str, Part]]):
+    """A `compute` for `current` from a function computing one slot."""
+    return lambda conn, missing, batch: {slot: compute(conn, slot, batch) for slot in missing}
 
 
 class Batch:

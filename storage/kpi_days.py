@@ -39,7 +39,9 @@ from storage.kpi_day_store import (
     Part,
     Slot,
     compact,
+    current,
     last_cached_day,
+    one_by_one,
     split,
     stored,
     unpacked,
@@ -134,10 +136,9 @@ def _parts(
     parts = []
     for edge_start, edge_end in edges:
         parts += _edge(conn, series, edge_start, edge_end, channels, now, by_channel)
-    ready = stored(conn, key, slots, channels, series.value is not None, by_channel)
-    batch = Batch()
-    for run in _runs([slot for slot in slots if slot not in ready]):
-        ready.update(_compute_run(conn, key, series, run, batch))
+    computer = partial(_compute_runs, key=key, series=series)
+    values = series.value is not None
+    ready = current(conn, key, slots, channels, values=values, by_channel=by_channel, compute=computer)
     for slot in slots:
         rows = ready[slot]
         latest = rows[EVERY].latest
@@ -145,7 +146,6 @@ def _parts(
             parts += _edge(conn, series, slot.start, slot.end, channels, now, by_channel)
             continue
         parts += [row for channel, row in rows.items() if wanted(channel, channels, by_channel)]
-    batch.store(conn)
     return parts
 
 
@@ -162,16 +162,15 @@ def top(
     rows = []
     for edge_start, edge_end in edges:
         rows += _top_rows(conn, spec, edge_start, edge_end, channels)
-    ready = stored(conn, key, slots, channels, True, False)
-    batch = Batch()
-    for slot in slots:
-        for channel, part in (ready.get(slot) or _compute_top_day(conn, key, spec, slot, batch)).items():
+    computer = one_by_one(partial(_compute_top_day, key=key, spec=spec))
+    cached = current(conn, key, slots, channels, values=True, by_channel=False, compute=computer)
+    for by_channel in cached.values():
+        for channel, part in by_channel.items():
             if wanted(channel, channels, False):
                 rows += [
                     (score, datetime.fromisoformat(at), row_id)
                     for score, at, row_id in json.loads(part.values)
                 ]
-    batch.store(conn)
     rows.sort(key=spec.rank)
     return [row_id for _, _, row_id in rows[: spec.limit]]
 
@@ -188,7 +187,7 @@ def _top_rows(
     return [tuple(row) for row in conn.execute(ranked)]
 
 
-def _compute_top_day(conn: Connection, key: str, spec: Top, slot: Slot, batch: Batch) -> dict[str, Part]:
+def _compute_top_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec: Top) -> dict[str, Part]:
     """A slot's first rows of `spec` per channel and over every channel, stored like a series' day."""
     seen = batch.newest_note(conn, slot.day)
     where = [spec.at >= slot.start, spec.at < slot.end, *spec.where]
@@ -223,18 +222,17 @@ def tally(conn: Connection, key: str, start: datetime, end: datetime, channels: 
         )
         for label, *values in conn.execute(grouped.group_by(spec.label)):
             _add(counts, label, _stored(values, spec))
-    ready = stored(conn, key, slots, channels, True, False)
-    batch = Batch()
-    for slot in slots:
-        for channel, part in (ready.get(slot) or _compute_tally_day(conn, key, spec, slot, batch)).items():
+    computer = one_by_one(partial(_compute_tally_day, key=key, spec=spec))
+    cached = current(conn, key, slots, channels, values=True, by_channel=False, compute=computer)
+    for by_channel in cached.values():
+        for channel, part in by_channel.items():
             if wanted(channel, channels, False):
                 for label, value in json.loads(part.values).items():
                     _add(counts, label, value)
-    batch.store(conn)
     return counts
 
 
-def _compute_tally_day(conn: Connection, key: str, spec: Tally, slot: Slot, batch: Batch) -> dict[str, Part]:
+def _compute_tally_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec: Tally) -> dict[str, Part]:
     """A slot's counts per label of `spec`, per channel and over every channel, stored like a series' day."""
     seen = batch.newest_note(conn, slot.day)
     where = _tally_where(spec, slot.start, slot.end, ())
@@ -313,10 +311,10 @@ def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = No
         computers.append((kpi_agents.KEY, kpi_agents.compute_day))
         for key, compute_day in computers:
             slots = [Slot(first + timedelta(days=n)) for n in range(days)]
-            current = stored(conn, key, slots, (), values=False, by_channel=False)
+            ready = stored(conn, key, slots, (), values=False, by_channel=False)
             batch = Batch()
             for slot in slots:
-                if slot not in current:
+                if slot not in ready:
                     compute_day(conn, slot=slot, batch=batch)
                     computed += 1
             batch.store(conn)
@@ -358,10 +356,20 @@ def _edge(
     ]
 
 
-def _compute_day(conn: Connection, key: str, series: Series, slot: Slot, batch: Batch) -> dict[str, Part]:
+def _compute_day(conn: Connection, slot: Slot, batch: Batch, key: str, series: Series) -> dict[str, Part]:
     """One slot (a day, or an hour) of the series from the projection table, by channel and over every
     channel, kept in `batch` to be stored. Rows without a channel count in EVERY only."""
     return _compute_run(conn, key, series, [slot], batch)[slot]
+
+
+def _compute_runs(
+    conn: Connection, missing: list[Slot], batch: Batch, key: str, series: Series
+) -> dict[Slot, dict[str, Part]]:
+    """The missing slots of the series, each day alone and consecutive hours at once (`_runs`)."""
+    computed: dict[Slot, dict[str, Part]] = {}
+    for run in _runs(missing):
+        computed.update(_compute_run(conn, key, series, run, batch))
+    return computed
 
 
 def _compute_run(
