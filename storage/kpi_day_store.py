@@ -1,8 +1,10 @@
 """The `kpi_day` and `kpi_day_stale` tables of the per-day KPI cache: reading a range of current rows,
-replacing a day's rows, noting a changed day, and the packing of a day's values.
+replacing a slot's rows, noting a changed hour, and the packing of a slot's values.
 
-A day's row is current while no note of its day in `kpi_day_stale` is newer than its `seen`; the
-every-channel row (EVERY) is the proof that the day was computed at all.
+A slot is a whole UTC day or one hour of one. Changes are noted per hour (`kpi_day_stale.day` and `hour`;
+-1: the whole day). A day's row is current while no note of its day is newer than its `seen`, an hour's
+row while no note of its hour or of its whole day is; the every-channel row (EVERY) is the proof that the
+slot was computed at all.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -28,15 +30,17 @@ K = KpiDay.__table__.c
 S = KpiDayStale.__table__.c
 EVERY = ""  # the channel of a day's row over every channel
 _log = logging.getLogger("kpibot.kpi_days")
-GRACE = timedelta(hours=1)  # how long after a day ends it may be cached (see last_cached_day)
+GRACE = timedelta(hours=1)  # how long after an hour ends it may be cached (see cached_until)
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy (see `store`)
 _busy_until = 0.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The triggers' note (migration 0003): unless the day already has a note no kpi_day row has seen.
+WHOLE_DAY = -1  # a note's hour when it is about the whole day
+# The triggers' note (migration 0005): unless the hour already has a note its day's rows have not seen.
 NOTE = text(
-    "INSERT INTO kpi_day_stale (day) SELECT :day WHERE NOT EXISTS (SELECT 1 FROM kpi_day_stale s"
-    " WHERE s.day = :day AND s.id > coalesce((SELECT max(k.seen) FROM kpi_day k WHERE k.day = :day), 0))"
+    "INSERT INTO kpi_day_stale (day, hour) SELECT :day, :hour WHERE NOT EXISTS (SELECT 1 FROM kpi_day_stale s"
+    " WHERE s.day = :day AND s.hour IN (:hour, -1)"
+    " AND s.id > coalesce((SELECT max(k.seen) FROM kpi_day k WHERE k.day = :day), 0))"
 )
 
 
@@ -50,14 +54,27 @@ class Part(NamedTuple):
     latest: datetime | None = None  # the newest `as_of` among the rows counted, for series with one
 
 
-def last_cached_day(wall_clock: datetime | None = None) -> date:
-    """The newest day `kpi_day` may hold: the last UTC day that ended more than `GRACE` ago.
+def cached_until(wall_clock: datetime | None = None) -> datetime:
+    """The end of the newest hour `kpi_day` may hold: the last whole UTC hour that ended `GRACE` ago.
 
-    The triggers note a change to a day only once that day is over (live traffic on today's rows notes
-    nothing): a write made on day D to D's rows is not noted, so D is cached only when every transaction
-    begun on D has ended — well within the hour of grace, which also absorbs clock differences between
-    bot processes and the database server."""
-    return ((wall_clock or datetime.now(UTC)).astimezone(UTC) - GRACE).date() - timedelta(days=1)
+    The triggers note a change to an hour only once that hour is over (live traffic on the current hour's
+    rows notes nothing): a write made in hour H to H's rows is not noted, so H is cached only when every
+    transaction begun in H has ended — well within the hour of grace, which also absorbs clock differences
+    between bot processes and the database server."""
+    return _floor((wall_clock or datetime.now(UTC)) - GRACE, HOUR)
+
+
+def last_cached_day(wall_clock: datetime | None = None) -> date:
+    """The newest whole day `kpi_day` may hold (see `cached_until`)."""
+    return (_floor(cached_until(wall_clock), DAY) - DAY).date()
+
+
+def hours_over(times: Iterable[datetime], wall_clock: datetime | None = None) -> list[tuple[date, int]]:
+    """The (day, hour) of each of `times` that is in an hour already over, each once, in order: what a
+    change at those times notes (`NOTE`)."""
+    now = _floor(wall_clock or datetime.now(UTC), HOUR)
+    hours = {_floor(at, HOUR) for at in times}
+    return [(at.date(), at.hour) for at in sorted(hours) if at < now]
 
 
 @dataclass(frozen=True, order=True)
@@ -82,11 +99,12 @@ class Slot:
 
 
 def split(start: datetime, end: datetime) -> tuple[list[Slot], list[tuple[datetime, datetime]]] | None:
-    """The cached slots making up `[start, end)` — the whole closed UTC days, and the whole hours of the
-    closed days it starts or ends inside — and the ranges left before and after them (read from the
-    tables: today, and the minutes before the first whole hour); None when there is no slot."""
+    """The cached slots making up `[start, end)` — the whole UTC days, and the whole hours of the days
+    it starts or ends inside, up to `cached_until` — and the ranges left before and after them (read
+    from the tables: the last hour or two, and the minutes before the first whole hour); None when there
+    is no slot."""
     first = _ceil(start, HOUR)
-    stop = min(_floor(end, HOUR), midnight(last_cached_day() + timedelta(days=1)))
+    stop = min(_floor(end, HOUR), cached_until())
     if first >= stop:
         return None
     day_first, day_stop = _ceil(first, DAY), _floor(stop, DAY)
@@ -146,11 +164,14 @@ def stored(
     if not slots:
         return {}
     days = sorted({slot.day for slot in slots})
-    newest = dict(
-        conn.execute(
-            select(S.day, func.max(S.id)).where(S.day >= days[0], S.day <= days[-1]).group_by(S.day)
-        ).all()
-    )
+    in_range = (S.day >= days[0], S.day <= days[-1])
+    notes = conn.execute(select(S.day, S.hour, func.max(S.id)).where(*in_range).group_by(S.day, S.hour)).all()
+    newest: dict[Slot, int] = defaultdict(int)  # per slot, the newest note that makes its rows stale
+    for day, hour, note in notes:
+        day = as_date(day)
+        newest[Slot(day)] = max(newest[Slot(day)], note)  # a day's row: a note of any of its hours
+        for one in range(24) if hour == WHOLE_DAY else (hour,):
+            newest[Slot(day, one)] = max(newest[Slot(day, one)], note)
     blob = K.sorted_values if values else literal(b"")
     if channels:  # the every-channel row only proves the slot was computed: its values are not read
         scope = [K.channel.in_([EVERY, *channels])]
@@ -172,10 +193,10 @@ def stored(
     ).all()
     by_slot: dict[Slot, dict[str, Part]] = defaultdict(dict)
     for series, day, seen, *row in rows:
-        day = as_date(day)
-        if seen >= newest.get(day, 0):
-            _, _, hour = series.partition("@")
-            by_slot[Slot(day, int(hour) if hour else None)][row[0]] = Part(*row)
+        _, _, hour = series.partition("@")
+        slot = Slot(as_date(day), int(hour) if hour else None)
+        if seen >= newest.get(slot, 0):
+            by_slot[slot][row[0]] = Part(*row)
     # the query also matches other hours of the partial days (any asked hour on any of them): left out
     asked = set(slots)
     return {slot: rows for slot, rows in by_slot.items() if EVERY in rows and slot in asked}
@@ -255,8 +276,14 @@ class Batch:
                 replaced = delete(KpiDay.__table__).where(K.series == bindparam("s"), K.day == bindparam("d"))
                 writer.execute(replaced, [{"s": key, "d": day} for key, day, _, _ in slots])
                 writer.execute(insert(KpiDay.__table__), rows)
-                # older notes of a day are spent; the newest stays, as other series' rows compare to it
-                notes = delete(KpiDayStale.__table__).where(S.day == bindparam("d"), S.id < bindparam("seen"))
+                # older notes of a day are spent; the newest of each hour stays, as other series' rows
+                # compare to it
+                newer = KpiDayStale.__table__.alias("newer")
+                same_hour = (newer.c.day == S.day, newer.c.hour == S.hour)
+                later_same_hour = select(newer.c.id).where(*same_hour, newer.c.id > S.id).exists()
+                notes = delete(KpiDayStale.__table__).where(
+                    S.day == bindparam("d"), S.id < bindparam("seen"), later_same_hour
+                )
                 writer.execute(notes, [{"d": day, "seen": seen} for day, seen in spent.items()])
         except DBAPIError as exc:
             if isinstance(exc, OperationalError):  # busy (a lock not granted in time), not a lost race

@@ -3,17 +3,17 @@ a million rows, and gives exactly what the tables alone give.
 
 What is kept is defined in `storage.kpi_series` (and `storage.kpi_agents` for the team report), how it is
 stored in `storage.kpi_day_store`. A question for `[start, end)` takes the whole UTC days inside it, and
-the whole hours of the closed days it starts or ends inside, from `kpi_day`, and the rest (today, the
-minutes before the first whole hour) from the projection tables, so any time zone, `Nh` period or "as of"
-instant gives what the tables give.
+the whole hours of the days it starts or ends inside, from `kpi_day`, and the rest (the last hour or two
+before now, the minutes before the first whole hour) from the projection tables, so any time zone, `Nh`
+period or "as of" instant gives what the tables give.
 
-Only closed days are kept: days that ended (UTC) more than an hour ago. A day (or hour) missing from
-`kpi_day`, or changed since it was computed, is computed from the tables by the query that needs it and
-stored for the next one (a failed store — the database busy — only costs the next query the same work).
-Changes are noted per day in `kpi_day_stale` by triggers on `conversation` and `wait` (migrations 0003
-and 0004), so every write path — ingestion, rebuild, replay, a bulk load, hand-written SQL — is covered
-without the writers knowing about this cache; messages and survey answers, which only ingestion writes
-(and `kpibot rescore` re-scores), are noted by them (`note`).
+Only hours that are over are kept: hours that ended (UTC) more than an hour ago, today's too. A day or
+hour missing from `kpi_day`, or changed since it was computed, is computed from the tables by the query
+that needs it and stored for the next one (a failed store — the database busy — only costs the next
+query the same work). Changes are noted per hour in `kpi_day_stale` by triggers on `conversation` and
+`wait` (migrations 0003 to 0005), so every write path — ingestion, rebuild, replay, a bulk load,
+hand-written SQL — is covered without the writers knowing about this cache; messages and survey answers,
+which only ingestion writes (and `kpibot rescore` re-scores), are noted by them (`note`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import numpy as np
@@ -40,6 +40,7 @@ from storage.kpi_day_store import (
     Slot,
     compact,
     current,
+    hours_over,
     last_cached_day,
     one_by_one,
     split,
@@ -284,12 +285,10 @@ def _count(value: int | list) -> int:
 
 
 def note(conn: Connection, times: Iterable[datetime]) -> None:
-    """Notes, in `conn`'s transaction, the finished days among `times` as changed (what the triggers do
-    for `conversation` and `wait`), for tables written by ingestion alone (NOTED_BY_INGEST)."""
-    today = datetime.now(UTC).date()
-    for day in sorted({at.astimezone(UTC).date() for at in times}):
-        if day < today:
-            conn.execute(NOTE, {"day": day})
+    """Notes, in `conn`'s transaction, the hours among `times` that are over as changed (what the
+    triggers do for `conversation` and `wait`), for tables written by ingestion alone (NOTED_BY_INGEST)."""
+    for day, hour in hours_over(times):
+        conn.execute(NOTE, {"day": day, "hour": hour})
 
 
 def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = None) -> int:

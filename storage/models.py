@@ -297,7 +297,8 @@ class KpiDay(SQLModel, table=True):
 
 
 class KpiDayStale(SQLModel, table=True):
-    """A change to a closed day's conversations or waits, noted by a trigger (migration 0003)."""
+    """A change to an hour that is over (or, `hour` -1, to a whole day), noted by a trigger on
+    conversations and waits (migrations 0003 and 0005) or by ingestion for messages and survey answers."""
 
     __tablename__ = "kpi_day_stale"
     # ids only grow (AUTOINCREMENT on SQLite, a sequence on PostgreSQL): a row's `seen` compares to them
@@ -305,3 +306,4 @@ class KpiDayStale(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     day: date
+    hour: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})  # 0-23, or -1: the whole day

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
@@ -262,7 +262,7 @@ def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_
     ]
     settings, engine = make(events)
     if not cached:  # no day counts as closed: the values come from the tables, as for today's
-        monkeypatch.setattr(kpi_day_store, "last_cached_day", lambda *a: date(1970, 1, 1))
+        monkeypatch.setattr(kpi_day_store, "cached_until", lambda *a: kpi_day_store.EPOCH)
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
 

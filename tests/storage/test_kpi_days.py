@@ -96,7 +96,7 @@ def escalation(eid: str, minutes: float, conv: str) -> dict:
 def without_cache(monkeypatch, engine, settings, kpi: str, channels=(), **kwargs) -> dict:
     """The KPI from the tables alone: no day counts as cached."""
     with monkeypatch.context() as m:
-        m.setattr(kpi_day_store, "last_cached_day", lambda *a: date(1970, 1, 1))
+        m.setattr(kpi_day_store, "cached_until", lambda *a: kpi_day_store.EPOCH)
         return ask(engine, settings, kpi, channels, **kwargs)
 
 
@@ -235,14 +235,18 @@ def test_events_of_today_note_nothing(engine, settings, ingestor):
     assert stale_days(engine) == []  # live traffic never writes a note (nor contends for one)
 
 
-def test_today_is_read_from_the_tables_and_a_day_is_cached_an_hour_after_it_ended(engine, settings):
+def test_an_hour_is_cached_an_hour_after_it_ended_todays_too(engine, settings):
     now = datetime.now(UTC)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
     with engine.connect() as conn:
-        assert kpi_days.sample(conn, "frt", today, now, ()) is None
-        assert kpi_days.sample(conn, "frt", today - timedelta(days=2), now, ()) is not None
-    assert kpi_days.last_cached_day(datetime(2026, 11, 24, 0, 59, tzinfo=UTC)) == date(2026, 11, 22)
-    assert kpi_days.last_cached_day(datetime(2026, 11, 24, 1, 0, tzinfo=UTC)) == date(2026, 11, 23)
+        assert kpi_days.sample(conn, "frt", this_hour - timedelta(hours=1), now, ()) is None  # tables only
+        assert kpi_days.sample(conn, "frt", this_hour - timedelta(hours=2), now, ()) is not None
+    utc = partial(datetime, tzinfo=UTC)
+    # at 00:59 the 23rd's 22:00-23:00 ended an hour ago, not its 23:00-24:00: the 22nd is the last whole day
+    assert kpi_day_store.cached_until(utc(2026, 11, 24, 0, 59)) == utc(2026, 11, 23, 23)
+    assert kpi_days.last_cached_day(utc(2026, 11, 24, 0, 59)) == date(2026, 11, 22)
+    assert kpi_day_store.cached_until(utc(2026, 11, 24, 1, 0)) == utc(2026, 11, 24)
+    assert kpi_days.last_cached_day(utc(2026, 11, 24, 1, 0)) == date(2026, 11, 23)
 
 
 @pytest.mark.sqlite_only("SQLite's single write lock")
@@ -409,7 +413,7 @@ def test_agents_count_a_conversation_once_however_many_cached_days_they_replied_
 
 
 def test_a_range_is_split_into_closed_days_closed_hours_and_what_the_tables_give(monkeypatch):
-    monkeypatch.setattr(kpi_day_store, "last_cached_day", lambda *a: date(2026, 11, 19))
+    monkeypatch.setattr(kpi_day_store, "cached_until", lambda *a: datetime(2026, 11, 20, tzinfo=UTC))
     utc = partial(datetime, tzinfo=UTC)
 
     slots, edges = kpi_day_store.split(utc(2026, 11, 13, 18, 30), utc(2026, 11, 20, 12))
@@ -451,6 +455,67 @@ def test_the_closed_hours_of_a_partial_day_are_cached_and_follow_a_late_event(en
 
     assert after["count"] == before["count"] + 1
     assert after["mean"] == pytest.approx((before["mean"] * before["count"] + 240.0) / after["count"])
+
+
+def row_seen(engine, series: str) -> dict[str, int]:
+    """Per day, the `seen` of the series' every-channel row."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT day, seen FROM kpi_day WHERE series = :s AND channel = ''"), {"s": series}
+        )
+        return {str(day)[:10]: seen for day, seen in rows}
+
+
+def test_todays_hours_are_cached_once_over_and_a_late_event_recomputes_only_its_hour(
+    engine, settings, ingestor, monkeypatch
+):
+    now = datetime.now(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)  # over, cached from 1 h after
+
+    def minutes(moment: datetime) -> float:
+        return (moment - T0) / timedelta(minutes=1)
+
+    opened = hour + timedelta(minutes=10)
+    feed(ingestor, [inbound("a-i", minutes(opened), conv="a"), reply("a-r", minutes(opened) + 5, conv="a")])
+    period = {"start": hour - timedelta(hours=1), "end": now, "now": now}
+    before = ask(engine, settings, "frt", **period)
+    seen = {
+        name: row_seen(engine, name) for name in (f"frt@{hour:%H}", f"frt@{hour - timedelta(hours=1):%H}")
+    }
+
+    assert before["count"] == 1
+    assert cached_days(engine, f"frt@{hour:%H}") == [f"{hour:%Y-%m-%d}"]
+    # Answered in that hour, but only now sent in (a slow connector): noted by the hour, counted next time
+    late = hour + timedelta(minutes=20)
+    feed(ingestor, [inbound("b-i", minutes(late), conv="b"), reply("b-r", minutes(late) + 4, conv="b")])
+    after = ask(engine, settings, "frt", **period)
+
+    assert (after["count"], after["mean"]) == (2, (300.0 + 240.0) / 2)
+    assert after == without_cache(monkeypatch, engine, settings, "frt", **period)
+    earlier = f"frt@{hour - timedelta(hours=1):%H}"
+    assert row_seen(engine, earlier) == seen[earlier]  # the hour before: still current, not computed again
+    assert row_seen(engine, f"frt@{hour:%H}") != seen[f"frt@{hour:%H}"]
+
+
+def test_a_question_spending_notes_keeps_each_hours_newest(engine, settings, ingestor, monkeypatch):
+    feed(ingestor, week_of_conversations())
+    before = ask(engine, settings, "frt")  # from the 13th at 18:00: hours 18-23 of the 13th cached
+    # Late: a conversation of the 13th answered at 21:00, then one opened at 19:00, never answered
+    feed(
+        ingestor,
+        [
+            inbound("late-i", -7 * DAY + 12 * 60, conv="late"),
+            reply("late-r", -7 * DAY + 12 * 60 + 4, conv="late"),
+        ],
+    )
+    feed(ingestor, [inbound("later-i", -7 * DAY + 10 * 60, conv="later")])
+    # volume's hours of the 13th are computed having seen both notes, and spend what they have seen, but
+    # not 21:00's newest note: frt's row of 21:00 has not seen it
+    ask(engine, settings, "volume")
+    after = ask(engine, settings, "frt")
+
+    assert after["count"] == before["count"] + 1
+    assert after == without_cache(monkeypatch, engine, settings, "frt")
 
 
 def test_a_cold_question_reads_each_missing_day_and_each_run_of_missing_hours_once(

@@ -1,5 +1,7 @@
 """Alembic migrations: the head equals the models, empty databases get the schema, old ones are refused."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -14,7 +16,7 @@ from storage.db import make_engine
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0004"  # the newest revision in storage/migrations/versions
+HEAD = "0005"  # the newest revision in storage/migrations/versions
 
 
 def _differences(engine) -> list:
@@ -232,4 +234,41 @@ def test_revision_0004_notes_a_reassigned_conversation_of_a_closed_day_and_0003_
 
     assert (at_head, at_0003) == (["2026-11-17"], [])
     assert notes_after_reassigning("U4") == ["2026-11-17"]
+    engine.dispose()
+
+
+def test_revision_0005_notes_the_hour_changed_todays_too_and_0004_noted_closed_days_only(new_database_url):
+    engine = make_engine(new_database_url(empty=True), create=False)
+    upgrade(engine)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    over, not_over = now - timedelta(hours=3), now + timedelta(hours=2)  # an hour that is over, one not yet
+    with engine.begin() as conn:
+        for name, opened in (("over", over), ("not-over", not_over)):
+            conn.execute(
+                text(
+                    "INSERT INTO conversation (source, external_id, channel, opened_at, status, resolved,"
+                    " agent, reopen_count, transfer_count)"
+                    " VALUES ('t', :name, 'twitter', :opened, 'open', false, 'U1', 0, 0)"
+                ),
+                {"name": name, "opened": opened.isoformat(sep=" ")},
+            )
+        conn.execute(text("DELETE FROM kpi_day_stale"))
+
+    def notes_after_reassigning(to: str, columns: str = "day, hour") -> list[tuple]:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE conversation SET agent = :to"), {"to": to})
+            notes = conn.execute(text(f"SELECT {columns} FROM kpi_day_stale ORDER BY id")).all()
+            conn.execute(text("DELETE FROM kpi_day_stale"))
+        return [(str(day)[:10], *rest) for day, *rest in notes]
+
+    at_head = notes_after_reassigning("U2")
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0004")
+    at_0004 = notes_after_reassigning("U3", columns="day")
+    upgrade(engine)
+
+    assert at_head == [(over.date().isoformat(), over.hour)]  # by the hour, and never an hour not over
+    # 0004 noted whole days that were over only: nothing for today's hours
+    assert at_0004 == ([] if over.date() == now.date() else [(over.date().isoformat(),)])
+    assert notes_after_reassigning("U4") == at_head
     engine.dispose()

@@ -92,23 +92,30 @@ CREATE FUNCTION kpi_day_note(ts timestamp) RETURNS void LANGUAGE sql AS $$
 $$"""
 
 
-def create_triggers(dialect: str, watched: dict = WATCHED) -> None:
+def create_triggers(
+    dialect: str,
+    watched: dict = WATCHED,
+    notes: tuple[str, str, str] = (_SQLITE_NOTE, "date('now')", _POSTGRES_NOTE),
+) -> None:
     """The triggers noting changes to closed days, on `conversation` and `wait` (`watched`: which times
-    date a row and which columns matter, per table; later revisions watch more)."""
+    date a row and which columns matter, per table; later revisions watch more; `notes`: SQLite's note,
+    the SQLite time before which a change is noted, PostgreSQL's note function — revision 0005 notes
+    hours)."""
+    sqlite_note, sqlite_before, postgres_note = notes
     if dialect == "postgresql":
-        op.execute(_POSTGRES_NOTE)
+        op.execute(postgres_note)
     for table, (times, columns) in watched.items():
         changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
         if dialect == "sqlite":
             changed = changed.replace("IS DISTINCT FROM", "IS NOT")
             for event, rows in (("INSERT", ("NEW",)), ("DELETE", ("OLD",)), ("UPDATE", ("OLD", "NEW"))):
                 # live traffic (times of today) skips the body: one comparison per row and time
-                past = " OR ".join(f"{row}.{t} < date('now')" for row in rows for t in times)
+                past = " OR ".join(f"{row}.{t} < {sqlite_before}" for row in rows for t in times)
                 when = f" WHEN ({changed}) AND ({past})" if event == "UPDATE" else f" WHEN {past}"
-                notes = "".join(_SQLITE_NOTE.format(ts=f"{row}.{t}") for row in rows for t in times)
+                body = "".join(sqlite_note.format(ts=f"{row}.{t}") for row in rows for t in times)
                 op.execute(
                     f"CREATE TRIGGER kpi_day_{table}_{event.lower()} AFTER {event} ON {table}"
-                    f" FOR EACH ROW{when} BEGIN{notes}\nEND"
+                    f" FOR EACH ROW{when} BEGIN{body}\nEND"
                 )
         else:
             old = "".join(f" PERFORM kpi_day_note(OLD.{t});" for t in times)
