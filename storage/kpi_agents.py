@@ -77,6 +77,8 @@ def activity(
         for channel, part in by_channel.items():
             if wanted(channel, channels, False):
                 _merge(merged, _unpack(part.values))
+    for one in merged.values():  # one array per agent: a few numpy calls each, not a few per day
+        one.ids = [np.concatenate(one.ids)] if len(one.ids) > 1 else one.ids
     arrays = [ids for one in merged.values() for ids in one.ids if ids.size]
     seen = np.zeros(max((int(ids.max()) for ids in arrays), default=-1) + 1, dtype=bool)
     return {agent: _report(one, seen) for agent, one in merged.items()}
@@ -170,15 +172,14 @@ def _report(one: Activity, seen: np.ndarray) -> dict:
 
 
 def _distinct(arrays: list[np.ndarray], seen: np.ndarray) -> int:
-    """How many different ids the arrays hold together (each array's ids are different already), marked
-    in `seen` (all False, a place per id; left all False): no sort, whatever the number of days."""
-    if len(arrays) <= 1:
-        return sum(ids.size for ids in arrays)
-    for ids in arrays:
-        seen[ids] = True
+    """How many different ids the arrays hold (an id may repeat: a conversation replied in on several
+    days), marked in `seen` (all False, a place per id; left all False): no sort."""
+    if not arrays:
+        return 0
+    ids = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+    seen[ids] = True
     count = int(np.count_nonzero(seen))
-    for ids in arrays:
-        seen[ids] = False
+    seen[ids] = False
     return count
 
 

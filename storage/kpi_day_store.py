@@ -166,12 +166,13 @@ def stored(
     days = sorted({slot.day for slot in slots})
     in_range = (S.day >= days[0], S.day <= days[-1])
     notes = conn.execute(select(S.day, S.hour, func.max(S.id)).where(*in_range).group_by(S.day, S.hour)).all()
-    newest: dict[Slot, int] = defaultdict(int)  # per slot, the newest note that makes its rows stale
+    # The newest note per (day, hour): a day's row is stale after a note of any of its hours (None
+    # below), an hour's row after a note of that hour or of the whole day (WHOLE_DAY)
+    newest: dict[tuple[date, int | None], int] = defaultdict(int)
     for day, hour, note in notes:
         day = as_date(day)
-        newest[Slot(day)] = max(newest[Slot(day)], note)  # a day's row: a note of any of its hours
-        for one in range(24) if hour == WHOLE_DAY else (hour,):
-            newest[Slot(day, one)] = max(newest[Slot(day, one)], note)
+        newest[day, hour] = note
+        newest[day, None] = max(newest[day, None], note)
     blob = K.sorted_values if values else literal(b"")
     if channels:  # the every-channel row only proves the slot was computed: its values are not read
         scope = [K.channel.in_([EVERY, *channels])]
@@ -193,10 +194,12 @@ def stored(
     ).all()
     by_slot: dict[Slot, dict[str, Part]] = defaultdict(dict)
     for series, day, seen, *row in rows:
+        day = as_date(day)
         _, _, hour = series.partition("@")
-        slot = Slot(as_date(day), int(hour) if hour else None)
-        if seen >= newest.get(slot, 0):
-            by_slot[slot][row[0]] = Part(*row)
+        hour = int(hour) if hour else None
+        notes_seen = newest.get((day, hour), 0), 0 if hour is None else newest.get((day, WHOLE_DAY), 0)
+        if seen >= max(notes_seen):
+            by_slot[Slot(day, hour)][row[0]] = Part(*row)
     # the query also matches other hours of the partial days (any asked hour on any of them): left out
     asked = set(slots)
     return {slot: rows for slot, rows in by_slot.items() if EVERY in rows and slot in asked}
