@@ -63,6 +63,8 @@ SERIES = {
     ),
     # counts
     "opened": Series(C.opened_at, C.channel),
+    # still open now, by when they opened: the backlog of any instant counts those opened before it
+    "open": Series(C.opened_at, C.channel, where=(C.resolved.is_(False),)),
     "replied": Series(
         C.opened_at, C.channel, where=(C.first_response_at.is_not(None),), as_of=C.first_response_at
     ),

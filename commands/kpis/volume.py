@@ -16,15 +16,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from storage import kpi_agents, kpi_days
 from storage.dialect import unindexed
+from storage.kpi_day_store import midnight
 from storage.models import Conversation, Lead, Message
 
 C = Conversation.__table__.c
@@ -99,10 +101,11 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
     q = query.until_now()
     instant = q.end
     scope = [q.in_channels(C.channel)] + ([_owner() == q.agent] if q.agent is not None else [])
-    # Two index-friendly halves. Open now: ix_conversation_open, plain counts and its first entry for the
-    # oldest, no per-row expressions. Resolved only after the instant (the backlog of a past moment):
-    # ix_conversation_resolved alone, `unindexed` opened_at and resolved keeping SQLite off the indexes
-    # that would walk every conversation ever opened; those were open then, so few, and are read once.
+    # Two index-friendly halves. Open now: counted from the per-day cache (`_open_now`), else
+    # ix_conversation_open; plain counts and its first entry for the oldest, no per-row expressions.
+    # Resolved only after the instant (the backlog of a past moment): ix_conversation_resolved alone,
+    # `unindexed` opened_at and resolved keeping SQLite off the indexes that would walk every
+    # conversation ever opened; those were open then, so few, and are read once.
     still_open = [C.resolved.is_(False), C.opened_at <= instant, *scope]
     closed_later = [
         unindexed(C.resolved).is_(True),
@@ -111,21 +114,27 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
         unindexed(C.opened_at) <= instant,
         *scope,
     ]
-    open_now = _count(conn, still_open)
+    first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
+    open_now = _open_now(conn, q, instant, still_open, first_opened)
     late = _over_threshold(conn, q, instant, still_open, C.opened_at, open_now)
     oldest_open = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar_one()
     listed = select(C.external_id, C.channel, C.opened_at, C.id)
     rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id).limit(BACKLOG_LISTED)).all()
-    then_open = []
-    first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
+    then_open = []  # raw (opened_at, id, late) rows: thousands for a week-old snapshot, not parsed
     if first_opened is not None and first_opened <= instant:  # else nothing was open then: no scan
-        then_open = conn.execute(select(C.opened_at, C.id, C.channel).where(*closed_later)).all()
-    late += sum(1 for r in then_open if r.opened_at < instant - _threshold(q, r.channel))
-    then_open.sort(key=lambda r: (r.opened_at, r.id))
+        result = conn.execute(select(C.opened_at, C.id, _late(q, instant)).where(*closed_later))
+        try:
+            then_open = result.cursor.fetchall()
+        finally:
+            result.close()
+    late += sum(flag for _, _, flag in then_open)
+    then_open.sort(key=lambda r: (r[0], r[1]))  # times as stored (ISO text on SQLite) sort as instants
+    oldest_then = None
     if then_open:
-        rows += conn.execute(listed.where(C.id.in_([r.id for r in then_open[:BACKLOG_LISTED]]))).all()
+        oldest = conn.execute(listed.where(C.id.in_([r[1] for r in then_open[:BACKLOG_LISTED]]))).all()
+        oldest_then = min(r.opened_at for r in oldest)
+        rows += oldest
     count = open_now + len(then_open)
-    oldest_then = then_open[0].opened_at if then_open else None
     oldest_at = min((t for t in (oldest_open, oldest_then) if t is not None), default=None)
     rows = sorted(rows, key=lambda r: (r.opened_at, r.id))[:BACKLOG_LISTED]
     threshold = q.settings.backlog_threshold(q.channels[0] if len(q.channels) == 1 else None)
@@ -335,8 +344,30 @@ def _first_responses(conn: Connection, q: Query) -> list[tuple[str, float | None
     return [(agent, sum(v) / len(v), max(v)) for agent, v in by_agent.items()]
 
 
-def _threshold(q: Query, channel: str) -> timedelta:
-    return timedelta(seconds=q.settings.backlog_threshold(channel))
+def _late(q: Query, instant: datetime):
+    """SQL 1 for a conversation opened longer before `instant` than its channel's backlog threshold."""
+    cut = partial(literal, type_=C.opened_at.type)
+    special = [
+        (C.channel == ch, cut(instant - timedelta(seconds=s)))
+        for ch, s in q.settings.backlog_thresholds.items()
+    ]
+    cutoff = cut(instant - timedelta(seconds=q.settings.backlog_threshold()))
+    return case((C.opened_at < (case(*special, else_=cutoff) if special else cutoff), 1), else_=0)
+
+
+def _open_now(
+    conn: Connection, q: Query, instant: datetime, still_open: list, first_opened: datetime | None
+) -> int:
+    """How many conversations open now had opened by `instant`: from the per-day cache's "open" series
+    (each day's conversations still open; the triggers make a day stale when one of them is resolved or
+    reopened) from the first conversation's day on, when it has a whole cached day; else, or for one
+    agent, from the table."""
+    if q.agent is None and first_opened is not None and first_opened <= instant:
+        start = midnight(first_opened.date())
+        cached = kpi_days.count(conn, "open", start, instant + timedelta(microseconds=1), q.channels)
+        if cached is not None:
+            return cached
+    return _count(conn, still_open)
 
 
 def _over_threshold(

@@ -187,6 +187,22 @@ def test_backlog_of_a_past_period_is_the_snapshot_at_its_end(feed, ask):
     assert (now["open"], now["over_threshold"]) == (1, 1)
 
 
+def test_a_past_backlog_applies_each_channels_threshold_to_those_resolved_since(feed, ask):
+    feed(
+        inbound("a", DAY - 120, conv="vb-1", channel="viber"),
+        status("b", DAY + 60, "resolved", conv="vb-1", channel="viber"),
+        inbound("c", DAY - 120, conv="tw-1"),
+        status("d", DAY + 60, "resolved", conv="tw-1"),
+    )
+    values = ask(kpi.backlog, start=0, end=DAY, backlog_thresholds={"viber": 3600.0})
+    # at 1440 both had been open 2 h (resolved an hour later): over viber's 1 h, within twitter's 24 h
+    assert (values["open"], values["over_threshold"], values["oldest_age"]) == (2, 1, 7200.0)
+    assert sorted((row["conversation_id"], row["age"]) for row in values["oldest"]) == [
+        ("tw-1", 7200.0),
+        ("vb-1", 7200.0),
+    ]
+
+
 def test_backlog_lists_only_the_ten_oldest_and_is_zero_not_none_when_nothing_is_open(feed, ask):
     assert ask(kpi.backlog)["open"] == 0
     assert ask(kpi.backlog)["over_threshold"] == 0

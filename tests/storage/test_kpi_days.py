@@ -29,13 +29,13 @@ from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
 COUNTED = {"count", "conversations", "opened", "resolved", "responses", "shares", "transferred", "escalated"}
-COUNTED |= {"negative", "positive", "rows", "handled"}  # voice's quotes, quick replies' templates
+COUNTED |= {"negative", "positive", "rows", "handled", "open"}  # voice's quotes, quick replies' templates
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
 START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
 KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
 KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment, "voice": nlp.voice}
 KPIS |= {"mix": volume.mix, "transfers": volume.transfers, "quick-replies": volume.quick_replies}
-KPIS |= {"cost": volume.cost, "agents": volume.agents, "topics": nlp.topics}
+KPIS |= {"cost": volume.cost, "agents": volume.agents, "topics": nlp.topics, "backlog": volume.backlog}
 KPIS |= {"reply-rate": volume.reply_rate, "resolution-rate": volume.resolution_rate}
 KPIS |= {"escalations": volume.escalations, "csat": outcome.csat, "nps": outcome.nps, "ces": outcome.ces}
 TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
@@ -455,6 +455,34 @@ def test_the_closed_hours_of_a_partial_day_are_cached_and_follow_a_late_event(en
 
     assert after["count"] == before["count"] + 1
     assert after["mean"] == pytest.approx((before["mean"] * before["count"] + 240.0) / after["count"])
+
+
+@pytest.mark.parametrize("channels", [(), ("twitter",), ("twitter", "instagram")])
+def test_backlog_counts_open_conversations_from_the_cache_and_follows_a_late_resolution(
+    engine, settings, ingestor, monkeypatch, channels
+):
+    feed(ingestor, week_of_conversations())
+    # the backlog now (the 20th at 12:00) and at the 17th's 12:00, seen from now
+    instants = [{"end": END}, {"start": START, "end": END - timedelta(days=3), "now": END}]
+    before = [ask(engine, settings, "backlog", channels, **instant) for instant in instants]
+
+    assert cached_days(engine, "open")[:2] == ["2026-11-13", "2026-11-14"]  # from the first day on
+    assert before == [
+        without_cache(monkeypatch, engine, settings, "backlog", channels, **i) for i in instants
+    ]
+    # Open now: per day from the 13th to the 20th, twitter's and facebook's of 02:00 and 10:00 (20:00's
+    # are resolved) and instagram's one (never answered)
+    open_now = {"twitter": 8 * 2, "facebook": 8 * 2, "instagram": 8}
+    assert before[0]["open"] == sum(
+        n for channel, n in open_now.items() if not channels or channel in channels
+    )
+    # The 15th's 10:00 twitter conversation is resolved on the 19th: a past day's row, noted by the trigger
+    feed(ingestor, [status("late-s", -1 * DAY, "resolved", conv="twitter--5-10", channel="twitter")])
+    after = [ask(engine, settings, "backlog", channels, **instant) for instant in instants]
+
+    assert after[0]["open"] == before[0]["open"] - 1
+    assert after[1]["open"] == before[1]["open"]  # still open on the 17th: it was resolved on the 19th
+    assert after == [without_cache(monkeypatch, engine, settings, "backlog", channels, **i) for i in instants]
 
 
 def row_seen(engine, series: str) -> dict[str, int]:
