@@ -96,6 +96,7 @@ def create_triggers(
     dialect: str,
     watched: dict = WATCHED,
     notes: tuple[str, str, str] = (_SQLITE_NOTE, "date('now')", _POSTGRES_NOTE),
+    skip_unchanged: bool = False,
 ) -> None:
     """The triggers noting changes to closed days, on `conversation` and `wait` (`watched`: which times
     date a row and which columns matter, per table; later revisions watch more; `notes`: SQLite's note,
@@ -112,7 +113,9 @@ def create_triggers(
                 # live traffic (times of today) skips the body: one comparison per row and time
                 past = " OR ".join(f"{row}.{t} < {sqlite_before}" for row in rows for t in times)
                 when = f" WHEN ({changed}) AND ({past})" if event == "UPDATE" else f" WHEN {past}"
-                body = "".join(sqlite_note.format(ts=f"{row}.{t}") for row in rows for t in times)
+                body = "".join(
+                    sqlite_note.format(ts=_time(row, t, rows, skip_unchanged)) for row in rows for t in times
+                )
                 op.execute(
                     f"CREATE TRIGGER kpi_day_{table}_{event.lower()} AFTER {event} ON {table}"
                     f" FOR EACH ROW{when} BEGIN{body}\nEND"
@@ -130,6 +133,14 @@ def create_triggers(
             op.execute(f"CREATE TRIGGER kpi_day_{table}_write AFTER INSERT OR DELETE ON {table} {run}")
             run = run.replace("ROW", f"ROW WHEN ({changed})")
             op.execute(f"CREATE TRIGGER kpi_day_{table}_update AFTER UPDATE ON {table} {run}")
+
+
+def _time(row: str, column: str, rows: tuple[str, ...], skip_unchanged: bool) -> str:
+    """The time a SQLite note is about: NEW's on an update is NULL (no note) when it equals OLD's, which
+    is noted already, if `skip_unchanged`."""
+    if skip_unchanged and row == "NEW" and "OLD" in rows:
+        return f"(CASE WHEN NEW.{column} IS OLD.{column} THEN NULL ELSE NEW.{column} END)"
+    return f"{row}.{column}"
 
 
 def drop_triggers(dialect: str) -> None:

@@ -53,7 +53,9 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     kpi_day.drop_triggers(dialect)
     op.add_column("kpi_day_stale", sa.Column("hour", sa.Integer(), server_default="-1", nullable=False))
-    kpi_day.create_triggers(dialect, WATCHED, (_SQLITE_NOTE, _SQLITE_BEFORE, _POSTGRES_NOTE))
+    kpi_day.create_triggers(
+        dialect, WATCHED, (_SQLITE_NOTE, _SQLITE_BEFORE, _POSTGRES_NOTE), skip_unchanged=True
+    )
 
 
 def downgrade() -> None:
