@@ -109,17 +109,18 @@ def split(start: datetime, end: datetime) -> tuple[list[Slot], list[tuple[dateti
         return None
     day_first, day_stop = _ceil(first, DAY), _floor(stop, DAY)
     if day_first < day_stop:
-        slots = _hours(first, day_first)
+        slots = hours_between(first, day_first)
         slots += [Slot(day_first.date() + timedelta(days=n)) for n in range((day_stop - day_first).days)]
-        slots += _hours(day_stop, stop)
+        slots += hours_between(day_stop, stop)
     else:
-        slots = _hours(first, stop)
+        slots = hours_between(first, stop)
     around = ((start, first), (stop, end))
     return slots, [(edge_start, edge_end) for edge_start, edge_end in around if edge_start < edge_end]
 
 
-def _hours(start: datetime, end: datetime) -> list[Slot]:
-    count = int((end - start) / HOUR)
+def hours_between(start: datetime, end: datetime) -> list[Slot]:
+    """The hour slots from `start` to `end` (whole hours; none if `end` is not later)."""
+    count = max(0, int((end - start) / HOUR))
     return [Slot(at.date(), at.hour) for at in (start + n * HOUR for n in range(count))]
 
 

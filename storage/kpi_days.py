@@ -38,10 +38,13 @@ from storage.kpi_day_store import (
     Batch,
     Part,
     Slot,
+    cached_until,
     compact,
     current,
+    hours_between,
     hours_over,
     last_cached_day,
+    midnight,
     one_by_one,
     split,
     stored,
@@ -292,10 +295,11 @@ def note(conn: Connection, times: Iterable[datetime]) -> None:
 
 
 def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = None) -> int:
-    """Computes and stores, for every series, the days among the last `days` cached days that are missing
-    or changed, so no question has to (run hourly by the bot's scheduler, and after a bulk import).
-    Returns how many series-days it computed."""
+    """Computes and stores, for every series, the days among the last `days` cached days, and the hours
+    over since the last of them (today's), that are missing or changed, so no question has to (run hourly
+    by the bot's scheduler, and after a bulk import). Returns how many series-days and hours it computed."""
     last = last_cached_day(wall_clock)
+    hours = hours_between(midnight(last + timedelta(days=1)), cached_until(wall_clock))
     first = last - timedelta(days=days - 1)
     computed = 0
     with engine.connect() as conn:
@@ -309,7 +313,7 @@ def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = No
         computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
         computers.append((kpi_agents.KEY, kpi_agents.compute_day))
         for key, compute_day in computers:
-            slots = [Slot(first + timedelta(days=n)) for n in range(days)]
+            slots = [Slot(first + timedelta(days=n)) for n in range(days)] + hours
             ready = stored(conn, key, slots, (), values=False, by_channel=False)
             batch = Batch()
             for slot in slots:

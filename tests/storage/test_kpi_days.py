@@ -28,6 +28,7 @@ from tests.storage.builders import T0, assignment, at, inbound, reply, status
 from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
+HOUR = timedelta(hours=1)
 COUNTED = {"count", "conversations", "opened", "resolved", "responses", "shares", "transferred", "escalated"}
 COUNTED |= {"negative", "positive", "rows", "handled", "open"}  # voice's quotes, quick replies' templates
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
@@ -299,17 +300,24 @@ def test_values_are_stored_exactly_whole_seconds_in_half_the_bytes():
 def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_nothing_to_do(
     engine, settings, ingestor
 ):
-    assert kpi_days.warm(engine) == 0  # an empty database: no work
+    now = datetime.now(UTC)
+    assert kpi_days.warm(engine, wall_clock=now) == 0  # an empty database: no work
     feed(ingestor, week_of_conversations())
-    days = (kpi_days.last_cached_day() - date(2026, 11, 13)).days + 1  # from the first conversation on
+    days = (kpi_days.last_cached_day(now) - date(2026, 11, 13)).days + 1  # from the first conversation on
+    # and today's hours over an hour ago (at 00:30: yesterday's up to 23:00)
+    hours = (
+        kpi_day_store.cached_until(now) - kpi_day_store.midnight(kpi_days.last_cached_day(now))
+    ) // HOUR - 24
 
     kinds = len(kpi_days.SERIES) + len(kpi_days.TOPS) + len(kpi_days.TALLIES) + 1  # and agents
-    assert kpi_days.warm(engine) == days * kinds
-    assert kpi_days.warm(engine) == 0
+    assert kpi_days.warm(engine, wall_clock=now) == (days + hours) * kinds
+    assert kpi_days.warm(engine, wall_clock=now) == 0
     assert cached_days(engine, "transferred")[:2] == ["2026-11-13", "2026-11-14"]
+    last_hour = kpi_day_store.cached_until(now) - HOUR
+    assert hours == 0 or cached_days(engine, f"transferred@{last_hour:%H}") == [f"{last_hour:%Y-%m-%d}"]
 
     feed(ingestor, [inbound("late-i", -3 * DAY + 60, conv="late")])  # Tuesday the 17th changes
-    assert kpi_days.warm(engine) == kinds
+    assert kpi_days.warm(engine, wall_clock=now) == kinds
 
 
 def test_two_processes_filling_the_same_days_at_once_both_answer_right_and_the_cache_stays_whole(
