@@ -5,8 +5,9 @@ A day's row per channel (and over every channel) holds, per agent: their name, t
 sent, the conversations they replied in (ids: "conversations" is a count of different conversations over
 the whole period, which per-day counts do not add up to), their first responses (count, sum and slowest
 of the seconds) and the resolutions credited to them (as owner: the assignee, else whoever answered
-first). What dates each: the reply's time, the first response's, the last resolution's. The partial days
-at either end of a period come from the tables, as for every cached series (`kpi_day_store.split`).
+first). What dates each: the reply's time, the first response's, the last resolution's. What a period
+holds beyond its whole cached hours comes from the tables, as for every cached series
+(`kpi_day_store.split`).
 
 A row's blob is a 4-byte length, a JSON header (agent, name, replies, ids, first responses, their sum and
 maximum, resolutions; and the id width) padded to 4 bytes, then the ids, agent after agent.

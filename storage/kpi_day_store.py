@@ -79,9 +79,9 @@ def hours_over(times: Iterable[datetime], wall_clock: datetime | None = None) ->
 
 @dataclass(frozen=True, order=True)
 class Slot:
-    """What a row of `kpi_day` covers: a whole UTC day, or one hour of it (`hour`), kept for the closed
-    days a period starts or ends inside. An hour's rows are stored under the series name and the hour
-    ("frt@14"), so they share the day's notes: a change to the day makes its hours stale too."""
+    """What a row of `kpi_day` covers: a whole UTC day, or one hour of it (`hour`), kept for the days a
+    period starts or ends inside (today's included). An hour's rows are stored under the series name and
+    the hour ("frt@14") beside the day's: a note of that hour or of the whole day makes them stale."""
 
     day: date
     hour: int | None = None

@@ -44,7 +44,7 @@ def sentiment(conn: Connection, query: Query) -> dict[str, Any]:
     scored."""
     q = query.until_now()
     scores = kpi_days.sample(conn, "sentiment", q.start, q.end, q.channels)
-    if scores is not None:  # whole closed days from the per-day cache
+    if scores is not None:  # the days and hours over from the per-day cache
         positive, negative = scores.count - scores.at_most(POSITIVE_ABOVE), scores.below(NEGATIVE_BELOW)
         scored, total = scores.count, scores.total
         unscored = kpi_days.count(conn, "unscored", q.start, q.end, q.channels)
