@@ -262,13 +262,27 @@ def test_revision_0005_notes_the_hour_changed_todays_too_and_0004_noted_closed_d
         return [(str(day)[:10], *rest) for day, *rest in notes]
 
     at_head = notes_after_reassigning("U2")
+    cached = {now.date(): "frt@01", now.date() - timedelta(days=10): "frt"}  # today's hour, an old day
+    with engine.begin() as conn:
+        for day, series in cached.items():
+            conn.execute(
+                text(
+                    "INSERT INTO kpi_day (series, day, channel, seen, count, total, sorted_values)"
+                    " VALUES (:series, :day, '', 0, 0, 0, :blob)"
+                ),
+                {"series": series, "day": day, "blob": b""},
+            )
     with schema.schema_change(engine) as conn:
         command.downgrade(schema.alembic_config(conn), "0004")
     at_0004 = notes_after_reassigning("U3", columns="day")
+    with engine.connect() as conn:
+        kept = [str(day)[:10] for (day,) in conn.execute(text("SELECT day FROM kpi_day"))]
     upgrade(engine)
 
     assert at_head == [(over.date().isoformat(), over.hour)]  # by the hour, and never an hour not over
     # 0004 noted whole days that were over only: nothing for today's hours
     assert at_0004 == ([] if over.date() == now.date() else [(over.date().isoformat(),)])
     assert notes_after_reassigning("U4") == at_head
+    # 0004's triggers never note today: its cached hours are dropped by the downgrade, older days kept
+    assert kept == [(now.date() - timedelta(days=10)).isoformat()]
     engine.dispose()

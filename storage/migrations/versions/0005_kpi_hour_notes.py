@@ -11,6 +11,7 @@ Create Date: 2026-12-03 10:30:00
 from __future__ import annotations
 
 import importlib
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -61,5 +62,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     kpi_day.drop_triggers(dialect)
+    # Today's hours may be cached; 0004's triggers never note today, so those rows would not follow later
+    # changes: dropped (with yesterday's, for clocks that differ), to be computed again once the day ends.
+    rows = sa.table("kpi_day", sa.column("day", sa.Date))
+    op.execute(rows.delete().where(rows.c.day >= datetime.now(UTC).date() - timedelta(days=1)))
     op.drop_column("kpi_day_stale", "hour")  # SQLite 3.35+: in place, keeping AUTOINCREMENT
     kpi_day.create_triggers(dialect, WATCHED)
