@@ -23,7 +23,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from storage.dialect import short_wait
+from storage.dialect import NOTES_LOCK, short_wait
 from storage.models import KpiDay, KpiDayStale
 
 K = KpiDay.__table__.c
@@ -36,11 +36,17 @@ BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy 
 _busy_until = 0.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WHOLE_DAY = -1  # a note's hour when it is about the whole day
-# The triggers' note (migration 0005): unless the hour already has a note its day's rows have not seen.
-NOTE = text(
-    "INSERT INTO kpi_day_stale (day, hour) SELECT :day, :hour WHERE NOT EXISTS (SELECT 1 FROM kpi_day_stale s"
-    " WHERE s.day = :day AND s.hour IN (:hour, -1)"
-    " AND s.id > coalesce((SELECT max(k.seen) FROM kpi_day k WHERE k.day = :day), 0))"
+# What the triggers do (migration 0005), for the changes ingestion notes itself: see `note_hour`.
+_NOTE_SQLITE = (
+    text("DELETE FROM kpi_day_stale WHERE day = :day AND hour = :hour"),
+    text("INSERT INTO kpi_day_stale (day, hour) VALUES (:day, :hour)"),
+)
+_NOTE_POSTGRES = (
+    text("SELECT pg_advisory_xact_lock_shared(:lock)"),
+    text(
+        "INSERT INTO kpi_day_stale (day, hour) SELECT :day, :hour WHERE NOT EXISTS (SELECT 1"
+        " FROM kpi_day_stale s WHERE s.day = :day AND s.hour = :hour AND s.xmin = pg_current_xact_id()::xid)"
+    ),
 )
 
 
@@ -71,7 +77,7 @@ def last_cached_day(wall_clock: datetime | None = None) -> date:
 
 def hours_over(times: Iterable[datetime], wall_clock: datetime | None = None) -> list[tuple[date, int]]:
     """The (day, hour) of each of `times` that is in an hour already over, each once, in order: what a
-    change at those times notes (`NOTE`)."""
+    change at those times notes (`note_hour`)."""
     now = _floor(wall_clock or datetime.now(UTC), HOUR)
     hours = {_floor(at, HOUR) for at in times}
     return [(at.date(), at.hour) for at in sorted(hours) if at < now]
@@ -147,9 +153,28 @@ def wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
     return channel != EVERY if by_channel else channel == EVERY
 
 
-def newest_note(conn: Connection, day: date) -> int:
-    """The id of the day's newest note (0: none): what rows computed now have seen."""
-    return conn.execute(select(func.coalesce(func.max(S.id), 0)).where(S.day == day)).scalar_one()
+def note_hour(conn: Connection, day: date, hour: int) -> None:
+    """Notes, in `conn`'s transaction, a change to `hour` of `day` (an hour that is over), as the triggers
+    of migration 0005 do: a note newer than every row of the day has seen (SQLite: replacing the hour's
+    older notes; PostgreSQL: one per hour and transaction, under NOTES_LOCK shared)."""
+    params = {"day": day, "hour": hour, "lock": NOTES_LOCK}
+    for statement in _NOTE_POSTGRES if conn.dialect.name == "postgresql" else _NOTE_SQLITE:
+        conn.execute(statement, params)
+
+
+def newest_note(conn: Connection, day: date) -> int | None:
+    """The id of the day's newest note (0: none): what rows computed now have seen. None — store nothing
+    — on PostgreSQL while a transaction that noted a change is still open: ids come from a sequence as
+    notes are made, so that one may commit a note older than the newest seen now."""
+    newest = select(func.coalesce(func.max(S.id), 0)).where(S.day == day)
+    if conn.dialect.name != "postgresql":
+        return conn.execute(newest).scalar_one()
+    if not conn.execute(text("SELECT pg_try_advisory_lock(:lock)"), {"lock": NOTES_LOCK}).scalar_one():
+        return None
+    try:
+        return conn.execute(newest).scalar_one()
+    finally:
+        conn.execute(text("SELECT pg_advisory_unlock(:lock)"), {"lock": NOTES_LOCK})
 
 
 def stored(
@@ -240,15 +265,17 @@ class Batch:
         self.slots: list[tuple[str, date, int, dict[str, Part]]] = []
         self._notes: dict[date, int] = {}
 
-    def newest_note(self, conn: Connection, day: date) -> int:
+    def newest_note(self, conn: Connection, day: date) -> int | None:
         """`newest_note` of the day, read once per batch (a day's hours share it)."""
         if day not in self._notes:
             self._notes[day] = newest_note(conn, day)
         return self._notes[day]
 
-    def add(self, key: str, day: date, seen: int, rows: dict[str, Part]) -> None:
-        """Keeps the rows of a slot stored under `key` ("frt", "frt@14"), computed having seen `seen`."""
-        self.slots.append((key, day, seen, rows))
+    def add(self, key: str, day: date, seen: int | None, rows: dict[str, Part]) -> None:
+        """Keeps the rows of a slot stored under `key` ("frt", "frt@14"), computed having seen `seen`
+        (None: not known, not stored)."""
+        if seen is not None:
+            self.slots.append((key, day, seen, rows))
 
     def store(self, conn: Connection) -> None:
         """Replaces the kept slots' rows in a transaction of its own; gives up at once when the database is

@@ -34,7 +34,6 @@ from storage.dialect import unindexed
 from storage.kpi_day_store import (
     EVERY,
     HOUR,
-    NOTE,
     Batch,
     Part,
     Slot,
@@ -45,6 +44,7 @@ from storage.kpi_day_store import (
     hours_over,
     last_cached_day,
     midnight,
+    note_hour,
     one_by_one,
     split,
     stored,
@@ -291,7 +291,7 @@ def note(conn: Connection, times: Iterable[datetime]) -> None:
     """Notes, in `conn`'s transaction, the hours among `times` that are over as changed (what the
     triggers do for `conversation` and `wait`), for tables written by ingestion alone (NOTED_BY_INGEST)."""
     for day, hour in hours_over(times):
-        conn.execute(NOTE, {"day": day, "hour": hour})
+        note_hour(conn, day, hour)
 
 
 def warm(engine: Engine, days: int = WARM_DAYS, wall_clock: datetime | None = None) -> int:

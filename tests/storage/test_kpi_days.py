@@ -533,6 +533,49 @@ def test_todays_hours_are_cached_once_over_and_a_late_event_recomputes_only_its_
     assert row_seen(engine, f"frt@{hour:%H}") != seen[f"frt@{hour:%H}"]
 
 
+def test_a_change_committed_while_a_question_computes_is_counted_by_the_next_one(
+    engine, settings, ingestor, monkeypatch
+):
+    # found by review: the hour had a note no stored row had seen, the question had read it as what it
+    # saw, and a trigger that skipped noting "an hour noted already" lost the resolution
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    feed(ingestor, [inbound(f"{c}-i", (hour - T0) / timedelta(minutes=1) + 10, conv=c) for c in ("a", "b")])
+    compute_runs, resolved = kpi_days._compute_runs, []
+
+    def racing(*args, **kwargs):
+        computed = compute_runs(*args, **kwargs)
+        if not resolved:  # the question has read the tables and not stored yet
+            resolved.append(True)
+            feed(ingestor, [status("a-s", (hour - T0) / timedelta(minutes=1) + 30, "resolved", conv="a")])
+        return computed
+
+    monkeypatch.setattr(kpi_days, "_compute_runs", racing)
+    with engine.connect() as conn:
+        assert kpi_days.count(conn, "open", hour, hour + timedelta(hours=1), ()) == 2  # a and b: open then
+    monkeypatch.setattr(kpi_days, "_compute_runs", compute_runs)
+    with engine.connect() as conn:
+        assert kpi_days.count(conn, "open", hour, hour + timedelta(hours=1), ()) == 1  # b
+
+
+@pytest.mark.postgresql_only("sequence ids are handed out as notes are made, not as they commit")
+def test_while_a_transaction_that_noted_a_change_is_open_questions_answer_but_store_nothing(
+    engine, settings, ingestor
+):
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    feed(ingestor, [inbound("a-i", (hour - T0) / timedelta(minutes=1) + 10, conv="a")])
+    with engine.connect() as writer:
+        writer.execute(text("UPDATE conversation SET agent = 'U9' WHERE external_id = 'a'"))  # notes the hour
+        with engine.connect() as conn:
+            assert kpi_days.count(conn, "open", hour, hour + timedelta(hours=1), ()) == 1
+        # its note could commit with an id below one committed meanwhile: nothing computed now is kept
+        assert cached_days(engine, f"open@{hour:%H}") == []
+        writer.commit()
+    with engine.connect() as conn:
+        assert kpi_days.count(conn, "open", hour, hour + timedelta(hours=1), ()) == 1
+
+    assert cached_days(engine, f"open@{hour:%H}") == [f"{hour:%Y-%m-%d}"]
+
+
 def test_a_question_spending_notes_keeps_each_hours_newest(engine, settings, ingestor, monkeypatch):
     feed(ingestor, week_of_conversations())
     before = ask(engine, settings, "frt")  # from the 13th at 18:00: hours 18-23 of the 13th cached

@@ -283,6 +283,13 @@ def test_revision_0005_notes_the_hour_changed_todays_too_and_0004_noted_closed_d
     # 0004 noted whole days that were over only: nothing for today's hours
     assert at_0004 == ([] if over.date() == now.date() else [(over.date().isoformat(),)])
     assert notes_after_reassigning("U4") == at_head
+    for agent in ("U5", "U6"):  # two changes to that hour, in two transactions
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE conversation SET agent = :to"), {"to": agent})
+    with engine.connect() as conn:
+        notes = conn.execute(text("SELECT count(*) FROM kpi_day_stale")).scalar_one()
+    # SQLite replaces the hour's note; PostgreSQL keeps one per transaction (writers never wait on a note)
+    assert notes == (1 if engine.dialect.name == "sqlite" else 2)
     # 0004's triggers never note today: its cached hours are dropped by the downgrade, older days kept
     assert kept == [(now.date() - timedelta(days=10)).isoformat()]
     engine.dispose()

@@ -24,29 +24,33 @@ depends_on = None
 kpi_day = importlib.import_module("storage.migrations.versions.0003_kpi_day")
 WATCHED = importlib.import_module("storage.migrations.versions.0004_kpi_day_agents").WATCHED
 
-# Note hour H of day D unless it is the current hour or later (a write made in an hour to that hour's rows
-# is never noted: see storage.kpi_day_store.cached_until) or D's rows of H have a note they have not seen
-# already. SQLite times are text 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC): the hour is characters 12-13.
+# A change to hour H of day D, unless it is the current hour or later (a write made in an hour to that
+# hour's rows is never noted: see storage.kpi_day_store.cached_until), gives H a note newer than every
+# row of D has seen. Never "unless H has an unseen note already": a question may have read that note as
+# what it has seen and not have stored its rows yet, and would store them without this change.
+# SQLite (one writer at a time): the hour's older notes are replaced, so an hour has one note at most.
+# Times are text 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC): the hour is characters 12-13.
 _SQLITE_BEFORE = "strftime('%Y-%m-%d %H:00:00', 'now')"
-_SQLITE_NOTE = (
-    """
-INSERT INTO kpi_day_stale (day, hour)
-SELECT substr({ts}, 1, 10), CAST(substr({ts}, 12, 2) AS INTEGER) WHERE {ts} < """
-    + _SQLITE_BEFORE
-    + """
-  AND NOT EXISTS (SELECT 1 FROM kpi_day_stale s WHERE s.day = substr({ts}, 1, 10)
-    AND s.hour IN (CAST(substr({ts}, 12, 2) AS INTEGER), -1) AND s.id > coalesce(
-    (SELECT max(k.seen) FROM kpi_day k WHERE k.day = substr({ts}, 1, 10)), 0));"""
-)
-
-_POSTGRES_NOTE = """
+_SQLITE_HOUR = "substr({ts}, 1, 10), CAST(substr({ts}, 12, 2) AS INTEGER)"
+_SQLITE_NOTE = """
+DELETE FROM kpi_day_stale WHERE {ts} < BEFORE AND (day, hour) = (HOUR);
+INSERT INTO kpi_day_stale (day, hour) SELECT HOUR WHERE {ts} < BEFORE;""".replace(
+    "BEFORE", _SQLITE_BEFORE
+).replace("HOUR", _SQLITE_HOUR)
+# PostgreSQL (writers at once): no delete, which would make writers of one hour wait for each other (and
+# could deadlock), but one note per hour and transaction. A note's id comes from a sequence, in the order
+# notes are made, not committed: a transaction noting a change holds NOTES_LOCK (storage.dialect) shared
+# until it ends, and a question reads its `seen` only when it can take that lock alone, so no note older
+# than `seen` is still to be committed (storage.kpi_day_store.newest_note).
+NOTES_LOCK = 0x6B7062_6F74_0003  # storage.dialect.NOTES_LOCK, as of this revision
+_POSTGRES_NOTE = f"""
 CREATE FUNCTION kpi_day_note(ts timestamp) RETURNS void LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock_shared({NOTES_LOCK}) WHERE ts < date_trunc('hour', now() AT TIME ZONE 'UTC');
   INSERT INTO kpi_day_stale (day, hour)
   SELECT ts::date, extract(hour FROM ts)::int
-  WHERE ts IS NOT NULL AND ts < date_trunc('hour', now() AT TIME ZONE 'UTC')
+  WHERE ts < date_trunc('hour', now() AT TIME ZONE 'UTC')
     AND NOT EXISTS (SELECT 1 FROM kpi_day_stale s WHERE s.day = ts::date
-                    AND s.hour IN (extract(hour FROM ts)::int, -1)
-                    AND s.id > coalesce((SELECT max(k.seen) FROM kpi_day k WHERE k.day = ts::date), 0))
+                    AND s.hour = extract(hour FROM ts)::int AND s.xmin = pg_current_xact_id()::xid)
 $$"""
 
 
