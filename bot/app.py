@@ -20,11 +20,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from sqlalchemy.engine import Engine
 
-from bot.errors import answer_unexpected_error
+from bot.errors import error_handler
 from bot.listeners import actions, commands, events, intake
 from bot.metrics import Metrics
+from bot.slack_requests import guard
 from storage.db import make_engine
-from storage.deliveries import first_delivery
+from storage.deliveries import first_delivery, forget_delivery
 from storage.ingest import Ingestor
 from storage.settings import Settings
 
@@ -66,6 +67,12 @@ def _not_the_token_notice(record: logging.LogRecord) -> bool:
     return "`token` will be unused" not in record.getMessage()
 
 
+def _no_request_bodies(record: logging.LogRecord) -> bool:
+    # Bolt's RequestVerification logs a refused request's whole body (customer text, response URLs);
+    # the HTTP server refuses those before Bolt sees them, and this keeps the line out if one gets here.
+    return not str(record.msg).startswith("Invalid request signature detected")
+
+
 def create_app(
     settings: Settings,
     *,
@@ -86,7 +93,8 @@ def create_app(
     metrics = metrics or Metrics()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     logger = logging.getLogger("kpibot.slack")
-    logger.addFilter(_not_the_token_notice)  # the same function each call: added once
+    for keep_out in (_not_the_token_notice, _no_request_bodies):  # the same functions each call: added once
+        logger.addFilter(keep_out)
     app = App(
         name="kpibot",
         logger=logger,
@@ -99,8 +107,9 @@ def create_app(
         process_before_response=True,
         listener_executor=executor,
     )
+    app.middleware(guard(tuple(settings.slack_response_origins)))
     app.middleware(_once_per_event(metrics, engine, clock))
-    app.error(answer_unexpected_error)
+    app.error(error_handler(lambda event_id: forget_delivery(engine, event_id)))
     for module in (commands, events, actions):
         module.register(app, settings=settings, engine=engine, clock=clock, metrics=metrics)
     # Last: intake adds catch-all message/reaction listeners that must not shadow the ones above.
@@ -132,8 +141,9 @@ def _once_per_event(metrics: Metrics, engine: Engine, clock: Callable[[], dateti
     """Middleware: an Events API delivery whose event_id was already handled is acked and dropped.
 
     Slack retries an event (X-Slack-Retry-Num) when the first ack was slow or lost; a retry of an
-    event never seen (the first delivery was lost) is handled normally. Event ids are remembered in
-    the database, so a retry reaching another bot process is recognised too.
+    event never seen (the first delivery was lost) is handled normally, and so is the retry of one whose
+    handling failed (the error handler forgets its id). Event ids are remembered in the database, so a
+    retry reaching another bot process is recognised too.
     """
 
     def skip_redelivered_events(body, next, logger):

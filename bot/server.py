@@ -1,6 +1,7 @@
 """The process `kpibot serve` runs: a Starlette app on uvicorn, plus a Socket Mode connection when configured.
 
-Routes: `POST /slack/events` (slash commands, events and interactivity, signed by Slack), `GET /healthz`
+Routes: `POST /slack/events` (slash commands, events and interactivity, signed by Slack; HTTP mode only,
+verified before Bolt sees the body), `GET /healthz`
 (the database answers; under `serve`, whether this process runs the scheduler), `GET /metrics`
 (Prometheus) and the webhooks of `bot.webhooks` (`POST /events`, `POST /webhooks/chatwoot`). More routes
 can be added with `create_http_app(..., routes=[...])`; they find the settings, engine and metrics on
@@ -39,6 +40,8 @@ from bot.app import create_app
 from bot.leader import Leadership
 from bot.metrics import Metrics
 from bot.scheduler import start_scheduler
+from bot.slack_requests import MAX_BODY_BYTES as MAX_SLACK_BODY_BYTES
+from bot.slack_requests import signed_by_slack
 from bot.webhooks import webhook_routes
 from storage.db import make_engine
 from storage.ingest import Ingestor
@@ -65,9 +68,17 @@ def create_http_app(
     executor = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="kpibot-answer")
     bolt = create_app(settings, engine=engine, client=client, clock=clock, metrics=metrics, executor=executor)
 
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+
     async def slack_events(request: Request) -> Response:
         received_at = time.perf_counter()
-        bolt_request = to_bolt_request(request, await request.body(), {"received_at": received_at})
+        body = await _body_within(request, MAX_SLACK_BODY_BYTES)
+        if body is None:
+            return JSONResponse({"error": "the body is too large"}, status_code=413)
+        # Verified before Bolt parses anything: an unverified body's response_url or event_id does nothing.
+        if not signed_by_slack(request.headers, body, signing_secret, time.time()):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        bolt_request = to_bolt_request(request, body, {"received_at": received_at})
         # Bolt is synchronous: verify, ack and hand the answer to `executor` off the event loop.
         bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
@@ -99,9 +110,14 @@ def create_http_app(
             await run_in_threadpool(executor.shutdown, wait=True)
             _log.info("all answers in flight were sent; stopped")
 
+    # Slack's HTTP requests only in HTTP mode: under Socket Mode they arrive over the socket, and a
+    # route that verifies nothing (Bolt skips verification in Socket Mode) must not exist.
+    slack_routes = (
+        [] if settings.slack_app_token else [Route("/slack/events", slack_events, methods=["POST"])]
+    )
     app = Starlette(
         routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
+            *slack_routes,
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             *webhook_routes(settings, engine, Ingestor(engine, settings), metrics=metrics),
@@ -114,6 +130,17 @@ def create_http_app(
     app.state.metrics = metrics
     app.state.bolt = bolt
     return app
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes (counted as it arrives)."""
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def database_answers(engine: Engine) -> bool:

@@ -42,3 +42,10 @@ def first_delivery(engine: Engine, event_id: str, now: datetime) -> bool:
         if new:
             conn.execute(delete(table).where(table.c.received_at < now - KEEP))
     return bool(new)
+
+
+def forget_delivery(engine: Engine, event_id: str) -> None:
+    """Forgets `event_id`, whose handling failed, so that Slack's retry of it is handled (not skipped)."""
+    table = SlackDelivery.__table__
+    with engine.begin() as conn:
+        conn.execute(delete(table).where(table.c.event_id == event_id))

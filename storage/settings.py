@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CHANNELS = [
     "twitter",
@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         "https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url")
     )
+    # Where answers to a slash command or button may be posted: Slack's own response-URL hosts. A test
+    # points this at its stand-in; a request never can (bot.slack_requests). Comma-separated in the env.
+    slack_response_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["https://hooks.slack.com", "https://hooks.slack-gov.com"],
+        validation_alias=AliasChoices("SLACK_RESPONSE_ORIGINS", "slack_response_origins"),
+    )
     admin_user_ids: list[str] = Field(default_factory=list)
     webhook_secret: SecretStr | None = Field(
         None, validation_alias=AliasChoices("KPIBOT_WEBHOOK_SECRET", "webhook_secret")
@@ -135,6 +141,13 @@ class Settings(BaseSettings):
     leader_retry_seconds: float = Field(
         10.0, gt=0, validation_alias=AliasChoices("KPIBOT_LEADER_RETRY_SECONDS", "leader_retry_seconds")
     )
+
+    @field_validator("slack_response_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return (
+            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        )
 
     @field_validator("tz")
     @classmethod

@@ -85,3 +85,37 @@ POSTGRES_REQUIRED = os.environ.get("KPIBOT_TEST_REQUIRE_POSTGRES") == "1"
 def postgres_url() -> str:
     """The PostgreSQL server tests use."""
     return _POSTGRES_URL
+
+
+class refused_inserts:
+    """Makes the database itself refuse every INSERT into `table` while the `with` block runs (a trigger
+    raising an error, on SQLite and PostgreSQL alike): a real database error, injected without mocks."""
+
+    def __init__(self, engine, table: str) -> None:
+        self.engine, self.table = engine, table
+
+    def __enter__(self) -> "refused_inserts":
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER kpibot_test_refuse BEFORE INSERT ON {self.table} "
+                    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+                )
+            else:
+                conn.exec_driver_sql(
+                    "CREATE FUNCTION kpibot_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+                )
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER kpibot_test_refuse BEFORE INSERT ON {self.table} "
+                    "FOR EACH ROW EXECUTE FUNCTION kpibot_test_refuse()"
+                )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("DROP TRIGGER kpibot_test_refuse")
+            else:
+                conn.exec_driver_sql(f"DROP TRIGGER kpibot_test_refuse ON {self.table}")
+                conn.exec_driver_sql("DROP FUNCTION kpibot_test_refuse()")

@@ -69,7 +69,7 @@ def _answerer(
             )
         except Exception as error:  # noqa: BLE001 - the one place that turns any failure into an apology
             outcome = "error"
-            answer_unexpected_error(error, body, respond, logger)
+            answer_unexpected_error(error, body, respond, logger, context=context)
         metrics.command_served(body.get("command", "?"), outcome, time.perf_counter() - started)
 
     return answer_command

@@ -45,4 +45,5 @@ def slack_settings(database_url, slack_api) -> Settings:
         pseudonym_key="test-key",
         slack_bot_token="xoxb-test",
         slack_api_url=slack_api.api_url,
+        slack_response_origins=[slack_api.base_url],
     )

@@ -69,6 +69,7 @@ def bot_settings(database_url: str, slack: SlackStandIn, **overrides) -> Setting
         slack_bot_token="xoxb-test",
         slack_signing_secret=SECRET,
         slack_api_url=slack.api_url,
+        slack_response_origins=[slack.base_url],
         **overrides,
     )
 

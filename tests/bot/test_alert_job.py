@@ -148,6 +148,7 @@ def test_a_conversation_past_its_channel_sla_fires_below_the_count(engine, clien
         pseudonym_key="test-key",
         slack_bot_token="xoxb-test",
         slack_api_url=slack_api.api_url,
+        slack_response_origins=[slack_api.base_url],
         backlog_thresholds={"twitter": 7200.0},
     )
     subscription = subscribe(engine, threshold=10)

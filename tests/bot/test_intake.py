@@ -63,6 +63,7 @@ def running(server, database_url, slack_api, **overrides) -> Iterator[Bot]:
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack_api.api_url,
+        slack_response_origins=[slack_api.base_url],
         **{"intake_channels": {TWITTER_INTAKE: "twitter"}, **overrides},
     )
     engine = make_engine(settings.database_url)

@@ -122,6 +122,7 @@ def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_fini
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack_api.api_url,
+        "SLACK_RESPONSE_ORIGINS": slack_api.base_url,
     }
     process, log = kpibot_serve(tmp_path, env)
     try:
