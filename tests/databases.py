@@ -94,7 +94,7 @@ class refused_inserts:
     def __init__(self, engine, table: str) -> None:
         self.engine, self.table = engine, table
 
-    def __enter__(self) -> "refused_inserts":
+    def __enter__(self) -> refused_inserts:
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "sqlite":
                 conn.exec_driver_sql(
