@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ MAX_CLOCK_SKEW_SECONDS = 300
 SIGNATURE_HEADER = "x-kpibot-signature"
 TIMESTAMP_HEADER = "x-kpibot-timestamp"
 TOKEN_HEADER = "x-kpibot-token"
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is True, int("²") fails
 _EVENT_TYPES = {"application/json": "json", "application/x-ndjson": "ndjson", "application/ndjson": "ndjson"}
 _TOO_LARGE = f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches"
 _NOT_CONFIGURED = "webhooks are not configured: set KPIBOT_WEBHOOK_SECRET (or KPIBOT_WEBHOOK_TOKEN)"
@@ -158,7 +160,7 @@ class _Webhooks:
         if not self.secret:
             raise _Refused(401, "signed requests need KPIBOT_WEBHOOK_SECRET on the bot; use the token")
         stamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
-        if not stamp.isdigit():
+        if not _UNIX_SECONDS.fullmatch(stamp):
             raise _Refused(401, f"{TIMESTAMP_HEADER} must be the unix time in seconds")
         if abs(self.clock() - int(stamp)) > MAX_CLOCK_SKEW_SECONDS:
             raise _Refused(401, "stale request: the timestamp is more than 5 minutes from the bot's clock")
@@ -215,7 +217,39 @@ def _items(body: bytes, kind: str) -> list[tuple[int, Any]]:
         data = json.loads(text)
     except json.JSONDecodeError:
         return [(0, text)]  # the ingestion core rejects and keeps it, naming where the JSON breaks
+    except RecursionError:  # some element is nested too deeply to read: the others still are
+        elements = json_array_elements(text)
+        return list(enumerate(elements)) if elements is not None else [(0, text)]
     return list(enumerate(data)) if isinstance(data, list) else [(0, data)]
+
+
+def json_array_elements(text: str) -> list[str] | None:
+    """The text of each element of the JSON array `text`, found without parsing them (an element may be
+    too deep to parse: it is still cut out, and rejected on its own); None when `text` is not one
+    complete array."""
+    start = len(text) - len(text.lstrip())
+    if text[start : start + 1] != "[":
+        return None
+    elements, depth, in_string, escaped, begin = [], 0, False, False, start + 1
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                last = text[begin:index]
+                if last.strip():
+                    elements.append(last)
+                return elements if not text[index + 1 :].strip() else None
+        elif char == "," and depth == 1:
+            elements.append(text[begin:index])
+            begin = index + 1
+    return None
 
 
 def _error(status: int, message: str) -> JSONResponse:

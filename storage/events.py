@@ -1,8 +1,13 @@
-"""The bot's own event format (EVENTS.md) as pydantic models, and readable validation errors."""
+"""The bot's own event format (docs/events.md) as pydantic models, and readable validation errors.
+
+Beyond the format, every field is bounded so that no single event can fail the transaction it shares
+with others: ids and names fit a database index (at most 256 characters), numbers are finite and
+plausible, and times convert to UTC (a year-1 time with a +01:00 offset does not).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
@@ -24,17 +29,26 @@ def _iso_time(value: Any) -> datetime:
         raise ValueError("not-iso")
     if parsed.tzinfo is None:
         raise ValueError("no-offset")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out-of-range") from None
     return parsed
 
 
+MAX_NAME = 256  # characters of an id or a name: PostgreSQL's indexes refuse entries over ~2.7 KB
+MAX_SECONDS = 7 * 86400.0  # a handle time above a week is a unit mistake, not a conversation
+MAX_MONEY = 1e12
 IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
-NonEmpty = Annotated[str, Field(min_length=1)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+Name = Annotated[str, Field(max_length=MAX_NAME)]
+Money = Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
 
 
 class Author(BaseModel):
     kind: Literal["customer", "agent", "bot"]
-    id: str | None = None
-    name: str | None = None
+    id: Name | None = None
+    name: Name | None = None
 
 
 class _Common(BaseModel):
@@ -45,7 +59,7 @@ class _Common(BaseModel):
     conversation_id: NonEmpty | None = None
     channel: NonEmpty | None = None
     source: NonEmpty | None = None
-    link: str | None = None
+    link: Annotated[str, Field(max_length=2048)] | None = None
 
 
 class _InConversation(_Common):
@@ -58,8 +72,8 @@ class MessageEvent(_InConversation):
     direction: Literal["inbound", "outbound"]
     author: Author
     text: str | None = None
-    quick_reply: str | None = None
-    handle_seconds: Annotated[float, Field(ge=0)] | None = None
+    quick_reply: Name | None = None
+    handle_seconds: Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)] | None = None
     private: bool = False
 
 
@@ -70,8 +84,8 @@ class StatusEvent(_InConversation):
 
 class AssignmentEvent(_InConversation):
     type: Literal["assignment"]
-    agent: str | None = None
-    team: str | None = None
+    agent: Name | None = None
+    team: Name | None = None
 
 
 class EscalationEvent(_InConversation):
@@ -82,26 +96,26 @@ class EscalationEvent(_InConversation):
 class SurveyEvent(_Common):
     type: Literal["survey"]
     kind: Literal["csat", "nps", "ces"]
-    score: float
+    score: Annotated[float, Field(allow_inf_nan=False)]
     comment: str | None = None
 
 
 class LeadEvent(_Common):
     type: Literal["lead"]
-    value: float | None = None
+    value: Money | None = None
     converted: bool = False
 
 
 class ConversionEvent(_Common):
     type: Literal["conversion"]
-    value: float | None = None
+    value: Money | None = None
 
 
 class CustomerEvent(_Common):
     type: Literal["customer"]
     customer_id: NonEmpty
     change: Literal["new", "lost", "active"]
-    revenue: float | None = None
+    revenue: Money | None = None
 
 
 Event = Annotated[
@@ -147,14 +161,28 @@ def _describe(error: dict) -> str:
         return f'"{name}" is not an ISO-8601 time'
     if kind == "value_error" and "no-offset" in message:
         return f'"{name}" has no time-zone offset (add Z or +01:00)'
+    if kind == "value_error" and "out-of-range" in message:
+        return f'"{name}" is outside the range of times (before year 1 or after 9999 in UTC)'
+    if kind == "finite_number":
+        return f'"{name}" must be a finite number, not {_shown(error["input"])}'
     if kind == "literal_error":
-        return f'"{name}" must be {error["ctx"]["expected"]}, not {error["input"]!r}'
+        return f'"{name}" must be {error["ctx"]["expected"]}, not {_shown(error["input"])}'
     if kind.startswith(("float_", "int_")):
-        return f'"{name}" must be a number, not {error["input"]!r}'
+        return f'"{name}" must be a number, not {_shown(error["input"])}'
     if kind.startswith("bool_"):
-        return f'"{name}" must be true or false, not {error["input"]!r}'
+        return f'"{name}" must be true or false, not {_shown(error["input"])}'
     if kind == "string_too_short":
         return f'"{name}" is empty'
+    if kind == "string_too_long":
+        return f'"{name}" is longer than {error["ctx"]["max_length"]} characters'
     if kind == "greater_than_equal":
-        return f'"{name}" must be ≥ {error["ctx"]["ge"]}'
+        return f'"{name}" must be ≥ {error["ctx"]["ge"]:g}'
+    if kind == "less_than_equal":
+        return f'"{name}" must be ≤ {error["ctx"]["le"]:g}'
     return f'"{name}": {message}'
+
+
+def _shown(value: Any) -> str:
+    """A value as quoted in a reason: its repr, cut to 60 characters (reasons are stored and answered)."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "…"

@@ -6,6 +6,8 @@ queue; whoever finds no write under way stores everything queued meanwhile, and 
 own exact counts. Requests with a bad event, and big batches, are ingested on their own (their
 rejections must carry their own positions); merged ones are pre-validated, and which of their events
 the shared transaction stored is read back by its receive time, which each transaction has its own.
+A failure is its own request's: when a shared transaction fails, each of its requests is stored again on
+its own, so only the one that cannot be stored hears of the error.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.events import EventError
-from storage.ingest import Ingestor, IngestResult
+from storage.ingest import Ingestor, IngestResult, Outcome
 from storage.models import RawEvent
 from storage.rebuild import chunks
 
@@ -76,7 +78,8 @@ class GroupCommit:
 
     def _keys(self, items: list[tuple[int, Any]], source: str) -> list[tuple[str, str]] | None:
         try:
-            return [self.ingestor.normalise(position, payload, source).key for position, payload in items]
+            now = self.ingestor.clock()
+            return [self.ingestor.normalise(pos, payload, source, now=now).key for pos, payload in items]
         except EventError:
             return None
 
@@ -85,32 +88,51 @@ class GroupCommit:
             groups: dict[str, list[_Job]] = {}
             for job in jobs:
                 if job.keys is None:
-                    job.result = self.ingestor.ingest(job.items, source=job.source, now=self.clock())
+                    self._alone(job)
                 else:
                     groups.setdefault(job.source, []).append(job)
             for source, group in groups.items():
-                self._merged(source, group)
-        except BaseException as exc:  # every waiting caller hears of the failure, not only this one
+                try:
+                    self._merged(source, group)
+                except Exception:  # noqa: BLE001 - which request failed it is found by storing each alone
+                    _log.warning("a group commit of %d requests failed; storing each on its own", len(group))
+                    for job in group:
+                        self._alone(job)
+        except BaseException as exc:  # interrupted: every waiting caller hears of it, not only this one
             for job in jobs:
-                if job.result is None:
+                if not job.finished:
                     job.error = exc
             raise
 
+    def _alone(self, job: _Job) -> None:
+        try:
+            job.result = self.ingestor.ingest(job.items, source=job.source, now=self.clock())
+        except Exception as exc:  # noqa: BLE001 - handed to this job's caller, and to no one else
+            job.error = exc
+
     def _merged(self, source: str, group: list[_Job]) -> None:
         now = self.clock()
+        owners = [(job, n) for job in group for n in range(len(job.items))]
         payloads = [payload for job in group for _, payload in job.items]
         total = self.ingestor.ingest(list(enumerate(payloads)), source=source, now=now)
-        if total.rejected:  # cannot happen: the same normaliser accepted them all just before
-            _log.error("events validated for a group commit were rejected: %s", total.rejected)
-        keys = {key for job in group for key in job.keys}
+        results = {id(job): IngestResult() for job in group}
+        refused: dict[int, set[int]] = {id(job): set() for job in group}
+        # validated just before, so only the database can refuse one now: it is its own request's rejection
+        for outcome in total.rejected:
+            job, n = owners[outcome.position]
+            results[id(job)].rejected.append(Outcome(job.items[n][0], "rejected", outcome.reason))
+            refused[id(job)].add(n)
+        keys = {key for job in group for n, key in enumerate(job.keys) if n not in refused[id(job)]}
         # all new or all known is the usual case; only a mix needs reading back which were stored
         if total.stored in (0, len(keys)):
             stored = keys if total.stored else set()
         else:
             stored = self._stored_at(now, keys)
         for job in group:
-            result = IngestResult()
-            for key in job.keys:
+            result = results[id(job)]
+            for n, key in enumerate(job.keys):
+                if n in refused[id(job)]:
+                    continue
                 if key in stored:
                     stored.discard(key)  # the first to send it stored it; a repeat is a duplicate
                     result.stored += 1

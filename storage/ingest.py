@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
 from storage import kpi_days
 from storage.analysis import text_analyser
 from storage.dialect import bulk_insert, lock_names
 from storage.events import EventError
 from storage.models import RejectedEvent
-from storage.normalise import Accepted, Normaliser
+from storage.normalise import Accepted, Normaliser, Unreadable
 from storage.privacy import pseudonymiser
 from storage.projection import Step
 from storage.rebuild import rebuild_conversations
@@ -26,6 +28,7 @@ from storage.settings import Settings
 from storage.writes import conversation_ids, link_conversions, set_links, store_raw
 
 _CONVERSATION_TYPES = ("message", "status", "assignment", "escalation", "survey")
+_log = logging.getLogger("kpibot.ingest")
 
 
 @dataclass
@@ -54,9 +57,17 @@ class IngestResult:
 class Ingestor:
     """Stores events for one workspace. Reuse one instance: it caches the pseudonymiser and channel map."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, analyse_text: bool = True):
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        analyse_text: bool = True,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.engine = engine
         self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))  # the time window's "now" (see Normaliser)
         self._normaliser: Normaliser | None = None
         self.analyser: Analyser | None = text_analyser(settings) if analyse_text else None
 
@@ -70,14 +81,21 @@ class Ingestor:
     def ingest(
         self, items: Iterable[tuple[int, Any]], *, source: str = "kpibot", now: datetime | None = None
     ) -> IngestResult:
-        """Stores every good event of (position, payload) pairs in one transaction; bad ones are rejected."""
+        """Stores every good event of (position, payload) pairs in one transaction; bad ones are rejected.
+        `now` is the receive time stored with them (default: the wall clock).
+
+        An event the database itself refuses (a value no validation foresaw) is found by splitting the
+        batch and rejected alone; a failure that is not about one event's data (the database is down,
+        locked, or refuses every event) is raised, and nothing of the batch is stored.
+        """
         received = now or datetime.now(UTC)
+        clock = self.clock()
         result = IngestResult()
         accepted: dict[tuple[str, str], Accepted] = {}
         rejected: list[tuple[int, str, Any]] = []
         for position, payload in items:
             try:
-                event = self.normalise(position, payload, source)
+                event = self.normalise(position, payload, source, now=clock)
             except EventError as exc:
                 rejected.append((position, str(exc), payload))
                 continue
@@ -85,29 +103,42 @@ class Ingestor:
                 result.duplicates += 1
             else:
                 accepted[event.key] = event
-        with self.engine.begin() as conn:
-            new = store_raw(conn, list(accepted.values()), received)
-            result.duplicates += len(accepted) - len(new)
-            result.stored = len(new)
-            if new:
-                self._project(conn, new)
-            if rejected:
-                bulk_insert(
-                    conn,
-                    RejectedEvent.__table__,
-                    [
-                        {
-                            "source": source,
-                            "position": pos,
-                            "reason": reason,
-                            "payload": _as_text(payload),
-                            "received_at": received,
-                        }
-                        for pos, reason, payload in rejected
-                    ],
-                )
+        stored, duplicates, refused = self._store(list(accepted.values()), received)
+        result.stored, result.duplicates = stored, result.duplicates + duplicates
+        rejected += [(item.position, reason, item.body) for item, reason in refused]
+        if rejected:
+            rejected.sort(key=lambda bad: bad[0])
+            with self.engine.begin() as conn:
+                bulk_insert(conn, RejectedEvent.__table__, [kept(source, *bad, received) for bad in rejected])
         result.rejected = [Outcome(pos, "rejected", reason) for pos, reason, _ in rejected]
         return result
+
+    def _store(
+        self, accepted: list[Accepted], received: datetime, *, top: bool = True
+    ) -> tuple[int, int, list[tuple[Accepted, str]]]:
+        """(stored, duplicates, refused by the database with why) for `accepted`, split on a data error."""
+        try:
+            with self.engine.begin() as conn:
+                new = store_raw(conn, accepted, received)
+                if new:
+                    self._project(conn, new)
+            return len(new), len(accepted) - len(new), []
+        except _DATA_ERRORS as exc:
+            if not _about_data(exc):
+                raise
+            if len(accepted) == 1:
+                if top:
+                    raise
+                return 0, 0, [(accepted[0], f"the database refused this event ({_kind(exc)})")]
+            half = len(accepted) // 2
+            parts = [self._store(part, received, top=False) for part in (accepted[:half], accepted[half:])]
+            refused = parts[0][2] + parts[1][2]
+            if top and len(refused) == len(accepted):
+                raise  # every event refused: the database, not the events
+            _log.warning(
+                "%d of %d events refused by the database; the others stored", len(refused), len(accepted)
+            )
+            return parts[0][0] + parts[1][0], parts[0][1] + parts[1][1], refused
 
     def _project(self, conn: Connection, new: list[tuple[int, Accepted]]) -> None:
         ids, created = conversation_ids(
@@ -140,9 +171,38 @@ class Ingestor:
         set_links(conn, ids, new)  # after the rebuild, which locks the conversations in a deadlock-free order
 
 
-def _as_text(payload: Any) -> str:
+# Errors that may be about one event's values: bind-time conversions and the database's checks.
+_DATA_ERRORS = (StatementError, UnicodeError, ValueError, OverflowError)
+
+
+def _about_data(exc: BaseException) -> bool:
+    """Whether `exc` may be about an event (split the batch to find it), not the database's state (down,
+    locked, full: every event would fail alike)."""
+    return not isinstance(exc, OperationalError | InterfaceError)
+
+
+def _kind(exc: BaseException) -> str:
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
+def kept(source: str, position: int, reason: str, payload: Any, received: datetime) -> dict[str, Any]:
+    """The rejected-event row keeping `payload` (see `storable_text`)."""
+    return {
+        "source": source,
+        "position": position,
+        "reason": reason,
+        "payload": storable_text(payload),
+        "received_at": received,
+    }
+
+
+def storable_text(payload: Any) -> str:
+    """`payload` as text any database stores: undecodable bytes, lone surrogates and NUL escaped."""
+    if isinstance(payload, Unreadable):
+        payload = payload.raw
     if isinstance(payload, bytes):
-        return payload.decode("utf-8", errors="replace")
-    if isinstance(payload, str):
-        return payload
-    return json.dumps(payload, ensure_ascii=False, default=str)
+        payload = payload.decode("utf-8", errors="backslashreplace")
+    elif not isinstance(payload, str):
+        payload = json.dumps(payload, ensure_ascii=False, default=str)
+    payload = payload.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return payload.replace("\x00", "\\u0000")

@@ -106,7 +106,7 @@ def _replay_part(
         try:
             events = _events(row, adapters)
             for event in events:
-                ingestor.normalise(row.id, event, row.source)
+                ingestor.normalise(row.id, event, row.source, now=ingestor.clock())
         except ValueError as exc:  # EventError is a ValueError, as are the adapters' errors
             reasons[row.id] = str(exc)
             continue

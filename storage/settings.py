@@ -7,7 +7,7 @@ Precedence, highest first: keyword arguments, environment, `.env`, the YAML file
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("KPIBOT_PSEUDONYM_KEY", "pseudonym_key")
     )
+    # The plausible window of event times: earlier, or further ahead of the bot's clock, is rejected (a
+    # year-1 time would make every per-day question walk 740,000 days).
+    event_time_min: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    event_time_max_ahead_seconds: float = Field(86400.0, ge=0)
     text_retention_days: int = Field(
         90, validation_alias=AliasChoices("KPIBOT_TEXT_RETENTION_DAYS", "text_retention_days")
     )
@@ -148,6 +152,11 @@ class Settings(BaseSettings):
         return (
             [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
         )
+
+    @field_validator("event_time_min")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     @field_validator("tz")
     @classmethod

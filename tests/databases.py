@@ -88,23 +88,27 @@ def postgres_url() -> str:
 
 
 class refused_inserts:
-    """Makes the database itself refuse every INSERT into `table` while the `with` block runs (a trigger
-    raising an error, on SQLite and PostgreSQL alike): a real database error, injected without mocks."""
+    """Makes the database itself refuse every INSERT into `table` (only rows whose `external_id` is
+    `external_id`, when given) while the `with` block runs: a trigger raising an error, on SQLite and
+    PostgreSQL alike — a real database error, injected without mocks."""
 
-    def __init__(self, engine, table: str) -> None:
+    def __init__(self, engine, table: str, external_id: str | None = None) -> None:
         self.engine, self.table = engine, table
+        self.when = "" if external_id is None else f"NEW.external_id = '{external_id}'"
 
     def __enter__(self) -> refused_inserts:
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "sqlite":
+                when = f"WHEN {self.when} " if self.when else ""
                 conn.exec_driver_sql(
-                    f"CREATE TRIGGER kpibot_test_refuse BEFORE INSERT ON {self.table} "
+                    f"CREATE TRIGGER kpibot_test_refuse BEFORE INSERT ON {self.table} {when}"
                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
                 )
             else:
+                condition = self.when or "true"
                 conn.exec_driver_sql(
-                    "CREATE FUNCTION kpibot_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+                    "CREATE FUNCTION kpibot_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF {condition} THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$"
                 )
                 conn.exec_driver_sql(
                     f"CREATE TRIGGER kpibot_test_refuse BEFORE INSERT ON {self.table} "

@@ -152,9 +152,10 @@ def test_event_whose_handling_failed_is_stored_when_slack_retries_it(bot):
     assert again.headers.get("x-slack-no-retry") == "1"
 
 
-def test_socket_mode_serves_no_slack_route(server, database_url, slack_api, internal):
+def test_socket_mode_serves_no_slack_route(server, database_url, engine, slack_api, internal):
     target, url = server  # served without a lifespan: the socket itself is not opened here
-    target.app = create_http_app(bot_settings(database_url, slack_api, slack_app_token="xapp-test"))
+    settings = bot_settings(database_url, slack_api, slack_app_token="xapp-test")
+    target.app = create_http_app(settings, engine=engine)
     body = command_aimed_at(internal)
 
     response = httpx.post(f"{url}/slack/events", content=body, headers=sign(body, SECRET))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from storage.group_commit import GroupCommit
 from storage.ingest import Outcome
 from storage.models import RawEvent
+from tests.databases import refused_inserts
 from tests.slack_standin import wait_for
 
 
@@ -108,3 +110,34 @@ def test_a_failed_write_is_reported_to_every_caller_in_the_group(ingestor, monke
     # no write is left marked as under way: once the disk has room, the next caller is answered, not hung
     monkeypatch.setattr(ingestor, "ingest", ingest)
     assert writer.ingest([(0, message("e3"))]).stored == 1
+
+
+def test_an_event_the_database_refuses_is_rejected_in_its_own_request_only(ingestor, engine, monkeypatch):
+    writer = GroupCommit(ingestor)
+    requests = [[message("e1")], [message("e2"), message("bad")], [message("e3")]]
+    with refused_inserts(engine, "raw_event", external_id="bad"):
+        a, b, c = queued_together(writer, requests, monkeypatch)
+
+    assert [(r.stored, r.duplicates) for r in (a, b, c)] == [(1, 0), (1, 0), (1, 0)]
+    assert a.rejected == c.rejected == [] and [o.position for o in b.rejected] == [1]
+    assert b.rejected[0].reason.startswith("the database refused this event")
+    assert sorted(stored_ids(engine)) == ["e0", "e1", "e2", "e3"]
+
+
+def test_a_request_that_fails_its_group_fails_alone_and_the_others_are_stored(ingestor, engine, monkeypatch):
+    writer = GroupCommit(ingestor)
+    ingest = ingestor.ingest
+
+    def poisoned(items, **kwargs):
+        if any(
+            json.loads(p)["id"] == "poison" if isinstance(p, str) else p["id"] == "poison" for _, p in items
+        ):
+            raise RuntimeError("poisoned write")
+        return ingest(items, **kwargs)
+
+    monkeypatch.setattr(ingestor, "ingest", poisoned)
+    requests = [[message("e1")], [message("poison")], [message("e2")], [message("e3")]]
+    results = queued_together(writer, requests, monkeypatch)
+
+    assert [getattr(r, "stored", str(r)) for r in results] == [1, "poisoned write", 1, 1]
+    assert sorted(stored_ids(engine)) == ["e0", "e1", "e2", "e3"]
