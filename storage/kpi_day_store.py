@@ -32,6 +32,10 @@ EVERY = ""  # the channel of a day's row over every channel
 _log = logging.getLogger("kpibot.kpi_days")
 GRACE = timedelta(hours=1)  # how long after an hour ends it may be cached (see cached_until)
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+# The most days one question may cache: older parts of a range are read from the tables. Ingestion
+# refuses implausible times, but a row written by hand (opened in year 1) must not make a backlog
+# question fill 740,000 days.
+MAX_CACHED_DAYS = 1000
 BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy (see `store`)
 _busy_until = 0.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -106,11 +110,11 @@ class Slot:
 
 def split(start: datetime, end: datetime) -> tuple[list[Slot], list[tuple[datetime, datetime]]] | None:
     """The cached slots making up `[start, end)` — the whole UTC days, and the whole hours of the days
-    it starts or ends inside, up to `cached_until` — and the ranges left before and after them (read
-    from the tables: the last hour or two, and the minutes before the first whole hour); None when there
-    is no slot."""
-    first = _ceil(start, HOUR)
+    it starts or ends inside, up to `cached_until`, at most MAX_CACHED_DAYS back — and the ranges left
+    before and after them (read from the tables: the last hour or two, the minutes before the first
+    whole hour, anything older than the cached span); None when there is no slot."""
     stop = min(_floor(end, HOUR), cached_until())
+    first = max(_ceil(start, HOUR), _floor(stop, DAY) - MAX_CACHED_DAYS * DAY)
     if first >= stop:
         return None
     day_first, day_stop = _ceil(first, DAY), _floor(stop, DAY)

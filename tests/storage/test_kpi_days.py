@@ -612,3 +612,37 @@ def test_a_cold_question_reads_each_missing_day_and_each_run_of_missing_hours_on
     assert len(reads) == 6 + 2
     assert len(cached_days(engine, "frt")) == 6
     assert sum(len(cached_days(engine, f"frt@{hour:02d}")) for hour in range(24)) == 18
+
+
+def test_a_range_starting_in_year_1_caches_at_most_the_last_1000_days(monkeypatch):
+    monkeypatch.setattr(kpi_day_store, "cached_until", lambda *a: datetime(2026, 11, 20, tzinfo=UTC))
+    year_1 = datetime(1, 1, 1, tzinfo=UTC)
+
+    slots, edges = kpi_day_store.split(year_1, datetime(2026, 11, 20, 12, tzinfo=UTC))
+
+    first = date(2026, 11, 20) - timedelta(days=kpi_day_store.MAX_CACHED_DAYS)
+    assert len(slots) == 1000 and slots[0] == Slot(first) and slots[-1] == Slot(date(2026, 11, 19))
+    assert edges[0] == (year_1, datetime.combine(first, datetime.min.time(), UTC))
+
+
+def test_a_conversation_written_by_hand_in_year_1_costs_backlog_no_more_than_1000_cached_days(
+    engine, settings, ingestor, monkeypatch
+):
+    feed(ingestor, week_of_conversations())
+    with engine.begin() as conn:  # what ingestion refuses, written straight into the table
+        conn.execute(
+            text("UPDATE conversation SET opened_at = :at WHERE external_id = 'ig--7'"),
+            {
+                "at": datetime(1, 1, 1, 0, 0),
+            },
+        )
+
+    started = time.perf_counter()
+    answer = ask(engine, settings, "backlog")
+    elapsed = time.perf_counter() - started
+
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(DISTINCT day) FROM kpi_day WHERE series = 'open'")).scalar()
+    assert rows <= kpi_day_store.MAX_CACHED_DAYS + 1 and elapsed < 60
+    assert answer == without_cache(monkeypatch, engine, settings, "backlog")
+    assert answer["oldest_age"] > 739_000 * 86400  # the year-1 conversation is still the oldest open one
