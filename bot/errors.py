@@ -58,7 +58,8 @@ def _can_respond(body: dict[str, Any]) -> bool:
 
 def _what(body: Any) -> str:
     """A one-line description of the request: the command and its words (what was asked of the bot, cut
-    at 80 characters), the event type or action, and who (ids only: never an event's text)."""
+    at 80 characters) and who asked, the event type and id, or the action and who pressed it — never an
+    event's text or author (an intake message's author is a customer)."""
     if not isinstance(body, dict):
         return "an unreadable request"
     if "command" in body:
@@ -66,7 +67,7 @@ def _what(body: Any) -> str:
         return f"{body['command']} {asked!r} from {body.get('user_id')} in {body.get('channel_id')}"
     if "event" in body:
         event = body["event"] if isinstance(body["event"], dict) else {}
-        return f"event {event.get('type')} ({body.get('event_id')}) from {event.get('user')}"
+        return f"event {event.get('type')} ({body.get('event_id')})"  # its author may be a customer
     actions = [action.get("action_id") for action in body.get("actions") or [] if isinstance(action, dict)]
     user = body.get("user") if isinstance(body.get("user"), dict) else {}
     return f"{body.get('type', 'request')} {actions} from {user.get('id')}"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # Answers should take well under a second; the upper buckets catch a slow database.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class Metrics:
-    """Commands served (by command and outcome), answer latency, Slack events and ingested events."""
+    """Commands served (by command and outcome), answer latency, Slack events, ingested events, and
+    whether the database is taking writes (what /healthz reports)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -38,6 +41,26 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
+
+        self.writes_failing = Gauge(
+            "kpibot_database_writes_failing",
+            "1 while the last attempt to store events failed (webhooks, intake), else 0.",
+            registry=self.registry,
+        )
+        self.failing_since: float | None = None  # unix time of the first failure in a row
+        self.failure: str | None = None
+
+    def write_failed(self, reason: str) -> None:
+        """Notes a failed attempt to store events (`reason`: the error's kind, never its data)."""
+        if self.failing_since is None:
+            self.failing_since = time.time()
+        self.failure = reason
+        self.writes_failing.set(1)
+
+    def write_succeeded(self) -> None:
+        """Notes that events were stored: writes work (again)."""
+        self.failing_since = self.failure = None
+        self.writes_failing.set(0)
 
     def command_served(self, command: str, outcome: str, seconds: float) -> None:
         """Counts one answered command and records how long the answer took."""

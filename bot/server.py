@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 
+import anyio
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -44,10 +45,14 @@ from bot.slack_requests import MAX_BODY_BYTES as MAX_SLACK_BODY_BYTES
 from bot.slack_requests import signed_by_slack
 from bot.webhooks import webhook_routes
 from storage.db import make_engine
+from storage.health import write_refused
 from storage.ingest import Ingestor
 from storage.settings import Settings
 
 ANSWER_THREADS = 8
+SLACK_THREADS = 8
+HEALTH_THREADS = 2
+HEALTH_SECONDS = 1.0
 _log = logging.getLogger("kpibot.server")
 
 
@@ -69,6 +74,13 @@ def create_http_app(
     bolt = create_app(settings, engine=engine, client=client, clock=clock, metrics=metrics, executor=executor)
 
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    # Threads of their own per kind of work, so that no slow database write (webhooks, intake events)
+    # holds up a slash command's ack or /healthz: each answers within a second whatever the database does.
+    threads = {
+        "interactive": anyio.CapacityLimiter(SLACK_THREADS),  # commands, buttons: ack without the database
+        "events": anyio.CapacityLimiter(SLACK_THREADS),  # Events API: intake messages are stored first
+        "health": anyio.CapacityLimiter(HEALTH_THREADS),
+    }
 
     async def slack_events(request: Request) -> Response:
         received_at = time.perf_counter()
@@ -79,17 +91,31 @@ def create_http_app(
         if not signed_by_slack(request.headers, body, signing_secret, time.time()):
             return JSONResponse({"error": "invalid request"}, status_code=401)
         bolt_request = to_bolt_request(request, body, {"received_at": received_at})
+        kind = (
+            "events"
+            if request.headers.get("content-type", "").startswith("application/json")
+            else "interactive"
+        )
         # Bolt is synchronous: verify, ack and hand the answer to `executor` off the event loop.
-        bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
+        bolt_response = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request, limiter=threads[kind])
         return to_starlette_response(bolt_response)
 
     async def healthz(request: Request) -> Response:
-        ok = await run_in_threadpool(database_answers, engine)
-        health: dict = {"ok": ok}
+        health: dict = {"ok": await _within(HEALTH_SECONDS, threads["health"], database_answers, engine)}
+        if health["ok"] and metrics.failing_since is not None:  # writes failed: do they work again?
+            refused = await _within(HEALTH_SECONDS, threads["health"], write_refused, engine)
+            if refused is None:
+                metrics.write_succeeded()
+            else:
+                since = datetime.fromtimestamp(metrics.failing_since, UTC).isoformat(timespec="seconds")
+                health = {
+                    "ok": False,
+                    "writes": f"failing since {since}: {refused or 'no answer within 1 s'}",
+                }
         leadership = getattr(request.app.state, "leadership", None)
         if leadership is not None:  # under `kpibot serve`: whether this process runs the scheduler
             health["scheduler"] = "leader" if leadership.leading else "standby"
-        return JSONResponse(health, status_code=200 if ok else 503)
+        return JSONResponse(health, status_code=200 if health["ok"] else 503)
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
@@ -130,6 +156,14 @@ def create_http_app(
     app.state.metrics = metrics
     app.state.bolt = bolt
     return app
+
+
+async def _within(seconds: float, limiter: anyio.CapacityLimiter, work: Callable, *args):
+    """What `work(*args)` returns when it finishes on one of `limiter`'s threads within `seconds`;
+    False otherwise (the thread is left to finish on its own)."""
+    with anyio.move_on_after(seconds):
+        return await anyio.to_thread.run_sync(work, *args, limiter=limiter, abandon_on_cancel=True)
+    return False
 
 
 async def _body_within(request: Request, limit: int) -> bytes | None:

@@ -20,7 +20,8 @@ Answers: 200 ``{"stored", "duplicates", "rejected": [{"index", "reason"}]}`` onc
 committed (``index`` is the 0-based position in the array, the 0-based line of the NDJSON body, or
 the event's position among those one Chatwoot payload maps to); 401 when unsigned, badly signed,
 stale or with a wrong token (nothing stored); 413 over 5 MB; 415 for other content types; 503 when
-no secret is configured. Secrets are compared in constant time.
+no secret is configured, and 503 with ``Retry-After`` when the database failed or too many requests are
+waiting for it (nothing of the request stored: retry). Secrets are compared in constant time.
 """
 
 from __future__ import annotations
@@ -28,20 +29,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from sqlalchemy.engine import Engine
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.adapters.chatwoot import SOURCE as CHATWOOT
-from bot.adapters.chatwoot import chatwoot_to_events
+from bot.adapters.chatwoot import chatwoot_to_events, private_payload
 from bot.metrics import Metrics
 from storage.group_commit import GroupCommit
 from storage.ingest import Ingestor, IngestResult, Outcome
@@ -57,6 +59,11 @@ TOKEN_HEADER = "x-kpibot-token"
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is True, int("²") fails
 _EVENT_TYPES = {"application/json": "json", "application/x-ndjson": "ndjson", "application/ndjson": "ndjson"}
 _TOO_LARGE = f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches"
+WEBHOOK_THREADS = 8
+BUSY_RETRY_SECONDS = 5
+_BUSY = "busy: too many requests are waiting for the database; nothing was stored, retry shortly"
+_NOT_STORED = "the database could not store this request; nothing was stored, retry shortly"
+_log = logging.getLogger("kpibot.webhooks")
 _NOT_CONFIGURED = "webhooks are not configured: set KPIBOT_WEBHOOK_SECRET (or KPIBOT_WEBHOOK_TOKEN)"
 
 
@@ -86,9 +93,9 @@ def signature(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.retry_after = status, retry_after
 
 
 class _Webhooks:
@@ -102,6 +109,10 @@ class _Webhooks:
     ):
         self.engine, self.clock, self.metrics = engine, clock, metrics
         self.writer = GroupCommit(ingestor)
+        # Requests waiting for the database get threads of their own (never the ones Slack's acks and
+        # /healthz use), and at most `webhook_max_pending` wait: past that, 503 and Retry-After.
+        self.threads = anyio.CapacityLimiter(WEBHOOK_THREADS)
+        self.max_pending, self.pending = settings.webhook_max_pending, 0
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
         token = settings.webhook_token.get_secret_value() if settings.webhook_token else secret
         self.secret, self.token = secret.encode(), token.encode()
@@ -111,18 +122,42 @@ class _Webhooks:
             kind = self._content_kind(request, _EVENT_TYPES)
             body = await self._authenticated_body(request, signed=True)
             # parsing a 5 MB body takes tens of milliseconds: not on the event loop either
-            result = await run_in_threadpool(lambda: self.writer.ingest(_items(body, kind)))
+            result = await self._stored("webhook", lambda: self.writer.ingest(_items(body, kind)))
         except _Refused as refused:
-            return _error(refused.status, str(refused))
+            return _error(refused)
         return self._answer("webhook", result)
 
     async def chatwoot(self, request: Request) -> JSONResponse:
         try:
             self._content_kind(request, {"application/json": "json"})
             text = _text(await self._authenticated_body(request, signed=False))
+            result = await self._stored(CHATWOOT, lambda: self._ingest_chatwoot(text))
         except _Refused as refused:
-            return _error(refused.status, str(refused))
-        return self._answer(CHATWOOT, await run_in_threadpool(self._ingest_chatwoot, text))
+            return _error(refused)
+        return self._answer(CHATWOOT, result)
+
+    async def _stored(self, door: str, store: Callable[[], IngestResult]) -> IngestResult:
+        """What `store` did, run on the webhooks' own threads; _Refused (503) when too many requests wait
+        for the database, or when it failed (nothing of the request was stored: the sender retries)."""
+        if self.pending >= self.max_pending:
+            raise _Refused(503, _BUSY, retry_after=BUSY_RETRY_SECONDS)
+        self.pending += 1  # on the event loop's thread: no lock needed
+        try:
+            result = await anyio.to_thread.run_sync(store, limiter=self.threads)
+        except _Refused:  # about the request itself (an empty body): its own answer
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed write is the sender's retry, never a traceback
+            if self.metrics is not None:
+                self.metrics.write_failed(type(exc).__name__)
+            _log.error(
+                "%s request not stored: the database failed (%s)", door, type(exc).__name__, exc_info=exc
+            )
+            raise _Refused(503, _NOT_STORED, retry_after=BUSY_RETRY_SECONDS) from None
+        finally:
+            self.pending -= 1
+        if self.metrics is not None:
+            self.metrics.write_succeeded()
+        return result
 
     def _answer(self, door: str, result: IngestResult) -> JSONResponse:
         if self.metrics is not None:
@@ -142,7 +177,7 @@ class _Webhooks:
     async def _authenticated_body(self, request: Request, *, signed: bool) -> bytes:
         """The raw body of a request whose credentials are right, or _Refused with the status to answer."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        if _UNIX_SECONDS.fullmatch(declared) and int(declared) > MAX_BODY_BYTES:
             raise _Refused(413, _TOO_LARGE)
         has_signature = signed and SIGNATURE_HEADER in request.headers
         token = _bearer(request) if signed else _chatwoot_token(request)
@@ -169,12 +204,27 @@ class _Webhooks:
             raise _Refused(401, "invalid signature")
 
     def _ingest_chatwoot(self, text: str) -> IngestResult:
+        payload = None
         try:
-            events = chatwoot_to_events(decode(text))
-        except ValueError as exc:  # the adapter's errors and EventError (bad JSON) alike
-            reason = str(exc)
+            payload = decode(text)
+            events = chatwoot_to_events(payload)
+        except Exception as exc:  # noqa: BLE001 - any shape the adapter cannot map is answered 200 + rejected
+            reason = (
+                str(exc)
+                if isinstance(exc, ValueError)
+                else f"cannot read this payload ({type(exc).__name__})"
+            )
+            private = private_payload(payload, self.writer.ingestor.normalise.pseudonymise)
+            kept = text if private is None else json.dumps(private, ensure_ascii=False)
             now = datetime.now(UTC)
-            store_rejected(self.engine, source=CHATWOOT, reason=reason, payload=text, now=now)
+            store_rejected(
+                self.engine,
+                source=CHATWOOT,
+                reason=reason,
+                payload=kept,
+                now=now,
+                pseudonymised=private is not None,
+            )
             return IngestResult(rejected=[Outcome(0, "rejected", reason)])
         return self.writer.ingest(list(enumerate(events)), source=CHATWOOT)
 
@@ -252,5 +302,6 @@ def json_array_elements(text: str) -> list[str] | None:
     return None
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(refused: _Refused) -> JSONResponse:
+    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after is not None else None
+    return JSONResponse({"error": str(refused)}, status_code=refused.status, headers=headers)

@@ -10,18 +10,31 @@ from storage import deliveries, intake, models, outbox, subscriptions  # noqa: F
 from storage.dialect import sqlite_pragmas
 from storage.schema import ensure_schema
 
+# Connections beyond the pool's 5 kept open: enough for every thread the server runs at once (webhooks,
+# Slack events, answers, health, scheduler), so none waits for a connection behind a slow write.
+POOL_OVERFLOW = 30
+
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for `url`; with `create`, an empty database gets the schema (see `storage.schema`)."""
+    """An engine for `url`; with `create`, an empty database gets the schema (see `storage.schema`).
+
+    Statements' parameters (customer text, handles) never appear in its error messages or logs."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            max_overflow=POOL_OVERFLOW,
+        )
         event.listen(engine, "connect", sqlite_pragmas)
     else:
         # KPI queries differ in their date range: a generic plan (which PostgreSQL switches to after a
         # statement is prepared 5 times on a connection) assumes a tiny range and made 90-day answers
         # twice as slow in bench/kpi.py. Plan each execution for its own parameters.
         options = {"options": "-c plan_cache_mode=force_custom_plan"} if url.startswith("postgresql") else {}
-        engine = create_engine(url, pool_pre_ping=True, connect_args=options)
+        engine = create_engine(
+            url, pool_pre_ping=True, connect_args=options, hide_parameters=True, max_overflow=POOL_OVERFLOW
+        )
     if create:
         try:
             ensure_schema(engine)

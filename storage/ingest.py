@@ -19,8 +19,8 @@ from storage.analysis import text_analyser
 from storage.dialect import bulk_insert, lock_names
 from storage.events import EventError
 from storage.models import RejectedEvent
-from storage.normalise import Accepted, Normaliser, Unreadable
-from storage.privacy import pseudonymiser
+from storage.normalise import Accepted, Normaliser, Unreadable, decode
+from storage.privacy import private_event, pseudonymiser
 from storage.projection import Step
 from storage.rebuild import rebuild_conversations
 from storage.rows import TABLES, TIMELINE_TYPES, Analyser, row_for, step_for
@@ -79,10 +79,16 @@ class Ingestor:
         return self._normaliser
 
     def ingest(
-        self, items: Iterable[tuple[int, Any]], *, source: str = "kpibot", now: datetime | None = None
+        self,
+        items: Iterable[tuple[int, Any]],
+        *,
+        source: str = "kpibot",
+        now: datetime | None = None,
+        pseudonymised: bool = False,
     ) -> IngestResult:
         """Stores every good event of (position, payload) pairs in one transaction; bad ones are rejected.
-        `now` is the receive time stored with them (default: the wall clock).
+        `now` is the receive time stored with them (default: the wall clock); `pseudonymised` says their
+        customer ids are pseudonyms already (rejected events kept privately, replayed).
 
         An event the database itself refuses (a value no validation foresaw) is found by splitting the
         batch and rejected alone; a failure that is not about one event's data (the database is down,
@@ -95,7 +101,7 @@ class Ingestor:
         rejected: list[tuple[int, str, Any]] = []
         for position, payload in items:
             try:
-                event = self.normalise(position, payload, source, now=clock)
+                event = self.normalise(position, payload, source, now=clock, pseudonymised=pseudonymised)
             except EventError as exc:
                 rejected.append((position, str(exc), payload))
                 continue
@@ -105,13 +111,28 @@ class Ingestor:
                 accepted[event.key] = event
         stored, duplicates, refused = self._store(list(accepted.values()), received)
         result.stored, result.duplicates = stored, result.duplicates + duplicates
-        rejected += [(item.position, reason, item.body) for item, reason in refused]
-        if rejected:
-            rejected.sort(key=lambda bad: bad[0])
+        rows = [self.kept(source, pos, reason, payload, received) for pos, reason, payload in rejected]
+        # accepted events refused by the database: their bodies are pseudonymised already
+        rows += [
+            kept_row(source, i.position, why, i.body, received, pseudonymised=True) for i, why in refused
+        ]
+        if rows:
+            rows.sort(key=lambda row: row["position"])
             with self.engine.begin() as conn:
-                bulk_insert(conn, RejectedEvent.__table__, [kept(source, *bad, received) for bad in rejected])
-        result.rejected = [Outcome(pos, "rejected", reason) for pos, reason, _ in rejected]
+                bulk_insert(conn, RejectedEvent.__table__, rows)
+        result.rejected = [Outcome(row["position"], "rejected", row["reason"]) for row in rows]
         return result
+
+    def kept(self, source: str, position: int, reason: str, payload: Any, received: datetime) -> dict:
+        """The rejected-event row for a refused payload: customer handles pseudonymised, names dropped,
+        when it is a JSON object; else as received (storable)."""
+        try:
+            private = private_event(decode(payload), self.normalise.pseudonymise)
+        except EventError:
+            private = None
+        if private is None:
+            return kept_row(source, position, reason, payload, received)
+        return kept_row(source, position, reason, private, received, pseudonymised=True)
 
     def _store(
         self, accepted: list[Accepted], received: datetime, *, top: bool = True
@@ -185,7 +206,9 @@ def _kind(exc: BaseException) -> str:
     return type(getattr(exc, "orig", None) or exc).__name__
 
 
-def kept(source: str, position: int, reason: str, payload: Any, received: datetime) -> dict[str, Any]:
+def kept_row(
+    source: str, position: int, reason: str, payload: Any, received: datetime, *, pseudonymised: bool = False
+) -> dict[str, Any]:
     """The rejected-event row keeping `payload` (see `storable_text`)."""
     return {
         "source": source,
@@ -193,6 +216,7 @@ def kept(source: str, position: int, reason: str, payload: Any, received: dateti
         "reason": reason,
         "payload": storable_text(payload),
         "received_at": received,
+        "pseudonymised": pseudonymised,
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, false, text
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -65,6 +65,8 @@ class RejectedEvent(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(sa_type=UTCDateTime)
     replayed_at: datetime | None = _time()
+    # customer ids in `payload` are pseudonyms already (see storage.privacy.private_event)
+    pseudonymised: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Conversation(SQLModel, table=True):

@@ -122,7 +122,7 @@ class Normaliser:
     privacy rules."""
 
     def __init__(self, settings: Settings, pseudonymise: Callable[[str | None], str | None]):
-        self._pseudonymise = pseudonymise
+        self.pseudonymise = pseudonymise
         self._known = set(settings.channels)
         self._aliases = {k.lower(): v for k, v in settings.channel_aliases.items()}
         self._ces_scale = tuple(float(v) for v in settings.ces_scale)
@@ -157,7 +157,7 @@ class Normaliser:
         self._check_time(event.at, now or datetime.now(UTC))
         source = event.source or default_source
         self._check_source(source, default_source)
-        pseudonymise = (lambda handle: handle) if pseudonymised else self._pseudonymise
+        pseudonymise = (lambda handle: handle) if pseudonymised else self.pseudonymise
         changes: dict[str, Any] = {}
         if event.channel is not None:
             channel = self.channel(event.channel)

@@ -1,10 +1,12 @@
-"""Pseudonymisation of customer handles with a keyed hash."""
+"""Pseudonymisation of customer handles with a keyed hash, and what is kept of a refused event."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -28,11 +30,30 @@ class Pseudonymiser:
             return None
         cached = self._cache.get(handle)
         if cached is None:
-            digest = hmac.new(self._key, handle.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+            # surrogatepass: a refused event's handle may hold a lone surrogate, and is pseudonymised too
+            key = handle.strip().lower().encode("utf-8", "surrogatepass")
+            digest = hmac.new(self._key, key, hashlib.sha256).hexdigest()
             cached = self._cache[handle] = "c_" + digest[:16]
             if len(self._cache) > 100_000:
                 self._cache.clear()
         return cached
+
+
+def private_event(data: Any, pseudonymise: Callable[[str | None], str | None]) -> Any | None:
+    """What is kept of a refused event in kpibot's format (a decoded JSON object): the same with its
+    customer handles pseudonymised and customer names dropped, as ingestion would have stored them; None
+    when `data` is not an object (nothing to find the customer in)."""
+    if not isinstance(data, dict):
+        return None
+    kept = dict(data)
+    author = kept.get("author")
+    if isinstance(author, dict) and author.get("kind") not in ("agent", "bot"):
+        kept["author"] = {k: v for k, v in author.items() if k != "name"}
+        if author.get("id") not in (None, ""):
+            kept["author"]["id"] = pseudonymise(str(author["id"]))
+    if kept.get("customer_id") not in (None, ""):
+        kept["customer_id"] = pseudonymise(str(kept["customer_id"]))
+    return kept
 
 
 def pseudonymiser(settings: Settings, engine: Engine) -> Pseudonymiser:

@@ -1,4 +1,8 @@
-"""Retention: delete message text older than the retention period, keep every derived number."""
+"""Retention: delete message text older than the retention period, keep every derived number.
+
+Rejected events (which may hold a message's text, pseudonymised handles aside) are deleted once they were
+received longer ago than the same period.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.engine import Engine
 
-from storage.models import Message, RawEvent, Survey
+from storage.models import Message, RawEvent, RejectedEvent, Survey
 from storage.rebuild import chunks
 
 _TEXT_FIELDS = ("text", "comment")
@@ -17,11 +21,12 @@ _TEXT_FIELDS = ("text", "comment")
 
 @dataclass
 class PurgeResult:
-    """How many messages lost their text and how many raw events were scrubbed."""
+    """How many messages lost their text, raw events were scrubbed and rejected events deleted."""
 
     messages: int
     raw_events: int
     cutoff: datetime
+    rejected: int = 0
 
 
 def purge_text(engine: Engine, *, now: datetime, retention_days: int) -> PurgeResult:
@@ -63,4 +68,6 @@ def purge_text(engine: Engine, *, now: datetime, retention_days: int) -> PurgeRe
                     update(raw).where(raw.c.id == bindparam("_id")).values(body=bindparam("body")), changes
                 )
                 scrubbed += len(changes)
-    return PurgeResult(messages=messages, raw_events=scrubbed, cutoff=cutoff)
+        kept = RejectedEvent.__table__
+        rejected = conn.execute(delete(kept).where(kept.c.received_at < cutoff)).rowcount
+    return PurgeResult(messages=messages, raw_events=scrubbed, cutoff=cutoff, rejected=rejected)

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from storage.db import session as new_session
 from storage.events import EventError
-from storage.ingest import Ingestor
+from storage.ingest import Ingestor, storable_text
 from storage.models import RejectedEvent
 from storage.normalise import decode
 from storage.rebuild import chunks
@@ -43,11 +43,26 @@ class ReplayResult:
 
 
 def store_rejected(
-    engine: Engine, *, source: str, reason: str, payload: str, now: datetime, position: int | None = 0
+    engine: Engine,
+    *,
+    source: str,
+    reason: str,
+    payload: str,
+    now: datetime,
+    position: int | None = 0,
+    pseudonymised: bool = False,
 ) -> int:
-    """The id of a new rejected-event row keeping `payload` (as received) with the reason it was refused."""
+    """The id of a new rejected-event row keeping `payload` with the reason it was refused; `pseudonymised`
+    says its customer ids are pseudonyms already."""
     with new_session(engine) as db:
-        row = RejectedEvent(source=source, position=position, reason=reason, payload=payload, received_at=now)
+        row = RejectedEvent(
+            source=source,
+            position=position,
+            reason=reason,
+            payload=storable_text(payload),
+            received_at=now,
+            pseudonymised=pseudonymised,
+        )
         db.add(row)
         db.commit()
         return row.id
@@ -99,21 +114,23 @@ def _replay_part(
     adapters: dict[str, Adapter],
     result: ReplayResult,
 ) -> None:
-    by_source: dict[str, list[tuple[int, Any]]] = {}
+    by_source: dict[tuple[str, bool], list[tuple[int, Any]]] = {}
     good: list[int] = []
     reasons: dict[int, str] = {}
     for row in rows:
         try:
             events = _events(row, adapters)
             for event in events:
-                ingestor.normalise(row.id, event, row.source, now=ingestor.clock())
+                ingestor.normalise(
+                    row.id, event, row.source, now=ingestor.clock(), pseudonymised=row.pseudonymised
+                )
         except ValueError as exc:  # EventError is a ValueError, as are the adapters' errors
             reasons[row.id] = str(exc)
             continue
         good.append(row.id)
-        by_source.setdefault(row.source, []).extend((row.id, event) for event in events)
-    for source, items in by_source.items():
-        outcome = ingestor.ingest(items, source=source, now=now)
+        by_source.setdefault((row.source, row.pseudonymised), []).extend((row.id, event) for event in events)
+    for (source, pseudonymised), items in by_source.items():
+        outcome = ingestor.ingest(items, source=source, now=now, pseudonymised=pseudonymised)
         result.stored += outcome.stored
         result.duplicates += outcome.duplicates
         for refused in outcome.rejected:  # not expected: the same normaliser accepted them just above

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     webhook_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("KPIBOT_WEBHOOK_TOKEN", "webhook_token")
     )
+    # Webhook requests waiting for the database at once; more are answered 503 with Retry-After.
+    webhook_max_pending: int = Field(
+        64, ge=1, validation_alias=AliasChoices("KPIBOT_WEBHOOK_MAX_PENDING", "webhook_max_pending")
+    )
     intake_channels: dict[str, str] = Field(default_factory=dict)
     intake_reaction: str = "white_check_mark"
     # Several `kpibot serve` on one PostgreSQL database: how often a standby asks for the scheduler.

@@ -123,3 +123,26 @@ class refused_inserts:
             else:
                 conn.exec_driver_sql(f"DROP TRIGGER kpibot_test_refuse ON {self.table}")
                 conn.exec_driver_sql("DROP FUNCTION kpibot_test_refuse()")
+
+
+class held_write_lock:
+    """Another writer holding the database while the `with` block runs: SQLite's write lock (BEGIN
+    IMMEDIATE), or on PostgreSQL a lock on `raw_event` that lets reads through and stops writes."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> held_write_lock:
+        self.conn = self.engine.connect()
+        if self.engine.dialect.name == "sqlite":
+            self.conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        else:
+            self.conn.exec_driver_sql("LOCK TABLE raw_event IN EXCLUSIVE MODE")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.engine.dialect.name == "sqlite":
+            self.conn.connection.driver_connection.execute("ROLLBACK")
+        else:
+            self.conn.rollback()
+        self.conn.close()

@@ -65,15 +65,15 @@ def import_files(
 def purge(
     days: int = typer.Option(None, help="Retention in days (default: KPIBOT_TEXT_RETENTION_DAYS, 90)."),
 ) -> None:
-    """Delete message text older than the retention period; derived numbers (FRT, sentiment…) stay."""
+    """Delete message text (and rejected events) older than the retention period; derived numbers stay."""
     settings = load_settings()
     retention = settings.text_retention_days if days is None else days
     if retention < 0:
         fail("--days must be 0 or more")
     result = purge_text(open_engine(settings), now=datetime.now(UTC), retention_days=retention)
     console.print(
-        f"purged text of {result.messages} messages and {result.raw_events} raw events older than "
-        f"{result.cutoff:%Y-%m-%d %H:%M} UTC",
+        f"purged text of {result.messages} messages and {result.raw_events} raw events, and "
+        f"{result.rejected} rejected events, older than {result.cutoff:%Y-%m-%d %H:%M} UTC",
         highlight=False,
     )
 

@@ -71,11 +71,17 @@ def register(
             events = [e for e in events if e["type"] != "status" or _known(db, e["conversation_id"])]
         if not events:
             return
-        result = ingestor.ingest(list(enumerate(events)), source=SOURCE, now=datetime.now(UTC))
+        try:
+            result = ingestor.ingest(list(enumerate(events)), source=SOURCE, now=datetime.now(UTC))
+        except Exception as exc:  # Slack's retry brings it again (the error handler forgets the delivery)
+            if metrics is not None:
+                metrics.write_failed(type(exc).__name__)
+            raise
         if metrics is not None:
+            metrics.write_succeeded()
             metrics.ingested(SOURCE, result.stored)
-        for refused in result.rejected:
-            _log.warning("intake event refused (kept for `kpibot rejected`): %s", refused.reason)
+        if result.rejected:  # the reasons are in `kpibot rejected`; logs carry counts, not what was said
+            _log.warning("%d intake event(s) refused; see `kpibot rejected list`", len(result.rejected))
 
     def on_message(event) -> None:
         store(message_events(event, channel_of(event.get("channel"))))

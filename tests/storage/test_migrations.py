@@ -16,7 +16,7 @@ from storage.db import make_engine
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0005"  # the newest revision in storage/migrations/versions
+HEAD = "0006"  # the newest revision in storage/migrations/versions
 
 
 def _differences(engine) -> list:
