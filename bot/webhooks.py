@@ -253,7 +253,7 @@ def _text(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Refused(400, f"the body is not UTF-8 (byte {exc.start})") from None
+        raise _Refused(400, f"the body is not UTF-8 (byte {exc.start + 1})") from None
 
 
 def _items(body: bytes, kind: str) -> list[tuple[int, Any]]:

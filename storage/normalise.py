@@ -61,7 +61,7 @@ def decode(payload: Any) -> Any:
         try:
             payload = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise EventError(f"not UTF-8 (byte {exc.start} is 0x{payload[exc.start]:02x})") from None
+            raise EventError(f"not UTF-8 (byte {exc.start + 1} is 0x{payload[exc.start]:02x})") from None
     if isinstance(payload, str):
         if len(payload) > MAX_EVENT_CHARS:
             raise EventError(f"the event is over {MAX_EVENT_CHARS // 1024} KB; events must be smaller")

@@ -64,13 +64,13 @@ def chatwoot_to_events(payload: dict) -> list[dict]:
 def _message_events(payload: dict, *, updated: bool) -> list[dict]:
     raw_type = payload.get("message_type")
     kind = MESSAGE_TYPES.get(raw_type, raw_type)
-    attrs = payload.get("content_attributes") or {}
+    attrs = _object(payload, "content_attributes", "content_attributes")
     if payload.get("private") or kind == "activity" or (updated and attrs.get("deleted")):
         return []
     if kind not in ("incoming", "outgoing", "template"):
         raise ValueError(f'"message_type" must be incoming, outgoing, activity or template, not {raw_type!r}')
     conversation = _required(payload, "conversation", "conversation")
-    message_id = _required(payload, "id", "id")
+    message_id = _key(_required(payload, "id", "id"), "id")
     common = _common(payload, conversation, "conversation.")
     # external_created_at is when the message really happened on the network (e.g. an imported tweet)
     created = attrs.get("external_created_at") or _required(payload, "created_at", "created_at")
@@ -94,13 +94,18 @@ def _message_events(payload: dict, *, updated: bool) -> list[dict]:
 
 def _customer(payload: dict, conversation: dict) -> dict:
     contact = payload.get("sender") or _dig(conversation, "meta", "sender") or {}
+    if not isinstance(contact, dict):
+        raise ValueError('"sender" must be a JSON object')
     handle = str(_dig(contact, "additional_attributes", "screen_name") or "").lstrip("@")
     customer_id = f"@{handle}" if handle else contact.get("identifier")
-    return {"kind": "customer", "id": str(customer_id or f"contact:{_required(contact, 'id', 'sender.id')}")}
+    fallback = (
+        f"contact:{_key(_required(contact, 'id', 'sender.id'), 'sender.id')}" if not customer_id else ""
+    )
+    return {"kind": "customer", "id": str(customer_id or fallback)}
 
 
 def _outgoing_author(payload: dict, kind: str) -> dict:
-    sender = payload.get("sender") or {}
+    sender = _object(payload, "sender", "sender")
     # Chatwoot's own first-reply rule excludes automation rules and campaigns even when a user sent them
     rule = _dig(payload, "content_attributes", "automation_rule_id")
     campaign = _dig(payload, "additional_attributes", "campaign_id")
@@ -110,7 +115,9 @@ def _outgoing_author(payload: dict, kind: str) -> dict:
     human = kind == "outgoing" and sender.get("type") == "user"
     if sender.get("id") is None and not human:
         return {"kind": "bot", "id": "chatwoot-system"}
-    sender_id = f"chatwoot-{sender.get('type') or 'bot'}:{_required(sender, 'id', 'sender.id')}"
+    sender_id = (
+        f"chatwoot-{sender.get('type') or 'bot'}:{_key(_required(sender, 'id', 'sender.id'), 'sender.id')}"
+    )
     author = {"kind": "agent" if human else "bot", "id": sender_id}
     if sender.get("name"):
         author["name"] = sender["name"]
@@ -174,11 +181,13 @@ def _common(payload: dict, conversation: Any, where: str) -> dict:
     if not isinstance(conversation, dict):
         raise ValueError(f'"{where.rstrip(".")}" must be a JSON object')
     accounts = [_dig(payload, "account", "id"), conversation.get("account_id")]
-    accounts += [m.get("account_id") for m in conversation.get("messages") or [] if isinstance(m, dict)]
+    messages = conversation.get("messages") if isinstance(conversation.get("messages"), list) else []
+    accounts += [m.get("account_id") for m in messages if isinstance(m, dict)]
     account = next((a for a in accounts if a not in (None, "")), None)
     if account is None:
         raise ValueError('"account.id" is missing')
-    number = conversation.get("display_id") or _required(conversation, "id", f"{where}id")
+    number = _key(conversation.get("display_id") or _required(conversation, "id", f"{where}id"), f"{where}id")
+    account = _key(account, "account.id")
     channel = _channel(payload, conversation, where)
     return {"conversation_id": f"cw-{account}-{number}", "channel": channel, "source": SOURCE}
 
@@ -187,7 +196,9 @@ def _channel(payload: dict, conversation: dict, where: str) -> str:
     channel_type = conversation.get("channel") or _dig(payload, "inbox", "channel_type")
     if not channel_type:
         raise ValueError(f'"{where}channel" is missing')
-    attrs = conversation.get("additional_attributes") or {}
+    if not isinstance(channel_type, str):
+        raise ValueError(f'"{where}channel" must be a string, not {type(channel_type).__name__}')
+    attrs = _object(conversation, "additional_attributes", f"{where}additional_attributes")
     hint = str(attrs.get("channel") or "").strip().lower()
     source_id = str(_dig(conversation, "contact_inbox", "source_id") or "")
     if channel_type == "Channel::FacebookPage" and attrs.get("type") == "instagram_direct_message":
@@ -204,7 +215,10 @@ def _channel(payload: dict, conversation: dict, where: str) -> str:
 def _changes(payload: dict) -> dict[str, Any]:
     """Chatwoot's ``changed_attributes`` ([{name: {previous_value, current_value}}]) as name -> new value."""
     changes: dict[str, Any] = {}
-    for item in payload.get("changed_attributes") or []:
+    items = payload.get("changed_attributes") or []
+    if not isinstance(items, list):
+        raise ValueError(f'"changed_attributes" must be a list, not {type(items).__name__}')
+    for item in items:
         for name, change in item.items() if isinstance(item, dict) else ():
             if isinstance(change, dict):
                 changes[name] = change.get("current_value")
@@ -243,6 +257,21 @@ def _required(obj: Any, key: str, path: str) -> Any:
     value = obj.get(key) if isinstance(obj, dict) else None
     if value is None or value == "":
         raise ValueError(f'"{path}" is missing')
+    return value
+
+
+def _object(obj: dict, key: str, path: str) -> dict:
+    """`obj[key]` when it is a JSON object, {} when absent or empty; ValueError for any other shape."""
+    value = obj.get(key) or {}
+    if not isinstance(value, dict):
+        raise ValueError(f'"{path}" must be a JSON object, not {type(value).__name__}')
+    return value
+
+
+def _key(value: Any, path: str) -> str | int:
+    """An id as Chatwoot sends it (a number or a string); ValueError for an object, a list or a bool."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f'"{path}" must be a number or a string, not {type(value).__name__}')
     return value
 
 

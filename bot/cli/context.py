@@ -14,9 +14,11 @@ from storage.db import make_engine
 from storage.schema import SchemaBehind, SchemaUnknown
 from storage.settings import Settings
 
-# Exit codes: 0 success, 1 the work ran but found problems (e.g. rejected events), 2 usage/config error.
+# Exit codes: 0 success, 1 the work ran but found problems (e.g. rejected events), 2 usage/config error,
+# 3 the work stopped on an error part-way (what was done is kept).
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+EXIT_STOPPED = 3
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.cli.context import EXIT_PROBLEMS, console, errors, fail, load_settings, open_engine
-from storage.importer import import_items, open_text, read_events
+from bot.cli.context import EXIT_PROBLEMS, EXIT_STOPPED, console, errors, fail, load_settings, open_engine
+from storage.importer import import_items, open_binary, read_events
 from storage.ingest import Ingestor, IngestResult
 from storage.purge import purge_text
 
@@ -22,44 +22,75 @@ def register(app: typer.Typer) -> None:
 
 def import_files(
     files: list[str] = typer.Argument(
-        ..., help="NDJSON or CSV files (.csv by name); - reads NDJSON from stdin."
+        ..., help="NDJSON or CSV files (.csv by name; .gz decompressed); - reads NDJSON from stdin."
     ),
     source: str = typer.Option(
         "kpibot", help="Source name; (source, id) is what makes an event a duplicate."
     ),
     batch: int = typer.Option(5000, min=1, help="Events per transaction."),
 ) -> None:
-    """Import events (EVENTS.md format) from files. Exit code 0 if nothing was rejected, 1 otherwise."""
+    """Import events (docs/events.md format) from files.
+
+    Exit code 0 if nothing was rejected, 1 if some lines were (each is printed), 3 if the import stopped
+    on an error (what was imported before it is kept: run the same command again to finish).
+    """
     settings = load_settings()
+    for name in files:
+        if name != "-" and Path(name).is_dir():
+            fail(f"{name}: is a directory; name the files in it")
+        if name != "-" and not Path(name).is_file():
+            fail(f"{name}: no such file")
     engine = open_engine(settings)
     ingestor = Ingestor(engine, settings)
     total = IngestResult()
     for name in files:
-        if name != "-" and not Path(name).is_file():
-            fail(f"{name}: no such file")
         lines = None if name == "-" else _count_lines(name)
-        with open_text(name, sys.stdin) as stream, _progress() as progress:
-            task = progress.add_task(f"importing {name}", total=lines)
-            result = import_items(
-                ingestor,
-                read_events(stream, name),
-                source=source,
-                batch=batch,
-                progress=lambda n, task=task: progress.advance(task, n),
+        done = IngestResult()
+        try:
+            with open_binary(name, sys.stdin.buffer) as stream, _progress() as progress:
+                task = progress.add_task(f"importing {name}", total=lines)
+                import_items(
+                    ingestor,
+                    read_events(stream, name),
+                    source=source,
+                    batch=batch,
+                    progress=lambda n, task=task: progress.advance(task, n),
+                    done=done,
+                )
+        except Exception as exc:  # noqa: BLE001 - stopped: say what is kept and how to finish
+            _print_rejections(done, name, files)
+            total.add(done)
+            _summary(total)
+            fail(
+                f"{name}: the import stopped ({type(exc).__name__}: {_first_line(exc)}); the "
+                f"{total.stored} events imported before it are kept; run the same command again to finish "
+                "(what is already imported counts as duplicates)",
+                EXIT_STOPPED,
             )
-        for outcome in result.rejected:
-            errors.print(
-                f"{_where(name, files)}line {outcome.position}: {outcome.reason}",
-                highlight=False,
-                markup=False,
-            )
-        total.add(result)
+        _print_rejections(done, name, files)
+        total.add(done)
+    _summary(total)
+    if total.rejected:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _print_rejections(result: IngestResult, name: str, files: list[str]) -> None:
+    for outcome in result.rejected:
+        errors.print(
+            f"{_where(name, files)}line {outcome.position}: {outcome.reason}", highlight=False, markup=False
+        )
+
+
+def _summary(total: IngestResult) -> None:
     console.print(
         f"imported {total.stored}, duplicates {total.duplicates}, rejected {len(total.rejected)}",
         highlight=False,
     )
-    if total.rejected:
-        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0][:200] if text else "no message"
 
 
 def purge(
@@ -89,9 +120,15 @@ def _progress() -> Progress:
     )
 
 
-def _count_lines(name: str) -> int:
-    with open(name, "rb") as handle:
-        return sum(1 for line in handle if line.strip()) - (1 if name.lower().endswith(".csv") else 0)
+def _count_lines(name: str) -> int | None:
+    """Non-blank lines (less a CSV header): the progress bar's total; None when the file cannot be read
+    (the import itself then says why)."""
+    try:
+        with open_binary(name, sys.stdin.buffer) as handle:
+            count = sum(1 for line in handle if line.strip())
+    except (OSError, EOFError):
+        return None
+    return count - (1 if name.lower().removesuffix(".gz").endswith(".csv") else 0)
 
 
 def _where(name: str, files: list[str]) -> str:
