@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from bot.listeners.intake import intake_command
 from bot.scheduler import schedule_note, subscriptions_changed
 from commands.format import format_duration
+from commands.slack_text import inline
 from commands.subscribe import SettingsRequest, parse_settings
 from storage.db import session
 from storage.settings import Settings
@@ -89,7 +90,7 @@ def is_admin(user: dict[str, Any], settings: Settings) -> bool:
 
 def describe(subscription: Subscription) -> str:
     """The subscription in words: where, when or on what condition, for which support channels."""
-    scope = ", ".join(subscription.channel_list) or "all channels"
+    scope = inline(", ".join(subscription.channel_list)) or "all channels"
     where = f"<#{subscription.slack_channel}>"
     if subscription.kind == "digest":
         return f"daily digest in {where} at {subscription.time} ({subscription.timezone}), {scope}"

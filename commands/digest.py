@@ -10,6 +10,7 @@ of 100 and net sentiment by its difference of shares, as neither has a meaningfu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from commands.format import MISSING, format_change, format_value, meets_benchmar
 from commands.kpis import KPIS
 from commands.periods import Period
 from commands.result import KpiResult
+from commands.slack_text import inline
 from storage.settings import Settings
 
 # label, metric, values key, unit, better, benchmark key
@@ -128,7 +130,7 @@ def digest_message(digest: Digest) -> dict[str, Any]:
     """The digest as a Slack message: Block Kit `blocks` and a plain `text` fallback."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Daily digest · {_day(digest.day)}"}},
-        _context(f"{_scope(digest)} · vs {_day(digest.day - timedelta(days=1))} and benchmark"),
+        _context(f"{_scope(digest, inline)} · vs {_day(digest.day - timedelta(days=1))} and benchmark"),
     ]
     fields = [f"*{line.label}*\n{_figure(line, bold=True)}" for line in digest.lines]
     blocks += [_fields(fields[i : i + 10]) for i in range(0, len(fields), 10)]
@@ -199,12 +201,13 @@ def _extras(digest: Digest, *, bold: bool) -> list[str]:
         split = " · ".join(f"{k} {format_value(v, 'fraction')}" for k, v in digest.sentiment.items())
         lines.append(f"{title('Sentiment')}: {split}")
     if digest.topics:
-        lines.append(f"{title('Top topics')}: " + "; ".join(_topic(t) for t in digest.topics))
+        shown = inline if bold else str  # topic labels come from settings: inert in Slack
+        lines.append(f"{title('Top topics')}: " + "; ".join(_topic(t, shown) for t in digest.topics))
     return lines
 
 
-def _topic(topic: dict[str, Any]) -> str:
-    text = f"{topic['topic']} {topic.get('count', MISSING)}"
+def _topic(topic: dict[str, Any], shown: Callable[[object], str]) -> str:
+    text = f"{shown(topic['topic'])} {topic.get('count', MISSING)}"
     if _number(topic.get("share")):
         text += f" ({format_value(topic['share'], 'fraction')})"
     return text
@@ -218,7 +221,7 @@ def _fallback(digest: Digest) -> str:
     shown = [
         f"{line.label} {format_value(line.value, _display_unit(line.unit))}" for line in digest.lines[:4]
     ]
-    return f"Daily digest for {_day(digest.day)} ({_scope(digest)}): " + ", ".join(shown)
+    return f"Daily digest for {_day(digest.day)} ({_scope(digest, inline)}): " + ", ".join(shown)
 
 
 def _display_unit(unit: str) -> str:
@@ -226,8 +229,8 @@ def _display_unit(unit: str) -> str:
     return "fraction" if unit == "net" else unit
 
 
-def _scope(digest: Digest) -> str:
-    return (", ".join(digest.channels) or "all channels") + f" · {digest.tz.key}"
+def _scope(digest: Digest, shown: Callable[[object], str] = str) -> str:
+    return (shown(", ".join(digest.channels)) or "all channels") + f" · {digest.tz.key}"
 
 
 def _day(day: date) -> str:

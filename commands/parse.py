@@ -16,6 +16,7 @@ from datetime import datetime
 from commands.business_hours import BusinessClock
 from commands.errors import UsageError
 from commands.periods import DEFAULT_PERIOD, NAMED_PERIODS, Period, is_period_word, resolve_period
+from commands.slack_text import inline
 from storage.settings import Settings
 
 METRICS = (
@@ -169,9 +170,11 @@ def help_text(settings: Settings) -> str:
     aliases: dict[str, list[str]] = {}
     for alias, channel in settings.channel_aliases.items():
         aliases.setdefault(channel.lower(), []).append(alias.lower())
-    channels = ", ".join(
-        f"{channel} ({', '.join(aliases[channel])})" if channel in aliases else channel
-        for channel in (name.lower() for name in settings.channels)
+    channels = inline(  # names from the settings: inert in Slack
+        ", ".join(
+            f"{channel} ({', '.join(aliases[channel])})" if channel in aliases else channel
+            for channel in (name.lower() for name in settings.channels)
+        )
     )
     metrics = "\n".join(f"`{key}` {METRIC_NAMES[key]}" for key in METRICS)
     return (

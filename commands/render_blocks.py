@@ -16,6 +16,7 @@ from commands.parse import METRIC_NAMES
 from commands.render_nlp import NLP_METRICS, nlp_message
 from commands.render_table import show, stat_label, table, table_rows
 from commands.result import KpiResult, Scorecard
+from commands.slack_text import inline
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -42,7 +43,7 @@ def kpi_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, 
     if _has_data(result.values, spec):
         lines = _comparison(result, spec)
         fields = [
-            f"*{stat_label(key)}*\n{show(key, value, spec)}"
+            f"*{stat_label(key)}*\n{inline(show(key, value, spec))}"
             for key, value in result.values.items()
             if isinstance(value, int | float | str) and key not in (*_WAITING_KEYS, _headline_key(spec))
         ]
@@ -200,7 +201,7 @@ def _breakdown_columns(values: dict[str, Any], spec: KpiSpec | None) -> dict[str
 
 
 def _scope(label: str, channels: tuple[str, ...], business_hours: bool, asked_by: str | None) -> str:
-    parts = [label, ", ".join(channels) if channels else "all channels"]
+    parts = [label, inline(", ".join(channels)) if channels else "all channels"]
     if business_hours:
         parts.append("business hours")
     if asked_by:

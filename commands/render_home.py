@@ -7,6 +7,7 @@ from typing import Any
 
 from commands.render_blocks import scorecard_sections
 from commands.result import Scorecard
+from commands.slack_text import inline
 
 HOME_PERIODS = {"1d": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
 DEFAULT_HOME_PERIOD = "7d"
@@ -43,7 +44,7 @@ def home_view(scorecard: Scorecard, *, period_word: str, updated_at: datetime) -
     updated = (
         f"Updated {updated_at.astimezone(scorecard.period.tz):%Y-%m-%d %H:%M} ({scorecard.period.tz.key})"
     )
-    scope = ", ".join(scorecard.channels) if scorecard.channels else "all channels"
+    scope = inline(", ".join(scorecard.channels)) if scorecard.channels else "all channels"
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Scorecard: {scorecard.period.label}"}},
         controls,

@@ -2,8 +2,9 @@
 
 Both are made of the same paragraphs, with Slack's *bold* and code fences in the message only: the
 split as bars of ▇ (one cell per 5 % of scored messages), topics as a small aligned table, voice as
-quotes with the pseudonymised author, the channel and how long ago. Customer text is shown as text,
-never as markup: Slack's control characters are escaped and rich does not parse markup in `Text`.
+quotes with the pseudonymised author, the channel and how long ago. Customer text, phrases, topics and
+names are shown as text, never as markup: escaped for Slack (commands.slack_text), and rich does not parse
+markup in `Text`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from commands.kpis import KPIS
 from commands.parse import METRIC_NAMES
 from commands.render_table import table
 from commands.result import KpiResult
+from commands.slack_text import block, inline
 
 NLP_METRICS = frozenset({"sentiment", "topics", "voice"})
 BAR_CELLS = 20
 SPLIT = ("positive", "neutral", "negative")
 SHOWN_PHRASES = 5
 SHOWN_CHANNEL_TOPICS = 3
-_SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 def bar(share: float | None, cells: int = BAR_CELLS) -> str:
@@ -70,9 +71,9 @@ def nlp_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, 
     blocks = [{"type": "header", "text": {"type": "plain_text", "text": header[:150], "emoji": True}}]
     blocks += [_section(paragraph) for paragraph in _paragraphs(result, slack=True)]
     blocks += [_section(f"_{note[:1].upper()}{note[1:]}_") for note in _notes(result)]
-    scope = " · ".join([_scope(result), *([f"asked by <@{asked_by}>"] if asked_by else [])])
+    scope = " · ".join([_scope(result, inline), *([f"asked by <@{asked_by}>"] if asked_by else [])])
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": scope}]})
-    return {"text": f"{header} ({_scope(result)})", "blocks": blocks}
+    return {"text": f"{header} ({_scope(result, inline)})", "blocks": blocks}
 
 
 def nlp_renderable(result: KpiResult) -> RenderableType:
@@ -89,6 +90,7 @@ def _paragraphs(result: KpiResult, *, slack: bool) -> list[str]:
     """What the result says, a paragraph per block: the comparison, split bars and scores (sentiment);
     the topics table and recurring phrases (topics); the quotes (voice); then the breakdown."""
     bold: Callable[[str], str] = (lambda s: f"*{s}*") if slack else str
+    shown: Callable[[object], str] = inline if slack else str
     values, out = result.values, []
     if result.metric == "sentiment":
         lines = split_lines(values)
@@ -108,19 +110,20 @@ def _paragraphs(result: KpiResult, *, slack: bool) -> list[str]:
             intro = f"{read} customer messages" + (
                 f" · previous period {before}" if before is not None else ""
             )
-            rows = _code(
-                table([topic_cells(topic) for topic in values["topics"]], None, max_chars=2900), slack
-            )
+            cells = [topic_cells(topic) for topic in values["topics"]]
+            rows = _code(table(cells, None, max_chars=2900, escape=shown), slack)
             out.append(f"{intro}\n{rows}")
         if values.get("phrases"):
-            phrases = " · ".join(f"“{p['phrase']}” {p['count']}" for p in values["phrases"][:SHOWN_PHRASES])
+            phrases = " · ".join(
+                f"“{shown(p['phrase'])}” {p['count']}" for p in values["phrases"][:SHOWN_PHRASES]
+            )
             out.append(f"{bold('Recurring phrases outside the topics')}: {phrases}")
     else:
         for key, title in (("negative", "Most negative"), ("positive", "Most positive")):
             if values.get(key):
                 out.append("\n".join([bold(title), *(_quote(quote, slack) for quote in values[key])]))
     if result.breakdown:
-        out.append(f"{bold(f'By {result.by}')}\n{_breakdown(result, bold, slack)}")
+        out.append(f"{bold(f'By {result.by}')}\n{_breakdown(result, bold, shown, slack)}")
     return out
 
 
@@ -150,22 +153,24 @@ def _quote(quote: dict[str, Any], slack: bool) -> str:
     author = quote.get("author") or "unknown"
     said = f"{quote['channel']} · {when} · score {_score(quote['score'])}"
     if slack:
-        return f"> {quote['text'].translate(_SLACK_ESCAPES)}\n— `{author}` · {said}"
+        return f"> {block(quote['text'])}\n— `{inline(author)}` · {inline(said)}"
     return f"  “{quote['text']}”\n    — {author} · {said}"
 
 
-def _breakdown(result: KpiResult, bold: Callable[[str], str], slack: bool) -> str:
+def _breakdown(
+    result: KpiResult, bold: Callable[[str], str], shown: Callable[[object], str], slack: bool
+) -> str:
     """Per channel or day: the split and net sentiment as a table, or each channel's top topics."""
     rows = result.breakdown or []
     if result.metric == "topics":
         lines = []
         for row in rows:
-            shown = ", ".join(
-                f"{t['topic']} {t['count']} ({format_value(t['share'], 'fraction')})"
+            tops = ", ".join(
+                f"{shown(t['topic'])} {t['count']} ({format_value(t['share'], 'fraction')})"
                 for t in (row["values"].get("topics") or [])[:SHOWN_CHANNEL_TOPICS]
             )
             lines.append(
-                f"{bold(str(row['key']))} ({row['values'].get('count') or 0}): {shown or 'no topic'}"
+                f"{bold(shown(row['key']))} ({row['values'].get('count') or 0}): {tops or 'no topic'}"
             )
         return "\n".join(lines) or "no data"
     cells = [
@@ -177,7 +182,7 @@ def _breakdown(result: KpiResult, bold: Callable[[str], str], slack: bool) -> st
         }
         for row in rows
     ]
-    return _code(table(cells, None, max_chars=2900), slack) if cells else "no data"
+    return _code(table(cells, None, max_chars=2900, escape=shown), slack) if cells else "no data"
 
 
 def _code(fenced: str, slack: bool) -> str:
@@ -217,8 +222,8 @@ def _count_change(moved: int | None) -> str:
     return "=" if moved == 0 else f"{'▲' if moved > 0 else '▼'} {abs(moved)}"
 
 
-def _scope(result: KpiResult) -> str:
-    return f"{result.period.label} · {', '.join(result.channels) or 'all channels'}"
+def _scope(result: KpiResult, shown: Callable[[object], str] = str) -> str:
+    return f"{result.period.label} · {shown(', '.join(result.channels)) or 'all channels'}"
 
 
 def _section(text: str) -> dict[str, Any]:

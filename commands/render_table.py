@@ -6,10 +6,12 @@ conversations, channel shares); each fits one Slack section (3,000 characters) w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from commands.format import format_value, value_unit
 from commands.kpis import KpiSpec
+from commands.slack_text import inline
 
 MAX_ROWS = 15
 MAX_COLUMNS = 7
@@ -49,12 +51,19 @@ def table_rows(value: list | dict) -> list[dict[str, Any]]:
     return [row if isinstance(row, dict) else {"value": row} for row in value]
 
 
-def table(rows: list[dict[str, Any]], spec: KpiSpec | None, *, max_chars: int) -> str:
+def table(
+    rows: list[dict[str, Any]],
+    spec: KpiSpec | None,
+    *,
+    max_chars: int,
+    escape: Callable[[object], str] = inline,
+) -> str:
     """Rows as an aligned monospace code block of at most MAX_ROWS rows and `max_chars` characters,
-    followed by "…and N more" when rows were cut."""
+    followed by "…and N more" when rows were cut. Every cell passes `escape` (Slack's, by default: names
+    and ids in cells come from events)."""
     columns = [c for c in rows[0] if any(row.get(c) is not None for row in rows)][:MAX_COLUMNS]
-    cells = [[stat_label(c) if c != "key" else "" for c in columns]]
-    cells += [[show(c, row.get(c), spec) for c in columns] for row in rows]
+    cells = [[escape(stat_label(c)) if c != "key" else "" for c in columns]]
+    cells += [[escape(show(c, row.get(c), spec)) for c in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in cells]
     shown = lines[: MAX_ROWS + 1]

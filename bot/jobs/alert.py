@@ -24,6 +24,7 @@ from bot.jobs.posting import SKIPPED, permanent, record_failure
 from commands.format import format_duration
 from commands.kpis import KPIS
 from commands.query import Query
+from commands.slack_text import inline, link
 from storage import outbox
 from storage.models import Conversation
 from storage.outbox import AlertState
@@ -135,7 +136,7 @@ def decide(state: AlertState, reading: BacklogReading, limit: int, now: datetime
 def alert_message(decision: Decision, reading: BacklogReading, subscription: Subscription) -> dict[str, Any]:
     """The alert as a Slack message: what is wrong (or that it is fine again), the oldest conversations."""
     limit, age = subscription.threshold or 1, format_duration(reading.max_age)
-    scope = ", ".join(subscription.channel_list) or "all channels"
+    scope = inline(", ".join(subscription.channel_list)) or "all channels"
     counted = f"{reading.over} open conversation{'s' * (reading.over != 1)} waited over {age} (limit {limit})"
     if reading.sla_breaches:
         counted += f", {reading.sla_breaches} past their channel's SLA"
@@ -149,7 +150,7 @@ def alert_message(decision: Decision, reading: BacklogReading, subscription: Sub
     }[decision.kind]
     text = f"{opening}: {counted}."
     lines = [
-        f"• {row['channel']} · waiting {format_duration(row['age'])} · {_where(row)}"
+        f"• {inline(row['channel'])} · waiting {format_duration(row['age'])} · {_where(row)}"
         for row in reading.oldest
     ]
     blocks = [_section(text)]
@@ -193,7 +194,10 @@ def _links(conn, conversation_ids: list[str]) -> dict[tuple[str, str], str]:
 
 
 def _where(row: dict[str, Any]) -> str:
-    return f"<{row['link']}|open>" if row.get("link") else f"`{row['conversation_id']}`"
+    """The conversation's link when its events carried an http(s) one, else its id; both from events."""
+    if row.get("link"):
+        return link(row["link"], "open")
+    return f"`{inline(row['conversation_id'])}`"
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from bot.metrics import Metrics
 from commands.errors import UsageError
+from commands.slack_text import inline
 from storage.db import session
 from storage.ingest import Ingestor
 from storage.intake import (
@@ -187,8 +188,8 @@ def intake_command(
         channel = _channel(words[1], settings)
         add_intake(db, channel_id, channel, user=user_id, now=now)
     return (
-        f"Done: messages in <#{channel_id}> are now *{channel}* conversations. Top-level messages open "
-        f"them, thread replies by members are agent replies, :{settings.intake_reaction}: resolves.\n"
+        f"Done: messages in <#{channel_id}> are now *{inline(channel)}* conversations. Top-level messages "
+        f"open them, thread replies by members are agent replies, :{settings.intake_reaction}: resolves.\n"
         "I need to be in this channel to see them: type `/invite @kpibot` if I am not here yet."
     )
 
@@ -205,7 +206,7 @@ def _listing(added: dict[str, str], settings: Settings) -> str:
     intakes = {**settings.intake_channels, **added}
     if not intakes:
         return "No intake channels yet. An admin can type `/kpi intake here twitter` in the channel to watch."
-    lines = [f"• <#{slack}> → {channel}" for slack, channel in sorted(intakes.items())]
+    lines = [f"• <#{inline(slack)}> → {inline(channel)}" for slack, channel in sorted(intakes.items())]
     return "*Intake channels*\n" + "\n".join(lines)
 
 
