@@ -188,9 +188,9 @@ def database_answers(engine: Engine) -> bool:
     return True
 
 
-def serve(settings: Settings, *, host: str, port: int) -> None:
+def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = None) -> None:
     """Runs the bot until SIGTERM or Ctrl-C: uvicorn on `host:port`, Socket Mode too when configured."""
-    app = create_http_app(settings)
+    app = create_http_app(settings, engine=engine)
     engine = app.state.engine
     leadership = Leadership(
         engine,

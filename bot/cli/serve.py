@@ -6,7 +6,8 @@ import logging
 
 import typer
 
-from bot.cli.context import fail, load_settings
+from bot.cli.context import fail, load_settings, open_engine, safe_url
+from storage.health import write_refused
 
 
 def register(app: typer.Typer) -> None:
@@ -24,10 +25,14 @@ def serve(
         missing.append("SLACK_SIGNING_SECRET (Basic Information > Signing Secret), or SLACK_APP_TOKEN")
     if missing:
         fail("missing " + " and ".join(missing) + " — see the README's Slack setup")
+    engine = open_engine(settings)  # a database that cannot be opened is one line and exit 2
+    refused = write_refused(engine)
+    if refused is not None:
+        fail(f"the database {safe_url(settings.database_url)} does not take writes ({refused})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Imported here so `kpibot --help` does not load Bolt, Starlette and uvicorn.
     from bot.server import serve as run
 
     mode = "Socket Mode" if settings.slack_app_token else "HTTP (POST /slack/events)"
     logging.getLogger("kpibot.server").info("starting kpibot: Slack over %s, on %s:%s", mode, host, port)
-    run(settings, host=host, port=port)
+    run(settings, host=host, port=port, engine=engine)

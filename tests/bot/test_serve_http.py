@@ -26,6 +26,7 @@ from tests.bot.running_bot import (
     serving,
     twitter_week,
 )
+from tests.databases import refused_inserts
 from tests.slack_standin import sign, slash_command_body, wait_for
 
 
@@ -170,3 +171,34 @@ def test_kpibot_serve_without_slack_credentials_exits_2_naming_what_is_missing(
 
     assert outcome.exit_code == 2
     assert f"error: missing {missing}" in outcome.output
+
+
+def test_kpibot_serve_on_a_missing_database_folder_says_so_in_one_line_and_exits_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/no-such-folder/kpibot.db", "SLACK_BOT_TOKEN": "xoxb-test"}
+    for name, value in {**env, "SLACK_SIGNING_SECRET": SECRET}.items():
+        monkeypatch.setenv(name, value)
+
+    outcome = CliRunner().invoke(cli, ["serve", "--port", "0"])
+
+    assert outcome.exit_code == 2 and "Traceback" not in outcome.output
+    assert outcome.output.startswith(
+        f"error: cannot open database sqlite:///{tmp_path}/no-such-folder/kpibot.db"
+    )
+    assert "unable to open database file" in outcome.output
+
+
+def test_kpibot_serve_on_a_database_that_refuses_writes_exits_2(tmp_path, database_url, engine, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "x",
+        "SLACK_SIGNING_SECRET": SECRET,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    with refused_inserts(engine, "raw_event"):
+        outcome = CliRunner().invoke(cli, ["serve", "--port", "0"])
+
+    assert outcome.exit_code == 2 and "Traceback" not in outcome.output
+    assert "does not take writes" in outcome.output and "injected failure" in outcome.output
