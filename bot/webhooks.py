@@ -48,6 +48,7 @@ from bot.metrics import Metrics
 from storage.group_commit import GroupCommit
 from storage.ingest import Ingestor, IngestResult, Outcome
 from storage.normalise import decode
+from storage.privacy import redacted
 from storage.replay import store_rejected
 from storage.settings import Settings
 
@@ -215,7 +216,7 @@ class _Webhooks:
                 else f"cannot read this payload ({type(exc).__name__})"
             )
             private = private_payload(payload, self.writer.ingestor.normalise.pseudonymise)
-            kept = text if private is None else json.dumps(private, ensure_ascii=False)
+            kept = redacted(text) if private is None else json.dumps(private, ensure_ascii=False)
             now = datetime.now(UTC)
             store_rejected(
                 self.engine,

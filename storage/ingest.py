@@ -19,8 +19,8 @@ from storage.analysis import text_analyser
 from storage.dialect import bulk_insert, lock_names
 from storage.events import EventError
 from storage.models import RejectedEvent
-from storage.normalise import Accepted, Normaliser, Unreadable, decode
-from storage.privacy import private_event, pseudonymiser
+from storage.normalise import Accepted, Normaliser, Unreadable
+from storage.privacy import private_event, pseudonymiser, redacted
 from storage.projection import Step
 from storage.rebuild import rebuild_conversations
 from storage.rows import TABLES, TIMELINE_TYPES, Analyser, row_for, step_for
@@ -124,14 +124,12 @@ class Ingestor:
         return result
 
     def kept(self, source: str, position: int, reason: str, payload: Any, received: datetime) -> dict:
-        """The rejected-event row for a refused payload: customer handles pseudonymised, names dropped,
-        when it is a JSON object; else as received (storable)."""
-        try:
-            private = private_event(decode(payload), self.normalise.pseudonymise)
-        except EventError:
-            private = None
-        if private is None:
-            return kept_row(source, position, reason, payload, received)
+        """The rejected-event row for a refused payload: customer handles pseudonymised and names dropped
+        when it is a JSON object (NaN and Infinity read as numbers here); else only its shape
+        (`privacy.redacted`)."""
+        private = private_event(_lenient(payload), self.normalise.pseudonymise)
+        if private is None:  # no object to find the customer in: its shape only
+            return kept_row(source, position, reason, redacted(storable_text(payload)), received)
         return kept_row(source, position, reason, private, received, pseudonymised=True)
 
     def _store(
@@ -192,6 +190,19 @@ class Ingestor:
         set_links(conn, ids, new)  # after the rebuild, which locks the conversations in a deadlock-free order
 
 
+def _lenient(payload: Any) -> Any:
+    """The JSON value of a payload for keeping it privately, NaN and Infinity allowed; None if unreadable."""
+    if isinstance(payload, dict | list):
+        return payload
+    if isinstance(payload, Unreadable):
+        return None
+    try:
+        text = payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 # Errors that may be about one event's values: bind-time conversions and the database's checks.
 _DATA_ERRORS = (StatementError, UnicodeError, ValueError, OverflowError)
 
@@ -213,7 +224,7 @@ def kept_row(
     return {
         "source": source,
         "position": position,
-        "reason": reason,
+        "reason": storable_text(reason),  # a reason may quote a value: no NUL or lone surrogate in it
         "payload": storable_text(payload),
         "received_at": received,
         "pseudonymised": pseudonymised,

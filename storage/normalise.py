@@ -112,8 +112,9 @@ def _check_text(text: str, path: str) -> None:
 
 
 def _safe_name(path: str) -> str:
-    """A field path fit to quote in a reason: its unstorable characters escaped, at most 60 characters."""
-    escaped = path.encode("ascii", "backslashreplace").decode("ascii")
+    """A field path fit to quote in a reason: control characters and lone surrogates escaped (a NUL in a
+    key must not reach the stored reason), at most 60 characters."""
+    escaped = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in path)
     return escaped if len(escaped) <= 60 else escaped[:57] + "…"
 
 

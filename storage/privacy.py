@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,18 @@ def private_event(data: Any, pseudonymise: Callable[[str | None], str | None]) -
     if kept.get("customer_id") not in (None, ""):
         kept["customer_id"] = pseudonymise(str(kept["customer_id"]))
     return kept
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?')  # every string in turn; a key is followed by a colon
+
+
+def redacted(text: str) -> str:
+    """What is kept of a refused payload that cannot be read as JSON (so no customer field can be found
+    in it): its shape, with every string value replaced by "…" (keys, numbers and the place where the
+    JSON breaks stay); text with no JSON string in it at all is not kept, only its length."""
+    if '"' not in text:
+        return f"(not JSON: {len(text)} characters, not kept)"
+    return _STRING.sub(lambda found: found.group(0) if found.group(1) else '"…"', text)
 
 
 def pseudonymiser(settings: Settings, engine: Engine) -> Pseudonymiser:

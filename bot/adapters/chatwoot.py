@@ -63,7 +63,7 @@ def chatwoot_to_events(payload: dict) -> list[dict]:
 
 def _message_events(payload: dict, *, updated: bool) -> list[dict]:
     raw_type = payload.get("message_type")
-    kind = MESSAGE_TYPES.get(raw_type, raw_type)
+    kind = MESSAGE_TYPES.get(raw_type, raw_type) if isinstance(raw_type, int | str) else raw_type
     attrs = _object(payload, "content_attributes", "content_attributes")
     if payload.get("private") or kind == "activity" or (updated and attrs.get("deleted")):
         return []

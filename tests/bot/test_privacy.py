@@ -175,3 +175,26 @@ def test_a_run_of_bad_requests_and_failures_logs_no_secret_handle_or_text(databa
     assert "injected failure" in logged  # the failures were logged…
     for private in (SECRET, webhook_secret, webhook_token, "xoxb-test", HANDLE, NAME, TEXT, "PRIVATE"):
         assert private not in logged  # …without anything private
+
+
+def test_a_payload_that_cannot_be_read_keeps_no_handle_or_text(engine, settings):
+    ingestor = Ingestor(engine, settings)
+    readable = json.dumps(customer_message("m1"))
+    payloads = [
+        readable[:-1] + ', "handle_seconds": Infinity}',  # not JSON, but readable leniently: pseudonymised
+        readable[:-1] + ', "x": ' + "[" * 990 + "]" * 990 + "}",  # too deep to read: its shape only
+        readable[:-12],  # broken JSON: its shape only
+        f"{HANDLE} says {TEXT}",  # not JSON at all: only its length
+    ]
+
+    result = ingestor.ingest(list(enumerate(payloads)))
+
+    rows = kept_rows(engine)
+    assert len(result.rejected) == 4 and len(rows) == 4
+    for row in rows:
+        assert HANDLE not in row.payload and NAME not in row.payload
+    # the readable one keeps its text for a replay (purged with the retention); the others keep none
+    assert TEXT in rows[0].payload and not any(TEXT in row.payload for row in rows[1:])
+    assert json.loads(rows[0].payload.replace("Infinity", "1"))["author"]["id"] == pseudonym(HANDLE)
+    assert rows[2].payload.startswith('{"id": "…", "type": "…", "at": "…"')
+    assert rows[3].payload == f"(not JSON: {len(payloads[3])} characters, not kept)"

@@ -238,3 +238,14 @@ def test_a_day_ahead_is_measured_from_the_clock_not_the_receive_time(engine, set
     result = ingestor.ingest([(0, GOOD)], now=clock - timedelta(days=30))
 
     assert result.stored == 1
+
+
+def test_a_nul_in_a_field_name_is_rejected_and_its_reason_stored(ingestor, engine):
+    # found by the fuzz test on PostgreSQL: the reason quoted the key, NUL and all, and could not be stored
+    bad = {**inbound("k1", 1), "\x00": None}
+
+    result = ingestor.ingest([(0, GOOD), (1, bad)])
+
+    assert result.stored == 1
+    assert result.rejected[0].reason == '"\\x00" contains a NUL character, which cannot be stored'
+    assert kept(engine)[0].reason == result.rejected[0].reason
