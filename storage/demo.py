@@ -1,4 +1,4 @@
-"""Synthetic support traffic for `kpibot demo`, in the bot's own event format (spec/EVENTS.md).
+"""Synthetic support traffic for `kpibot demo`, in the bot's own event format (docs/events.md).
 
 The numbers follow the benchmark articles (spec/METRICS.md "Benchmarks"): the 60/25/10/5
 channel mix, first responses around 2 h with a tail to 72 h, CSAT near 70 %, NPS near +20,
@@ -340,7 +340,7 @@ def _leads(rng: Random, sink: _Sink, opened: list[tuple[str, str, int]]) -> None
         converts = sink.leads % 50 == 0
         later = at + rng.uniform(1, 5) * DAY
         value = rng.choice((49.0, 99.0, 149.0, 299.0, 499.0))
-        # Alternate the two ways EVENTS.md allows: `converted` on the lead, or a later `conversion`.
+        # Alternate the two ways docs/events.md allows: `converted` on the lead, or a later `conversion`.
         inline = converts and (sink.leads % 100 == 50 or later >= sink.now_ts)
         sink.add(at, "lead", conversation_id, channel, {"value": value, "converted": inline})
         if converts and not inline:

@@ -1,4 +1,4 @@
-"""Chatwoot webhook payloads mapped onto kpibot's own events (EVENTS.md, "Chatwoot adapter").
+"""Chatwoot webhook payloads mapped onto kpibot's own events (docs/events.md).
 
 Shapes follow Chatwoot's ``Message#webhook_data`` (message events; ``conversation``, ``account``,
 ``sender`` nested) and ``Conversations::EventDataPresenter`` (conversation events; ``id`` is the

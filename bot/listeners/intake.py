@@ -1,4 +1,4 @@
-"""Slack intake channels: messages in a watched channel become conversations (EVENTS.md, door 2).
+"""Slack intake channels: messages in a watched channel become conversations (docs/events.md, door 2).
 
 A channel is watched when `intake_channels` in the settings or an admin (`/kpi intake here twitter`)
 maps it to a kpibot channel. In it:
@@ -237,9 +237,13 @@ def _known(db, conversation_id: str) -> bool:
 
 
 def _iso(ts: str) -> str:
-    """A Slack ts ("1700000000.000100") as an ISO time, exact to the microsecond (no float rounding)."""
+    """A Slack ts ("1700000000.000100") as an ISO time, exact to the microsecond (no float rounding); a
+    ts that is no time at all is passed on as it is, for validation to reject with its reason."""
     seconds, _, fraction = str(ts).partition(".")
-    moment = datetime.fromtimestamp(int(seconds), UTC) + timedelta(
-        microseconds=int(fraction.ljust(6, "0")[:6])
-    )
+    try:
+        moment = datetime.fromtimestamp(int(seconds), UTC) + timedelta(
+            microseconds=int(fraction.ljust(6, "0")[:6])
+        )
+    except (ValueError, OverflowError, OSError):
+        return str(ts)
     return moment.isoformat().replace("+00:00", "Z")

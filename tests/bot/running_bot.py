@@ -82,9 +82,11 @@ def running_bot(
     settings = bot_settings(database_url, slack, **overrides)
     engine = engine or make_engine(settings.database_url)
     app = create_http_app(settings, engine=engine, clock=lambda: now)
-    with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
-        yield RunningBot(http, settings, engine, slack)
-    engine.dispose()
+    try:
+        with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
+            yield RunningBot(http, settings, engine, slack)
+    finally:  # a failing test must not leave connections open for the next one to be blamed for
+        engine.dispose()
 
 
 @contextmanager
@@ -104,7 +106,7 @@ def serving(app) -> Iterator[str]:
 
 
 def ingest(engine, settings: Settings, events: list[dict]) -> None:
-    """Stores EVENTS.md dicts through the real ingestion core; every one must be accepted."""
+    """Stores docs/events.md dicts through the real ingestion core; every one must be accepted."""
     result = Ingestor(engine, settings).ingest([(n, json.dumps(e)) for n, e in enumerate(events, 1)])
     assert not result.rejected, result.rejected
 

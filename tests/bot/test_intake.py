@@ -303,3 +303,13 @@ def test_intake_on_an_unknown_channel_is_rejected_then_replayed_after_the_fix(
         result = replay_rejected(bot.engine, Ingestor(bot.engine, fixed), now=NOW)
         assert (result.stored, result.still_rejected) == (1, [])
         assert bot.conversation().channel == "mastodon"
+
+
+def test_a_message_whose_ts_is_no_time_is_rejected_with_its_reason_not_a_500(bot):
+    odd = {**mention(ts="99999999999999999999.000100"), "event_ts": "99999999999999999999.000100"}
+
+    bot.send(odd, "EvOdd")
+
+    with bot.engine.connect() as conn:
+        reasons = conn.execute(select(RejectedEvent.reason)).scalars().all()
+    assert reasons == ['"at" is not an ISO-8601 time']

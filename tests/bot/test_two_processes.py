@@ -81,6 +81,7 @@ def test_two_processes_share_webhooks_both_answer_and_the_alert_is_posted_once(
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack_api.api_url,
+        "SLACK_RESPONSE_ORIGINS": slack_api.base_url,
         "KPIBOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "KPIBOT_PSEUDONYM_KEY": "test-key",
         "KPIBOT_LEADER_RETRY_SECONDS": "0.5",

@@ -1,4 +1,4 @@
-"""Event builders for tests: short calls that produce EVENTS.md dicts."""
+"""Event builders for tests: short calls that produce docs/events.md dicts."""
 
 from __future__ import annotations
 
