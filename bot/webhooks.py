@@ -43,8 +43,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.adapters.chatwoot import SOURCE as CHATWOOT
-from bot.adapters.chatwoot import chatwoot_to_events, private_payload
+from bot.adapters.chatwoot import chatwoot_to_events
+from bot.adapters.chatwoot_private import private_payload
 from bot.metrics import Metrics
+from bot.webhook_body import BadBody, body_items, body_text
 from storage.group_commit import GroupCommit
 from storage.ingest import Ingestor, IngestResult, Outcome
 from storage.normalise import decode
@@ -123,7 +125,7 @@ class _Webhooks:
             kind = self._content_kind(request, _EVENT_TYPES)
             body = await self._authenticated_body(request, signed=True)
             # parsing a 5 MB body takes tens of milliseconds: not on the event loop either
-            result = await self._stored("webhook", lambda: self.writer.ingest(_items(body, kind)))
+            result = await self._stored("webhook", lambda: self.writer.ingest(_payloads(body, kind)))
         except _Refused as refused:
             return _error(refused)
         return self._answer("webhook", result)
@@ -131,7 +133,7 @@ class _Webhooks:
     async def chatwoot(self, request: Request) -> JSONResponse:
         try:
             self._content_kind(request, {"application/json": "json"})
-            text = _text(await self._authenticated_body(request, signed=False))
+            text = _decoded(await self._authenticated_body(request, signed=False))
             result = await self._stored(CHATWOOT, lambda: self._ingest_chatwoot(text))
         except _Refused as refused:
             return _error(refused)
@@ -250,57 +252,18 @@ async def _read_limited(request: Request) -> bytes:
     return b"".join(parts)
 
 
-def _text(body: bytes) -> str:
+def _payloads(body: bytes, kind: str) -> list[tuple[int, Any]]:
     try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Refused(400, f"the body is not UTF-8 (byte {exc.start + 1})") from None
+        return body_items(body, kind)
+    except BadBody as bad:
+        raise _Refused(400, str(bad)) from None
 
 
-def _items(body: bytes, kind: str) -> list[tuple[int, Any]]:
-    """(index, payload) of every event in the body; a body that is not JSON is one bad payload."""
-    text = _text(body)
-    if not text.strip():
-        raise _Refused(400, "the body is empty")
-    if kind == "ndjson":
-        return [(index, line) for index, line in enumerate(text.split("\n")) if line.strip()]
+def _decoded(body: bytes) -> str:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return [(0, text)]  # the ingestion core rejects and keeps it, naming where the JSON breaks
-    except RecursionError:  # some element is nested too deeply to read: the others still are
-        elements = json_array_elements(text)
-        return list(enumerate(elements)) if elements is not None else [(0, text)]
-    return list(enumerate(data)) if isinstance(data, list) else [(0, data)]
-
-
-def json_array_elements(text: str) -> list[str] | None:
-    """The text of each element of the JSON array `text`, found without parsing them (an element may be
-    too deep to parse: it is still cut out, and rejected on its own); None when `text` is not one
-    complete array."""
-    start = len(text) - len(text.lstrip())
-    if text[start : start + 1] != "[":
-        return None
-    elements, depth, in_string, escaped, begin = [], 0, False, False, start + 1
-    for index in range(start, len(text)):
-        char = text[index]
-        if in_string:
-            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-            if depth == 0:
-                last = text[begin:index]
-                if last.strip():
-                    elements.append(last)
-                return elements if not text[index + 1 :].strip() else None
-        elif char == "," and depth == 1:
-            elements.append(text[begin:index])
-            begin = index + 1
-    return None
+        return body_text(body)
+    except BadBody as bad:
+        raise _Refused(400, str(bad)) from None
 
 
 def _error(refused: _Refused) -> JSONResponse:

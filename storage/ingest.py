@@ -111,7 +111,7 @@ class Ingestor:
                 accepted[event.key] = event
         stored, duplicates, refused = self._store(list(accepted.values()), received)
         result.stored, result.duplicates = stored, result.duplicates + duplicates
-        rows = [self.kept(source, pos, reason, payload, received) for pos, reason, payload in rejected]
+        rows = [self._kept(source, pos, reason, payload, received) for pos, reason, payload in rejected]
         # accepted events refused by the database: their bodies are pseudonymised already
         rows += [
             kept_row(source, i.position, why, i.body, received, pseudonymised=True) for i, why in refused
@@ -123,7 +123,7 @@ class Ingestor:
         result.rejected = [Outcome(row["position"], "rejected", row["reason"]) for row in rows]
         return result
 
-    def kept(self, source: str, position: int, reason: str, payload: Any, received: datetime) -> dict:
+    def _kept(self, source: str, position: int, reason: str, payload: Any, received: datetime) -> dict:
         """The rejected-event row for a refused payload: customer handles pseudonymised and names dropped
         when it is a JSON object (NaN and Infinity read as numbers here); else only its shape
         (`privacy.redacted`)."""

@@ -12,6 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.storage.builders import inbound
+
 FIXTURES = Path(__file__).parent / "fixtures" / "chatwoot"
 # Pure functions: quick examples. Through a database: fewer, each a real transaction.
 FUZZ = settings(max_examples=150, deadline=None)
@@ -56,17 +58,8 @@ FIELDS = [
 
 
 def good_event(event_id: str) -> dict[str, Any]:
-    """A valid inbound message (a first response is not needed for anything here)."""
-    return {
-        "id": event_id,
-        "type": "message",
-        "at": "2026-11-20T09:00:00Z",
-        "conversation_id": f"tw-{event_id}",
-        "channel": "twitter",
-        "direction": "inbound",
-        "author": {"kind": "customer", "id": "@ana"},
-        "text": "where is my parcel?",
-    }
+    """A valid inbound message in a conversation of its own."""
+    return inbound(event_id, 0, conv=f"tw-{event_id}")
 
 
 @st.composite

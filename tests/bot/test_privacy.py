@@ -29,6 +29,7 @@ from tests.bot.running_bot import SECRET, running_bot
 from tests.bot.test_webhooks import signed
 from tests.databases import refused_inserts
 from tests.slack_standin import event_body, sign, slash_command_body
+from tests.storage.builders import inbound
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "chatwoot"
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -40,16 +41,8 @@ def pseudonym(handle: str) -> str:
 
 
 def customer_message(event_id: str, **changes) -> dict:
-    event = {
-        "id": event_id,
-        "type": "message",
-        "at": "2026-11-20T09:00:00Z",
-        "conversation_id": f"tw-{event_id}",
-        "channel": "twitter",
-        "direction": "inbound",
-        "author": {"kind": "customer", "id": HANDLE, "name": NAME},
-        "text": TEXT,
-    }
+    event = inbound(event_id, 0, conv=f"tw-{event_id}", text=TEXT, handle=HANDLE)
+    event["author"]["name"] = NAME
     return {**event, **changes}
 
 
@@ -80,7 +73,7 @@ def test_a_refused_event_is_kept_with_its_handle_pseudonymised_and_replays_to_th
 
 
 def test_a_chatwoot_payload_is_kept_without_the_contact_and_replays_to_the_same_customer(engine, settings):
-    from bot.adapters.chatwoot import private_payload
+    from bot.adapters.chatwoot_private import private_payload
 
     payload = json.loads((FIXTURES / "message_created_incoming.json").read_text())
     payload["sender"].update(email="ana@example.org", phone_number="+33612345678")

@@ -16,23 +16,13 @@ from storage.models import RawEvent
 from tests.bot.running_bot import running_bot
 from tests.databases import held_write_lock, refused_inserts
 from tests.slack_standin import slash_command_body
+from tests.storage.builders import inbound
 
 TOKEN = "tok-slow"
 
 
 def event(n: int) -> bytes:
-    return json.dumps(
-        {
-            "id": f"w{n}",
-            "type": "message",
-            "at": "2026-11-20T09:00:00Z",
-            "conversation_id": f"tw-{n}",
-            "channel": "twitter",
-            "direction": "inbound",
-            "author": {"kind": "customer", "id": "@ana"},
-            "text": "where is my parcel?",
-        }
-    ).encode()
+    return json.dumps(inbound(f"w{n}", 0, conv=f"tw-{n}")).encode()
 
 
 def post_event(bot, n: int):

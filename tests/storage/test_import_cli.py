@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from storage.models import Message
 from tests.databases import refused_inserts
+from tests.storage.builders import inbound
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "events.ndjson"
 
@@ -82,17 +83,7 @@ def csv_row(n: int, text: str = "Where is my order?") -> str:
 
 
 def ndjson_line(n: int) -> str:
-    event = {
-        "id": f"e{n}",
-        "type": "message",
-        "at": "2026-11-20T09:00:00Z",
-        "conversation_id": f"tw-{n}",
-        "channel": "twitter",
-        "direction": "inbound",
-        "author": {"kind": "customer", "id": "@ana"},
-        "text": "hello",
-    }
-    return json.dumps(event) + "\n"
+    return json.dumps(inbound(f"e{n}", 0, conv=f"tw-{n}")) + "\n"
 
 
 def test_csv_saved_by_excel_with_a_byte_order_mark_imports_every_row(runner, tmp_path):
