@@ -269,7 +269,8 @@ def chatwoot(run: Run) -> None:
         run.record(
             f"Chatwoot payload with {name}",
             str(answer.status_code),
-            json.dumps(answer.json())[:70],
+            "; ".join(r["reason"] for r in answer.json().get("rejected", []))[:70]
+            or json.dumps(answer.json()),
             answer.status_code == 200,
         )
 
