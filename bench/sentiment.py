@@ -20,7 +20,7 @@ from random import Random
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storage.demo_texts import CUSTOMER_LINES, FOLLOW_UPS, PRODUCTS  # noqa: E402
+from bot.demo.texts import CUSTOMER_LINES, FOLLOW_UPS, PRODUCTS  # noqa: E402
 from storage.sentiment import score_text, sentiment_class  # noqa: E402
 
 FOREIGN = (

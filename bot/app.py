@@ -13,16 +13,12 @@ from datetime import UTC, datetime
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from sqlalchemy.engine import Engine
 
 from bot.errors import error_handler
 from bot.listeners import actions, commands, events, intake
 from bot.metrics import Metrics
+from bot.slack_client import web_client
 from bot.slack_requests import guard
 from storage.db import make_engine
 from storage.deliveries import first_delivery, forget_delivery
@@ -117,20 +113,6 @@ def create_app(
         app, engine=engine, settings=settings, ingestor=Ingestor(engine, settings), metrics=metrics
     )
     return app
-
-
-def web_client(settings: Settings) -> WebClient:
-    """A Web API client for the bot token at `SLACK_API_URL`, retrying rate limits and server errors."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(
-        token=token,
-        base_url=settings.slack_api_url,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
 
 
 def _utc_now() -> datetime:

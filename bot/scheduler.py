@@ -31,9 +31,11 @@ from sqlalchemy.engine import Engine
 
 from bot import jobs
 from bot.jobs.digest import LATE_LIMIT, subscription_zone
+from bot.slack_client import web_client
 from storage.db import session
+from storage.models import Subscription
 from storage.settings import Settings
-from storage.subscriptions import Subscription, list_subscriptions
+from storage.subscriptions import list_subscriptions
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 ALERT_MINUTES = 5
@@ -65,8 +67,6 @@ def build_scheduler(
     """A stopped BackgroundScheduler whose jobs live in `engine`'s database; jobs in this process will
     post with `client` (default: the bot token's client, retrying rate limits and server errors)."""
     if client is None:
-        from bot.app import web_client  # imported here: bot.app's listeners import this module's hook
-
         client = web_client(settings)
     jobs.configure(settings, engine, client)
     scheduler = _Scheduler(

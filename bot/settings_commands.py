@@ -13,14 +13,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
-from bot.listeners.intake import intake_command
 from bot.scheduler import schedule_note, subscriptions_changed
 from commands.format import format_duration
+from commands.intake import intake_command
 from commands.slack_text import inline
 from commands.subscribe import SettingsRequest, parse_settings
 from storage.db import session
+from storage.models import Subscription
 from storage.settings import Settings
-from storage.subscriptions import Subscription, add_subscription, list_subscriptions, remove_subscriptions
+from storage.subscriptions import add_subscription, list_subscriptions, remove_subscriptions
 
 ADMINS_ONLY = (
     "Only workspace admins can change digests and alerts. Ask an admin to set this up, "

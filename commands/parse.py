@@ -109,7 +109,7 @@ def parse_command(
     """The request a command line asks for; raises UsageError (with suggestions) for words it cannot read."""
     if default_metric not in METRIC_NAMES:
         raise ValueError(f"unknown default metric {default_metric!r}")
-    channel_words = _channel_words(settings)
+    channel_words = settings.channel_words()
     words = iter(word for word in re.split(r"[\s,]+", text.strip()) if word)
     metric: str | None = None
     channels: list[str] = []
@@ -190,14 +190,6 @@ def help_text(settings: Settings) -> str:
         f"*Metrics*:\n{metrics}\n"
         f"*Channels*: {channels}; `all` (default)"
     )
-
-
-def _channel_words(settings: Settings) -> dict[str, str]:
-    """Every word that names a channel (names and aliases), mapped to the channel's name."""
-    words = {channel.lower(): channel.lower() for channel in settings.channels}
-    for alias, channel in settings.channel_aliases.items():
-        words.setdefault(alias.lower(), channel.lower())
-    return words
 
 
 def _metric_key(word: str) -> str | None:

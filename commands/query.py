@@ -9,7 +9,7 @@ from sqlalchemy import true
 from sqlalchemy.sql import ColumnElement
 
 from commands.business_hours import BusinessClock
-from storage.dialect import unindexed
+from storage.planner import unindexed
 from storage.settings import Settings
 
 

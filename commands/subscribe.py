@@ -122,9 +122,7 @@ class _Channels:
     """The support channels named so far (names or aliases); `all` clears them."""
 
     def __init__(self, settings: Settings) -> None:
-        self.words = {name.lower(): name.lower() for name in settings.channels}
-        for alias, name in settings.channel_aliases.items():
-            self.words.setdefault(alias.lower(), name.lower())
+        self.words = settings.channel_words()
         self._chosen: list[str] = []
         self._all = False
 

@@ -6,7 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from storage import deliveries, intake, models, outbox, subscriptions  # noqa: F401  (every table on the metadata)
+from storage import models  # noqa: F401  (every table on the metadata)
 from storage.dialect import sqlite_pragmas
 from storage.schema import ensure_schema
 

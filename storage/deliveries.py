@@ -11,21 +11,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, SQLModel
 
-from storage.dialect import insert_new_returning
-from storage.models import UTCDateTime
+from storage.bulk import insert_new_returning
+from storage.models import SlackDelivery
 
 KEEP = timedelta(hours=1)  # Slack gives up after three retries over about five minutes
-
-
-class SlackDelivery(SQLModel, table=True):
-    """An Events API event id seen by some bot process, and when."""
-
-    __tablename__ = "slack_delivery"
-
-    event_id: str = Field(primary_key=True)
-    received_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 def first_delivery(engine: Engine, event_id: str, now: datetime) -> bool:

@@ -16,7 +16,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
 from storage import kpi_days
 from storage.analysis import text_analyser
-from storage.dialect import bulk_insert, lock_names
+from storage.bulk import bulk_insert
+from storage.dialect import lock_names
 from storage.events import EventError
 from storage.models import RejectedEvent
 from storage.normalise import Accepted, Normaliser, Unreadable

@@ -9,20 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
-from storage.models import Conversation, UTCDateTime
-
-
-class IntakeChannel(SQLModel, table=True):
-    """A Slack channel whose messages are customer conversations on `channel` (e.g. twitter)."""
-
-    __tablename__ = "intake_channel"
-
-    slack_channel: str = Field(primary_key=True)
-    channel: str
-    added_by: str
-    added_at: datetime = Field(sa_type=UTCDateTime)
+from storage.models import Conversation, IntakeChannel
 
 
 def add_intake(

@@ -26,9 +26,9 @@ import numpy as np
 from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
-from storage.dialect import unindexed
 from storage.kpi_day_store import EVERY, Batch, Part, Slot, current, one_by_one, split, wanted
 from storage.kpi_series import HUMAN_REPLY, C, M
+from storage.planner import unindexed
 
 KEY = "agents"
 

@@ -30,7 +30,6 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Connection, Engine
 
 from storage import kpi_agents
-from storage.dialect import unindexed
 from storage.kpi_day_store import (
     EVERY,
     HOUR,
@@ -52,6 +51,7 @@ from storage.kpi_day_store import (
     wanted,
 )
 from storage.kpi_series import SERIES, TALLIES, TOPS, C, M, Sample, Series, Tally, Top, V
+from storage.planner import unindexed
 
 __all__ = ["EVERY", "SERIES", "TALLIES", "TOPS", "Sample", "count", "counts_by_channel", "distinct"]
 __all__ += ["last_cached_day", "note", "sample", "tally", "top", "warm"]

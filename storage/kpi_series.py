@@ -17,8 +17,8 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func
 
-from storage.dialect import unindexed
 from storage.models import Conversation, Message, Survey, Wait
+from storage.planner import unindexed
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
 
 C = Conversation.__table__.c

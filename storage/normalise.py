@@ -135,18 +135,17 @@ class Normaliser:
 
     def __init__(self, settings: Settings, pseudonymise: Callable[[str | None], str | None]):
         self.pseudonymise = pseudonymise
-        self._known = set(settings.channels)
-        self._aliases = {k.lower(): v for k, v in settings.channel_aliases.items()}
+        self._known = sorted(set(settings.channels))
+        self._words = settings.channel_words()
         self._ces_scale = tuple(float(v) for v in settings.ces_scale)
         self._earliest = settings.event_time_min
         self._ahead = timedelta(seconds=settings.event_time_max_ahead_seconds)
 
     def channel(self, raw: str) -> str:
         """The canonical channel name for `raw` (aliases applied), or EventError if unknown."""
-        name = raw.strip().lower()
-        name = self._aliases.get(name, name)
-        if name not in self._known:
-            raise EventError(f'"channel" {raw!r} is not a known channel ({", ".join(sorted(self._known))})')
+        name = self._words.get(raw.strip().lower())
+        if name is None:
+            raise EventError(f'"channel" {raw!r} is not a known channel ({", ".join(self._known)})')
         return name
 
     def __call__(

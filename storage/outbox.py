@@ -14,51 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Text, UniqueConstraint, and_, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel
 
-from storage.models import UTCDateTime
-from storage.subscriptions import Subscription
+from storage.models import AlertState, OutboxEntry, Subscription
 
 STALE_AFTER = timedelta(minutes=10)
 RETRY_BACKOFF = timedelta(minutes=5)  # after the first failure; doubled after each one since
 MAX_ATTEMPTS = 6
-
-
-class OutboxEntry(SQLModel, table=True):
-    """One scheduled post: claimed, then sent or failed; `slack_ts` once the message is in Slack."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("subscription_id", "kind", "key", name="uq_outbox_subscription_key"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    # No foreign key: the record of what was posted outlives a subscription turned off.
-    subscription_id: int = Field(index=True)
-    kind: str  # digest / alert
-    key: str
-    status: str  # claimed / sent / failed
-    permanent: bool = False
-    attempts: int = 1
-    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    claimed_at: datetime = Field(sa_type=UTCDateTime)
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    slack_ts: str | None = None
-
-
-class AlertState(SQLModel, table=True):
-    """Where a backlog alert stands: inside an alert episode (`active`) or not, and its last post."""
-
-    __tablename__ = "alert_state"
-
-    subscription_id: int = Field(primary_key=True)
-    active: bool = False
-    episode: int = 0  # alert episodes so far: each starts with an alert and ends with an all-clear
-    posts: int = 0  # alert posts in the current episode
-    last_count: int = 0  # conversations over the age limit at the last post
-    last_sla: int = 0  # conversations past their channel's SLA at the last post
-    last_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 @dataclass(frozen=True)

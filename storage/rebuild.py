@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from storage.dialect import bulk_insert, bulk_update
+from storage.bulk import bulk_insert, bulk_update
 from storage.models import Conversation, ConversationEvent, Message, Wait
 from storage.projection import Step, project
 

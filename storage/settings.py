@@ -189,6 +189,18 @@ class Settings(BaseSettings):
             merged.update(self.channel_benchmarks.get(channels[0], {}).get(metric, {}))
         return merged
 
+    def channel_words(self) -> dict[str, str]:
+        """Every word naming a support channel — its name or an alias, lower-case — and the channel it
+        names. A channel's own name wins over an alias spelled the same; an alias of a channel that is
+        not in `channels` names nothing."""
+        names = {name.strip().lower() for name in self.channels}
+        words = {
+            alias.strip().lower(): target.strip().lower() for alias, target in self.channel_aliases.items()
+        }
+        words = {alias: target for alias, target in words.items() if target in names}
+        words.update((name, name) for name in names)
+        return words
+
     def backlog_threshold(self, channel: str | None = None) -> float:
         """Seconds a conversation may stay open before it counts as backlog."""
         if channel is not None and channel in self.backlog_thresholds:

@@ -6,42 +6,12 @@ asking again in the same channel replaces the earlier one (a new time, a new sco
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import delete
+from sqlmodel import Session, select
 
-from sqlalchemy import Column, Text, UniqueConstraint, delete
-from sqlmodel import Field, Session, SQLModel, select
-
-from storage.models import UTCDateTime
+from storage.models import Subscription
 
 KINDS = ("digest", "alert")
-
-
-class Subscription(SQLModel, table=True):
-    """A daily digest (`time`, `timezone`) or a backlog alert (`threshold`, `max_age_seconds`).
-
-    `channels` is a comma list of support channels ("" = all). `last_result` is what the scheduler
-    last did with it (for `/kpi digest list` and for not posting twice).
-    """
-
-    __tablename__ = "subscription"
-    __table_args__ = (UniqueConstraint("kind", "slack_channel", name="uq_subscription_kind_channel"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str
-    slack_channel: str
-    time: str | None = None  # HH:MM, local to `timezone`
-    timezone: str | None = None
-    channels: str = ""
-    threshold: int | None = None
-    max_age_seconds: float | None = None
-    created_by: str
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    last_result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-
-    @property
-    def channel_list(self) -> tuple[str, ...]:
-        """The support channels this subscription covers; () means all of them."""
-        return tuple(name for name in self.channels.split(",") if name)
 
 
 def add_subscription(session: Session, subscription: Subscription) -> Subscription:

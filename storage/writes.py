@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
-from storage.dialect import insert_new_returning
+from storage.bulk import insert_new_returning
 from storage.models import Conversation, Conversion, Lead, RawEvent
 from storage.normalise import Accepted
 from storage.rebuild import chunks

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 
 from bot.cli.context import console, errors, fail, load_settings, open_engine
 from bot.cli.digest import write_digest_chart
+from bot.demo import generate_demo_events
 from commands.engine import measure, scorecard
 from commands.kpis import KPIS
 from commands.periods import DEFAULT_PERIOD, resolve_period
 from commands.render_text import render
-from storage.demo import generate_demo_events
 from storage.importer import import_items
 from storage.ingest import Ingestor
 from storage.models import Conversation

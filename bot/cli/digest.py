@@ -90,8 +90,7 @@ def _moment(at: str | None, zone: ZoneInfo) -> datetime:
 
 def _channels(words: list[str], settings: Settings) -> tuple[str, ...]:
     """The support channels named (aliases allowed), () for all; exits 2 naming an unknown one."""
-    known = {name.lower(): name.lower() for name in settings.channels}
-    known.update({alias.lower(): name.lower() for alias, name in settings.channel_aliases.items()})
+    known = settings.channel_words()
     chosen: list[str] = []
     for word in (part.strip().lower() for text in words for part in text.split(",")):
         if not word:

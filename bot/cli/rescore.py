@@ -1,46 +1,21 @@
-"""`kpibot rescore`: read stored customer messages again after a lexicon or taxonomy change.
-
-Ingestion scores each inbound message once (sentiment, language, topics) and the KPIs read what was
-stored; this brings stored messages in line with the current code and `topics` setting. Messages are
-read in id order, a batch per transaction, so an interrupted run keeps what it finished and a rerun
-only changes what still differs. Messages whose text was purged keep what they have.
-"""
+"""`kpibot rescore`: read stored customer messages again after a lexicon or taxonomy change
+(storage.rescore does the work; this is its command line, with a progress bar)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.engine import Engine
 
 from bot.cli.context import console, errors, fail, load_settings, open_engine
-from storage import kpi_days
 from storage.analysis import text_analyser
-from storage.models import Message
-from storage.rows import Analyser
+from storage.rescore import rescore_messages
 from storage.settings import Settings
-
-M = Message.__table__.c
-FIELDS = ("sentiment", "lang", "topics")
 
 
 def register(app: typer.Typer) -> None:
     app.command("rescore")(rescore)
-
-
-@dataclass
-class RescoreResult:
-    """How many messages were read again, and how many changed in each field and in any."""
-
-    read: int = 0
-    changed: int = 0
-    sentiment: int = 0
-    lang: int = 0
-    topics: int = 0
 
 
 def rescore(
@@ -81,58 +56,6 @@ def rescore(
         f"(sentiment {result.sentiment}, language {result.lang}, topics {result.topics})",
         highlight=False,
     )
-
-
-def rescore_messages(
-    engine: Engine,
-    analyser: Analyser,
-    *,
-    since: datetime | None = None,
-    batch: int = 5000,
-    total: Callable[[int], object] = lambda n: None,
-    progress: Callable[[int], object] = lambda n: None,
-) -> RescoreResult:
-    """Analyses again every stored message ingestion analyses (inbound, with text, not a private note),
-    sent at or after `since` if given, and stores what differs; returns the counts. `total` is told how
-    many messages will be read, `progress` how many each batch read."""
-    where = [M.direction == "inbound", M.private.is_(False), M.text.is_not(None), M.text != ""]
-    if since is not None:
-        where.append(M.at >= since)
-    with engine.connect() as conn:
-        total(conn.execute(select(func.count()).select_from(Message.__table__).where(*where)).scalar_one())
-    store = (
-        update(Message.__table__)
-        .where(M.id == bindparam("_id"))
-        .values({name: bindparam(f"_{name}") for name in FIELDS})
-    )
-    result, last = RescoreResult(), 0
-    while True:
-        with engine.begin() as conn:
-            rows = conn.execute(
-                select(M.id, M.at, M.text, *(M[name] for name in FIELDS))
-                .where(*where, M.id > last)
-                .order_by(M.id)
-                .limit(batch)
-            ).all()
-            changes, changed_at = [], set()
-            for row_id, at, text, *stored in rows:
-                fresh = analyser(text)
-                if tuple(stored) != fresh:
-                    changes.append(
-                        {"_id": row_id, **{f"_{n}": v for n, v in zip(FIELDS, fresh, strict=True)}}
-                    )
-                    changed_at.add(at)
-                    for name, old, new in zip(FIELDS, stored, fresh, strict=True):
-                        setattr(result, name, getattr(result, name) + (old != new))
-            if changes:
-                conn.execute(store, changes)
-                kpi_days.note(conn, changed_at)  # the per-day KPI cache computes those days again
-        if not rows:
-            return result
-        result.read += len(rows)
-        result.changed += len(changes)
-        last = rows[-1].id
-        progress(len(rows))
 
 
 def _since(value: str | None, settings: Settings) -> datetime | None:

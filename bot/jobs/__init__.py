@@ -18,10 +18,11 @@ from sqlalchemy.engine import Engine
 
 from bot.jobs.alert import check_alert
 from bot.jobs.digest import KIND, LATE_LIMIT, post_digest, scheduled_at, subscription_zone
+from bot.slack_client import web_client
 from storage import kpi_days, outbox
 from storage.db import make_engine, session
+from storage.models import Subscription
 from storage.settings import Settings
-from storage.subscriptions import Subscription
 
 __all__ = [
     "check_alert",
@@ -60,8 +61,6 @@ def runtime() -> Runtime:
     """The process's runtime, built from the environment the first time when none was configured."""
     with _lock:
         if not _runtime:
-            from bot.app import web_client  # the Bolt app's module; only needed outside `serve`
-
             settings = Settings()
             engine = make_engine(settings.database_url)
             _runtime.append(Runtime(settings, engine, web_client(settings)))

@@ -20,8 +20,8 @@ from bot.jobs.posting import SKIPPED, record_failure, slack_error
 from commands.chart import chart_title, daily_series, render_chart
 from commands.digest import build_digest, digest_message
 from storage import outbox
+from storage.models import Subscription
 from storage.settings import Settings
-from storage.subscriptions import Subscription
 
 KIND = "digest"
 LATE_LIMIT = timedelta(hours=3)

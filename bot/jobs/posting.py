@@ -1,7 +1,7 @@
 """Posting a scheduled message through the outbox, and telling Slack errors worth retrying from the rest.
 
 The Web API client retries rate limits (429 with Retry-After), 5xx and network errors itself (slack_sdk
-retry handlers, see bot.app.web_client). What still fails here is recorded in the outbox and in the
+retry handlers, see bot.slack_client.web_client). What still fails here is recorded in the outbox and in the
 subscription's `last_result`: a permanent error (the channel is gone, the bot is not in it, the token is
 revoked) is never retried; anything else is, after a backoff, a few times.
 """
@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from storage import outbox
-from storage.subscriptions import Subscription
+from storage.models import Subscription
 
 SKIPPED = "skipped: already posted, or being posted by another process"
 # Slack errors that another try cannot fix: a person has to act (invite the bot, reinstall the app).

@@ -27,8 +27,9 @@ from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from commands.stats import summary
 from storage import kpi_days
-from storage.dialect import has_percentiles, unindexed
+from storage.dialect import has_percentiles
 from storage.models import Conversation, Wait
+from storage.planner import unindexed
 
 C = Conversation.__table__.c
 W = Wait.__table__.c

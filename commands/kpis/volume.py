@@ -25,9 +25,9 @@ from sqlalchemy.engine import Connection
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from storage import kpi_agents, kpi_days
-from storage.dialect import unindexed
 from storage.kpi_day_store import midnight
 from storage.models import Conversation, Lead, Message
+from storage.planner import unindexed
 
 C = Conversation.__table__.c
 M = Message.__table__.c

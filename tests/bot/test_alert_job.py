@@ -12,15 +12,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.app import web_client
 from bot.jobs import check_alert
-from bot.jobs.alert import BacklogReading, decide
 from bot.jobs.posting import SKIPPED
+from bot.slack_client import web_client
+from commands.alert import BacklogReading, decide
 from storage.db import make_engine, session
 from storage.ingest import Ingestor
-from storage.outbox import AlertState
+from storage.models import AlertState, Subscription
 from storage.settings import Settings
-from storage.subscriptions import Subscription, add_subscription, list_subscriptions
+from storage.subscriptions import add_subscription, list_subscriptions
 from tests.concurrently import at_once
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from bot.errors import APOLOGY
 from bot.settings_commands import ADMINS_ONLY
-from storage.subscriptions import Subscription
+from storage.models import Subscription
 from tests.bot.running_bot import NOW, ingest, running_bot, twitter_week
 from tests.slack_standin import slash_command_body
 

@@ -11,12 +11,12 @@ from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.cli.rescore import RescoreResult, rescore_messages
 from commands.kpis.nlp import topics
 from commands.query import Query
 from storage.analysis import text_analyser
 from storage.ingest import Ingestor
 from storage.models import Message
+from storage.rescore import RescoreResult, rescore_messages
 from storage.settings import Settings
 from tests.storage.builders import inbound, reply
 

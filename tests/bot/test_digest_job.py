@@ -15,16 +15,17 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import jobs
-from bot.app import web_client
 from bot.cli import app
 from bot.jobs import post_digest, retry_unsent, run_digest
 from bot.jobs.digest import due_date
 from bot.jobs.posting import SKIPPED
+from bot.slack_client import web_client
 from storage import outbox
 from storage.db import make_engine, session
 from storage.ingest import Ingestor
+from storage.models import Subscription
 from storage.settings import Settings
-from storage.subscriptions import Subscription, add_subscription, remove_subscriptions
+from storage.subscriptions import add_subscription, remove_subscriptions
 from tests.concurrently import at_once
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # 09:00 in Paris

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.listeners import intake
-from bot.listeners.intake import intake_command
 from bot.metrics import Metrics
 from bot.server import create_http_app
 from commands.errors import UsageError
+from commands.intake import intake_command
 from storage.db import make_engine
 from storage.ingest import Ingestor
 from storage.models import Conversation, Message, RawEvent, RejectedEvent

@@ -10,7 +10,6 @@ import pytest
 
 from bot import jobs
 from bot import scheduler as scheduling
-from bot.app import web_client
 from bot.scheduler import (
     MAINTENANCE,
     build_scheduler,
@@ -21,9 +20,11 @@ from bot.scheduler import (
     subscriptions_changed,
     sync_jobs,
 )
+from bot.slack_client import web_client
 from storage.db import make_engine, session
+from storage.models import Subscription
 from storage.settings import Settings
-from storage.subscriptions import Subscription, add_subscription, remove_subscriptions
+from storage.subscriptions import add_subscription, remove_subscriptions
 from tests.slack_standin import wait_for
 
 

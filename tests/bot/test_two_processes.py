@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.db import make_engine, session
-from storage.models import Conversation, RawEvent
-from storage.subscriptions import Subscription, add_subscription
+from storage.models import Conversation, RawEvent, Subscription
+from storage.subscriptions import add_subscription
 from tests.bot.running_bot import SECRET, kpibot_serve, served_url
 from tests.slack_standin import sign, slash_command_body, wait_for
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.jobs.alert import BacklogReading, Decision, alert_message
+from commands.alert import BacklogReading, Decision, alert_message
 from commands.digest import Digest, digest_message
 from commands.engine import compute
 from commands.parse import help_text, parse_command
@@ -24,7 +24,7 @@ from commands.render_blocks import answer_message
 from commands.render_home import home_view
 from commands.slack_text import block, inline, link
 from storage.ingest import Ingestor
-from storage.subscriptions import Subscription
+from storage.models import Subscription
 
 HOSTILE = "ok\n```\n<!channel> Urgent: <https://evil.example/sso|re-login> & `x`"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -230,8 +230,8 @@ def test_links_are_http_only_and_cannot_end_early(url, shown):
 
 
 def test_settings_replies_show_channel_names_from_settings_as_text(engine, settings):
-    from bot.listeners.intake import intake_command
     from bot.settings_commands import describe
+    from commands.intake import intake_command
 
     subscription = Subscription(
         kind="digest", slack_channel="C1", time="09:00", timezone="UTC", channels="x<!here>",

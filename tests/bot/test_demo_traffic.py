@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from textblob import TextBlob
 
-from storage.demo import generate_demo_events
+from bot.demo import generate_demo_events
 
 # An afternoon with a fraction of a second, so "before now" and day slicing are not on round numbers.
 NOW = datetime(2026, 11, 20, 14, 37, 12, 500000, tzinfo=UTC)

@@ -1,0 +1,26 @@
+"""Every table, in one package: kpibot's whole schema (migrated by storage/migrations).
+
+Raw events are the truth; every other table of `conversations` and `outcomes` is a projection rebuilt from
+them; `cache` holds the per-day KPI cache; `workspace` the bot's own state. All times are timezone-aware
+UTC in Python and naive UTC in the database (`UTCDateTime`).
+"""
+
+from storage.models.cache import KpiDay, KpiDayStale
+from storage.models.conversations import Conversation, ConversationEvent, Message, Wait
+from storage.models.events import RawEvent, RejectedEvent
+from storage.models.outcomes import Conversion, CustomerChange, Lead, Survey
+from storage.models.types import UTCDateTime, time_field
+from storage.models.workspace import (
+    AlertState,
+    AppSecret,
+    IntakeChannel,
+    OutboxEntry,
+    SlackDelivery,
+    Subscription,
+)
+
+__all__ = [
+    "AlertState", "AppSecret", "Conversation", "ConversationEvent", "Conversion", "CustomerChange",
+    "IntakeChannel", "KpiDay", "KpiDayStale", "Lead", "Message", "OutboxEntry", "RawEvent",
+    "RejectedEvent", "SlackDelivery", "Subscription", "Survey", "UTCDateTime", "Wait", "time_field",
+]  # fmt: skip

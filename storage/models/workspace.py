@@ -1,0 +1,102 @@
+"""The workspace's own state: its generated secret, digest and alert subscriptions, the outbox of
+scheduled posts and each alert's state, intake channels added by admins, Slack deliveries seen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.models.types import UTCDateTime
+
+
+class AppSecret(SQLModel, table=True):
+    """Secrets the bot generates itself when none is configured (e.g. the pseudonymisation key)."""
+
+    __tablename__ = "app_secret"
+
+    name: str = Field(primary_key=True)
+    value: str
+
+
+class Subscription(SQLModel, table=True):
+    """A daily digest (`time`, `timezone`) or a backlog alert (`threshold`, `max_age_seconds`).
+
+    `channels` is a comma list of support channels ("" = all). `last_result` is what the scheduler
+    last did with it (for `/kpi digest list` and for not posting twice).
+    """
+
+    __tablename__ = "subscription"
+    __table_args__ = (UniqueConstraint("kind", "slack_channel", name="uq_subscription_kind_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    slack_channel: str
+    time: str | None = None  # HH:MM, local to `timezone`
+    timezone: str | None = None
+    channels: str = ""
+    threshold: int | None = None
+    max_age_seconds: float | None = None
+    created_by: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+    @property
+    def channel_list(self) -> tuple[str, ...]:
+        """The support channels this subscription covers; () means all of them."""
+        return tuple(name for name in self.channels.split(",") if name)
+
+
+class OutboxEntry(SQLModel, table=True):
+    """One scheduled post: claimed, then sent or failed; `slack_ts` once the message is in Slack."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("subscription_id", "kind", "key", name="uq_outbox_subscription_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # No foreign key: the record of what was posted outlives a subscription turned off.
+    subscription_id: int = Field(index=True)
+    kind: str  # digest / alert
+    key: str
+    status: str  # claimed / sent / failed
+    permanent: bool = False
+    attempts: int = 1
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    claimed_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    slack_ts: str | None = None
+
+
+class AlertState(SQLModel, table=True):
+    """Where a backlog alert stands: inside an alert episode (`active`) or not, and its last post."""
+
+    __tablename__ = "alert_state"
+
+    subscription_id: int = Field(primary_key=True)
+    active: bool = False
+    episode: int = 0  # alert episodes so far: each starts with an alert and ends with an all-clear
+    posts: int = 0  # alert posts in the current episode
+    last_count: int = 0  # conversations over the age limit at the last post
+    last_sla: int = 0  # conversations past their channel's SLA at the last post
+    last_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IntakeChannel(SQLModel, table=True):
+    """A Slack channel whose messages are customer conversations on `channel` (e.g. twitter)."""
+
+    __tablename__ = "intake_channel"
+
+    slack_channel: str = Field(primary_key=True)
+    channel: str
+    added_by: str
+    added_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SlackDelivery(SQLModel, table=True):
+    """An Events API event id seen by some bot process, and when."""
+
+    __tablename__ = "slack_delivery"
+
+    event_id: str = Field(primary_key=True)
+    received_at: datetime = Field(sa_type=UTCDateTime, index=True)
