@@ -10,7 +10,7 @@ processes sharing the job store (or a job run twice) still post once.
 
 A maintenance job, every minute, brings the jobs in line with the subscription table (subscriptions
 changed by another process) and retries digests that failed to post. Another, at start and hourly, fills
-the per-day KPI cache (`storage.kpi_days.warm`) so the first question of the day reads it ready.
+the per-day KPI cache (`storage.kpi_cache.warm`) so the first question of the day reads it ready.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commands.errors import UsageError
+from storage.days import midnight
 
 DEFAULT_PERIOD = "7d"
 NAMED_PERIODS = (
@@ -93,12 +94,12 @@ class Period:
         if self.unit == "day":
             last = self.end.astimezone(self.tz).date()
             span = max(1, (last - first).days)  # "today" ends mid-day, yet compares with one whole day
-            return Period(_midnight(first - timedelta(days=span), self.tz), self.start, self.tz, unit="day")
+            return Period(midnight(first - timedelta(days=span), self.tz), self.start, self.tz, unit="day")
         if self.unit == "week":
-            return Period(_midnight(first - timedelta(days=7), self.tz), self.start, self.tz, unit="week")
+            return Period(midnight(first - timedelta(days=7), self.tz), self.start, self.tz, unit="week")
         if self.unit == "month":
             prior = _add_months(first.replace(day=1), -1)
-            return Period(_midnight(prior, self.tz), self.start, self.tz, unit="month")
+            return Period(midnight(prior, self.tz), self.start, self.tz, unit="month")
         length = self.end - self.start
         return Period(self.start - length, self.start, self.tz)
 
@@ -119,20 +120,20 @@ def resolve_period(word: str, now: datetime, tz: ZoneInfo) -> Period:
     word = word.strip().lower()
     today = now.astimezone(tz).date()
     if word == "today":
-        return Period(_midnight(today, tz), now, tz, "today", "day")
+        return Period(midnight(today, tz), now, tz, "today", "day")
     if word == "yesterday":
-        return Period(_midnight(today - timedelta(days=1), tz), _midnight(today, tz), tz, "yesterday", "day")
+        return Period(midnight(today - timedelta(days=1), tz), midnight(today, tz), tz, "yesterday", "day")
     if word in ("this-week", "last-week"):
         monday = today - timedelta(days=today.weekday())
         if word == "this-week":
-            return Period(_midnight(monday, tz), now, tz, "this week", "week")
+            return Period(midnight(monday, tz), now, tz, "this week", "week")
         previous_monday = monday - timedelta(days=7)
-        return Period(_midnight(previous_monday, tz), _midnight(monday, tz), tz, "last week", "week")
+        return Period(midnight(previous_monday, tz), midnight(monday, tz), tz, "last week", "week")
     if word in ("this-month", "last-month"):
         first = today.replace(day=1)
         if word == "this-month":
-            return Period(_midnight(first, tz), now, tz, "this month", "month")
-        return Period(_midnight(_add_months(first, -1), tz), _midnight(first, tz), tz, "last month", "month")
+            return Period(midnight(first, tz), now, tz, "this month", "month")
+        return Period(midnight(_add_months(first, -1), tz), midnight(first, tz), tz, "last month", "month")
     if rolling := _ROLLING.fullmatch(word):
         return _rolling(word, int(rolling.group(1)), rolling.group(2), now, tz)
     if dates := _DATES.fullmatch(word):
@@ -162,10 +163,10 @@ def _date_range(word: str, first_text: str, last_text: str, now: datetime, tz: Z
         raise UsageError(f"`{word}` ends before it starts: put the earlier date first")
     if (last - first).days + 1 > MAX_DAYS:
         raise UsageError(f"`{word}` is too long: the longest period is {MAX_DAYS} days (ten years)")
-    start = _midnight(first, tz)
+    start = midnight(first, tz)
     if start > now:
         raise UsageError(f"`{word}` is in the future: there is no data for it yet")
-    return Period(start, _midnight(last + timedelta(days=1), tz), tz, unit="day")
+    return Period(start, midnight(last + timedelta(days=1), tz), tz, unit="day")
 
 
 def _parse_date(word: str, text: str) -> date:
@@ -176,11 +177,6 @@ def _parse_date(word: str, text: str) -> date:
     if value.year < 1970:
         raise UsageError(f"`{word}`: `{text}` is before 1970")
     return value
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    # fold=0: where midnight is skipped by a clock change this lands on the change, the day's real start.
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
 def _add_months(first_of_month: date, months: int) -> date:

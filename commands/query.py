@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import true
 from sqlalchemy.sql import ColumnElement
 
 from commands.business_hours import BusinessClock
-from storage.planner import unindexed
+from storage.kpi_cache import Scope
+from storage.planner import on_channels
 from storage.settings import Settings
 
 
@@ -19,7 +19,8 @@ class Query:
 
     `channels` () means every channel. `now` is the instant the question is asked (backlog and
     "still waiting" are measured then; it is also the end of a rolling period). `clock` is set when
-    durations must count business hours only. `agent` restricts to one agent (for `by agent`).
+    durations must count business hours only. `agent` restricts to one agent (for `by agent`). `source`
+    "auto" reads the KPI cache where it can, "tables" never (see storage.kpi_cache).
     """
 
     start: datetime
@@ -29,18 +30,16 @@ class Query:
     settings: Settings
     clock: BusinessClock | None = None
     agent: str | None = None
+    source: str = "auto"
+
+    def scope(self) -> Scope:
+        """What the KPI cache is asked for this question."""
+        duration = self.clock.open_seconds if self.clock is not None else None
+        return Scope(self.start, self.end, self.channels, self.now, self.agent, duration, self.source)
 
     def in_channels(self, column) -> ColumnElement[bool]:
-        """SQL condition: `column` is one of the asked channels (always true for all channels).
-
-        A filter only: every KPI query is driven by its time range, whose indexes carry the channel.
-        """
-        if not self.channels:
-            return true()
-        column = unindexed(column)
-        if len(self.channels) == 1:
-            return column == self.channels[0]
-        return column.in_(self.channels)
+        """SQL condition: `column` is one of the asked channels (always true for all channels)."""
+        return on_channels(column, self.channels)
 
     def in_period(self, column) -> ColumnElement[bool]:
         """SQL condition: `column` falls in `[start, end)`."""

@@ -14,7 +14,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
-from storage import kpi_days
+from storage import kpi_cache
 from storage.analysis import text_analyser
 from storage.bulk import bulk_insert
 from storage.dialect import lock_names
@@ -182,8 +182,8 @@ class Ingestor:
             )
         for table, table_rows in rows.items():
             bulk_insert(conn, table, table_rows)
-            if table.name in kpi_days.NOTED_BY_INGEST:  # past days whose cached figures these rows change
-                kpi_days.note(conn, {row["at"] for row in table_rows})
+            if table.name in kpi_cache.NOTED_BY_INGEST:  # past hours whose cached figures these rows change
+                kpi_cache.note(conn, {row["at"] for row in table_rows}, self.clock())
         if linked:
             link_conversions(conn, linked)
         # Conversations created by this batch have all their events here; others are replayed from the DB.

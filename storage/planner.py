@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -30,3 +33,12 @@ def _plain(element, compiler, **kw) -> str:
 @compiles(unindexed, "sqlite")
 def _plus(element, compiler, **kw) -> str:
     return "+" + compiler.process(element.clauses, **kw)
+
+
+def on_channels(column, channels: Sequence[str]) -> ColumnElement[bool]:
+    """SQL condition: `column` is one of `channels` (always true for () = every channel). A filter only:
+    every KPI query is driven by its time range, whose indexes carry the channel."""
+    if not channels:
+        return true()
+    column = unindexed(column)
+    return column == channels[0] if len(channels) == 1 else column.in_(channels)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Engine
 
-from storage import kpi_days
+from storage import kpi_cache
 from storage.models import Message
 from storage.rows import Analyser
 
@@ -41,12 +41,14 @@ def rescore_messages(
     *,
     since: datetime | None = None,
     batch: int = 5000,
+    now: datetime | None = None,
     total: Callable[[int], object] = lambda n: None,
     progress: Callable[[int], object] = lambda n: None,
 ) -> RescoreResult:
     """Analyses again every stored message ingestion analyses (inbound, with text, not a private note),
     sent at or after `since` if given, and stores what differs; returns the counts. `total` is told how
-    many messages will be read, `progress` how many each batch read."""
+    many messages will be read, `progress` how many each batch read; `now` (default: the wall clock) says
+    which hours are over, for the cache."""
     where = [M.direction == "inbound", M.private.is_(False), M.text.is_not(None), M.text != ""]
     if since is not None:
         where.append(M.at >= since)
@@ -78,7 +80,7 @@ def rescore_messages(
                         setattr(result, name, getattr(result, name) + (old != new))
             if changes:
                 conn.execute(store, changes)
-                kpi_days.note(conn, changed_at)  # the per-day KPI cache computes those days again
+                kpi_cache.note(conn, changed_at, now or datetime.now(UTC))  # the cache recomputes those hours
         if not rows:
             return result
         result.read += len(rows)

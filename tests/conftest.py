@@ -12,7 +12,6 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from storage import kpi_day_store
 from storage.db import make_engine
 from storage.settings import Settings
 from tests.databases import POSTGRES_REQUIRED, PostgresDatabases, SqliteDatabases, postgres_url
@@ -109,13 +108,6 @@ def new_database_url(_databases, tmp_path) -> Callable[..., str]:
 def database_url(new_database_url) -> str:
     """This test's database, migrated and empty of data."""
     return new_database_url()
-
-
-@pytest.fixture(autouse=True)
-def no_busy_backoff():
-    """Each test starts with the per-day cache storing: a busy database in one test does not stop the
-    next from storing (storage.kpi_day_store.BUSY_BACKOFF)."""
-    kpi_day_store._busy_until = 0.0
 
 
 @pytest.fixture(autouse=True)

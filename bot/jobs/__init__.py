@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from bot.jobs.alert import check_alert
 from bot.jobs.digest import KIND, LATE_LIMIT, post_digest, scheduled_at, subscription_zone
 from bot.slack_client import web_client
-from storage import kpi_days, outbox
+from storage import kpi_cache, outbox
 from storage.db import make_engine, session
 from storage.models import Subscription
 from storage.settings import Settings
@@ -104,8 +104,9 @@ def retry_unsent(now: datetime | None = None) -> list[str]:
 
 
 def warm_kpi_days() -> str:
-    """Job: fills the per-day KPI cache (`storage.kpi_days`) for the days that closed or changed."""
-    computed = kpi_days.warm(runtime().engine)
+    """Job: fills the KPI cache (`storage.kpi_cache.warm`) for the days and hours that closed or changed.
+    (Its name is what persisted job stores refer to: kept.)"""
+    computed = kpi_cache.warm(runtime().engine, datetime.now(UTC))
     return f"kpi_day: {computed} series-days computed"
 
 

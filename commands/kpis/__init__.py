@@ -1,12 +1,22 @@
-"""Every KPI of METRICS.md, by key. Each module lists its KPIs in `SPECS`."""
+"""Every KPI (docs/metrics.md), by key. Each module lists its KPIs in `SPECS`."""
 
 from __future__ import annotations
 
-from commands.kpis import nlp, outcome, speed, volume
+from commands.kpis import backlog, business, nlp, outcome, speed, team, volume
 from commands.kpis.spec import KpiSpec
 
-KPIS: dict[str, KpiSpec] = {
-    spec.key: spec for module in (speed, volume, outcome, nlp) for spec in module.SPECS
+# The order users see them in (help, the JSON of every KPI): speed, volume and flow, the team, outcomes,
+# what customers say.
+_ORDER = (
+    "frt", "bands", "wait", "art", "aht", "volume", "reply-rate", "resolution-rate", "backlog", "transfers",
+    "escalations", "mix", "agents", "quick-replies", "cost", "leads", "csat", "nps", "ces", "retention",
+    "churn", "social-impact", "sentiment", "topics", "voice",
+)  # fmt: skip
+_SPECS = {
+    spec.key: spec
+    for module in (speed, volume, backlog, team, business, outcome, nlp)
+    for spec in module.SPECS
 }
+KPIS: dict[str, KpiSpec] = {key: _SPECS[key] for key in _ORDER}
 
 __all__ = ["KPIS", "KpiSpec"]

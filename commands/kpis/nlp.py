@@ -1,4 +1,5 @@
-"""What customers say, from the scores and topics stored at ingestion: `sentiment`, `topics`, `voice`.
+"""What customers say (docs/metrics.md), from the scores and topics stored at ingestion: `sentiment`,
+`topics`, `voice`.
 
 Only inbound customer messages count: agent and bot text and private notes never do, whatever their
 direction. A message counts in the period it was sent; nothing after `query.now` counts. Nothing here
@@ -15,12 +16,12 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
-from storage import kpi_days
+from storage import kpi_cache
 from storage.models import Message
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
 from storage.topics import key_phrases
@@ -42,22 +43,11 @@ def sentiment(conn: Connection, query: Query) -> dict[str, Any]:
     (< -0.1); net sentiment (positive share - negative share); mean score (-1..+1); how many messages were
     scored, and how many were unscored (another language). Shares, net and mean are None when none was
     scored."""
-    q = query.until_now()
-    scores = kpi_days.sample(conn, "sentiment", q.start, q.end, q.channels)
-    if scores is not None:  # the days and hours over from the per-day cache
-        positive, negative = scores.count - scores.at_most(POSITIVE_ABOVE), scores.below(NEGATIVE_BELOW)
-        scored, total = scores.count, scores.total
-        unscored = kpi_days.count(conn, "unscored", q.start, q.end, q.channels)
-    else:
-        positive, negative, scored, total, unscored = conn.execute(
-            select(
-                _tally(M.sentiment > POSITIVE_ABOVE),
-                _tally(M.sentiment < NEGATIVE_BELOW),
-                func.count(M.sentiment),
-                func.sum(M.sentiment),
-                _tally(and_(M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")),
-            ).where(*_said(q))
-        ).one()
+    scope = query.until_now().scope()
+    scores = kpi_cache.sample(conn, "sentiment", scope)
+    positive, negative = scores.count - scores.at_most(POSITIVE_ABOVE), scores.below(NEGATIVE_BELOW)
+    scored, total = scores.count, scores.total
+    unscored = kpi_cache.count(conn, "unscored", scope)
     if not scored:
         split = dict.fromkeys(("positive", "neutral", "negative", "net", "mean"))
         return {**split, "count": 0, "unscored": unscored}
@@ -108,8 +98,8 @@ def voice(conn: Connection, query: Query) -> dict[str, Any]:
     (pseudonymised), channel, at (ISO time), age (seconds before `now`), score}."""
     q = query.until_now()
     return {
-        "negative": _quotes(conn, q, "most_negative", M.sentiment < NEGATIVE_BELOW, M.sentiment.asc()),
-        "positive": _quotes(conn, q, "most_positive", M.sentiment > POSITIVE_ABOVE, M.sentiment.desc()),
+        "negative": _quotes(conn, q, "most_negative", M.sentiment.asc()),
+        "positive": _quotes(conn, q, "most_positive", M.sentiment.desc()),
     }
 
 
@@ -138,21 +128,11 @@ def _said(q: Query) -> list[ColumnElement[bool]]:
 
 
 def _topic_tally(conn: Connection, q: Query) -> tuple[dict[str, list], int]:
-    """Per topic [messages, score sum, scored messages, Counter of subtopics], and the messages read (from
-    the per-day cache when the period holds a whole cached day)."""
-    read = kpi_days.count(conn, "read", q.start, q.end, q.channels)
-    cached = kpi_days.tally(conn, "topics", q.start, q.end, q.channels) if read is not None else None
-    if cached is not None:
-        rows = [(labels, messages, total, scored) for labels, (messages, total, scored) in cached.items()]
-    else:
-        read = conn.execute(select(func.count(M.lang)).where(*_said(q))).scalar_one()
-        # Grouping tagged messages by their stored labels in SQL leaves a few hundred rows however many
-        # messages there are; grouping the untagged ones too would double the work for one count.
-        rows = conn.execute(
-            select(M.topics, func.count(), func.sum(M.sentiment), func.count(M.sentiment))
-            .where(*_said(q), M.topics.is_not(None))
-            .group_by(M.topics)
-        ).all()
+    """Per topic [messages, score sum, scored messages, Counter of subtopics], and the messages read."""
+    scope = q.scope()
+    read = kpi_cache.count(conn, "read", scope)
+    tagged = kpi_cache.tally(conn, "topics", scope)
+    rows = [(labels, messages, total, scored) for labels, (messages, total, scored) in tagged.items()]
     tally: dict[str, list] = defaultdict(lambda: [0, 0.0, 0, Counter()])
     for labels, messages, total, scored in rows:
         subtopics: dict[str, list[str]] = defaultdict(list)
@@ -192,18 +172,12 @@ def _topic_rows(tally: dict[str, list], considered: int, previous: dict[str, lis
     ]
 
 
-def _quotes(
-    conn: Connection, q: Query, cached: str, strong: ColumnElement[bool], order
-) -> list[dict[str, Any]]:
-    """The QUOTES strongest messages meeting `strong`, as voice quotes; messages whose text was purged
-    are passed over. The candidates (QUOTES x 4) come from the per-day cache (`cached`, in
-    `storage.kpi_days.TOPS`) when the period holds a whole cached day."""
-    # Ranking ids first reads only the index (no text); the few candidates' rows are read after.
+def _quotes(conn: Connection, q: Query, ranking_key: str, order) -> list[dict[str, Any]]:
+    """The QUOTES strongest messages of the ranking `ranking_key` (storage.kpi_cache.measures.RANKINGS),
+    as voice quotes; messages whose text was purged are passed over."""
+    # The candidates (QUOTES x 4) are ranked from the index alone (no text); their rows are read after.
     ranking = (order, M.at.desc(), M.id.desc())
-    candidates = kpi_days.top(conn, cached, q.start, q.end, q.channels)
-    if candidates is None:
-        ranked = select(M.id).where(*_said(q), strong).order_by(*ranking).limit(QUOTES * 4)
-        candidates = ranked.scalar_subquery()
+    candidates = kpi_cache.top(conn, ranking_key, q.scope())
     rows = conn.execute(
         select(M.text, M.author_id, M.channel, M.at, M.sentiment)
         .where(M.id.in_(candidates), M.text.is_not(None))
@@ -221,11 +195,6 @@ def _quotes(
         }
         for text, author, channel, at, score in rows
     ]
-
-
-def _tally(condition: ColumnElement[bool]):
-    """SQL count of rows meeting `condition` (0, not NULL, over no rows)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 SPECS = (

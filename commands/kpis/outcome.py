@@ -1,4 +1,4 @@
-"""Customer outcome KPIs of METRICS.md: `csat`, `nps`, `ces`, `retention`, `churn`, `social-impact`.
+"""Customer outcome KPIs (docs/metrics.md): `csat`, `nps`, `ces`, `retention`, `churn`, `social-impact`.
 
 Surveys count by when they were answered and are filtered by the survey's channel. Customers are not
 per channel (one customer uses several), so retention and churn ignore the channel filter; in
@@ -16,12 +16,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.engine import Connection
 
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
-from storage import kpi_days
+from commands.stats import ratio
+from storage import kpi_cache
 from storage.models import Conversation, CustomerChange, Survey
 
 C = Conversation.__table__.c
@@ -35,31 +36,17 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # stands for "never lost" when compari
 
 def csat(conn: Connection, query: Query) -> dict[str, Any]:
     """Share (0-1) of CSAT answers given in the period that were 4 or 5, and the number of answers."""
-    q = query.until_now()
-    scores = kpi_days.sample(conn, "csat", q.start, q.end, q.channels)
-    if scores is not None:
-        responses, satisfied = scores.count, scores.count - scores.below(SATISFIED)
-    else:
-        responses, satisfied = conn.execute(
-            select(func.count(), _tally(S.score >= SATISFIED)).where(*_answers(q, "csat"))
-        ).one()
-    return {"score": _ratio(satisfied, responses), "responses": responses}
+    scores = kpi_cache.sample(conn, "csat", query.until_now().scope())
+    responses, satisfied = scores.count, scores.count - scores.below(SATISFIED)
+    return {"score": ratio(satisfied, responses), "responses": responses}
 
 
 def nps(conn: Connection, query: Query) -> dict[str, Any]:
     """Net Promoter Score of the period's answers (% promoters - % detractors, -100 to +100) and the
     count of promoters (9-10), passives (7-8), detractors (0-6) and answers."""
-    q = query.until_now()
-    scores = kpi_days.sample(conn, "nps", q.start, q.end, q.channels)
-    if scores is not None:
-        responses, promoters = scores.count, scores.count - scores.below(PROMOTER)
-        detractors = scores.below(DETRACTOR_BELOW)
-    else:
-        responses, promoters, detractors = conn.execute(
-            select(func.count(), _tally(S.score >= PROMOTER), _tally(S.score < DETRACTOR_BELOW)).where(
-                *_answers(q, "nps")
-            )
-        ).one()
+    scores = kpi_cache.sample(conn, "nps", query.until_now().scope())
+    responses, promoters = scores.count, scores.count - scores.below(PROMOTER)
+    detractors = scores.below(DETRACTOR_BELOW)
     score = (promoters - detractors) * 100.0 / responses if responses else None
     passives = responses - promoters - detractors
     return {
@@ -74,12 +61,8 @@ def nps(conn: Connection, query: Query) -> dict[str, Any]:
 def ces(conn: Connection, query: Query) -> dict[str, Any]:
     """Mean Customer Effort Score of the period's answers (on the configured scale; lower is less effort)
     and the number of answers."""
-    q = query.until_now()
-    scores = kpi_days.sample(conn, "ces", q.start, q.end, q.channels)
-    if scores is not None:
-        return {"mean": scores.mean(), "responses": scores.count}
-    responses, mean = conn.execute(select(func.count(), func.avg(S.score)).where(*_answers(q, "ces"))).one()
-    return {"mean": float(mean) if responses else None, "responses": responses}
+    scores = kpi_cache.sample(conn, "ces", query.until_now().scope())
+    return {"mean": scores.mean(), "responses": scores.count}
 
 
 def retention(conn: Connection, query: Query) -> dict[str, Any]:
@@ -87,13 +70,13 @@ def retention(conn: Connection, query: Query) -> dict[str, Any]:
     with the customers at start and end and the new ones."""
     start, new, lost = _flow(conn, query.until_now())
     end = start - lost + new
-    return {"rate": _ratio(end - new, start), "start": start, "end": end, "new": new}
+    return {"rate": ratio(end - new, start), "start": start, "end": end, "new": new}
 
 
 def churn(conn: Connection, query: Query) -> dict[str, Any]:
     """Share (0-1) of the customers at the period's start lost during it, with the lost and start counts."""
     start, _, lost = _flow(conn, query.until_now())
-    return {"rate": _ratio(lost, start), "lost": lost, "start": start}
+    return {"rate": ratio(lost, start), "lost": lost, "start": start}
 
 
 def social_impact(conn: Connection, query: Query) -> dict[str, Any]:
@@ -138,12 +121,12 @@ def social_impact(conn: Connection, query: Query) -> dict[str, Any]:
 
 
 def _group(customers: int, lost: int, revenue: float | None) -> dict[str, Any]:
-    churned = _ratio(lost, customers)
+    churned = ratio(lost, customers)
     return {
         "customers": customers,
         "retention": None if churned is None else 1.0 - churned,
         "churn": churned,
-        "revenue_per_customer": None if revenue is None else _ratio(float(revenue), customers),
+        "revenue_per_customer": None if revenue is None else ratio(float(revenue), customers),
     }
 
 
@@ -170,19 +153,6 @@ def _base_at(instant: datetime) -> Select:
 
 def _customers_with(change: str):
     return func.count(case((CC.change == change, CC.customer)).distinct())
-
-
-def _answers(q: Query, kind: str) -> list[ColumnElement[bool]]:
-    return [S.kind == kind, q.in_period(S.at), q.in_channels(S.channel)]
-
-
-def _tally(condition: ColumnElement[bool]):
-    """SQL count of rows meeting `condition` (0, not NULL, over no rows)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def _ratio(part: float | None, whole: float | None) -> float | None:
-    return part / whole if part is not None and whole else None
 
 
 CUSTOMERS = "no customers at the start of this period"

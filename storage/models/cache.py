@@ -1,4 +1,4 @@
-"""The per-day KPI cache's tables (storage.kpi_days): slots of precomputed values and the notes of
+"""The per-day KPI cache's tables (storage.kpi_cache): slots of precomputed values and the notes of
 changes that make them stale."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ class KpiDay(SQLModel, table=True):
     """One UTC day of a duration series (`frt`, `wait`, ...) kept ready for the KPI queries: the day's
     values sorted, their count and exact sum, for one channel or, with channel "", for every channel.
 
-    A cache of the projection tables, filled by the queries themselves (`storage.kpi_days`); triggers
+    A cache of the projection tables, filled by the queries themselves (`storage.kpi_cache`); triggers
     note every later change to a day in `kpi_day_stale`, and a row older than its day's newest note is
     recomputed.
     """

@@ -17,3 +17,10 @@ def feed(engine, settings):
         assert not result.rejected, result.rejected
 
     return feed
+
+
+@pytest.fixture(params=["auto", "tables"], ids=["cache", "tables"])
+def source(request) -> str:
+    """Where a KPI test reads its measures: through the KPI cache where it can ("auto"), or from the tables
+    alone. Every KPI test asks both ways, so what it checks never depends on the date the suite runs."""
+    return request.param

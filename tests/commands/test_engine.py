@@ -14,7 +14,6 @@ from commands.errors import UsageError
 from commands.kpis import KPIS
 from commands.parse import parse_command
 from commands.result import KpiResult, Scorecard
-from storage import kpi_day_store
 from storage.db import make_engine
 from storage.ingest import Ingestor
 from storage.settings import BusinessHours, Settings
@@ -53,9 +52,9 @@ def make(database_url):
         engine.dispose()
 
 
-def run(settings, engine, text: str, now: datetime = NOW):
+def run(settings, engine, text: str, now: datetime = NOW, source: str = "auto"):
     with engine.connect() as conn:
-        return compute(conn, parse_command(text, settings, now), settings, now)
+        return compute(conn, parse_command(text, settings, now), settings, now, source=source)
 
 
 def test_frt_document_follows_the_json_contract_with_previous_period_and_channel_benchmark(make):
@@ -249,10 +248,8 @@ def test_change_reports_absolute_relative_and_whether_it_is_good_news():
     assert change(None, 5, "count") == {"absolute": None, "relative": None, "direction": None, "good": None}
 
 
-@pytest.mark.parametrize("cached", [True, False])
-def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_itself(
-    make, database_kind, monkeypatch, cached
-):
+@pytest.mark.parametrize("source", ["auto", "tables"])
+def test_frt_percentiles_interpolate_between_ranks_from_the_cache_and_from_the_tables(make, source):
     # FRTs 60, 120, 300, 900 s: mean 345; median between 120 and 300 = 210;
     # p90 at rank 0.9 x 3 = 2.7 -> 300 + 0.7 x (900 - 300) = 720.
     events = [
@@ -261,15 +258,11 @@ def test_frt_percentiles_interpolate_between_ranks_and_postgresql_computes_them_
         for item in answered(f"c{n}", datetime(2026, 11, 3 + n, 10, tzinfo=UTC), frt)
     ]
     settings, engine = make(events)
-    if not cached:  # no day counts as closed: the values come from the tables, as for today's
-        monkeypatch.setattr(kpi_day_store, "cached_until", lambda *a: kpi_day_store.EPOCH)
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
 
-    values = run(settings, engine, "frt twitter 2026-11-02..2026-11-08").to_json()["values"]
+    values = run(settings, engine, "frt twitter 2026-11-02..2026-11-08", source=source).to_json()["values"]
 
     assert (values["mean"], values["median"], values["count"]) == (345.0, 210.0, 4)
     assert values["p90"] == pytest.approx(720.0, abs=1e-9)
-    in_database = any("percentile_cont" in sql for sql in statements)
-    assert in_database == (database_kind == "postgresql" and not cached)
-    assert any("FROM kpi_day" in sql for sql in statements) == cached
+    assert any("FROM kpi_day" in sql for sql in statements) == (source == "auto")

@@ -32,11 +32,11 @@ ANA = Pseudonymiser(b"test-key")("@ana")
 
 
 @pytest.fixture
-def ask(engine, settings):
-    """One KPI function over [start, end) minutes, asked at the end of the period."""
+def ask(engine, settings, source):
+    """One KPI function over [start, end) minutes, asked at the end of the period, from `source`."""
 
     def ask(fn, start=0, end=DAY, channels=()):
-        query = Query(_t(start), _t(end), tuple(channels), _t(end), settings)
+        query = Query(_t(start), _t(end), tuple(channels), _t(end), settings, source=source)
         with engine.connect() as conn:
             return fn(conn, query)
 

@@ -20,11 +20,11 @@ NOW = 2 * DAY
 
 
 @pytest.fixture
-def ask(engine, settings):
-    """Computes one KPI function over [start, end) minutes, as asked at `now` minutes."""
+def ask(engine, settings, source):
+    """Computes one KPI function over [start, end) minutes, as asked at `now` minutes, from `source`."""
 
     def ask(fn, start=0, end=DAY, now=NOW, channels=()):
-        query = Query(_t(start), _t(end), tuple(channels), _t(now), settings)
+        query = Query(_t(start), _t(end), tuple(channels), _t(now), settings, source=source)
         with engine.connect() as conn:
             return fn(conn, query)
 

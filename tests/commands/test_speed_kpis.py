@@ -32,14 +32,20 @@ def store(engine, settings):
     return _store
 
 
-def ask(engine, settings, kpi, start, end, now=None, channels=(), clock=None, agent=None) -> dict:
-    query = Query(start, end, tuple(channels), now or end, settings, clock, agent)
-    with engine.connect() as conn:
-        return kpi(conn, query)
+@pytest.fixture
+def ask(engine, settings, source):
+    """One KPI function over [start, end), as asked at `now` (default: the end), from `source`."""
+
+    def ask(kpi, start, end, now=None, channels=(), clock=None, agent=None) -> dict:
+        query = Query(start, end, tuple(channels), now or end, settings, clock, agent, source=source)
+        with engine.connect() as conn:
+            return kpi(conn, query)
+
+    return ask
 
 
 def test_article_check_800_first_responses_totalling_54000_seconds_give_a_mean_of_67_5(
-    engine, settings, store
+    engine, settings, store, ask
 ):
     # 400 replies after 30 s and 400 after 105 s: 12,000 + 42,000 = 54,000 s over 800 = 67.5 s.
     # Sorted, ranks 399/400 (0-based) are 30 and 105 -> median 67.5; p90 at rank 719.1 is 105.
@@ -49,7 +55,7 @@ def test_article_check_800_first_responses_totalling_54000_seconds_give_a_mean_o
         events.append(inbound(f"i{n}", n, conv=conv))
         events.append(reply(f"r{n}", n + (0.5 if n % 2 else 1.75), conv=conv))
     store(events)
-    values = ask(engine, settings, speed.frt, T0, T0 + timedelta(days=1))
+    values = ask(speed.frt, T0, T0 + timedelta(days=1))
     assert values["count"] == 800
     assert values["mean"] == pytest.approx(67.5)
     assert values["median"] == pytest.approx(67.5)
@@ -58,8 +64,8 @@ def test_article_check_800_first_responses_totalling_54000_seconds_give_a_mean_o
     assert values["oldest_waiting"] is None
 
 
-def test_empty_period_gives_none_not_zero(engine, settings):
-    values = ask(engine, settings, speed.frt, T0, T0 + HOUR)
+def test_empty_period_gives_none_not_zero(engine, settings, ask):
+    values = ask(speed.frt, T0, T0 + HOUR)
     assert values == {
         "mean": None,
         "median": None,
@@ -68,42 +74,42 @@ def test_empty_period_gives_none_not_zero(engine, settings):
         "still_waiting": 0,
         "oldest_waiting": None,
     }
-    assert ask(engine, settings, speed.bands, T0, T0 + HOUR)["within_1h"] is None
-    assert ask(engine, settings, speed.art, T0, T0 + HOUR)["first_mean"] is None
-    assert ask(engine, settings, speed.aht, T0, T0 + HOUR) == {"mean": None, "count": 0}
+    assert ask(speed.bands, T0, T0 + HOUR)["within_1h"] is None
+    assert ask(speed.art, T0, T0 + HOUR)["first_mean"] is None
+    assert ask(speed.aht, T0, T0 + HOUR) == {"mean": None, "count": 0}
 
 
 def test_first_response_counts_in_the_period_it_was_sent_not_when_the_conversation_opened(
-    engine, settings, store
+    engine, settings, store, ask
 ):
     # Opened 08:30, answered 09:30: FRT 3600 s, counted in [09:00, 11:00), not in [07:00, 09:00).
     store([inbound("i1", -30), reply("r1", 30)])
-    before = ask(engine, settings, speed.frt, T0 - 2 * HOUR, T0, now=T0 + 2 * HOUR)
-    after = ask(engine, settings, speed.frt, T0, T0 + 2 * HOUR)
+    before = ask(speed.frt, T0 - 2 * HOUR, T0, now=T0 + 2 * HOUR)
+    after = ask(speed.frt, T0, T0 + 2 * HOUR)
     assert before["count"] == 0 and before["still_waiting"] == 0  # answered by now
     assert after["count"] == 1 and after["mean"] == 3600.0
 
 
-def test_asked_before_the_reply_the_conversation_is_still_waiting(engine, settings, store):
+def test_asked_before_the_reply_the_conversation_is_still_waiting(engine, settings, store, ask):
     # As of 09:10 the 08:30 conversation (answered at 09:30) had waited 40 min = 2400 s.
     store([inbound("i1", -30), reply("r1", 30)])
-    values = ask(engine, settings, speed.frt, T0 - 2 * HOUR, T0 + 2 * HOUR, now=T0 + timedelta(minutes=10))
+    values = ask(speed.frt, T0 - 2 * HOUR, T0 + 2 * HOUR, now=T0 + timedelta(minutes=10))
     assert values["count"] == 0  # the reply lies after `now`
     assert values["still_waiting"] == 1
     assert values["oldest_waiting"] == 2400.0
 
 
 def test_conversation_answered_and_closed_after_the_asked_moment_was_still_waiting_then(
-    engine, settings, store
+    engine, settings, store, ask
 ):
     # Opened 08:30, answered 09:30, closed 10:00. As of 09:10 it had waited 40 min = 2400 s.
     store([inbound("i1", -30), reply("r1", 30), status("s1", 60, "resolved")])
-    values = ask(engine, settings, speed.frt, T0 - HOUR, T0 + HOUR, now=T0 + timedelta(minutes=10))
+    values = ask(speed.frt, T0 - HOUR, T0 + HOUR, now=T0 + timedelta(minutes=10))
     assert (values["still_waiting"], values["oldest_waiting"]) == (1, 2400.0)
-    assert ask(engine, settings, speed.frt, T0 - HOUR, T0 + HOUR)["still_waiting"] == 0  # as of 10:00
+    assert ask(speed.frt, T0 - HOUR, T0 + HOUR)["still_waiting"] == 0  # as of 10:00
 
 
-def test_closed_without_a_reply_is_not_still_waiting(engine, settings, store):
+def test_closed_without_a_reply_is_not_still_waiting(engine, settings, store, ask):
     # Spam closed at 09:05 without an answer: not waiting; the 09:10 one is, aged 50 min at 10:00.
     store(
         [
@@ -112,30 +118,30 @@ def test_closed_without_a_reply_is_not_still_waiting(engine, settings, store):
             inbound("i2", 10, conv="real"),
         ]
     )
-    values = ask(engine, settings, speed.frt, T0, T0 + HOUR)
+    values = ask(speed.frt, T0, T0 + HOUR)
     assert values["still_waiting"] == 1
     assert values["oldest_waiting"] == 3000.0
 
 
-def test_bot_reply_does_not_count_as_first_response(engine, settings, store):
+def test_bot_reply_does_not_count_as_first_response(engine, settings, store, ask):
     # The auto-reply at 1 min is ignored; the agent's reply at 10 min makes FRT 600 s.
     store([inbound("i1", 0), reply("b1", 1, agent="B1", kind="bot"), reply("r1", 10)])
-    values = ask(engine, settings, speed.frt, T0, T0 + HOUR)
+    values = ask(speed.frt, T0, T0 + HOUR)
     assert (values["count"], values["mean"]) == (1, 600.0)
 
 
-def test_reply_exactly_at_a_band_limit_counts_within_it(engine, settings, store):
+def test_reply_exactly_at_a_band_limit_counts_within_it(engine, settings, store, ask):
     # FRTs 900 s (= 15 min), 3600 s (= 1 h), 3601 s and 25 h: within 15m 1/4, 1h 2/4, 4h 3/4, 24h 3/4.
     frts_minutes = (15, 60, 60 + 1 / 60, 25 * 60)
     events = []
     for n, minutes in enumerate(frts_minutes):
         events += [inbound(f"i{n}", 0, conv=f"c{n}"), reply(f"r{n}", minutes, conv=f"c{n}")]
     store(events)
-    values = ask(engine, settings, speed.bands, T0, T0 + timedelta(days=2))
+    values = ask(speed.bands, T0, T0 + timedelta(days=2))
     assert values == {"within_15m": 0.25, "within_1h": 0.5, "within_4h": 0.75, "within_24h": 0.75, "count": 4}
 
 
-def test_waits_are_counted_by_when_the_reply_ended_them(engine, settings, store):
+def test_waits_are_counted_by_when_the_reply_ended_them(engine, settings, store, ask):
     # Waits 09:00->09:10 (600 s) and 09:20->09:50 (1800 s; the 09:25 message was already waiting),
     # then 10:00->11:10 (4200 s) ends after the period. Mean 1200, median 1200, p90 600+0.9*1200 = 1680.
     store(
@@ -149,12 +155,14 @@ def test_waits_are_counted_by_when_the_reply_ended_them(engine, settings, store)
             reply("r3", 130),
         ]
     )
-    values = ask(engine, settings, speed.wait, T0, T0 + HOUR)
+    values = ask(speed.wait, T0, T0 + HOUR)
     assert values == {"mean": 1200.0, "median": 1200.0, "p90": 1680.0, "count": 2}
-    assert ask(engine, settings, speed.wait, T0 + HOUR, T0 + 3 * HOUR)["mean"] == 4200.0
+    assert ask(speed.wait, T0 + HOUR, T0 + 3 * HOUR)["mean"] == 4200.0
 
 
-def test_reopened_conversation_is_left_out_of_resolution_time_until_resolved_again(engine, settings, store):
+def test_reopened_conversation_is_left_out_of_resolution_time_until_resolved_again(
+    engine, settings, store, ask
+):
     # a: resolved at 60 min -> first = full = 3600 s.
     # b: resolved at 30, reopened by a message at 40, resolved again at 120 -> first 1800, full 7200.
     # c: resolved at 30, reopened at 40 and still open -> not counted.
@@ -176,7 +184,7 @@ def test_reopened_conversation_is_left_out_of_resolution_time_until_resolved_aga
             inbound("c4", 40, conv="c"),
         ]
     )
-    values = ask(engine, settings, speed.art, T0, T0 + 3 * HOUR)
+    values = ask(speed.art, T0, T0 + 3 * HOUR)
     assert values == {
         "first_mean": 2700.0,
         "first_median": 2700.0,
@@ -186,7 +194,9 @@ def test_reopened_conversation_is_left_out_of_resolution_time_until_resolved_aga
     }
 
 
-def test_handle_time_averages_per_conversation_and_ignores_conversations_without_it(engine, settings, store):
+def test_handle_time_averages_per_conversation_and_ignores_conversations_without_it(
+    engine, settings, store, ask
+):
     # a: replies carrying 120 s and 60 s -> 180 s; b: 300 s; c: no handle data. Mean (180+300)/2 = 240.
     store(
         [
@@ -200,10 +210,10 @@ def test_handle_time_averages_per_conversation_and_ignores_conversations_without
             reply("c2", 5, conv="c"),
         ]
     )
-    assert ask(engine, settings, speed.aht, T0, T0 + HOUR) == {"mean": 240.0, "count": 2}
+    assert ask(speed.aht, T0, T0 + HOUR) == {"mean": 240.0, "count": 2}
 
 
-def test_business_hours_skip_the_weekend_for_first_response_and_waiting(engine, settings, store):
+def test_business_hours_skip_the_weekend_for_first_response_and_waiting(engine, settings, store, ask):
     # Open Mon-Fri 09:00-17:00 UTC. Friday 16:00 -> Monday 10:00 is 66 h of calendar time but
     # 1 h (Fri 16-17) + 1 h (Mon 9-10) = 7200 s of business time. As of Monday 09:30 both conversations
     # are unanswered; the older (Fri 16:00) has waited 1 h on Friday + 30 min on Monday = 5400 s.
@@ -219,16 +229,16 @@ def test_business_hours_skip_the_weekend_for_first_response_and_waiting(engine, 
     clock = BusinessClock(hours, "UTC")
     start, end = T0, T0 + timedelta(days=3, hours=2)  # Fri 09:00 to Mon 11:00
     monday_0930 = T0 + timedelta(days=3, minutes=30)
-    calendar = ask(engine, settings, speed.frt, start, end)
-    business = ask(engine, settings, speed.frt, start, end, clock=clock)
+    calendar = ask(speed.frt, start, end)
+    business = ask(speed.frt, start, end, clock=clock)
     assert calendar["mean"] == 66 * 3600.0
     assert business["mean"] == 7200.0
-    assert ask(engine, settings, speed.bands, start, end, clock=clock)["within_1h"] == 0.0
-    waiting = ask(engine, settings, speed.frt, start, monday_0930, now=monday_0930, clock=clock)
+    assert ask(speed.bands, start, end, clock=clock)["within_1h"] == 0.0
+    waiting = ask(speed.frt, start, monday_0930, now=monday_0930, clock=clock)
     assert (waiting["still_waiting"], waiting["oldest_waiting"]) == (2, 3600.0 + 1800.0)
 
 
-def test_channel_and_agent_narrow_the_first_responses(engine, settings, store):
+def test_channel_and_agent_narrow_the_first_responses(engine, settings, store, ask):
     # twitter: U1 answers in 600 s; facebook: U2 answers in 1200 s.
     store(
         [
@@ -238,7 +248,7 @@ def test_channel_and_agent_narrow_the_first_responses(engine, settings, store):
             reply("r2", 20, conv="f", channel="facebook", agent="U2"),
         ]
     )
-    assert ask(engine, settings, speed.frt, T0, T0 + HOUR)["mean"] == 900.0
-    assert ask(engine, settings, speed.frt, T0, T0 + HOUR, channels=["facebook"])["mean"] == 1200.0
-    assert ask(engine, settings, speed.frt, T0, T0 + HOUR, agent="U1")["mean"] == 600.0
-    assert ask(engine, settings, speed.wait, T0, T0 + HOUR, agent="U2")["mean"] == 1200.0
+    assert ask(speed.frt, T0, T0 + HOUR)["mean"] == 900.0
+    assert ask(speed.frt, T0, T0 + HOUR, channels=["facebook"])["mean"] == 1200.0
+    assert ask(speed.frt, T0, T0 + HOUR, agent="U1")["mean"] == 600.0
+    assert ask(speed.wait, T0, T0 + HOUR, agent="U2")["mean"] == 1200.0

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from commands.business_hours import BusinessClock
+from commands.kpis import backlog, business, team
 from commands.kpis import volume as kpi
 from commands.query import Query
 from storage.settings import BusinessHours
@@ -21,12 +22,14 @@ NOW = 2 * DAY
 
 
 @pytest.fixture
-def ask(engine, settings):
-    """Computes one KPI function over [start, end) minutes, as asked at `now` minutes."""
+def ask(engine, settings, source):
+    """Computes one KPI function over [start, end) minutes, as asked at `now` minutes, from `source`."""
 
     def ask(fn, start=0, end=DAY, now=NOW, channels=(), agent=None, clock=None, **overrides):
         asked_with = settings.model_copy(update=overrides) if overrides else settings
-        query = Query(_t(start), _t(end), tuple(channels), _t(now), asked_with, clock=clock, agent=agent)
+        query = Query(
+            _t(start), _t(end), tuple(channels), _t(now), asked_with, clock=clock, agent=agent, source=source
+        )
         with engine.connect() as conn:
             return fn(conn, query)
 
@@ -153,7 +156,7 @@ def test_backlog_uses_each_channels_threshold_and_lists_oldest_first(feed, ask):
         inbound("f", 100, conv="fb-late", channel="facebook"),
         status("g", 2000, "resolved", conv="fb-late", channel="facebook"),
     )
-    values = ask(kpi.backlog, start=DAY, end=NOW, backlog_thresholds={"viber": 3600.0})
+    values = ask(backlog.backlog, start=DAY, end=NOW, backlog_thresholds={"viber": 3600.0})
     # open at 2880: tw-old (48 h > 24 h: over), vb-1 (2.5 h > viber's 1 h: over), tw-new (2 h < 24 h)
     assert values == {
         "over_threshold": 2,
@@ -166,7 +169,7 @@ def test_backlog_uses_each_channels_threshold_and_lists_oldest_first(feed, ask):
             {"conversation_id": "tw-new", "channel": "twitter", "age": 7200.0},
         ],
     }
-    viber = ask(kpi.backlog, start=DAY, end=NOW, channels=["viber"], backlog_thresholds={"viber": 3600.0})
+    viber = ask(backlog.backlog, start=DAY, end=NOW, channels=["viber"], backlog_thresholds={"viber": 3600.0})
     assert (viber["open"], viber["over_threshold"], viber["threshold"]) == (1, 1, 3600.0)
 
 
@@ -178,12 +181,12 @@ def test_backlog_of_a_past_period_is_the_snapshot_at_its_end(feed, ask):
         inbound("f", 100, conv="fb-late", channel="facebook"),
         status("g", 2000, "resolved", conv="fb-late", channel="facebook"),
     )
-    values = ask(kpi.backlog, start=0, end=DAY)
+    values = ask(backlog.backlog, start=0, end=DAY)
     # at 1440: tw-old open 24 h exactly (not over 24 h), fb-late open 22 h 20 min (resolved only later)
     assert (values["open"], values["over_threshold"], values["oldest_age"]) == (2, 0, 86400.0)
     assert [row["conversation_id"] for row in values["oldest"]] == ["tw-old", "fb-late"]
     # at 2880 fb-late is resolved and tw-old is 48 h old
-    now = ask(kpi.backlog, start=DAY, end=NOW)
+    now = ask(backlog.backlog, start=DAY, end=NOW)
     assert (now["open"], now["over_threshold"]) == (1, 1)
 
 
@@ -194,7 +197,7 @@ def test_a_past_backlog_applies_each_channels_threshold_to_those_resolved_since(
         inbound("c", DAY - 120, conv="tw-1"),
         status("d", DAY + 60, "resolved", conv="tw-1"),
     )
-    values = ask(kpi.backlog, start=0, end=DAY, backlog_thresholds={"viber": 3600.0})
+    values = ask(backlog.backlog, start=0, end=DAY, backlog_thresholds={"viber": 3600.0})
     # at 1440 both had been open 2 h (resolved an hour later): over viber's 1 h, within twitter's 24 h
     assert (values["open"], values["over_threshold"], values["oldest_age"]) == (2, 1, 7200.0)
     assert sorted((row["conversation_id"], row["age"]) for row in values["oldest"]) == [
@@ -204,11 +207,11 @@ def test_a_past_backlog_applies_each_channels_threshold_to_those_resolved_since(
 
 
 def test_backlog_lists_only_the_ten_oldest_and_is_zero_not_none_when_nothing_is_open(feed, ask):
-    assert ask(kpi.backlog)["open"] == 0
-    assert ask(kpi.backlog)["over_threshold"] == 0
-    assert ask(kpi.backlog)["oldest_age"] is None
+    assert ask(backlog.backlog)["open"] == 0
+    assert ask(backlog.backlog)["over_threshold"] == 0
+    assert ask(backlog.backlog)["oldest_age"] is None
     feed(*[inbound(f"m{n}", n, conv=f"tw-{n}") for n in range(12)])
-    values = ask(kpi.backlog)
+    values = ask(backlog.backlog)
     assert values["open"] == 12
     assert [row["conversation_id"] for row in values["oldest"]] == [f"tw-{n}" for n in range(10)]
 
@@ -291,17 +294,17 @@ def test_team_report_per_agent_sorted_by_replies(feed, ask):
         "frt_mean": 1800.0,
         "frt_max": 1800.0,
     }
-    assert ask(kpi.agents) == {"rows": [{**u1, "resolutions": 2}, {**u2, "resolutions": 0}]}
-    assert ask(kpi.agents, agent="U2") == {"rows": [{**u2, "resolutions": 0}]}
+    assert ask(team.agents) == {"rows": [{**u1, "resolutions": 2}, {**u2, "resolutions": 0}]}
+    assert ask(team.agents, agent="U2") == {"rows": [{**u2, "resolutions": 0}]}
 
 
 def test_team_report_first_response_times_count_business_hours_when_asked(feed, ask):
     feed(inbound("a1", 30), reply("a2", 90))
     # T0 is Friday 09:00 UTC; open only 09:00-10:00 on Fridays: 09:30 -> 10:30 is 1 h, 30 min of it open
     clock = BusinessClock(BusinessHours(timezone="UTC", hours={"fri": ["09:00-10:00"]}))
-    row = ask(kpi.agents, clock=clock)["rows"][0]
+    row = ask(team.agents, clock=clock)["rows"][0]
     assert (row["frt_mean"], row["frt_max"]) == (1800.0, 1800.0)
-    assert ask(kpi.agents)["rows"][0]["frt_mean"] == 3600.0
+    assert ask(team.agents)["rows"][0]["frt_mean"] == 3600.0
 
 
 def test_quick_replies_count_human_replies_per_template_most_used_first(feed, ask):
@@ -314,7 +317,9 @@ def test_quick_replies_count_human_replies_per_template_most_used_first(feed, as
         reply("a6", 5),
         reply("a7", DAY + 1, quick_reply="tracking"),
     )
-    assert ask(kpi.quick_replies) == {"rows": [{"id": "apology", "count": 2}, {"id": "tracking", "count": 1}]}
+    assert ask(team.quick_replies) == {
+        "rows": [{"id": "apology", "count": 2}, {"id": "tracking", "count": 1}]
+    }
 
 
 def _handled_conversations(feed):
@@ -333,10 +338,10 @@ def _handled_conversations(feed):
 def test_cost_per_contact_from_a_daily_support_cost(feed, ask):
     _handled_conversations(feed)
     # 100 a day over 2 days = 200, over 4 conversations given a human reply -> 50 each
-    values = ask(kpi.cost, start=0, end=NOW, support_cost_per_day=100.0)
+    values = ask(business.cost, start=0, end=NOW, support_cost_per_day=100.0)
     assert values == {"per_contact": 50.0, "handled": 4, "total": 200.0}
     # the daily cost is the whole team's: facebook's share is its 1 of 4 conversations
-    facebook = ask(kpi.cost, start=0, end=NOW, channels=["facebook"], support_cost_per_day=100.0)
+    facebook = ask(business.cost, start=0, end=NOW, channels=["facebook"], support_cost_per_day=100.0)
     assert facebook == {"per_contact": 50.0, "handled": 1, "total": 50.0}
 
 
@@ -349,13 +354,13 @@ def test_cost_per_contact_from_hourly_agent_cost_and_handle_time(feed, ask):
         reply("b2", 5, conv="tw-2"),
     )
     # 1800 s = 0.5 h at 30 an hour = 15, over 2 conversations handled -> 7.5
-    assert ask(kpi.cost, hourly_agent_cost=30.0) == {"per_contact": 7.5, "handled": 2, "total": 15.0}
+    assert ask(business.cost, hourly_agent_cost=30.0) == {"per_contact": 7.5, "handled": 2, "total": 15.0}
 
 
 def test_cost_is_none_when_no_cost_is_configured_or_no_handle_time_was_recorded(feed, ask):
     _handled_conversations(feed)
-    assert ask(kpi.cost) == {"per_contact": None, "handled": 4, "total": None}
-    assert ask(kpi.cost, hourly_agent_cost=30.0) == {"per_contact": None, "handled": 4, "total": None}
+    assert ask(business.cost) == {"per_contact": None, "handled": 4, "total": None}
+    assert ask(business.cost, hourly_agent_cost=30.0) == {"per_contact": None, "handled": 4, "total": None}
 
 
 def test_leads_per_day_and_conversions_by_now(feed, ask):
@@ -373,14 +378,14 @@ def test_leads_per_day_and_conversions_by_now(feed, ask):
         lead("l4", DAY + 30, "tw-4"),
     )
     # period [0, 2880) -> 4 leads in 2 days = 2.0 a day; l1 and l2 converted -> 2 / 4
-    assert ask(kpi.leads, start=0, end=NOW) == {
+    assert ask(business.leads, start=0, end=NOW) == {
         "per_day": 2.0,
         "leads": 4,
         "conversions": 2,
         "conversion_rate": 0.5,
     }
     # asked before l2's conversion: leads l1-l3 in the first day, only l1 converted
-    early = ask(kpi.leads, now=DAY + 50)
+    early = ask(business.leads, now=DAY + 50)
     assert (early["leads"], early["conversions"]) == (3, 1)
     assert early["conversion_rate"] == pytest.approx(1 / 3)
 
@@ -394,11 +399,11 @@ def test_leads_per_day_and_conversions_by_now(feed, ask):
         (kpi.transfers, {"rate": None, "transferred": 0, "resolved": 0}),
         (kpi.escalations, {"rate": None, "escalated": 0, "opened": 0}),
         (kpi.mix, {"shares": {}, "preferred": None}),
-        (kpi.agents, {"rows": []}),
-        (kpi.quick_replies, {"rows": []}),
+        (team.agents, {"rows": []}),
+        (team.quick_replies, {"rows": []}),
         # the day's support cost (100) was still spent; there is just no contact to divide it by
-        (kpi.cost, {"per_contact": None, "handled": 0, "total": 100.0}),
-        (kpi.leads, {"per_day": None, "leads": 0, "conversions": 0, "conversion_rate": None}),
+        (business.cost, {"per_contact": None, "handled": 0, "total": 100.0}),
+        (business.leads, {"per_day": None, "leads": 0, "conversions": 0, "conversion_rate": None}),
     ],
 )
 def test_empty_period_gives_none_rates_and_zero_counts(feed, ask, fn, expected):
@@ -415,7 +420,8 @@ def test_period_reaching_past_now_counts_only_up_to_now(feed, ask):
 
 
 def test_every_volume_kpi_is_described_for_the_engine():
-    keys = [spec.key for spec in kpi.SPECS]
+    keys = [spec.key for module in (kpi, backlog, team, business) for spec in module.SPECS]
+    keys.insert(3, keys.pop(keys.index("backlog")))  # listed after the rates
     assert keys == [
         "volume",
         "reply-rate",
@@ -429,5 +435,5 @@ def test_every_volume_kpi_is_described_for_the_engine():
         "cost",
         "leads",
     ]
-    better = {spec.key: spec.better for spec in kpi.SPECS}
+    better = {spec.key: spec.better for module in (kpi, backlog) for spec in module.SPECS}
     assert better["reply-rate"] == "higher" and better["backlog"] == "lower" and better["volume"] is None

@@ -6,8 +6,8 @@ sent, the conversations they replied in (ids: "conversations" is a count of diff
 the whole period, which per-day counts do not add up to), their first responses (count, sum and slowest
 of the seconds) and the resolutions credited to them (as owner: the assignee, else whoever answered
 first). What dates each: the reply's time, the first response's, the last resolution's. What a period
-holds beyond its whole cached hours comes from the tables, as for every cached series
-(`kpi_day_store.split`).
+holds beyond its whole cached hours comes from the tables, as for every cached measure
+(`slots.split`); with business hours, all of it does (first responses are counted again in open time).
 
 A row's blob is a 4-byte length, a JSON header (agent, name, replies, ids, first responses, their sum and
 maximum, resolutions; and the id width) padded to 4 bytes, then the ids, agent after agent.
@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from storage.kpi_day_store import EVERY, Batch, Part, Slot, current, one_by_one, split, wanted
-from storage.kpi_series import HUMAN_REPLY, C, M
-from storage.planner import unindexed
+from storage.kpi_cache.measures import HUMAN_REPLY, OWNER, C, M
+from storage.kpi_cache.slots import Slot, split
+from storage.kpi_cache.store import Batch, current, one_by_one, wanted
+from storage.kpi_cache.tables import EVERY, Duration, Part
+from storage.planner import on_channels, unindexed
 
 KEY = "agents"
 
@@ -59,18 +61,23 @@ class Activity:
 
 
 def activity(
-    conn: Connection, start: datetime, end: datetime, channels: Sequence[str]
-) -> dict[str, dict] | None:
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    now: datetime,
+    *,
+    duration: Duration | None = None,
+    cache: bool = True,
+) -> dict[str, dict]:
     """Per agent active in `[start, end)` on `channels` (() = all): name, replies, conversations (replied
-    in), frt_mean and frt_max (of the first responses they gave) and resolutions; None when the range
-    holds no cached day or hour."""
-    whole = split(start, end)
-    if whole is None:
-        return None
-    slots, edges = whole
+    in), frt_mean and frt_max (of the first responses they gave, counted by `duration` when given) and
+    resolutions; from the cache's slots as of `now` where `cache` allows and business hours do not."""
+    whole = split(start, end, now) if cache and duration is None else None
+    slots, edges = whole if whole is not None else ([], [(start, end)])
     merged: dict[str, Activity] = defaultdict(Activity)
     for edge_start, edge_end in edges:
-        for by_agent in _gather(conn, edge_start, edge_end, channels).values():
+        for by_agent in _gather(conn, edge_start, edge_end, channels, duration).values():
             _merge(merged, by_agent)
     computer = one_by_one(compute_day)
     cached = current(conn, KEY, slots, channels, values=True, by_channel=False, compute=computer)
@@ -99,15 +106,23 @@ def compute_day(conn: Connection, slot: Slot, batch: Batch) -> dict[str, Part]:
         for channel, by_agent in by_channel.items()
         if channel is not None  # rows without a channel count over every channel only
     }
-    batch.add(slot.series(KEY), slot.day, seen, parts)
+    batch.add(slot.key(KEY), slot.day, seen, parts)
     return parts
 
 
 def _gather(
-    conn: Connection, start: datetime, end: datetime, channels: Sequence[str]
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    duration: Duration | None = None,
 ) -> dict[str | None, dict[str, Activity]]:
-    """Activity per channel and agent in `[start, end)` on `channels` (() = all), from the tables."""
-    on = (lambda column: unindexed(column).in_(channels)) if channels else (lambda column: true())
+    """Activity per channel and agent in `[start, end)` on `channels` (() = all), from the tables; first
+    responses counted by `duration` when given."""
+
+    def on(column):
+        return on_channels(column, channels)
+
     by_channel: dict[str | None, dict[str, Activity]] = defaultdict(lambda: defaultdict(Activity))
     replies = select(M.channel, M.author_id, func.max(M.author_name), M.conversation_id, func.count()).where(
         *HUMAN_REPLY, M.at >= start, M.at < end, M.author_id.is_not(None), on(M.channel)
@@ -139,11 +154,21 @@ def _gather(
     ).where(
         C.first_response_at >= start, C.first_response_at < end, C.first_responder.is_not(None), on(C.channel)
     )
-    for channel, agent, answered, total, slowest in conn.execute(
-        first.group_by(C.channel, C.first_responder)
-    ):
-        by_channel[channel][agent].add(Activity(answered=answered, frt_total=total or 0.0, frt_max=slowest))
-    owner = func.coalesce(C.agent, C.first_responder)
+    if duration is None:
+        for channel, agent, answered, total, slowest in conn.execute(
+            first.group_by(C.channel, C.first_responder)
+        ):
+            by_channel[channel][agent].add(
+                Activity(answered=answered, frt_total=total or 0.0, frt_max=slowest)
+            )
+    else:
+        answered = select(C.channel, C.first_responder, C.opened_at, C.first_response_at).where(
+            first.whereclause, C.frt_seconds.is_not(None)
+        )
+        for channel, agent, opened, replied in conn.execute(answered):
+            seconds = duration(opened, replied)
+            by_channel[channel][agent].add(Activity(answered=1, frt_total=seconds, frt_max=seconds))
+    owner = OWNER
     resolved = select(C.channel, owner, func.count()).where(
         C.last_resolved_at >= start,
         C.last_resolved_at < end,

@@ -1,4 +1,4 @@
-"""The per-day cache of duration series (`storage.kpi_days`): whole UTC days come from `kpi_day`, the
+"""The KPI cache (`storage.kpi_cache`): whole UTC days come from `kpi_day`, the
 answer is exactly what the tables give, and every later change to a cached day is seen.
 
 Events are a week of conversations from tests.storage.builders (minutes from Friday 2026-11-20 09:00
@@ -7,7 +7,6 @@ UTC), days that are closed by the wall clock whenever the tests run.
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -17,12 +16,16 @@ import numpy
 import pytest
 from sqlalchemy import event, text
 
-from commands.kpis import nlp, outcome, speed, volume
+from commands.kpis import KPIS as ALL_KPIS
 from commands.query import Query
-from commands.stats import summary
-from storage import kpi_day_store, kpi_days
+from storage import kpi_cache
+from storage.days import midnight
 from storage.db import make_engine
-from storage.kpi_day_store import Slot, compact, unpacked
+from storage.kpi_cache import Scope
+from storage.kpi_cache import compute as cache_compute
+from storage.kpi_cache import slots as cache_slots
+from storage.kpi_cache.slots import Slot
+from storage.kpi_cache.tables import EVERY, compact, unpacked
 from tests.concurrently import at_once
 from tests.storage.builders import T0, assignment, at, inbound, reply, status
 from tests.storage.conftest import feed
@@ -33,12 +36,8 @@ COUNTED = {"count", "conversations", "opened", "resolved", "responses", "shares"
 COUNTED |= {"negative", "positive", "rows", "handled", "open"}  # voice's quotes, quick replies' templates
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
 START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
-KPIS = {"frt": speed.frt, "bands": speed.bands, "wait": speed.wait, "art": speed.art, "aht": speed.aht}
-KPIS |= {"volume": volume.volume, "sentiment": nlp.sentiment, "voice": nlp.voice}
-KPIS |= {"mix": volume.mix, "transfers": volume.transfers, "quick-replies": volume.quick_replies}
-KPIS |= {"cost": volume.cost, "agents": volume.agents, "topics": nlp.topics, "backlog": volume.backlog}
-KPIS |= {"reply-rate": volume.reply_rate, "resolution-rate": volume.resolution_rate}
-KPIS |= {"escalations": volume.escalations, "csat": outcome.csat, "nps": outcome.nps, "ces": outcome.ces}
+KPIS = {key: spec.compute for key, spec in ALL_KPIS.items() if key not in ("leads", "retention", "churn")}
+KPIS.pop("social-impact")  # the KPIs that read the cache: all but leads and the customer base
 TEXTS = {2: "I love this, thank you so much!", 10: "hello", 20: "This is terrible, the worst delivery ever"}
 
 
@@ -84,9 +83,11 @@ def week_of_conversations() -> list[dict]:
     return [e for e in events if e["at"] < "2026-11-20T12"]  # nothing after the last moment asked
 
 
-def ask(engine, settings, kpi: str, channels=(), start=START, end=END, now=None) -> dict:
+def ask(engine, settings, kpi: str, channels=(), start=START, end=END, now=None, source="auto") -> dict:
+    """The KPI as of `now` (default: `end`), read from the cache where it can (`source` "auto") or from the
+    tables alone ("tables")."""
     with engine.connect() as conn:
-        return KPIS[kpi](conn, Query(start, end, tuple(channels), now or end, settings))
+        return KPIS[kpi](conn, Query(start, end, tuple(channels), now or end, settings, source=source))
 
 
 def escalation(eid: str, minutes: float, conv: str) -> dict:
@@ -94,11 +95,9 @@ def escalation(eid: str, minutes: float, conv: str) -> dict:
     return {"id": eid, "type": "escalation", "at": at(minutes), **where}
 
 
-def without_cache(monkeypatch, engine, settings, kpi: str, channels=(), **kwargs) -> dict:
-    """The KPI from the tables alone: no day counts as cached."""
-    with monkeypatch.context() as m:
-        m.setattr(kpi_day_store, "cached_until", lambda *a: kpi_day_store.EPOCH)
-        return ask(engine, settings, kpi, channels, **kwargs)
+def without_cache(engine, settings, kpi: str, channels=(), **kwargs) -> dict:
+    """The KPI from the tables alone."""
+    return ask(engine, settings, kpi, channels, source="tables", **kwargs)
 
 
 def rounded(value):
@@ -112,7 +111,7 @@ def rounded(value):
     return value
 
 
-def cached_days(engine, series: str, channel: str = kpi_days.EVERY) -> list[str]:
+def cached_days(engine, series: str, channel: str = EVERY) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(
             text("SELECT day FROM kpi_day WHERE series = :s AND channel = :c ORDER BY day"),
@@ -132,7 +131,7 @@ def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
     engine, settings, ingestor, monkeypatch, kpi, channels
 ):
     feed(ingestor, week_of_conversations())
-    expected = without_cache(monkeypatch, engine, settings, kpi, channels)
+    expected = without_cache(engine, settings, kpi, channels)
 
     expected_values = rounded(expected)  # sums of floats added in another order differ in the last bits
     assert rounded(ask(engine, settings, kpi, channels)) == expected_values
@@ -199,7 +198,7 @@ def test_a_row_deleted_by_any_writer_leaves_the_cached_day(engine, settings, ing
     after = ask(engine, settings, "wait")
 
     assert after["count"] == before["count"] - 10  # 2 channels x (1 + 2 + 2) waits on the 16th
-    assert after == pytest.approx(without_cache(monkeypatch, engine, settings, "wait"))
+    assert after == pytest.approx(without_cache(engine, settings, "wait"))
 
 
 def test_a_rate_asked_as_of_a_moment_before_a_cached_days_replies_counts_only_earlier_replies(
@@ -220,7 +219,7 @@ def test_a_rate_asked_as_of_a_moment_before_a_cached_days_replies_counts_only_ea
 
     before_the_reply = ask(engine, settings, "reply-rate", **as_of)
 
-    assert before_the_reply == without_cache(monkeypatch, engine, settings, "reply-rate", **as_of)
+    assert before_the_reply == without_cache(engine, settings, "reply-rate", **as_of)
     # twitter and facebook 3 a day, instagram 1 (never answered), over 2 days, and the night one
     assert (before_the_reply["opened"], before_the_reply["replied"]) == (15, 12)
     assert ask(engine, settings, "reply-rate", **period, now=T0)["replied"] == 13  # asked later: from kpi_day
@@ -239,15 +238,14 @@ def test_events_of_today_note_nothing(engine, settings, ingestor):
 def test_an_hour_is_cached_an_hour_after_it_ended_todays_too(engine, settings):
     now = datetime.now(UTC)
     this_hour = now.replace(minute=0, second=0, microsecond=0)
-    with engine.connect() as conn:
-        assert kpi_days.sample(conn, "frt", this_hour - timedelta(hours=1), now, ()) is None  # tables only
-        assert kpi_days.sample(conn, "frt", this_hour - timedelta(hours=2), now, ()) is not None
+    assert cache_slots.split(this_hour - timedelta(hours=1), now, now) is None  # tables only
+    assert cache_slots.split(this_hour - timedelta(hours=2), now, now) is not None
     utc = partial(datetime, tzinfo=UTC)
     # at 00:59 the 23rd's 22:00-23:00 ended an hour ago, not its 23:00-24:00: the 22nd is the last whole day
-    assert kpi_day_store.cached_until(utc(2026, 11, 24, 0, 59)) == utc(2026, 11, 23, 23)
-    assert kpi_days.last_cached_day(utc(2026, 11, 24, 0, 59)) == date(2026, 11, 22)
-    assert kpi_day_store.cached_until(utc(2026, 11, 24, 1, 0)) == utc(2026, 11, 24)
-    assert kpi_days.last_cached_day(utc(2026, 11, 24, 1, 0)) == date(2026, 11, 23)
+    assert cache_slots.cached_until(utc(2026, 11, 24, 0, 59)) == utc(2026, 11, 23, 23)
+    assert kpi_cache.last_cached_day(utc(2026, 11, 24, 0, 59)) == date(2026, 11, 22)
+    assert cache_slots.cached_until(utc(2026, 11, 24, 1, 0)) == utc(2026, 11, 24)
+    assert kpi_cache.last_cached_day(utc(2026, 11, 24, 1, 0)) == date(2026, 11, 23)
 
 
 @pytest.mark.sqlite_only("SQLite's single write lock")
@@ -255,7 +253,7 @@ def test_while_another_writer_holds_the_database_the_answer_comes_at_once_and_is
     engine, settings, ingestor, monkeypatch
 ):
     feed(ingestor, week_of_conversations())
-    expected = without_cache(monkeypatch, engine, settings, "frt")
+    expected = without_cache(engine, settings, "frt")
     blocker = sqlite3.connect(engine.url.database)
     blocker.execute("BEGIN IMMEDIATE")
     try:
@@ -271,18 +269,9 @@ def test_while_another_writer_holds_the_database_the_answer_comes_at_once_and_is
     # busy timeout of writers
     assert took < 2
     assert cached_days(engine, "frt") == []
-    kpi_day_store._busy_until = 0.0  # the back-off is over (2 s later)
+    engine._kpibot_cache_busy_until = 0.0  # the back-off is over (2 s later)
     ask(engine, settings, "frt")
     assert len(cached_days(engine, "frt")) == 6
-
-
-def test_percentiles_select_what_the_sorted_list_gives():
-    rng = random.Random(7)
-    for n in (1, 2, 3, 10, 101, 1000):
-        values = [rng.lognormvariate(7, 1.2) for _ in range(n)]
-        got = kpi_days.Sample(numpy.array(values), sum(values)).summary()
-        assert got == pytest.approx(summary(values), rel=1e-12)
-    assert kpi_days.Sample(numpy.empty(0), 0.0).summary() == summary([])
 
 
 def test_values_are_stored_exactly_whole_seconds_in_half_the_bytes():
@@ -301,30 +290,30 @@ def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_noth
     engine, settings, ingestor
 ):
     now = datetime.now(UTC)
-    assert kpi_days.warm(engine, wall_clock=now) == 0  # an empty database: no work
+    assert kpi_cache.warm(engine, now) == 0  # an empty database: no work
     feed(ingestor, week_of_conversations())
-    days = (kpi_days.last_cached_day(now) - date(2026, 11, 13)).days + 1  # from the first conversation on
+    days = (kpi_cache.last_cached_day(now) - date(2026, 11, 13)).days + 1  # from the first conversation on
     # and today's hours over an hour ago (at 00:30: yesterday's up to 23:00)
-    hours = (
-        kpi_day_store.cached_until(now) - kpi_day_store.midnight(kpi_days.last_cached_day(now))
-    ) // HOUR - 24
+    hours = (cache_slots.cached_until(now) - midnight(kpi_cache.last_cached_day(now))) // HOUR - 24
 
-    kinds = len(kpi_days.SERIES) + len(kpi_days.TOPS) + len(kpi_days.TALLIES) + 1  # and agents
-    assert kpi_days.warm(engine, wall_clock=now) == (days + hours) * kinds
-    assert kpi_days.warm(engine, wall_clock=now) == 0
+    kinds = (
+        len(kpi_cache.MEASURES) + len(cache_compute.RANKINGS) + len(cache_compute.TALLIES) + 1
+    )  # and agents
+    assert kpi_cache.warm(engine, now) == (days + hours) * kinds
+    assert kpi_cache.warm(engine, now) == 0
     assert cached_days(engine, "transferred")[:2] == ["2026-11-13", "2026-11-14"]
-    last_hour = kpi_day_store.cached_until(now) - HOUR
+    last_hour = cache_slots.cached_until(now) - HOUR
     assert hours == 0 or cached_days(engine, f"transferred@{last_hour:%H}") == [f"{last_hour:%Y-%m-%d}"]
 
     feed(ingestor, [inbound("late-i", -3 * DAY + 60, conv="late")])  # Tuesday the 17th changes
-    assert kpi_days.warm(engine, wall_clock=now) == kinds
+    assert kpi_cache.warm(engine, now) == kinds
 
 
 def test_two_processes_filling_the_same_days_at_once_both_answer_right_and_the_cache_stays_whole(
     engine, settings, ingestor, monkeypatch
 ):
     feed(ingestor, week_of_conversations())
-    expected = without_cache(monkeypatch, engine, settings, "wait")
+    expected = without_cache(engine, settings, "wait")
     engines = [make_engine(settings.database_url) for _ in range(2)]
 
     answers = at_once(*(lambda e=e: ask(e, settings, "wait") for e in engines))
@@ -332,7 +321,7 @@ def test_two_processes_filling_the_same_days_at_once_both_answer_right_and_the_c
         other.dispose()
 
     assert answers == [pytest.approx(expected)] * 2  # a store that lost the race gave up quietly
-    kpi_days.warm(engine)  # whatever either left out
+    kpi_cache.warm(engine, datetime.now(UTC))  # whatever either left out
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT day, count(*) FROM kpi_day WHERE series = 'wait' GROUP BY day"))
         per_day = {str(day)[:10]: n for day, n in rows}
@@ -347,7 +336,7 @@ def test_voice_takes_its_candidates_from_each_days_strongest_messages(
     quotes = ask(engine, settings, "voice")
 
     assert cached_days(engine, "most_negative") == cached_days(engine, "most_positive") != []
-    assert quotes == without_cache(monkeypatch, engine, settings, "voice")
+    assert quotes == without_cache(engine, settings, "voice")
     assert {quote["text"] for quote in quotes["negative"]} == {TEXTS[20]}
     assert {quote["text"] for quote in quotes["positive"]} == {TEXTS[2]}
     # equal scores: the latest first — Friday 20th 02:00 (twitter and facebook), then the 19th
@@ -367,7 +356,7 @@ def test_cost_counts_each_handled_conversation_once_over_the_cached_days(
     ]
     feed(ingestor, week_of_conversations() + night)
     priced = settings.model_copy(update=costs)
-    expected = without_cache(monkeypatch, engine, priced, "cost", channels)
+    expected = without_cache(engine, priced, "cost", channels)
 
     assert ask(engine, priced, "cost", channels) == pytest.approx(expected)
     assert ask(engine, priced, "cost", channels) == pytest.approx(expected)
@@ -393,7 +382,7 @@ def test_agents_count_a_conversation_once_however_many_cached_days_they_replied_
         status("night-s", -3 * DAY + 120, "resolved", conv="night"),
     ]
     feed(ingestor, week_of_conversations() + night)
-    expected = without_cache(monkeypatch, engine, settings, "agents")
+    expected = without_cache(engine, settings, "agents")
     ask(engine, settings, "agents")  # computes and stores the whole days
 
     rows = {row["agent"]: row for row in ask(engine, settings, "agents")["rows"]}
@@ -417,14 +406,14 @@ def test_agents_count_a_conversation_once_however_many_cached_days_they_replied_
     rows = {row["agent"]: row for row in ask(engine, settings, "agents")["rows"]}
 
     assert (rows["U7"]["resolutions"], rows["U8"]["resolutions"]) == (1, 0)
-    assert ask(engine, settings, "agents") == without_cache(monkeypatch, engine, settings, "agents")
+    assert ask(engine, settings, "agents") == without_cache(engine, settings, "agents")
 
 
 def test_a_range_is_split_into_closed_days_closed_hours_and_what_the_tables_give(monkeypatch):
-    monkeypatch.setattr(kpi_day_store, "cached_until", lambda *a: datetime(2026, 11, 20, tzinfo=UTC))
+    asked = datetime(2026, 11, 20, 1, tzinfo=UTC)  # the newest hour cached ends at 2026-11-20 00:00
     utc = partial(datetime, tzinfo=UTC)
 
-    slots, edges = kpi_day_store.split(utc(2026, 11, 13, 18, 30), utc(2026, 11, 20, 12))
+    slots, edges = cache_slots.split(utc(2026, 11, 13, 18, 30), utc(2026, 11, 20, 12), asked)
     # 19:00-24:00 of the 13th by the hour, the 14th to 19th whole; the 20th is not closed yet
     assert slots == [Slot(date(2026, 11, 13), hour) for hour in range(19, 24)] + [
         Slot(date(2026, 11, day)) for day in range(14, 20)
@@ -434,15 +423,17 @@ def test_a_range_is_split_into_closed_days_closed_hours_and_what_the_tables_give
         (utc(2026, 11, 20), utc(2026, 11, 20, 12)),
     ]
 
-    slots, edges = kpi_day_store.split(utc(2026, 11, 16, 22, 10), utc(2026, 11, 17, 2, 45))  # across midnight
+    slots, edges = cache_slots.split(
+        utc(2026, 11, 16, 22, 10), utc(2026, 11, 17, 2, 45), asked
+    )  # across midnight
     assert slots == [Slot(date(2026, 11, 16), 23), Slot(date(2026, 11, 17), 0), Slot(date(2026, 11, 17), 1)]
     assert edges == [
         (utc(2026, 11, 16, 22, 10), utc(2026, 11, 16, 23)),
         (utc(2026, 11, 17, 2), utc(2026, 11, 17, 2, 45)),
     ]
 
-    assert kpi_day_store.split(utc(2026, 11, 16, 10, 5), utc(2026, 11, 16, 10, 55)) is None  # no whole hour
-    assert kpi_day_store.split(utc(2026, 11, 20), utc(2026, 11, 20, 12)) is None  # not closed
+    assert cache_slots.split(utc(2026, 11, 16, 10, 5), utc(2026, 11, 16, 10, 55), asked) is None  # no hour
+    assert cache_slots.split(utc(2026, 11, 20), utc(2026, 11, 20, 12), asked) is None  # not closed
 
 
 def test_the_closed_hours_of_a_partial_day_are_cached_and_follow_a_late_event(engine, settings, ingestor):
@@ -475,9 +466,7 @@ def test_backlog_counts_open_conversations_from_the_cache_and_follows_a_late_res
     before = [ask(engine, settings, "backlog", channels, **instant) for instant in instants]
 
     assert cached_days(engine, "open")[:2] == ["2026-11-13", "2026-11-14"]  # from the first day on
-    assert before == [
-        without_cache(monkeypatch, engine, settings, "backlog", channels, **i) for i in instants
-    ]
+    assert before == [without_cache(engine, settings, "backlog", channels, **i) for i in instants]
     # Open now: per day from the 13th to the 20th, twitter's and facebook's of 02:00 and 10:00 (20:00's
     # are resolved) and instagram's one (never answered)
     open_now = {"twitter": 8 * 2, "facebook": 8 * 2, "instagram": 8}
@@ -490,7 +479,7 @@ def test_backlog_counts_open_conversations_from_the_cache_and_follows_a_late_res
 
     assert after[0]["open"] == before[0]["open"] - 1
     assert after[1]["open"] == before[1]["open"]  # still open on the 17th: it was resolved on the 19th
-    assert after == [without_cache(monkeypatch, engine, settings, "backlog", channels, **i) for i in instants]
+    assert after == [without_cache(engine, settings, "backlog", channels, **i) for i in instants]
 
 
 def row_seen(engine, series: str) -> dict[str, int]:
@@ -527,7 +516,7 @@ def test_todays_hours_are_cached_once_over_and_a_late_event_recomputes_only_its_
     after = ask(engine, settings, "frt", **period)
 
     assert (after["count"], after["mean"]) == (2, (300.0 + 240.0) / 2)
-    assert after == without_cache(monkeypatch, engine, settings, "frt", **period)
+    assert after == without_cache(engine, settings, "frt", **period)
     earlier = f"frt@{hour - timedelta(hours=1):%H}"
     assert row_seen(engine, earlier) == seen[earlier]  # the hour before: still current, not computed again
     assert row_seen(engine, f"frt@{hour:%H}") != seen[f"frt@{hour:%H}"]
@@ -540,7 +529,7 @@ def test_a_change_committed_while_a_question_computes_is_counted_by_the_next_one
     # saw, and a trigger that skipped noting "an hour noted already" lost the resolution
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     feed(ingestor, [inbound(f"{c}-i", (hour - T0) / timedelta(minutes=1) + 10, conv=c) for c in ("a", "b")])
-    compute_runs, resolved = kpi_days._compute_runs, []
+    compute_runs, resolved = cache_compute._compute_runs, []
 
     def racing(*args, **kwargs):
         computed = compute_runs(*args, **kwargs)
@@ -549,12 +538,16 @@ def test_a_change_committed_while_a_question_computes_is_counted_by_the_next_one
             feed(ingestor, [status("a-s", (hour - T0) / timedelta(minutes=1) + 30, "resolved", conv="a")])
         return computed
 
-    monkeypatch.setattr(kpi_days, "_compute_runs", racing)
+    monkeypatch.setattr(cache_compute, "_compute_runs", racing)
     with engine.connect() as conn:
-        assert kpi_days.count(conn, "open", hour, hour + timedelta(hours=1), ()) == 2  # a and b: open then
-    monkeypatch.setattr(kpi_days, "_compute_runs", compute_runs)
+        assert (
+            kpi_cache.count(conn, "open", Scope(hour, hour + timedelta(hours=1), (), datetime.now(UTC))) == 2
+        )  # a and b: open then
+    monkeypatch.setattr(cache_compute, "_compute_runs", compute_runs)
     with engine.connect() as conn:
-        assert kpi_days.count(conn, "open", hour, hour + timedelta(hours=1), ()) == 1  # b
+        assert (
+            kpi_cache.count(conn, "open", Scope(hour, hour + timedelta(hours=1), (), datetime.now(UTC))) == 1
+        )  # b
 
 
 @pytest.mark.postgresql_only("sequence ids are handed out as notes are made, not as they commit")
@@ -566,12 +559,17 @@ def test_while_a_transaction_that_noted_a_change_is_open_questions_answer_but_st
     with engine.connect() as writer:
         writer.execute(text("UPDATE conversation SET agent = 'U9' WHERE external_id = 'a'"))  # notes the hour
         with engine.connect() as conn:
-            assert kpi_days.count(conn, "open", hour, hour + timedelta(hours=1), ()) == 1
+            assert (
+                kpi_cache.count(conn, "open", Scope(hour, hour + timedelta(hours=1), (), datetime.now(UTC)))
+                == 1
+            )
         # its note could commit with an id below one committed meanwhile: nothing computed now is kept
         assert cached_days(engine, f"open@{hour:%H}") == []
         writer.commit()
     with engine.connect() as conn:
-        assert kpi_days.count(conn, "open", hour, hour + timedelta(hours=1), ()) == 1
+        assert (
+            kpi_cache.count(conn, "open", Scope(hour, hour + timedelta(hours=1), (), datetime.now(UTC))) == 1
+        )
 
     assert cached_days(engine, f"open@{hour:%H}") == [f"{hour:%Y-%m-%d}"]
 
@@ -594,7 +592,7 @@ def test_a_question_spending_notes_keeps_each_hours_newest(engine, settings, ing
     after = ask(engine, settings, "frt")
 
     assert after["count"] == before["count"] + 1
-    assert after == without_cache(monkeypatch, engine, settings, "frt")
+    assert after == without_cache(engine, settings, "frt")
 
 
 def test_a_cold_question_reads_each_missing_day_and_each_run_of_missing_hours_once(
@@ -606,21 +604,21 @@ def test_a_cold_question_reads_each_missing_day_and_each_run_of_missing_hours_on
 
     ask(engine, settings, "frt")
 
-    # 13th 18:00 to 20th 12:00: the 14th to 19th (6 days), hours 18-23 of the 13th and 0-11 of the 20th
-    # (2 runs, 18 hours); nothing left for the tables
+    # 13th 18:00 to 20th 12:00 asked at 12:00: the 14th to 19th (6 days), hours 18-23 of the 13th and
+    # 0-10 of the 20th (2 runs, 17 hours: the hours over an hour before now), and 11:00-12:00 from the tables
     reads = [sql for sql in statements if "frt_seconds IS NOT NULL" in sql]  # not the still-waiting count
-    assert len(reads) == 6 + 2
+    assert len(reads) == 6 + 2 + 1
     assert len(cached_days(engine, "frt")) == 6
-    assert sum(len(cached_days(engine, f"frt@{hour:02d}")) for hour in range(24)) == 18
+    assert sum(len(cached_days(engine, f"frt@{hour:02d}")) for hour in range(24)) == 17
 
 
 def test_a_range_starting_in_year_1_caches_at_most_the_last_1000_days(monkeypatch):
-    monkeypatch.setattr(kpi_day_store, "cached_until", lambda *a: datetime(2026, 11, 20, tzinfo=UTC))
+    asked = datetime(2026, 11, 20, 1, tzinfo=UTC)  # the newest hour cached ends at 2026-11-20 00:00
     year_1 = datetime(1, 1, 1, tzinfo=UTC)
 
-    slots, edges = kpi_day_store.split(year_1, datetime(2026, 11, 20, 12, tzinfo=UTC))
+    slots, edges = cache_slots.split(year_1, datetime(2026, 11, 20, 12, tzinfo=UTC), asked)
 
-    first = date(2026, 11, 20) - timedelta(days=kpi_day_store.MAX_CACHED_DAYS)
+    first = date(2026, 11, 20) - timedelta(days=cache_slots.MAX_CACHED_DAYS)
     assert len(slots) == 1000 and slots[0] == Slot(first) and slots[-1] == Slot(date(2026, 11, 19))
     assert edges[0] == (year_1, datetime.combine(first, datetime.min.time(), UTC))
 
@@ -643,6 +641,6 @@ def test_a_conversation_written_by_hand_in_year_1_costs_backlog_no_more_than_100
 
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT count(DISTINCT day) FROM kpi_day WHERE series = 'open'")).scalar()
-    assert rows <= kpi_day_store.MAX_CACHED_DAYS + 1 and elapsed < 60
-    assert answer == without_cache(monkeypatch, engine, settings, "backlog")
+    assert rows <= cache_slots.MAX_CACHED_DAYS + 1 and elapsed < 60
+    assert answer == without_cache(engine, settings, "backlog")
     assert answer["oldest_age"] > 739_000 * 86400  # the year-1 conversation is still the oldest open one

@@ -1,10 +1,12 @@
-"""The `kpi_day` and `kpi_day_stale` tables of the per-day KPI cache: reading a range of current rows,
-replacing a slot's rows, noting a changed hour, and the packing of a slot's values.
+"""Where the cache keeps its rows, and how it knows they are current.
 
-A slot is a whole UTC day or one hour of one. Changes are noted per hour (`kpi_day_stale.day` and `hour`;
--1: the whole day). A day's row is current while no note of its day is newer than its `seen`, an hour's
-row while no note of its hour or of its whole day is; the every-channel row (EVERY) is the proof that the
-slot was computed at all.
+A slot's rows (storage.kpi_cache.slots) are kept per measure and channel, with `EVERY` the row over every
+channel, which also proves the slot was computed. Changes are noted per hour (`kpi_day_stale`: the day
+and the hour changed; -1: the whole day) by triggers on the projection tables and by ingestion for
+messages and surveys (`note_hour`). A row records the newest note it had `seen` when computed: a day's row
+is current while no note of its day is newer, an hour's row while no note of its hour or of its whole
+day is. A question stores what it computed in one short transaction of its own (`Batch`); a busy
+database only costs the next question the same work.
 """
 
 from __future__ import annotations
@@ -12,34 +14,23 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from datetime import date
 
-import numpy as np
 from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage.dialect import NOTES_LOCK, short_wait
+from storage.kpi_cache.slots import Slot
+from storage.kpi_cache.tables import EVERY, Part
 from storage.models import KpiDay, KpiDayStale
 
 K = KpiDay.__table__.c
 S = KpiDayStale.__table__.c
-EVERY = ""  # the channel of a day's row over every channel
-_log = logging.getLogger("kpibot.kpi_days")
-GRACE = timedelta(hours=1)  # how long after an hour ends it may be cached (see cached_until)
-HOUR, DAY = timedelta(hours=1), timedelta(days=1)
-# The most days one question may cache: older parts of a range are read from the tables. Ingestion
-# refuses implausible times, but a row written by hand (opened in year 1) must not make a backlog
-# question fill 740,000 days.
-MAX_CACHED_DAYS = 1000
-BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy (see `store`)
-_busy_until = 0.0
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WHOLE_DAY = -1  # a note's hour when it is about the whole day
+BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy (see `Batch.store`)
+_log = logging.getLogger("kpibot.kpi_cache")
 # What the triggers do (migration 0005), for the changes ingestion notes itself: see `note_hour`.
 _NOTE_SQLITE = (
     text("DELETE FROM kpi_day_stale WHERE day = :day AND hour = :hour"),
@@ -52,101 +43,6 @@ _NOTE_POSTGRES = (
         " FROM kpi_day_stale s WHERE s.day = :day AND s.hour = :hour AND s.xmin = pg_current_xact_id()::xid)"
     ),
 )
-
-
-class Part(NamedTuple):
-    """Rows of a series on one channel (EVERY: the whole scope) over a day or part of one."""
-
-    channel: str
-    count: int
-    total: float  # the exact sum of the values (0 for a count series)
-    values: bytes  # see `compact`; empty for a count series
-    latest: datetime | None = None  # the newest `as_of` among the rows counted, for series with one
-
-
-def cached_until(wall_clock: datetime | None = None) -> datetime:
-    """The end of the newest hour `kpi_day` may hold: the last whole UTC hour that ended `GRACE` ago.
-
-    The triggers note a change to an hour only once that hour is over (live traffic on the current hour's
-    rows notes nothing): a write made in hour H to H's rows is not noted, so H is cached only when every
-    transaction begun in H has ended — well within the hour of grace, which also absorbs clock differences
-    between bot processes and the database server."""
-    return _floor((wall_clock or datetime.now(UTC)) - GRACE, HOUR)
-
-
-def last_cached_day(wall_clock: datetime | None = None) -> date:
-    """The newest whole day `kpi_day` may hold (see `cached_until`)."""
-    return (_floor(cached_until(wall_clock), DAY) - DAY).date()
-
-
-def hours_over(times: Iterable[datetime], wall_clock: datetime | None = None) -> list[tuple[date, int]]:
-    """The (day, hour) of each of `times` that is in an hour already over, each once, in order: what a
-    change at those times notes (`note_hour`)."""
-    now = _floor(wall_clock or datetime.now(UTC), HOUR)
-    hours = {_floor(at, HOUR) for at in times}
-    return [(at.date(), at.hour) for at in sorted(hours) if at < now]
-
-
-@dataclass(frozen=True, order=True)
-class Slot:
-    """What a row of `kpi_day` covers: a whole UTC day, or one hour of it (`hour`), kept for the days a
-    period starts or ends inside (today's included). An hour's rows are stored under the series name and
-    the hour ("frt@14") beside the day's: a note of that hour or of the whole day makes them stale."""
-
-    day: date
-    hour: int | None = None
-
-    @property
-    def start(self) -> datetime:
-        return midnight(self.day) + timedelta(hours=self.hour or 0)
-
-    @property
-    def end(self) -> datetime:
-        return self.start + (DAY if self.hour is None else HOUR)
-
-    def series(self, key: str) -> str:
-        return key if self.hour is None else f"{key}@{self.hour:02d}"
-
-
-def split(start: datetime, end: datetime) -> tuple[list[Slot], list[tuple[datetime, datetime]]] | None:
-    """The cached slots making up `[start, end)` — the whole UTC days, and the whole hours of the days
-    it starts or ends inside, up to `cached_until`, at most MAX_CACHED_DAYS back — and the ranges left
-    before and after them (read from the tables: the last hour or two, the minutes before the first
-    whole hour, anything older than the cached span); None when there is no slot."""
-    stop = min(_floor(end, HOUR), cached_until())
-    first = max(_ceil(start, HOUR), _floor(stop, DAY) - MAX_CACHED_DAYS * DAY)
-    if first >= stop:
-        return None
-    day_first, day_stop = _ceil(first, DAY), _floor(stop, DAY)
-    if day_first < day_stop:
-        slots = hours_between(first, day_first)
-        slots += [Slot(day_first.date() + timedelta(days=n)) for n in range((day_stop - day_first).days)]
-        slots += hours_between(day_stop, stop)
-    else:
-        slots = hours_between(first, stop)
-    around = ((start, first), (stop, end))
-    return slots, [(edge_start, edge_end) for edge_start, edge_end in around if edge_start < edge_end]
-
-
-def hours_between(start: datetime, end: datetime) -> list[Slot]:
-    """The hour slots from `start` to `end` (whole hours; none if `end` is not later)."""
-    count = max(0, int((end - start) / HOUR))
-    return [Slot(at.date(), at.hour) for at in (start + n * HOUR for n in range(count))]
-
-
-def _floor(moment: datetime, unit: timedelta) -> datetime:
-    moment = moment.astimezone(UTC)
-    return moment - (moment - EPOCH) % unit
-
-
-def _ceil(moment: datetime, unit: timedelta) -> datetime:
-    floor = _floor(moment, unit)
-    return floor if floor == moment else floor + unit
-
-
-def midnight(day: date) -> datetime:
-    """The UTC midnight starting `day`."""
-    return datetime.combine(day, clock_time(), UTC)
 
 
 def wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
@@ -213,7 +109,7 @@ def stored(
         scope = [K.channel == EVERY]
     whole = [slot.day for slot in slots if slot.hour is None]
     which = [and_(K.series == key, K.day >= min(whole), K.day <= max(whole))] if whole else []
-    hours = {slot.series(key) for slot in slots if slot.hour is not None}
+    hours = {slot.key(key) for slot in slots if slot.hour is not None}
     if hours:
         partial = {slot.day for slot in slots if slot.hour is not None}
         which.append(and_(K.series.in_(sorted(hours)), K.day.in_(sorted(partial))))
@@ -285,9 +181,8 @@ class Batch:
         """Replaces the kept slots' rows in a transaction of its own; gives up at once when the database is
         busy (the caller has its values already), and then stores nothing for BUSY_BACKOFF seconds, so
         questions wait once, not once per slot, behind a long write."""
-        global _busy_until
         slots, self.slots = self.slots, []
-        if not slots or time.monotonic() < _busy_until:
+        if not slots or time.monotonic() < _busy_until(conn.engine):
             return
         spent: dict[date, int] = {}  # per day, the notes every stored slot has seen
         for _, day, seen, _ in slots:
@@ -322,10 +217,10 @@ class Batch:
                 writer.execute(notes, [{"d": day, "seen": seen} for day, seen in spent.items()])
         except DBAPIError as exc:
             if isinstance(exc, OperationalError):  # busy (a lock not granted in time), not a lost race
-                _busy_until = time.monotonic() + BUSY_BACKOFF
+                _back_off(conn.engine)
             first, *_ = slots
             _log.info(
-                "kpi_day: %d slots (%s %s…) not stored (%s); computed again next time",
+                "kpi cache: %d slots (%s %s…) not stored (%s); computed again next time",
                 len(slots),
                 first[0],
                 first[1],
@@ -333,18 +228,15 @@ class Batch:
             )
 
 
-def compact(values: np.ndarray) -> np.ndarray:
-    """Whole seconds (timestamps to the second, as most sources send) as little-endian int32, half the
-    bytes to store, read and select; anything else as float64. Both are exact."""
-    if values.size and np.all(values == np.rint(values)) and np.all(np.abs(values) < 2**31):
-        return values.astype("<i4")
-    return values.astype("<f8")
-
-
-def unpacked(blob: bytes, count: int) -> np.ndarray:
-    """A stored day's values: int32 when the blob holds 4 bytes per value, float64 when 8."""
-    return np.frombuffer(blob, dtype="<i4" if len(blob) == 4 * count else "<f8")
-
-
 def as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+# The back-off lives on the engine (one per database, not per process): a test's fresh engine starts
+# without one, and two databases in one process do not share it.
+def _busy_until(engine: Engine) -> float:
+    return getattr(engine, "_kpibot_cache_busy_until", 0.0)
+
+
+def _back_off(engine: Engine) -> None:
+    engine._kpibot_cache_busy_until = time.monotonic() + BUSY_BACKOFF

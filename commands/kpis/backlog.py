@@ -1,0 +1,135 @@
+"""The `backlog` KPI (docs/metrics.md#backlog): open conversations at an instant, how many waited past
+their channel's threshold, the oldest and the ten oldest.
+
+A snapshot, not a period count: for the previous period it is the backlog at that period's end. A
+conversation open now counts as open since it opened, a resolved one as closed from its first resolution;
+a reopen is not dated, so an old snapshot may miss a conversation closed then reopened. Ages are calendar
+time: the threshold is a wall-clock promise to the customer. `by agent` credits a conversation to its
+owner (the assignee, else whoever answered it first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.engine import Connection
+
+from commands.kpis.spec import KpiSpec
+from commands.query import Query
+from storage import kpi_cache
+from storage.days import midnight
+from storage.kpi_cache.measures import OWNER
+from storage.models import Conversation
+from storage.planner import unindexed
+
+C = Conversation.__table__.c
+LISTED = 10
+
+
+def backlog(conn: Connection, query: Query) -> dict[str, Any]:
+    """Open conversations at the end of the period (or `now`, if sooner): how many, how many are older
+    than their channel's backlog threshold, the oldest's age in seconds, and the 10 oldest."""
+    q = query.until_now()
+    instant = q.end
+    scope = [q.in_channels(C.channel)] + ([q.agent == OWNER] if q.agent is not None else [])
+    # Two index-friendly halves. Open now: counted by the cache's "open" measure (`_open_now`), else
+    # ix_conversation_open; plain counts and its first entry for the oldest, no per-row expressions.
+    # Resolved only after the instant (the backlog of a past moment): ix_conversation_resolved alone,
+    # `unindexed` opened_at and resolved keeping SQLite off the indexes that would walk every
+    # conversation ever opened; those were open then, so few, and are read once.
+    still_open = [C.resolved.is_(False), C.opened_at <= instant, *scope]
+    closed_later = [
+        unindexed(C.resolved).is_(True),
+        C.last_resolved_at >= instant,
+        C.first_resolved_at >= instant,
+        unindexed(C.opened_at) <= instant,
+        *scope,
+    ]
+    first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
+    open_now = _open_now(conn, q, instant, first_opened)
+    late = _over_threshold(conn, q, instant, still_open, open_now)
+    oldest_open = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar_one()
+    listed = select(C.external_id, C.channel, C.opened_at, C.id)
+    rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id).limit(LISTED)).all()
+    then_open = []  # raw (opened_at, id, late) rows: thousands for a week-old snapshot, not parsed
+    if first_opened is not None and first_opened <= instant:  # else nothing was open then: no scan
+        result = conn.execute(select(C.opened_at, C.id, _late(q, instant)).where(*closed_later))
+        try:
+            then_open = result.cursor.fetchall()
+        finally:
+            result.close()
+    late += sum(flag for _, _, flag in then_open)
+    then_open.sort(key=lambda r: (r[0], r[1]))  # times as stored (ISO text on SQLite) sort as instants
+    oldest_then = None
+    if then_open:
+        oldest = conn.execute(listed.where(C.id.in_([r[1] for r in then_open[:LISTED]]))).all()
+        oldest_then = min(r.opened_at for r in oldest)
+        rows += oldest
+    count = open_now + len(then_open)
+    oldest_at = min((t for t in (oldest_open, oldest_then) if t is not None), default=None)
+    rows = sorted(rows, key=lambda r: (r.opened_at, r.id))[:LISTED]
+    threshold = q.settings.backlog_threshold(q.channels[0] if len(q.channels) == 1 else None)
+    return {
+        "over_threshold": late,
+        "open": count,
+        "oldest_age": None if oldest_at is None else _age(oldest_at, instant),
+        "threshold": threshold,
+        "oldest": [
+            {"conversation_id": r.external_id, "channel": r.channel, "age": _age(r.opened_at, instant)}
+            for r in rows
+        ],
+    }
+
+
+def _open_now(conn: Connection, q: Query, instant: datetime, first_opened: datetime | None) -> int:
+    """How many conversations open now had opened by `instant`: the "open" measure (each day's
+    conversations still open) from the first conversation's day to the instant."""
+    if first_opened is None or first_opened > instant:
+        return 0
+    since = replace(q, start=midnight(first_opened.date()), end=instant + timedelta(microseconds=1))
+    return kpi_cache.count(conn, "open", since.scope())
+
+
+def _late(q: Query, instant: datetime):
+    """SQL 1 for a conversation opened longer before `instant` than its channel's backlog threshold."""
+    cut = partial(literal, type_=C.opened_at.type)
+    special = [
+        (C.channel == ch, cut(instant - timedelta(seconds=s)))
+        for ch, s in q.settings.backlog_thresholds.items()
+    ]
+    cutoff = cut(instant - timedelta(seconds=q.settings.backlog_threshold()))
+    return case((C.opened_at < (case(*special, else_=cutoff) if special else cutoff), 1), else_=0)
+
+
+def _over_threshold(conn: Connection, q: Query, instant: datetime, where: list, matching: int) -> int:
+    """How many of the `matching` conversations that match `where` opened longer before `instant` than
+    their channel's backlog threshold: `matching` less those opened within it, counted per channel with
+    its own threshold and once for the others (recent ones are few: a short index range each)."""
+    special = {ch: s for ch, s in q.settings.backlog_thresholds.items() if not q.channels or ch in q.channels}
+    channel = unindexed(C.channel)
+    default = [C.opened_at >= instant - timedelta(seconds=q.settings.backlog_threshold())]
+    recent = [([channel == ch, C.opened_at >= instant - timedelta(seconds=s)]) for ch, s in special.items()]
+    recent.append(default + ([channel.not_in(list(special))] if special else []))
+    counted = select(func.count()).select_from(Conversation.__table__)
+    return matching - sum(conn.execute(counted.where(*where, *extra)).scalar_one() for extra in recent)
+
+
+def _age(since: datetime, instant: datetime) -> float:
+    return (instant - since).total_seconds()
+
+
+SPECS = (
+    KpiSpec(
+        "backlog",
+        backlog,
+        "over_threshold",
+        "count",
+        "lower",
+        "no open conversations",
+        ("channel", "day", "agent"),
+    ),
+)

@@ -1,0 +1,207 @@
+"""Computing a slot's rows from the tables (a measure's values or count per channel, a ranking's first
+rows, a tally's labels), and keeping the cache warm.
+
+A question that finds a slot missing or stale computes it here and stores it (storage.kpi_cache.store);
+the scheduler's hourly `warm` does it ahead of questions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+
+import numpy as np
+from sqlalchemy import func, literal, select
+from sqlalchemy.engine import Connection, Engine
+
+from storage.days import midnight
+from storage.kpi_cache import agents
+from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, C, M, Measure, Ranking, Tally, V
+from storage.kpi_cache.slots import HOUR, Slot, cached_until, hours_between, last_cached_day
+from storage.kpi_cache.store import Batch, one_by_one, stored
+from storage.kpi_cache.tables import EVERY, Part, add_to_tally, compact, tally_value
+
+WARM_DAYS = 100  # what `warm` keeps ready: the longest usual question (90 days) and its edges
+
+
+def computer(key: str):
+    """The `compute(conn, missing, batch)` of `store.current` for a measure, ranking or tally."""
+    if key in MEASURES:
+        return partial(_compute_runs, key=key, measure=MEASURES[key])
+    if key in RANKINGS:
+        return one_by_one(partial(_compute_top_day, key=key, spec=RANKINGS[key]))
+    return one_by_one(partial(_compute_tally_day, key=key, spec=TALLIES[key]))
+
+
+def warm(engine: Engine, now: datetime, days: int = WARM_DAYS) -> int:
+    """Computes and stores, for every measure, ranking, tally and the agents' activity, the slots among
+    the last `days` cached days at `now`, and the hours over since the last of them (today's), that are
+    missing or changed, so no question has to (run hourly by the bot's scheduler, and after a bulk
+    import). Returns how many slots it computed."""
+    last = last_cached_day(now)
+    hours = hours_between(midnight(last + timedelta(days=1)), cached_until(now))
+    first = last - timedelta(days=days - 1)
+    computed = 0
+    with engine.connect() as conn:
+        oldest = [conn.execute(select(func.min(column))).scalar() for column in (C.opened_at, V.at)]
+        if all(at is None for at in oldest):
+            return 0  # nothing stored yet
+        first = max(first, min(at for at in oldest if at is not None).date())  # no work before the data
+        days = (last - first).days + 1
+        computers = [(key, partial(_compute_day, key=key, measure=m)) for key, m in MEASURES.items()]
+        computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in RANKINGS.items()]
+        computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
+        computers.append((agents.KEY, agents.compute_day))
+        for key, compute_day in computers:
+            slots = [Slot(first + timedelta(days=n)) for n in range(days)] + hours
+            ready = stored(conn, key, slots, (), values=False, by_channel=False)
+            batch = Batch()
+            for slot in slots:
+                if slot not in ready:
+                    compute_day(conn, slot=slot, batch=batch)
+                    computed += 1
+            batch.store(conn)
+            conn.rollback()  # a fresh snapshot per measure; SQLite can checkpoint in between
+    return computed
+
+
+def _compute_top_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec: Ranking) -> dict[str, Part]:
+    """A slot's first rows of `spec` per channel and over every channel, stored like a measure's."""
+    seen = batch.newest_note(conn, slot.day)
+    where = [spec.at >= slot.start, spec.at < slot.end, *spec.where]
+    by_channel: dict[str, list[tuple[float, datetime, int]]] = defaultdict(list)
+    for channel, score, at, row_id in conn.execute(
+        select(spec.channel, spec.score, spec.at, M.id).where(*where)
+    ):
+        by_channel[channel].append((score, at, row_id))
+    by_channel[EVERY] = [row for rows in list(by_channel.values()) for row in rows]
+    parts = {}
+    for channel, rows in by_channel.items():
+        first = sorted(rows, key=spec.rank)[: spec.limit]
+        packed = json.dumps([[score, at.isoformat(), row_id] for score, at, row_id in first]).encode()
+        parts[channel] = Part(channel, len(rows), 0.0, packed)
+    batch.add(slot.key(key), slot.day, seen, parts)
+    return parts
+
+
+def _compute_tally_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec: Tally) -> dict[str, Part]:
+    """A slot's counts per label of `spec`, per channel and over every channel, stored like a measure's."""
+    seen = batch.newest_note(conn, slot.day)
+    where = [spec.at >= slot.start, spec.at < slot.end, *spec.where]
+    grouped = select(spec.channel, spec.label, func.count(), *spec.sums).where(*where)
+    by_channel: dict[str | None, dict] = defaultdict(dict)
+    for channel, label, *values in conn.execute(grouped.group_by(spec.channel, spec.label)):
+        add_to_tally(by_channel[channel], label, tally_value(values, spec))
+        add_to_tally(by_channel[EVERY], label, tally_value(values, spec))
+    by_channel.setdefault(EVERY, {})
+    parts = {
+        channel: Part(
+            channel,
+            sum(value[0] if isinstance(value, list) else value for value in counts.values()),
+            0.0,
+            json.dumps(counts).encode(),
+        )
+        for channel, counts in by_channel.items()
+        if channel is not None
+    }
+    batch.add(slot.key(key), slot.day, seen, parts)
+    return parts
+
+
+def _compute_day(conn: Connection, slot: Slot, batch: Batch, key: str, measure: Measure) -> dict[str, Part]:
+    """One slot (a day, or an hour) of the measure from the projection table, by channel and over every
+    channel, kept in `batch` to be stored. Rows without a channel count in EVERY only."""
+    return _compute_run(conn, key, measure, [slot], batch)[slot]
+
+
+def _compute_runs(
+    conn: Connection, missing: list[Slot], batch: Batch, key: str, measure: Measure
+) -> dict[Slot, dict[str, Part]]:
+    """The missing slots of the measure, each day alone and consecutive hours at once (`_runs`)."""
+    computed: dict[Slot, dict[str, Part]] = {}
+    for run in _runs(missing):
+        computed.update(_compute_run(conn, key, measure, run, batch))
+    return computed
+
+
+def _compute_run(
+    conn: Connection, key: str, measure: Measure, run: list[Slot], batch: Batch
+) -> dict[Slot, dict[str, Part]]:
+    """Slots of the measure from the projection table: one slot, or consecutive hours read at once and
+    split by hour (a cold question's partial days are dozens of hours)."""
+    seen = {slot: batch.newest_note(conn, slot.day) for slot in run}
+    start, end = run[0].start, run[-1].end
+    where = [measure.at >= start, measure.at < end, *measure.where]
+    if len(run) == 1:
+        if measure.value is None:
+            latest = func.max(measure.as_of) if measure.as_of is not None else literal(None)
+            counted = conn.execute(
+                select(measure.channel, func.count(), latest).where(*where).group_by(measure.channel)
+            ).all()
+            by_slot = {run[0]: _count_parts(counted)}
+        else:
+            result = conn.execute(select(measure.channel, measure.value).where(*where))
+            try:
+                by_channel: dict[str | None, list[float]] = defaultdict(list)
+                for channel, value in result.cursor.fetchall():
+                    by_channel[channel].append(value)
+            finally:
+                result.close()
+            by_slot = {run[0]: _value_parts(measure, by_channel)}
+    else:
+        extra = measure.value if measure.value is not None else measure.as_of
+        if extra is None:
+            extra = literal(None)
+        hours: dict[int, dict] = defaultdict(lambda: defaultdict(list))
+        for channel, at, value in conn.execute(select(measure.channel, measure.at, extra).where(*where)):
+            hours[int((at - start) / HOUR)][channel].append(value)
+        by_slot = {}
+        for n, slot in enumerate(run):
+            by_channel = hours.get(n, {})
+            if measure.value is None:
+                counted = [
+                    (channel, len(times), max((t for t in times if t is not None), default=None))
+                    for channel, times in by_channel.items()
+                ]
+                by_slot[slot] = _count_parts(counted)
+            else:
+                by_slot[slot] = _value_parts(measure, dict(by_channel))
+    for slot, rows in by_slot.items():
+        batch.add(slot.key(key), slot.day, seen[slot], rows)
+    return by_slot
+
+
+def _count_parts(counted: Iterable[tuple]) -> dict[str, Part]:
+    """A slot's rows of a count measure from (channel, count, newest as_of) per channel."""
+    rows = {channel: Part(channel, n, 0.0, b"", last) for channel, n, last in counted}
+    newest = max((row.latest for row in rows.values() if row.latest is not None), default=None)
+    rows[EVERY] = Part(EVERY, sum(row.count for row in rows.values()), 0.0, b"", newest)
+    return {channel: row for channel, row in rows.items() if channel is not None}
+
+
+def _value_parts(measure: Measure, by_channel: dict[str | None, list[float]]) -> dict[str, Part]:
+    """A slot's rows of a value measure from its values per channel, sorted (ids: once each)."""
+    by_channel[EVERY] = [value for values in list(by_channel.values()) for value in values]
+    rows = {}
+    for channel, values in by_channel.items():
+        ordered = np.sort(compact(np.asarray(values, dtype=np.float64)))
+        if measure.distinct:  # the count is then of different ids (what `_unpacked` reads the blob by)
+            ordered = np.unique(ordered)
+        rows[channel] = Part(channel, len(ordered), math.fsum(values), ordered.tobytes())
+    return {channel: row for channel, row in rows.items() if channel is not None}
+
+
+def _runs(slots: list[Slot]) -> list[list[Slot]]:
+    """`slots` as runs to compute at once: each day alone, consecutive hours together."""
+    runs: list[list[Slot]] = []
+    for slot in sorted(slots, key=lambda one: (one.start, one.hour is None)):
+        last = runs[-1][-1] if runs else None
+        if slot.hour is not None and last is not None and last.hour is not None and last.end == slot.start:
+            runs[-1].append(slot)
+        else:
+            runs.append([slot])
+    return runs

@@ -1,0 +1,205 @@
+"""What the KPIs measure, declared once: every cached KPI reads these, from the per-day cache or straight
+from the tables, and both readings are compiled from the same declaration (docs/architecture.md, "The
+KPI cache"; the KPIs themselves: docs/metrics.md).
+
+A `Measure` is one column dated by one timestamp — first response times by when the reply was sent, waits
+by when they ended, sentiment and survey scores by when they were given, the ids of conversations given a
+human reply — or, without a column, a count of rows: conversations opened, replied, resolved; customer
+messages and human replies. It also says who a row is credited to for `by agent` (`owner`) and, for a
+duration, the two times it spans, so business hours can count it again (`span`). `RANKINGS` keep a
+slot's first rows by a ranking (voice's strongest messages), `TALLIES` a slot's count per label (replies
+per quick-reply template).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+
+from storage.models import Conversation, Message, Survey, Wait
+from storage.planner import unindexed
+from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
+
+C = Conversation.__table__.c
+M = Message.__table__.c
+V = Survey.__table__.c
+W = Wait.__table__.c
+
+# Who a conversation is credited to: its assignee, else whoever answered it first.
+OWNER = func.coalesce(C.agent, C.first_responder)
+# What the customer wrote, and what a human agent replied: bots and private notes are neither.
+CUSTOMER_SAID = (M.direction == "inbound", M.author_kind == "customer", M.private.is_(False))
+HUMAN_REPLY = (M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
+# A message's conversation, for crediting a customer message to the conversation's owner.
+MESSAGE_CONVERSATION = (Conversation.__table__, M.conversation_id == C.id)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """The timestamp dating each row, its channel, the value (None: rows are only counted), which rows
+    belong, and for an outcome known only later (a reply, a resolution) the time it happened (`as_of`):
+    a row counts "as of now" when that time is before now. `distinct`: values are ids, counted once.
+    `owner` credits a row to an agent (with `join`, the table it lives in); `span` the (start, end) times
+    a duration value measures."""
+
+    at: object
+    channel: object
+    value: object = None
+    where: tuple = ()
+    as_of: object = None
+    distinct: bool = False
+    owner: object = None
+    join: tuple | None = None
+    span: tuple | None = None
+
+
+_RESOLVED = (unindexed(C.resolved).is_(True),)
+_RESOLUTION = (*_RESOLVED, C.full_resolution_seconds.is_not(None))
+MEASURES = {
+    # durations
+    "frt": Measure(
+        C.first_response_at,
+        C.channel,
+        C.frt_seconds,
+        (C.frt_seconds.is_not(None),),
+        owner=C.first_responder,
+        span=(C.opened_at, C.first_response_at),
+    ),
+    "wait": Measure(
+        W.end_at, W.channel, W.seconds, (W.seconds.is_not(None),), owner=W.agent, span=(W.start_at, W.end_at)
+    ),
+    "first_resolution": Measure(
+        C.last_resolved_at,
+        C.channel,
+        C.first_resolution_seconds,
+        _RESOLUTION,
+        owner=OWNER,
+        span=(C.opened_at, C.first_resolved_at),
+    ),
+    "full_resolution": Measure(
+        C.last_resolved_at,
+        C.channel,
+        C.full_resolution_seconds,
+        _RESOLUTION,
+        owner=OWNER,
+        span=(C.opened_at, C.last_resolved_at),
+    ),
+    # work seconds the inbox tool measured: business hours do not change them (no span)
+    "handle": Measure(
+        C.first_response_at, C.channel, C.handle_seconds, (C.handle_seconds.is_not(None),), owner=OWNER
+    ),
+    "reply_handle": Measure(
+        M.at, M.channel, M.handle_seconds, (*HUMAN_REPLY, M.handle_seconds.is_not(None)), owner=M.author_id
+    ),
+    # scores
+    "sentiment": Measure(M.at, M.channel, M.sentiment, (*CUSTOMER_SAID, M.sentiment.is_not(None))),
+    "csat": Measure(V.at, V.channel, V.score, (V.kind == "csat",)),
+    "nps": Measure(V.at, V.channel, V.score, (V.kind == "nps",)),
+    "ces": Measure(V.at, V.channel, V.score, (V.kind == "ces",)),
+    # conversations given a human reply (ids, to count each once over a period)
+    "handled": Measure(
+        M.at,
+        M.channel,
+        M.conversation_id,
+        (*HUMAN_REPLY, M.conversation_id.is_not(None)),
+        distinct=True,
+        owner=M.author_id,
+    ),
+    # counts
+    "opened": Measure(C.opened_at, C.channel, owner=OWNER),
+    # still open now, by when they opened: the backlog of any instant counts those opened before it
+    "open": Measure(C.opened_at, C.channel, where=(C.resolved.is_(False),), owner=OWNER),
+    "replied": Measure(
+        C.opened_at,
+        C.channel,
+        where=(C.first_response_at.is_not(None),),
+        as_of=C.first_response_at,
+        owner=OWNER,
+    ),
+    "resolved_since": Measure(
+        C.opened_at,
+        C.channel,
+        where=(*_RESOLVED, C.first_resolved_at.is_not(None)),
+        as_of=C.first_resolved_at,
+        owner=OWNER,
+    ),
+    "escalated": Measure(
+        C.opened_at,
+        C.channel,
+        where=(C.escalated_to.is_not(None), C.escalated_at.is_not(None)),
+        as_of=C.escalated_at,
+        owner=OWNER,
+    ),
+    "resolved": Measure(C.last_resolved_at, C.channel, where=_RESOLVED, owner=OWNER),
+    "transferred": Measure(
+        C.last_resolved_at, C.channel, where=(*_RESOLVED, C.transfer_count > 0), owner=OWNER
+    ),
+    # customer messages count for whoever owns their conversation
+    "inbound": Measure(
+        M.at,
+        M.channel,
+        where=(M.direction == "inbound", M.private.is_(False)),
+        owner=OWNER,
+        join=MESSAGE_CONVERSATION,
+    ),
+    "human_replies": Measure(M.at, M.channel, where=HUMAN_REPLY, owner=M.author_id),
+    "read": Measure(M.at, M.channel, where=(*CUSTOMER_SAID, M.lang.is_not(None))),  # analysed at ingestion
+    "unscored": Measure(
+        M.at, M.channel, where=(*CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The `limit` rows of a slot ranked first by `score` (ascending or not), then the latest first: their
+    (score, time, id), kept per slot so a period's first rows are the first of its slots' first rows."""
+
+    at: object
+    channel: object
+    score: object
+    ascending: bool
+    where: tuple
+    limit: int = 12  # the voice's candidates: 3 quotes x 4
+
+    def rank(self, row: tuple[float, datetime, int]) -> tuple:
+        score, at, row_id = row
+        return (score if self.ascending else -score, -at.timestamp(), -row_id)
+
+
+_STRONG = (*CUSTOMER_SAID, M.sentiment.is_not(None))
+RANKINGS = {  # the candidates of the voice quotes: the most negative and the most positive customer messages
+    "most_negative": Ranking(M.at, M.channel, M.sentiment, True, (*_STRONG, M.sentiment < NEGATIVE_BELOW)),
+    "most_positive": Ranking(M.at, M.channel, M.sentiment, False, (*_STRONG, M.sentiment > POSITIVE_ABOVE)),
+}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How many rows of a slot carry each value of `label` (a template id, say) and, per label, the sums
+    of `sums` (SQL aggregates that add up over slots, such as sum() and count() of a column): kept as
+    {label: count}, or {label: [count, *sums]} when there are sums. `owner` as for a measure."""
+
+    at: object
+    channel: object
+    label: object
+    where: tuple
+    sums: tuple = ()
+    owner: object = None
+
+
+TALLIES = {
+    "quick_replies": Tally(
+        M.at, M.channel, M.quick_reply, (*HUMAN_REPLY, M.quick_reply.is_not(None)), owner=M.author_id
+    ),
+    # the topics of customer messages (labels as stored: "topic/subtopic,..."), with their sentiment
+    "topics": Tally(
+        M.at,
+        M.channel,
+        M.topics,
+        (*CUSTOMER_SAID, M.topics.is_not(None)),
+        (func.sum(M.sentiment), func.count(M.sentiment)),
+    ),
+}

@@ -1,0 +1,164 @@
+"""A measure, ranking or tally read straight from the projection tables over any range: what a slot is
+computed from, what the minutes around a question's cached slots are read from, and the whole answer when
+the cache cannot serve (one agent, business hours, or `source="tables"`). One reading of one declaration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+import numpy as np
+from sqlalchemy import Select, func, select
+from sqlalchemy.engine import Connection
+
+from storage.kpi_cache.measures import Measure, Ranking, Tally
+from storage.planner import on_channels
+
+# Seconds between two times, counting only business hours (commands.business_hours.BusinessClock).
+Duration = Callable[[datetime, datetime], float]
+EVERY = ""  # the part over every channel (the cache's row name for it too)
+
+
+class Part(NamedTuple):
+    """A measure's rows on one channel (EVERY: the whole scope) over a slot or a range."""
+
+    channel: str
+    count: int
+    total: float  # the exact sum of the values (0 for a count)
+    values: bytes  # see `compact`; empty for a count
+    latest: datetime | None = None  # the newest `as_of` among the rows counted, for measures with one
+
+
+def measure_parts(
+    conn: Connection,
+    measure: Measure,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    *,
+    now: datetime | None = None,
+    by_channel: bool = False,
+    agent: str | None = None,
+    duration: Duration | None = None,
+) -> list[Part]:
+    """The measure's rows dated in `[start, end)` on `channels` (() = all), those whose `as_of` is before
+    `now` when it has one, credited to `agent` when given, with durations counted by `duration` when given
+    (calendar seconds otherwise): one part for the scope, or one per channel (counts only)."""
+    where = [measure.at >= start, measure.at < end, *measure.where, on_channels(measure.channel, channels)]
+    if measure.as_of is not None and now is not None:
+        where.append(measure.as_of < now)
+    if agent is not None:
+        where.append(_owner(measure) == agent)
+    if measure.value is None:
+        if by_channel:
+            counted = _read(conn, measure, agent, [measure.channel, func.count()], where, (measure.channel,))
+            return [Part(channel, n, 0.0, b"") for channel, n in counted]
+        (n,) = _read(conn, measure, agent, [func.count()], where)[0]
+        return [Part(EVERY, n, 0.0, b"")]
+    if duration is not None and measure.span is not None:
+        spans = _read(conn, measure, agent, measure.span, where, raw=False)  # times as datetimes
+        values = [duration(since, until) for since, until in spans]
+    else:
+        values = [value for (value,) in _read(conn, measure, agent, [measure.value], where)]
+    return [
+        Part(EVERY, len(values), math.fsum(values), compact(np.asarray(values, dtype=np.float64)).tobytes())
+    ]
+
+
+def ranking_rows(
+    conn: Connection, ranking: Ranking, start: datetime, end: datetime, channels: Sequence[str], ids
+) -> list[tuple[float, datetime, int]]:
+    """The first `limit` (score, time, id) of `ranking` dated in `[start, end)` on `channels`, first first;
+    `ids` is the id column of the ranked table."""
+    where = [ranking.at >= start, ranking.at < end, *ranking.where, on_channels(ranking.channel, channels)]
+    order = (
+        ranking.score.asc() if ranking.ascending else ranking.score.desc(),
+        ranking.at.desc(),
+        ids.desc(),
+    )
+    ranked = select(ranking.score, ranking.at, ids).where(*where).order_by(*order).limit(ranking.limit)
+    return [tuple(row) for row in conn.execute(ranked)]
+
+
+def tally_counts(
+    conn: Connection,
+    tally: Tally,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    agent: str | None = None,
+) -> dict[str | None, int | list]:
+    """How many rows of `tally` dated in `[start, end)` on `channels` (credited to `agent`, when given) carry
+    each label: {label: count}, or {label: [count, *sums]} for a tally with sums."""
+    where = [tally.at >= start, tally.at < end, *tally.where, on_channels(tally.channel, channels)]
+    if agent is not None:
+        if tally.owner is None:
+            raise ValueError("this tally is not credited to agents")
+        where.append(tally.owner == agent)
+    grouped = select(tally.label, func.count(), *tally.sums).where(*where).group_by(tally.label)
+    return {label: tally_value(values, tally) for label, *values in conn.execute(grouped)}
+
+
+def tally_value(values: Sequence, tally: Tally) -> int | list:
+    """A label's count, or [count, *sums] (a sum over no value as 0)."""
+    count, *sums = values
+    return [count, *(value or 0 for value in sums)] if tally.sums else count
+
+
+def add_to_tally(counts: dict, label: str, value: int | list) -> None:
+    """Adds a label's count (or [count, *sums]) to `counts`."""
+    if label not in counts:
+        counts[label] = list(value) if isinstance(value, list) else value
+    elif isinstance(value, list):
+        counts[label] = [mine + theirs for mine, theirs in zip(counts[label], value, strict=True)]
+    else:
+        counts[label] += value
+
+
+def compact(values: np.ndarray) -> np.ndarray:
+    """Whole seconds (timestamps to the second, as most sources send) as little-endian int32, half the
+    bytes to store, read and select; anything else as float64. Both are exact."""
+    if values.size and np.all(values == np.rint(values)) and np.all(np.abs(values) < 2**31):
+        return values.astype("<i4")
+    return values.astype("<f8")
+
+
+def unpacked(blob: bytes, count: int) -> np.ndarray:
+    """A part's values: int32 when the blob holds 4 bytes per value, float64 when 8."""
+    return np.frombuffer(blob, dtype="<i4" if len(blob) == 4 * count else "<f8")
+
+
+def _owner(measure: Measure):
+    if measure.owner is None:
+        raise ValueError("this measure is not credited to agents")
+    return measure.owner
+
+
+def _read(
+    conn: Connection,
+    measure: Measure,
+    agent: str | None,
+    columns,
+    where: list,
+    group: tuple = (),
+    *,
+    raw: bool = True,
+) -> list[tuple]:
+    """The rows of `columns` (grouped by `group`): with `raw`, plain tuples from the DBAPI cursor, no
+    per-row Row objects (thousands of values a slot; numbers only: SQLite's times come back as text)."""
+    statement: Select = select(*columns).where(*where)
+    if agent is not None and measure.join is not None:
+        table, on = measure.join
+        statement = statement.select_from(measure.at.table.join(table, on))
+    if group:
+        statement = statement.group_by(*group)
+    if not raw:
+        return [tuple(row) for row in conn.execute(statement)]
+    result = conn.execute(statement)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()

@@ -1,0 +1,51 @@
+"""The statistics every duration KPI reads (storage.kpi_cache.Sample), hand-computed."""
+
+import random
+
+import numpy
+import pytest
+
+from storage.kpi_cache import Sample
+
+
+def sample(values) -> Sample:
+    return Sample(numpy.asarray(values, dtype=float), float(sum(values)))
+
+
+def test_summary_of_four_first_response_times():
+    # mean (10+20+30+40)/4 = 25; median: rank 0.5 x 3 = 1.5 -> 20 + 0.5 x 10 = 25;
+    # p90: rank 0.9 x 3 = 2.7 -> 30 + 0.7 x (40 - 30) = 37
+    assert sample([40, 10, 30, 20]).summary() == {"mean": 25.0, "median": 25.0, "p90": 37.0, "count": 4}
+
+
+def test_percentiles_at_the_ends_and_of_a_single_value():
+    assert sample([10, 20, 30, 40]).percentiles(0.0, 1.0) == [10.0, 40.0]
+    assert sample([42]).percentiles(0.5, 0.9) == [42.0, 42.0]
+
+
+def test_one_hour_and_two_give_a_p90_of_1h_54m():
+    # 3600 + 0.9 x 3600 = 6840 s, exactly (the README's FRT example)
+    assert sample([3600, 7200]).percentiles(0.9) == [6840.0]
+
+
+def test_no_values_give_no_statistics_rather_than_zero():
+    assert sample([]).summary() == {"mean": None, "median": None, "p90": None, "count": 0}
+
+
+def test_the_mean_keeps_small_values_beside_huge_ones():
+    # the exact sum is 1.0: adding left to right in floats gives 0.0
+    values = numpy.asarray([1e16, 1.0, -1e16])
+    assert Sample(values, 1.0).mean() == pytest.approx(1 / 3)
+
+
+def test_at_most_counts_a_value_at_the_limit_and_below_does_not():
+    responses = sample([900, 3600, 3601])
+    assert (responses.at_most(3600), responses.below(3600)) == (2, 1)
+
+
+def test_percentiles_match_numpy_on_random_durations():
+    rng = random.Random(4)
+    for n in (1, 2, 3, 10, 101, 1000):
+        values = [rng.uniform(0, 86400) for _ in range(n)]
+        got = sample(values).percentiles(0.5, 0.9)
+        assert got == pytest.approx(list(numpy.percentile(values, [50, 90])), rel=1e-12)
