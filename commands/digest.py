@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from commands.kpis import KPIS
 from commands.periods import Period
 from commands.result import KpiResult
 from commands.slack_text import inline
+from storage.days import midnight
 from storage.settings import Settings
 
 # label, metric, values key, unit, better, benchmark key
@@ -95,10 +96,7 @@ class Digest:
 
 def local_day(day: date, tz: ZoneInfo) -> Period:
     """The local calendar day `day` in `tz` as a period (23 or 25 hours on the days clocks change)."""
-    start = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-    following = day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=tz).astimezone(UTC)
-    return Period(start, end, tz, unit="day")
+    return Period(midnight(day, tz), midnight(day + timedelta(days=1), tz), tz, unit="day")
 
 
 def build_digest(
@@ -108,9 +106,7 @@ def build_digest(
     still waiting for a first response, the open backlog, the sentiment split and the top topics."""
     period = local_day(day, tz)
     wanted = {metric for _, metric, *_ in LINES} | {"topics"}
-    results = {
-        key: measure(conn, KPIS[key], settings, now, channels, period) for key in wanted if key in KPIS
-    }
+    results = {key: measure(conn, KPIS[key], settings, now, channels, period) for key in wanted}
     lines = [_line(results[spec[1]], *spec) for spec in LINES if spec[1] in results]
     digest = Digest(day, tz, channels, period, lines)
     if "frt" in results:

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection
 
 from commands.business_hours import BusinessClock
 from commands.errors import UsageError
-from commands.kpis import KPIS, KpiSpec
+from commands.format import POINTS
+from commands.kpis import KPIS, SCORECARD, KpiSpec
 from commands.parse import KpiRequest
 from commands.periods import Period
 from commands.query import Query
@@ -24,22 +25,6 @@ from commands.result import KpiResult, Scorecard
 from storage.days import midnight
 from storage.models import Message
 from storage.settings import Settings
-
-# The headline KPIs of `/kpi` alone, in the order shown; keys not registered yet are left out.
-SCORECARD = (
-    "volume",
-    "frt",
-    "wait",
-    "art",
-    "reply-rate",
-    "resolution-rate",
-    "backlog",
-    "csat",
-    "nps",
-    "sentiment",
-)
-# Units whose change is read in points (73 % -> 75 % is "+2 pt"), so a relative change would mislead.
-POINT_UNITS = frozenset({"fraction", "nps"})
 
 M = Message.__table__.c
 
@@ -87,9 +72,7 @@ def scorecard(
     NPS, sentiment — those available), each with its previous period and benchmark."""
     clock = _clock(settings, business_hours)
     results = [
-        measure(conn, KPIS[key], settings, now, channels, period, clock, source=source)
-        for key in SCORECARD
-        if key in KPIS
+        measure(conn, KPIS[key], settings, now, channels, period, clock, source=source) for key in SCORECARD
     ]
     return Scorecard(channels, period, period.previous(), results)
 
@@ -155,7 +138,7 @@ def change(current: Any, previous: Any, unit: str, better: str | None = None) ->
     if not isinstance(current, int | float) or not isinstance(previous, int | float):
         return {"absolute": None, "relative": None, "direction": None, "good": None}
     absolute = current - previous
-    relative = absolute / previous if previous > 0 and unit not in POINT_UNITS else None
+    relative = absolute / previous if previous > 0 and unit not in POINTS else None
     direction = "up" if absolute > 0 else "down" if absolute < 0 else "same"
     good = None
     if better in ("lower", "higher") and direction != "same":
@@ -164,11 +147,8 @@ def change(current: Any, previous: Any, unit: str, better: str | None = None) ->
 
 
 def kpi_spec(key: str) -> KpiSpec:
-    """The registered KPI for `key`; UsageError when the grammar knows it but it is not built yet."""
-    spec = KPIS.get(key)
-    if spec is None:
-        raise UsageError(f"`{key}` is coming soon — try `frt`, `wait`, `backlog` or `/kpi` for the scorecard")
-    return spec
+    """The registered KPI for `key` (the grammar knows only registered ones)."""
+    return KPIS[key]
 
 
 def local_days(period: Period) -> list[tuple[date, datetime, datetime]]:

@@ -10,12 +10,16 @@ import math
 from typing import Any
 
 MISSING = "—"
+# The units a KPI value is in (commands.kpis.spec): durations in seconds, rates as fractions (0-1), counts,
+# scores (a mean of answers or of sentiment), NPS points (-100..+100), money, per day, text and ISO times.
+SECONDS, FRACTION, COUNT, SCORE, NPS, MONEY, PER_DAY, TEXT, TIME = (
+    "seconds", "fraction", "count", "score", "nps", "money", "per_day", "text", "time"
+)  # fmt: skip
+UNITS = (SECONDS, FRACTION, COUNT, SCORE, NPS, MONEY, PER_DAY, TEXT, TIME)
+# Units whose changes are read in points (73 % -> 75 % is "+2 pt"): a relative change would mislead.
+POINTS = frozenset({FRACTION, NPS})
 # (unit size, next smaller unit size, their names): a duration is shown in its two largest units
 _DURATION_STEPS = ((86400, 3600, "d", "h"), (3600, 60, "h", "m"), (60, 1, "m", "s"))
-_SECONDS_HINTS = ("age", "oldest", "threshold", "seconds", "frt", "wait", "first_", "full_")
-_INTEGER_SECONDS = ("age", "threshold")  # whole names, or names ending in _age / _seconds
-_STATISTICS = ("score", "mean", "median", "p90")
-_FRACTION_HINTS = ("rate", "share", "within_", "retention", "churn")
 
 
 def format_duration(seconds: float | None) -> str:
@@ -57,23 +61,6 @@ def format_value(value: Any, unit: str) -> str:
     return f"{value:,}" if isinstance(value, int) else _decimal(value, 1)
 
 
-def value_unit(key: str, value: Any, unit: str) -> str:
-    """The unit of one values key: integers are counts, durations and rates go by name, else the KPI unit."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if key in _INTEGER_SECONDS or key.endswith(("_age", "_seconds")):
-            return "seconds"
-        return unit if key in _STATISTICS else "count"
-    if key == "per_day" or key.endswith("_per_day"):
-        return "per_day"
-    if "revenue" in key or key.startswith("per_contact"):
-        return "money"
-    if any(hint in key for hint in _SECONDS_HINTS):
-        return "seconds"
-    if any(hint in key for hint in _FRACTION_HINTS):
-        return "fraction"
-    return unit
-
-
 def format_change(change: dict[str, Any], unit: str) -> str:
     """A change between periods: `▼ 30m (-25 %)`, `▲ 2.0 pt` for rates and NPS, `=` when equal."""
     absolute = change.get("absolute")
@@ -82,8 +69,8 @@ def format_change(change: dict[str, Any], unit: str) -> str:
     if change.get("direction") == "same":
         return "="
     arrow = "▲" if absolute > 0 else "▼"
-    if unit in ("fraction", "nps"):
-        points = _decimal(abs(absolute) * (100 if unit == "fraction" else 1), 1)
+    if unit in POINTS:
+        points = _decimal(abs(absolute) * (100 if unit == FRACTION else 1), 1)
         return f"{arrow} {'<0.1' if points == '0' else points} pt"
     text = f"{arrow} {format_value(abs(absolute), unit)}"
     relative = change.get("relative")

@@ -15,77 +15,17 @@ from datetime import datetime
 
 from commands.business_hours import BusinessClock
 from commands.errors import UsageError
+from commands.kpis import KPIS, NAMES, SYNONYMS
 from commands.periods import DEFAULT_PERIOD, NAMED_PERIODS, Period, is_period_word, resolve_period
 from commands.slack_text import inline
 from storage.settings import Settings
 
-METRICS = (
-    "frt",
-    "bands",
-    "wait",
-    "art",
-    "aht",
-    "volume",
-    "reply-rate",
-    "resolution-rate",
-    "backlog",
-    "transfers",
-    "escalations",
-    "mix",
-    "agents",
-    "quick-replies",
-    "cost",
-    "leads",
-    "csat",
-    "nps",
-    "ces",
-    "retention",
-    "churn",
-    "social-impact",
-    "sentiment",
-    "topics",
-    "voice",
-)
-# Names from METRICS.md: help text, Block Kit headers and terminal titles all use these.
-METRIC_NAMES: dict[str, str] = {
-    "scorecard": "Scorecard",
-    "frt": "First response time",
-    "bands": "Response-time bands",
-    "wait": "Average reply wait",
-    "art": "Average resolution time",
-    "aht": "Average handle time",
-    "volume": "Volume",
-    "reply-rate": "Reply rate",
-    "resolution-rate": "Resolution rate",
-    "backlog": "Ticket backlog",
-    "transfers": "Transfer rate",
-    "escalations": "Escalation rate",
-    "mix": "Channel mix",
-    "agents": "Team report",
-    "quick-replies": "Most used quick replies",
-    "cost": "Cost per contact",
-    "leads": "Leads and conversion",
-    "csat": "CSAT",
-    "nps": "Net Promoter Score",
-    "ces": "Customer Effort Score",
-    "retention": "Customer retention rate",
-    "churn": "Churn rate",
-    "social-impact": "Social vs non-social",
-    "sentiment": "Sentiment",
-    "topics": "Top topics",
-    "voice": "Voice of the customer",
-}
-# Only words people plainly mean as one metric; `sla` is left out because it could mean frt or bands.
-METRIC_SYNONYMS = {
-    "first-response": "frt",
-    "first-response-time": "frt",
-    "response-time": "frt",
-    "resolution-time": "art",
-    "handle-time": "aht",
-    "satisfaction": "csat",
-    "team": "agents",
-    "topic": "topics",
-}
+METRICS = tuple(KPIS)
+# Names of docs/metrics.md: help text, Block Kit headers and terminal titles all use these.
+METRIC_NAMES: dict[str, str] = NAMES
+# Only words people plainly mean as one metric (the registry's synonyms); `sla` is left out: it could
+# mean frt or bands.
+METRIC_SYNONYMS = SYNONYMS
 DIMENSIONS = ("agent", "channel", "day")
 MODIFIERS = ("all", "bh", "by", "public", "help")
 

@@ -43,7 +43,7 @@ def kpi_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, 
     if _has_data(result.values, spec):
         lines = _comparison(result, spec)
         fields = [
-            f"*{stat_label(key)}*\n{inline(show(key, value, spec))}"
+            f"*{stat_label(key)}*\n{inline(show(value, spec.unit_of(key)))}"
             for key, value in result.values.items()
             if isinstance(value, int | float | str) and key not in (*_WAITING_KEYS, _headline_key(spec))
         ]
@@ -56,12 +56,11 @@ def kpi_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, 
         blocks.append(_section("\n".join(lines)))
     blocks.extend(_fields(fields[i : i + MAX_FIELDS]) for i in range(0, len(fields), MAX_FIELDS))
     blocks.extend(
-        _section(f"*{stat_label(key)}*\n{table(table_rows(value), spec, max_chars=MAX_SECTION)}")
-        for key, value in tables
+        _section(f"*{stat_label(key)}*\n{_table(value, spec.unit_of(key))}") for key, value in tables
     )
     if result.breakdown:
         rows = [{"key": row["key"], **_breakdown_columns(row["values"], spec)} for row in result.breakdown]
-        blocks.append(_section(f"*By {result.by}*\n{table(rows, spec, max_chars=MAX_SECTION)}"))
+        blocks.append(_section(f"*By {result.by}*\n{table(rows, spec.values, max_chars=MAX_SECTION)}"))
     notes = list(result.notes)
     if not _has_data(result.values, spec) and _empty(spec) not in map(_sentence, notes):
         notes.insert(0, _empty(spec))
@@ -198,6 +197,14 @@ def _breakdown_columns(values: dict[str, Any], spec: KpiSpec | None) -> dict[str
     if count and count != key:
         columns[count] = values[count]
     return columns
+
+
+def _table(value: list | dict, units: dict) -> str:
+    """A list of records as a table; one record (social-impact's groups) on a line, each value in its
+    unit ("customers 84 · retention 95.0 % · …")."""
+    if isinstance(value, dict) and set(value) <= set(units):
+        return inline(show(value, units))
+    return table(table_rows(value), units, max_chars=MAX_SECTION)
 
 
 def _scope(label: str, channels: tuple[str, ...], business_hours: bool, asked_by: str | None) -> str:

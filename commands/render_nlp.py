@@ -111,7 +111,7 @@ def _paragraphs(result: KpiResult, *, slack: bool) -> list[str]:
                 f" · previous period {before}" if before is not None else ""
             )
             cells = [topic_cells(topic) for topic in values["topics"]]
-            rows = _code(table(cells, None, max_chars=2900, escape=shown), slack)
+            rows = _code(table(cells, {}, max_chars=2900, escape=shown), slack)
             out.append(f"{intro}\n{rows}")
         if values.get("phrases"):
             phrases = " · ".join(
@@ -182,7 +182,7 @@ def _breakdown(
         }
         for row in rows
     ]
-    return _code(table(cells, None, max_chars=2900, escape=shown), slack) if cells else "no data"
+    return _code(table(cells, {}, max_chars=2900, escape=shown), slack) if cells else "no data"
 
 
 def _code(fenced: str, slack: bool) -> str:

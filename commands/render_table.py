@@ -9,36 +9,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from commands.format import format_value, value_unit
-from commands.kpis import KpiSpec
+from commands.format import COUNT, MISSING, TEXT, format_value
+from commands.kpis.spec import ValueUnit, label
 from commands.slack_text import inline
 
 MAX_ROWS = 15
 MAX_COLUMNS = 7
-_LABELS = {
-    "p90": "90th percentile",
-    "first_mean": "First resolution, mean",
-    "first_median": "First resolution, median",
-    "full_mean": "Full resolution, mean",
-    "full_median": "Full resolution, median",
-    "per_day": "Per day",
-    "oldest_age": "Oldest waiting",
-    "over_threshold": "Over threshold",
-    "frt_mean": "FRT mean",
-    "frt_max": "Slowest FRT",
-    "conversation_id": "Conversation",
-    "non_social": "Non-social",
-}
 
 
 def stat_label(key: str) -> str:
-    """The name shown for a values key: "p90" -> "90th percentile", "still_waiting" -> "Still waiting"."""
-    return _LABELS.get(key, key.replace("_", " ").capitalize())
+    """The name shown for a values key (commands.kpis.spec.label)."""
+    return label(key)
 
 
-def show(key: str, value: Any, spec: KpiSpec | None) -> str:
-    """One value of a KPI as text, in the unit its key implies (see `format.value_unit`); None is "—"."""
-    return format_value(value, value_unit(key, value, spec.unit if spec is not None else "count"))
+def show(value: Any, unit: ValueUnit) -> str:
+    """One value as text in its unit; None is "—"; a mapping (mix's shares) as "name value · …"."""
+    if isinstance(value, dict) and isinstance(unit, dict):
+        parts = [f"{_name(name, unit)} {show(item, column_unit(unit, name))}" for name, item in value.items()]
+        return " · ".join(parts) or MISSING
+    return format_value(value, unit if isinstance(unit, str) else COUNT)
+
+
+def _name(key: str, units: dict[str, ValueUnit]) -> str:
+    """A declared column's key as words ("revenue per customer"); a name from the data (a channel) as is."""
+    return key.replace("_", " ") if key in units else key
+
+
+def column_unit(units: dict[str, ValueUnit], column: str) -> ValueUnit:
+    """The unit of a table's column: as declared, the only one of a {name: number} mapping (its "share"),
+    text for the row names ("key")."""
+    if column in units:
+        return units[column]
+    if column != "key" and len(units) == 1:
+        return next(iter(units.values()))
+    return TEXT
 
 
 def table_rows(value: list | dict) -> list[dict[str, Any]]:
@@ -53,7 +57,7 @@ def table_rows(value: list | dict) -> list[dict[str, Any]]:
 
 def table(
     rows: list[dict[str, Any]],
-    spec: KpiSpec | None,
+    units: dict[str, ValueUnit],
     *,
     max_chars: int,
     escape: Callable[[object], str] = inline,
@@ -63,7 +67,7 @@ def table(
     and ids in cells come from events)."""
     columns = [c for c in rows[0] if any(row.get(c) is not None for row in rows)][:MAX_COLUMNS]
     cells = [[escape(stat_label(c)) if c != "key" else "" for c in columns]]
-    cells += [[escape(show(c, row.get(c), spec)) for c in columns] for row in rows]
+    cells += [[escape(show(row.get(c), column_unit(units, c))) for c in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in cells]
     shown = lines[: MAX_ROWS + 1]

@@ -14,10 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from commands.engine import change
-from commands.format import MISSING, format_change, format_value, meets_benchmark, value_unit
+from commands.format import MISSING, format_change, format_value, meets_benchmark
 from commands.kpis import KPIS
 from commands.parse import METRIC_NAMES
 from commands.render_nlp import NLP_METRICS, nlp_renderable
+from commands.render_table import column_unit, show
 from commands.result import KpiResult, Scorecard
 
 _GOOD, _BAD, _QUIET = "green", "red", "dim"
@@ -42,22 +43,23 @@ def render_result(result: KpiResult) -> RenderableType:
     breakdown table when one was asked for."""
     if result.metric in NLP_METRICS:
         return nlp_renderable(result)
-    unit, better, headline = _unit(result.metric), _better(result.metric), _headline(result.metric)
-    parts: list[RenderableType] = [_title(METRIC_NAMES.get(result.metric, result.metric), result)]
+    spec = KPIS[result.metric]
+    better, headline = spec.better, spec.headline
+    parts: list[RenderableType] = [_title(spec.name, result)]
     parts += [Text(note, style="yellow") for note in result.notes]
     if _any_data(result.values) or _any_data(result.previous):
         table = Table("", "value", "previous", "change", "benchmark", box=None, pad_edge=False)
         nested: list[RenderableType] = []
         for key, value in result.values.items():
+            key_unit = spec.unit_of(key)
             if _is_rows(value):
-                nested.append(_rows_table(key, value, unit))
+                nested.append(_rows_table(key, value, key_unit))
                 continue
-            key_unit = value_unit(key, value, unit)
             previous = result.previous.get(key)
             table.add_row(
                 Text(key.replace("_", " "), style="bold" if key == headline else ""),
-                Text(format_value(value, key_unit)),
-                Text(format_value(previous, key_unit), style=_QUIET),
+                Text(show(value, key_unit)),
+                Text(show(previous, key_unit), style=_QUIET),
                 # a count going up is good or bad only when it is the KPI itself (backlog)
                 _change_cell(
                     value, previous, key_unit, better if key_unit != "count" or key == headline else None
@@ -66,7 +68,7 @@ def render_result(result: KpiResult) -> RenderableType:
             )
         parts += [table, *nested] if table.row_count else nested
     if result.by is not None:
-        parts.append(_breakdown_table(result, unit))
+        parts.append(_breakdown_table(result, spec.values))
     return Group(*parts)
 
 
@@ -116,10 +118,10 @@ def _benchmark_cell(value: Any, target: Any, unit: str, better: str | None) -> T
         return Text("")
     met = meets_benchmark(value, target, better)
     mark = {True: " ✅", False: " ⚠️"}.get(met, "")
-    return Text(format_value(target, unit) + mark)
+    return Text(show(target, unit) + mark)
 
 
-def _breakdown_table(result: KpiResult, unit: str) -> RenderableType:
+def _breakdown_table(result: KpiResult, units: dict) -> RenderableType:
     rows = result.breakdown or []
     if not rows:
         return Text(f"by {result.by}: no data", style=_QUIET)
@@ -129,19 +131,19 @@ def _breakdown_table(result: KpiResult, unit: str) -> RenderableType:
         values = row["values"]
         table.add_row(
             Text(str(row["key"])),
-            *(Text(format_value(values.get(k), value_unit(k, values.get(k), unit))) for k in keys),
+            *(Text(show(values.get(k), column_unit(units, k))) for k in keys),
         )
     return table
 
 
-def _rows_table(key: str, rows: list[dict[str, Any]], unit: str) -> RenderableType:
+def _rows_table(key: str, rows: list[dict[str, Any]], units: dict) -> RenderableType:
     """A list of records inside the values (backlog's oldest conversations, the team report)."""
     if not rows:
         return Text(f"{key.replace('_', ' ')}: none", style=_QUIET)
     columns = list(rows[0])
     table = Table(*(c.replace("_", " ") for c in columns), title=key.replace("_", " "), box=None)
     for row in rows:
-        table.add_row(*(Text(format_value(row.get(c), value_unit(c, row.get(c), unit))) for c in columns))
+        table.add_row(*(Text(show(row.get(c), column_unit(units, c))) for c in columns))
     return table
 
 

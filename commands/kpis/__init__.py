@@ -18,5 +18,21 @@ _SPECS = {
     for spec in module.SPECS
 }
 KPIS: dict[str, KpiSpec] = {key: _SPECS[key] for key in _ORDER}
+# The headline KPIs of `/kpi` alone, in the order shown.
+SCORECARD = (
+    "volume",
+    "frt",
+    "wait",
+    "art",
+    "reply-rate",
+    "resolution-rate",
+    "backlog",
+    "csat",
+    "nps",
+    "sentiment",
+)
+# What each KPI (and the scorecard) is called in help, headers and titles; words that ask for one.
+NAMES = {"scorecard": "Scorecard", **{key: spec.name for key, spec in KPIS.items()}}
+SYNONYMS = {word: key for key, spec in KPIS.items() for word in spec.synonyms}
 
-__all__ = ["KPIS", "KpiSpec"]
+__all__ = ["KPIS", "NAMES", "SCORECARD", "SYNONYMS", "KpiSpec"]

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.engine import Connection
 
-from commands.kpis.spec import KpiSpec
+from commands.format import COUNT, SECONDS, TEXT
+from commands.kpis.spec import KpiSpec, rows
 from commands.query import Query
 from storage import kpi_cache
 from storage.days import midnight
@@ -125,9 +126,16 @@ def _age(since: datetime, instant: datetime) -> float:
 SPECS = (
     KpiSpec(
         "backlog",
+        "Ticket backlog",
         backlog,
+        {
+            "over_threshold": COUNT,
+            "open": COUNT,
+            "oldest_age": SECONDS,
+            "threshold": SECONDS,
+            "oldest": rows(conversation_id=TEXT, channel=TEXT, age=SECONDS),
+        },
         "over_threshold",
-        "count",
         "lower",
         "no open conversations",
         ("channel", "day", "agent"),

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection
 
+from commands.format import COUNT, FRACTION, MONEY, PER_DAY
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from commands.stats import ratio
@@ -63,6 +64,23 @@ def leads(conn: Connection, query: Query) -> dict[str, Any]:
 
 NO_COST = "no cost configured (set support_cost_per_day or hourly_agent_cost) or no conversations handled"
 SPECS = (
-    KpiSpec("cost", cost, "per_contact", "money", "lower", NO_COST, ("channel", "day")),
-    KpiSpec("leads", leads, "conversion_rate", "fraction", "higher", "no leads captured in this period"),
+    KpiSpec(
+        "cost",
+        "Cost per contact",
+        cost,
+        {"per_contact": MONEY, "handled": COUNT, "total": MONEY},
+        "per_contact",
+        "lower",
+        NO_COST,
+        ("channel", "day"),
+    ),
+    KpiSpec(
+        "leads",
+        "Leads and conversion",
+        leads,
+        {"per_day": PER_DAY, "leads": COUNT, "conversions": COUNT, "conversion_rate": FRACTION},
+        "conversion_rate",
+        "higher",
+        "no leads captured in this period",
+    ),
 )

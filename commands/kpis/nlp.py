@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import Connection
 
-from commands.kpis.spec import KpiSpec
+from commands.format import COUNT, FRACTION, SCORE, SECONDS, TEXT, TIME
+from commands.kpis.spec import KpiSpec, rows
 from commands.query import Query
 from storage import kpi_cache
 from storage.models import Message
@@ -197,12 +198,52 @@ def _quotes(conn: Connection, q: Query, ranking_key: str, order) -> list[dict[st
     ]
 
 
+_QUOTE = rows(text=TEXT, author=TEXT, channel=TEXT, at=TIME, age=SECONDS, score=SCORE)
+_TOPIC = rows(
+    topic=TEXT,
+    count=COUNT,
+    share=FRACTION,
+    sentiment=SCORE,
+    change=COUNT,
+    subtopics=rows(subtopic=TEXT, count=COUNT),
+)
 SPECS = (
     KpiSpec(
-        "sentiment", sentiment, "net", "fraction", "higher", "no scored customer messages in this period"
+        "sentiment",
+        "Sentiment",
+        sentiment,
+        {
+            "positive": FRACTION,
+            "neutral": FRACTION,
+            "negative": FRACTION,
+            "net": FRACTION,
+            "mean": SCORE,
+            "count": COUNT,
+            "unscored": COUNT,
+        },
+        "net",
+        "higher",
+        "no scored customer messages in this period",
     ),
-    KpiSpec("topics", topics, None, "count", None, "no customer messages in this period", ("channel",)),
     KpiSpec(
-        "voice", voice, None, "score", None, "no positive or negative customer messages in this period", ()
+        "topics",
+        "Top topics",
+        topics,
+        {"topics": _TOPIC, "phrases": rows(phrase=TEXT, count=COUNT), "count": COUNT},
+        None,
+        None,
+        "no customer messages in this period",
+        ("channel",),
+        synonyms=("topic",),
+    ),
+    KpiSpec(
+        "voice",
+        "Voice of the customer",
+        voice,
+        {"negative": _QUOTE, "positive": _QUOTE},
+        None,
+        None,
+        "no positive or negative customer messages in this period",
+        (),
     ),
 )

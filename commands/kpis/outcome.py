@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.engine import Connection
 
-from commands.kpis.spec import KpiSpec
+from commands.format import COUNT, FRACTION, MONEY, NPS, SCORE
+from commands.kpis.spec import KpiSpec, rows
 from commands.query import Query
 from commands.stats import ratio
 from storage import kpi_cache
@@ -156,11 +157,65 @@ def _customers_with(change: str):
 
 
 CUSTOMERS = "no customers at the start of this period"
+CUSTOMERS = "no customers at the start of this period"
+_GROUP = rows(customers=COUNT, retention=FRACTION, churn=FRACTION, revenue_per_customer=MONEY)
 SPECS = (
-    KpiSpec("csat", csat, "score", "fraction", "higher", "no CSAT answers in this period"),
-    KpiSpec("nps", nps, "score", "nps", "higher", "no NPS answers in this period"),
-    KpiSpec("ces", ces, "mean", "score", "lower", "no CES answers in this period"),
-    KpiSpec("retention", retention, "rate", "fraction", "higher", CUSTOMERS, ()),
-    KpiSpec("churn", churn, "rate", "fraction", "lower", CUSTOMERS, ()),
-    KpiSpec("social-impact", social_impact, None, "fraction", None, CUSTOMERS, ()),
+    KpiSpec(
+        "csat",
+        "CSAT",
+        csat,
+        {"score": FRACTION, "responses": COUNT},
+        "score",
+        "higher",
+        "no CSAT answers in this period",
+        synonyms=("satisfaction",),
+    ),
+    KpiSpec(
+        "nps",
+        "Net Promoter Score",
+        nps,
+        {"score": NPS, "promoters": COUNT, "passives": COUNT, "detractors": COUNT, "responses": COUNT},
+        "score",
+        "higher",
+        "no NPS answers in this period",
+    ),
+    KpiSpec(
+        "ces",
+        "Customer Effort Score",
+        ces,
+        {"mean": SCORE, "responses": COUNT},
+        "mean",
+        "lower",
+        "no CES answers in this period",
+    ),
+    KpiSpec(
+        "retention",
+        "Customer retention rate",
+        retention,
+        {"rate": FRACTION, "start": COUNT, "end": COUNT, "new": COUNT},
+        "rate",
+        "higher",
+        CUSTOMERS,
+        (),
+    ),
+    KpiSpec(
+        "churn",
+        "Churn rate",
+        churn,
+        {"rate": FRACTION, "lost": COUNT, "start": COUNT},
+        "rate",
+        "lower",
+        CUSTOMERS,
+        (),
+    ),
+    KpiSpec(
+        "social-impact",
+        "Social vs non-social",
+        social_impact,
+        {"social": _GROUP, "non_social": _GROUP},
+        None,
+        None,
+        CUSTOMERS,
+        (),
+    ),
 )

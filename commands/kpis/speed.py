@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
+from commands.format import COUNT, FRACTION, SECONDS
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from storage import kpi_cache
@@ -109,10 +110,65 @@ def _age(q: Query, since: datetime | None) -> float | None:
     return None if since is None else q.duration(since, q.now)
 
 
+_STATS = {"mean": SECONDS, "median": SECONDS, "p90": SECONDS, "count": COUNT}
 SPECS = (
-    KpiSpec("frt", frt, "mean", "seconds", "lower", "no first responses in this period", BY),
-    KpiSpec("bands", bands, "within_1h", "fraction", "higher", "no first responses in this period", BY),
-    KpiSpec("wait", wait, "mean", "seconds", "lower", "no waits ended by a reply in this period", BY),
-    KpiSpec("art", art, "first_mean", "seconds", "lower", "no conversations resolved in this period", BY),
-    KpiSpec("aht", aht, "mean", "seconds", "lower", "no handle-time data in this period", BY),
+    KpiSpec(
+        "frt",
+        "First response time",
+        frt,
+        {**_STATS, "still_waiting": COUNT, "oldest_waiting": SECONDS},
+        "mean",
+        "lower",
+        "no first responses in this period",
+        BY,
+        synonyms=("first-response", "first-response-time", "response-time"),
+    ),
+    KpiSpec(
+        "bands",
+        "Response-time bands",
+        bands,
+        {**{key: FRACTION for key, _ in BANDS}, "count": COUNT},
+        "within_1h",
+        "higher",
+        "no first responses in this period",
+        BY,
+    ),
+    KpiSpec(
+        "wait",
+        "Average reply wait",
+        wait,
+        _STATS,
+        "mean",
+        "lower",
+        "no waits ended by a reply in this period",
+        BY,
+    ),
+    KpiSpec(
+        "art",
+        "Average resolution time",
+        art,
+        {
+            "first_mean": SECONDS,
+            "first_median": SECONDS,
+            "full_mean": SECONDS,
+            "full_median": SECONDS,
+            "count": COUNT,
+        },
+        "first_mean",
+        "lower",
+        "no conversations resolved in this period",
+        BY,
+        synonyms=("resolution-time",),
+    ),
+    KpiSpec(
+        "aht",
+        "Average handle time",
+        aht,
+        {"mean": SECONDS, "count": COUNT},
+        "mean",
+        "lower",
+        "no handle-time data in this period",
+        BY,
+        synonyms=("handle-time",),
+    ),
 )

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from commands.kpis.spec import KpiSpec
+from commands.format import COUNT, SECONDS, TEXT
+from commands.kpis.spec import KpiSpec, rows
 from commands.query import Query
 from storage import kpi_cache
 from storage.kpi_cache import agents as team_activity
@@ -40,13 +41,33 @@ def quick_replies(conn: Connection, query: Query) -> dict[str, Any]:
     return {"rows": [{"id": reply_id, "count": n} for reply_id, n in ranked]}
 
 
+_AGENT = rows(
+    agent=TEXT,
+    name=TEXT,
+    conversations=COUNT,
+    replies=COUNT,
+    frt_mean=SECONDS,
+    frt_max=SECONDS,
+    resolutions=COUNT,
+)
 SPECS = (
-    KpiSpec("agents", agents, None, "count", None, "no agent activity in this period", ("channel", "day")),
+    KpiSpec(
+        "agents",
+        "Team report",
+        agents,
+        {"rows": _AGENT},
+        None,
+        None,
+        "no agent activity in this period",
+        ("channel", "day"),
+        synonyms=("team",),
+    ),
     KpiSpec(
         "quick-replies",
+        "Most used quick replies",
         quick_replies,
+        {"rows": rows(id=TEXT, count=COUNT)},
         None,
-        "count",
         None,
         "no quick replies used in this period",
         ("channel", "day", "agent"),

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from commands.kpis.spec import KpiSpec
+from commands.format import COUNT, FRACTION, PER_DAY, TEXT
+from commands.kpis.spec import KpiSpec, rows
 from commands.query import Query
 from commands.stats import ratio
 from storage import kpi_cache
@@ -77,12 +78,64 @@ def _counts(conn: Connection, query: Query, *keys: str) -> tuple[int, ...]:
 OPENED = "no conversations opened in this period"
 EVERY = ("channel", "day", "agent")
 SPECS = (
-    KpiSpec("volume", volume, "per_day", "per_day", None, OPENED, EVERY),
-    KpiSpec("reply-rate", reply_rate, "rate", "fraction", "higher", OPENED, EVERY),
-    KpiSpec("resolution-rate", resolution_rate, "rate", "fraction", "higher", OPENED, EVERY),
     KpiSpec(
-        "transfers", transfers, "rate", "fraction", "lower", "no conversations resolved in this period", EVERY
+        "volume",
+        "Volume",
+        volume,
+        {"conversations": COUNT, "inbound": COUNT, "outbound": COUNT, "per_day": PER_DAY},
+        "per_day",
+        None,
+        OPENED,
+        EVERY,
     ),
-    KpiSpec("escalations", escalations, "rate", "fraction", "lower", OPENED, EVERY),
-    KpiSpec("mix", mix, None, "fraction", None, OPENED, ("day",)),
+    KpiSpec(
+        "reply-rate",
+        "Reply rate",
+        reply_rate,
+        {"rate": FRACTION, "replied": COUNT, "opened": COUNT},
+        "rate",
+        "higher",
+        OPENED,
+        EVERY,
+    ),
+    KpiSpec(
+        "resolution-rate",
+        "Resolution rate",
+        resolution_rate,
+        {"rate": FRACTION, "resolved": COUNT, "opened": COUNT},
+        "rate",
+        "higher",
+        OPENED,
+        EVERY,
+    ),
+    KpiSpec(
+        "transfers",
+        "Transfer rate",
+        transfers,
+        {"rate": FRACTION, "transferred": COUNT, "resolved": COUNT},
+        "rate",
+        "lower",
+        "no conversations resolved in this period",
+        EVERY,
+    ),
+    KpiSpec(
+        "escalations",
+        "Escalation rate",
+        escalations,
+        {"rate": FRACTION, "escalated": COUNT, "opened": COUNT},
+        "rate",
+        "lower",
+        OPENED,
+        EVERY,
+    ),
+    KpiSpec(
+        "mix",
+        "Channel mix",
+        mix,
+        {"shares": rows(share=FRACTION), "preferred": TEXT},
+        None,
+        None,
+        OPENED,
+        ("day",),
+    ),
 )

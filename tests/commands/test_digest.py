@@ -18,13 +18,14 @@ Thu 19 (the digest's day):
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from commands.digest import build_digest, digest_message, digest_text, local_day
-from commands.kpis import KPIS, KpiSpec
+from commands.kpis import KPIS
 from storage.db import make_engine
 from storage.ingest import Ingestor
 
@@ -106,13 +107,6 @@ def engine(settings):
     engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def without_sentiment_and_topics(monkeypatch):
-    """Pins the digest without those KPIs; tests that want them register stand-ins."""
-    monkeypatch.delitem(KPIS, "sentiment", raising=False)
-    monkeypatch.delitem(KPIS, "topics", raising=False)
-
-
 def digest_of(engine, settings, channels=()):
     with engine.connect() as conn:
         return build_digest(conn, settings, day=DAY, tz=PARIS, channels=channels, now=NOW)
@@ -138,7 +132,8 @@ def test_digest_compares_the_day_with_the_day_before(engine, settings):
     assert figures["CSAT"] == (0.5, 1.0)
     assert figures["NPS"][0] == pytest.approx(100 / 3)  # (2 promoters - 1 detractor) / 3 answers
     assert figures["NPS"][1] is None
-    assert "Net sentiment" not in figures
+    # every customer message says "hello": scored neutral (0), so the net is 0 both days
+    assert figures["Net sentiment"] == (0.0, 0.0)
     # ig-1 opened 20:00 and is unanswered at 09:00 the next day: 13 h
     assert (digest.still_waiting, digest.oldest_waiting) == (1, 13 * 3600)
     assert digest.open_conversations == 4  # fb-p2, tw-2, fb-1, ig-1
@@ -187,7 +182,7 @@ def test_digest_message_has_blocks_and_a_text_fallback(engine, settings):
     }
     fields = [field["text"] for block in message["blocks"] for field in block.get("fields", [])]
     assert "*First response, median*\n*20m* · ▼ 40m (-67 %) good" in fields
-    assert len(fields) == 8  # the eight lines without sentiment
+    assert len(fields) == 9  # the eight lines and net sentiment
     assert all(len(block.get("fields", [])) <= 10 for block in message["blocks"])
 
 
@@ -215,10 +210,8 @@ def test_sentiment_split_and_top_topics_appear_when_those_kpis_exist(engine, set
         ]
         return {"topics": rows, "phrases": []}
 
-    monkeypatch.setitem(
-        KPIS, "sentiment", KpiSpec("sentiment", sentiment, "net", "fraction", "higher", "none")
-    )
-    monkeypatch.setitem(KPIS, "topics", KpiSpec("topics", topics, None, "count", None, "none"))
+    monkeypatch.setitem(KPIS, "sentiment", replace(KPIS["sentiment"], compute=sentiment))
+    monkeypatch.setitem(KPIS, "topics", replace(KPIS["topics"], compute=topics))
     digest = digest_of(engine, settings)
     assert digest.sentiment == {"positive": 0.5, "neutral": 0.3, "negative": 0.2}
     assert [t["topic"] for t in digest.topics] == ["delivery", "refund"]
@@ -228,7 +221,11 @@ def test_sentiment_split_and_top_topics_appear_when_those_kpis_exist(engine, set
     assert "Top topics: delivery 6 (60 %); refund 4 (40 %)" in text
 
 
-def test_digest_without_sentiment_and_topics_says_nothing_of_them(engine, settings):
+def test_a_day_whose_messages_were_stored_without_analysis_says_nothing_of_sentiment_or_topics(
+    engine, settings
+):
+    with engine.begin() as conn:  # as an import with text analysis off stores them
+        conn.exec_driver_sql("UPDATE message SET sentiment = NULL, lang = NULL, topics = NULL")
     digest = digest_of(engine, settings)
     text = digest_text(digest)
     assert digest.sentiment is None and digest.topics == []

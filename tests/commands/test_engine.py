@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
-from commands import engine as kpi_engine
 from commands.engine import SCORECARD, change, compute, local_days
 from commands.errors import UsageError
 from commands.kpis import KPIS
@@ -217,13 +216,6 @@ def test_scorecard_with_a_breakdown_asks_for_one_metric(make):
     settings, engine = make([])
     with pytest.raises(UsageError, match="needs one metric"):
         run(settings, engine, "by channel")
-
-
-def test_a_metric_not_built_yet_is_coming_soon(make, monkeypatch):
-    monkeypatch.delitem(kpi_engine.KPIS, "sentiment", raising=False)
-    settings, engine = make([])
-    with pytest.raises(UsageError, match="`sentiment` is coming soon"):
-        run(settings, engine, "sentiment")
 
 
 def test_help_is_not_computed(make):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from commands.format import format_change, format_duration, format_value, meets_benchmark, value_unit
+from commands.format import format_change, format_duration, format_value, meets_benchmark
 from commands.periods import Period
 from commands.render_text import to_text
 from commands.result import KpiResult, Scorecard
@@ -61,16 +61,6 @@ def test_durations_read_in_their_two_largest_units(seconds, shown):
 )
 def test_values_read_in_their_unit(value, unit, shown):
     assert format_value(value, unit) == shown
-
-
-def test_value_units_follow_the_key_for_counts_durations_and_rates():
-    assert value_unit("count", 3, "seconds") == "count"
-    assert value_unit("still_waiting", 3, "seconds") == "count"
-    assert value_unit("oldest_waiting", 3600.0, "count") == "seconds"
-    assert value_unit("over_threshold", 59, "count") == "count"
-    assert value_unit("threshold", 86400, "count") == "seconds"
-    assert value_unit("within_1h", 0.5, "seconds") == "fraction"
-    assert value_unit("score", 20.0, "nps") == "nps"
 
 
 def test_changes_read_as_arrows_with_points_for_rates():
