@@ -109,7 +109,7 @@ def time_kpis(engine, settings: Settings, keys: list[str], runs: int) -> None:
     """Times every case after a first, untimed call, shown as `first` (the per-day cache starts empty, as
     after a bulk load: the first call computes and stores the whole days it reads)."""
     with engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM kpi_day")
+        conn.exec_driver_sql("DELETE FROM kpi_slot")
     # As a bot would answer at NOW: the hours cached are those over an hour before NOW (the question's
     # `now` decides, not the wall clock); the last hour or two are read from the tables.
     print(f"\nengine.compute, ms p50 / p95 (runs) first, as of {NOW:%Y-%m-%d %H:%M} UTC")

@@ -98,7 +98,7 @@ def start_scheduler(
         "bot.jobs:warm_kpi_days",
         IntervalTrigger(hours=1, timezone=UTC),
         id=KPI_DAYS,
-        name="fill the per-day KPI cache for closed or changed days",
+        name="fill the KPI cache for the days and hours that closed or changed",
         replace_existing=True,
         misfire_grace_time=3600,
         next_run_time=datetime.now(UTC),  # at start too: after an upgrade or an import, before questions

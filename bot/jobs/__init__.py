@@ -107,7 +107,7 @@ def warm_kpi_days() -> str:
     """Job: fills the KPI cache (`storage.kpi_cache.warm`) for the days and hours that closed or changed.
     (Its name is what persisted job stores refer to: kept.)"""
     computed = kpi_cache.warm(runtime().engine, datetime.now(UTC))
-    return f"kpi_day: {computed} series-days computed"
+    return f"kpi cache: {computed} slots computed"
 
 
 def _subscription(engine: Engine, subscription_id: int) -> Subscription | None:

@@ -23,6 +23,7 @@ from commands.kpis.spec import KpiSpec, rows
 from commands.query import Query
 from storage import kpi_cache
 from storage.days import midnight
+from storage.db import raw_rows
 from storage.kpi_cache.measures import OWNER
 from storage.models import Conversation
 from storage.planner import unindexed
@@ -58,11 +59,7 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
     rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id).limit(LISTED)).all()
     then_open = []  # raw (opened_at, id, late) rows: thousands for a week-old snapshot, not parsed
     if first_opened is not None and first_opened <= instant:  # else nothing was open then: no scan
-        result = conn.execute(select(C.opened_at, C.id, _late(q, instant)).where(*closed_later))
-        try:
-            then_open = result.cursor.fetchall()
-        finally:
-            result.close()
+        then_open = raw_rows(conn, select(C.opened_at, C.id, _late(q, instant)).where(*closed_later))
     late += sum(flag for _, _, flag in then_open)
     then_open.sort(key=lambda r: (r[0], r[1]))  # times as stored (ISO text on SQLite) sort as instants
     oldest_then = None

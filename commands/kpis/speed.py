@@ -22,6 +22,7 @@ from commands.format import COUNT, FRACTION, SECONDS
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from storage import kpi_cache
+from storage.kpi_cache.measures import OWNER
 from storage.models import Conversation
 from storage.planner import unindexed
 
@@ -84,8 +85,8 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     their count and the oldest one's age at `now` (seconds, open time only with business hours)."""
     unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
     common = [q.in_channels(C.channel), unanswered]
-    if q.agent is not None:
-        common.append(C.agent == q.agent)
+    if q.agent is not None:  # whose the conversation is: the owner rule of every team figure
+        common.append(q.agent == OWNER)
     # Open now: the index on (resolved, opened_at, channel) holds exactly these candidates.
     still_open = [C.resolved.is_(False), q.in_period(C.opened_at), *common]
     # Closed now but only after `now` (asked "as of" a past moment): found by when it was resolved.

@@ -1,5 +1,5 @@
-"""Per-day agent activity for the `agents` team report, kept in `kpi_day` (series "agents") beside the KPI
-series, so a 90-day report reads 90 small rows per scope instead of millions of messages.
+"""Per-day agent activity for the `agents` team report, kept in `kpi_slot` (measure "agents") beside the
+KPI measures, so a 90-day report reads 90 small rows per scope instead of millions of messages.
 
 A day's row per channel (and over every channel) holds, per agent: their name, the human replies they
 sent, the conversations they replied in (ids: "conversations" is a count of different conversations over
@@ -26,6 +26,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from storage.db import raw_rows
 from storage.kpi_cache.measures import HUMAN_REPLY, OWNER, C, M
 from storage.kpi_cache.slots import Slot, split
 from storage.kpi_cache.store import Batch, current, one_by_one, wanted
@@ -106,7 +107,7 @@ def compute_day(conn: Connection, slot: Slot, batch: Batch) -> dict[str, Part]:
         for channel, by_agent in by_channel.items()
         if channel is not None  # rows without a channel count over every channel only
     }
-    batch.add(slot.key(KEY), slot.day, seen, parts)
+    batch.add(KEY, slot, seen, parts)
     return parts
 
 
@@ -130,11 +131,7 @@ def _gather(
     sent: dict[tuple, int] = defaultdict(int)
     names: dict[tuple, str] = {}
     ids: dict[tuple, list[int]] = defaultdict(list)
-    result = conn.execute(replies.group_by(M.channel, M.author_id, M.conversation_id))
-    try:
-        grouped = result.cursor.fetchall()  # raw DBAPI rows: thousands a day
-    finally:
-        result.close()
+    grouped = raw_rows(conn, replies.group_by(M.channel, M.author_id, M.conversation_id))  # thousands a day
     for channel, agent, name, conversation, n in grouped:
         key = (channel, agent)
         sent[key] += n

@@ -19,6 +19,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Connection, Engine
 
 from storage.days import midnight
+from storage.db import raw_rows
 from storage.kpi_cache import agents
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, C, M, Measure, Ranking, Tally, V
 from storage.kpi_cache.slots import HOUR, Slot, cached_until, hours_between, last_cached_day
@@ -84,7 +85,7 @@ def _compute_top_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec:
         first = sorted(rows, key=spec.rank)[: spec.limit]
         packed = json.dumps([[score, at.isoformat(), row_id] for score, at, row_id in first]).encode()
         parts[channel] = Part(channel, len(rows), 0.0, packed)
-    batch.add(slot.key(key), slot.day, seen, parts)
+    batch.add(key, slot, seen, parts)
     return parts
 
 
@@ -108,7 +109,7 @@ def _compute_tally_day(conn: Connection, slot: Slot, batch: Batch, key: str, spe
         for channel, counts in by_channel.items()
         if channel is not None
     }
-    batch.add(slot.key(key), slot.day, seen, parts)
+    batch.add(key, slot, seen, parts)
     return parts
 
 
@@ -144,13 +145,9 @@ def _compute_run(
             ).all()
             by_slot = {run[0]: _count_parts(counted)}
         else:
-            result = conn.execute(select(measure.channel, measure.value).where(*where))
-            try:
-                by_channel: dict[str | None, list[float]] = defaultdict(list)
-                for channel, value in result.cursor.fetchall():
-                    by_channel[channel].append(value)
-            finally:
-                result.close()
+            by_channel: dict[str | None, list[float]] = defaultdict(list)
+            for channel, value in raw_rows(conn, select(measure.channel, measure.value).where(*where)):
+                by_channel[channel].append(value)
             by_slot = {run[0]: _value_parts(measure, by_channel)}
     else:
         extra = measure.value if measure.value is not None else measure.as_of
@@ -171,7 +168,7 @@ def _compute_run(
             else:
                 by_slot[slot] = _value_parts(measure, dict(by_channel))
     for slot, rows in by_slot.items():
-        batch.add(slot.key(key), slot.day, seen[slot], rows)
+        batch.add(key, slot, seen[slot], rows)
     return by_slot
 
 

@@ -25,8 +25,7 @@ MAX_CACHED_DAYS = 1000
 
 @dataclass(frozen=True, order=True)
 class Slot:
-    """What a cached row covers: a whole UTC day, or one hour of it (`hour`). An hour's rows are stored
-    under the measure's name and the hour ("frt@14") beside the day's."""
+    """What a cached row covers: a whole UTC day, or one hour of it (`hour`)."""
 
     day: date
     hour: int | None = None
@@ -38,10 +37,6 @@ class Slot:
     @property
     def end(self) -> datetime:
         return self.start + (DAY if self.hour is None else HOUR)
-
-    def key(self, measure: str) -> str:
-        """The name this slot's rows of `measure` are stored under."""
-        return measure if self.hour is None else f"{measure}@{self.hour:02d}"
 
 
 def cached_until(now: datetime) -> datetime:

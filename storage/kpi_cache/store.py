@@ -1,12 +1,12 @@
 """Where the cache keeps its rows, and how it knows they are current.
 
-A slot's rows (storage.kpi_cache.slots) are kept per measure and channel, with `EVERY` the row over every
-channel, which also proves the slot was computed. Changes are noted per hour (`kpi_day_stale`: the day
-and the hour changed; -1: the whole day) by triggers on the projection tables and by ingestion for
-messages and surveys (`note_hour`). A row records the newest note it had `seen` when computed: a day's row
-is current while no note of its day is newer, an hour's row while no note of its hour or of its whole
-day is. A question stores what it computed in one short transaction of its own (`Batch`); a busy
-database only costs the next question the same work.
+A slot's rows (storage.kpi_cache.slots) are kept in `kpi_slot` per measure and channel, with `EVERY` the
+row over every channel, which also proves the slot was computed. Changes are noted per hour
+(`kpi_change_note`: the day and the hour changed; -1: the whole day) by triggers on the projection tables
+and by ingestion for messages and surveys (`note_hour`). A row records the newest note it had `seen` when
+computed: a day's row is current while no note of its day is newer, an hour's row while no note of its
+hour or of its whole day is. A question stores what it computed in one short transaction of its own
+(`Batch`); a busy database only costs the next question the same work.
 """
 
 from __future__ import annotations
@@ -24,23 +24,23 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from storage.dialect import NOTES_LOCK, short_wait
 from storage.kpi_cache.slots import Slot
 from storage.kpi_cache.tables import EVERY, Part
-from storage.models import KpiDay, KpiDayStale
+from storage.models import KpiChangeNote, KpiSlot
+from storage.models.cache import WHOLE_DAY
 
-K = KpiDay.__table__.c
-S = KpiDayStale.__table__.c
-WHOLE_DAY = -1  # a note's hour when it is about the whole day
+K = KpiSlot.__table__.c
+S = KpiChangeNote.__table__.c
 BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy (see `Batch.store`)
 _log = logging.getLogger("kpibot.kpi_cache")
-# What the triggers do (migration 0005), for the changes ingestion notes itself: see `note_hour`.
+# What the triggers do (migration 0007), for the changes ingestion notes itself: see `note_hour`.
 _NOTE_SQLITE = (
-    text("DELETE FROM kpi_day_stale WHERE day = :day AND hour = :hour"),
-    text("INSERT INTO kpi_day_stale (day, hour) VALUES (:day, :hour)"),
+    text("DELETE FROM kpi_change_note WHERE day = :day AND hour = :hour"),
+    text("INSERT INTO kpi_change_note (day, hour) VALUES (:day, :hour)"),
 )
 _NOTE_POSTGRES = (
     text("SELECT pg_advisory_xact_lock_shared(:lock)"),
     text(
-        "INSERT INTO kpi_day_stale (day, hour) SELECT :day, :hour WHERE NOT EXISTS (SELECT 1"
-        " FROM kpi_day_stale s WHERE s.day = :day AND s.hour = :hour AND s.xmin = pg_current_xact_id()::xid)"
+        "INSERT INTO kpi_change_note (day, hour) SELECT :day, :hour WHERE NOT EXISTS (SELECT 1 FROM"
+        " kpi_change_note n WHERE n.day = :day AND n.hour = :hour AND n.xmin = pg_current_xact_id()::xid)"
     ),
 )
 
@@ -55,7 +55,7 @@ def wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
 
 def note_hour(conn: Connection, day: date, hour: int) -> None:
     """Notes, in `conn`'s transaction, a change to `hour` of `day` (an hour that is over), as the triggers
-    of migration 0005 do: a note newer than every row of the day has seen (SQLite: replacing the hour's
+    of migration 0007 do: a note newer than every row of the day has seen (SQLite: replacing the hour's
     older notes; PostgreSQL: one per hour and transaction, under NOTES_LOCK shared)."""
     params = {"day": day, "hour": hour, "lock": NOTES_LOCK}
     for statement in _NOTE_POSTGRES if conn.dialect.name == "postgresql" else _NOTE_SQLITE:
@@ -79,14 +79,14 @@ def newest_note(conn: Connection, day: date) -> int | None:
 
 def stored(
     conn: Connection,
-    key: str,
+    measure: str,
     slots: Sequence[Slot],
     channels: Sequence[str],
     values: bool,
     by_channel: bool,
 ) -> dict[Slot, dict[str, Part]]:
-    """The current rows of `slots` in scope, by slot then channel (with their values if `values`); a slot
-    appears only if its every-channel row (the proof it was computed) is current."""
+    """The current rows of `measure` over `slots` in scope, by slot then channel (with their values if
+    `values`); a slot appears only if its every-channel row (the proof it was computed) is current."""
     if not slots:
         return {}
     days = sorted({slot.day for slot in slots})
@@ -99,7 +99,7 @@ def stored(
         day = as_date(day)
         newest[day, hour] = note
         newest[day, None] = max(newest[day, None], note)
-    blob = K.sorted_values if values else literal(b"")
+    blob = K.payload if values else literal(b"")
     if channels:  # the every-channel row only proves the slot was computed: its values are not read
         scope = [K.channel.in_([EVERY, *channels])]
         blob = case((K.channel == EVERY, b""), else_=blob)
@@ -108,21 +108,20 @@ def stored(
     else:
         scope = [K.channel == EVERY]
     whole = [slot.day for slot in slots if slot.hour is None]
-    which = [and_(K.series == key, K.day >= min(whole), K.day <= max(whole))] if whole else []
-    hours = {slot.key(key) for slot in slots if slot.hour is not None}
+    which = [and_(K.hour == WHOLE_DAY, K.day >= min(whole), K.day <= max(whole))] if whole else []
+    hours = {slot.hour for slot in slots if slot.hour is not None}
     if hours:
         partial = {slot.day for slot in slots if slot.hour is not None}
-        which.append(and_(K.series.in_(sorted(hours)), K.day.in_(sorted(partial))))
+        which.append(and_(K.hour.in_(sorted(hours)), K.day.in_(sorted(partial))))
     rows = conn.execute(
-        select(K.series, K.day, K.seen, K.channel, K.count, K.total, blob, K.latest).where(
-            or_(*which), *scope
+        select(K.day, K.hour, K.seen, K.channel, K.count, K.total, blob, K.latest).where(
+            K.measure == measure, or_(*which), *scope
         )
     ).all()
     by_slot: dict[Slot, dict[str, Part]] = defaultdict(dict)
-    for series, day, seen, *row in rows:
+    for day, hour, seen, *row in rows:
         day = as_date(day)
-        _, _, hour = series.partition("@")
-        hour = int(hour) if hour else None
+        hour = None if hour == WHOLE_DAY else hour
         notes_seen = newest.get((day, hour), 0), 0 if hour is None else newest.get((day, WHOLE_DAY), 0)
         if seen >= max(notes_seen):
             by_slot[Slot(day, hour)][row[0]] = Part(*row)
@@ -133,7 +132,7 @@ def stored(
 
 def current(
     conn: Connection,
-    key: str,
+    measure: str,
     slots: Sequence[Slot],
     channels: Sequence[str],
     *,
@@ -143,7 +142,7 @@ def current(
 ) -> dict[Slot, dict[str, Part]]:
     """The rows of every slot: the current stored ones (see `stored`) and, for the others, what
     `compute(conn, missing, batch)` gives, stored together afterwards."""
-    ready = stored(conn, key, slots, channels, values, by_channel)
+    ready = stored(conn, measure, slots, channels, values, by_channel)
     missing = [slot for slot in slots if slot not in ready]
     if missing:
         batch = Batch()
@@ -158,11 +157,11 @@ def one_by_one(compute: Callable[[Connection, Slot, Batch], dict[str, Part]]):
 
 
 class Batch:
-    """The slots one question (or one series of the warm job) computed, stored together: one short
+    """The slots one question (or one measure of the warm job) computed, stored together: one short
     transaction, however many slots (a cold 30-day question computes over a hundred)."""
 
     def __init__(self) -> None:
-        self.slots: list[tuple[str, date, int, dict[str, Part]]] = []
+        self.slots: list[tuple[str, Slot, int, dict[str, Part]]] = []
         self._notes: dict[date, int] = {}
 
     def newest_note(self, conn: Connection, day: date) -> int | None:
@@ -171,11 +170,11 @@ class Batch:
             self._notes[day] = newest_note(conn, day)
         return self._notes[day]
 
-    def add(self, key: str, day: date, seen: int | None, rows: dict[str, Part]) -> None:
-        """Keeps the rows of a slot stored under `key` ("frt", "frt@14"), computed having seen `seen`
-        (None: not known, not stored)."""
+    def add(self, measure: str, slot: Slot, seen: int | None, rows: dict[str, Part]) -> None:
+        """Keeps the rows of `measure` over `slot`, computed having seen `seen` (None: not known, not
+        stored)."""
         if seen is not None:
-            self.slots.append((key, day, seen, rows))
+            self.slots.append((measure, slot, seen, rows))
 
     def store(self, conn: Connection) -> None:
         """Replaces the kept slots' rows in a transaction of its own; gives up at once when the database is
@@ -185,33 +184,37 @@ class Batch:
         if not slots or time.monotonic() < _busy_until(conn.engine):
             return
         spent: dict[date, int] = {}  # per day, the notes every stored slot has seen
-        for _, day, seen, _ in slots:
-            spent[day] = min(seen, spent.get(day, seen))
+        for _, slot, seen, _ in slots:
+            spent[slot.day] = min(seen, spent.get(slot.day, seen))
+        keys = [{"m": measure, "d": slot.day, "h": _hour(slot)} for measure, slot, _, _ in slots]
         rows = [
             {
-                "series": key,
-                "day": day,
+                "measure": measure,
+                "day": slot.day,
+                "hour": _hour(slot),
                 "channel": row.channel,
                 "seen": seen,
                 "count": row.count,
                 "total": row.total,
-                "sorted_values": row.values,
+                "payload": row.values,
                 "latest": row.latest,
             }
-            for key, day, seen, parts in slots
+            for measure, slot, seen, parts in slots
             for row in parts.values()
         ]
         try:
             with conn.engine.connect() as writer, short_wait(writer), writer.begin():
-                replaced = delete(KpiDay.__table__).where(K.series == bindparam("s"), K.day == bindparam("d"))
-                writer.execute(replaced, [{"s": key, "d": day} for key, day, _, _ in slots])
-                writer.execute(insert(KpiDay.__table__), rows)
-                # older notes of a day are spent; the newest of each hour stays, as other series' rows
-                # compare to it
-                newer = KpiDayStale.__table__.alias("newer")
+                replaced = delete(KpiSlot.__table__).where(
+                    K.measure == bindparam("m"), K.day == bindparam("d"), K.hour == bindparam("h")
+                )
+                writer.execute(replaced, keys)
+                writer.execute(insert(KpiSlot.__table__), rows)
+                # older notes of a day are spent; the newest of each hour stays, as other measures'
+                # rows compare to it
+                newer = KpiChangeNote.__table__.alias("newer")
                 same_hour = (newer.c.day == S.day, newer.c.hour == S.hour)
                 later_same_hour = select(newer.c.id).where(*same_hour, newer.c.id > S.id).exists()
-                notes = delete(KpiDayStale.__table__).where(
+                notes = delete(KpiChangeNote.__table__).where(
                     S.day == bindparam("d"), S.id < bindparam("seen"), later_same_hour
                 )
                 writer.execute(notes, [{"d": day, "seen": seen} for day, seen in spent.items()])
@@ -223,9 +226,13 @@ class Batch:
                 "kpi cache: %d slots (%s %s…) not stored (%s); computed again next time",
                 len(slots),
                 first[0],
-                first[1],
+                first[1].day,
                 exc.__class__.__name__,
             )
+
+
+def _hour(slot: Slot) -> int:
+    return WHOLE_DAY if slot.hour is None else slot.hour
 
 
 def as_date(value) -> date:

@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
 
+from storage.db import raw_rows
 from storage.kpi_cache.measures import Measure, Ranking, Tally
 from storage.planner import on_channels
 
@@ -155,10 +156,4 @@ def _read(
         statement = statement.select_from(measure.at.table.join(table, on))
     if group:
         statement = statement.group_by(*group)
-    if not raw:
-        return [tuple(row) for row in conn.execute(statement)]
-    result = conn.execute(statement)
-    try:
-        return result.cursor.fetchall()
-    finally:
-        result.close()
+    return raw_rows(conn, statement) if raw else [tuple(row) for row in conn.execute(statement)]

@@ -5,7 +5,7 @@ them; `cache` holds the per-day KPI cache; `workspace` the bot's own state. All 
 UTC in Python and naive UTC in the database (`UTCDateTime`).
 """
 
-from storage.models.cache import KpiDay, KpiDayStale
+from storage.models.cache import KpiChangeNote, KpiSlot
 from storage.models.conversations import Conversation, ConversationEvent, Message, Wait
 from storage.models.events import RawEvent, RejectedEvent
 from storage.models.outcomes import Conversion, CustomerChange, Lead, Survey
@@ -21,6 +21,6 @@ from storage.models.workspace import (
 
 __all__ = [
     "AlertState", "AppSecret", "Conversation", "ConversationEvent", "Conversion", "CustomerChange",
-    "IntakeChannel", "KpiDay", "KpiDayStale", "Lead", "Message", "OutboxEntry", "RawEvent",
+    "IntakeChannel", "KpiChangeNote", "KpiSlot", "Lead", "Message", "OutboxEntry", "RawEvent",
     "RejectedEvent", "SlackDelivery", "Subscription", "Survey", "UTCDateTime", "Wait", "time_field",
 ]  # fmt: skip

@@ -1,5 +1,5 @@
-"""The per-day KPI cache's tables (storage.kpi_cache): slots of precomputed values and the notes of
-changes that make them stale."""
+"""The KPI cache's tables (storage.kpi_cache): the rows of each slot, and the notes of changes that make
+them stale."""
 
 from __future__ import annotations
 
@@ -10,38 +10,41 @@ from sqlmodel import Field, SQLModel
 
 from storage.models.types import time_field
 
+WHOLE_DAY = -1  # the hour of a slot, or of a change note, that is about the whole day
 
-class KpiDay(SQLModel, table=True):
-    """One UTC day of a duration series (`frt`, `wait`, ...) kept ready for the KPI queries: the day's
-    values sorted, their count and exact sum, for one channel or, with channel "", for every channel.
 
-    A cache of the projection tables, filled by the queries themselves (`storage.kpi_cache`); triggers
-    note every later change to a day in `kpi_day_stale`, and a row older than its day's newest note is
-    recomputed.
+class KpiSlot(SQLModel, table=True):
+    """A measure's rows over one slot — a whole UTC day (`hour` -1) or one hour of it — for one channel or,
+    with channel "", for every channel: the count, the exact sum and the values (or a ranking's rows, a
+    tally's labels, the agents' activity) in `payload`.
+
+    A cache of the projection tables, filled by the questions themselves and the hourly warm-up
+    (`storage.kpi_cache`); a row older than a note of its slot (`kpi_change_note`) is computed again.
     """
 
-    __tablename__ = "kpi_day"
-    __table_args__ = (Index("ix_kpi_day_day_seen", "day", "seen"),)  # the triggers' look-up
+    __tablename__ = "kpi_slot"
+    __table_args__ = (Index("ix_kpi_slot_day_seen", "day", "seen"),)
 
-    series: str = Field(primary_key=True)
+    measure: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
+    hour: int = Field(primary_key=True)  # 0-23, or -1: the whole day
     channel: str = Field(primary_key=True)  # "" = every channel
-    seen: int  # the newest kpi_day_stale id of the day when this row was computed (0: none)
+    seen: int  # the newest kpi_change_note id of the day when this row was computed (0: none)
     count: int
     total: float
-    # little-endian int32 (whole seconds) or float64, told apart by the length: 4 or 8 bytes per value
-    sorted_values: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    latest: datetime | None = time_field()  # count series with an outcome time: the newest among the rows
+    # values: little-endian int32 (whole seconds) or float64, told apart by the length (4 or 8 bytes each)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    latest: datetime | None = time_field()  # counts with an outcome time: the newest among the rows
 
 
-class KpiDayStale(SQLModel, table=True):
+class KpiChangeNote(SQLModel, table=True):
     """A change to an hour that is over (or, `hour` -1, to a whole day), noted by a trigger on
-    conversations and waits (migrations 0003 and 0005) or by ingestion for messages and survey answers."""
+    conversations and waits (migration 0007) or by ingestion for messages and survey answers."""
 
-    __tablename__ = "kpi_day_stale"
+    __tablename__ = "kpi_change_note"
     # ids only grow (AUTOINCREMENT on SQLite, a sequence on PostgreSQL): a row's `seen` compares to them
-    __table_args__ = (Index("ix_kpi_day_stale_day", "day", "id"), {"sqlite_autoincrement": True})
+    __table_args__ = (Index("ix_kpi_change_note_day", "day", "id"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     day: date
-    hour: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})  # 0-23, or -1: the whole day
+    hour: int = Field(default=WHOLE_DAY, sa_column_kwargs={"server_default": "-1"})

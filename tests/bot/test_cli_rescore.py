@@ -124,12 +124,12 @@ def test_usage_errors_exit_2_without_touching_messages(
 
 
 def test_topics_of_cached_days_follow_a_rescore(database, settings, tmp_path, monkeypatch):
-    # Wednesday 18th to Friday 20th 12:00 UTC: Wednesday and Thursday are whole days, kept in kpi_day
+    # Wednesday 18th to Friday 20th 12:00 UTC: Wednesday and Thursday are whole days, kept in kpi_slot
     end = datetime(2026, 11, 20, 12, tzinfo=UTC)
     period = Query(datetime(2026, 11, 18, tzinfo=UTC), end, (), end, settings)
     with database.connect() as conn:
         before = topics(conn, period)
-        assert conn.execute(text("SELECT count(*) FROM kpi_day WHERE series = 'topics'")).scalar_one() > 0
+        assert conn.execute(text("SELECT count(*) FROM kpi_slot WHERE measure = 'topics'")).scalar_one() > 0
     use_taxonomy(tmp_path, monkeypatch, HARDWARE)
 
     assert CliRunner().invoke(app, ["rescore"]).exit_code == 0

@@ -257,4 +257,4 @@ def test_frt_percentiles_interpolate_between_ranks_from_the_cache_and_from_the_t
 
     assert (values["mean"], values["median"], values["count"]) == (345.0, 210.0, 4)
     assert values["p90"] == pytest.approx(720.0, abs=1e-9)
-    assert any("FROM kpi_day" in sql for sql in statements) == (source == "auto")
+    assert any("FROM kpi_slot" in sql for sql in statements) == (source == "auto")

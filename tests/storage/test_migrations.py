@@ -16,7 +16,7 @@ from storage.db import make_engine
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0006"  # the newest revision in storage/migrations/versions
+HEAD = "0007"  # the newest revision in storage/migrations/versions
 
 
 def _differences(engine) -> list:
@@ -57,7 +57,7 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
 ):
     engine = make_engine(new_database_url(empty=True), create=False)
     # What kpibot did before migrations existed: create_all of the tables it had then (revision 0001's).
-    later = {"slack_delivery", "kpi_day", "kpi_day_stale"}  # added by revisions 0002 and 0003
+    later = {"slack_delivery", "kpi_slot", "kpi_change_note"}  # added by revisions 0002 and 0003 (0007)
     tables = [table for name, table in SQLModel.metadata.tables.items() if name not in later]
     SQLModel.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
@@ -187,7 +187,7 @@ def _triggers(conn) -> set[str]:
 
 def test_revision_0003_installs_the_kpi_day_triggers_and_its_downgrade_removes_them(new_database_url):
     engine = make_engine(new_database_url(empty=True), create=False)
-    upgrade(engine)
+    upgrade(engine, "0006")  # the last revision with kpi_day
     with engine.connect() as conn:
         installed = _triggers(conn)
     with schema.schema_change(engine) as conn:
@@ -209,7 +209,7 @@ def test_revision_0003_installs_the_kpi_day_triggers_and_its_downgrade_removes_t
 
 def test_revision_0004_notes_a_reassigned_conversation_of_a_closed_day_and_0003_did_not(new_database_url):
     engine = make_engine(new_database_url(empty=True), create=False)
-    upgrade(engine)
+    upgrade(engine, "0006")
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -227,20 +227,20 @@ def test_revision_0004_notes_a_reassigned_conversation_of_a_closed_day_and_0003_
             conn.execute(text("DELETE FROM kpi_day_stale"))
         return days
 
-    at_head = notes_after_reassigning("U2")
+    at_0006 = notes_after_reassigning("U2")
     with schema.schema_change(engine) as conn:
         command.downgrade(schema.alembic_config(conn), "0003")
     at_0003 = notes_after_reassigning("U3")
-    upgrade(engine)
+    upgrade(engine, "0006")
 
-    assert (at_head, at_0003) == (["2026-11-17"], [])
+    assert (at_0006, at_0003) == (["2026-11-17"], [])
     assert notes_after_reassigning("U4") == ["2026-11-17"]
     engine.dispose()
 
 
 def test_revision_0005_notes_the_hour_changed_todays_too_and_0004_noted_closed_days_only(new_database_url):
     engine = make_engine(new_database_url(empty=True), create=False)
-    upgrade(engine)
+    upgrade(engine, "0006")
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     over, not_over = now - timedelta(hours=3), now + timedelta(hours=2)  # an hour that is over, one not yet
     with engine.begin() as conn:
@@ -262,7 +262,7 @@ def test_revision_0005_notes_the_hour_changed_todays_too_and_0004_noted_closed_d
             conn.execute(text("DELETE FROM kpi_day_stale"))
         return [(str(day)[:10], *rest) for day, *rest in notes]
 
-    at_head = notes_after_reassigning("U2")
+    at_0006 = notes_after_reassigning("U2")
     cached = {now.date(): "frt@01", now.date() - timedelta(days=10): "frt"}  # today's hour, an old day
     with engine.begin() as conn:
         for day, series in cached.items():
@@ -278,12 +278,12 @@ def test_revision_0005_notes_the_hour_changed_todays_too_and_0004_noted_closed_d
     at_0004 = notes_after_reassigning("U3", columns="day")
     with engine.connect() as conn:
         kept = [str(day)[:10] for (day,) in conn.execute(text("SELECT day FROM kpi_day"))]
-    upgrade(engine)
+    upgrade(engine, "0006")
 
-    assert at_head == [(over.date().isoformat(), over.hour)]  # by the hour, and never an hour not over
+    assert at_0006 == [(over.date().isoformat(), over.hour)]  # by the hour, and never an hour not over
     # 0004 noted whole days that were over only: nothing for today's hours
     assert at_0004 == ([] if over.date() == now.date() else [(over.date().isoformat(),)])
-    assert notes_after_reassigning("U4") == at_head
+    assert notes_after_reassigning("U4") == at_0006
     for agent in ("U5", "U6"):  # two changes to that hour, in two transactions
         with engine.begin() as conn:
             conn.execute(text("UPDATE conversation SET agent = :to"), {"to": agent})
@@ -293,4 +293,67 @@ def test_revision_0005_notes_the_hour_changed_todays_too_and_0004_noted_closed_d
     assert notes == (1 if engine.dialect.name == "sqlite" else 2)
     # 0004's triggers never note today: its cached hours are dropped by the downgrade, older days kept
     assert kept == [(now.date() - timedelta(days=10)).isoformat()]
+    engine.dispose()
+
+
+def test_revision_0007_notes_exactly_the_hours_0006_noted_under_the_new_names(new_database_url):
+    """0007 writes the triggers out as plain SQL instead of assembling them: the same writes note the same
+    hours."""
+    engine = make_engine(new_database_url(empty=True), create=False)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    over, old, not_over = now - timedelta(hours=3), now - timedelta(days=2), now + timedelta(hours=2)
+    conversation = (
+        "INSERT INTO conversation (id, source, external_id, channel, opened_at, first_response_at, status,"
+        " resolved, agent, reopen_count, transfer_count) VALUES (:id, 't', :name, 'twitter', :opened, :first,"
+        " 'open', false, 'U1', 0, 0)"
+    )
+    writes = [
+        (conversation, {"id": 1, "name": "c1", "opened": old, "first": None}),
+        (conversation, {"id": 2, "name": "c2", "opened": not_over, "first": None}),  # live traffic: no note
+        ("UPDATE conversation SET first_response_at = :at WHERE id = 1", {"at": over}),  # old hours, `over`
+        ("UPDATE conversation SET agent = 'U2' WHERE id = 1", {}),  # a watched column: its hours
+        ("UPDATE conversation SET status = 'pending' WHERE id = 1", {}),  # not watched: nothing
+        ("UPDATE conversation SET opened_at = :at WHERE id = 2", {"at": over}),  # from not over into over
+        (
+            "INSERT INTO wait (conversation_id, channel, start_at, end_at, seconds)"
+            " VALUES (1, 'twitter', :start, :end, 60)",
+            {"start": old, "end": old + timedelta(minutes=1)},
+        ),
+        ("UPDATE wait SET seconds = 61", {}),
+        ("UPDATE wait SET end_at = :at", {"at": over}),
+        ("DELETE FROM wait", {}),
+        ("DELETE FROM conversation", {}),
+    ]
+
+    def notes_of(table: str) -> list[set[tuple[str, int]]]:
+        noted = []
+        for statement, params in writes:
+            with engine.begin() as conn:
+                times = {k: str(v) for k, v in params.items() if isinstance(v, datetime)}
+                conn.execute(text(statement), {**params, **times})
+                rows = conn.execute(text(f"SELECT day, hour FROM {table}"))
+                noted.append({(str(day)[:10], hour) for day, hour in rows})
+                conn.execute(text(f"DELETE FROM {table}"))
+        return noted
+
+    upgrade(engine, "0006")
+    at_0006 = notes_of("kpi_day_stale")
+    upgrade(engine)
+    with engine.connect() as conn:
+        installed = {name for name in _triggers(conn) if name.startswith("kpi_")}
+        tables = set(inspect(conn).get_table_names())
+    at_0007 = notes_of("kpi_change_note")
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0006")
+    back_at_0006 = notes_of("kpi_day_stale")
+    upgrade(engine)
+
+    hour = lambda at: (at.date().isoformat(), at.hour)  # noqa: E731
+    assert at_0007 == at_0006 == back_at_0006
+    both = {hour(old), hour(over)}
+    assert at_0007[:6] == [{hour(old)}, set(), both, both, set(), {hour(over)}]
+    assert at_0007[-2:] == [{hour(over)}, both]
+    assert {"kpi_slot", "kpi_change_note"} <= tables and not {"kpi_day", "kpi_day_stale"} & tables
+    assert installed and all(name.startswith("kpi_change") for name in installed)
+    assert _differences(engine) == []
     engine.dispose()

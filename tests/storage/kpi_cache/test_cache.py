@@ -1,4 +1,4 @@
-"""The KPI cache (`storage.kpi_cache`): whole UTC days come from `kpi_day`, the
+"""The KPI cache (`storage.kpi_cache`): whole UTC days and hours come from `kpi_slot`, the
 answer is exactly what the tables give, and every later change to a cached day is seen.
 
 Events are a week of conversations from tests.storage.builders (minutes from Friday 2026-11-20 09:00
@@ -26,6 +26,7 @@ from storage.kpi_cache import compute as cache_compute
 from storage.kpi_cache import slots as cache_slots
 from storage.kpi_cache.slots import Slot
 from storage.kpi_cache.tables import EVERY, compact, unpacked
+from storage.models.cache import WHOLE_DAY
 from tests.concurrently import at_once
 from tests.storage.builders import T0, assignment, at, inbound, reply, status
 from tests.storage.conftest import feed
@@ -111,18 +112,25 @@ def rounded(value):
     return value
 
 
-def cached_days(engine, series: str, channel: str = EVERY) -> list[str]:
+def slot_of(name: str) -> dict:
+    """The measure and hour a test names a slot's rows by: "frt" (whole days), "frt@14" (the 14:00 hour)."""
+    measure, _, hour = name.partition("@")
+    return {"m": measure, "h": int(hour) if hour else WHOLE_DAY}
+
+
+def cached_days(engine, name: str, channel: str = EVERY) -> list[str]:
+    """The days with a row of `name` (see `slot_of`) for `channel`."""
     with engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT day FROM kpi_day WHERE series = :s AND channel = :c ORDER BY day"),
-            {"s": series, "c": channel},
+            text("SELECT day FROM kpi_slot WHERE measure = :m AND hour = :h AND channel = :c ORDER BY day"),
+            {**slot_of(name), "c": channel},
         )
         return [str(day)[:10] for (day,) in rows]
 
 
 def stale_days(engine) -> list[str]:
     with engine.connect() as conn:
-        return [str(day)[:10] for (day,) in conn.execute(text("SELECT day FROM kpi_day_stale ORDER BY id"))]
+        return [str(day)[:10] for (day,) in conn.execute(text("SELECT day FROM kpi_change_note ORDER BY id"))]
 
 
 @pytest.mark.parametrize("channels", [(), ("twitter",), ("twitter", "facebook")])
@@ -135,7 +143,7 @@ def test_a_period_of_whole_and_partial_days_gives_what_the_tables_give(
 
     expected_values = rounded(expected)  # sums of floats added in another order differ in the last bits
     assert rounded(ask(engine, settings, kpi, channels)) == expected_values
-    assert rounded(ask(engine, settings, kpi, channels)) == expected_values  # now from kpi_day
+    assert rounded(ask(engine, settings, kpi, channels)) == expected_values  # now from kpi_slot
     assert any(value for key, value in expected.items() if key in COUNTED)
     if kpi == "sentiment":
         assert expected["positive"] > 0 and expected["negative"] > 0
@@ -154,7 +162,7 @@ def test_whole_utc_days_are_cached_per_channel_and_for_every_channel(engine, set
     # partial days; 6 whole days x 3 = 18: 21 first replies on twitter.
     assert values["count"] == 21
     with engine.connect() as conn:
-        twitter = "SELECT sorted_values FROM kpi_day WHERE series = 'frt' AND channel = 'twitter'"
+        twitter = "SELECT payload FROM kpi_slot WHERE measure = 'frt' AND hour = -1 AND channel = 'twitter'"
         blob = conn.execute(text(twitter + " ORDER BY day")).scalars().first()
     # 2026-11-14 is day -6: replies after 3 + 5 + hour + 7 minutes, at hours 2, 10 and 20, whole seconds
     # kept as int32
@@ -222,7 +230,7 @@ def test_a_rate_asked_as_of_a_moment_before_a_cached_days_replies_counts_only_ea
     assert before_the_reply == without_cache(engine, settings, "reply-rate", **as_of)
     # twitter and facebook 3 a day, instagram 1 (never answered), over 2 days, and the night one
     assert (before_the_reply["opened"], before_the_reply["replied"]) == (15, 12)
-    assert ask(engine, settings, "reply-rate", **period, now=T0)["replied"] == 13  # asked later: from kpi_day
+    assert ask(engine, settings, "reply-rate", **period, now=T0)["replied"] == 13  # asked later: cached
 
 
 def test_events_of_today_note_nothing(engine, settings, ingestor):
@@ -286,7 +294,7 @@ def test_values_are_stored_exactly_whole_seconds_in_half_the_bytes():
     assert unpacked(fractional.tobytes(), 2).tolist() == [3.0, 0.25]
 
 
-def test_warm_fills_every_series_for_the_closed_days_with_data_and_then_has_nothing_to_do(
+def test_warm_fills_every_measure_for_the_closed_days_with_data_and_then_has_nothing_to_do(
     engine, settings, ingestor
 ):
     now = datetime.now(UTC)
@@ -323,7 +331,9 @@ def test_two_processes_filling_the_same_days_at_once_both_answer_right_and_the_c
     assert answers == [pytest.approx(expected)] * 2  # a store that lost the race gave up quietly
     kpi_cache.warm(engine, datetime.now(UTC))  # whatever either left out
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT day, count(*) FROM kpi_day WHERE series = 'wait' GROUP BY day"))
+        rows = conn.execute(
+            text("SELECT day, count(*) FROM kpi_slot WHERE measure = 'wait' AND hour = -1 GROUP BY day")
+        )
         per_day = {str(day)[:10]: n for day, n in rows}
     assert [per_day.get(f"2026-11-{d}") for d in range(14, 20)] == [3] * 6  # every, twitter, facebook
     assert ask(engine, settings, "wait") == pytest.approx(expected)
@@ -482,12 +492,11 @@ def test_backlog_counts_open_conversations_from_the_cache_and_follows_a_late_res
     assert after == [without_cache(engine, settings, "backlog", channels, **i) for i in instants]
 
 
-def row_seen(engine, series: str) -> dict[str, int]:
-    """Per day, the `seen` of the series' every-channel row."""
+def row_seen(engine, name: str) -> dict[str, int]:
+    """Per day, the `seen` of the every-channel row of `name` (see `slot_of`)."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT day, seen FROM kpi_day WHERE series = :s AND channel = ''"), {"s": series}
-        )
+        query = "SELECT day, seen FROM kpi_slot WHERE measure = :m AND hour = :h AND channel = ''"
+        rows = conn.execute(text(query), slot_of(name))
         return {str(day)[:10]: seen for day, seen in rows}
 
 
@@ -640,7 +649,7 @@ def test_a_conversation_written_by_hand_in_year_1_costs_backlog_no_more_than_100
     elapsed = time.perf_counter() - started
 
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT count(DISTINCT day) FROM kpi_day WHERE series = 'open'")).scalar()
+        rows = conn.execute(text("SELECT count(DISTINCT day) FROM kpi_slot WHERE measure = 'open'")).scalar()
     assert rows <= cache_slots.MAX_CACHED_DAYS + 1 and elapsed < 60
     assert answer == without_cache(engine, settings, "backlog")
     assert answer["oldest_age"] > 739_000 * 86400  # the year-1 conversation is still the oldest open one

@@ -27,7 +27,7 @@ from storage.privacy import Pseudonymiser
 from tests.storage.builders import T0, inbound, reply
 
 DAY = 1440
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ANA = Pseudonymiser(b"test-key")("@ana")
 
 

@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 
 from commands.business_hours import BusinessClock
-from commands.kpis import speed
+from commands.kpis import backlog, speed
 from commands.query import Query
 from storage.ingest import Ingestor
 from storage.settings import BusinessHours
-from tests.storage.builders import T0, inbound, reply, status
+from tests.storage.builders import T0, assignment, inbound, reply, status
 
 HOUR = timedelta(hours=1)
 
@@ -252,3 +252,24 @@ def test_channel_and_agent_narrow_the_first_responses(engine, settings, store, a
     assert ask(speed.frt, T0, T0 + HOUR, channels=["facebook"])["mean"] == 1200.0
     assert ask(speed.frt, T0, T0 + HOUR, agent="U1")["mean"] == 600.0
     assert ask(speed.wait, T0, T0 + HOUR, agent="U2")["mean"] == 1200.0
+
+
+def test_still_waiting_for_one_agent_counts_what_they_own_as_the_backlog_does(engine, settings, store, ask):
+    # "a" is assigned to U1; "b" is nobody's until U2 answers it at minute 30 (after the question's now,
+    # minute 20): as of minute 20 both wait, "a" is U1's and "b", answered later by U2, is U2's.
+    store(
+        [
+            inbound("i1", 0, conv="a"),
+            assignment("as1", 1, conv="a", agent="U1"),
+            inbound("i2", 5, conv="b"),
+            reply("r2", 30, conv="b", agent="U2"),
+        ]
+    )
+    now = T0 + timedelta(minutes=20)
+    waiting = {
+        agent: ask(speed.frt, T0, T0 + HOUR, now=now, agent=agent)["still_waiting"] for agent in ("U1", "U2")
+    }
+    open_now = {
+        agent: ask(backlog.backlog, T0, T0 + HOUR, now=now, agent=agent)["open"] for agent in ("U1", "U2")
+    }
+    assert waiting == open_now == {"U1": 1, "U2": 1}

@@ -1,38 +1,17 @@
 """Customer outcome KPIs on surveys and customer changes ingested into a real SQLite file.
 
 Times are minutes after 2026-11-20 09:00 UTC (T0); the asked period is [0, 1440) unless a test says
-otherwise, and `now` is two days after T0. Article 003's worked examples are checked as METRICS.md
+otherwise, and `now` is two days after T0. Article 003's worked examples are checked as docs/metrics.md
 corrects them.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from commands.kpis import outcome as kpi
-from commands.query import Query
-from tests.storage.builders import T0, at, inbound
-
-DAY = 1440
-NOW = 2 * DAY
-
-
-@pytest.fixture
-def ask(engine, settings, source):
-    """Computes one KPI function over [start, end) minutes, as asked at `now` minutes, from `source`."""
-
-    def ask(fn, start=0, end=DAY, now=NOW, channels=()):
-        query = Query(_t(start), _t(end), tuple(channels), _t(now), settings, source=source)
-        with engine.connect() as conn:
-            return fn(conn, query)
-
-    return ask
-
-
-def _t(minutes: float):
-    return T0 + timedelta(minutes=minutes)
+from tests.commands.kpis.events import DAY
+from tests.storage.builders import at, inbound
 
 
 def survey(eid: str, minutes: float, kind: str, score: float, channel: str = "twitter") -> dict:

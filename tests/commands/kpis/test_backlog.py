@@ -1,0 +1,78 @@
+"""The backlog (commands/kpis/backlog.py): what is open at the end of the period, against each channel's
+threshold, now or as of a past moment."""
+
+from __future__ import annotations
+
+from commands.kpis import backlog
+from tests.commands.kpis.events import DAY, NOW
+from tests.storage.builders import inbound, status
+
+
+def test_backlog_uses_each_channels_threshold_and_lists_oldest_first(feed, ask):
+    feed(
+        inbound("a", 0, conv="tw-old"),
+        inbound("b", NOW - 120, conv="tw-new"),
+        inbound("c", NOW - 150, conv="vb-1", channel="viber"),
+        inbound("d", 10, conv="fb-done", channel="facebook"),
+        status("e", 20, "resolved", conv="fb-done", channel="facebook"),
+        inbound("f", 100, conv="fb-late", channel="facebook"),
+        status("g", 2000, "resolved", conv="fb-late", channel="facebook"),
+    )
+    values = ask(backlog.backlog, start=DAY, end=NOW, backlog_thresholds={"viber": 3600.0})
+    # open at 2880: tw-old (48 h > 24 h: over), vb-1 (2.5 h > viber's 1 h: over), tw-new (2 h < 24 h)
+    assert values == {
+        "over_threshold": 2,
+        "open": 3,
+        "oldest_age": 172800.0,
+        "threshold": 86400.0,
+        "oldest": [
+            {"conversation_id": "tw-old", "channel": "twitter", "age": 172800.0},
+            {"conversation_id": "vb-1", "channel": "viber", "age": 9000.0},
+            {"conversation_id": "tw-new", "channel": "twitter", "age": 7200.0},
+        ],
+    }
+    viber = ask(backlog.backlog, start=DAY, end=NOW, channels=["viber"], backlog_thresholds={"viber": 3600.0})
+    assert (viber["open"], viber["over_threshold"], viber["threshold"]) == (1, 1, 3600.0)
+
+
+def test_backlog_of_a_past_period_is_the_snapshot_at_its_end(feed, ask):
+    feed(
+        inbound("a", 0, conv="tw-old"),
+        inbound("d", 10, conv="fb-done", channel="facebook"),
+        status("e", 20, "resolved", conv="fb-done", channel="facebook"),
+        inbound("f", 100, conv="fb-late", channel="facebook"),
+        status("g", 2000, "resolved", conv="fb-late", channel="facebook"),
+    )
+    values = ask(backlog.backlog, start=0, end=DAY)
+    # at 1440: tw-old open 24 h exactly (not over 24 h), fb-late open 22 h 20 min (resolved only later)
+    assert (values["open"], values["over_threshold"], values["oldest_age"]) == (2, 0, 86400.0)
+    assert [row["conversation_id"] for row in values["oldest"]] == ["tw-old", "fb-late"]
+    # at 2880 fb-late is resolved and tw-old is 48 h old
+    now = ask(backlog.backlog, start=DAY, end=NOW)
+    assert (now["open"], now["over_threshold"]) == (1, 1)
+
+
+def test_a_past_backlog_applies_each_channels_threshold_to_those_resolved_since(feed, ask):
+    feed(
+        inbound("a", DAY - 120, conv="vb-1", channel="viber"),
+        status("b", DAY + 60, "resolved", conv="vb-1", channel="viber"),
+        inbound("c", DAY - 120, conv="tw-1"),
+        status("d", DAY + 60, "resolved", conv="tw-1"),
+    )
+    values = ask(backlog.backlog, start=0, end=DAY, backlog_thresholds={"viber": 3600.0})
+    # at 1440 both had been open 2 h (resolved an hour later): over viber's 1 h, within twitter's 24 h
+    assert (values["open"], values["over_threshold"], values["oldest_age"]) == (2, 1, 7200.0)
+    assert sorted((row["conversation_id"], row["age"]) for row in values["oldest"]) == [
+        ("tw-1", 7200.0),
+        ("vb-1", 7200.0),
+    ]
+
+
+def test_backlog_lists_only_the_ten_oldest_and_is_zero_not_none_when_nothing_is_open(feed, ask):
+    assert ask(backlog.backlog)["open"] == 0
+    assert ask(backlog.backlog)["over_threshold"] == 0
+    assert ask(backlog.backlog)["oldest_age"] is None
+    feed(*[inbound(f"m{n}", n, conv=f"tw-{n}") for n in range(12)])
+    values = ask(backlog.backlog)
+    assert values["open"] == 12
+    assert [row["conversation_id"] for row in values["oldest"]] == [f"tw-{n}" for n in range(10)]
