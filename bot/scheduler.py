@@ -43,7 +43,6 @@ DIGEST_GRACE = LATE_LIMIT  # a digest later than this is news from another day
 MAINTENANCE = "kpibot-maintenance"
 KPI_DAYS = "kpibot-kpi-days"
 _PREFIXES = ("digest-", "alert-")
-_current: list[BackgroundScheduler] = []  # the scheduler of this process, for maintenance and hooks
 _log = logging.getLogger("kpibot.scheduler")
 
 
@@ -68,14 +67,13 @@ def build_scheduler(
     post with `client` (default: the bot token's client, retrying rate limits and server errors)."""
     if client is None:
         client = web_client(settings)
-    jobs.configure(settings, engine, client)
     scheduler = _Scheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
         executors={"default": ThreadPoolExecutor(4)},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=UTC,
     )
-    _current[:] = [scheduler]
+    jobs.configure(settings, engine, client, scheduler)  # what its jobs run with (see bot.jobs)
     return scheduler
 
 
@@ -170,11 +168,12 @@ def schedule_note(subscription: Subscription, settings: Settings, now: datetime)
 def subscriptions_changed() -> None:
     """Hook for the settings commands: applies a subscription added or removed to this process's running
     scheduler at once (elsewhere, the maintenance job does within a minute)."""
-    if not _current or not _current[0].running:
+    scheduler = jobs.running_scheduler()
+    if scheduler is None:
         return
     runtime = jobs.runtime()
     try:
-        sync_jobs(_current[0], runtime.engine, runtime.settings)
+        sync_jobs(scheduler, runtime.engine, runtime.settings)
     except Exception:  # noqa: BLE001 - the subscription is saved; maintenance syncs again within a minute
         _log.exception("could not sync scheduler jobs after a subscription change")
 
@@ -182,7 +181,8 @@ def subscriptions_changed() -> None:
 def maintain(now: datetime | None = None) -> None:
     """Job: syncs this process's jobs with the subscriptions, then retries digests that failed to post."""
     runtime = jobs.runtime()
-    if _current and _current[0].running:
-        sync_jobs(_current[0], runtime.engine, runtime.settings)
+    scheduler = jobs.running_scheduler()
+    if scheduler is not None:
+        sync_jobs(scheduler, runtime.engine, runtime.settings)
     for result in jobs.retry_unsent(now):
         _log.info("digest retried: %s", result)

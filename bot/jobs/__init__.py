@@ -1,9 +1,11 @@
 """The scheduler's jobs: module-level functions the persistent job store refers to as "bot.jobs:run_digest"
 and "bot.jobs:run_alert", with a subscription id as their only argument, and "bot.jobs:warm_kpi_days".
 
-A job reads what it needs from the database when it runs. The settings, engine and Web API client come
-from a process-level runtime that bot.scheduler sets when it builds the scheduler, so a job does not
-build an engine per run; a process that never built one reads the environment once.
+A job reads what it needs from the database when it runs. The settings, engine, Web API client and the
+scheduler itself come from the process's `Runtime`, which bot.scheduler sets when it builds the
+scheduler, so a job does not build an engine per run; a process that never built one reads the
+environment once. It is the one piece of process-level state in kpibot, and it has to be: APScheduler's
+persistent job store names jobs by module path, so what a job runs with cannot travel with it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
@@ -31,6 +34,7 @@ __all__ = [
     "retry_unsent",
     "run_alert",
     "run_digest",
+    "running_scheduler",
     "runtime",
     "warm_kpi_days",
 ]
@@ -39,22 +43,34 @@ _log = logging.getLogger("kpibot.jobs")
 
 @dataclass(frozen=True)
 class Runtime:
-    """What jobs in this process post with."""
+    """What jobs in this process post with, and the scheduler running them (None: a process without one,
+    such as the CLI)."""
 
     settings: Settings
     engine: Engine
     client: WebClient
+    scheduler: BaseScheduler | None = None
 
 
 _lock = threading.Lock()
 _runtime: list[Runtime] = []  # zero or one: set by configure(), or built from the environment once
 
 
-def configure(settings: Settings, engine: Engine, client: WebClient) -> Runtime:
-    """Makes jobs in this process use these settings, engine and client; returns the runtime."""
+def configure(
+    settings: Settings, engine: Engine, client: WebClient, scheduler: BaseScheduler | None = None
+) -> Runtime:
+    """Makes jobs in this process use these settings, engine and client (run by `scheduler`); returns the
+    runtime."""
     with _lock:
-        _runtime[:] = [Runtime(settings, engine, client)]
+        _runtime[:] = [Runtime(settings, engine, client, scheduler)]
         return _runtime[0]
+
+
+def running_scheduler() -> BaseScheduler | None:
+    """This process's scheduler, if it built one and it is running (never builds anything)."""
+    with _lock:
+        scheduler = _runtime[0].scheduler if _runtime else None
+    return scheduler if scheduler is not None and scheduler.running else None
 
 
 def runtime() -> Runtime:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import jobs
-from bot import scheduler as scheduling
 from bot.scheduler import (
     MAINTENANCE,
     build_scheduler,
@@ -40,8 +39,7 @@ def client(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_process(monkeypatch):
-    """No scheduler or job runtime left over from another test, none left behind."""
-    monkeypatch.setattr(scheduling, "_current", [])
+    """No job runtime (nor its scheduler) left over from another test, none left behind."""
     monkeypatch.setattr(jobs, "_runtime", [])
 
 
