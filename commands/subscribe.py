@@ -1,6 +1,6 @@
-"""The admin settings grammar: `/kpi digest …` and `/kpi alert …` (PRODUCT.md "Settings, for admins only").
+"""The admin settings grammar: `/kpi digest …` and `/kpi alert …` (admins only: README "Put it in Slack").
 
-(`/kpi intake …` is a settings command too; bot/listeners/intake.py reads it.)
+(`/kpi intake …` is a settings command too: commands/intake.py reads it.)
 
 - `digest [here|#channel] HH:MM [Area/City] [channel…|all]`, `digest off [here|#channel]`, `digest list`
 - `alert [backlog] [N] [age] [here|#channel] [channel…|all]`, `alert off [here|#channel]`, `alert list`

@@ -81,9 +81,9 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 def _copy_in(conn: Connection, table: Table, columns: tuple[str, ...], values: list[tuple]) -> None:
-    # One COPY streams every row instead of a Bind/Execute per row: 40 % less time in bulk_insert when
-    # importing (100,000 events: 4.6-5.2 s -> 2.8-3.0 s). Text format: the server parses each value into
-    # the column's type, as it does for executemany's parameters.
+    # One COPY streams every row instead of a Bind/Execute per row (docs/performance.md, "Import
+    # (PostgreSQL)"). Text format: the server parses each value into the column's type, as it does for
+    # executemany's parameters.
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
     sql = f"COPY {conn.dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"

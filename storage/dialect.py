@@ -31,7 +31,7 @@ def insert_ignoring_conflicts(conn: Connection, table: Table, index_elements: li
 # Keys of PostgreSQL advisory locks (any 64-bit numbers; these spell "kpibot" and a purpose).
 SCHEMA_LOCK = 0x6B7062_6F74_0001
 LEADER_LOCK = 0x6B7062_6F74_0002
-# Held shared by every transaction noting a change for the KPI cache (migration 0005), taken alone for an
+# Held shared by every transaction noting a change for the KPI cache (migration 0007), taken alone for an
 # instant by a question reading what it has seen (storage.kpi_cache.store.newest_note).
 NOTES_LOCK = 0x6B7062_6F74_0003
 

@@ -1,7 +1,7 @@
 """Group commit: concurrent small ingestions stored together, one transaction for all of them.
 
 A database has one writer at a time (SQLite strictly so), and a transaction's fixed cost dwarfs one
-event's: sixteen single-event webhooks cost about 16 × 3 ms one by one, 8 ms together. So callers
+event's (figures: docs/performance.md, "Webhooks"). So callers
 queue; whoever finds no write under way stores everything queued meanwhile, and each caller still gets its
 own exact counts. Requests with a bad event, and big batches, are ingested on their own (their
 rejections must carry their own positions); merged ones are pre-validated, and which of their events

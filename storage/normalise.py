@@ -104,7 +104,7 @@ def check_storable(data: Any) -> None:
 def _plainly_storable(payload: Any) -> bool:
     """True for JSON text that cannot hold what `check_storable` looks for: no \\u escape (the way a lone
     surrogate or NUL gets into decoded JSON), no raw NUL or surrogate, too few brackets to nest 32 deep.
-    Most events are such text and skip the walk, which cost 15 % of a re-import's time."""
+    Most events are such text and skip the walk (docs/performance.md, "The cost of hardening the doors")."""
     if isinstance(payload, bytes):
         payload = payload.decode("utf-8", errors="replace")
     if not isinstance(payload, str) or "\\u" in payload or _UNSTORABLE.search(payload):

@@ -38,7 +38,8 @@ class _PatternLexicon(textblob.en.Sentiment):
     """TextBlob's English pattern sentiment with plain dict lookups, loaded up front.
 
     The base class re-dispatches every lookup through its lazy loader; scoring is lexicon lookups, so
-    binding dict's own methods after an eager load keeps the semantics and scores ~40 % more messages/s.
+    binding dict's own methods after an eager load keeps the semantics and scores faster (docs/performance.md,
+    "Import").
     """
 
     __contains__ = dict.__contains__

@@ -40,7 +40,8 @@ DEFAULT_ALIASES = {
     "wa": "whatsapp",
 }
 
-# Defaults from METRICS.md "Benchmarks": metric key -> values key -> number (seconds, fractions, NPS points).
+# Defaults from docs/metrics.md "Benchmarks": metric key -> values key -> number (seconds, fractions, NPS
+# points).
 DEFAULT_BENCHMARKS: dict[str, dict[str, Any]] = {
     "frt": {"mean": 7200.0},
     "bands": {"within_4h": 0.5, "within_24h": 0.9},

@@ -12,9 +12,9 @@ conversation's per-account display id). Decisions:
 - A change is timed by ``updated_at`` (the save that made it; else the one in ``changed_attributes``),
   else ``timestamp`` (last activity, older Chatwoot); times are cut to whole seconds so ``at`` and ids
   agree. Lacking ``changed_attributes``, ``conversation_updated`` reports the current assignee/team.
-- Channels: Line -> chat and Sms/TwilioSms -> phone (METRICS.md has neither); Twilio WhatsApp numbers
-  -> whatsapp; Instagram DMs on a Facebook page -> instagram; Api -> chat unless the conversation's
-  ``additional_attributes.channel`` is a kpibot channel. Unknown channel types are errors.
+- Channels: Line -> chat and Sms/TwilioSms -> phone (kpibot's channels, docs/metrics.md, have neither);
+  Twilio WhatsApp numbers -> whatsapp; Instagram DMs on a Facebook page -> instagram; Api -> chat unless
+  the conversation's ``additional_attributes.channel`` is a kpibot channel. Unknown channel types are errors.
 - Customers are ``@<screen_name>``, the contact's ``identifier`` or ``contact:<id>``, without names
   (personal data); agents ``chatwoot-user:<id>`` with their name; teams ``chatwoot-team:<id>``.
 - A payload that cannot be mapped is kept as ``chatwoot_private.private_payload`` makes it: only the
@@ -35,7 +35,8 @@ CHANNEL_BY_TYPE = {
     "Channel::Sms": "phone", "Channel::TwilioSms": "phone", "Channel::Voice": "phone",
 }
 # fmt: on
-# METRICS.md's channel list: the ones Chatwoot maps to, plus those only an Api inbox can bring
+# kpibot's channel list (docs/metrics.md "Channels"): the ones Chatwoot maps to, plus those only an Api
+# inbox can bring
 KPIBOT_CHANNELS = frozenset(CHANNEL_BY_TYPE.values()) | {"viber", "linkedin", "youtube", "portal"}
 STATUSES = {"open": "open", "resolved": "resolved", **dict.fromkeys(("pending", "snoozed", "bot"), "pending")}
 MESSAGE_TYPES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}

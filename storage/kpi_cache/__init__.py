@@ -43,7 +43,7 @@ __all__ = ["MEASURES", "NOTED_BY_INGEST", "Sample", "Scope", "count", "counts_by
 __all__ += ["last_cached_day", "note", "sample", "tally", "top", "warm"]
 
 # Messages and survey answers are only ever inserted, by ingestion, which notes their hours (`note`): a
-# trigger on `message`, even one that does nothing, slowed imports by 7-13 % on SQLite.
+# trigger on `message`, even one that does nothing, would slow every import (docs/performance.md).
 NOTED_BY_INGEST = frozenset({"message", "survey"})
 SOURCES = ("auto", "tables")
 

@@ -41,8 +41,8 @@ def computer(key: str):
 def warm(engine: Engine, now: datetime, days: int = WARM_DAYS) -> int:
     """Computes and stores, for every measure, ranking, tally and the agents' activity, the slots among
     the last `days` cached days at `now`, and the hours over since the last of them (today's), that are
-    missing or changed, so no question has to (run hourly by the bot's scheduler, and after a bulk
-    import). Returns how many slots it computed."""
+    missing or changed, so no question has to (run by the bot's scheduler at start and hourly). Returns
+    how many slots it computed."""
     last = last_cached_day(now)
     hours = hours_between(midnight(last + timedelta(days=1)), cached_until(now))
     first = last - timedelta(days=days - 1)

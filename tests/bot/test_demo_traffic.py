@@ -1,4 +1,4 @@
-"""The demo traffic must exercise every KPI of spec/METRICS.md near its benchmark."""
+"""The demo traffic must exercise every KPI of docs/metrics.md near its benchmark."""
 
 import json
 import re

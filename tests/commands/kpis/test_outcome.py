@@ -1,8 +1,8 @@
 """Customer outcome KPIs on surveys and customer changes ingested into a real SQLite file.
 
 Times are minutes after 2026-11-20 09:00 UTC (T0); the asked period is [0, 1440) unless a test says
-otherwise, and `now` is two days after T0. Article 003's worked examples are checked as docs/metrics.md
-corrects them.
+otherwise, and `now` is two days after T0. The source articles' worked examples are checked as
+docs/metrics.md corrects them.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_churn_of_400_lost_out_of_2000_is_20_percent(feed, ask):
         *[customer(f"n{n}", -DAY - n, f"@c{n}", "new") for n in range(2000)],
         *[customer(f"l{n}", 10 + n, f"@c{n}", "lost") for n in range(400)],
     )
-    # article 003 prints 2 %; 400 / 2000 is 20 % (METRICS.md)
+    # the source article prints 2 %; 400 / 2000 is 20 % (docs/metrics.md, churn)
     assert ask(kpi.churn) == {"rate": 0.2, "lost": 400, "start": 2000}
 
 
