@@ -39,6 +39,7 @@ def reply(
     channel: str = "twitter",
     agent: str = "U1",
     kind: str = "agent",
+    name: str = "Bo",
     **extra,
 ) -> dict:
     return {
@@ -48,7 +49,7 @@ def reply(
         "conversation_id": conv,
         "channel": channel,
         "direction": "outbound",
-        "author": {"kind": kind, "id": agent, "name": "Bo"},
+        "author": {"kind": kind, "id": agent, "name": name},
         "text": "on it",
         **extra,
     }

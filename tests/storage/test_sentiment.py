@@ -12,6 +12,7 @@ from textblob import TextBlob
 
 from storage.language import detect_language
 from storage.sentiment import score_text, sentiment_class
+from tests.offline import PRELUDE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -149,22 +150,16 @@ def test_class_thresholds_are_exclusive(score, expected):
     assert sentiment_class(score) == expected
 
 
-SCRIPT = """
-import json, socket, sys
-import nltk
-
-def no_network(event, args):
-    if event in ("socket.connect", "socket.getaddrinfo"):
-        raise RuntimeError("network use: " + event)
-
-sys.addaudithook(no_network)
-nltk.data.path[:] = [sys.argv[1]]
-nltk.download = lambda *a, **k: sys.exit("nltk.download called")
+SCRIPT = (
+    PRELUDE
+    + """
+import json
 from storage.sentiment import score_text
 texts = ["Thanks so much, the support was great!", "My parcel is two weeks late, this is awful",
          "smh still no refund", "😡😡", "Bonjour, mon colis est en retard"]
 print(json.dumps([score_text(t) for t in texts]))
 """
+)
 
 
 def test_scores_with_no_nltk_data_and_no_network(tmp_path):

@@ -1,4 +1,4 @@
-"""Events of the KPI tests, at minutes after T0 (see tests.storage.builders for the common ones)."""
+"""Events of the KPI tests, at minutes after T0, beside the common ones of tests.storage.builders."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ NOW = 2 * DAY  # asked two days after T0, so later replies and resolutions are k
 
 def t(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
-
-
-def reply(eid, minutes, conv="tw-1", channel="twitter", agent="U1", name="Bo", kind="agent", **extra):
-    return {
-        "id": eid,
-        "type": "message",
-        "at": at(minutes),
-        "conversation_id": conv,
-        "channel": channel,
-        "direction": "outbound",
-        "author": {"kind": kind, "id": agent, "name": name},
-        "text": "on it",
-        **extra,
-    }
 
 
 def escalation(eid, minutes, conv, to="phone", channel="twitter"):

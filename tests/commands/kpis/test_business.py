@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from commands.kpis import business
-from tests.commands.kpis.events import DAY, NOW, lead, reply
-from tests.storage.builders import at, inbound
+from tests.commands.kpis.events import DAY, NOW, lead
+from tests.storage.builders import at, inbound, reply
 
 
 def _handled_conversations(feed):

@@ -24,6 +24,7 @@ from commands.parse import parse_command
 from commands.query import Query
 from storage.models import Message
 from storage.privacy import Pseudonymiser
+from tests.offline import PRELUDE
 from tests.storage.builders import T0, inbound, reply
 
 DAY = 1440
@@ -242,18 +243,11 @@ def test_shorten_flattens_and_cuts_long_text_at_a_word_break(text, expected):
     assert len(shorten(text)) <= 200
 
 
-NO_NLTK = """
-import json, sys
+NO_NLTK = (
+    PRELUDE
+    + """
+import json
 from datetime import datetime, timedelta, UTC
-import nltk
-
-def no_network(event, args):
-    if event in ("socket.connect", "socket.getaddrinfo"):
-        raise RuntimeError("network use: " + event)
-
-sys.addaudithook(no_network)
-nltk.data.path[:] = [sys.argv[1]]
-nltk.download = lambda *a, **k: sys.exit("nltk.download called")
 from commands.kpis.nlp import sentiment, topics, voice
 from commands.query import Query
 from storage.db import make_engine
@@ -270,6 +264,7 @@ with engine.connect() as conn:
     print(json.dumps([sentiment(conn, query)["net"], topics(conn, query)["phrases"],
                       len(voice(conn, query)["negative"])]))
 """
+)
 
 
 def test_kpis_compute_with_no_nltk_data_and_no_network(tmp_path):

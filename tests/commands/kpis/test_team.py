@@ -5,8 +5,8 @@ from __future__ import annotations
 from commands.business_hours import BusinessClock
 from commands.kpis import team
 from storage.settings import BusinessHours
-from tests.commands.kpis.events import DAY, reply
-from tests.storage.builders import assignment, inbound, status
+from tests.commands.kpis.events import DAY
+from tests.storage.builders import assignment, inbound, reply, status
 
 
 def test_team_report_per_agent_sorted_by_replies(feed, ask):

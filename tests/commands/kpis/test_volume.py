@@ -7,8 +7,8 @@ import pytest
 
 from commands.kpis import backlog, business, team
 from commands.kpis import volume as kpi
-from tests.commands.kpis.events import DAY, NOW, escalation, reply
-from tests.storage.builders import assignment, inbound, status
+from tests.commands.kpis.events import DAY, NOW, escalation
+from tests.storage.builders import assignment, inbound, reply, status
 
 
 def test_volume_counts_opened_conversations_customer_messages_and_human_replies(feed, ask):
