@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from commands.engine import change
-from commands.format import MISSING, format_change, format_value, meets_benchmark
+from commands.format import COUNT, MISSING, format_change, format_value, meets_benchmark
 from commands.kpis import KPIS
 from commands.parse import METRIC_NAMES
 from commands.render_nlp import NLP_METRICS, nlp_renderable
@@ -60,10 +60,7 @@ def render_result(result: KpiResult) -> RenderableType:
                 Text(key.replace("_", " "), style="bold" if key == headline else ""),
                 Text(show(value, key_unit)),
                 Text(show(previous, key_unit), style=_QUIET),
-                # a count going up is good or bad only when it is the KPI itself (backlog)
-                _change_cell(
-                    value, previous, key_unit, better if key_unit != "count" or key == headline else None
-                ),
+                _change_cell(value, previous, key_unit, _judged(better, key_unit, key == headline)),
                 _benchmark_cell(value, result.benchmark.get(key), key_unit, better),
             )
         parts += [table, *nested] if table.row_count else nested
@@ -148,8 +145,9 @@ def _rows_table(key: str, rows: list[dict[str, Any]], units: dict) -> Renderable
 
 
 def _judged(better: str | None, unit: str, is_headline: bool) -> str | None:
-    """Which way is good for this row: counts beside the KPI (how many answers) are neither."""
-    return better if unit != "count" or is_headline else None
+    """Which way is good for this row: a count going up is good or bad only when it is the KPI itself
+    (backlog); counts beside it (how many answers) are neither."""
+    return better if unit != COUNT or is_headline else None
 
 
 def _is_rows(value: Any) -> bool:
@@ -169,7 +167,7 @@ def _headline(metric: str) -> str | None:
 
 
 def _unit(metric: str) -> str:
-    return KPIS[metric].unit if metric in KPIS else "count"
+    return KPIS[metric].unit if metric in KPIS else COUNT
 
 
 def _better(metric: str) -> str | None:

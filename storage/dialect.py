@@ -70,11 +70,6 @@ def try_leader_lock(conn: Connection) -> bool:
     return bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK}).scalar_one())
 
 
-def has_percentiles(conn: Connection) -> bool:
-    """Whether the database computes exact percentiles itself (PostgreSQL's percentile_cont; not SQLite)."""
-    return conn.dialect.name == "postgresql"
-
-
 @contextmanager
 def short_wait(conn: Connection, milliseconds: int = 250) -> Iterator[Connection]:
     """`conn` (outside a transaction) waiting at most `milliseconds` for another writer's lock, for
