@@ -30,8 +30,24 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_settings(**overrides) -> Settings:
-    """The workspace settings, or exit 2 naming the setting that is wrong."""
+DB_HELP = "Database URL or SQLite file (default: DATABASE_URL, else ./kpibot.db)."
+
+
+def db_option() -> typer.models.OptionInfo:
+    """The `--db` option every command that opens the database takes (one way to name it everywhere)."""
+    return typer.Option(None, "--db", help=DB_HELP, show_default=False)
+
+
+def database_url(db: str | None) -> str | None:
+    """`--db` as a database URL: a URL as given, a file name as SQLite; None when not given."""
+    if db is None:
+        return None
+    return db if "://" in db else f"sqlite:///{db}"
+
+
+def load_settings(db: str | None = None, **overrides) -> Settings:
+    """The workspace settings (`db`: the `--db` option), or exit 2 naming the setting that is wrong."""
+    overrides["database_url"] = overrides.get("database_url") or database_url(db)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except (ValidationError, ValueError) as exc:

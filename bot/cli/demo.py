@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import func, select
 
-from bot.cli.context import console, errors, fail, load_settings, open_engine
+from bot.cli.context import console, database_url, errors, fail, load_settings, open_engine
 from bot.cli.digest import write_digest_chart
 from bot.demo import generate_demo_events
 from commands.engine import measure, scorecard
@@ -72,4 +72,4 @@ def _database_url(db: str | None) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    return db if "://" in db else f"sqlite:///{db}"
+    return database_url(db)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from sqlalchemy.engine import Engine
 
-from bot.cli.context import fail, load_settings, open_engine
+from bot.cli.context import db_option, fail, load_settings, open_engine
 from commands.digest import build_digest, digest_text
 from storage.settings import Settings
 
@@ -29,12 +29,12 @@ def digest(
     at: str = typer.Option(
         None, "--at", help="As of this ISO-8601 time (default: now); shows the day before."
     ),
-    db: str = typer.Option(None, "--db", help="Database URL or SQLite file (default: DATABASE_URL)."),
+    db: str = db_option(),
 ) -> None:
     """Preview the daily digest of yesterday vs the day before, and write its chart."""
     if not preview:
         fail("only `kpibot digest --preview` exists: `kpibot serve` posts digests on schedule")
-    settings = load_settings(database_url=None if db is None else (db if "://" in db else f"sqlite:///{db}"))
+    settings = load_settings(db)
     zone = _zone(tz or settings.tz)
     now = _moment(at, zone)
     channels = _channels(channel or [], settings)
