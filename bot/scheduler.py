@@ -186,3 +186,20 @@ def maintain(now: datetime | None = None) -> None:
         sync_jobs(scheduler, runtime.engine, runtime.settings)
     for result in jobs.retry_unsent(now):
         _log.info("digest retried: %s", result)
+
+
+def start_cache_warmer(settings: Settings, engine: Engine) -> BackgroundScheduler:
+    """The scheduler of a bot without Slack (webhooks only): the KPI cache job alone, at start and hourly,
+    in memory. It leaves the shared job store (digests, alerts) to a bot that can post them."""
+    scheduler = _Scheduler(job_defaults={"coalesce": True, "max_instances": 1}, timezone=UTC)
+    jobs.configure(settings, engine, web_client(settings), scheduler)
+    scheduler.add_job(
+        "bot.jobs:warm_kpi_days",
+        IntervalTrigger(hours=1, timezone=UTC),
+        id=KPI_DAYS,
+        name="fill the KPI cache for the days and hours that closed or changed",
+        misfire_grace_time=3600,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    return scheduler
