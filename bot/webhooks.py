@@ -80,7 +80,8 @@ def webhook_routes(
 ) -> list[Route]:
     """The webhook routes to mount on the bot's HTTP server: POST /events and POST /webhooks/chatwoot.
 
-    `metrics` counts the events stored (sources `webhook` and `chatwoot`); `clock` gives unix seconds.
+    `metrics` counts the events received (doors `webhook` and `chatwoot`) and failed writes; `clock`
+    gives unix seconds.
     """
     hooks = _Webhooks(settings, engine, ingestor, clock, metrics)
     return [
@@ -151,7 +152,7 @@ class _Webhooks:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed write is the sender's retry, never a traceback
             if self.metrics is not None:
-                self.metrics.write_failed(type(exc).__name__)
+                self.metrics.write_failed("webhook_write", type(exc).__name__)
             _log.error(
                 "%s request not stored: the database failed (%s)", door, type(exc).__name__, exc_info=exc
             )
@@ -164,7 +165,7 @@ class _Webhooks:
 
     def _answer(self, door: str, result: IngestResult) -> JSONResponse:
         if self.metrics is not None:
-            self.metrics.ingested(door, result.stored)
+            self.metrics.ingested(door, result)
         rejected = [{"index": outcome.position, "reason": outcome.reason} for outcome in result.rejected]
         return JSONResponse({"stored": result.stored, "duplicates": result.duplicates, "rejected": rejected})
 

@@ -27,6 +27,7 @@ def register(
             period_word = _chosen_period(body["actions"][0])
             publish_home(client, user_id, period_word, settings=settings, engine=engine, now=clock())
         except Exception as error:  # noqa: BLE001 - logged, and the tab says so instead of going stale
+            metrics.failed("home_tab", error)
             answer_unexpected_error(error, body, None, logger)
             publish_home_error(client, user_id, logger)
 

@@ -15,11 +15,11 @@ from slack_bolt import App
 from sqlalchemy.engine import Engine
 
 from bot.errors import answer_unexpected_error
-from bot.metrics import Metrics
+from bot.metrics import UNKNOWN, Metrics
 from bot.settings_commands import answer_settings_command
 from commands.engine import compute
 from commands.errors import UsageError
-from commands.parse import help_text, parse_command
+from commands.parse import KpiRequest, help_text, parse_command
 from commands.render_blocks import answer_message, help_message, notice_message
 from commands.subscribe import is_settings_command
 from storage.settings import Settings
@@ -55,10 +55,14 @@ def _answerer(
     def answer_command(body, client, context, respond, logger) -> None:
         # The HTTP server stamps when the request arrived, so the latency includes the wait for a thread.
         started = context.get("received_at") or time.perf_counter()
-        outcome = "answered"
+        text = body.get("text") or ""
+        metric, outcome = UNKNOWN, "answered"
         try:
             try:
-                message, public = _answer(body, client, default_metric, settings, engine, clock())
+                now = clock()
+                question = _question(text, default_metric, settings, now)
+                metric = question if isinstance(question, str) else question.metric
+                message, public = _answer(question, body, client, settings, engine, now)
             except UsageError as error:
                 outcome = "usage_error"
                 message, public = help_message(help_text(settings), error=error), False
@@ -69,25 +73,35 @@ def _answerer(
             )
         except Exception as error:  # noqa: BLE001 - the one place that turns any failure into an apology
             outcome = "error"
+            metrics.failed("answer", error)
             answer_unexpected_error(error, body, respond, logger, context=context)
-        metrics.command_served(body.get("command", "?"), outcome, time.perf_counter() - started)
+        metrics.command_served(body.get("command", "?"), metric, outcome, time.perf_counter() - started)
 
     return answer_command
 
 
+def _question(text: str, default_metric: str, settings: Settings, now: datetime) -> str | KpiRequest:
+    """What a command asks: the settings command's word (digest, alert, intake) or the KPI request.
+
+    Raises UsageError when the KPI grammar cannot read the text.
+    """
+    if default_metric == "scorecard" and is_settings_command(text):
+        return text.split()[0].lower()
+    return parse_command(text, settings, now, default_metric=default_metric)
+
+
 def _answer(
+    question: str | KpiRequest,
     body: dict[str, Any],
     client,
-    default_metric: str,
     settings: Settings,
     engine: Engine,
     now: datetime,
 ) -> tuple[dict[str, Any], bool]:
     """The message answering one slash command, and whether it is posted for the whole channel."""
-    text = body.get("text") or ""
-    if default_metric == "scorecard" and is_settings_command(text):
+    if isinstance(question, str):
         reply = answer_settings_command(
-            text,
+            body.get("text") or "",
             user_id=body["user_id"],
             channel_id=body["channel_id"],
             client=client,
@@ -96,10 +110,9 @@ def _answer(
             now=now,
         )
         return notice_message(reply), False
-    request = parse_command(text, settings, now, default_metric=default_metric)
-    if request.metric == "help":
+    if question.metric == "help":
         return help_message(help_text(settings)), False
     with engine.connect() as conn:
-        answer = compute(conn, request, settings, now)
-    asked_by = body.get("user_id") if request.public else None
-    return answer_message(answer, asked_by=asked_by), request.public
+        answer = compute(conn, question, settings, now)
+    asked_by = body.get("user_id") if question.public else None
+    return answer_message(answer, asked_by=asked_by), question.public

@@ -33,6 +33,7 @@ def register(
                 client, event["user"], DEFAULT_HOME_PERIOD, settings=settings, engine=engine, now=clock()
             )
         except Exception as error:  # noqa: BLE001 - logged, and the tab says so instead of staying blank
+            metrics.failed("home_tab", error)
             answer_unexpected_error(error, body, None, logger)
             publish_home_error(client, event["user"], logger)
 

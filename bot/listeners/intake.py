@@ -38,6 +38,7 @@ from storage.intake import (
 from storage.settings import Settings
 
 SOURCE = "slack"
+DOOR = "intake"  # its name in the metrics, beside the webhooks' doors
 # Subtypes that are someone saying something; the rest (joins, topic changes, edits…) are not messages
 _SPOKEN = {None, "bot_message", "thread_broadcast", "file_share", "me_message"}
 _log = logging.getLogger("kpibot.intake")
@@ -70,11 +71,11 @@ def register(
             result = ingestor.ingest(list(enumerate(events)), source=SOURCE, now=datetime.now(UTC))
         except Exception as exc:  # Slack's retry brings it again (the error handler forgets the delivery)
             if metrics is not None:
-                metrics.write_failed(type(exc).__name__)
+                metrics.write_failed("intake_write", type(exc).__name__)
             raise
         if metrics is not None:
             metrics.write_succeeded()
-            metrics.ingested(SOURCE, result.stored)
+            metrics.ingested(DOOR, result)
         if result.rejected:  # the reasons are in `kpibot rejected`; logs carry counts, not what was said
             _log.warning("%d intake event(s) refused; see `kpibot rejected list`", len(result.rejected))
 

@@ -141,7 +141,7 @@ def test_top_level_message_opens_an_inbound_twitter_conversation(bot):
     [(direction, kind, author)] = messages(bot)
     assert (direction, kind) == ("inbound", "customer")
     assert author != "@ana_ships on X"  # customer handles are pseudonymised
-    assert 'kpibot_events_ingested_total{source="slack"} 1.0' in bot.metrics.exposition().decode()
+    assert 'kpibot_events_total{door="intake",result="stored"} 1.0' in bot.metrics.exposition().decode()
 
 
 def test_member_reply_in_the_thread_is_the_first_response(bot):

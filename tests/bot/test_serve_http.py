@@ -46,7 +46,7 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path, database_url
     assert (response.status_code, response.json()) == (503, {"ok": False})
 
 
-def test_metrics_count_commands_by_outcome_with_their_latency(database_url, slack_api):
+def test_metrics_count_commands_by_metric_and_outcome_with_their_latency(database_url, slack_api):
     with running_bot(database_url, slack_api) as bot:
         for n, text in enumerate(["help", "frt twiter"], 1):
             bot.command(slash_command_body("/kpi", text, response_url=slack_api.new_response_url()))
@@ -58,17 +58,17 @@ def test_metrics_count_commands_by_outcome_with_their_latency(database_url, slac
 
         exposition = wait_for(counted, message="metrics of the second command")
 
-    assert 'kpibot_commands_total{command="/kpi",outcome="answered"} 1.0' in exposition
-    assert 'kpibot_commands_total{command="/kpi",outcome="usage_error"} 1.0' in exposition
-    assert 'kpibot_command_seconds_count{command="/kpi"} 2.0' in exposition
-    assert "# TYPE kpibot_events_ingested_total counter" in exposition
+    assert 'kpibot_commands_total{command="/kpi",metric="help",outcome="answered"} 1.0' in exposition
+    assert 'kpibot_commands_total{command="/kpi",metric="unknown",outcome="usage_error"} 1.0' in exposition
+    assert 'kpibot_command_seconds_count{command="/kpi",metric="help"} 1.0' in exposition
+    assert "# TYPE kpibot_events_total counter" in exposition
 
 
 def test_two_apps_in_one_process_keep_separate_metrics(database_url, engine, slack_api):
     settings = bot_settings(database_url, slack_api)
     first, second = create_http_app(settings, engine=engine), create_http_app(settings, engine=engine)
 
-    first.state.metrics.command_served("/kpi", "answered", 0.01)
+    first.state.metrics.command_served("/kpi", "frt", "answered", 0.01)
 
     assert 'outcome="answered"} 1.0' in first.state.metrics.exposition().decode()
     assert 'outcome="answered"' not in second.state.metrics.exposition().decode()

@@ -367,7 +367,7 @@ def test_chatwoot_payload_the_adapter_refuses_is_kept_and_answered_200(app):
     assert not {"Ana Souza", "ana_ships", "Plant mum"} & {w for w in row.payload.split('"')}
 
 
-def test_stored_events_are_counted_for_prometheus_by_door(server, database_url):
+def test_events_are_counted_for_prometheus_by_door_and_result(server, database_url):
     metrics = Metrics()
     with webhook_server(server, database_url, metrics, webhook_secret=SECRET, webhook_token=TOKEN) as (
         client,
@@ -376,5 +376,6 @@ def test_stored_events_are_counted_for_prometheus_by_door(server, database_url):
         post_events(client, [message("m1"), message("m2"), message("m2")])  # 2 stored, 1 duplicate
         post_chatwoot(client, fixture("message_updated_csat.json"))  # a message and its survey
     exposition = metrics.exposition().decode()
-    assert 'kpibot_events_ingested_total{source="webhook"} 2.0' in exposition
-    assert 'kpibot_events_ingested_total{source="chatwoot"} 2.0' in exposition
+    assert 'kpibot_events_total{door="webhook",result="stored"} 2.0' in exposition
+    assert 'kpibot_events_total{door="webhook",result="duplicate"} 1.0' in exposition
+    assert 'kpibot_events_total{door="chatwoot",result="stored"} 2.0' in exposition
