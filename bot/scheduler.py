@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from bot import jobs
 from bot.jobs.digest import LATE_LIMIT, subscription_zone
+from bot.metrics import Metrics
 from bot.slack_client import web_client
 from storage.db import session
 from storage.models import Subscription
@@ -78,10 +79,13 @@ def build_scheduler(
 
 
 def start_scheduler(
-    settings: Settings, engine: Engine, *, client: WebClient | None = None
+    settings: Settings, engine: Engine, *, client: WebClient | None = None, metrics: Metrics | None = None
 ) -> BackgroundScheduler:
-    """The process's scheduler, running: jobs synced with the subscriptions, maintenance every minute."""
+    """The process's scheduler, running: jobs synced with the subscriptions, maintenance every minute;
+    `metrics` counts its job runs (from the first, the cache warm-up at start)."""
     scheduler = build_scheduler(settings, engine, client=client)
+    if metrics is not None:
+        metrics.watch_scheduler(scheduler, job_kind)
     scheduler.start(paused=True)  # the job store must be open to compare jobs with subscriptions
     sync_jobs(scheduler, engine, settings)
     scheduler.add_job(
@@ -144,6 +148,16 @@ def job_id(subscription: Subscription) -> str:
     return f"{subscription.kind}-{subscription.id}"
 
 
+def job_kind(job_id: str) -> str:
+    """What the metrics call a job: digest, alert, maintenance, warm, or other (one label per kind of
+    job, never per subscription)."""
+    if job_id == MAINTENANCE:
+        return "maintenance"
+    if job_id == KPI_DAYS:
+        return "warm"
+    return job_id.split("-")[0] if job_id.startswith(_PREFIXES) else "other"
+
+
 def job_trigger(
     subscription: Subscription, settings: Settings, *, alert_minutes: int = ALERT_MINUTES
 ) -> CronTrigger | IntervalTrigger:
@@ -188,10 +202,15 @@ def maintain(now: datetime | None = None) -> None:
         _log.info("digest retried: %s", result)
 
 
-def start_cache_warmer(settings: Settings, engine: Engine) -> BackgroundScheduler:
+def start_cache_warmer(
+    settings: Settings, engine: Engine, *, metrics: Metrics | None = None
+) -> BackgroundScheduler:
     """The scheduler of a bot without Slack (webhooks only): the KPI cache job alone, at start and hourly,
-    in memory. It leaves the shared job store (digests, alerts) to a bot that can post them."""
+    in memory. It leaves the shared job store (digests, alerts) to a bot that can post them. `metrics`
+    counts its runs."""
     scheduler = _Scheduler(job_defaults={"coalesce": True, "max_instances": 1}, timezone=UTC)
+    if metrics is not None:
+        metrics.watch_scheduler(scheduler, job_kind)
     jobs.configure(settings, engine, web_client(settings), scheduler)
     scheduler.add_job(
         "bot.jobs:warm_kpi_days",
