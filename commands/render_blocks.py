@@ -10,12 +10,13 @@ from typing import Any
 
 from commands.engine import change
 from commands.errors import UsageError
-from commands.format import format_change, format_value, meets_benchmark
+from commands.format import TEXT, format_change, format_value, meets_benchmark
 from commands.kpis import KPIS, KpiSpec
+from commands.kpis.spec import has_data
 from commands.parse import METRIC_NAMES
 from commands.render_nlp import NLP_METRICS, nlp_message
-from commands.render_table import show, stat_label, table, table_rows
-from commands.result import KpiResult, Scorecard
+from commands.render_table import show, table, table_rows
+from commands.result import KpiResult, Scorecard, row_name
 from commands.slack_text import inline
 
 MAX_BLOCKS = 50
@@ -43,7 +44,7 @@ def kpi_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, 
     if _has_data(result.values, spec):
         lines = _comparison(result, spec)
         fields = [
-            f"*{stat_label(key)}*\n{inline(show(value, spec.unit_of(key)))}"
+            f"*{spec.label_of(key)}*\n{inline(show(value, spec.unit_of(key)))}"
             for key, value in result.values.items()
             if isinstance(value, int | float | str) and key not in (*_WAITING_KEYS, _headline_key(spec))
         ]
@@ -56,11 +57,10 @@ def kpi_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, 
         blocks.append(_section("\n".join(lines)))
     blocks.extend(_fields(fields[i : i + MAX_FIELDS]) for i in range(0, len(fields), MAX_FIELDS))
     blocks.extend(
-        _section(f"*{stat_label(key)}*\n{_table(value, spec.unit_of(key))}") for key, value in tables
+        _section(f"*{spec.label_of(key)}*\n{_table(value, spec.unit_of(key))}") for key, value in tables
     )
-    if result.breakdown:
-        rows = [{"key": row["key"], **_breakdown_columns(row["values"], spec)} for row in result.breakdown]
-        blocks.append(_section(f"*By {result.by}*\n{table(rows, spec.values, max_chars=MAX_SECTION)}"))
+    if result.breakdown and result.by is not None:
+        blocks.append(_section(f"*By {result.by}*\n{_breakdown_table(result, spec)}"))
     notes = list(result.notes)
     if not _has_data(result.values, spec) and _empty(spec) not in map(_sentence, notes):
         notes.insert(0, _empty(spec))
@@ -145,10 +145,7 @@ def _still_waiting(values: dict[str, Any]) -> list[str]:
 
 
 def _has_data(values: dict[str, Any], spec: KpiSpec | None) -> bool:
-    key = _headline_key(spec)
-    if key is not None:
-        return values.get(key) is not None
-    return any(value not in (None, [], {}) for value in values.values())
+    return has_data(values, _headline_key(spec))
 
 
 def _empty(spec: KpiSpec | None) -> str:
@@ -187,6 +184,14 @@ def _headline(values: dict[str, Any], spec: KpiSpec | None) -> str | None:
 
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _breakdown_table(result: KpiResult, spec: KpiSpec) -> str:
+    """The breakdown as a table whose first column, headed by the dimension ("Agent"), names each row (an
+    agent by name)."""
+    by = result.by or "key"
+    rows = [{by: row_name(row), **_breakdown_columns(row["values"], spec)} for row in result.breakdown or []]
+    return table(rows, {**spec.values, by: TEXT}, max_chars=MAX_SECTION)
 
 
 def _breakdown_columns(values: dict[str, Any], spec: KpiSpec | None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The terminal rendering of a KpiResult or Scorecard: rich tables a person reads at a glance.
 
 Each row shows the value, the previous period, the change (green when it is good news, red when
-bad) and the benchmark with ✅ when met or ⚠️ when missed. A KPI with no data shows its note.
+bad) and the benchmark with ✅ when met or ⚠️ when missed. A KPI with no data shows its note; a previous
+period without data shows "—" and no change on every row (KpiResult blanks it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from commands.kpis import KPIS
 from commands.parse import METRIC_NAMES
 from commands.render_nlp import NLP_METRICS, nlp_renderable
 from commands.render_table import column_unit, show
-from commands.result import KpiResult, Scorecard
+from commands.result import KpiResult, Scorecard, row_name
 
 _GOOD, _BAD, _QUIET = "green", "red", "dim"
 
@@ -53,7 +54,7 @@ def render_result(result: KpiResult) -> RenderableType:
         for key, value in result.values.items():
             key_unit = spec.unit_of(key)
             if _is_rows(value):
-                nested.append(_rows_table(key, value, key_unit))
+                nested.append(_rows_table(spec.label_of(key).lower(), value, key_unit))
                 continue
             previous = result.previous.get(key)
             table.add_row(
@@ -127,18 +128,18 @@ def _breakdown_table(result: KpiResult, units: dict) -> RenderableType:
     for row in rows:
         values = row["values"]
         table.add_row(
-            Text(str(row["key"])),
+            Text(row_name(row)),
             *(Text(show(values.get(k), column_unit(units, k))) for k in keys),
         )
     return table
 
 
-def _rows_table(key: str, rows: list[dict[str, Any]], units: dict) -> RenderableType:
+def _rows_table(title: str, rows: list[dict[str, Any]], units: dict) -> RenderableType:
     """A list of records inside the values (backlog's oldest conversations, the team report)."""
     if not rows:
-        return Text(f"{key.replace('_', ' ')}: none", style=_QUIET)
+        return Text(f"{title}: none", style=_QUIET)
     columns = list(rows[0])
-    table = Table(*(c.replace("_", " ") for c in columns), title=key.replace("_", " "), box=None)
+    table = Table(*(c.replace("_", " ") for c in columns), title=title, box=None)
     for row in rows:
         table.add_row(*(Text(show(row.get(c), column_unit(units, c))) for c in columns))
     return table

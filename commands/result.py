@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from commands.kpis import KPIS
+from commands.kpis.spec import has_data
 from commands.periods import Period
 
 
@@ -13,8 +15,11 @@ class KpiResult:
     """One KPI for a period, beside the previous period of equal length and the benchmark.
 
     `values`/`previous` follow the JSON contract of the KPI issue (durations in seconds, rates as
-    fractions, None when there is no data). `breakdown` is a list of {"key", "values"} when `by` was
-    asked. `notes` are sentences to show as they are ("no conversations in this period").
+    fractions, None when there is no data). When the previous period had no data (`had_data`), every
+    value of `previous` is None: its zero counts are no real zeros to compare with, so no rendering
+    shows a change against them. `breakdown` is a list of {"key", "values"} when `by` was asked, with
+    the agent's "name" too by agent (`row_name`). `notes` are sentences to show as they are ("no
+    conversations in this period").
     """
 
     metric: str
@@ -28,6 +33,15 @@ class KpiResult:
     by: str | None = None
     breakdown: list[dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.had_data(self.previous):
+            self.previous = dict.fromkeys(self.previous)
+
+    def had_data(self, values: dict[str, Any]) -> bool:
+        """Whether a period with these values had data, by this KPI's rule (commands.kpis.spec.has_data)."""
+        spec = KPIS.get(self.metric)
+        return has_data(values, spec.headline if spec is not None else None)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` document: the contract integrations and tests rely on."""
@@ -43,7 +57,7 @@ class KpiResult:
         }
         if self.by is not None:
             doc["by"] = self.by
-            doc["breakdown"] = self.breakdown or []
+            doc["breakdown"] = [_row_json(row, self.by) for row in self.breakdown or []]
         if self.notes:
             doc["notes"] = self.notes
         return doc
@@ -67,6 +81,19 @@ class Scorecard:
             "previous_period": _period_json(self.previous_period),
             "kpis": {r.metric: r.to_json() for r in self.results},
         }
+
+
+def row_name(row: dict[str, Any]) -> str:
+    """What a breakdown row is called: the agent's name when known, else its key (the agent id, the
+    channel, the day)."""
+    return str(row.get("name") or row["key"])
+
+
+def _row_json(row: dict[str, Any], by: str) -> dict[str, Any]:
+    """A breakdown row in JSON: by agent, the id as `key` and the name shown as `name`."""
+    if by != "agent":
+        return row
+    return {"key": row["key"], "name": row_name(row), "values": row["values"]}
 
 
 def _period_json(period: Period) -> dict[str, str]:

@@ -29,7 +29,8 @@ class KpiSpec:
     `compute(conn, query)` returns the `values` dict of the JSON contract (None where no data); `values`
     gives the unit of each of its keys. `headline` is the key shown as the main figure; `better` is
     "lower", "higher" or None (neither is good or bad); `empty` is the sentence shown when there is no
-    data; `breakdowns` lists the `by` dimensions it supports; `synonyms` other words that ask for it.
+    data; `breakdowns` lists the `by` dimensions it supports; `synonyms` other words that ask for it;
+    `labels` what a values key is called for this KPI where the key says little (a table's "rows").
     """
 
     key: str
@@ -41,6 +42,7 @@ class KpiSpec:
     empty: str
     breakdowns: tuple[str, ...] = ("channel", "day")
     synonyms: tuple[str, ...] = field(default=())
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def unit(self) -> str:
@@ -51,6 +53,23 @@ class KpiSpec:
     def unit_of(self, key: str) -> ValueUnit:
         """The unit of the value `key` (a KeyError names a value the registry does not declare)."""
         return self.values[key]
+
+    def label_of(self, key: str) -> str:
+        """The name shown for the value `key` of this KPI: its own label, else the common one (`label`)."""
+        return self.labels.get(key) or label(key)
+
+    def has_data(self, values: dict[str, Any]) -> bool:
+        """Whether a period had data for this KPI (`has_data`)."""
+        return has_data(values, self.headline)
+
+
+def has_data(values: dict[str, Any], headline: str | None) -> bool:
+    """Whether a period had data: its headline has a value, or for a KPI without one, some value is there
+    (an empty table is nothing; a count, even 0, is something). The one rule every rendering uses to say
+    "no data", and to show no previous figures or change against a previous period without any."""
+    if headline is not None:
+        return values.get(headline) is not None
+    return any(value not in (None, [], {}) for value in values.values())
 
 
 # How a value is labelled where its key would read poorly ("p90"); others read as their key ("Still waiting").

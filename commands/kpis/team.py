@@ -34,6 +34,12 @@ def agents(conn: Connection, query: Query) -> dict[str, Any]:
     return {"rows": sorted(rows, key=lambda r: (-r["replies"], r["agent"]))}
 
 
+def agent_names(conn: Connection, query: Query) -> dict[str, str]:
+    """The name each agent active in the query's period and channels goes by in the team report, for the
+    rows of `by agent`; an agent the events never named is left out (shown by id)."""
+    return {row["agent"]: row["name"] for row in agents(conn, query)["rows"] if row["name"]}
+
+
 def quick_replies(conn: Connection, query: Query) -> dict[str, Any]:
     """Human replies sent in the period per quick-reply/template id, most used first."""
     used = kpi_cache.tally(conn, "quick_replies", query.until_now().scope())
@@ -61,6 +67,7 @@ SPECS = (
         "no agent activity in this period",
         ("channel", "day"),
         synonyms=("team",),
+        labels={"rows": "Agents"},
     ),
     KpiSpec(
         "quick-replies",
@@ -71,5 +78,6 @@ SPECS = (
         None,
         "no quick replies used in this period",
         ("channel", "day", "agent"),
+        labels={"rows": "Quick replies"},
     ),
 )

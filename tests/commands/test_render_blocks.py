@@ -123,6 +123,18 @@ def test_lists_render_as_aligned_tables():
     )
 
 
+def test_the_team_report_table_is_titled_by_what_its_rows_are():
+    rows = [{"agent": "U01AGENT2", "name": "Tom", "conversations": 4, "replies": 6}]
+
+    message = kpi_message(result("agents", {"rows": rows}, {"rows": []}))
+
+    assert texts(message)[0].splitlines()[:3] == [
+        "*Agents*",
+        "```",
+        "Agent      Name  Conversations  Replies",
+    ]
+
+
 def test_long_breakdown_is_cut_to_fit_with_and_n_more():
     rows = [{"key": f"agent-{n:02d}", "values": {"mean": 60.0 * n, "count": n}} for n in range(1, 41)]
 
@@ -131,7 +143,7 @@ def test_long_breakdown_is_cut_to_fit_with_and_n_more():
     table = texts(message)[-1]
     lines = table.splitlines()
     # header line, "```", the column titles, 15 rows, "```", then the 25 rows left out
-    assert lines[:4] == ["*By agent*", "```", "          Mean  Count", "agent-01  1m    1"]
+    assert lines[:4] == ["*By agent*", "```", "Agent     Mean  Count", "agent-01  1m    1"]
     assert lines[-1] == "…and 25 more" and len(lines) == 20 and len(table) <= MAX_SECTION
 
 

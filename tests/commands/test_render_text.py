@@ -9,6 +9,7 @@ import pytest
 
 from commands.format import format_change, format_duration, format_value, meets_benchmark
 from commands.periods import Period
+from commands.render_blocks import kpi_message
 from commands.render_text import to_text
 from commands.result import KpiResult, Scorecard
 
@@ -124,6 +125,92 @@ def test_kpi_without_data_shows_its_note_and_no_zero_duration():
     assert "0s" not in text and "mean" not in text
 
 
+def test_a_previous_period_without_data_shows_no_figure_and_no_change_on_any_row_anywhere():
+    # The week before had no first response (mean None): its count 0 and still-waiting 0 are no real
+    # zeros to compare with, so no row reads "▲ 2" against them, in the terminal, in Slack or in JSON.
+    values = {
+        "mean": 5400.0,
+        "median": 5400.0,
+        "p90": 8280.0,
+        "count": 2,
+        "still_waiting": 1,
+        "oldest_waiting": 3600.0,
+    }
+    nothing = {
+        "mean": None,
+        "median": None,
+        "p90": None,
+        "count": 0,
+        "still_waiting": 0,
+        "oldest_waiting": None,
+    }
+    result = frt_result(values, nothing, benchmark={"mean": 10800.0})
+
+    text = squeeze(to_text(result))
+    assert "mean 1h 30m — — 3h ✅" in text
+    assert "count 2 — —" in text
+    assert "still waiting 1 — —" in text
+    assert "▲" not in text and "▼" not in text
+
+    slack = "\n".join(block["text"]["text"] for block in kpi_message(result)["blocks"] if "text" in block)
+    assert "Previous period (2026-10-26 – 2026-11-01): no data" in slack
+    assert "▲" not in slack and "▼" not in slack
+
+    assert result.to_json()["previous"] == dict.fromkeys(nothing)
+
+
+def test_a_previous_period_with_data_keeps_its_real_zeros():
+    # A previous mean of 2 h is data: its still-waiting 0 is a real zero, and the rise to 1 shows.
+    previous = {
+        "mean": 7200.0,
+        "median": 7200.0,
+        "p90": 7200.0,
+        "count": 1,
+        "still_waiting": 0,
+        "oldest_waiting": None,
+    }
+    values = {**previous, "still_waiting": 1, "oldest_waiting": 60.0}
+    result = frt_result(values, previous)
+    assert result.to_json()["previous"] == previous
+    assert "still waiting 1 0 ▲ 1" in squeeze(to_text(result))
+
+
+def test_breakdown_by_agent_names_each_agent_or_falls_back_to_the_id():
+    values = {
+        "mean": 900.0,
+        "median": 900.0,
+        "p90": 1140.0,
+        "count": 2,
+        "still_waiting": 0,
+        "oldest_waiting": None,
+    }
+    rows = [
+        {"key": "U01AGENT1", "name": "Maya", "values": {**values, "mean": 1200.0, "count": 1}},
+        {"key": "U01AGENT9", "values": {**values, "mean": 600.0, "count": 1}},
+    ]
+    result = frt_result(values, values, by="agent", breakdown=rows)
+
+    text = squeeze(to_text(result))
+    assert "by agent" in text and " agent mean median" in text
+    assert "Maya 20m" in text and "U01AGENT9 10m" in text
+    assert "U01AGENT1" not in text
+
+    slack = kpi_message(result)["blocks"][-2]["text"]["text"]
+    assert slack.splitlines() == [
+        "*By agent*",
+        "```",
+        "Agent      Mean  Count",
+        "Maya       20m   1",
+        "U01AGENT9  10m   1",
+        "```",
+    ]
+
+    assert [(row["key"], row["name"]) for row in result.to_json()["breakdown"]] == [
+        ("U01AGENT1", "Maya"),
+        ("U01AGENT9", "U01AGENT9"),
+    ]
+
+
 def test_breakdown_rows_are_listed_under_the_kpi():
     values = {
         "mean": 900.0,
@@ -190,3 +277,5 @@ def test_values_made_only_of_records_show_just_their_table():
     text = squeeze(to_text(result))
     assert "U1 12 10m" in text and "U2 3 —" in text
     assert "previous" not in text  # no empty value/previous/change table above the records
+    assert text.splitlines()[2].strip() == "agents"  # the table's title says what its rows are
+    assert "rows" not in text

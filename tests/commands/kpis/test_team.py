@@ -47,6 +47,19 @@ def test_team_report_per_agent_sorted_by_replies(feed, ask):
     assert ask(team.agents, agent="U2") == {"rows": [{**u2, "resolutions": 0}]}
 
 
+def test_agent_names_are_those_of_the_team_report_and_unnamed_agents_are_left_out(feed, ask):
+    feed(
+        inbound("a1", 0, conv="c1"),
+        reply("a2", 10, conv="c1", agent="U1", name="Maya"),
+        inbound("b1", 20, conv="c2", channel="facebook"),
+        reply("b2", 30, conv="c2", channel="facebook", agent="U2", name="Tom"),
+        inbound("c1", 40, conv="c3"),
+        reply("c2", 50, conv="c3", agent="U3", name=None),
+    )
+    assert ask(team.agent_names) == {"U1": "Maya", "U2": "Tom"}
+    assert ask(team.agent_names, channels=("facebook",)) == {"U2": "Tom"}
+
+
 def test_team_report_first_response_times_count_business_hours_when_asked(feed, ask):
     feed(inbound("a1", 30), reply("a2", 90))
     # T0 is Friday 09:00 UTC; open only 09:00-10:00 on Fridays: 09:30 -> 10:30 is 1 h, 30 min of it open
