@@ -8,9 +8,10 @@ can be added with `create_http_app(..., routes=[...])`; they find the settings, 
 `app.state`. `serve` also runs the scheduler (digests, alerts) when this process is the leader
 (`bot.leader`: always on SQLite, one process of several on PostgreSQL).
 
-With `SLACK_APP_TOKEN` set, Slack's requests arrive over Socket Mode (no public URL needed) and the
-HTTP server still serves health, metrics and webhooks. On SIGTERM uvicorn stops accepting requests,
-finishes those in flight, then the lifespan waits for answers still being computed.
+With `SLACK_APP_TOKEN` set, Slack's requests arrive over Socket Mode (no public URL needed; the
+connection is opened in the background by `bot.slack_link`) and the HTTP server still serves health,
+metrics and webhooks; without any Slack setting it serves only those. On SIGTERM uvicorn stops accepting
+requests, finishes those in flight, then the lifespan waits for answers still being computed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from datetime import UTC, datetime
 import anyio
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from sqlalchemy import text
@@ -40,7 +40,8 @@ from starlette.routing import BaseRoute, Route
 from bot.app import create_app
 from bot.leader import Leadership
 from bot.metrics import Metrics
-from bot.scheduler import start_scheduler
+from bot.scheduler import start_cache_warmer, start_scheduler
+from bot.slack_link import HTTP, SOCKET, SocketModeLink, slack_mode
 from bot.slack_requests import MAX_BODY_BYTES as MAX_SLACK_BODY_BYTES
 from bot.slack_requests import signed_by_slack
 from bot.webhooks import webhook_routes
@@ -66,12 +67,18 @@ def create_http_app(
 ) -> Starlette:
     """The bot's HTTP application: Slack requests, health, metrics, and any extra `routes`.
 
-    `app.state` holds `settings`, `engine`, `metrics` and `bolt` (the Bolt app) for extra routes.
+    `app.state` holds `settings`, `engine`, `metrics` and `bolt` (the Bolt app; None without Slack
+    settings) for extra routes, and `socket_mode` (the SocketModeLink, once started; else None).
     """
     engine = engine or make_engine(settings.database_url)
     metrics = Metrics()
     executor = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="kpibot-answer")
-    bolt = create_app(settings, engine=engine, client=client, clock=clock, metrics=metrics, executor=executor)
+    mode = slack_mode(settings)
+    bolt = (  # no Bolt app without Slack settings: it could neither verify nor answer anything
+        create_app(settings, engine=engine, client=client, clock=clock, metrics=metrics, executor=executor)
+        if mode is not None
+        else None
+    )
 
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     # Threads of their own per kind of work, so that no slow database write (webhooks, intake events)
@@ -102,6 +109,8 @@ def create_http_app(
 
     async def healthz(request: Request) -> Response:
         health: dict = {"ok": await _within(HEALTH_SECONDS, threads["health"], database_answers, engine)}
+        if not health["ok"]:
+            metrics.database_error("health_check")
         if health["ok"] and metrics.failing_since is not None:  # writes failed: do they work again?
             refused = await _within(HEALTH_SECONDS, threads["health"], write_refused, engine)
             if refused is None:
@@ -122,25 +131,24 @@ def create_http_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
-        socket_mode = None
-        if settings.slack_app_token is not None:
-            socket_mode = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-            await run_in_threadpool(socket_mode.connect)
-            _log.info("connected to Slack over Socket Mode")
+        link = None
+        if mode == SOCKET:  # opened in the background: health, metrics and webhooks serve meanwhile
+            link = SocketModeLink(bolt, settings.slack_app_token.get_secret_value())
+            link.start()
+        app.state.socket_mode = link
         try:
             yield
         finally:
-            if socket_mode is not None:
-                await run_in_threadpool(socket_mode.close)
+            if link is not None:
+                await run_in_threadpool(link.close)
             # Answers already acked must still reach Slack before the process exits.
             await run_in_threadpool(executor.shutdown, wait=True)
             _log.info("all answers in flight were sent; stopped")
 
     # Slack's HTTP requests only in HTTP mode: under Socket Mode they arrive over the socket, and a
-    # route that verifies nothing (Bolt skips verification in Socket Mode) must not exist.
-    slack_routes = (
-        [] if settings.slack_app_token else [Route("/slack/events", slack_events, methods=["POST"])]
-    )
+    # route that verifies nothing (Bolt skips verification in Socket Mode) must not exist; without Slack
+    # settings there is nothing to verify requests with.
+    slack_routes = [Route("/slack/events", slack_events, methods=["POST"])] if mode == HTTP else []
     app = Starlette(
         routes=[
             *slack_routes,
@@ -155,6 +163,7 @@ def create_http_app(
     app.state.engine = engine
     app.state.metrics = metrics
     app.state.bolt = bolt
+    app.state.socket_mode = None
     return app
 
 
@@ -189,16 +198,25 @@ def database_answers(engine: Engine) -> bool:
 
 
 def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = None) -> None:
-    """Runs the bot until SIGTERM or Ctrl-C: uvicorn on `host:port`, Socket Mode too when configured."""
+    """Runs the bot until SIGTERM or Ctrl-C: uvicorn on `host:port`, Socket Mode too when configured.
+
+    Without Slack settings it still serves webhooks, health and metrics, and fills the KPI cache; the
+    digests and alerts (which post to Slack) are left to a bot that has Slack.
+    """
     app = create_http_app(settings, engine=engine)
     engine = app.state.engine
-    leadership = Leadership(
-        engine,
-        lambda: start_scheduler(settings, engine).shutdown,
-        retry_seconds=settings.leader_retry_seconds,
-    )
-    app.state.leadership = leadership
-    leadership.start()
+    if slack_mode(settings) is None:
+        warmer = start_cache_warmer(settings, engine, metrics=app.state.metrics)
+        stop_background = warmer.shutdown
+    else:
+        leadership = Leadership(
+            engine,
+            lambda: start_scheduler(settings, engine, metrics=app.state.metrics).shutdown,
+            retry_seconds=settings.leader_retry_seconds,
+        )
+        app.state.leadership = leadership
+        leadership.start()
+        stop_background = leadership.stop
     config = uvicorn.Config(
         app,
         host=host,
@@ -214,7 +232,7 @@ def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = N
     try:
         uvicorn.Server(config).run()
     finally:
-        leadership.stop()
+        stop_background()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

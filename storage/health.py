@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from storage.models import RawEvent
@@ -34,3 +34,9 @@ def write_refused(engine: Engine) -> str | None:
         first_line = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200] if str(exc) else ""
         return f"{type(exc).__name__}: {first_line}".rstrip(": ")
     return None
+
+
+def holds_events(engine: Engine) -> bool:
+    """Whether any event was ever stored (by any door) in this database."""
+    with engine.connect() as conn:
+        return conn.execute(select(RawEvent.__table__.c.id).limit(1)).first() is not None

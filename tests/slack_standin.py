@@ -4,6 +4,8 @@ Tests point the real Bolt app and the real ``slack_sdk.WebClient`` at ``SlackSta
 request is recorded as a ``Call`` so tests can assert on what the app sent to Slack.
 """
 
+import base64
+import hashlib
 import itertools
 import json
 import threading
@@ -20,6 +22,8 @@ from slack_sdk.signature import SignatureVerifier
 
 TEAM_ID = "T123"
 BOT_USER_ID = "UBOT"
+SOCKET_PATH = "/socket"  # where apps.connections.open sends Socket Mode clients
+_WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's handshake constant
 BOT_ID = "B123"
 APP_ID = "A123"
 # WebClient sends these as JSON strings inside form bodies; decoded so tests can compare Python objects.
@@ -76,7 +80,34 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def do_GET(self) -> None:
-        self._handle()
+        if urlsplit(self.path).path == SOCKET_PATH:
+            self._websocket()
+        else:
+            self._handle()
+
+    def _websocket(self) -> None:
+        """Socket Mode's WebSocket: the handshake (or a refusal), then the socket held open, silent, until
+        the client closes it."""
+        standin = self.server.standin
+        with standin._lock:
+            standin.socket_attempts += 1
+            accepted = standin.sockets_accepted
+        if not accepted:
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1((key + _WEBSOCKET_GUID).encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        while self.rfile.read(1):  # the client's pings, ignored
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean; the recorded calls are the log."""
@@ -122,6 +153,8 @@ class SlackStandIn:
         self._response_ids = itertools.count(2)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.sockets_accepted = True  # False: the Socket Mode WebSocket handshake is refused (HTTP 403)
+        self.socket_attempts = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> "SlackStandIn":
@@ -272,6 +305,9 @@ class SlackStandIn:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _api_apps_connections_open(self, p):
+        return {"ok": True, "url": f"ws://{self.base_url.removeprefix('http://')}{SOCKET_PATH}"}
 
     def _api_chat_postMessage(self, p):
         ts = self._next_ts()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -11,6 +12,7 @@ from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
 from storage.db import make_engine
+from storage.health import holds_events
 from storage.schema import SchemaBehind, SchemaUnknown
 from storage.settings import Settings
 
@@ -78,3 +80,22 @@ def close_engines() -> None:
 def safe_url(url: str) -> str:
     """`url` with its password masked, for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def database_name(url: str) -> str:
+    """The database as a user finds it: a SQLite file's absolute path, else the URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(parsed.database).resolve())
+    return safe_url(url)
+
+
+def empty_database_notice(engine: Engine, settings: Settings) -> str | None:
+    """One line saying the database holds no events and what to do; None when it holds some."""
+    if holds_events(engine):
+        return None
+    return (
+        f"the database {database_name(settings.database_url)} holds no events yet: try `kpibot demo`, "
+        "`kpibot import FILE`, or send webhooks to `kpibot serve`; for another database use --db or "
+        "DATABASE_URL"
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import signal
-import threading
+import time
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
@@ -86,29 +87,19 @@ def test_extra_routes_are_served_beside_slack_and_see_the_app_state(database_url
     assert response.text == f"pong {slack_api.api_url}"
 
 
-def test_with_an_app_token_startup_opens_socket_mode_with_it_and_fails_loudly_when_slack_refuses(
-    database_url, slack_api
+def test_with_an_app_token_the_server_serves_at_once_and_opens_socket_mode_in_the_background(
+    database_url, engine, slack_api
 ):
-    # The stand-in speaks no WebSocket: refusing the token shows the server asked for a Socket Mode URL.
-    slack_api.fail_next("apps.connections.open", error="invalid_auth")
     settings = bot_settings(database_url, slack_api, slack_app_token="xapp-test")
-    server = uvicorn.Server(uvicorn.Config(create_http_app(settings), port=0, log_config=None))
-    exits = []
+    app = create_http_app(settings, engine=engine)
+    with serving(app) as base_url:
+        health = httpx.get(f"{base_url}/healthz")
+        connected = app.state.socket_mode.connected.wait(10)
+        slack_route = httpx.post(f"{base_url}/slack/events", content=b"{}")
 
-    def run() -> None:
-        try:
-            server.run()
-        except SystemExit as exit:  # uvicorn's way of saying the application could not start
-            exits.append(exit.code)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout=20)
-
-    call = slack_api.wait_for_call("apps.connections.open")
-    assert call.headers["authorization"] == "Bearer xapp-test"
-    # uvicorn exits with code 3 when the application fails to start
-    assert exits == [3] and not server.started
+    assert health.status_code == 200 and connected
+    assert slack_api.calls_to("apps.connections.open")[0].headers["authorization"] == "Bearer xapp-test"
+    assert slack_route.status_code == 404  # Slack's requests arrive over the socket only
 
 
 def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_finishing_it(
@@ -151,6 +142,88 @@ def test_kpibot_serve_answers_a_signed_command_and_exits_0_on_sigterm_after_fini
     # the rate-limited users.info was retried and the answer sent before the process exited
     assert len(slack_api.calls_to("users.info")) == 2
     assert slack_api.responses[-1][1]["text"].startswith("Done: daily digest in <#C1> at 09:00")
+
+
+def test_kpibot_serve_without_slack_settings_serves_webhooks_health_and_metrics(tmp_path, database_url):
+    webhook_secret = "w" * 32
+    env = {"DATABASE_URL": database_url, "KPIBOT_WEBHOOK_SECRET": webhook_secret}
+    process, log = kpibot_serve(tmp_path, env)
+    try:
+        base_url = served_url(process, log)
+        body = json.dumps(twitter_week(datetime.now(UTC))[0]).encode()
+        timestamp = str(int(time.time()))
+        signature = hmac.new(webhook_secret.encode(), f"{timestamp}.".encode() + body, "sha256").hexdigest()
+        stored = httpx.post(
+            f"{base_url}/events",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Kpibot-Timestamp": timestamp,
+                "X-Kpibot-Signature": f"sha256={signature}",
+            },
+        )
+        health = httpx.get(f"{base_url}/healthz")
+        slack_route = httpx.post(f"{base_url}/slack/events", content=b"{}")
+        process.send_signal(signal.SIGTERM)
+        exit_code = process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    said = log.read_text()
+    assert (stored.status_code, stored.json()) == (200, {"stored": 1, "duplicates": 0, "rejected": []})
+    assert health.json() == {"ok": True} and slack_route.status_code == 404
+    assert said.count("Slack is not configured (no SLACK_BOT_TOKEN): serving webhooks, /healthz and") == 1
+    assert "holds no events yet" in said  # said once, at start, before the webhook stored one
+    assert exit_code == 0 and "Traceback" not in said
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        ({"SLACK_SIGNING_SECRET": SECRET}, "auth.test"),
+        ({"SLACK_APP_TOKEN": "xapp-bogus"}, "apps.connections.open"),
+    ],
+)
+def test_kpibot_serve_exits_2_in_one_line_when_slack_refuses_a_token(
+    tmp_path, database_url, slack_api, monkeypatch, env, refused
+):
+    monkeypatch.chdir(tmp_path)
+    slack_api.fail_next(refused, error="invalid_auth")
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-bogus",
+        "SLACK_API_URL": slack_api.api_url,
+        **env,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    outcome = CliRunner().invoke(cli, ["serve", "--port", "0"])
+
+    token = "SLACK_BOT_TOKEN" if refused == "auth.test" else "SLACK_APP_TOKEN"
+    assert outcome.exit_code == 2 and "Traceback" not in outcome.output
+    assert outcome.output.startswith(f"error: Slack refused {token} (invalid_auth): ")
+    assert len(outcome.output.strip().splitlines()) == 1
+
+
+def test_kpibot_serve_starts_when_slack_cannot_be_reached_and_says_so_in_one_line(tmp_path, database_url):
+    env = {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    }
+    process, log = kpibot_serve(tmp_path, env)
+    try:
+        health = httpx.get(f"{served_url(process, log)}/healthz")
+    finally:
+        process.kill()
+        process.wait(timeout=20)
+
+    said = log.read_text()
+    assert health.status_code == 200 and "Traceback" not in said
+    assert said.count("cannot reach Slack when checking SLACK_BOT_TOKEN: ") == 1
+    assert "starting anyway: Slack's requests work once it is reachable" in said
 
 
 @pytest.mark.parametrize(
