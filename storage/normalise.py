@@ -10,6 +10,7 @@ owned by another door (OWNED_SOURCES).
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable
@@ -143,9 +144,14 @@ class Normaliser:
 
     def channel(self, raw: str) -> str:
         """The canonical channel name for `raw` (aliases applied), or EventError if unknown."""
-        name = self._words.get(raw.strip().lower())
+        word = raw.strip().lower()
+        name = self._words.get(word)
         if name is None:
-            raise EventError(f'"channel" {raw!r} is not a known channel ({", ".join(self._known)})')
+            close = difflib.get_close_matches(word, list(self._words), n=1)  # as `kpibot digest` suggests
+            raise EventError(
+                f'"channel" {raw!r} is not a known channel ({", ".join(self._known)})'
+                + (f" — did you mean {close[0]!r}?" if close else "")
+            )
         return name
 
     def __call__(
