@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -17,7 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from storage import kpi_cache
 from storage.analysis import text_analyser
 from storage.bulk import bulk_insert
-from storage.dialect import lock_names
+from storage.dialect import insert_ignoring_conflicts, lock_names
 from storage.events import EventError
 from storage.models import RejectedEvent
 from storage.normalise import Accepted, Normaliser, Unreadable
@@ -119,8 +120,10 @@ class Ingestor:
         ]
         if rows:
             rows.sort(key=lambda row: row["position"])
+            table = RejectedEvent.__table__
+            # a payload kept already (a re-imported file, a resent event) is not kept again: still rejected
             with self.engine.begin() as conn:
-                bulk_insert(conn, RejectedEvent.__table__, rows)
+                conn.execute(insert_ignoring_conflicts(conn, table, ["fingerprint"]), rows)
         result.rejected = [Outcome(row["position"], "rejected", row["reason"]) for row in rows]
         return result
 
@@ -221,8 +224,8 @@ def _kind(exc: BaseException) -> str:
 def kept_row(
     source: str, position: int, reason: str, payload: Any, received: datetime, *, pseudonymised: bool = False
 ) -> dict[str, Any]:
-    """The rejected-event row keeping `payload` (see `storable_text`)."""
-    return {
+    """The rejected-event row keeping `payload` (see `storable_text`), with its `fingerprint`."""
+    row = {
         "source": source,
         "position": position,
         "reason": storable_text(reason),  # a reason may quote a value: no NUL or lone surrogate in it
@@ -230,6 +233,19 @@ def kept_row(
         "received_at": received,
         "pseudonymised": pseudonymised,
     }
+    row["fingerprint"] = fingerprint(source, row["payload"], position, row["reason"], whole=pseudonymised)
+    return row
+
+
+def fingerprint(source: str, payload: str, position: int | None, reason: str, *, whole: bool) -> str:
+    """What identifies a kept rejected payload (SHA-256, hex), from the row's own columns: its source and
+    kept payload when that is the whole event (`whole`: pseudonymised, as ingestion would store it, which
+    a resent event gives again); otherwise the kept text is only the payload's shape (`privacy.redacted`),
+    which two different lines may share, so its position and reason are part of its identity too (a
+    re-imported file gives both again). Revision 0008 computed it for the rows kept before it."""
+    parts = [source, payload] if whole else [source, payload, position, reason]
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def storable_text(payload: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint, false
+from sqlalchemy import Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from storage.models.types import UTCDateTime, time_field
@@ -27,9 +27,11 @@ class RawEvent(SQLModel, table=True):
 
 
 class RejectedEvent(SQLModel, table=True):
-    """A payload the bot refused, with why, kept for inspection and replay."""
+    """A payload the bot refused, with why, kept for inspection and replay; kept once, however often the
+    same payload arrives (`fingerprint`)."""
 
     __tablename__ = "rejected_event"
+    __table_args__ = (Index("uq_rejected_event_fingerprint", "fingerprint", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     source: str
@@ -40,3 +42,6 @@ class RejectedEvent(SQLModel, table=True):
     replayed_at: datetime | None = time_field()
     # customer ids in `payload` are pseudonyms already (see storage.privacy.private_event)
     pseudonymised: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # what identifies the refused payload (storage.ingest.fingerprint), so that a re-imported file or a
+    # resent event is not kept again; None on rows kept by a webhook's adapter (storage.replay)
+    fingerprint: str | None = Field(default=None, max_length=64)

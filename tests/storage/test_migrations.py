@@ -1,5 +1,6 @@
 """Alembic migrations: the head equals the models, empty databases get the schema, old ones are refused."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from storage.db import make_engine
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0007"  # the newest revision in storage/migrations/versions
+HEAD = "0008"  # the newest revision in storage/migrations/versions
 
 
 def _differences(engine) -> list:
@@ -62,6 +63,8 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
     SQLModel.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN pseudonymised"))  # added by revision 0006
+        conn.execute(text("DROP INDEX uq_rejected_event_fingerprint"))  # added by revision 0008
+        conn.execute(text("ALTER TABLE rejected_event DROP COLUMN fingerprint"))
         conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
 
     with pytest.raises(SchemaBehind, match=f"at revision 0001 and this kpibot needs {HEAD}"):
@@ -355,5 +358,65 @@ def test_revision_0007_notes_exactly_the_hours_0006_noted_under_the_new_names(ne
     assert at_0007[-2:] == [{hour(over)}, both]
     assert {"kpi_slot", "kpi_change_note"} <= tables and not {"kpi_day", "kpi_day_stale"} & tables
     assert installed and all(name.startswith("kpi_change") for name in installed)
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0008_gives_rows_kept_before_it_their_fingerprint_once_and_keeps_every_row(new_database_url):
+    """A payload kept twice before 0008 stays twice (the older row identified); re-imported after the
+    upgrade, it is not kept a third time."""
+    from storage.ingest import Ingestor
+    from storage.settings import Settings
+    from tests.storage.builders import inbound
+
+    url = new_database_url("before-0008", empty=True)
+    engine = make_engine(url, create=False)
+    upgrade(engine, "0007")
+    ingestor = Ingestor(engine, Settings(database_url=url, pseudonym_key="test-key"), analyse_text=False)
+    bad = json.dumps(inbound("m1", 0, channel="twiter"))
+    kept = ingestor._kept("kpibot", 1, "old reason", bad, datetime.now(UTC))  # as ingestion keeps it
+    insert = text(
+        "INSERT INTO rejected_event (source, position, reason, payload, received_at, pseudonymised)"
+        " VALUES ('kpibot', :position, 'old reason', :payload, '2026-12-01 10:00:00', :pseudonymised)"
+    )
+    with engine.begin() as conn:
+        for position in (1, 4):  # the same payload kept twice: an import run twice (or the line moved)
+            conn.execute(insert, {"position": position, "payload": kept["payload"], "pseudonymised": True})
+        shape = "(not JSON: 4 characters, not kept)"
+        conn.execute(insert, {"position": 2, "payload": shape, "pseudonymised": False})
+
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, fingerprint FROM rejected_event ORDER BY id")).all()
+    again = ingestor.ingest([(1, bad)])
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM rejected_event")).scalar_one()
+
+    assert [row.id for row in rows] == [1, 2, 3]
+    assert rows[0].fingerprint == kept["fingerprint"] and rows[1].fingerprint is None
+    assert rows[2].fingerprint not in (None, kept["fingerprint"])
+    assert (len(again.rejected), count) == (1, 3)
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0008_downgrade_drops_the_fingerprint_and_keeps_the_rows(new_database_url):
+    engine = make_engine(new_database_url("at-0008", empty=True), create=False)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO rejected_event (source, position, reason, payload, received_at, pseudonymised,"
+                " fingerprint) VALUES ('kpibot', 1, 'why', '{}', '2026-12-01 10:00:00', false, 'f')"
+            )
+        )
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0007")
+    with engine.connect() as conn:
+        columns = {column["name"] for column in inspect(conn).get_columns("rejected_event")}
+        count = conn.execute(text("SELECT count(*) FROM rejected_event")).scalar_one()
+    upgrade(engine)
+
+    assert "fingerprint" not in columns and count == 1
     assert _differences(engine) == []
     engine.dispose()
