@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CHANNELS = [
@@ -41,7 +41,8 @@ DEFAULT_ALIASES = {
 }
 
 # Defaults from docs/metrics.md "Benchmarks": metric key -> values key -> number (seconds, fractions, NPS
-# points).
+# points). CES has none: a mean effort means something only on the scale it was asked on (`ces_scale`), so
+# its benchmark is configured on that scale or not shown (the source article's "10" states no scale).
 DEFAULT_BENCHMARKS: dict[str, dict[str, Any]] = {
     "frt": {"mean": 7200.0},
     "bands": {"within_4h": 0.5, "within_24h": 0.9},
@@ -56,7 +57,6 @@ DEFAULT_BENCHMARKS: dict[str, dict[str, Any]] = {
     "leads": {"per_day": 5.0, "conversion_rate": 0.01},
     "csat": {"score": 0.70},
     "nps": {"score": 20.0},
-    "ces": {"mean": 10.0},
 }
 # Per-channel overrides, merged over DEFAULT_BENCHMARKS when one channel is asked for.
 DEFAULT_CHANNEL_BENCHMARKS: dict[str, dict[str, dict[str, Any]]] = {
@@ -171,6 +171,27 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from exc
         return value
+
+    @model_validator(mode="after")
+    def _ces_benchmarks_on_scale(self) -> Settings:
+        """A CES scale runs low to high, and a CES benchmark is a number on it: 10 on 1-7 would be always
+        met, so it is refused at load rather than shown."""
+        low, high = self.ces_scale
+        if low >= high:
+            raise ValueError(f"ces_scale must go from low to high, e.g. [1, 7], not [{low}, {high}]")
+        found = [("benchmarks", self.benchmarks.get("ces"))]
+        found += [(f"channel_benchmarks.{c}", b.get("ces")) for c, b in self.channel_benchmarks.items()]
+        for where, benchmark in found:
+            for key, value in (benchmark or {}).items():
+                on_scale = (
+                    isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
+                )
+                if not on_scale:
+                    raise ValueError(
+                        f"{where}.ces.{key} is {value!r}, not a number on the CES scale {low}-{high} "
+                        "(ces_scale): set it on that scale, or leave CES without a benchmark"
+                    )
+        return self
 
     @classmethod
     def settings_customise_sources(

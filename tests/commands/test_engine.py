@@ -6,12 +6,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import event
 
 from commands.engine import SCORECARD, change, compute, local_days
 from commands.errors import UsageError
 from commands.kpis import KPIS
 from commands.parse import parse_command
+from commands.render_blocks import kpi_message
+from commands.render_text import to_text
 from commands.result import KpiResult, Scorecard
 from storage.db import make_engine
 from storage.ingest import Ingestor
@@ -125,6 +128,53 @@ def test_benchmark_keeps_only_keys_the_kpi_reports(make):
     assert run(settings, engine, "frt").benchmark == {"mean": 900.0}
     assert run(settings, engine, "bands").benchmark == {"within_4h": 0.5}
     assert run(settings, engine, "wait").benchmark == {}
+
+
+def ces_answers(*scores: float) -> list[dict]:
+    """CES answers given on twitter yesterday (Sunday 2026-11-08), a minute apart from 10:00."""
+    start = NOW - timedelta(hours=14)
+    return [
+        {
+            "id": f"ces-{n}",
+            "type": "survey",
+            "at": (start + timedelta(minutes=n)).isoformat(),
+            "channel": "twitter",
+            "kind": "ces",
+            "score": score,
+        }
+        for n, score in enumerate(scores)
+    ]
+
+
+def test_ces_shows_no_benchmark_unless_one_is_configured_on_its_scale(make):
+    # (2 + 3 + 7) / 3 = 4 on the default 1-7 scale; no benchmark is built in for CES.
+    settings, engine = make(ces_answers(2, 3, 7))
+    result = run(settings, engine, "ces")
+    assert (result.values, result.benchmark) == ({"mean": 4.0, "responses": 3}, {})
+    lines = [" ".join(line.split()) for line in to_text(result).splitlines()]
+    assert "mean 4 — —" in lines  # nothing in the benchmark column
+    assert "Benchmark" not in json.dumps(kpi_message(result))
+
+    # Configured at 3 on the 1-7 scale: shown, and a mean effort of 4 misses it (lower is better).
+    settings, _ = make([], benchmarks={"ces": {"mean": 3}})
+    result = run(settings, engine, "ces")
+    assert result.benchmark == {"mean": 3}
+    assert "mean 4 — — 3 ⚠️" in " ".join(to_text(result).split())
+    assert "Benchmark: 3 :warning: missed" in json.dumps(kpi_message(result))
+
+
+def test_a_ces_benchmark_off_its_scale_is_a_configuration_error():
+    # The source article's 10 on the default 1-7 scale would always be met: refused when settings load.
+    with pytest.raises(
+        ValidationError, match=r"benchmarks\.ces\.mean is 10, not a number on the CES scale 1-7"
+    ):
+        Settings(benchmarks={"ces": {"mean": 10}})
+    with pytest.raises(ValidationError, match=r"channel_benchmarks\.viber\.ces\.mean is 0,"):
+        Settings(channel_benchmarks={"viber": {"ces": {"mean": 0}}})
+    with pytest.raises(ValidationError, match=r"ces_scale must go from low to high"):
+        Settings(ces_scale=(7, 1))
+    # On a 0-10 scale, 10 is a benchmark like any other.
+    assert Settings(ces_scale=(0, 10), benchmarks={"ces": {"mean": 10}}).benchmark("ces") == {"mean": 10}
 
 
 def test_by_channel_lists_channels_with_data_worst_first(make):
