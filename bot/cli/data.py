@@ -9,8 +9,17 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.cli.context import EXIT_PROBLEMS, EXIT_STOPPED, console, errors, fail, load_settings, open_engine
-from storage.importer import import_items, open_binary, read_events
+from bot.cli.context import (
+    EXIT_PROBLEMS,
+    EXIT_STOPPED,
+    console,
+    db_option,
+    errors,
+    fail,
+    load_settings,
+    open_engine,
+)
+from storage.importer import CsvHeaderError, csv_header, import_items, is_csv, open_binary, read_events
 from storage.ingest import Ingestor, IngestResult
 from storage.purge import purge_text
 
@@ -28,18 +37,25 @@ def import_files(
         "kpibot", help="Source name; (source, id) is what makes an event a duplicate."
     ),
     batch: int = typer.Option(5000, min=1, help="Events per transaction."),
+    db: str = db_option(),
 ) -> None:
     """Import events (docs/events.md format) from files.
 
-    Exit code 0 if nothing was rejected, 1 if some lines were (each is printed), 3 if the import stopped
-    on an error (what was imported before it is kept: run the same command again to finish).
+    A CSV file's header names event fields, in any case (author_kind, author_id, author_name for the
+    author); other columns are left out, and said so once per file.
+
+    Exit code 0 if nothing was rejected, 1 if some lines were (each is printed), 2 for a usage problem
+    (no such file, a CSV header naming a field twice), 3 if the import stopped on an error (what was
+    imported before it is kept: run the same command again to finish).
     """
-    settings = load_settings()
+    settings = load_settings(db)
     for name in files:
         if name != "-" and Path(name).is_dir():
             fail(f"{name}: is a directory; name the files in it")
         if name != "-" and not Path(name).is_file():
             fail(f"{name}: no such file")
+    for name in files:
+        _check_csv_header(name)
     engine = open_engine(settings)
     ingestor = Ingestor(engine, settings)
     total = IngestResult()
@@ -74,6 +90,22 @@ def import_files(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
+def _check_csv_header(name: str) -> None:
+    """Says once which columns of a CSV file are left out; exits 2 when its header names a field twice."""
+    if name == "-" or not is_csv(name):
+        return
+    try:
+        with open_binary(name, sys.stdin.buffer) as handle:
+            columns = csv_header(handle)
+    except CsvHeaderError as exc:
+        fail(f"{name}: {exc}")
+    except (OSError, EOFError):
+        return  # a file that cannot be read: the import itself says why
+    notice = columns.notice()
+    if notice:
+        errors.print(f"{name}: {notice}", highlight=False, markup=False)
+
+
 def _print_rejections(result: IngestResult, name: str, files: list[str]) -> None:
     for outcome in result.rejected:
         errors.print(
@@ -95,9 +127,10 @@ def _first_line(exc: BaseException) -> str:
 
 def purge(
     days: int = typer.Option(None, help="Retention in days (default: KPIBOT_TEXT_RETENTION_DAYS, 90)."),
+    db: str = db_option(),
 ) -> None:
     """Delete message text (and rejected events) older than the retention period; derived numbers stay."""
-    settings = load_settings()
+    settings = load_settings(db)
     retention = settings.text_retention_days if days is None else days
     if retention < 0:
         fail("--days must be 0 or more")
@@ -128,7 +161,7 @@ def _count_lines(name: str) -> int | None:
             count = sum(1 for line in handle if line.strip())
     except (OSError, EOFError):
         return None
-    return count - (1 if name.lower().removesuffix(".gz").endswith(".csv") else 0)
+    return count - (1 if is_csv(name) else 0)
 
 
 def _where(name: str, files: list[str]) -> str:
