@@ -5,8 +5,10 @@ Admins are the workspace's admins and owners (from `users.info`) and the user id
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from slack_sdk import WebClient
@@ -28,6 +30,35 @@ ADMINS_ONLY = (
     "or see what is set with `/kpi digest list` and `/kpi alert list`."
 )
 _NAMES = {"digest": "daily digest", "alert": "backlog alert"}
+TERMINAL_USER = "terminal"  # created_by of what the CLI sets: no Slack user
+_HOW_TO_ADD = {  # by whether the listing is for the terminal
+    False: {"digest": "`/kpi digest here 09:00`", "alert": "`/kpi alert backlog 5 4h here`"},
+    True: {"digest": "`kpibot digest add C0123ABCD 09:00`", "alert": "`kpibot alert add C0123ABCD 5 4h`"},
+}
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks for a settings change, and what the bot can learn about them and the target channel."""
+
+    user_id: str
+    is_admin: Callable[[], bool]
+    time_zone: Callable[[], str | None]  # for a digest typed without one
+    can_post_in: Callable[[str], bool] | None = None  # None: cannot be checked from here
+
+    @classmethod
+    def slack_user(cls, client: WebClient, user_id: str, settings: Settings) -> Asker:
+        """A Slack user: admin and time zone from `users.info` (asked once), membership checked."""
+        user = cache(lambda: client.users_info(user=user_id)["user"])
+        return cls(
+            user_id,
+            is_admin=lambda: is_admin(user(), settings),
+            time_zone=lambda: user().get("tz"),
+            can_post_in=lambda channel: _bot_is_member(client, channel),
+        )
+
+
+TERMINAL = Asker(TERMINAL_USER, is_admin=lambda: True, time_zone=lambda: None)  # whoever runs the CLI
 
 
 def answer_settings_command(
@@ -40,26 +71,38 @@ def answer_settings_command(
     engine: Engine,
     now: datetime,
 ) -> str:
-    """The reply to a settings command: the listing, the change made, or why it was refused.
+    """The reply to a settings command typed in Slack: the listing, the change made, or why it was refused.
+
+    Raises UsageError for a command it cannot read.
+    """
+    asker = Asker.slack_user(client, user_id, settings)
+    return settings_reply(text, here=channel_id, asker=asker, settings=settings, engine=engine, now=now)
+
+
+def settings_reply(
+    text: str, *, here: str, asker: Asker, settings: Settings, engine: Engine, now: datetime
+) -> str:
+    """The reply (Slack mrkdwn) to a settings command about the Slack channel `here`, from `asker`;
+    the one place digests, alerts and intake channels are changed, from Slack or from the terminal.
 
     Raises UsageError for a command it cannot read.
     """
     if text.split()[0].lower() == "intake":
         return intake_command(
             text,
-            user_id=user_id,
-            channel_id=channel_id,
+            user_id=asker.user_id,
+            channel_id=here,
             settings=settings,
             engine=engine,
             now=now,
-            is_admin=lambda: is_admin(client.users_info(user=user_id)["user"], settings),
+            is_admin=asker.is_admin,
         )
-    request = parse_settings(text, settings, here=channel_id)
+    request = parse_settings(text, settings, here=here)
     with session(engine) as db:
         if request.action == "list":
-            return _listing(request.kind, list_subscriptions(db, kind=request.kind), settings, now)
-        user = client.users_info(user=user_id)["user"]
-        if not is_admin(user, settings):
+            subscriptions = list_subscriptions(db, kind=request.kind)
+            return _listing(request.kind, subscriptions, settings, now, terminal=asker is TERMINAL)
+        if not asker.is_admin():
             return ADMINS_ONLY
         if request.action == "off":
             removed = remove_subscriptions(db, kind=request.kind, slack_channel=request.slack_channel)
@@ -70,11 +113,11 @@ def answer_settings_command(
                 )
             return f"The {_NAMES[request.kind]} in <#{request.slack_channel}> is off."
         if request.kind == "digest" and request.timezone is None:
-            request = replace(request, timezone=user.get("tz") or settings.tz)
-        saved = add_subscription(db, _subscription(request, user_id, now))
+            request = replace(request, timezone=asker.time_zone() or settings.tz)
+        saved = add_subscription(db, _subscription(request, asker.user_id, now))
         subscriptions_changed()
     reply = f"Done: {describe(saved)}."
-    if not _bot_is_member(client, saved.slack_channel):
+    if asker.can_post_in is not None and not asker.can_post_in(saved.slack_channel):
         reply += (
             f"\n:warning: I am not in <#{saved.slack_channel}> yet, so I cannot post there: "
             "type `/invite @kpibot` in that channel."
@@ -102,15 +145,22 @@ def describe(subscription: Subscription) -> str:
     )
 
 
-def _listing(kind: str, subscriptions: list[Subscription], settings: Settings, now: datetime) -> str:
+def _listing(
+    kind: str, subscriptions: list[Subscription], settings: Settings, now: datetime, *, terminal: bool
+) -> str:
     if not subscriptions:
-        how = "`/kpi digest here 09:00`" if kind == "digest" else "`/kpi alert backlog 5 4h here`"
+        how = _HOW_TO_ADD[terminal][kind]
         return f"No {_NAMES[kind]}s yet. An admin can add one with {how}."
     lines = [
-        f"• {describe(sub)} (set by <@{sub.created_by}>) — {schedule_note(sub, settings, now)}"
-        for sub in subscriptions
+        f"• {describe(sub)} ({_set_by(sub)}) — {schedule_note(sub, settings, now)}" for sub in subscriptions
     ]
     return f"*{_NAMES[kind].capitalize()}s*\n" + "\n".join(lines)
+
+
+def _set_by(subscription: Subscription) -> str:
+    if subscription.created_by == TERMINAL_USER:
+        return "set from the terminal"
+    return f"set by <@{subscription.created_by}>"
 
 
 def _subscription(request: SettingsRequest, user_id: str, now: datetime) -> Subscription:

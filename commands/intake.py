@@ -5,6 +5,7 @@ change them.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -54,7 +55,9 @@ def intake_command(
         channel = settings.channel_words().get(words[1].lower())
         if channel is None:
             known = ", ".join(sorted(set(settings.channel_words().values())))
-            raise UsageError(f"unknown channel `{words[1]}`; use one of {known}")
+            close = difflib.get_close_matches(words[1].lower(), list(settings.channel_words()), n=1)
+            hint = f" — did you mean `{close[0]}`?" if close else f"; use one of {known}"
+            raise UsageError(f"unknown channel `{words[1]}`{hint}", close)
         add_intake(db, channel_id, channel, user=user_id, now=now)
     return (
         f"Done: messages in <#{channel_id}> are now *{inline(channel)}* conversations. Top-level messages "

@@ -100,8 +100,12 @@ def parse_command(
     )
 
 
-def help_text(settings: Settings) -> str:
-    """The short help: grammar, examples, periods, modifiers, metrics with their names, and channels."""
+def help_text(settings: Settings, *, terminal: bool = False) -> str:
+    """The short help: grammar, examples, periods, modifiers, metrics with their names, and channels;
+    in Slack's syntax (`/kpi …`), or the terminal's (`kpibot kpi …`) when `terminal`."""
+    kpi, sentiment, topics = (
+        ("kpibot kpi", "kpibot sentiment", "kpibot topics") if terminal else ("/kpi", "/sentiment", "/topics")
+    )
     bh_note = (
         "durations in business hours"
         if settings.business_hours is not None
@@ -117,18 +121,31 @@ def help_text(settings: Settings) -> str:
         )
     )
     metrics = "\n".join(f"`{key}` {METRIC_NAMES[key]}" for key in METRICS)
+    where = (
+        "`--json` the answer as data · `--at TIME` as of another moment"
+        if terminal
+        else "`public` post in the channel"
+    )
+    setup = (
+        "`kpibot digest list|add|off` · `kpibot alert list|add|off` · `kpibot intake list|add|off`"
+        if terminal
+        else "`/kpi digest here 09:00 Europe/Paris` · `/kpi alert backlog 5 4h here` · "
+        "`/kpi intake here twitter` (admins; `list` shows them, `off` stops them)"
+    )
     return (
         "*kpibot* — support KPIs where the team works\n"
-        "`/kpi [metric] [channel…] [period] [by agent|channel|day] [bh] [public]`\n"
-        "Words after the metric may come in any order. `/kpi` alone shows the scorecard "
+        f"`{kpi} [metric] [channel…] [period] [by agent|channel|day] [bh]"
+        f"{'' if terminal else ' [public]'}`\n"
+        f"Words after the metric may come in any order. `{kpi}` alone shows the scorecard "
         "(all channels, 7 days, vs previous period and benchmark).\n"
-        "*Examples*: `/kpi frt twitter` · `/kpi backlog` · `/kpi csat 30d by channel` · "
-        "`/kpi wait ig last-week bh` · `/sentiment instagram 30d` · `/topics`\n"
+        f"*Examples*: `{kpi} frt twitter` · `{kpi} backlog` · `{kpi} csat 30d by channel` · "
+        f"`{kpi} wait ig last-week bh` · `{sentiment} instagram 30d` · `{topics}`\n"
         "*Periods*: `today` `yesterday` `7d` (default) `30d` `90d` `Nd` `Nh` `this-week` `last-week` "
         "`this-month` `last-month` `2026-11-01..2026-11-15`\n"
-        f"*Modifiers*: `by agent|channel|day` breakdown · `bh` {bh_note} · `public` post in the channel\n"
+        f"*Modifiers*: `by agent|channel|day` breakdown · `bh` {bh_note} · {where}\n"
         f"*Metrics*:\n{metrics}\n"
-        f"*Channels*: {channels}; `all` (default)"
+        f"*Channels*: {channels}; `all` (default)\n"
+        f"*Digests, alerts, intake channels*: {setup}"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version as package_version
+
 import typer
 
 from bot.cli import data, db, demo, digest, kpi, rejected, rescore, serve
@@ -14,12 +16,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"kpibot {package_version('kpibot')}")
+        raise typer.Exit()
+
+
 for module in (data, demo, serve, rejected, kpi, digest, rescore, db):
     module.register(app)
 
 
 @app.callback()
-def _root(context: typer.Context) -> None:
+def _root(
+    context: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print kpibot's version and exit."
+    ),
+) -> None:
     context.call_on_close(close_engines)
 
 

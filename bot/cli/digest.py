@@ -10,16 +10,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from sqlalchemy.engine import Engine
 
+from bot.cli import setup
 from bot.cli.context import db_option, fail, load_settings, open_engine
 from commands.digest import build_digest, digest_text
 from storage.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
-    app.command("digest")(digest)
+    group = typer.Typer(
+        help="Daily digests: preview one here (--preview), or list, add and turn off those posted in Slack.",
+        invoke_without_command=True,
+    )
+    group.callback()(digest)
+    setup.register(app, group)
+    app.add_typer(group, name="digest")
 
 
 def digest(
+    context: typer.Context,
     preview: bool = typer.Option(False, "--preview", help="Show the digest here (the bot posts it itself)."),
     channel: list[str] = typer.Option(
         None, "--channel", help="Support channel(s), repeat or comma-separate."
@@ -31,9 +39,12 @@ def digest(
     ),
     db: str = db_option(),
 ) -> None:
-    """Preview the daily digest of yesterday vs the day before, and write its chart."""
+    """Daily digests: `--preview` shows yesterday's here and writes its chart; `list`, `add`, `off` set up
+    those the bot posts in Slack."""
+    if context.invoked_subcommand is not None:
+        return
     if not preview:
-        fail("only `kpibot digest --preview` exists: `kpibot serve` posts digests on schedule")
+        fail("use `kpibot digest --preview`, or `kpibot digest list|add|off` (see `kpibot digest --help`)")
     settings = load_settings(db)
     zone = _zone(tz or settings.tz)
     now = _moment(at, zone)

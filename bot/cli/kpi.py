@@ -8,11 +8,21 @@ from datetime import UTC, datetime
 
 import typer
 
-from bot.cli.context import EXIT_USAGE, console, errors, fail, load_settings, open_engine
+from bot.cli.context import (
+    EXIT_USAGE,
+    console,
+    db_option,
+    empty_database_notice,
+    errors,
+    fail,
+    load_settings,
+    open_engine,
+)
 from commands.engine import compute
 from commands.errors import UsageError
 from commands.parse import help_text, parse_command
 from commands.render_text import render
+from commands.subscribe import is_settings_command
 from storage.settings import Settings
 
 _SLACK_MARKUP = re.compile(r"[*`]")
@@ -20,27 +30,61 @@ _SLACK_MARKUP = re.compile(r"[*`]")
 
 def register(app: typer.Typer) -> None:
     app.command("kpi")(kpi)
+    app.command("sentiment")(_twin("sentiment", "/sentiment"))
+    app.command("topics")(_twin("topics", "/topics"))
 
 
 def kpi(
     words: list[str] = typer.Argument(None, help="What to ask, as in Slack: `frt twitter 30d by channel`."),
     at: str = typer.Option(None, "--at", help="Answer as of this ISO-8601 time (default: now)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (durations in seconds)."),
+    db: str = db_option(),
 ) -> None:
-    """Show a KPI (or the scorecard) for a period, vs the previous period and the benchmark."""
-    settings = load_settings()
+    """Show a KPI (or the scorecard) for a period, vs the previous period and the benchmark.
+
+    `kpibot kpi help` lists the metrics, periods and channels it knows.
+    """
+    answer_question(" ".join(words or []), at=at, as_json=as_json, db=db)
+
+
+def _twin(metric: str, slash: str):
+    def command(
+        words: list[str] = typer.Argument(None, help="Channels, period, breakdown: `instagram 30d`."),
+        at: str = typer.Option(None, "--at", help="Answer as of this ISO-8601 time (default: now)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        db: str = db_option(),
+    ) -> None:
+        answer_question(" ".join([metric, *(words or [])]), at=at, as_json=as_json, db=db)
+
+    command.__doc__ = f"The terminal twin of {slash}, the same as `kpibot kpi {metric} …`."
+    return command
+
+
+def answer_question(text: str, *, at: str | None, as_json: bool, db: str | None) -> None:
+    """Answers one question in `/kpi` grammar: the result on stdout; a usage error is the error and one
+    line pointing to help, exit 2; a database holding no events says so once, on stderr."""
+    settings = load_settings(db)
     now = _moment(at, settings)
+    if is_settings_command(text):
+        kind = text.split()[0].lower()
+        fail(f"in the terminal, {kind} settings have their own command: `kpibot {kind} --help`")
     try:
-        request = parse_command(" ".join(words or []), settings, now)
+        request = parse_command(text, settings, now)
         if request.metric == "help":
             typer.echo(plain_help(settings))
             return
-        with open_engine(settings).connect() as conn:
+        engine = open_engine(settings)
+        with engine.connect() as conn:
             answer = compute(conn, request, settings, now)
     except UsageError as exc:
-        errors.print(f"error: {exc.message}", markup=False, highlight=False)
-        errors.print(plain_help(settings), markup=False, highlight=False)
+        errors.print(f"error: {_plain(exc.message)}", markup=False, highlight=False)
+        errors.print(
+            "see `kpibot kpi help` for the metrics, periods and channels", markup=False, highlight=False
+        )
         raise typer.Exit(EXIT_USAGE) from None
+    notice = empty_database_notice(engine, settings)
+    if notice:
+        errors.print(f"note: {notice}", markup=False, highlight=False)
     if as_json:
         typer.echo(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -48,8 +92,12 @@ def kpi(
 
 
 def plain_help(settings: Settings) -> str:
-    """The `/kpi help` text without Slack's *bold* and `code` marks."""
-    return _SLACK_MARKUP.sub("", help_text(settings))
+    """The help text as the terminal needs it (`kpibot kpi …`), without Slack's *bold* and `code` marks."""
+    return _plain(help_text(settings, terminal=True))
+
+
+def _plain(text: str) -> str:
+    return _SLACK_MARKUP.sub("", text)
 
 
 def _moment(at: str | None, settings: Settings) -> datetime:

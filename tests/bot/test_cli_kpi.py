@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.metadata import version as package_version
 
 import pytest
 from typer.testing import CliRunner
@@ -96,19 +97,70 @@ def test_no_words_prints_the_scorecard(runner):
     assert document["kpis"]["frt"]["values"]["mean"] == 2520.0
 
 
-def test_misspelt_channel_exits_2_with_did_you_mean_and_help(runner):
+def test_misspelt_channel_exits_2_with_did_you_mean_and_one_line_pointing_to_help(runner):
     result = runner.invoke(app, ["kpi", "frt", "twiter"])
     assert result.exit_code == 2
-    assert "unknown channel `twiter` — did you mean `twitter`?" in result.stderr
-    assert "Periods:" in result.stderr  # the help follows the error
+    assert result.stderr.splitlines() == [
+        "error: unknown channel twiter — did you mean twitter?",
+        "see `kpibot kpi help` for the metrics, periods and channels",
+    ]
     assert result.stdout == ""
 
 
-def test_help_prints_the_grammar_without_slack_markup(runner):
+def test_help_prints_the_terminal_grammar_without_slack_markup(runner):
     result = runner.invoke(app, ["kpi", "help"])
     assert result.exit_code == 0
-    assert "/kpi [metric] [channel…] [period]" in result.stdout
+    assert "kpibot kpi [metric] [channel…] [period] [by agent|channel|day] [bh]\n" in result.stdout
+    assert "kpibot sentiment instagram 30d · kpibot topics" in result.stdout
+    assert "kpibot digest list|add|off · kpibot alert list|add|off" in result.stdout
+    assert "/kpi" not in result.stdout and "/sentiment" not in result.stdout and "public" not in result.stdout
     assert "*" not in result.stdout and "`" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["sentiment", "topics"])
+def test_sentiment_and_topics_have_terminal_twins_answering_as_kpi_does(runner, command):
+    words = ["today", "--json", "--at", "2026-11-20T12:00:00Z"]
+    twin = runner.invoke(app, [command, *words])
+    through_kpi = runner.invoke(app, ["kpi", command, *words])
+    assert twin.exit_code == 0, twin.output
+    assert json.loads(twin.stdout) == json.loads(through_kpi.stdout)
+    assert json.loads(twin.stdout)["metric"] == command
+
+
+def test_settings_words_under_kpi_point_to_their_own_command(runner):
+    result = runner.invoke(app, ["kpi", "digest", "list"])
+    assert result.exit_code == 2
+    assert "kpibot digest --help" in result.stderr
+
+
+def test_an_empty_database_is_said_once_naming_its_absolute_path_and_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = CliRunner().invoke(app, ["kpi", "frt", "twitter", "30d"])
+    assert result.exit_code == 0
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert notes == [
+        f"note: the database {tmp_path.resolve() / 'kpibot.db'} holds no events yet: try `kpibot demo`, "
+        "`kpibot import FILE`, or send webhooks to `kpibot serve`; for another database use --db or "
+        "DATABASE_URL"
+    ]
+
+
+def test_a_database_with_events_gets_no_note_and_db_names_it(runner, database_url, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL")
+    result = runner.invoke(app, ["kpi", "frt", "today", "--json", "--at", "2026-11-20T12:00:00Z"])
+    named = runner.invoke(
+        app, ["kpi", "frt", "today", "--json", "--at", "2026-11-20T12:00Z", "--db", database_url]
+    )
+    assert "holds no events" in result.stderr  # ./kpibot.db is not the database holding them
+    assert named.exit_code == 0 and "note:" not in named.stderr
+    assert json.loads(named.stdout)["values"]["count"] == 1  # the twitter reply; facebook still waits
+
+
+def test_version_prints_the_installed_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"kpibot {package_version('kpibot')}"
 
 
 def test_unreadable_at_exits_2(runner):

@@ -1,0 +1,141 @@
+"""`kpibot digest|alert|intake list|add|off`: the terminal twins of `/kpi digest|alert|intake …`.
+
+They go through the same settings code as Slack (`bot.settings_commands.settings_reply`), as the operator
+(who may change anything: whoever can run the CLI can reach the database). Slack channels are named by
+id (in Slack: the channel's name > About > Channel ID), since the terminal cannot ask Slack for names.
+A running bot picks changes up within a minute.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import typer
+
+from bot.cli.context import EXIT_USAGE, console, db_option, errors, load_settings, open_engine
+from commands.errors import UsageError
+
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{4,}")
+_MENTION = re.compile(r"<([#@])([A-Z0-9]+)(?:\|[^>]*)?>")
+_MARKUP = re.compile(r"[*`]")
+CHANNEL_HELP = "Slack channel id, e.g. C0123ABCD (channel name > About > Channel ID)."
+
+
+def slack_channel(value: str) -> str:
+    """A Slack channel id as typed (`C0123ABCD`, `#C0123ABCD`), upper-cased; else a usage error."""
+    channel = value.strip().lstrip("#").upper()
+    if not _CHANNEL_ID.fullmatch(channel):
+        raise typer.BadParameter(
+            f"{value!r} is not a Slack channel id: use one like C0123ABCD "
+            "(in Slack, the channel's name > About > Channel ID)"
+        )
+    return channel
+
+
+def channel_argument():
+    return typer.Argument(..., help=CHANNEL_HELP, callback=slack_channel, show_default=False)
+
+
+def apply(text: str, *, here: str = "", db: str | None = None) -> None:
+    """Runs one settings command in `/kpi` grammar about the Slack channel `here`; prints the reply."""
+    # Imported here: Bolt and the scheduler's modules are not needed for `kpibot --help`.
+    from bot.settings_commands import TERMINAL, settings_reply
+
+    settings = load_settings(db)
+    engine = open_engine(settings)
+    try:
+        reply = settings_reply(
+            text, here=here, asker=TERMINAL, settings=settings, engine=engine, now=datetime.now(UTC)
+        )
+    except UsageError as exc:
+        errors.print(f"error: {plain(exc.message)}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    console.print(plain(reply), markup=False, highlight=False)
+
+
+def plain(text: str) -> str:
+    """Slack mrkdwn as terminal text: `<#C1>` → #C1, `<@U1>` → @U1, no bold or code marks, no emoji codes."""
+    text = _MENTION.sub(lambda m: m.group(1) + m.group(2), text)
+    return _MARKUP.sub("", text).replace(":warning: ", "warning: ")
+
+
+def register(app: typer.Typer, digest: typer.Typer) -> None:
+    """Adds `list|add|off` to the `digest` group, and the `alert` and `intake` groups, to `app`."""
+    digest.command("list")(digest_list)
+    digest.command("add")(digest_add)
+    digest.command("off")(digest_off)
+    alert = typer.Typer(help="Backlog alerts in Slack channels: list, add, turn off.", no_args_is_help=True)
+    alert.command("list")(alert_list)
+    alert.command("add")(alert_add)
+    alert.command("off")(alert_off)
+    app.add_typer(alert, name="alert")
+    intake = typer.Typer(
+        help="Slack channels read as support channels: list, add, turn off.", no_args_is_help=True
+    )
+    intake.command("list")(intake_list)
+    intake.command("add")(intake_add)
+    intake.command("off")(intake_off)
+    app.add_typer(intake, name="intake")
+
+
+def digest_list(db: str = db_option()) -> None:
+    """List the daily digests: where, when, for which channels, the next run and the last result."""
+    apply("digest list", db=db)
+
+
+def digest_add(
+    channel: str = channel_argument(),
+    time: str = typer.Argument(..., help="Local time of day, HH:MM.", show_default=False),
+    words: list[str] = typer.Argument(
+        None, help="Time zone (Europe/Paris; default the workspace's) and support channels (default all)."
+    ),
+    db: str = db_option(),
+) -> None:
+    """Post a daily digest in a Slack channel: `kpibot digest add C0123ABCD 09:00 Europe/Paris twitter`."""
+    apply(" ".join(["digest", time, *(words or [])]), here=channel, db=db)
+
+
+def digest_off(channel: str = channel_argument(), db: str = db_option()) -> None:
+    """Stop the daily digest in a Slack channel."""
+    apply("digest off", here=channel, db=db)
+
+
+def alert_list(db: str = db_option()) -> None:
+    """List the backlog alerts: where, on what condition, for which channels."""
+    apply("alert list", db=db)
+
+
+def alert_add(
+    channel: str = channel_argument(),
+    words: list[str] = typer.Argument(
+        None, help="N (open conversations, default 1), AGE (30m, 4h; default the threshold), channels."
+    ),
+    db: str = db_option(),
+) -> None:
+    """Alert a Slack channel when N conversations waited over AGE: `kpibot alert add C0123ABCD 5 4h`."""
+    apply(" ".join(["alert", "backlog", *(words or [])]), here=channel, db=db)
+
+
+def alert_off(channel: str = channel_argument(), db: str = db_option()) -> None:
+    """Stop the backlog alert in a Slack channel."""
+    apply("alert off", here=channel, db=db)
+
+
+def intake_list(db: str = db_option()) -> None:
+    """List the intake channels: Slack channels whose messages are support conversations."""
+    apply("intake list", db=db)
+
+
+def intake_add(
+    channel: str = channel_argument(),
+    support_channel: str = typer.Argument(..., help="The support channel they count as, e.g. twitter."),
+    db: str = db_option(),
+) -> None:
+    """Read a Slack channel's messages as conversations of a support channel (invite @kpibot there)."""
+    apply(f"intake here {support_channel}", here=channel, db=db)
+
+
+def intake_off(channel: str = channel_argument(), db: str = db_option()) -> None:
+    """Stop reading a Slack channel as an intake channel (conversations stored so far stay)."""
+    apply("intake off", here=channel, db=db)
