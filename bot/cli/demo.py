@@ -10,9 +10,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import func, select
 
-from bot.cli.context import console, database_url, errors, fail, load_settings, open_engine
+from bot.cli.context import console, database_url, errors, fail, load_settings, open_engine, safe_url
 from bot.cli.digest import write_digest_chart
-from bot.demo import generate_demo_events
+from bot.demo import DAYS, generate_demo_events
 from commands.engine import measure, scorecard
 from commands.kpis import KPIS
 from commands.periods import DEFAULT_PERIOD, resolve_period
@@ -20,9 +20,13 @@ from commands.render_text import render
 from storage.importer import import_items
 from storage.ingest import Ingestor
 from storage.models import Conversation
+from storage.settings import Settings
 
 DEMO_DB = "kpibot-demo.db"
 CHART = "kpibot-demo-digest.png"
+# What to ask next, beside `kpibot kpi help`: each answers with data on the demo's database, against a
+# previous period with data too (tests/bot/test_cli_demo.py asks them).
+NEXT = ("kpi frt twitter 30d", "kpi backlog", "digest --preview")
 
 
 def register(app: typer.Typer) -> None:
@@ -31,9 +35,16 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     conversations: int = typer.Option(3000, min=1, help="How many conversations to generate."),
-    days: int = typer.Option(30, min=1, help="How many days of traffic, ending now."),
+    days: int = typer.Option(
+        DAYS, min=1, help="How many days of traffic, ending now (enough for 30d to have a previous period)."
+    ),
     seed: int = typer.Option(7, help="Random seed; the same seed gives the same data."),
     db: str = typer.Option(None, help=f"Database URL or SQLite file (default: a fresh ./{DEMO_DB})."),
+    at: str = typer.Option(
+        None,
+        "--at",
+        help="End the traffic at this ISO-8601 time instead of now (the same seed and --at, the same data).",
+    ),
 ) -> None:
     """Generate sample traffic (no Slack needed) and show the product working on it."""
     url = _database_url(db)
@@ -41,8 +52,8 @@ def demo(
     engine = open_engine(settings)
     with engine.connect() as conn:
         if conn.execute(select(func.count()).select_from(Conversation)).scalar_one():
-            fail(f"{url} already holds conversations; pass --db with a new file to keep them apart")
-    now = datetime.now(UTC).replace(microsecond=0)
+            fail(f"{safe_url(url)} already holds conversations; pass --db with a new file to keep them apart")
+    now = _moment(at, settings)
     events = generate_demo_events(now=now, days=days, conversations=conversations, seed=seed)
     items = ((n, json.dumps(event)) for n, event in enumerate(events, 1))
     with Progress(
@@ -52,18 +63,39 @@ def demo(
         result = import_items(
             Ingestor(engine, settings), items, source="demo", progress=lambda n: progress.advance(task, n)
         )
-    console.print(f"demo data in {url}: {result.stored} events", highlight=False)
+    console.print(f"demo data in {safe_url(url)}: {result.stored} events", highlight=False)
     period = resolve_period(DEFAULT_PERIOD, now, settings.zone)
     with engine.connect() as conn:
         console.print(render(scorecard(conn, settings, now, (), period)))
         console.print(render(measure(conn, KPIS["topics"], settings, now, (), period)))
     chart = write_digest_chart(engine, settings, now, Path(CHART))
     console.print(f"digest chart for yesterday written to {chart}", highlight=False)
-    console.print(
-        f"next: [bold]export DATABASE_URL={url}[/bold] then try [bold]kpibot kpi frt twitter 30d[/bold], "
-        "[bold]kpibot kpi backlog[/bold], [bold]kpibot digest --preview[/bold] "
+    console.print(_next_steps(url, at), highlight=False)
+
+
+def _next_steps(url: str, at: str | None) -> str:
+    """The hint after the demo: the database to point at (its password masked) and what to ask; with
+    `--at`, each question is asked as of the same instant, since "now" would be past the demo's data."""
+    asked_at = f" --at {at}" if at is not None else ""
+    tries = ", ".join(f"[bold]kpibot {words}{asked_at}[/bold]" for words in NEXT)
+    return (
+        f"next: [bold]export DATABASE_URL={safe_url(url)}[/bold] then try {tries} "
         "or [bold]kpibot kpi help[/bold]"
     )
+
+
+def _moment(at: str | None, settings: Settings) -> datetime:
+    """Where the demo's traffic ends: `--at` (a time without offset in the workspace time zone), else now;
+    to the second, as events are."""
+    if at is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        fail(f"--at {at!r} is not an ISO-8601 time (e.g. 2026-11-20T09:00 or 2026-11-20T09:00:00Z)")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=settings.zone)
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def _database_url(db: str | None) -> str:

@@ -1,5 +1,5 @@
-"""The demo: a month of realistic support traffic for `kpibot demo`, no Slack account needed."""
+"""The demo: two months of realistic support traffic for `kpibot demo`, no Slack account needed."""
 
-from bot.demo.traffic import generate_demo_events
+from bot.demo.traffic import DAYS, generate_demo_events
 
-__all__ = ["generate_demo_events"]
+__all__ = ["DAYS", "generate_demo_events"]

@@ -37,9 +37,14 @@ from bot.demo.texts import (
     TOPIC_QUICK_REPLY,
 )
 
+# Days of traffic by default: every period the README, the help and `kpibot demo` suggest (`30d`, `7d`,
+# `today`, `this-week`, `last-week`, `this-month`) then has a whole previous period with data to compare
+# with. `30d` needs 60 days; `this-month` on the 31st, after a 31-day month, needs just under 62.
+DAYS = 62
+
 
 def generate_demo_events(
-    *, now: datetime, days: int = 30, conversations: int = 2000, seed: int = 7
+    *, now: datetime, days: int = DAYS, conversations: int = 2000, seed: int = 7
 ) -> Iterator[dict]:
     """Returns the demo's support events, lazily and in time order: `conversations` conversations
     opened in [now - days, now), customer changes (the base joined before the window) and leads.

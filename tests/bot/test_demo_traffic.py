@@ -293,6 +293,13 @@ def test_a_small_window_still_keeps_every_event_before_now():
     assert all(at(e) < on_the_second for e in events)
 
 
+def test_by_default_conversations_open_over_62_days_so_30d_and_this_month_have_a_previous_period():
+    events = list(generate_demo_events(now=NOW, conversations=300))
+    opened = [at(e) for e in events if e["type"] == "message" and e["direction"] == "inbound"]
+    # 300 over 62 days is about 5 a day: the first day of the window has some, nothing comes before it
+    assert NOW - timedelta(days=62) <= min(opened) < NOW - timedelta(days=61)
+
+
 def test_zero_conversations_still_gives_a_customer_base():
     events = list(generate_demo_events(now=NOW, days=7, conversations=0))
     assert events and {e["type"] for e in events} == {"customer"}
