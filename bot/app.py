@@ -134,6 +134,7 @@ def _once_per_event(metrics: Metrics, engine: Engine, clock: Callable[[], dateti
             try:
                 repeated = not first_delivery(engine, event_id, clock())
             except Exception:  # noqa: BLE001 - handling an event twice beats dropping it
+                metrics.database_error("slack_delivery")
                 logger.exception("could not record delivery of event %s; handling it", event_id)
                 repeated = False
             if repeated:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bot.running_bot import ingest, running_bot, twitter_week
+from tests.databases import refused_inserts
 from tests.slack_standin import block_action_body, event_body
 
 
@@ -108,3 +109,18 @@ def test_a_retry_reaching_another_bot_process_on_the_same_database_is_not_handle
     assert (delivered.status_code, retried.status_code) == (200, 200)
     assert retried.headers["X-Slack-No-Retry"] == "1"
     assert [call.params["user_id"] for call in slack_api.calls_to("views.publish")] == ["U1"]
+
+
+def test_an_event_whose_delivery_cannot_be_recorded_is_handled_and_counted_as_a_database_error(
+    database_url, engine, slack_api
+):
+    with (
+        running_bot(database_url, slack_api, engine=engine) as bot,
+        refused_inserts(engine, "slack_delivery"),
+    ):
+        answered = bot.event(home_opened(event_id="Ev10"))
+        slack_api.wait_for_call("views.publish")
+        exposition = bot.http.get("/metrics").text
+
+    assert answered.status_code == 200
+    assert 'kpibot_database_errors_total{operation="slack_delivery"} 1.0' in exposition

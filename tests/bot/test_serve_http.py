@@ -43,8 +43,10 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path, database_url
 
     with running_bot(database_url, slack_api, engine=unreachable) as bot:
         response = bot.http.get("/healthz")
+        exposition = bot.http.get("/metrics").text
 
     assert (response.status_code, response.json()) == (503, {"ok": False})
+    assert 'kpibot_database_errors_total{operation="health_check"} 1.0' in exposition
 
 
 def test_metrics_count_commands_by_metric_and_outcome_with_their_latency(database_url, slack_api):
