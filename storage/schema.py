@@ -8,23 +8,25 @@ decision for its operator, not a side effect of starting a bot).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from storage.dialect import schema_change
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Databases created before migrations existed were built by `create_all` at exactly this revision.
 INITIAL_REVISION = "0001"
+# The newest revision this kpibot ships (tests/storage/test_migrations.py checks it is Alembic's head).
+# Known without Alembic, so that opening an up-to-date database does not import it (start-up time).
+HEAD = "0008"
+VERSION_TABLE = "alembic_version"
 
 
 class SchemaBehind(RuntimeError):
@@ -43,21 +45,24 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for kpibot's migrations, on `connection` when given."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
-@lru_cache(maxsize=1)
 def head() -> str:
     """The newest revision this kpibot ships."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return HEAD
 
 
 def current(conn: Connection) -> str | None:
-    """The database's revision, or None for a database never migrated."""
-    return MigrationContext.configure(conn).get_current_revision()
+    """The database's revision, or None for a database never migrated (read as Alembic stores it)."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
 def _has_kpibot_tables(conn: Connection) -> bool:
@@ -70,6 +75,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     One process at a time (an advisory lock on PostgreSQL), so two bots starting together on an empty
     database don't both create it.
     """
+    from alembic import command
+
     with schema_change(engine) as conn:
         before = current(conn)
         config = alembic_config(conn)
@@ -81,6 +88,9 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
 
 
 def _known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     try:
         return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
     except CommandError:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import re
 
-import textblob.en
-
 from storage.language import detect_language
+
+# TextBlob (with NLTK and NumPy) is imported when the first message is scored, not with this module:
+# the KPI code reads the class thresholds below, and a `kpibot kpi` answer must not pay for TextBlob.
 
 POSITIVE_ABOVE = 0.1
 NEGATIVE_BELOW = -0.1
@@ -34,20 +35,20 @@ _EMOJI_NOISE = re.compile("[\u200d\ufe0f\U0001f3fb-\U0001f3ff]")
 _EMOJI_CHAR = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f300-\U0001faff]")
 
 
-class _PatternLexicon(textblob.en.Sentiment):
-    """TextBlob's English pattern sentiment with plain dict lookups, loaded up front.
+@functools.cache
+def _lexicon():
+    """TextBlob's English pattern sentiment with plain dict lookups, loaded up front, cues added.
 
     The base class re-dispatches every lookup through its lazy loader; scoring is lexicon lookups, so
     binding dict's own methods after an eager load keeps the semantics and scores faster (docs/performance.md,
     "Import").
     """
+    import textblob.en
 
-    __contains__ = dict.__contains__
-    __getitem__ = dict.__getitem__
+    class PatternLexicon(textblob.en.Sentiment):
+        __contains__ = dict.__contains__
+        __getitem__ = dict.__getitem__
 
-
-@functools.cache
-def _lexicon() -> _PatternLexicon:
     base = textblob.en.sentiment  # the instance TextBlob's PatternAnalyzer scores with
     tokenize = base.tokenizer
 
@@ -55,7 +56,7 @@ def _lexicon() -> _PatternLexicon:
         # The contraction rules all contain "'": skipping them otherwise gives identical tokens.
         return tokenize(text) if "'" in text else tokenize(text, replace={})
 
-    lexicon = _PatternLexicon(
+    lexicon = PatternLexicon(
         path=base.path,
         synset="wordnet_id",
         negations=base.negations,

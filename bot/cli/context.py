@@ -1,20 +1,21 @@
-"""What every CLI command needs: settings, a database engine, and one way to fail with a clear message."""
+"""What every CLI command needs: settings, a database engine, and one way to fail with a clear message.
+
+Kept light, like every module of bot.cli: `kpibot --help` imports them all, so the database, settings and
+KPI code are imported inside the functions that use them (docs/performance.md: start-up time).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy import make_url
-from sqlalchemy.engine import Engine
 
-from storage.db import make_engine
-from storage.health import holds_events
-from storage.schema import SchemaBehind, SchemaUnknown
-from storage.settings import Settings
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from storage.settings import Settings
 
 # Exit codes: 0 success, 1 the work ran but found problems (e.g. rejected events), 2 usage/config error,
 # 3 the work stopped on an error part-way (what was done is kept).
@@ -49,6 +50,10 @@ def database_url(db: str | None) -> str | None:
 
 def load_settings(db: str | None = None, **overrides) -> Settings:
     """The workspace settings (`db`: the `--db` option), or exit 2 naming the setting that is wrong."""
+    from pydantic import ValidationError
+
+    from storage.settings import Settings
+
     overrides["database_url"] = overrides.get("database_url") or database_url(db)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -58,6 +63,9 @@ def load_settings(db: str | None = None, **overrides) -> Settings:
 
 def open_engine(settings: Settings) -> Engine:
     """The engine for the configured database (an empty one gets the schema), closed when the command ends."""
+    from storage.db import make_engine
+    from storage.schema import SchemaBehind, SchemaUnknown
+
     try:
         engine = make_engine(settings.database_url)
     except (SchemaBehind, SchemaUnknown) as exc:
@@ -79,11 +87,15 @@ def close_engines() -> None:
 
 def safe_url(url: str) -> str:
     """`url` with its password masked, for messages and logs."""
+    from sqlalchemy import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
 def database_name(url: str) -> str:
     """The database as a user finds it: a SQLite file's absolute path, else the URL without its password."""
+    from sqlalchemy import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         return str(Path(parsed.database).resolve())
@@ -92,6 +104,8 @@ def database_name(url: str) -> str:
 
 def empty_database_notice(engine: Engine, settings: Settings) -> str | None:
     """One line saying the database holds no events and what to do; None when it holds some."""
+    from storage.health import holds_events
+
     if holds_events(engine):
         return None
     return (

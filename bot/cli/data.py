@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,9 +20,9 @@ from bot.cli.context import (
     load_settings,
     open_engine,
 )
-from storage.importer import CsvHeaderError, csv_header, import_items, is_csv, open_binary, read_events
-from storage.ingest import Ingestor, IngestResult
-from storage.purge import purge_text
+
+if TYPE_CHECKING:
+    from storage.ingest import IngestResult
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +49,9 @@ def import_files(
     (no such file, a CSV header naming a field twice), 3 if the import stopped on an error (what was
     imported before it is kept: run the same command again to finish).
     """
+    from storage.importer import import_items, open_binary, read_events
+    from storage.ingest import Ingestor, IngestResult
+
     settings = load_settings(db)
     for name in files:
         if name != "-" and Path(name).is_dir():
@@ -92,6 +96,8 @@ def import_files(
 
 def _check_csv_header(name: str) -> None:
     """Says once which columns of a CSV file are left out; exits 2 when its header names a field twice."""
+    from storage.importer import CsvHeaderError, csv_header, is_csv, open_binary
+
     if name == "-" or not is_csv(name):
         return
     try:
@@ -130,6 +136,8 @@ def purge(
     db: str = db_option(),
 ) -> None:
     """Delete message text (and rejected events) older than the retention period; derived numbers stay."""
+    from storage.purge import purge_text
+
     settings = load_settings(db)
     retention = settings.text_retention_days if days is None else days
     if retention < 0:
@@ -156,6 +164,8 @@ def _progress() -> Progress:
 def _count_lines(name: str) -> int | None:
     """Non-blank lines (less a CSV header): the progress bar's total; None when the file cannot be read
     (the import itself then says why)."""
+    from storage.importer import is_csv, open_binary
+
     try:
         with open_binary(name, sys.stdin.buffer) as handle:
             count = sum(1 for line in handle if line.strip())

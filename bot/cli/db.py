@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli.context import console, fail, load_settings, safe_url
-from storage.db import make_engine
-from storage.schema import current, head, upgrade
+from bot.cli.context import console, db_option, fail, load_settings, safe_url
 
 
 def register(app: typer.Typer) -> None:
@@ -16,12 +14,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db, name="db")
 
 
-def upgrade_command() -> None:
-    """Migrate the database (DATABASE_URL) to this kpibot's schema; creates it when empty.
+def upgrade_command(db: str = db_option()) -> None:
+    """Migrate the database (--db or DATABASE_URL) to this kpibot's schema; creates it when empty.
 
     Back up a database holding data first. Safe to run again, and from several machines at once.
     """
-    settings = load_settings()
+    from storage.schema import upgrade
+
+    settings = load_settings(db)
     engine = _engine(settings.database_url)
     try:
         before, after = upgrade(engine)
@@ -35,9 +35,11 @@ def upgrade_command() -> None:
         console.print(f"upgraded {_name(before)} → revision {after}", highlight=False)
 
 
-def current_command() -> None:
+def current_command(db: str = db_option()) -> None:
     """Print the database's schema revision and the one this kpibot needs."""
-    settings = load_settings()
+    from storage.schema import current, head
+
+    settings = load_settings(db)
     engine = _engine(settings.database_url)
     try:
         with engine.connect() as conn:
@@ -51,6 +53,8 @@ def current_command() -> None:
 
 
 def _engine(url: str):
+    from storage.db import make_engine
+
     try:
         return make_engine(url, create=False)
     except Exception as exc:  # noqa: BLE001 - a malformed URL or missing driver

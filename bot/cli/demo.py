@@ -5,22 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy import func, select
 
 from bot.cli.context import console, database_url, errors, fail, load_settings, open_engine, safe_url
 from bot.cli.digest import write_digest_chart
 from bot.demo import DAYS, generate_demo_events
-from commands.engine import measure, scorecard
-from commands.kpis import KPIS
-from commands.periods import DEFAULT_PERIOD, resolve_period
-from commands.render_text import render
-from storage.importer import import_items
-from storage.ingest import Ingestor
-from storage.models import Conversation
-from storage.settings import Settings
+
+if TYPE_CHECKING:
+    from storage.settings import Settings
 
 DEMO_DB = "kpibot-demo.db"
 CHART = "kpibot-demo-digest.png"
@@ -47,6 +42,16 @@ def demo(
     ),
 ) -> None:
     """Generate sample traffic (no Slack needed) and show the product working on it."""
+    from sqlalchemy import func, select
+
+    from commands.engine import measure, scorecard
+    from commands.kpis import KPIS
+    from commands.periods import DEFAULT_PERIOD, resolve_period
+    from commands.render_text import render
+    from storage.importer import import_items
+    from storage.ingest import Ingestor
+    from storage.models import Conversation
+
     url = _database_url(db)
     settings = load_settings(database_url=url)
     engine = open_engine(settings)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import difflib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from sqlalchemy.engine import Engine
 
 from bot.cli import setup
 from bot.cli.context import db_option, fail, load_settings, open_engine
-from commands.digest import build_digest, digest_text
-from storage.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from storage.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +48,8 @@ def digest(
         return
     if not preview:
         fail("use `kpibot digest --preview`, or `kpibot digest list|add|off` (see `kpibot digest --help`)")
+    from commands.digest import build_digest, digest_text
+
     settings = load_settings(db)
     zone = _zone(tz or settings.tz)
     now = _moment(at, zone)

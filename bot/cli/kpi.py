@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -18,12 +19,9 @@ from bot.cli.context import (
     load_settings,
     open_engine,
 )
-from commands.engine import compute
-from commands.errors import UsageError
-from commands.parse import help_text, parse_command
-from commands.render_text import render
-from commands.subscribe import is_settings_command
-from storage.settings import Settings
+
+if TYPE_CHECKING:
+    from storage.settings import Settings
 
 _SLACK_MARKUP = re.compile(r"[*`]")
 
@@ -63,6 +61,12 @@ def _twin(metric: str, slash: str):
 def answer_question(text: str, *, at: str | None, as_json: bool, db: str | None) -> None:
     """Answers one question in `/kpi` grammar: the result on stdout; a usage error is the error and one
     line pointing to help, exit 2; a database holding no events says so once, on stderr."""
+    from commands.engine import compute
+    from commands.errors import UsageError
+    from commands.parse import parse_command
+    from commands.render_text import render
+    from commands.subscribe import is_settings_command
+
     settings = load_settings(db)
     now = _moment(at, settings)
     if is_settings_command(text):
@@ -93,6 +97,8 @@ def answer_question(text: str, *, at: str | None, as_json: bool, db: str | None)
 
 def plain_help(settings: Settings) -> str:
     """The help text as the terminal needs it (`kpibot kpi …`), without Slack's *bold* and `code` marks."""
+    from commands.parse import help_text
+
     return _plain(help_text(settings, terminal=True))
 
 

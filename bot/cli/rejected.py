@@ -8,15 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.adapters.chatwoot import SOURCE as CHATWOOT
-from bot.adapters.chatwoot import chatwoot_to_events
-from bot.cli.context import EXIT_PROBLEMS, console, errors, fail, load_settings, open_engine
-from storage.db import session
-from storage.ingest import Ingestor
-from storage.replay import list_rejected, replay_rejected
-
-# Webhook payloads of these tools are mapped again on replay (a fixed adapter recovers them)
-ADAPTERS = {CHATWOOT: chatwoot_to_events}
+from bot.cli.context import EXIT_PROBLEMS, console, db_option, errors, fail, load_settings, open_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -29,11 +21,15 @@ def register(app: typer.Typer) -> None:
 def list_command(
     limit: int = typer.Option(50, min=1, help="Show at most this many, newest first."),
     all_rows: bool = typer.Option(False, "--all", help="Include those already replayed."),
+    db: str = db_option(),
 ) -> None:
     """List rejected events: id, source, position in its batch, when it arrived, and why it was refused."""
-    settings = load_settings()
-    with session(open_engine(settings)) as db:
-        rows = list_rejected(db, limit=limit, everything=all_rows)
+    from storage.db import session
+    from storage.replay import list_rejected
+
+    settings = load_settings(db)
+    with session(open_engine(settings)) as database:
+        rows = list_rejected(database, limit=limit, everything=all_rows)
     if not rows:
         console.print("no rejected events" + ("" if all_rows else " waiting for a replay"), highlight=False)
         return
@@ -52,12 +48,19 @@ def list_command(
 
 def replay_command(
     ids: list[int] = typer.Option(None, "--id", help="Rejected event id (repeatable); default: all waiting."),
+    db: str = db_option(),
 ) -> None:
     """Run rejected events through ingestion again. Exit code 0 if all were stored, 1 if some still fail."""
-    settings = load_settings()
+    from bot.adapters.chatwoot import SOURCE as CHATWOOT
+    from bot.adapters.chatwoot import chatwoot_to_events
+    from storage.ingest import Ingestor
+    from storage.replay import replay_rejected
+
+    adapters = {CHATWOOT: chatwoot_to_events}  # webhook payloads mapped again: a fixed adapter recovers them
+    settings = load_settings(db)
     engine = open_engine(settings)
     result = replay_rejected(
-        engine, Ingestor(engine, settings), ids or None, now=datetime.now(UTC), adapters=ADAPTERS
+        engine, Ingestor(engine, settings), ids or None, now=datetime.now(UTC), adapters=adapters
     )
     for row_id, reason in result.still_rejected:
         errors.print(f"rejected event {row_id}: {reason}", highlight=False, markup=False)

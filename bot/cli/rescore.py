@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.cli.context import console, errors, fail, load_settings, open_engine
-from storage.analysis import text_analyser
-from storage.rescore import rescore_messages
-from storage.settings import Settings
+from bot.cli.context import console, db_option, errors, fail, load_settings, open_engine
+
+if TYPE_CHECKING:
+    from storage.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -23,10 +24,14 @@ def rescore(
         None, help="Only messages sent from this date (YYYY-MM-DD, workspace time zone) or ISO time on."
     ),
     batch: int = typer.Option(5000, min=1, help="Messages per transaction."),
+    db: str = db_option(),
 ) -> None:
     """Re-score stored customer messages (sentiment, language, topics) with the current lexicon and
     taxonomy; prints how many changed."""
-    settings = load_settings()
+    from storage.analysis import text_analyser
+    from storage.rescore import rescore_messages
+
+    settings = load_settings(db)
     start = _since(since, settings)
     try:
         analyser = text_analyser(settings)

@@ -7,7 +7,6 @@ import logging
 import typer
 
 from bot.cli.context import db_option, empty_database_notice, fail, load_settings, open_engine, safe_url
-from storage.health import write_refused
 
 
 def register(app: typer.Typer) -> None:
@@ -19,10 +18,13 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
     db: str = db_option(),
 ) -> None:
-    """Run the bot: Slack's requests on POST /slack/events (or over Socket Mode), webhooks, /healthz and
-    /metrics, and the scheduler. Without Slack settings: webhooks, health and metrics only."""
+    """Run the bot: Slack (HTTP or Socket Mode), webhooks, /healthz, /metrics and the scheduler.
+
+    Without any Slack setting it serves webhooks, /healthz and /metrics only.
+    """
     # Imported here so `kpibot --help` does not load Bolt, Starlette and uvicorn.
     from bot.slack_link import SlackRefused, SlackUnreachable, check_tokens, missing_settings, slack_mode
+    from storage.health import write_refused
 
     settings = load_settings(db)
     missing = missing_settings(settings)

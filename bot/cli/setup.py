@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 import typer
 
 from bot.cli.context import EXIT_USAGE, console, db_option, errors, load_settings, open_engine
-from commands.errors import UsageError
 
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{4,}")
 _MENTION = re.compile(r"<([#@])([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -41,6 +40,7 @@ def apply(text: str, *, here: str = "", db: str | None = None) -> None:
     """Runs one settings command in `/kpi` grammar about the Slack channel `here`; prints the reply."""
     # Imported here: Bolt and the scheduler's modules are not needed for `kpibot --help`.
     from bot.settings_commands import TERMINAL, settings_reply
+    from commands.errors import UsageError
 
     settings = load_settings(db)
     engine = open_engine(settings)

@@ -1,12 +1,16 @@
 """Alembic migrations: the head equals the models, empty databases get the schema, old ones are refused."""
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
@@ -420,3 +424,21 @@ def test_revision_0008_downgrade_drops_the_fingerprint_and_keeps_the_rows(new_da
     assert "fingerprint" not in columns and count == 1
     assert _differences(engine) == []
     engine.dispose()
+
+
+def test_the_head_known_without_alembic_is_alembic_s_head():
+    assert schema.HEAD == ScriptDirectory.from_config(schema.alembic_config()).get_current_head() == HEAD
+
+
+def test_opening_an_up_to_date_database_does_not_import_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    make_engine(url).dispose()  # created and migrated here
+    code = (
+        "import sys; from storage.db import make_engine; make_engine(sys.argv[1]).dispose(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'textblob', 'nltk')))"
+    )
+    root = Path(__file__).parents[2]
+    loaded = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert loaded.stdout.strip() == "[]"
