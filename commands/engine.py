@@ -18,6 +18,7 @@ from commands.business_hours import BusinessClock
 from commands.errors import UsageError
 from commands.format import POINTS
 from commands.kpis import KPIS, SCORECARD, KpiSpec
+from commands.kpis.team import agent_names
 from commands.parse import KpiRequest
 from commands.periods import Period
 from commands.query import Query
@@ -123,8 +124,11 @@ def breakdown(conn: Connection, spec: KpiSpec, query: Query, by: str, period: Pe
         keys = query.channels or tuple(channel.lower() for channel in query.settings.channels)
         rows = [{"key": c, "values": spec.compute(conn, replace(query, channels=(c,)))} for c in keys]
     elif by == "agent":
-        agents = _agents(conn, query)
-        rows = [{"key": a, "values": spec.compute(conn, replace(query, agent=a))} for a in agents]
+        names = agent_names(conn, query)
+        rows = [
+            {"key": a, "name": names.get(a, a), "values": spec.compute(conn, replace(query, agent=a))}
+            for a in _agents(conn, query)
+        ]
     else:
         raise UsageError(f"unknown breakdown `by {by}` (use `by agent`, `by channel` or `by day`)")
     rows = [row for row in rows if _has_data(row["values"])]

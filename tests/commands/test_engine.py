@@ -207,6 +207,28 @@ def test_by_agent_splits_first_responses_by_who_answered(make):
     ]
 
 
+def test_by_agent_rows_are_named_as_the_agents_kpi_names_them_with_the_id_when_nameless(make):
+    opened = NOW - timedelta(days=1)
+    events = [
+        inbound("a-in", minutes(opened), conv="a"),
+        reply("a-out", minutes(opened) + 10, conv="a", agent="U1", name="Bo"),
+        inbound("b-in", minutes(opened), conv="b"),
+        reply("b-out", minutes(opened) + 20, conv="b", agent="U2", name="Cy"),
+        inbound("c-in", minutes(opened), conv="c"),
+        reply("c-out", minutes(opened) + 5, conv="c", agent="U3", name=None),
+    ]
+    settings, engine = make(events)
+    answer = run(settings, engine, "frt by agent")
+
+    assert [(row["key"], row["name"], row["values"]["mean"]) for row in answer.breakdown] == [
+        ("U2", "Cy", 1200.0),
+        ("U1", "Bo", 600.0),
+        ("U3", "U3", 300.0),
+    ]
+    table = to_text(answer)
+    assert "Cy" in table and "Bo" in table and "U2" not in table and "U1" not in table
+
+
 def test_by_agent_is_refused_for_a_kpi_without_it(make):
     settings, engine = make([])
     with pytest.raises(UsageError, match="`by agent` is not available for csat"):
