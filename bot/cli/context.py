@@ -6,6 +6,7 @@ KPI code are imported inside the functions that use them (docs/performance.md: s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -46,6 +47,17 @@ def database_url(db: str | None) -> str | None:
     if db is None:
         return None
     return db if "://" in db else f"sqlite:///{db}"
+
+
+def at_moment(at: str | None, zone: tzinfo) -> datetime:
+    """`--at` as an aware UTC instant (a time without offset is read in `zone`); now when not given."""
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        fail(f"--at {at!r} is not an ISO-8601 time (e.g. 2026-11-20T09:00 or 2026-11-20T09:00:00Z)")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
 
 
 def load_settings(db: str | None = None, **overrides) -> Settings:

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from bot.cli.context import console, database_url, errors, fail, load_settings, open_engine, safe_url
+from bot.cli.context import (
+    at_moment,
+    console,
+    database_url,
+    errors,
+    fail,
+    load_settings,
+    open_engine,
+    safe_url,
+)
 from bot.cli.digest import write_digest_chart
 from bot.demo import DAYS, generate_demo_events
 
 if TYPE_CHECKING:
-    from storage.settings import Settings
+    pass
 
 DEMO_DB = "kpibot-demo.db"
 CHART = "kpibot-demo-digest.png"
@@ -58,7 +66,7 @@ def demo(
     with engine.connect() as conn:
         if conn.execute(select(func.count()).select_from(Conversation)).scalar_one():
             fail(f"{safe_url(url)} already holds conversations; pass --db with a new file to keep them apart")
-    now = _moment(at, settings)
+    now = at_moment(at, settings.zone).replace(microsecond=0)  # to the second, as events are
     events = generate_demo_events(now=now, days=days, conversations=conversations, seed=seed)
     items = ((n, json.dumps(event)) for n, event in enumerate(events, 1))
     with Progress(
@@ -87,20 +95,6 @@ def _next_steps(url: str, at: str | None) -> str:
         f"next: [bold]export DATABASE_URL={safe_url(url)}[/bold] then try {tries} "
         "or [bold]kpibot kpi help[/bold]"
     )
-
-
-def _moment(at: str | None, settings: Settings) -> datetime:
-    """Where the demo's traffic ends: `--at` (a time without offset in the workspace time zone), else now;
-    to the second, as events are."""
-    if at is None:
-        return datetime.now(UTC).replace(microsecond=0)
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
-        fail(f"--at {at!r} is not an ISO-8601 time (e.g. 2026-11-20T09:00 or 2026-11-20T09:00:00Z)")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.zone)
-    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def _database_url(db: str | None) -> str:

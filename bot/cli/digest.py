@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from bot.cli import setup
-from bot.cli.context import db_option, fail, load_settings, open_engine
+from bot.cli.context import at_moment, db_option, fail, load_settings, open_engine
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -52,7 +52,7 @@ def digest(
 
     settings = load_settings(db)
     zone = _zone(tz or settings.tz)
-    now = _moment(at, zone)
+    now = at_moment(at, zone)
     channels = _channels(channel or [], settings)
     day = now.astimezone(zone).date() - timedelta(days=1)
     engine = open_engine(settings)
@@ -91,17 +91,6 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         fail(f"unknown time zone {name!r}: use an IANA name such as Europe/Paris")
-
-
-def _moment(at: str | None, zone: ZoneInfo) -> datetime:
-    """`--at` as an aware UTC instant (a time without offset is read in the digest's time zone)."""
-    if at is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
-        fail(f"--at {at!r} is not an ISO-8601 time (e.g. 2026-11-20T09:00 or 2026-11-20T09:00:00Z)")
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
 
 
 def _channels(words: list[str], settings: Settings) -> tuple[str, ...]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.context import (
     EXIT_USAGE,
+    at_moment,
     console,
     db_option,
     empty_database_notice,
@@ -68,7 +68,7 @@ def answer_question(text: str, *, at: str | None, as_json: bool, db: str | None)
     from commands.subscribe import is_settings_command
 
     settings = load_settings(db)
-    now = _moment(at, settings)
+    now = at_moment(at, settings.zone)
     if is_settings_command(text):
         kind = text.split()[0].lower()
         fail(f"in the terminal, {kind} settings have their own command: `kpibot {kind} --help`")
@@ -104,16 +104,3 @@ def plain_help(settings: Settings) -> str:
 
 def _plain(text: str) -> str:
     return _SLACK_MARKUP.sub("", text)
-
-
-def _moment(at: str | None, settings: Settings) -> datetime:
-    """`--at` as an aware UTC instant (a time without offset is read in the workspace time zone)."""
-    if at is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
-        fail(f"--at {at!r} is not an ISO-8601 time (e.g. 2026-11-20T09:00 or 2026-11-20T09:00:00Z)")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.zone)
-    return moment.astimezone(UTC)
