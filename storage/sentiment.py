@@ -6,6 +6,7 @@ import functools
 import re
 
 from storage.language import detect_language
+from storage.support_cues import GREETINGS, compiled, fold
 
 # TextBlob (with NLTK and NumPy) is imported when the first message is scored, not with this module:
 # the KPI code reads the class thresholds below, and a `kpibot kpi` answer must not pay for TextBlob.
@@ -17,7 +18,7 @@ NEGATIVE_BELOW = -0.1
 # "lol" is +0.8 in the lexicon, but in complaints it is mostly a shrug ("lol still no refund").
 SHORTHAND = {
     "thx": 0.3, "thanx": 0.3, "thnx": 0.3, "ty": 0.3, "tysm": 0.5, "thank": 0.2, "appreciate": 0.4,
-    "helpful": 0.5, "lifesaver": 0.8, "kudos": 0.6, "yay": 0.6, "lol": 0.1,
+    "helpful": 0.5, "lifesaver": 0.8, "kudos": 0.6, "yay": 0.6, "lol": 0.1, "ok": 0.0, "okay": 0.0,
     "smh": -0.4, "ffs": -0.6, "fml": -0.6, "meh": -0.2, "ugh": -0.4, "argh": -0.5, "wtf": -0.6,
     "scam": -0.8, "unacceptable": -0.8, "furious": -0.9, "nightmare": -0.8, "hopeless": -0.7,
     "rubbish": -0.7, "garbage": -0.7, "trash": -0.6,
@@ -27,7 +28,7 @@ EMOJI = {
     "😩": -0.6, "😫": -0.6, "😒": -0.4, "🙄": -0.4, "🤦": -0.4, "💩": -0.6, "👎": -0.6, "💔": -0.6,
     "👍": 0.5, "👌": 0.5, "👏": 0.6, "🙏": 0.3, "❤": 0.8, "💙": 0.8, "💯": 0.5, "🎉": 0.6,
     "😀": 0.6, "😃": 0.6, "😄": 0.6, "😁": 0.6, "😊": 0.6, "🙂": 0.4, "😍": 0.9, "🥰": 0.9, "🤩": 0.8,
-    "😂": 0.2, "🤣": 0.2,
+    "😂": 0.2, "🤣": 0.2, "🔥": 0.6, "😎": 0.5, "🥳": 0.7, "💪": 0.5,
 }  # fmt: skip
 # Variation selectors and skin tones would glue to the emoji and hide it from the lexicon ("👍🏽").
 _EMOJI_NOISE = re.compile("[\u200d\ufe0f\U0001f3fb-\U0001f3ff]")
@@ -93,19 +94,71 @@ def polarity(text: str) -> float:
 
 
 def score_text(text: str) -> tuple[float | None, str]:
-    """(polarity -1..+1, language code) of one inbound message; polarity is None ("unscored") for text
-    in a language other than English and for text with nothing in it.
+    """(sentiment -1..+1, language code) of one inbound message; the score is None ("unscored") for text
+    in a language kpibot has no lexicon for (German, Spanish, Polish, …) and for text with nothing in it.
 
-    Language comes from `detect_language`: English ("en") and undetermined ("und": emoji only, a word
-    or two) text are scored by `polarity`, so "😡😡" is negative; French, Polish, ... are not, since
-    TextBlob's lexicon is English only.
+    Language comes from `detect_language`. English and undetermined text ("und": emoji only, a word or
+    two) are read with TextBlob's English lexicon (`polarity`), French with textblob-fr's; both with the
+    support cues of `storage.support_cues` (`support_score`).
     """
     if not text.strip():
         return None, "und"
     lang = detect_language(text)
-    if lang not in ("en", "und"):
+    reading = "en" if lang == "und" else lang
+    lexicon = _LEXICONS.get(reading)
+    if lexicon is None:
         return None, lang
-    return polarity(text), lang
+    greetings = GREETINGS[reading]
+    return support_score(text, reading, lexicon(greetings.sub(" ", text))), lang
+
+
+def support_score(text: str, lang: str, lexicon_polarity: float) -> float:
+    """The sentiment of a support message in `lang` whose general-lexicon polarity is `lexicon_polarity`.
+
+    The support cues found (`storage.support_cues`) add their weights: problems, chasing and demands
+    negative, thanks, praise and solved problems positive. Beside a complaint, thanks and praise count a
+    quarter (politeness, or sarcasm: "great, another week of waiting") and the lexicon's positive words
+    not at all, unless they come after the last complaint and say it is solved ("it was broken, now it
+    works, thanks!"). A clause before a contrast word ("thanks, but …") counts half. The lexicon's
+    polarity counts with weight LEXICON_WEIGHT; the sum is clamped to -1..+1.
+    """
+    cues = compiled(lang)
+    folded = fold(text)
+    found = cues.find(folded)
+    clauses = cues.clause_starts(folded)
+    last_clause = clauses[-1] if clauses else -1
+    complaint = any(cue.weight < 0 for cue in found)
+    # A solved problem: something says so, and the message ends on a positive note.
+    solved = any(cue.resolves for cue in found) and found[-1].weight > 0
+    total = 0.0
+    for cue in found:
+        weight = cue.weight
+        # beside a complaint, thanks and praise count a quarter; once it is solved, so does the complaint
+        if (weight > 0 and complaint and not solved) or (weight < 0 and solved):
+            weight *= BESIDE_A_COMPLAINT
+        total += weight * (1.0 if cue.at >= last_clause else BEFORE_CONTRAST)
+    if not complaint or solved or lexicon_polarity < 0:
+        total += LEXICON_WEIGHT * lexicon_polarity
+    if _QUESTION.search(text) and abs(total) < STRONG:
+        total *= QUESTION  # a question without a strong cue asks, it does not complain or praise
+    return max(-1.0, min(1.0, total))
+
+
+def _french_polarity(text: str) -> float:
+    """Polarity of French `text` by textblob-fr's pattern lexicon (loaded with the first call)."""
+    from textblob_fr.fr import sentiment
+
+    return sentiment(text)[0]
+
+
+# The general lexicon per language read; the support cues do the rest.
+_LEXICONS = {"en": polarity, "fr": _french_polarity}
+LEXICON_WEIGHT = 0.6
+BESIDE_A_COMPLAINT = 0.25
+BEFORE_CONTRAST = 0.5
+QUESTION = 0.15
+STRONG = 0.55
+_QUESTION = re.compile(r"(?<!\?)\?\s*$")  # ends with one question mark
 
 
 def sentiment_class(score: float | None) -> str | None:

@@ -11,104 +11,121 @@ import pytest
 from textblob import TextBlob
 
 from storage.language import detect_language
-from storage.sentiment import score_text, sentiment_class
+from storage.sentiment import _french_polarity as french_polarity
+from storage.sentiment import polarity, score_text, sentiment_class
 from tests.offline import PRELUDE
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_thanks_for_great_support_is_positive_english():
-    # lexicon: thanks 0.2, much 0.2, "great!" 0.8 boosted by "!" x1.25 = 1.0 -> (0.2 + 0.2 + 1.0) / 3
-    score, lang = score_text("Thanks so much, the support was great!")
-    assert lang == "en"
-    assert score == pytest.approx(1.4 / 3)
-    assert sentiment_class(score) == "positive"
+# The English lexicon: TextBlob's pattern analyser with emoji and shorthand (storage.sentiment.polarity).
 
 
-def test_late_parcel_called_awful_is_negative():
-    # late -0.3, awful -1.0 -> -0.65
-    score, lang = score_text("My parcel is two weeks late, this is awful")
-    assert (score, lang) == (pytest.approx(-0.65), "en")
-    assert sentiment_class(score) == "negative"
+def test_the_lexicon_reads_thanks_and_great_as_textblob_does():
+    # thanks 0.2, much 0.2, "great!" 0.8 boosted by "!" x1.25 = 1.0 -> (0.2 + 0.2 + 1.0) / 3
+    assert polarity("Thanks so much, the support was great!") == pytest.approx(1.4 / 3)
 
 
-def test_plain_statement_of_fact_is_neutral():
-    # no word of "I ordered on Monday" is in the lexicon -> 0.0
-    assert score_text("I ordered on Monday") == (0.0, "en")
-    assert sentiment_class(0.0) == "neutral"
-
-
-def test_emoji_only_anger_is_negative_with_undetermined_language():
+def test_the_lexicon_reads_each_emoji_as_a_word():
     # TextBlob alone scores 0.0; each 😡 is a word of polarity -0.9 -> mean -0.9
     assert TextBlob("😡😡").sentiment.polarity == 0.0
-    score, lang = score_text("😡😡")
-    assert (score, lang) == (pytest.approx(-0.9), "und")
-    assert sentiment_class(score) == "negative"
-
-
-def test_emoji_glued_to_a_word_counts_alongside_it():
+    assert polarity("😡😡") == pytest.approx(-0.9)
     # "great!" 1.0 and 😍 0.9 -> 0.95; unsplit, TextBlob sees one unknown token "great!😍"
-    assert score_text("great!😍")[0] == pytest.approx(0.95)
-
-
-def test_thumbs_up_with_skin_tone_is_positive():
+    assert polarity("great!😍") == pytest.approx(0.95)
     # 👍🏽 is 👍 (0.5) followed by a skin-tone modifier
-    score, _ = score_text("👍🏽")
-    assert sentiment_class(score) == "positive"
-    assert score == pytest.approx(0.5)
-
-
-def test_thx_with_smiley_is_positive():
-    # thx 0.3, fixed 0.1, ":)" 0.5 (already TextBlob's) -> 0.3
-    score, lang = score_text("thx, that fixed it :)")
-    assert (score, lang) == (pytest.approx(0.3), "en")
-    assert sentiment_class(score) == "positive"
-
-
-def test_smh_makes_missing_refund_negative():
-    # TextBlob knows none of these words (0.0); smh -0.4
-    assert TextBlob("smh still no refund").sentiment.polarity == 0.0
-    score, _ = score_text("smh still no refund")
-    assert score == pytest.approx(-0.4)
-    assert sentiment_class(score) == "negative"
-
-
-def test_lol_alone_is_neutral_not_delighted():
-    # TextBlob's lexicon has lol at +0.8; we count it +0.1, not past the positive threshold
-    assert TextBlob("lol").sentiment.polarity == pytest.approx(0.8)
-    assert sentiment_class(score_text("lol")[0]) == "neutral"
-
-
-def test_negated_thumbs_up_is_negative():
+    assert polarity("👍🏽") == pytest.approx(0.5)
     # TextBlob's negation rule applies to our cues too: not 👍 -> 0.5 * -0.5 = -0.25
-    assert score_text("not 👍")[0] == pytest.approx(-0.25)
+    assert polarity("not 👍") == pytest.approx(-0.25)
 
 
-def test_shorthand_anger_outweighs_mild_praise():
-    # ffs -0.6, fml -0.6, good 0.7 -> -0.5 / 3 = -0.167
-    score, _ = score_text("ffs fml, the app is good")
-    assert score == pytest.approx(-0.5 / 3)
-    assert sentiment_class(score) == "negative"
+def test_the_lexicon_reads_shorthand_and_leaves_ok_and_lol_near_zero():
+    # ffs -0.6, fml -0.6, good 0.7 -> -0.5 / 3
+    assert polarity("ffs fml, the app is good") == pytest.approx(-0.5 / 3)
+    # TextBlob has lol at +0.8 and ok at +0.5; in support traffic they are a shrug and an acknowledgement
+    assert (TextBlob("lol").sentiment.polarity, TextBlob("ok").sentiment.polarity) == (0.8, 0.5)
+    assert (polarity("lol"), polarity("ok")) == (pytest.approx(0.1), 0.0)
 
 
 @pytest.mark.parametrize(
     "text",
     [
         "I don't like it, the courier was rude and the box was damaged.",
-        "Not bad at all!! Very quick delivery",
         "This is very, very good (!) but the app is slow",
         "It's really not good.\n\nTerrible service, honestly the worst :(",
-        "Where is my order? It was due on Monday",
     ],
 )
-def test_text_without_our_cues_scores_exactly_as_textblob(text):
-    assert score_text(text)[0] == TextBlob(text).sentiment.polarity
+def test_the_lexicon_without_our_cues_scores_exactly_as_textblob(text):
+    assert polarity(text) == TextBlob(text).sentiment.polarity
+
+
+# The support reading (storage.sentiment.support_score): cue weights from storage.support_cues, summed,
+# the lexicon's polarity x0.6, clamped to -1..+1.
+
+
+def test_a_complaint_without_a_sentiment_word_is_negative():
+    # TextBlob finds no opinion at all; the cues: "still no" -0.8, "still" -0.4, "no refund" -0.7
+    text = "still no refund after 3 weeks"
+    assert TextBlob(text).sentiment.polarity == 0.0
+    assert score_text(text) == (-1.0, "en")  # -1.9, clamped
+    # "late" -0.7 (TextBlob: -0.3), "weeks late" -0.6, "nobody answers" -0.8
+    assert score_text("order 2 weeks late and nobody answers") == (-1.0, "en")
+
+
+def test_a_plain_question_is_neutral_even_when_it_chases():
+    # "where is my" -0.5; a question whose cues are weaker than 0.55 counts x0.15 -> -0.075
+    assert score_text("Where is my order?")[0] == pytest.approx(-0.075)
+    assert sentiment_class(score_text("Where is my order?")[0]) == "neutral"
+    # "??" is exasperation (-0.5), and no longer a plain question: -0.5 - 0.5
+    assert score_text("Where is my order??")[0] == pytest.approx(-1.0)
+    assert score_text("do you ship to Canada?") == (0.0, "en")
+
+
+def test_praise_beside_a_complaint_counts_a_quarter_and_half_before_a_contrast():
+    # "great" 0.6 x0.25 (beside a complaint) x0.5 (before "but") = 0.075; "late" -0.7; the lexicon's
+    # polarity is positive (great 0.8, late -0.3) and a complaint's positive words do not count
+    score, _ = score_text("Great product but the delivery was late")
+    assert score == pytest.approx(0.075 - 0.7)
+    assert sentiment_class(score) == "negative"
+
+
+def test_sarcasm_reads_as_the_complaint_it_is():
+    # "great" 0.6 x0.25 = 0.15; "another week" -0.6; "waiting" -0.5 -> -0.95
+    assert score_text("great, another week of waiting")[0] == pytest.approx(-0.95)
+
+
+def test_a_problem_solved_is_positive_and_its_complaint_counts_a_quarter():
+    # "broken" -0.7 x0.25; "now it works" (solved) 0.7; "thanks" 0.7; the lexicon counts: solved
+    text = "it was broken, now it works, thanks!"
+    expected = -0.7 * 0.25 + 0.7 + 0.7 + 0.6 * polarity(text)
+    assert score_text(text)[0] == pytest.approx(min(1.0, expected))
+    assert sentiment_class(score_text(text)[0]) == "positive"
+
+
+def test_thanks_ahead_of_a_problem_still_there_is_negative():
+    # thanks 0.7 x0.25 x0.5 = 0.0875; "still" -0.4, "doesn't work" -0.8, "doesn't work" as a negated
+    # verb -0.4 -> -1.5125, clamped
+    assert score_text("Thanks, but it still doesn't work")[0] == -1.0
+
+
+def test_emoji_only_anger_is_negative_with_undetermined_language():
+    # two 😡 marks -0.5 each; the lexicon -0.9 x0.6 -> -1.54, clamped
+    assert score_text("😡😡") == (-1.0, "und")
+
+
+def test_french_is_read_with_its_own_lexicon_and_cues():
+    # "toujours pas" -0.6, "depuis 3" -0.5; textblob-fr's lexicon finds nothing here
+    text = "Toujours pas de remboursement depuis 3 semaines"
+    assert french_polarity(text) == 0.0
+    assert score_text(text) == (-1.0, "fr")  # -1.1, clamped
+    # merci 0.7, "bien recu" solved 0.7 twice (also "colis bien recu"), plus the lexicon: over 1
+    assert score_text("Merci beaucoup, colis bien reçu !") == (1.0, "fr")
+    # a plain French question: no cue, the lexicon neutral
+    assert sentiment_class(score_text("Est-ce que vous livrez en Belgique ?")[0]) == "neutral"
 
 
 @pytest.mark.parametrize(
     ("text", "lang"),
     [
-        ("Bonjour, mon colis est en retard depuis une semaine, c'est nul", "fr"),
         ("Dzień dobry, gdzie jest moja paczka? Czekam już tydzień", "pl"),
         ("Hola, mi pedido no ha llegado todavía y es muy tarde", "es"),
         ("Hallo, ich habe meine Bestellung noch nicht erhalten", "de"),
@@ -128,7 +145,7 @@ def test_english_with_a_foreign_greeting_is_still_english():
 
 
 def test_single_unknown_word_is_undetermined_but_scored():
-    # "awful" alone: no stop word of any language -> "und", scored -1.0
+    # "awful" alone: no stop word of any language -> "und", read as English: -1.0 (cue) - 0.6 (lexicon)
     assert score_text("awful") == (-1.0, "und")
 
 
@@ -178,6 +195,12 @@ def test_scores_with_no_nltk_data_and_no_network(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     scores = json.loads(run.stdout)
-    assert [sentiment_class(s) for s, _ in scores] == ["positive", "negative", "negative", "negative", None]
+    assert [sentiment_class(s) for s, _ in scores] == [
+        "positive",
+        "negative",
+        "negative",
+        "negative",
+        "negative",
+    ]
     assert [lang for _, lang in scores] == ["en", "en", "en", "und", "fr"]
     assert list(empty.iterdir()) == []

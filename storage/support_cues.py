@@ -1,0 +1,257 @@
+# ruff: noqa: E501  (the cues are data: one pattern line each reads better than wrapped strings)
+"""What support messages say without sentiment words: the cues of a complaint, a chase and a thanks, per
+language, for `storage.sentiment`.
+
+A general lexicon (TextBlob's) reads "still no refund after 3 weeks" or "order 2 weeks late and nobody
+answers" as neutral: none of their words is an opinion. In support traffic they are complaints. Each
+language lists regular expressions, matched on the lowercased text with accents folded and apostrophes
+straightened, each with a weight: negative for problems, chasing and demands, positive for thanks,
+praise and a problem solved. `RESOLVED` cues are the positive ones that still count after a complaint in
+the same message ("it was broken, now it works, thanks!"). `CONTRAST` words end a clause whose tone the
+next clause overrides ("thanks, but it still doesn't work").
+
+Written from the support domain, then checked against the development split of bench/data (never the
+test split); docs/metrics.md, "sentiment", says how they combine.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+# (pattern, weight): patterns are regex fragments matched as whole words on folded text.
+CUES: dict[str, list[tuple[str, float]]] = {
+    "en": [
+        # strong words of a complaint
+        (
+            r"scam|worst|useless|unacceptable|ridiculous|disgusting|pathetic|joke|rude|nightmare|terrible",
+            -1.0,
+        ),
+        (r"awful|horrible|horrendous|appalling|shocking|incompetent|clueless|rubbish|garbage|trash", -1.0),
+        (r"disappointed|disappointing|annoyed|annoying|frustrated|frustrating|fed up|sick of|furious", -1.0),
+        (
+            r"angry|upset|livid|never again|ruined|waste of|wasted|are you serious|seriously|unbelievable",
+            -1.0,
+        ),
+        (r"not happy|not ok|not okay|not acceptable|not good enough|no excuse|how hard|now what", -0.8),
+        (
+            r"done with you|i'?m done|going elsewhere|take my business|switching to|leaving you|lost a customer",
+            -0.8,
+        ),
+        (r"this is how you treat|is anyone|anyone there|actually read\w*|hello\?+|is this a joke", -0.7),
+        # a problem
+        (
+            r"late|delayed?|delays|overdue|lost|missing|damaged|broken|broke|cracked|smashed|faulty|leak\w*",
+            -0.7,
+        ),
+        (
+            r"defective|wrong|error|errors|crash(es|ed|ing)?|bug|bugs|glitch\w*|frozen|freez\w+|dead|unusable",
+            -0.7,
+        ),
+        (
+            r"refus\w+|rejected|denied|declined|deleted all|wiped|opened and|half empty|instead of|not what",
+            -0.6,
+        ),
+        (
+            r"(doesn't|doesnt|does not|don't|dont|didn't|didnt|won't|wont|isn't|isnt|not) (work\w*|load\w*)",
+            -0.8,
+        ),
+        (
+            r"(doesn't|doesnt|won't|wont|isn't|isnt|wasn't|wasnt|didn't|didnt|hasn't|hasnt|can't|cant) \w+",
+            -0.4,
+        ),
+        (r"stopped working|not working|no longer work\w*|cannot|could not|couldn't|unable", -0.7),
+        (r"locked( out)?|blocked|suspended|banned|hacked|invisible|disappeared|vanished", -0.6),
+        (r"someone (logged|used|accessed|ordered)|not me|didn't (order|authori[sz]e)", -0.6),
+        (r"charged (me )?twice|double charged|charged (me )?again|overcharged|twice this|taken twice", -0.9),
+        (
+            r"still (charging|taking|billing)|taking (my )?money|took (my )?money|billed for|charged (me )?for",
+            -0.7,
+        ),
+        (
+            r"(a|an|the) (\S+ )?(charge|fee) (on|nobody|no one|i)|without (any )?(reminder|warning|notice|asking)",
+            -0.7,
+        ),
+        (
+            r"(never|not|hasn't|hasnt|haven't|havent|didn't|didnt) (arrived?|received?|came|come|turned up)",
+            -0.8,
+        ),
+        (r"never (arrives?|came|comes|got|get|showed|turned|received|rang|called|heard)", -0.8),
+        (
+            r"(nothing|no one|nobody|noone) (at|has|have|is|answers?|replie[sd]|responds?|called|came|mentioned|told)",
+            -0.8,
+        ),
+        (r"no (answer|reply|replies|response|update|refund|help|sign|news|idea|one)", -0.7),
+        (r"still", -0.4),
+        (
+            r"stuck|ignored|ignoring|ghosted|(second|third|fourth|fifth|\d+(st|nd|rd|th)) (time|parcel|order|one)",
+            -0.6,
+        ),
+        (
+            r"(\d+|two|three|four|five|several|many|multiple) times|in a row|yet again|once again|again and again",
+            -0.6,
+        ),
+        (
+            r"another (week|day|month|hour|email|call)|(weeks?|wks?|days?|months?|hours?|hrs?) (ago|later|now|late)",
+            -0.6,
+        ),
+        (
+            r"(since|for) (last|over|weeks|days|months|\d+ (weeks?|wks?|days?|hours?|hrs?|months?))|day \d+",
+            -0.5,
+        ),
+        (
+            r"it'?s been|its been|you (said|told|promised)|u said|promised|literally|at least|supposed to",
+            -0.5,
+        ),
+        (r"where is (my|the|it)|where's (my|the|it)|when (will|do|can) i (get|receive)|how long", -0.5),
+        (r"waiting|keeps? \w+ing|every (time|evening|morning|day|night)|each time", -0.5),
+        (
+            r"asap|immediately|right now|fix (this|it)|sort (this|it) out|refund me|want (my|a) refund|do it",
+            -0.6,
+        ),
+        (r"cancel (it|this)|cancelling|complain\w*|escalate|report you|chargeback|dispute", -0.5),
+        (r"too (expensive|much|slow|long)|overpriced|rip ?off|how is (that|this)", -0.6),
+        (r"smh|ffs|wtf|ugh+|argh|meh", -0.5),
+        # thanks, praise, a problem solved
+        (r"thanks?|thank you|thx|tysm|ty|cheers|appreciated?|grateful|kudos", 0.7),
+        (r"perfect|great|excellent|brilliant|amazing|awesome|fantastic|wonderful|superb|lovely", 0.6),
+        (r"love|loved|helpful|kind|patient|friendly|polite|quick|fast|speedy|smooth|easy", 0.5),
+        (r"well done|good job|nice one|10/10|five stars|5 stars|best (service|support|team)|for life", 0.7),
+        (r"never had (a |any )?(single )?(issue|problem)s?|no (issues|problems) at all", 1.2),
+    ],
+    "fr": [
+        (r"arnaque|nul|nulle|nuls|honteux|honte|inadmissible|inacceptable|scandal\w*|lamentable", -1.0),
+        (r"catastroph\w*|horrible|affreux|pire|decu|decue|degoute\w*|marre|ras le bol|en colere", -1.0),
+        (r"n'importe quoi|c'est une blague|pas normal|pas serieux|plus jamais|jamais plus|inutile", -1.0),
+        (r"pas content\w*|pas satisfait\w*|mecontent\w*|insatisfait\w*|agace\w*|enerve\w*", -0.9),
+        (r"retard|en retard|retarde\w*|perdu\w*|manquant\w*|endommage\w*|abime\w*|casse\w*", -0.7),
+        (
+            r"cass\w+|fissure\w*|defectueu\w+|en panne|panne|bug\w*|beug\w*|plante\w*|erreur\w*|bloque\w*",
+            -0.7,
+        ),
+        (
+            r"(ne|n') ?(marche|fonctionne|charge|s'allume|s'ouvre)\w* (pas|plus)|marche pas|fonctionne pas",
+            -0.8,
+        ),
+        (r"impossible|je n'arrive pas|j'arrive pas|n'arrive (pas|toujours)|pas moyen|incapable", -0.7),
+        (r"debite\w* (deux|2) fois|double (debit|prelevement)|preleve\w* (deux|2) fois|trop percu", -0.9),
+        (r"toujours (pas|rien|en attente|aucun\w*|bloque\w*|le meme)|toujours sans|toujours", -0.6),
+        (
+            r"(jamais|pas) (recu|arrive\w*|livre\w*)|rien recu|non (recu|livre\w*)|pas de (reponse|nouvelles)",
+            -0.8,
+        ),
+        (r"aucune? (reponse|nouvelle|retour|remboursement|solution|aide)|personne ne|sans reponse", -0.8),
+        (r"depuis (\d+|deux|trois|une|des|plus)|il y a (\d+|deux|trois|une) (jours?|semaines?|mois)", -0.5),
+        (r"(encore|troisieme|deuxieme|\d+e) fois|encore une fois|relance\w*|j'attends|attente", -0.6),
+        (r"ou est (mon|ma|le|la)|c'est quand|combien de temps", -0.5),
+        (r"rembourse\w*[- ]moi|je veux (mon|etre|un) rembours\w*|urgent|au plus vite|reglez", -0.6),
+        (r"trop cher|hors de prix|abuse|plainte|reclamation", -0.6),
+        (r"mdr|wtf|pfff*|grr+", -0.5),
+        (r"zero|foutez|fout|se moque\w*|moquez|insupportable|raccroche\w*|faut pas abuser|abuser", -0.9),
+        (
+            r"sans (prevenir|explication|raison|aucune?|reponse|nouvelles)|je veux des (reponses|explications)",
+            -0.8,
+        ),
+        (r"expire\w*|fuit|fuite|redemarre\w*|tien\w* pas|suspendu\w*|desactive\w*|supprime\w*", -0.6),
+        (
+            r"hausse|augment\w+|deuxieme|troisieme|on en est a|(on m'avait|vous m'avez|vous aviez) promis",
+            -0.6,
+        ),
+        (
+            r"attendre|attends|attend|depuis (le|la|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier)",
+            -0.6,
+        ),
+        (r"depuis (longtemps|des (jours|semaines|mois))|alors qu|apparemment|le tour de|au telephone", -0.5),
+        (r"merci|remercie\w*|je vous remercie|top|parfait\w*|super|genial\w*|excellent\w*|bravo", 0.7),
+        (r"rapide\w*|efficace\w*|sympa|gentil\w*|agreable\w*|aimable\w*|adore|j'adore|impeccable", 0.6),
+        (r"fait vite|sauve\w*|au top|nickel|canon|ravi\w*|content\w*|satisfait\w*|de rien", 0.6),
+    ],
+}
+# Marks of exasperation, matched anywhere ("city??", "home all day!!").
+MARKS = (re.compile(r"\?\?+|😑|😤|😡|🤬|🙄|😒|😠|🤦|🙃"), -0.5)
+# Positive cues that still count after a complaint in the same message: the problem is solved.
+RESOLVED: dict[str, str] = {
+    "en": r"fixed|sorted|resolved|solved|(now )?(it )?works (now|again|fine|perfectly)|now (it )?works|"
+    r"working (now|again)|worked|arrived (today|early|safely|on time|at last|finally|yesterday)|got it|"
+    r"received it|all good|back (up|online|to normal)|refund (came|arrived|received)|came through|"
+    r"replaced the|repaired",
+    "fr": r"resolu\w*|regle\w*|ca marche|ca fonctionne|c'est bon|bien recu|c'est arrive|enfin|"
+    r"debloque\w*|rembourse\w* (bien )?recu|(colis|commande) (bien )?(recu|arrive)\w*",
+}
+RESOLVED_WEIGHT = 0.7
+# Greetings the general lexicon would read as praise ("good morning"): left out before it reads.
+GREETINGS: dict[str, re.Pattern[str]] = {
+    "en": re.compile(r"\bgood (morning|afternoon|evening|day|night)\b", re.IGNORECASE),
+    "fr": re.compile(r"\bbonne (journee|soiree|nuit)\b", re.IGNORECASE),
+}
+# Words after which a new clause overrides the tone of the one before.
+CONTRAST: dict[str, str] = {
+    "en": r"but|however|though|although|yet|except|unfortunately|sadly",
+    "fr": r"mais|pourtant|cependant|toutefois|malheureusement|sauf que|par contre",
+}
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One cue found in a message: where it starts, its weight, and whether it says a problem is solved."""
+
+    at: int
+    weight: float
+    resolves: bool
+
+
+@dataclass(frozen=True)
+class CueSet:
+    """The compiled cues of one language."""
+
+    cues: tuple[tuple[re.Pattern[str], float], ...]
+    resolved: re.Pattern[str]
+    contrast: re.Pattern[str]
+
+    def find(self, folded: str) -> list[Cue]:
+        """The cues in `folded` text (see `fold`), in order, overlapping matches of one cue counted once."""
+        found = [
+            Cue(match.start(), weight, False)
+            for pattern, weight in self.cues
+            for match in pattern.finditer(folded)
+        ]
+        found += [Cue(match.start(), RESOLVED_WEIGHT, True) for match in self.resolved.finditer(folded)]
+        marks, weight = MARKS
+        found += [Cue(match.start(), weight, False) for match in marks.finditer(folded)]
+        return sorted(found, key=lambda cue: cue.at)
+
+    def clause_starts(self, folded: str) -> list[int]:
+        """Where each clause after a contrast word starts."""
+        return [match.start() for match in self.contrast.finditer(folded)]
+
+
+# Apostrophes straightened; quotation marks dropped (a complaint quotes the status it is stuck at:
+# still "processing").
+_APOSTROPHES = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "`": "'", '"': None, "\u201c": None, "\u201d": None}
+)
+
+
+def fold(text: str) -> str:
+    """`text` as cues are matched: lowercased, apostrophes straightened, quotation marks dropped, accents
+    folded."""
+    from storage.language import strip_accents
+
+    return strip_accents(text.lower().translate(_APOSTROPHES))
+
+
+def _words(fragment: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w'])(?:{fragment})(?![\w'])")
+
+
+@functools.cache
+def compiled(lang: str) -> CueSet | None:
+    """The cues of `lang`, compiled once; None for a language without cues."""
+    if lang not in CUES:
+        return None
+    return CueSet(
+        cues=tuple((_words(fragment), weight) for fragment, weight in CUES[lang]),
+        resolved=_words(RESOLVED[lang]),
+        contrast=_words(CONTRAST[lang]),
+    )
