@@ -280,6 +280,7 @@ def test_inbound_text_is_scored_and_tagged_at_ingestion_and_agent_text_is_not(in
             inbound("m1", 0, text="My parcel is two weeks late, this is awful 😡"),
             reply("m2", 5),
             inbound("m3", 6, text="Merci, mais le colis n'est toujours pas arrivé"),
+            inbound("m4", 7, text="Dzień dobry, gdzie jest moja paczka? Czekam już tydzień"),
         ],
     )
     with engine.connect() as conn:
@@ -292,4 +293,5 @@ def test_inbound_text_is_scored_and_tagged_at_ingestion_and_agent_text_is_not(in
     assert rows[1].sentiment < -0.1 and rows[1].lang == "en"
     assert "delivery/late" in rows[1].topics.split(",")
     assert (rows[2].sentiment, rows[2].topics) == (None, None)  # agents are not scored
-    assert (rows[3].sentiment, rows[3].lang) == (None, "fr")  # unscored, not a false neutral
+    assert rows[3].sentiment < -0.1 and rows[3].lang == "fr"  # French is read too: a complaint
+    assert (rows[4].sentiment, rows[4].lang) == (None, "pl")  # unscored, not a false neutral
