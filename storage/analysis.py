@@ -14,7 +14,7 @@ def text_analyser(settings: Settings) -> Analyser:
 
     def analyse(text: str) -> tuple[float | None, str | None, str | None]:
         score, lang = score_text(text)
-        labels = taxonomy.match(text)
+        labels = taxonomy.match(text, lang)
         return score, lang, ",".join(labels) or None
 
     return analyse

@@ -1,4 +1,9 @@
-"""What inbound messages are about: a topic taxonomy matched at ingestion, key phrases for the rest."""
+"""What inbound messages are about: a topic taxonomy matched at ingestion, key phrases for the rest.
+
+Both work per language: words are lowercased, accents folded ("é" -> "e", "ł" -> "l", "ß" -> "ss"), then
+reduced to their Snowball stem in the message's language (`snowballstemmer`), keywords with the same
+language's stemmer, so "livraisons" matches "livraison" and "zamowienia" matches "zamówienie".
+"""
 
 from __future__ import annotations
 
@@ -9,154 +14,443 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
+import snowballstemmer
+
 from storage.language import STOP_WORDS, strip_accents
 
-# topic -> subtopic -> keywords and phrases; inflections need not be listed ("late" matches "later"
-# only if stems agree, "charged twice" matches "charges twice", "double charged" "double-charged").
-DEFAULT_TAXONOMY: dict[str, dict[str, list[str]]] = {
+# The languages the built-in taxonomy has keywords for; any other language (and "und") is matched
+# with the English keywords and stemmer.
+LANGUAGES = ("en", "fr", "de", "es", "pl")
+# Snowball stemmer per language detect_language returns; key phrases are read in all of these.
+_STEMMER_NAMES = {
+    "en": "english",
+    "fr": "french",
+    "de": "german",
+    "es": "spanish",
+    "pl": "polish",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+}
+
+# topic -> subtopic -> language -> keywords and phrases. Inflections need not be listed when their Snowball
+# stems agree ("livraisons" = "livraison"); they must when they do not (English "delivery" and
+# "delivered", German "Lieferung" and "geliefert"). A user's `topics:` setting may give a plain list
+# instead of the language mapping: its keywords are then matched in every language.
+DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
     "delivery": {
-        "status": ["delivery", "shipping", "shipment", "dispatched", "in transit", "eta"],
-        "late": ["late", "delay", "overdue", "not arrived", "hasn't arrived", "not delivered",
-                 "still waiting", "where is my order", "where is my parcel", "where is my package"],
-        "lost": ["lost", "missing", "never arrived", "never received", "not received", "stolen"],
-        "tracking": ["tracking", "track", "tracking number", "tracking link"],
-        "damaged": ["damaged", "crushed", "dented", "smashed", "arrived broken"],
-        "address": ["delivery address", "shipping address", "wrong address", "change address"],
-        "courier": ["courier", "driver", "postman", "carrier"],
+        "status": {
+            "en": ["delivery", "deliver", "delivered", "shipping", "shipped", "shipment", "dispatch",
+                   "dispatched", "in transit", "eta", "out for delivery"],
+            "fr": ["livraison", "livrer", "livré", "livrez", "livrée", "expédition", "expédié", "expédiée",
+                   "colis", "acheminement", "en transit", "envoi", "envoyé"],
+            "de": ["Lieferung", "liefern", "geliefert", "Versand", "versenden", "versendet", "verschickt",
+                   "Paket", "Sendung", "zugestellt", "Zustellung", "angekommen", "Lieferzeit"],
+            "es": ["envío", "enviar", "enviado", "entrega", "entregado", "entregar", "paquete", "en camino",
+                   "en tránsito"],
+            "pl": ["dostawa", "dostarczenie", "dostarczona", "dostarczony", "dostarczyć", "przesyłka",
+                   "paczka", "wysyłka", "wysłana", "wysłane", "dotarła", "dotarło", "w drodze"],
+        },
+        "late": {
+            "en": ["late", "delay", "delayed", "overdue", "not arrived", "hasn't arrived", "not delivered",
+                   "where is my order", "where is my parcel", "where is my package", "where's my order",
+                   "where's my parcel", "where's my package", "isn't here", "not here yet",
+                   "still waiting for my order", "still waiting for the parcel"],
+            "fr": ["retard", "en retard", "pas arrivé", "pas reçu", "toujours rien", "toujours pas reçu",
+                   "où est mon colis", "où est ma commande", "attendue", "délai"],
+            "de": ["Verspätung", "verspätet", "überfällig", "verschoben", "noch nicht angekommen",
+                   "noch nicht da", "nicht angekommen", "wo ist mein Paket", "wo bleibt"],
+            "es": ["retraso", "retrasado", "no ha llegado", "no llega", "todavía no llega",
+                   "dónde está mi pedido", "dónde está mi paquete"],
+            "pl": ["opóźnienie", "opóźniona", "opóźnione", "spóźnione", "spóźniona", "nie dotarła",
+                   "nie doszła", "gdzie jest moja paczka", "gdzie jest moje zamówienie"],
+        },
+        "lost": {
+            "en": ["lost", "missing", "never arrived", "never received", "not received", "stolen",
+                   "never turned up", "never came"],
+            "fr": ["perdu", "égaré", "manquant", "jamais reçu", "jamais arrivé", "volé", "disparu"],
+            "de": ["verloren", "fehlt", "verschwunden", "nie angekommen", "nicht erhalten", "gestohlen"],
+            "es": ["perdido", "extraviado", "nunca llegó", "no he recibido", "falta", "robado"],
+            "pl": ["zaginęła", "zaginiona", "zgubił", "zgubiona", "zgubili", "nie otrzymałem",
+                   "nie otrzymałam", "brakuje"],
+        },
+        "tracking": {
+            "en": ["tracking", "track", "tracking number", "tracking link"],
+            "fr": ["suivi", "numéro de suivi", "tracking"],
+            "de": ["Sendungsverfolgung", "Sendungsnummer", "Tracking", "Trackingnummer"],
+            "es": ["seguimiento", "número de seguimiento", "tracking"],
+            "pl": ["śledzenie", "numer przesyłki", "numer śledzenia", "tracking"],
+        },
+        "damaged": {
+            "en": ["damaged", "crushed", "dented", "smashed", "arrived broken", "arrived opened"],
+            "fr": ["abîmé", "endommagé", "écrasé", "arrivé cassé"],
+            "de": ["beschädigt", "zerdrückt", "kaputt angekommen", "eingedrückt"],
+            "es": ["dañado", "llegó roto", "aplastado", "mojado"],
+            "pl": ["uszkodzona", "uszkodzone", "uszkodzony", "zgnieciona"],
+        },
+        "address": {
+            "en": ["delivery address", "shipping address", "wrong address", "change address",
+                   "change my address"],
+            "fr": ["adresse de livraison", "adresse"],
+            "de": ["Lieferadresse", "Adresse", "Anschrift"],
+            "es": ["dirección de entrega", "dirección de envío", "dirección"],
+            "pl": ["adres dostawy", "adres"],
+        },
+        "courier": {
+            "en": ["courier", "driver", "postman", "carrier", "pickup point", "pick up my order",
+                   "collect my parcel", "signature", "neighbour", "left outside"],
+            "fr": ["livreur", "transporteur", "facteur", "point relais", "la poste", "retirer ma commande",
+                   "voisin"],
+            "de": ["Bote", "Zusteller", "Kurier", "Paketdienst", "Packstation", "Nachbar", "Nachbarn", "DHL",
+                   "Hermes"],
+            "es": ["repartidor", "mensajero", "transportista", "correos", "punto de recogida", "recoger"],
+            "pl": ["kurier", "listonosz", "paczkomat", "inpost", "punkt odbioru"],
+        },
     },
     "refund": {
-        "request": ["refund", "money back", "reimburse", "reimbursement"],
-        "return": ["return", "send back", "return label"],
+        "request": {
+            "en": ["refund", "refunded", "money back", "reimburse", "reimbursement", "credited back"],
+            "fr": ["remboursement", "rembourser", "remboursé", "argent"],
+            "de": ["Rückerstattung", "erstatten", "Erstattung", "erstattet", "Geld zurück", "Geld"],
+            "es": ["reembolso", "reembolsar", "devuelvan el dinero", "devolver el dinero", "dinero"],
+            "pl": ["zwrot pieniędzy", "pieniądze", "pieniędzy", "zwrot środków"],
+        },
+        "return": {
+            "en": ["return", "returned", "returning", "send back", "sent back", "return label", "exchange",
+                   "exchanged", "swap"],
+            "fr": ["retour", "retourner", "renvoyer", "échanger", "échange", "étiquette retour"],
+            "de": ["Rücksendung", "zurücksenden", "zurückschicken", "Retoure", "Umtausch", "umtauschen",
+                   "Rückgabe"],
+            "es": ["devolución", "devolver", "devolví", "devuelto", "cambiar el producto",
+                   "etiqueta de devolución"],
+            "pl": ["zwrot", "zwrócić", "zwróciłem", "zwróciłam", "odesłać", "wymiana", "wymienić"],
+        },
     },
     "billing": {
-        "double charge": ["double charged", "charged twice", "duplicate charge", "two charges",
-                          "charged two times"],
-        "wrong charge": ["overcharged", "wrong charge", "wrong amount", "unexpected charge",
-                         "incorrect charge"],
-        "invoice": ["invoice", "receipt", "bill", "vat"],
-        "payment": ["payment", "paid", "card declined", "credit card", "paypal"],
+        "double charge": {
+            "en": ["double charged", "charged twice", "duplicate charge", "two charges", "charged two times",
+                   "taken twice", "debited twice"],
+            "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois", "double prélèvement"],
+            "de": ["doppelt abgebucht", "zweimal abgebucht", "doppelt berechnet", "doppelte Abbuchung"],
+            "es": ["cobrado dos veces", "cobro duplicado", "cargo duplicado", "dos cargos"],
+            "pl": ["dwa razy opłatę", "pobraliście dwa razy", "pobrano dwa razy", "podwójna opłata"],
+        },
+        "wrong charge": {
+            "en": ["charge", "charged", "charges", "overcharged", "overcharge", "wrong charge",
+                   "wrong amount", "unexpected charge", "incorrect charge"],
+            "fr": ["prélevé", "prélèvement", "débité", "facturé", "montant"],
+            "de": ["abgebucht", "Abbuchung", "belastet", "berechnet", "Betrag"],
+            "es": ["cobro", "cobrado", "cobrar", "cobran", "cobrando", "cargo", "importe"],
+            "pl": ["pobraliście", "pobrali", "pobrano", "obciążenie", "obciążyli", "kwota", "kwotę"],
+        },
+        "invoice": {
+            "en": ["invoice", "bill", "billed", "billing", "statement"],
+            "fr": ["facture", "factures", "facturation"],
+            "de": ["Rechnung", "Rechnungen", "Mahnung"],
+            "es": ["factura", "facturas"],
+            "pl": ["faktura", "fakturę", "faktury", "rachunek"],
+        },
+        "payment": {
+            "en": ["payment", "card declined", "credit card", "debit card", "direct debit", "paypal",
+                   "credit", "owe", "pay by", "pay with", "pay in", "trying to pay", "instalments",
+                   "installments"],
+            "fr": ["paiement", "carte bancaire", "carte refusée", "paypal", "payer par", "payer en"],
+            "de": ["Zahlung", "zahlen", "bezahlen", "Lastschrift", "Kreditkarte", "PayPal", "Gutschrift"],
+            "es": ["pago", "pagar", "tarjeta de crédito", "domiciliación", "bizum", "paypal"],
+            "pl": ["płatność", "płatności", "płacić", "zapłacić", "blik", "przelew", "karta kredytowa"],
+        },
     },
     "account": {
-        "login": ["login", "log in", "sign in", "signin", "logged out"],
-        "password": ["password", "passcode"],
-        "locked": ["locked out", "account locked", "blocked", "suspended", "banned"],
-        "2fa": ["2fa", "two factor", "verification code", "login code", "otp", "authentication code"],
+        "login": {
+            "en": ["login", "log in", "log into", "logged into", "sign in", "signin", "logged out", "account",
+                   "username", "email address"],
+            "fr": ["compte", "connexion", "connecter", "identifiant", "identifiants", "espace client"],
+            "de": ["Konto", "Kundenkonto", "anmelden", "Anmeldung", "einloggen", "Login", "Benutzername"],
+            "es": ["cuenta", "iniciar sesión", "acceder", "usuario"],
+            "pl": ["konto", "zalogować", "zalogowac", "logowanie", "login"],
+        },
+        "password": {
+            "en": ["password", "passcode"],
+            "fr": ["mot de passe", "mdp", "réinitialiser"],
+            "de": ["Passwort", "Kennwort"],
+            "es": ["contraseña", "restablecer"],
+            "pl": ["hasło", "zresetować", "zresetowac"],
+        },
+        "locked": {
+            "en": ["locked out", "account locked", "blocked", "suspended", "banned", "hacked", "unlocked"],
+            "fr": ["compte bloqué", "suspendu", "piraté", "débloqué"],
+            "de": ["gesperrt", "entsperrt", "gehackt"],
+            "es": ["bloqueado", "bloqueada", "bloquear", "hackeado", "suspendida"],
+            "pl": ["zablokowane", "zablokowali", "zablokowano", "odblokowane", "odblokować"],
+        },
+        "2fa": {
+            "en": ["2fa", "two factor", "verification code", "verification email", "login code", "otp",
+                   "authentication code"],
+            "fr": ["authentification", "code de vérification", "code sms", "double authentification"],
+            "de": ["Zwei-Faktor", "Authentifizierung", "Bestätigungscode", "Verifizierung"],
+            "es": ["verificación", "código de verificación", "dos factores", "doble factor"],
+            "pl": ["weryfikacja", "kod sms", "kod weryfikacyjny", "dwuetapowa", "dwuskładnikowe"],
+        },
     },
     "defect": {
-        "broken": ["broken", "broke", "cracked", "faulty", "defective"],
-        "not working": ["not working", "stopped working", "doesn't work", "does not work", "won't turn on",
-                        "dead"],
-        "bug": ["bug", "glitch", "error", "crash", "freeze", "frozen"],
+        "broken": {
+            "en": ["broken", "broke", "cracked", "faulty", "defective", "fault", "leaking", "leak"],
+            "fr": ["cassé", "en panne", "panne", "défectueux", "défectueuse", "fissuré", "fuit", "fuite"],
+            "de": ["kaputt", "defekt", "Defekt", "Störung", "undicht", "gerissen"],
+            "es": ["roto", "rota", "averiado", "avería", "defectuoso", "no aguanta"],
+            "pl": ["zepsuty", "zepsuta", "zepsuło", "awaria", "usterka", "wadliwy", "wadliwa", "pęknięty"],
+        },
+        "not working": {
+            "en": ["not working", "stopped working", "doesn't work", "does not work", "isn't working",
+                   "won't turn on", "won't charge", "won't pair", "won't connect", "dead", "no signal",
+                   "no internet", "dropping", "unusable", "outage", "not cooling", "fixed", "repair",
+                   "repaired", "engineer", "technician"],
+            "fr": ["ne marche pas", "ne marche plus", "ne fonctionne pas", "ne fonctionne plus",
+                   "marche pas", "redémarre", "ne s'ouvre plus", "ne s'ouvre pas", "tiennent pas la charge",
+                   "ne charge pas", "coupure", "réparé", "technicien"],
+            "de": ["funktioniert nicht", "geht nicht", "fällt aus", "ausgefallen", "druckt nicht",
+                   "startet nicht", "lädt nicht", "repariert", "Techniker"],
+            "es": ["no funciona", "no va", "no enciende", "no carga", "se cae", "se reinicia", "arregló",
+                   "arreglado", "técnico"],
+            "pl": ["nie działa", "przestał działać", "przestała działać", "naprawiony", "naprawione",
+                   "naprawa"],
+        },
+        "bug": {
+            "en": ["bug", "glitch", "error", "crash", "crashes", "crashing", "freeze", "frozen"],
+            "fr": ["bug", "bugue", "beug", "erreur", "plante", "crash"],
+            "de": ["Fehler", "Fehlermeldung", "Absturz", "stürzt ab", "abgestürzt", "Bug"],
+            "es": ["error", "fallo", "falla", "se cierra", "se cuelga", "bug"],
+            "pl": ["błąd", "wywala się", "zawiesza się", "crash", "bug"],
+        },
     },
     "praise": {
-        "thanks": ["thank", "thanks", "thx", "appreciate", "grateful"],
-        "compliment": ["great", "excellent", "amazing", "awesome", "love", "best", "wonderful", "fantastic",
-                       "brilliant", "helpful", "well done"],
+        "thanks": {
+            "en": ["thank", "thanks", "thank you", "thx", "ty", "appreciate", "grateful", "cheers", "kudos"],
+            "fr": ["merci", "mrc", "remercie", "remerciements"],
+            "de": ["danke", "Dank", "dankeschön", "bedanke"],
+            "es": ["gracias", "agradezco", "agradecido"],
+            "pl": ["dziękuję", "dzięki", "dziekuje", "dzieki", "dziękujemy"],
+        },
+        "compliment": {
+            "en": ["great", "excellent", "amazing", "awesome", "love", "best", "wonderful", "fantastic",
+                   "brilliant", "helpful", "well done", "impressed", "happy", "perfect", "perfectly",
+                   "lovely", "friendly", "lifesaver", "recommend", "smooth", "smoothly", "superb",
+                   "nice work", "good job", "5 stars", "10 10", "customer for life", "not bad"],
+            "fr": ["top", "au top", "génial", "super", "parfait", "excellent", "bravo",
+                   "recommande", "pas mal", "formidable", "efficace", "sauvez la vie", "rapide"],
+            "de": ["super", "top", "toll", "klasse", "prima", "spitze", "perfekt", "hervorragend",
+                   "freundlich", "hilfreich", "bestens", "zufrieden", "empfehlen", "weiterempfehlen",
+                   "nicht schlecht", "schnelle"],
+            "es": ["genial", "excelente", "perfecto", "increíble", "estupendo", "maravilla", "amables",
+                   "recomiendo", "nada mal", "rapidez", "fenomenal", "encanta"],
+            "pl": ["super", "świetnie", "świetna", "świetny", "polecam", "pomocna", "pomocny", "mega",
+                   "rewelacja", "ekstra", "idealnie", "wspaniale", "doskonale", "szybka akcja"],
+        },
     },
     "pricing": {
-        "price": ["price", "expensive", "cost", "overpriced", "too much"],
-        "discount": ["discount", "coupon", "promo code", "voucher", "discount code"],
-        "shipping cost": ["shipping cost", "delivery cost", "shipping fee", "delivery fee", "postage"],
+        "price": {
+            "en": ["price", "prices", "pricing", "expensive", "cost", "costs", "overpriced", "too much",
+                   "how much", "cheaper", "price match", "value for money", "price increase", "sale"],
+            "fr": ["prix", "tarif", "tarifs", "cher", "trop cher", "coût", "coûte", "hausse", "augmentation",
+                   "qualité prix", "combien ça coûte"],
+            "de": ["Preis", "Preise", "teuer", "zu teuer", "kostet", "Kosten", "Preiserhöhung", "günstiger",
+                   "billiger", "Preis-Leistung"],
+            "es": ["precio", "precios", "caro", "cuesta", "cuánto cuesta", "coste", "costo", "subida"],
+            "pl": ["cena", "ceny", "cenę", "drogo", "drogie", "za drogie", "kosztuje", "koszt", "koszty",
+                   "podwyżka", "taniej"],
+        },
+        "discount": {
+            "en": ["discount", "coupon", "promo code", "promo", "voucher", "discount code", "offer", "deal"],
+            "fr": ["réduction", "réductions", "remise", "promo", "code promo", "soldes", "bon de réduction",
+                   "offre"],
+            "de": ["Rabatt", "Gutschein", "Gutscheincode", "Rabattcode", "Aktion", "Angebot"],
+            "es": ["descuento", "descuentos", "cupón", "código promocional", "oferta", "rebajas",
+                   "promoción"],
+            "pl": ["rabat", "rabatowy", "kod rabatowy", "zniżka", "zniżki", "promocja", "kupon"],
+        },
+        "shipping cost": {
+            "en": ["shipping cost", "delivery cost", "shipping fee", "delivery fee", "postage",
+                   "free shipping", "free delivery", "for shipping", "is shipping"],
+            "fr": ["frais de port", "frais de livraison", "livraison gratuite", "port offert"],
+            "de": ["Versandkosten", "Lieferkosten", "kostenloser Versand", "Versand für"],
+            "es": ["gastos de envío", "coste de envío", "envío gratis", "envío gratuito"],
+            "pl": ["koszt wysyłki", "koszty wysyłki", "darmowa dostawa", "darmowa wysyłka", "za wysyłkę"],
+        },
     },
     "cancellation": {
-        "order": ["cancel order", "cancel the order"],
-        "subscription": ["cancel subscription", "unsubscribe", "cancel membership", "close account",
-                         "delete account"],
+        "order": {
+            "en": ["cancel order", "cancel the order", "cancel my order"],
+            "fr": ["annuler ma commande", "annuler la commande", "annuler commande"],
+            "de": ["Bestellung stornieren", "stornieren", "storniert", "Stornierung"],
+            "es": ["cancelar el pedido", "cancelar mi pedido", "anular el pedido"],
+            "pl": ["anulować zamówienie", "anulowac zamowienie", "anulowanie zamówienia"],
+        },
+        "subscription": {
+            "en": ["cancel", "cancelled", "canceled", "cancelling", "cancellation", "unsubscribe",
+                   "cancel membership", "close account", "close my account", "delete account",
+                   "delete my account", "terminate", "end my contract"],
+            "fr": ["annuler", "annule", "annulé", "annulation", "résilier", "résiliation", "résilié",
+                   "désabonner", "désabonnement", "supprimer mon compte", "supprimez mon compte",
+                   "fermer mon compte", "clôturer"],
+            "de": ["kündigen", "Kündigung", "gekündigt", "Abo beenden", "Vertrag beenden", "Konto löschen",
+                   "widerrufen", "Widerruf"],
+            "es": ["cancelar", "cancelado", "cancelación", "anular", "darme de baja", "dar de baja",
+                   "borrar mi cuenta", "eliminar mi cuenta"],
+            "pl": ["anulować", "anulowac", "anulowanie", "anuluję", "rezygnacja", "zrezygnować",
+                   "zrezygnowac", "wypowiedzenie", "wypowiedzieć", "usunąć konto", "zamknąć konto"],
+        },
+    },
+}  # fmt: skip
+
+# Phrases that take a label back from the built-in taxonomy: a concessive or sarcastic "thanks", a
+# shipping price that is pricing rather than delivery, an account being closed rather than used.
+# Matched like keywords; " ... " allows up to EXCEPTION_GAP words between two words ("thanks for the
+# quick reply, but").
+DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
+    "praise/thanks": {
+        "en": ["thanks ... but", "thank you ... but", "thanks for nothing", "thanks in advance",
+               "thanks anyway"],
+        "fr": ["merci ... mais", "merci pour rien", "merci d'avance", "merci quand même"],
+        "de": ["danke ... aber", "danke für nichts", "danke im Voraus", "trotzdem danke"],
+        "es": ["gracias ... pero", "gracias por nada", "gracias de antemano"],
+        "pl": ["dzięki ... ale", "dziękuję ... ale", "z góry dziękuję"],
+    },
+    "praise/compliment": {
+        "en": ["not happy", "not impressed", "love being", "love waiting", "love how", "oh great",
+               "oh wonderful", "oh brilliant", "great another", "just great"],
+        "fr": ["pas content", "pas contente"],
+        "de": ["nicht zufrieden"],
+        "es": ["no estoy contento", "me encanta estar", "me encanta esperar"],
+        "pl": ["nie jestem zadowolony", "nie jestem zadowolona"],
+    },
+    "delivery/status": {
+        "en": ["free shipping", "shipping cost", "return shipping", "pay for shipping",
+               "how much is shipping", "for shipping"],
+        "fr": ["frais de port", "frais de livraison"],
+        "es": ["gastos de envío", "coste de envío"],
+        "pl": ["za wysyłkę", "koszt wysyłki"],
+    },
+    "delivery/late": {"en": ["late fee", "late payment"]},
+    "billing/wrong charge": {
+        "en": ["double charged", "charged twice", "charged two times", "stopped charging", "not charging",
+               "won't charge"],
+        "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois"],
+        "de": ["doppelt abgebucht", "zweimal abgebucht", "doppelt berechnet"],
+        "es": ["cobrado dos veces"],
+        "pl": ["pobraliście dwa razy", "pobrano dwa razy"],
+    },
+    "account/login": {
+        "en": ["delete account", "close account", "cancel account", "account number"],
+        "fr": ["supprimer compte", "supprimez compte", "fermer compte"],
+        "pl": ["na koncie"],
     },
 }  # fmt: skip
 
 # A phrase still matches with this many extra words between two of its words ("charged me twice").
 PHRASE_GAP = 1
+EXCEPTION_GAP = 5
+_WIDE = "..."  # in a compiled phrase: the next word may come up to EXCEPTION_GAP words later
 _APOSTROPHE = re.compile("['\u2019]")
 _NON_WORD = re.compile(r"[\W_]+")
-# Longest first; each strips once, so "deliveries", "delivered", "delivery" all become "deliver".
-_SUFFIXES = (
-    "ations",
-    "ation",
-    "ments",
-    "ment",
-    "ings",
-    "ing",
-    "ies",
-    "ied",
-    "es",
-    "ed",
-    "al",
-    "ly",
-    "s",
-    "y",
-    "e",
-)
-_DOUBLES = frozenset("bdfglmnprstz")
+# Letters strip_accents keeps that people also write plainly ("haslo" for "hasło", "Strasse").
+_ELIDING = frozenset(("fr", "it"))
+_FOLD = str.maketrans({"ł": "l", "ß": "ss", "ø": "o", "đ": "d"})
 
 
-def words(text: str) -> list[str]:
-    """The words of `text` lowercased, accents and apostrophes dropped, punctuation as word breaks:
-    "I was double-charged, can't log in!" -> ["i", "was", "double", "charged", "cant", "log", "in"]."""
-    return _NON_WORD.sub(" ", _APOSTROPHE.sub("", strip_accents(text.lower()))).split()
+def words(text: str, lang: str | None = "en") -> list[str]:
+    """The words of `text` lowercased, accents folded and apostrophes dropped, punctuation as word
+    breaks: "I was double-charged, can't log in!" -> ["i", "was", "double", "charged", "cant", "log", "in"];
+    "Hasło" -> ["haslo"]. In French and Italian an apostrophe ends an elided word: "l'écran" -> ["l",
+    "ecran"]."""
+    lowered = text.lower()
+    if not lowered.isascii():
+        lowered = strip_accents(lowered).translate(_FOLD)
+    return _NON_WORD.sub(" ", _APOSTROPHE.sub(" " if lang in _ELIDING else "", lowered)).split()
 
 
-@functools.lru_cache(maxsize=100_000)
-def stem(word: str) -> str:
-    """The light stem of a lowercased word, shared by its plural and inflected forms: "parcels" ->
-    "parcel"; "delivered", "delivery", "delivering" -> "deliver"; "charge", "charged" -> "charg"."""
+def _stemmer_language(lang: str | None) -> str:
+    return lang if lang in _STEMMER_NAMES else "en"
+
+
+@functools.cache
+def _stem_word(lang: str):
+    return snowballstemmer.stemmer(_STEMMER_NAMES[lang]).stemWord
+
+
+@functools.lru_cache(maxsize=200_000)
+def stem(word: str, lang: str = "en") -> str:
+    """The Snowball stem of a word as `words` gives it, in `lang`'s stemmer (English for "und" and
+    languages without one): "parcels" -> "parcel"; "livraisons" -> "livraison"; "lieferungen" ->
+    "liefer". Words with digits are kept as they are."""
     if not word.isalpha():
         return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word[-2] in "siu":  # "address", "status", "analysis" are not plurals
-                break
-            word = word[: -len(suffix)]
-            break
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] in _DOUBLES:  # "cancelled", "shipping"
-        word = word[:-1]
-    return word
+    return _stem_word(_stemmer_language(lang))(word)
 
 
-def stems(text: str) -> list[str]:
-    """The stems of the words of `text`, in order."""
-    return [stem(word) for word in words(text)]
+def stems(text: str, lang: str = "en") -> list[str]:
+    """The stems of the words of `text`, in order, in `lang`'s stemmer."""
+    return [stem(word, lang) for word in words(text, lang)]
+
+
+Phrases = dict[str, list[tuple[tuple[str, ...], int]]]  # first stem -> [(remaining stems, label index)]
 
 
 @dataclass(frozen=True, eq=False)
 class Taxonomy:
-    """A compiled taxonomy: labels in taxonomy order and, per first stem, the phrases starting with it."""
+    """A compiled taxonomy: labels in taxonomy order and, per language, the phrases starting with each
+    stem; `exceptions` take labels back (the built-in taxonomy's only)."""
 
     labels: tuple[str, ...]
-    # first stem -> [(remaining stems, label index)]
-    phrases: dict[str, list[tuple[tuple[str, ...], int]]]
+    phrases: dict[str, Phrases]
+    exceptions: dict[str, Phrases]
 
-    def match(self, text: str) -> list[str]:
+    def match(self, text: str, lang: str | None = "en") -> list[str]:
         """The "topic/subtopic" labels whose keywords or phrases occur in `text`, in taxonomy order;
-        [] when none does."""
-        tokens = stems(text)
-        found: set[int] = set()
-        phrases = self.phrases
-        for i, token in enumerate(tokens):
-            for rest, label in phrases.get(token, ()):
-                if label not in found and _follows(tokens, i, rest):
-                    found.add(label)
+        [] when none does. `text` is read as `lang` (detect_language's code); a language the taxonomy
+        has no keywords for is read as English."""
+        if lang not in self.phrases:
+            lang = "en"
+        tokens = stems(text, lang)
+        found = _found(tokens, self.phrases[lang])
+        if found and lang in self.exceptions:
+            found -= _found(tokens, self.exceptions[lang])
         return [self.labels[label] for label in sorted(found)]
 
 
+def _found(tokens: list[str], phrases: Phrases) -> set[int]:
+    found: set[int] = set()
+    for i, token in enumerate(tokens):
+        for rest, label in phrases.get(token, ()):
+            if label not in found and _follows(tokens, i, rest):
+                found.add(label)
+    return found
+
+
 def _follows(tokens: list[str], at: int, rest: tuple[str, ...]) -> bool:
+    gap = PHRASE_GAP
     for word in rest:
-        window = tokens[at + 1 : at + 2 + PHRASE_GAP]
+        if word is _WIDE:
+            gap = EXCEPTION_GAP
+            continue
+        window = tokens[at + 1 : at + 2 + gap]
         if word not in window:
             return False
         at += 1 + window.index(word)
+        gap = PHRASE_GAP
     return True
 
 
 def compile_taxonomy(taxonomy: dict | None) -> Taxonomy:
     """`taxonomy` (topic -> subtopic -> keywords, as read from YAML; None for DEFAULT_TAXONOMY) compiled
-    for `Taxonomy.match`. Raises ValueError naming the entry when the shape is wrong, a name is empty or
-    holds "," or "/", or a keyword has no letters or digits."""
-    taxonomy = DEFAULT_TAXONOMY if taxonomy is None else taxonomy
+    for `Taxonomy.match`. A subtopic's keywords are a list, matched in every language, or a mapping of
+    language code -> list, each list matched in its language only. Raises ValueError naming the entry
+    when the shape is wrong, a name is empty or holds "," or "/", or a keyword has no letters or digits."""
+    default = taxonomy is None
+    taxonomy = DEFAULT_TAXONOMY if default else taxonomy
     if not isinstance(taxonomy, dict):
         raise ValueError("topics: expected a mapping of topic -> subtopic -> keywords")
     labels: list[str] = []
-    phrases: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    per_language: list[dict[str, list[str]] | list[str]] = []
     for topic, subtopics in taxonomy.items():
         if not isinstance(subtopics, dict):
             raise ValueError(f"topics: {topic!r} must map subtopics to keyword lists")
@@ -166,32 +460,82 @@ def compile_taxonomy(taxonomy: dict | None) -> Taxonomy:
                 if not isinstance(name, str) or not name.strip() or "," in name or "/" in name:
                     raise ValueError(f"topics: {name!r} must be a name without ',' or '/'")
             label = f"{topic}/{subtopic}"
-            if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-                raise ValueError(f"topics: {label!r} must be a list of keywords")
+            lists = keywords.values() if isinstance(keywords, dict) else [keywords]
+            if not all(isinstance(ks, list) and all(isinstance(k, str) for k in ks) for ks in lists) or (
+                isinstance(keywords, dict) and not all(lang in _STEMMER_NAMES for lang in keywords)
+            ):
+                raise ValueError(
+                    f"topics: {label!r} must be a list of keywords, or a mapping of language "
+                    f"({', '.join(_STEMMER_NAMES)}) to lists of keywords"
+                )
             labels.append(label)
-            for keyword in keywords:
-                tokens = stems(keyword)
-                if not tokens:
-                    raise ValueError(f"topics: keyword {keyword!r} in {label!r} has no letters or digits")
-                phrases.setdefault(tokens[0], []).append((tuple(tokens[1:]), len(labels) - 1))
-    return Taxonomy(labels=tuple(labels), phrases=phrases)
+            per_language.append(keywords)
+    # Languages with keywords of their own get a table; a plain list goes into every table (at least
+    # English's, which also serves languages without keywords).
+    langs = {"en"} | {lang for keywords in per_language if isinstance(keywords, dict) for lang in keywords}
+    if any(isinstance(keywords, list) for keywords in per_language):
+        langs |= set(_STEMMER_NAMES)
+    phrases: dict[str, Phrases] = {lang: {} for lang in sorted(langs)}
+    for index, keywords in enumerate(per_language):
+        for lang, table in phrases.items():
+            listed = keywords if isinstance(keywords, list) else keywords.get(lang, ())
+            _add(table, listed, lang, index, labels[index])
+    exceptions: dict[str, Phrases] = {}
+    if default:
+        for label, by_lang in DEFAULT_EXCEPTIONS.items():
+            for lang, listed in by_lang.items():
+                _add(exceptions.setdefault(lang, {}), listed, lang, labels.index(label), label, wide=True)
+    return Taxonomy(labels=tuple(labels), phrases=phrases, exceptions=exceptions)
 
 
-# Words that say nothing about a support problem, on top of English stop words.
-_FILLER = STOP_WORDS["en"] | frozenset(
-    words(
-        "a all also am as back been being both cant dont did didnt doesnt each even ever every guys hasnt "
-        "havent help hii im isnt ive know like lol many more most much need new now off ok okay one only "
-        "other out over pls plz really same say see since sorry such sure team tell thank thx too two "
-        "ty up update via want wasnt way week weeks day days month months well went were will wont yet "
-        "you your youre yours order orders"
-    )
-)
+def _add(table: Phrases, keywords: Iterable[str], lang: str, index: int, label: str, wide=False) -> None:
+    """Adds `keywords` under `label`; with `wide`, " ... " in a keyword is a wide gap (_WIDE)."""
+    for keyword in keywords:
+        parts = keyword.split(" ... ") if wide else [keyword]
+        tokens = [tok for n, part in enumerate(parts) for tok in ([_WIDE] if n else []) + stems(part, lang)]
+        if not tokens:
+            raise ValueError(f"topics: keyword {keyword!r} in {label!r} has no letters or digits")
+        table.setdefault(tokens[0], []).append((tuple(tokens[1:]), index))
 
 
-def key_phrases(texts: Iterable[str], top: int = 10, *, min_count: int = 2) -> list[tuple[str, int]]:
+# Words that say nothing about a support problem, per language, on top of its stop words.
+_FILLER_WORDS = {
+    "en": "a all also am as back been being both cant dont did didnt doesnt each even ever every guys hasnt "
+    "havent help hii im isnt ive know like lol many more most much need new now off ok okay one only "
+    "other out over pls plz really same say see since sorry such sure team tell thank thx too two "
+    "ty up update via want wasnt way week weeks day days month months well went were will wont yet "
+    "you your youre yours order orders",
+    "fr": "a aussi avez avoir bien bcp ca c cest d dhab donc elle en est etait etre fait faire j jai "
+    "jours l la le leur lui m mdr me meme moi mois n ni non nos notre on ont oui par peu peut pouvez "
+    "qqch qu quoi s sa se semaine semaines ses si son sont sous svp stp t tout toute tous toutes trop "
+    "un vais veux voila vos votre vous y commande commandes mrc aide besoin",
+    "de": "alle als also am an auch bin bis bitte da dann dass denn dich dir doch dort eigentlich einem "
+    "einer eines es euch etwas ganz gibt hab haben hatte immer ist ja jetzt kann kein man mal mich "
+    "mir muss nach nein nichts nur ob oder ok sehr sich so sollte tag tage um uns unser was weil "
+    "wenn werden wieder will wird woche wochen zum zur bestellung bestellungen hilfe",
+    "es": "a al algo alguien ahora aqui asi bien cada cual desde dia dias e era eso esta estan este esto "
+    "fue gracias ha han hay hoy lo me mes meses mucho muy ni nos nosotros nunca o otra otro pedido "
+    "pedidos pero poco pues q que quiero semana semanas ser si sin sobre solo son su tambien te ti "
+    "todo tu un una uno usted vez vosotros vuestro ya yo ayuda",
+    "pl": "a ale bo by byc byl byla bylo co dla dzien go ich ja jak jakis jej jest juz ktory ktora ma mi "
+    "mnie moj moja moje mu my na nam nas nic nie o od on ona oni po pod prosze przez sa sie tak tam "
+    "te tego ten to tu tydzien tygodnie u w wiec was wy z za ze zamowienie zamowienia pomoc",
+}
+_FILLER: dict[str, frozenset[str]] = {
+    lang: frozenset(words(" ".join(STOP_WORDS.get(lang, ())) + " " + _FILLER_WORDS.get(lang, ""), lang))
+    for lang in _STEMMER_NAMES
+}
+# Languages key phrases are read in: those with stop words and a stemmer; "und" is read as English.
+PHRASE_LANGUAGES = frozenset(lang for lang in STOP_WORDS if lang in _STEMMER_NAMES) | {"und"}
+
+
+def key_phrases(
+    texts: Iterable[str | tuple[str, str | None]], top: int = 10, *, min_count: int = 2
+) -> list[tuple[str, int]]:
     """The `top` phrases (one to three words) recurring across `texts`, as (phrase, number of texts
-    containing it), most frequent first; phrases in fewer than `min_count` texts are left out.
+    containing it), most frequent first; phrases in fewer than `min_count` texts are left out. Each text
+    is a string, read as English, or a (text, language) pair: stop and filler words and stems are then
+    that language's (English for "und", None or a language without them).
 
     Near-duplicates are one group: word order and inflection do not count, so "screen flicker",
     "screen flickering" and "flickering screen" are one phrase, shown in its most common wording. A
@@ -200,13 +544,15 @@ def key_phrases(texts: Iterable[str], top: int = 10, *, min_count: int = 2) -> l
     """
     texts_with: Counter[frozenset[str]] = Counter()
     wordings: dict[frozenset[str], Counter[str]] = {}
-    for text in texts:
+    for item in texts:
+        text, lang = (item, "en") if isinstance(item, str) else item
+        lang = _stemmer_language(lang)
         seen: set[frozenset[str]] = set()
-        for run in _content_runs(words(text)):
+        for run in _content_runs(words(text, lang), _FILLER[lang]):
             for n in range(1, min(3, len(run)) + 1):
                 for start in range(len(run) - n + 1):
                     gram = run[start : start + n]
-                    key = frozenset(stem(word) for word in gram)
+                    key = frozenset(stem(word, lang) for word in gram)
                     if len(key) == n and key not in seen:
                         seen.add(key)
                         wordings.setdefault(key, Counter())[" ".join(gram)] += 1
@@ -226,11 +572,11 @@ def key_phrases(texts: Iterable[str], top: int = 10, *, min_count: int = 2) -> l
     return [(wordings[key].most_common(1)[0][0], kept[key]) for key in ranked[:top]]
 
 
-def _content_runs(tokens: list[str]) -> list[list[str]]:
+def _content_runs(tokens: list[str], filler: frozenset[str]) -> list[list[str]]:
     """Maximal runs of content words: stop words, numbers and one-letter words break a run."""
     runs: list[list[str]] = [[]]
     for token in tokens:
-        if token in _FILLER or len(token) < 2 or not token.isalpha():
+        if token in filler or len(token) < 2 or not token.isalpha():
             if runs[-1]:
                 runs.append([])
         else:

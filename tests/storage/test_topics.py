@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from storage.topics import DEFAULT_TAXONOMY, compile_taxonomy, key_phrases, words
+from storage.topics import DEFAULT_TAXONOMY, compile_taxonomy, key_phrases, stem, stems, words
 
+# Snowball's English stems: "delivery", "deliveries" -> "deliveri" but "deliver", "delivered",
+# "delivering" -> "deliv", so a taxonomy lists both words.
 SHIPPING = {
-    "shipping": {"delivery": ["delivery"], "parcel": ["parcel"]},
+    "shipping": {"delivery": ["delivery", "deliver"], "parcel": ["parcel"]},
     "money": {"refund": ["refund"], "double": ["charged twice"]},
 }
 
@@ -96,6 +98,99 @@ def test_custom_taxonomy_from_yaml_matches_accents_and_case():
 
 
 @pytest.mark.parametrize(
+    ("words_", "lang", "shared"),
+    [
+        (["livraison", "livraisons"], "fr", "livraison"),
+        (["lieferung", "lieferungen"], "de", "liefer"),
+        (["pedido", "pedidos"], "es", "ped"),
+        # accents are folded before stemming, so Polish with and without diacritics agree
+        (["zamówienie", "zamówienia", "zamowienia"], "pl", "zamowien"),
+        (["parcel", "parcels"], "en", "parcel"),
+    ],
+)
+def test_inflections_share_a_snowball_stem_per_language(words_, lang, shared):
+    assert {stem(word, lang) for word in words(" ".join(words_))} == {shared}
+
+
+def test_unknown_and_undetermined_languages_stem_as_english():
+    assert stems("Refunds", "und") == stems("Refunds", "xx") == stems("Refunds") == ["refund"]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "labels"),
+    [
+        # "livrée" -> "livre" = stem of the keyword "livrée"
+        ("Ma commande n'est toujours pas livrée", "fr", ["delivery/status"]),
+        ("colis retardé", "fr", ["delivery/status", "delivery/late"]),
+        # "Lieferungen" -> "liefer" = "Lieferung"; "beschädigt"
+        ("Meine Lieferungen sind beschädigt angekommen", "de", ["delivery/status", "delivery/damaged"]),
+        ("Me han cobrado dos veces", "es", ["billing/double charge"]),
+        (
+            "Nie mogę się zalogować, hasło nie działa",
+            "pl",
+            ["account/login", "account/password", "defect/not working"],
+        ),
+        # a language without keywords of its own is read with the English ones
+        ("refund please", "it", ["refund/request"]),
+        # and "und" too: a French word is then no keyword
+        ("remboursement", "und", []),
+    ],
+)
+def test_default_taxonomy_matches_each_language(default, text, lang, labels):
+    assert default.match(text, lang) == labels
+
+
+def test_phrase_gap_holds_in_every_language(default):
+    # "prélevé [encore] deux fois": one word between is allowed; a double charge is not a wrong charge
+    assert default.match("vous m'avez prélevé encore deux fois", "fr") == ["billing/double charge"]
+    assert default.match("vous m'avez prélevé encore une autre fois deux fois", "fr") == [
+        "billing/wrong charge"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "labels"),
+    [
+        # a concessive thanks ("thanks ... but", up to 5 words between) is no praise
+        ("Thanks for the quick reply, but it still doesn't work", "en", ["defect/not working"]),
+        ("Thanks, it works now", "en", ["praise/thanks"]),
+        ("Danke für den Tipp, hat aber nichts gebracht", "de", []),
+        # sarcasm the exceptions know
+        ("love being on hold for an hour", "en", []),
+        # a shipping price is pricing, not delivery
+        ("how much is shipping to Ireland?", "en", ["pricing/price", "pricing/shipping cost"]),
+    ],
+)
+def test_default_exceptions_take_labels_back(default, text, lang, labels):
+    assert default.match(text, lang) == labels
+
+
+def test_yaml_taxonomy_in_the_old_shape_matches_in_every_language():
+    taxonomy = yaml.safe_load(
+        """
+        shipping:
+          late: [late, retard, Verspätung]
+        """
+    )
+    compiled = compile_taxonomy(taxonomy)
+    assert compiled.match("my parcel is late", "en") == ["shipping/late"]
+    # French stems: "retards" -> "retard"; the German keyword in a German text
+    assert compiled.match("deux retards cette semaine", "fr") == ["shipping/late"]
+    assert compiled.match("Die Verspätungen nerven", "de") == ["shipping/late"]
+    assert compiled.match("retard", "und") == ["shipping/late"]  # English stemmer, same keyword
+
+
+def test_keywords_per_language_match_only_in_their_language():
+    compiled = compile_taxonomy({"money": {"refund": {"en": ["refund"], "fr": ["remboursement"]}}})
+    assert compiled.match("refund please", "en") == ["money/refund"]
+    assert compiled.match("remboursement svp", "fr") == ["money/refund"]
+    assert compiled.match("remboursement svp", "en") == []
+    assert compiled.match("refund please", "fr") == []
+    with pytest.raises(ValueError, match="'money/refund' must be a list of keywords, or a mapping"):
+        compile_taxonomy({"money": {"refund": {"xx": ["refund"]}}})
+
+
+@pytest.mark.parametrize(
     ("taxonomy", "message"),
     [
         (["delivery"], "expected a mapping"),
@@ -164,3 +259,19 @@ def test_top_limits_the_number_of_phrases_and_ties_prefer_longer():
     # both groups are in 2 texts; the two-word one ranks first
     assert key_phrases(texts, top=1) == [("screen flickers", 2)]
     assert key_phrases([], top=5) == []
+
+
+def test_key_phrases_in_french_use_french_stop_words_and_stems():
+    texts = [
+        ("L'écran clignote depuis hier", "fr"),
+        ("mon écran clignote encore", "fr"),
+        ("les écrans clignotait", "fr"),
+        ("la batterie se vide", "fr"),
+    ]
+    # "écran"/"écrans" -> "ecran", "clignote"/"clignotait" -> "clignot": one group in 3 texts, shown as
+    # its most common wording; l (of "l'écran"), mon, les, encore, depuis, la, se are French stop or
+    # filler words.
+    # "batterie", "vide", "hier" are in one text each.
+    assert key_phrases(texts) == [("ecran clignote", 3)]
+    # read as English, "L'écran" is one word ("lecran") and "clignotait" no inflection of "clignote"
+    assert key_phrases([text for text, _ in texts]) == [("clignote", 2), ("ecran", 2)]
