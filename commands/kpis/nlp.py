@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -25,7 +26,7 @@ from commands.query import Query
 from storage import kpi_cache
 from storage.models import Message
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
-from storage.topics import key_phrases
+from storage.topics import PHRASE_LANGUAGES, key_phrases
 
 M = Message.__table__.c
 TOP_TOPICS = 10
@@ -71,15 +72,15 @@ def topics(conn: Connection, query: Query) -> dict[str, Any]:
     tally, considered = _topic_tally(conn, q)
     previous, before = _topic_tally(conn, q.with_range(q.start - (q.end - q.start), q.start))
     # the period's latest customer messages, those in a language phrases are read in (from the index
-    # alone), then the rows of those
+    # alone: storage.topics has stop words and a stemmer for it), then the rows of those
     latest = select(M.id, M.lang).where(*_said(q)).order_by(M.at.desc()).limit(PHRASE_SCAN).subquery()
-    readable = select(latest.c.id).where(latest.c.lang.in_(("en", "und")))
+    readable = select(latest.c.id).where(latest.c.lang.in_(sorted(PHRASE_LANGUAGES)))
     texts = conn.execute(
-        select(M.text)
+        select(M.text, M.lang)
         .where(M.id.in_(readable), M.topics.is_(None), M.text.is_not(None))
         .order_by(M.at.desc())
         .limit(PHRASE_TEXTS)
-    ).scalars()
+    ).all()
     return {
         "topics": _topic_rows(tally, considered, previous if before else None),
         "phrases": _phrases(texts),
@@ -87,8 +88,9 @@ def topics(conn: Connection, query: Query) -> dict[str, Any]:
     }
 
 
-def _phrases(texts: list[str]) -> list[dict[str, Any]]:
-    """The top recurring phrases of several words: single words ("dm", "details") say little alone."""
+def _phrases(texts: Iterable[str | tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """The top recurring phrases of several words: single words ("dm", "details") say little alone.
+    `texts` are strings (English) or (text, language) pairs, as `key_phrases` reads them."""
     found = [(p, n) for p, n in key_phrases(texts, TOP_PHRASES * 4) if " " in p]
     return [{"phrase": p, "count": n} for p, n in found[:TOP_PHRASES]]
 

@@ -319,3 +319,19 @@ def test_key_phrases_come_from_the_latest_customer_messages_of_the_period(feed, 
     # the bound: the latest 3 customer messages are t1, b2 and b1; only the battery phrase recurs there
     monkeypatch.setattr("commands.kpis.nlp.PHRASE_SCAN", 3)
     assert ask(topics)["phrases"] == [{"phrase": "battery drains", "count": 2}]
+
+
+def test_key_phrases_are_read_in_every_language_with_stop_words(feed, ask):
+    feed(
+        said("f1", 10, "Bonjour, l'écran clignote depuis hier"),  # fr: bonjour, depuis, "é"
+        said("f2", 20, "mon écran clignote encore une fois"),  # fr: mon, encore, une, "é"
+        said("e1", 30, "the screen flickering is back"),
+        said("e2", 40, "screen flickering again"),
+        said("x1", 50, "Grazie mille"),  # und (one Italian word): read as English, recurs nowhere
+    )
+    # French phrases with French stop words ("l'", "mon", "encore", "une") and stems; both groups are
+    # in 2 messages, ties by wording
+    assert ask(topics)["phrases"] == [
+        {"phrase": "ecran clignote", "count": 2},
+        {"phrase": "screen flickering", "count": 2},
+    ]
