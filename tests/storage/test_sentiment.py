@@ -204,3 +204,22 @@ def test_scores_with_no_nltk_data_and_no_network(tmp_path):
     ]
     assert [lang for _, lang in scores] == ["en", "en", "en", "und", "fr"]
     assert list(empty.iterdir()) == []
+
+
+def test_the_plain_tokenizer_agrees_with_textblob_on_every_labelled_and_demo_message():
+    # storage.sentiment.plain_tokens stands in for TextBlob's tokenizer on texts it only splits; wherever
+    # it answers, its tokens must be TextBlob's.
+    from bot.demo.texts import CUSTOMER_LINES, FOLLOW_UPS
+    from storage.sentiment import _lexicon, plain_tokens
+
+    data = REPO / "bench" / "data" / "nlp_messages.jsonl"
+    texts = [json.loads(line)["text"] for line in data.read_text(encoding="utf-8").splitlines()]
+    texts += [line for tones in CUSTOMER_LINES.values() for tone in tones.values() for line in tone]
+    texts += [line for tone in FOLLOW_UPS.values() for line in tone]
+    texts += ["!!wow!! -great- @you #tag +1 $5 & co", "not good!!!", "?? what", "a - b"]
+    tokenize = _lexicon().tokenizer
+    answered = [(text, plain_tokens(text)) for text in texts]
+    compared = [(text, tokens) for text, tokens in answered if tokens is not None]
+    assert len(compared) > 250  # most support messages are plain
+    assert [tokens for _, tokens in compared] == [" ".join(tokenize(text)).split() for text, _ in compared]
+    assert plain_tokens("e.g. this") is None and plain_tokens("it's") is None and plain_tokens(":)") is None
