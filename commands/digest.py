@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection
 
 from commands.engine import change, measure
-from commands.format import MISSING, format_change, format_value, meets_benchmark
+from commands.format import MISSING, format_change, format_value, meets_benchmark, not_read
 from commands.kpis import KPIS
 from commands.periods import Period
 from commands.result import KpiResult
@@ -85,6 +85,7 @@ class Digest:
     oldest_waiting: float | None = None
     open_conversations: int | None = None
     sentiment: dict[str, float] | None = None
+    unscored: str | None = None  # what the sentiment did not read, "12 % unscored: 9 pl, 3 other"
     topics: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -115,7 +116,9 @@ def build_digest(
     if "backlog" in results:
         digest.open_conversations = results["backlog"].values.get("open")
     if "sentiment" in results and all(_number(results["sentiment"].values.get(k)) for k in SPLIT):
-        digest.sentiment = {k: results["sentiment"].values[k] for k in SPLIT}
+        values = results["sentiment"].values
+        digest.sentiment = {k: values[k] for k in SPLIT}
+        digest.unscored = not_read("sentiment", values)
     if "topics" in results:
         found = results["topics"].values.get("topics") or []
         digest.topics = [t for t in found if isinstance(t, dict) and t.get("topic")][:TOPICS]
@@ -195,7 +198,8 @@ def _extras(digest: Digest, *, bold: bool) -> list[str]:
         lines.append(f"{title('Biggest movers')}: " + "; ".join(moves))
     if digest.sentiment:
         split = " · ".join(f"{k} {format_value(v, 'fraction')}" for k, v in digest.sentiment.items())
-        lines.append(f"{title('Sentiment')}: {split}")
+        unscored = f" ({digest.unscored})" if digest.unscored else ""
+        lines.append(f"{title('Sentiment')}: {split}{unscored}")
     if digest.topics:
         shown = inline if bold else str  # topic labels come from settings: inert in Slack
         lines.append(f"{title('Top topics')}: " + "; ".join(_topic(t, shown) for t in digest.topics))

@@ -79,6 +79,28 @@ def format_change(change: dict[str, Any], unit: str) -> str:
     return text
 
 
+# What a sentiment or topics result did not read: its key, what to call it, and whether the messages
+# counted by `count` exclude it (sentiment: `count` is the scored) or include it (topics: all read).
+NOT_READ = {"sentiment": ("unscored", "unscored", False), "topics": ("unread", "not read for topics", True)}
+
+
+def not_read(metric: str, values: dict[str, Any], named: int = 3) -> str | None:
+    """What a sentiment or topics result did not read, as "12 % unscored: 9 pl, 3 other": its share of
+    the messages read, and per language the `named` most frequent, the rest as "other"; None when it
+    read everything."""
+    key, what, counted_in = NOT_READ[metric]
+    unread = values.get(key) or 0
+    total = (values.get("count") or 0) + (0 if counted_in else unread)
+    if not unread or not total:
+        return None
+    ranked = [(row["language"], row["count"]) for row in values.get(f"{key}_languages") or []]
+    parts = [f"{count} {lang}" for lang, count in ranked[:named]]
+    rest = sum(count for _, count in ranked[named:])
+    if rest:
+        parts.append(f"{rest} other")
+    return f"{format_value(unread / total, 'fraction')} {what}: {', '.join(parts)}"
+
+
 def meets_benchmark(value: Any, target: Any, better: str | None) -> bool | None:
     """True when the value is at least as good as the benchmark, False when worse, None when unknowable."""
     if not isinstance(value, int | float) or not isinstance(target, int | float) or better is None:

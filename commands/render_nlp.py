@@ -16,7 +16,14 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from commands.engine import change
-from commands.format import MISSING, format_change, format_duration, format_value, meets_benchmark
+from commands.format import (
+    MISSING,
+    format_change,
+    format_duration,
+    format_value,
+    meets_benchmark,
+    not_read,
+)
 from commands.kpis import KPIS
 from commands.parse import METRIC_NAMES
 from commands.render_table import table
@@ -101,8 +108,9 @@ def _paragraphs(result: KpiResult, *, slack: bool) -> list[str]:
                 f"{bold('Mean score')} {_score(values.get('mean'))}",
                 f"{bold('Scored')} {values['count']}",
             ]
-            if values.get("unscored"):
-                stats.append(f"{bold('Unscored')} {values['unscored']} (not English)")
+            unscored = not_read("sentiment", values)
+            if unscored:
+                stats.append(unscored)
             out.append(" · ".join(stats))
     elif result.metric == "topics":
         if values.get("topics"):
@@ -110,6 +118,9 @@ def _paragraphs(result: KpiResult, *, slack: bool) -> list[str]:
             intro = f"{read} customer messages" + (
                 f" · previous period {before}" if before is not None else ""
             )
+            unread = not_read("topics", values)
+            if unread:
+                intro += f" · {unread}"
             cells = [topic_cells(topic) for topic in values["topics"]]
             rows = _code(table(cells, {}, max_chars=2900, escape=shown), slack)
             out.append(f"{intro}\n{rows}")

@@ -208,6 +208,7 @@ class Pattern:
     regex: re.Pattern[str]
     weight: float
     resolves: bool = False
+    line: int = -1  # the cue line it is an alternative of: one line counts once at one place
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,12 +229,13 @@ class CueSet:
 
     def find(self, folded: str) -> list[Cue]:
         """The cues in `folded` text (see `fold`), in order."""
-        found = []
+        found, seen = [], set()
         for word in _WORD.finditer(folded):
             at = word.start()
             for index in self.candidates(word.group()):
                 pattern = self.patterns[index]
-                if pattern.regex.match(folded, at):
+                if (at, pattern.line) not in seen and pattern.regex.match(folded, at):
+                    seen.add((at, pattern.line))
                     found.append(Cue(at, pattern.weight, pattern.resolves))
         found += [
             Cue(match.start(), pattern.weight, pattern.resolves)
@@ -346,13 +348,13 @@ def compiled(lang: str) -> CueSet | None:
     patterns: list[Pattern] = []
     by_first: dict[str, list[int]] = {}
     always: dict[tuple[float, bool], list[str]] = {}
-    for fragment, weight, resolves in lines:
+    for line, (fragment, weight, resolves) in enumerate(lines):
         for alternative in _alternatives(fragment):
             firsts = _first_words(alternative)
             if not firsts:
                 always.setdefault((weight, resolves), []).append(alternative)
                 continue
-            patterns.append(Pattern(_words(alternative), weight, resolves))
+            patterns.append(Pattern(_words(alternative), weight, resolves, line))
             for first in firsts:
                 by_first.setdefault(first, []).append(len(patterns) - 1)
     return CueSet(

@@ -6,8 +6,10 @@ direction. A message counts in the period it was sent; nothing after `query.now`
 re-scores text: a lexicon or taxonomy change reaches stored messages through `kpibot rescore`.
 
 A message is "scored" when it carries a sentiment score, and "unscored" when ingestion read it but
-could not score it: it is in a language other than English (`lang` set, not "und"). Messages whose text
-was blank, and messages stored without analysis, are neither. Shares are fractions of scored messages.
+could not score it: it is in a language kpibot has no lexicon for (`lang` set, not "und"). Messages
+whose text was blank, and messages stored without analysis, are neither. Shares are fractions of scored
+messages. What was not read is said per language: the unscored messages (sentiment), and the messages
+in a language the taxonomy has no keywords for (topics).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from commands.query import Query
 from storage import kpi_cache
 from storage.models import Message
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
+from storage.topics import LANGUAGES as TOPIC_LANGUAGES
 from storage.topics import PHRASE_LANGUAGES, key_phrases
 
 M = Message.__table__.c
@@ -43,16 +46,23 @@ _SPACES = re.compile(r"\s+")
 def sentiment(conn: Connection, query: Query) -> dict[str, Any]:
     """Shares (0-1) of scored customer messages that were positive (score > +0.1), neutral and negative
     (< -0.1); net sentiment (positive share - negative share); mean score (-1..+1); how many messages were
-    scored, and how many were unscored (another language). Shares, net and mean are None when none was
-    scored."""
+    scored, how many were unscored (a language without a lexicon) and of which languages, and the scored
+    share of the two. Shares, net and mean are None when none was scored."""
     scope = query.until_now().scope()
     scores = kpi_cache.sample(conn, "sentiment", scope)
     positive, negative = scores.count - scores.at_most(POSITIVE_ABOVE), scores.below(NEGATIVE_BELOW)
     scored, total = scores.count, scores.total
-    unscored = kpi_cache.count(conn, "unscored", scope)
+    languages = kpi_cache.tally(conn, "languages", scope)  # {language: [messages, scored]}
+    unscored_in = {lang: n - s for lang, (n, s) in languages.items() if lang != "und" and n > s}
+    unscored = sum(unscored_in.values())
+    unread = {
+        "unscored": unscored,
+        "unscored_languages": _by_language(unscored_in),
+        "scored_share": scored / (scored + unscored) if scored + unscored else None,
+    }
     if not scored:
         split = dict.fromkeys(("positive", "neutral", "negative", "net", "mean"))
-        return {**split, "count": 0, "unscored": unscored}
+        return {**split, "count": 0, **unread}
     return {
         "positive": positive / scored,
         "neutral": (scored - positive - negative) / scored,
@@ -60,15 +70,26 @@ def sentiment(conn: Connection, query: Query) -> dict[str, Any]:
         "net": (positive - negative) / scored,
         "mean": total / scored,
         "count": scored,
-        "unscored": unscored,
+        **unread,
     }
+
+
+def _by_language(counts: dict[str, int]) -> list[dict[str, Any]]:
+    """{language: messages} as rows, the most messages first."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"language": lang, "count": count} for lang, count in ranked if count]
 
 
 def topics(conn: Connection, query: Query) -> dict[str, Any]:
     """What customers wrote about: the top taxonomy topics of the period (see `_topic_rows`), the key
-    phrases recurring in the messages no topic matched ({phrase, count of messages}, most frequent first)
-    and `count`, the customer messages read at ingestion (the base of every share)."""
+    phrases recurring in the messages no topic matched ({phrase, count of messages}, most frequent first),
+    `count`, the customer messages read at ingestion (the base of every share), and `unread`: those in a
+    language the taxonomy has no keywords for (matched with the English ones), per language."""
     q = query.until_now()
+    languages = kpi_cache.tally(conn, "languages", q.scope())
+    unread_in = {
+        lang: n for lang, (n, _) in languages.items() if lang != "und" and lang not in TOPIC_LANGUAGES
+    }
     tally, considered = _topic_tally(conn, q)
     previous, before = _topic_tally(conn, q.with_range(q.start - (q.end - q.start), q.start))
     # the period's latest customer messages, those in a language phrases are read in (from the index
@@ -85,6 +106,8 @@ def topics(conn: Connection, query: Query) -> dict[str, Any]:
         "topics": _topic_rows(tally, considered, previous if before else None),
         "phrases": _phrases(texts),
         "count": considered,
+        "unread": sum(unread_in.values()),
+        "unread_languages": _by_language(unread_in),
     }
 
 
@@ -200,6 +223,7 @@ def _quotes(conn: Connection, q: Query, ranking_key: str, order) -> list[dict[st
     ]
 
 
+_LANGUAGES = rows(language=TEXT, count=COUNT)
 _QUOTE = rows(text=TEXT, author=TEXT, channel=TEXT, at=TIME, age=SECONDS, score=SCORE)
 _TOPIC = rows(
     topic=TEXT,
@@ -222,6 +246,8 @@ SPECS = (
             "mean": SCORE,
             "count": COUNT,
             "unscored": COUNT,
+            "unscored_languages": _LANGUAGES,
+            "scored_share": FRACTION,
         },
         "net",
         "higher",
@@ -231,7 +257,13 @@ SPECS = (
         "topics",
         "Top topics",
         topics,
-        {"topics": _TOPIC, "phrases": rows(phrase=TEXT, count=COUNT), "count": COUNT},
+        {
+            "topics": _TOPIC,
+            "phrases": rows(phrase=TEXT, count=COUNT),
+            "count": COUNT,
+            "unread": COUNT,
+            "unread_languages": _LANGUAGES,
+        },
         None,
         None,
         "no customer messages in this period",

@@ -146,9 +146,6 @@ MEASURES = {
     ),
     "human_replies": Measure(M.at, M.channel, where=HUMAN_REPLY, owner=M.author_id),
     "read": Measure(M.at, M.channel, where=(*CUSTOMER_SAID, M.lang.is_not(None))),  # analysed at ingestion
-    "unscored": Measure(
-        M.at, M.channel, where=(*CUSTOMER_SAID, M.sentiment.is_(None), M.lang.is_not(None), M.lang != "und")
-    ),
 }
 
 
@@ -193,6 +190,11 @@ class Tally:
 TALLIES = {
     "quick_replies": Tally(
         M.at, M.channel, M.quick_reply, (*HUMAN_REPLY, M.quick_reply.is_not(None)), owner=M.author_id
+    ),
+    # the customer messages read at ingestion per language, and how many of them were scored: what was
+    # not read (a language without a lexicon, or a taxonomy) is said per language
+    "languages": Tally(
+        M.at, M.channel, M.lang, (*CUSTOMER_SAID, M.lang.is_not(None)), (func.count(M.sentiment),)
     ),
     # the topics of customer messages (labels as stored: "topic/subtopic,..."), with their sentiment
     "topics": Tally(

@@ -21,11 +21,11 @@ def test_sentiment_instagram_30d_answers_with_the_split_and_the_change(bot):  # 
         bot.engine,
         bot.settings,
         [
-            said("p1", -2 * DAY, "I love it"),  # +0.5
-            said("p2", -3 * DAY, "😍"),  # +0.9
+            said("p1", -2 * DAY, "I love it"),  # "love" 0.5 + 0.6 x lexicon 0.5 = +0.8
+            said("p2", -3 * DAY, "😍"),  # 0.6 x 0.9 = +0.54
             said("n0", -4 * DAY, "I sent the form yesterday"),  # 0.0
-            said("m1", -5 * DAY, "My parcel is two weeks late, this is awful"),  # -0.65
-            said("fr", -6 * DAY, "Bonjour, mon colis est en retard"),  # unscored
+            said("m1", -5 * DAY, "My parcel is two weeks late, this is awful"),  # -1.0
+            said("pl", -6 * DAY, "Dzień dobry, gdzie jest moja paczka?"),  # Polish: unscored
             said("tw", -DAY, "awful", channel="twitter"),  # not instagram
             said("old", -40 * DAY, "awful"),  # the previous 30 days: net -100 %
         ],
@@ -45,8 +45,8 @@ def test_sentiment_instagram_30d_answers_with_the_split_and_the_change(bot):  # 
         "negative  ▇▇▇▇▇                    25 %  (1)\n"
         "```"
     )
-    # mean (0.5 + 0.9 + 0 - 0.65) / 4 = 0.1875
-    assert shown[3] == "*Mean score* +0.19 · *Scored* 4 · *Unscored* 1 (not English)"
+    # mean (0.8 + 0.54 + 0 - 1.0) / 4 = 0.085; 1 of 5 unscored
+    assert shown[3] == "*Mean score* +0.09 · *Scored* 4 · 20 % unscored: 1 pl"
 
 
 def test_topics_answers_with_the_top_topics_of_the_last_7_days(bot):  # noqa: F811
@@ -54,7 +54,7 @@ def test_topics_answers_with_the_top_topics_of_the_last_7_days(bot):  # noqa: F8
         bot.engine,
         bot.settings,
         [
-            said("d1", -DAY, "where is my parcel?", channel="twitter"),  # delivery/late, 0.0
+            said("d1", -DAY, "where is my parcel?", channel="twitter"),  # delivery/late, -0.075
             said("d2", -2 * DAY, "my parcels never arrived, terrible"),  # delivery/lost, -1.0
             said("r1", -3 * DAY, "I want my money back"),  # refund/request, 0.0
             said("x1", -4 * DAY, "I sent the form yesterday"),  # no topic
@@ -64,9 +64,9 @@ def test_topics_answers_with_the_top_topics_of_the_last_7_days(bot):  # noqa: F8
 
     answer = ask(bot, "", command="/topics")
 
-    # 4 messages this week: delivery 2 (50 %, mean -0.5, +1 on the week before), refund 1 (25 %, new)
+    # 4 messages this week: delivery 2 (50 %, mean -0.5375, +1 on the week before), refund 1 (25 %, new)
     assert answer["text"] == "Top topics (last 7 days · all channels)"
     table = answer["blocks"][1]["text"]["text"]
     assert table.startswith("*4* customer messages · previous period 1\n```\n")
-    assert "delivery  2      50 %   -0.5       ▲ 1     late\n" in table
+    assert "delivery  2      50 %   -0.54      ▲ 1     late\n" in table
     assert "refund    1      25 %   0          ▲ 1     request\n" in table

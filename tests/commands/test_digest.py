@@ -221,6 +221,18 @@ def test_sentiment_split_and_top_topics_appear_when_those_kpis_exist(engine, set
     assert "Top topics: delivery 6 (60 %); refund 4 (40 %)" in text
 
 
+def test_the_sentiment_line_says_what_was_not_scored_by_language(engine, settings, monkeypatch):
+    def sentiment(conn, query):
+        languages = [{"language": "pl", "count": 3}, {"language": "de", "count": 2}]
+        split = {"positive": 0.5, "neutral": 0.3, "negative": 0.2, "net": 0.3, "count": 10}
+        return {**split, "unscored": 5, "unscored_languages": languages, "scored_share": 10 / 15}
+
+    monkeypatch.setitem(KPIS, "sentiment", replace(KPIS["sentiment"], compute=sentiment))
+    text = digest_text(digest_of(engine, settings))
+    # 5 of the 15 customer messages read were not scored: 33.3 %
+    assert "Sentiment: positive 50 % · neutral 30 % · negative 20 % (33.3 % unscored: 3 pl, 2 de)" in text
+
+
 def test_a_day_whose_messages_were_stored_without_analysis_says_nothing_of_sentiment_or_topics(
     engine, settings
 ):

@@ -14,7 +14,7 @@ from commands.result import KpiResult
 
 WEEK = Period(datetime(2026, 11, 13, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC), name="last 7 days")
 PREVIOUS_LABEL = "2026-11-06 – 2026-11-12"
-# 2 positive, 1 neutral, 1 negative of 4 scored, 1 unscored; the week before net +10 %
+# 2 positive, 1 neutral, 1 negative of 4 scored, 1 unscored (Polish); the week before net +10 %
 SPLIT = {
     "positive": 0.5,
     "neutral": 0.25,
@@ -23,6 +23,8 @@ SPLIT = {
     "mean": 0.1875,
     "count": 4,
     "unscored": 1,
+    "unscored_languages": [{"language": "pl", "count": 1}],
+    "scored_share": 0.8,
 }
 BARS = [
     "positive  ▇▇▇▇▇▇▇▇▇▇               50 %  (2)",
@@ -67,7 +69,7 @@ def test_sentiment_message_shows_net_change_split_bars_and_scores():
         "Sentiment: net +25 %",
         f"Previous period ({PREVIOUS_LABEL}): net +10 % · ▲ 15 pt, better",
         "```\n" + "\n".join(BARS) + "\n```",
-        "*Mean score* +0.19 · *Scored* 4 · *Unscored* 1 (not English)",
+        "*Mean score* +0.19 · *Scored* 4 · 20 % unscored: 1 pl",
         "last 7 days · instagram · asked by <@U1>",
     ]
 
@@ -78,18 +80,43 @@ def test_sentiment_in_the_terminal_has_the_same_bars_without_slack_markup():
     # 25 % after 50 %: down 25 points, worse; below the +30 % benchmark
     assert "net +50 % · ▼ 25 pt, worse\nBenchmark: net +30 % missed" in shown
     assert "\n".join(BARS) in shown
-    assert "Mean score +0.19 · Scored 4 · Unscored 1 (not English)" in shown
+    assert "Mean score +0.19 · Scored 4 · 20 % unscored: 1 pl" in shown
     assert "```" not in shown and "*" not in shown
 
 
 def test_sentiment_without_scored_messages_says_so_and_still_counts_unscored():
-    values = {**dict.fromkeys(("positive", "neutral", "negative", "net", "mean")), "count": 0, "unscored": 2}
+    values = {
+        **dict.fromkeys(("positive", "neutral", "negative", "net", "mean")),
+        "count": 0,
+        "unscored": 2,
+        "unscored_languages": [{"language": "de", "count": 2}],
+        "scored_share": 0.0,
+    }
     answer = result("sentiment", values, notes=["no scored customer messages in this period"])
     assert split_lines(values) == []
     assert texts(nlp_message(answer))[1:3] == [
-        "*Mean score* — · *Scored* 0 · *Unscored* 2 (not English)",
+        "*Mean score* — · *Scored* 0 · 100 % unscored: 2 de",
         "_No scored customer messages in this period_",
     ]
+
+
+def test_unscored_languages_past_the_third_are_other():
+    # 12 of 100 unscored: 5 pl, 3 de, 2 es named; it 1 and nl 1 are "other"
+    values = {
+        **SPLIT,
+        "count": 88,
+        "unscored": 12,
+        "unscored_languages": [
+            {"language": "pl", "count": 5},
+            {"language": "de", "count": 3},
+            {"language": "es", "count": 2},
+            {"language": "it", "count": 1},
+            {"language": "nl", "count": 1},
+        ],
+    }
+    assert texts(nlp_message(result("sentiment", values)))[3].endswith(
+        "*Scored* 88 · 12 % unscored: 5 pl, 3 de, 2 es, 2 other"
+    )
 
 
 def test_sentiment_by_day_is_a_table_of_split_and_net_per_day():
@@ -143,6 +170,19 @@ def test_topics_message_is_a_table_with_share_sentiment_and_change_then_phrases(
         "*Recurring phrases outside the topics*: “screen flickering” 3 · “battery drain” 2",
         "last 7 days · all channels",
     ]
+
+
+def test_topics_say_what_the_taxonomy_did_not_read_by_language():
+    values = {
+        **TOPICS,
+        "unread": 3,
+        "unread_languages": [{"language": "pt", "count": 2}, {"language": "it", "count": 1}],
+    }
+    message = nlp_message(result("topics", values, {"count": 7}, channels=()))
+    # 3 of the 9 read are in languages without keywords: 33.3 %
+    assert texts(message)[1].startswith(
+        "*9* customer messages · previous period 7 · 33.3 % not read for topics: 2 pt, 1 it\n```"
+    )
 
 
 def test_topics_in_the_terminal_and_by_channel():

@@ -56,13 +56,16 @@ def said(eid, minutes, text, kind="customer", channel="instagram", **extra) -> d
     return {**event, **extra}
 
 
-def test_split_counts_scored_customer_messages_and_reports_unscored_french(feed, ask):
+POLISH = "Dzień dobry, gdzie jest moja paczka?"  # no Polish lexicon: unscored
+
+
+def test_split_counts_scored_customer_messages_and_reports_unscored_polish(feed, ask):
     feed(
-        said("p1", 10, "I love it"),  # +0.5 positive
-        said("p2", 20, "😍"),  # +0.9 positive, emoji only
+        said("p1", 10, "I love it"),  # "love" 0.5 + 0.6 x lexicon 0.5 = 0.8 positive
+        said("p2", 20, "😍"),  # 0.6 x lexicon 0.9 = 0.54 positive, emoji only
         said("n0", 30, "I sent the form yesterday"),  # 0.0 neutral
-        said("m1", 40, "My parcel is two weeks late, this is awful"),  # -0.65 negative
-        said("fr", 50, "Bonjour, mon colis est en retard"),  # French: unscored
+        said("m1", 40, "My parcel is two weeks late, this is awful"),  # -0.6 - 0.7 - 1.0: -1.0
+        said("pl", 50, POLISH),
         said("bot", 60, "Excellent!", kind="bot"),  # +1.0 but a bot's
         said("agent", 70, "terrible terrible", kind="agent"),  # -1.0 but an agent's
         reply("out", 80, conv="conv-p1", channel="instagram"),  # outbound: never scored
@@ -70,24 +73,31 @@ def test_split_counts_scored_customer_messages_and_reports_unscored_french(feed,
         said("early", -10, "awful"),  # the previous period
     )
     # instagram customers: 4 scored, 2 positive, 1 neutral, 1 negative -> 0.5 / 0.25 / 0.25,
-    # net 0.5 - 0.25 = 0.25, mean (0.5 + 0.9 + 0 - 0.65) / 4 = 0.75 / 4 = 0.1875; 1 unscored (French)
+    # net 0.5 - 0.25 = 0.25, mean (0.8 + 0.54 + 0 - 1.0) / 4 = 0.085; 1 unscored (Polish): 4 of 5 scored
     values = ask(sentiment, channels=["instagram"])
     assert values == {
         "positive": 0.5,
         "neutral": 0.25,
         "negative": 0.25,
         "net": 0.25,
-        "mean": pytest.approx(0.1875),
+        "mean": pytest.approx(0.085),
         "count": 4,
         "unscored": 1,
+        "unscored_languages": [{"language": "pl", "count": 1}],
+        "scored_share": 0.8,
     }
     # all channels add twitter's "awful" (-1.0): 2 / 1 / 2 of 5
     assert ask(sentiment)["negative"] == 0.4
 
 
 def test_period_without_scored_messages_has_no_split_but_counts_unscored(feed, ask):
-    feed(said("fr", 10, "Bonjour, mon colis est en retard"), said("blank", 20, "   "))
-    # the French one was read but not scored; blank text is neither scored nor unscored
+    feed(
+        said("pl", 10, POLISH),
+        said("de", 15, "Hallo, ich habe meine Bestellung noch nicht erhalten"),
+        said("pl2", 16, "Paczka nie dotarła, czekam już tydzień"),
+        said("blank", 20, "   "),
+    )
+    # the Polish and German ones were read but not scored; blank text is neither scored nor unscored
     assert ask(sentiment) == {
         "positive": None,
         "neutral": None,
@@ -95,7 +105,9 @@ def test_period_without_scored_messages_has_no_split_but_counts_unscored(feed, a
         "net": None,
         "mean": None,
         "count": 0,
-        "unscored": 1,
+        "unscored": 3,
+        "unscored_languages": [{"language": "pl", "count": 2}, {"language": "de", "count": 1}],
+        "scored_share": 0.0,
     }
 
 
@@ -124,28 +136,28 @@ PREVIOUS = [
 def test_topics_count_inflected_forms_under_their_topic_with_share_sentiment_and_change(feed, ask):
     feed(
         *PREVIOUS,
-        said("d1", 10, "my parcels never arrived, terrible"),  # delivery/lost, -1.0
-        said("d2", 20, "the deliveries are late"),  # delivery/status + delivery/late, -0.3
-        said("d3", 30, "where is my parcel?"),  # delivery/late, 0.0
-        said("d4", 40, "where is my order, and the refund smh"),  # delivery/late + refund/request, -0.4
+        said("d1", 10, "my parcels never arrived, terrible"),  # delivery/lost, -0.8 - 1.0: -1.0
+        said("d2", 20, "the deliveries are late"),  # delivery/status + delivery/late, -0.7 - 0.6 x 0.3
+        said("d3", 30, "where is my parcel?"),  # delivery/late, -0.5 x 0.15 (a question) = -0.075
+        said("d4", 40, "where is my order, and the refund smh"),  # delivery + refund, -0.5 - 0.5 = -1.0
         said("r1", 50, "I want my money back"),  # refund/request, 0.0
-        said("fr", 60, "Bonjour, mon colis est en retard"),  # delivery/status + delivery/late, not scored
+        said("fr", 60, "Bonjour, mon colis est en retard"),  # delivery, "retard" and "en retard": -1.0
         said("s1", 70, "Screen flickering since the update"),  # no topic
         said("s2", 80, "screen flickering again"),  # no topic
         said("s3", 90, "the flickering screen is annoying"),  # no topic
         said("bot", 100, "where is my refund", kind="bot"),  # a bot's: not counted
     )
     values = ask(topics)
-    # 9 customer messages read. delivery: d1-d4 and fr = 5 (5/9), mean of the 4 scored
-    # (-1 - 0.3 + 0 - 0.4) / 4 = -0.425, late in 4 (d2, d3, d4, fr), status 2 (d2, fr), lost 1; 1 the
-    # day before -> +4. refund: d4, r1 = 2 (2/9), mean -0.2; 3 the day before -> -1.
+    # 9 customer messages read. delivery: d1-d4 and fr = 5 (5/9), mean of the 5 scored
+    # (-1 - 0.88 - 0.075 - 1 - 1) / 5 = -0.791, late in 4 (d2, d3, d4, fr), status 2 (d2, fr), lost 1;
+    # 1 the day before -> +4. refund: d4, r1 = 2 (2/9), mean (-1 + 0) / 2 = -0.5; 3 the day before -> -1.
     assert values["count"] == 9
     assert values["topics"] == [
         {
             "topic": "delivery",
             "count": 5,
             "share": 5 / 9,
-            "sentiment": pytest.approx(-0.425),
+            "sentiment": pytest.approx(-0.791),
             "change": 4,
             "subtopics": [
                 {"subtopic": "late", "count": 4},
@@ -157,7 +169,7 @@ def test_topics_count_inflected_forms_under_their_topic_with_share_sentiment_and
             "topic": "refund",
             "count": 2,
             "share": 2 / 9,
-            "sentiment": pytest.approx(-0.2),
+            "sentiment": pytest.approx(-0.5),
             "change": -1,
             "subtopics": [{"subtopic": "request", "count": 2}],
         },
@@ -165,12 +177,34 @@ def test_topics_count_inflected_forms_under_their_topic_with_share_sentiment_and
     # "screen flickering" x2 and "flickering screen" are one group in 3 messages (the French one has a
     # topic, so it is no phrase source)
     assert values["phrases"] == [{"phrase": "screen flickering", "count": 3}]
+    assert (values["unread"], values["unread_languages"]) == (0, [])  # every message in a taxonomy language
+
+
+def test_topics_say_which_languages_the_taxonomy_did_not_read(feed, ask):
+    feed(
+        said("en", 10, "where is my parcel?"),
+        said("it", 20, "Ciao, il mio ordine non è ancora arrivato"),
+        said("pt", 30, "Olá, minha encomenda ainda não chegou"),
+        said("pt2", 40, "Olá, o meu pedido ainda não chegou e estou à espera"),
+        said("emoji", 50, "😡"),  # no language: not counted as unread
+    )
+    values = ask(topics)
+    # 5 read; Italian and Portuguese have no keywords (the English ones find nothing): 3 unread
+    assert values["count"] == 5
+    assert values["unread"] == 3
+    assert values["unread_languages"] == [{"language": "pt", "count": 2}, {"language": "it", "count": 1}]
 
 
 def test_topic_change_is_none_when_nothing_was_read_just_before(feed, ask):
     feed(said("d1", 10, "where is my parcel?"))
     assert ask(topics)["topics"][0]["change"] is None
-    assert ask(topics, start=2 * DAY, end=3 * DAY) == {"topics": [], "phrases": [], "count": 0}
+    assert ask(topics, start=2 * DAY, end=3 * DAY) == {
+        "topics": [],
+        "phrases": [],
+        "count": 0,
+        "unread": 0,
+        "unread_languages": [],
+    }
 
 
 def test_topics_have_no_breakdown_by_day(engine, settings):
@@ -186,14 +220,14 @@ LONG = "My parcel is two weeks late, this is awful. " + (
 
 def test_voice_quotes_strongest_customer_messages_never_agents_bots_or_notes(feed, ask, engine):
     feed(
-        said("a", 10, "awful"),  # -1.0
-        said("b", 20, "my parcels never arrived, terrible"),  # -1.0, more recent
-        said("c", 30, LONG),  # -0.303, 257 characters
-        said("d", 40, "the deliveries are late"),  # -0.3: fourth, left out
-        said("e", 45, "excellent"),  # +1.0
-        said("f", 46, "😍"),  # +0.9
-        said("g", 47, "I love it"),  # +0.5
-        said("h", 48, "amazing support, thank you"),  # +0.4: fourth, left out
+        said("a", 10, "awful"),  # -1.0 - 0.6: -1.0
+        said("b", 20, "my parcels never arrived, terrible"),  # -0.8 - 1.0: -1.0, more recent
+        said("c", 30, LONG),  # -1.0 (late, weeks late, awful, …), the most recent, 257 characters
+        said("d", 40, "the deliveries are late"),  # -0.88: fourth, left out
+        said("e", 45, "excellent"),  # 0.6 + 0.6 x 1.0: +1.0
+        said("f", 46, "😍"),  # 0.6 x 0.9 = +0.54: fourth, left out
+        said("g", 47, "I love it"),  # 0.5 + 0.6 x 0.5 = +0.8
+        said("h", 48, "amazing support, thank you"),  # 0.6 + 0.7 + 0.6 x 0.4: +1.0, more recent
         said("agent", 50, "terrible terrible", kind="agent"),  # -1.0, an agent's
         said("bot", 55, "awful", kind="bot"),  # -1.0, a bot's
         said("note", 60, "terrible", private=True),
@@ -204,12 +238,12 @@ def test_voice_quotes_strongest_customer_messages_never_agents_bots_or_notes(fee
     values = ask(voice)
     negative, positive = values["negative"], values["positive"]
     assert [(q["text"][:30], q["score"]) for q in negative] == [
+        ("My parcel is two weeks late, t", -1.0),
         ("my parcels never arrived, terr", -1.0),
         ("awful", -1.0),
-        ("My parcel is two weeks late, t", pytest.approx(-0.303, abs=1e-3)),
     ]
-    assert [q["text"] for q in positive] == ["excellent", "😍", "I love it"]
-    assert negative[0] == {
+    assert [q["text"] for q in positive] == ["amazing support, thank you", "excellent", "I love it"]
+    assert negative[1] == {
         "text": "my parcels never arrived, terrible",
         "author": ANA,
         "channel": "instagram",
@@ -218,7 +252,7 @@ def test_voice_quotes_strongest_customer_messages_never_agents_bots_or_notes(fee
         "score": -1.0,
     }
     # 257 characters: cut at the last word break within the first 199, then "…" (193 characters)
-    assert negative[2]["text"] == (
+    assert negative[0]["text"] == (
         "My parcel is two weeks late, this is awful. "
         + "I have called you every single day and nobody can tell me where it is. " * 2
         + "I have…"
