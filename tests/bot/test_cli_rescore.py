@@ -27,8 +27,8 @@ EVENTS = [
     inbound("old", -DAY, conv="tw-0", text="my battery died again"),  # Thursday: no default topic
     inbound("m1", 0, text="where is my parcel?"),  # delivery/late
     inbound("m2", 5, text="my screen flickers"),  # no default topic
-    inbound("m3", 10, text="I love it"),  # praise/compliment, +0.5
-    inbound("fr", 15, text="Bonjour, mon colis est en retard"),  # French: no score
+    inbound("m3", 10, text="I love it"),  # praise/compliment, "love" 0.5 + 0.6 x lexicon 0.5 = +0.8
+    inbound("fr", 15, text="Bonjour, mon colis est en retard"),  # French: delivery, -1.0
     reply("out", 20, text="is the screen broken?"),  # outbound: never analysed
     reply("note", 25, text="screen issue again", private=True),  # private note: never analysed
 ]
@@ -58,22 +58,22 @@ def stored(engine) -> dict[str, tuple]:
 
 def test_new_taxonomy_retags_stored_messages_and_reports_what_changed(database, tmp_path, monkeypatch):
     use_taxonomy(tmp_path, monkeypatch, HARDWARE)
-    with database.begin() as conn:  # a score from an older lexicon: "I love it" is +0.5 now
+    with database.begin() as conn:  # a score from an older lexicon: "I love it" is +0.8 now
         conn.execute(update(Message.__table__).where(M.text == "I love it").values(sentiment=0.1))
 
     result = CliRunner().invoke(app, ["rescore", "--batch", "2"])
 
     assert result.exit_code == 0, result.output
     # read: old, m1, m2, m3, fr = 5 (not the reply, not the note). Changed: old and m2 gain hardware
-    # topics, m1 loses delivery/late (no delivery topic any more), m3 gets its +0.5 back -> 4 changed:
-    # sentiment 1, language 0, topics 3 (m3 keeps praise/compliment).
-    assert "rescored 5 messages: 4 changed (sentiment 1, language 0, topics 3)" in result.stdout
+    # topics, m1 and fr lose delivery (no delivery topic any more), m3 gets its +0.8 back -> 5 changed:
+    # sentiment 1, language 0, topics 4 (m3 keeps praise/compliment).
+    assert "rescored 5 messages: 5 changed (sentiment 1, language 0, topics 4)" in result.stdout
     after = stored(database)
     assert after["my battery died again"][2] == "hardware/battery"
     assert after["my screen flickers"][2] == "hardware/screen"
-    assert after["where is my parcel?"] == (0.0, "en", None)
-    assert after["I love it"] == (0.5, "en", "praise/compliment")
-    assert after["Bonjour, mon colis est en retard"] == (None, "fr", None)
+    assert after["where is my parcel?"] == (pytest.approx(-0.075), "en", None)  # a question: -0.5 x 0.15
+    assert after["I love it"] == (pytest.approx(0.8), "en", "praise/compliment")
+    assert after["Bonjour, mon colis est en retard"] == (-1.0, "fr", None)
     assert after["is the screen broken?"] == after["screen issue again"] == (None, None, None)
 
     again = CliRunner().invoke(app, ["rescore"])
@@ -85,9 +85,9 @@ def test_since_rescores_only_messages_sent_from_that_day(database, tmp_path, mon
 
     result = CliRunner().invoke(app, ["rescore", "--since", "2026-11-20"])
 
-    # Friday from 00:00 UTC: m1, m2, m3, fr = 4 read; m1 and m2 change; Thursday's message is kept
+    # Friday from 00:00 UTC: m1, m2, m3, fr = 4 read; m1, m2 and fr change; Thursday's message is kept
     assert result.exit_code == 0, result.output
-    assert "rescored 4 messages sent since 2026-11-20 00:00 UTC: 2 changed" in result.stdout
+    assert "rescored 4 messages sent since 2026-11-20 00:00 UTC: 3 changed" in result.stdout
     assert stored(database)["my battery died again"][2] is None
 
 
