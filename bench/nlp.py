@@ -20,7 +20,7 @@ Sentiment, per system:
 
 Topics (top-level topics: the part of each "topic/subtopic" label before "/"), per system:
   product   the same analyser with the default taxonomy (settings' topics are set to None).
-  keywords  baseline: DEFAULT_TAXONOMY's keywords as lowercase substrings of the lowercased text.
+  keywords  baseline: DEFAULT_TAXONOMY's keywords (all languages) as lowercase substrings of the text.
   prec / rec        micro precision and recall over (message, topic) pairs.
   tagged            share of messages given at least one topic, predicted / true.
   err, worst        max over the eight topics of |predicted share - true share| of messages with that
@@ -152,10 +152,15 @@ def vader_classes(texts: Sequence[str]) -> list[str]:
     ]
 
 
-def keyword_matcher(taxonomy: dict[str, dict[str, list[str]]] = DEFAULT_TAXONOMY) -> Callable:
-    """text -> set of topics whose keywords occur as lowercase substrings of the lowercased text."""
+def keyword_matcher(taxonomy: dict[str, dict[str, Any]] = DEFAULT_TAXONOMY) -> Callable:
+    """text -> set of topics whose keywords (in any of the taxonomy's languages) occur as lowercase
+    substrings of the lowercased text."""
     keywords = [
-        (topic, kw.lower()) for topic, subs in taxonomy.items() for kws in subs.values() for kw in kws
+        (topic, kw.lower())
+        for topic, subs in taxonomy.items()
+        for by_language in subs.values()
+        for kws in (by_language.values() if isinstance(by_language, dict) else [by_language])
+        for kw in kws
     ]
 
     def match(text: str) -> set[str]:
