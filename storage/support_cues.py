@@ -113,6 +113,31 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"cancel (it|this)|cancelling|complain\w*|escalate|report you|chargeback|dispute", -0.5),
         (r"too (expensive|much|slow|long)|overpriced|rip ?off|how is (that|this)", -0.6),
         (r"smh|ffs|wtf|ugh+|argh|meh", -0.5),
+        # from the support domain at large (not from the set's messages)
+        (
+            r"outage|is down|went down|down again|not loading|won'?t load|so slow|too slow|laggy|spam|spamming",
+            -0.6,
+        ),
+        (
+            r"misleading|false advertising|lied|lying|liars?|disgrace\w*|shambles|fuming|gutted|sucks|crap|absurd|insane",
+            -0.9,
+        ),
+        (
+            r"compensation|ombudsman|trading standards|lawyer|legal action|small claims|one star|1 star|zero stars",
+            -0.7,
+        ),
+        (
+            r"never (ordering|buying|using|flying|shopping)|stop (emailing|texting|calling|charging)|can'?t believe|cannot believe",
+            -0.8,
+        ),
+        (
+            r"without (my )?(consent|permission|authori[sz]ation)|not refunded|no compensation|still paying|paid for nothing",
+            -0.8,
+        ),
+        (
+            r"please help|help me|urgent|urgently|emergency|hours (on|waiting|later)|for hours|all day|whole day",
+            -0.5,
+        ),
         # thanks, praise, a problem solved
         (r"thanks?|thank you|thx|tysm|ty|cheers|appreciated?|grateful|kudos", 0.7),
         (r"perfect|great|excellent|brilliant|amazing|awesome|fantastic|wonderful|superb|lovely", 0.6),
@@ -148,6 +173,19 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"rembourse\w*[- ]moi|je veux (mon|etre|un) rembours\w*|urgent|au plus vite|reglez", -0.6),
         (r"trop cher|hors de prix|abuse|plainte|reclamation", -0.6),
         (r"mdr|wtf|pfff*|grr+", -0.5),
+        (
+            r"panne generale|ne charge pas|ne s'affiche pas|trop lent|lent\w*|spam|mensonge\w*|menteur\w*|honteu\w+|indigne",
+            -0.7,
+        ),
+        (
+            r"dedommagement|indemnisation|avocat|plainte|mediateur|une etoile|1 etoile|zero etoile|plus jamais chez vous",
+            -0.7,
+        ),
+        (
+            r"sans (mon )?(accord|consentement|autorisation)|pas rembourse\w*|toujours rien|ca fait (\d+|deux|trois|une)",
+            -0.8,
+        ),
+        (r"aidez[- ]moi|au secours|urgence|des heures|toute la journee", -0.5),
         (r"zero|foutez|fout|se moque\w*|moquez|insupportable|raccroche\w*|faut pas abuser|abuser", -0.9),
         (
             r"sans (prevenir|explication|raison|aucune?|reponse|nouvelles)|je veux des (reponses|explications)",
