@@ -117,10 +117,28 @@ def polarity(text: str) -> float:
     words = plain_tokens(text)
     if words is None:
         words = " ".join(lexicon.tokenizer(text)).split()
-    assessed = lexicon.assessments([(word.lower(), None) for word in words])
+    elif _polar_words().isdisjoint(word.lower() for word in words):
+        # A plain text (no emoticon) without a word of nonzero polarity scores 0.0 whatever the rules do
+        # around its words: negation, intensity and "!" all multiply a polarity of 0.
+        return 0.0
+    return assessed_polarity([word.lower() for word in words])
+
+
+def assessed_polarity(words: list[str]) -> float:
+    """The mean polarity TextBlob's rules give the lowercased `words`, clamped; 0.0 when none is known."""
+    assessed = _lexicon().assessments([(word, None) for word in words])
     if not assessed:
         return 0.0
     return max(-1.0, min(1.0, sum(p for _, p, _, _ in assessed) / len(assessed)))
+
+
+@functools.cache
+def _polar_words() -> frozenset[str]:
+    """The lexicon's words of nonzero polarity (in any part of speech)."""
+    return frozenset(
+        word for word, readings in _lexicon().items() if any(p for p, _, _ in readings.values())
+    )
+
 
 
 def score_text(text: str) -> tuple[float | None, str]:
@@ -158,24 +176,39 @@ def support_score(text: str, lang: str, lexicon_polarity: Callable[[], float]) -
     found = cues.find(folded)
     clauses = cues.clause_starts(folded)
     last_clause = clauses[-1] if clauses else -1
+    praised = any(cue.weight > 0 for cue in found)
+    if praised:  # a mark beside praise is surprise ("next day. how?? amazing"), not a complaint
+        found = [cue for cue in found if not cue.mark] or found
     complaint = any(cue.weight < 0 for cue in found)
+    # the last clause after a contrast word, when it holds no complaint, has the last word
+    last_word = last_clause >= 0 and not any(cue.weight < 0 and cue.at >= last_clause for cue in found)
     # A solved problem: something says so, and the message ends on a positive note.
     solved = any(cue.resolves for cue in found) and found[-1].weight > 0
     total = 0.0
     for cue in found:
         weight = cue.weight
+        after = cue.at >= last_clause
         # beside a complaint, thanks and praise count a quarter; once it is solved, so does the complaint
-        if (weight > 0 and complaint and not solved) or (weight < 0 and solved):
+        if (weight > 0 and complaint and not solved and not (last_word and after)) or (weight < 0 and solved):
             weight *= BESIDE_A_COMPLAINT
-        total += weight * (1.0 if cue.at >= last_clause else BEFORE_CONTRAST)
+        total += weight * (1.0 if after else BEFORE_CONTRAST)
     # (A complaint already at -1 stays there: the lexicon could only add to it, and is not read.)
     if not complaint or solved or total > -1.0:
         general = lexicon_polarity()
         if not complaint or solved or general < 0:
             total += LEXICON_WEIGHT * general
-    if _QUESTION.search(text) and abs(total) < STRONG:
+    named = sum(cue.weight for cue in found if not cue.mark)  # marks do not make a question a complaint
+    if abs(named) < STRONG and _asks(folded):
         total *= QUESTION  # a question without a strong cue asks, it does not complain or praise
     return max(-1.0, min(1.0, total))
+
+
+def _asks(folded: str) -> bool:
+    """Whether a message is a plain question: it ends with one question mark, or opens with a question
+    word and holds no "??" (exasperation)."""
+    if "??" in folded:
+        return False
+    return bool(_QUESTION.search(folded) or _QUESTION_WORD.match(folded))
 
 
 def _french_polarity(text: str) -> float:
@@ -193,6 +226,10 @@ BEFORE_CONTRAST = 0.5
 QUESTION = 0.15
 STRONG = 0.55
 _QUESTION = re.compile(r"(?<!\?)\?\s*$")  # ends with one question mark
+_QUESTION_WORD = re.compile(
+    r"\s*(can|could|how|what|what's|whats|when|where|do|does|is|are|will|would|which|who|est-ce|pouvez|comment"
+    r"|quand|quel|quelle|combien|ou|y a-t-il)\b"
+)
 
 
 def sentiment_class(score: float | None) -> str | None:

@@ -18,132 +18,76 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # (pattern, weight): patterns are regex fragments matched as whole words on folded text.
+# fmt: off
 CUES: dict[str, list[tuple[str, float]]] = {
     "en": [
         # strong words of a complaint
-        (
-            r"scam|worst|useless|unacceptable|ridiculous|disgusting|pathetic|joke|rude|nightmare|terrible",
-            -1.0,
-        ),
+        (r"scam|worst|useless|unacceptable|ridiculous|disgusting|pathetic|joke|rude|nightmare|terrible", -1.0),
         (r"awful|horrible|horrendous|appalling|shocking|incompetent|clueless|rubbish|garbage|trash", -1.0),
         (r"disappointed|disappointing|annoyed|annoying|frustrated|frustrating|fed up|sick of|furious", -1.0),
-        (
-            r"angry|upset|livid|never again|ruined|waste of|wasted|are you serious|seriously|unbelievable",
-            -1.0,
-        ),
+        (r"angry|upset|livid|never again|ruined|waste of|wasted|are you serious|unbelievable", -1.0),
         (r"not happy|not ok|not okay|not acceptable|not good enough|no excuse|how hard|now what", -0.8),
-        (
-            r"done with you|i'm done|im done|going elsewhere|take my business|switching to|leaving you|lost a customer",
-            -0.8,
-        ),
-        (r"this is how you treat|is anyone|anyone there|actually read\w*|hello\?+|is this a joke", -0.7),
+        (r"done with you|i'm done|im done|going elsewhere|tak(e|ing) my business|switching to|leaving you|lost a customer", -0.8),
+        (r"this is how you treat|anyone\?|anyone there|is anyone|hello\?+|is this a joke|on hold|talk to a (human|person)", -0.7),
+        (r"speak to (a|someone|somebody|an?)|real (person|human)|chat ?bot again|bot again", -0.6),
         # a problem
-        (
-            r"late|delayed?|delays|overdue|lost|missing|damaged|broken|broke|cracked|smashed|faulty|leak\w*",
-            -0.7,
-        ),
-        (
-            r"defective|wrong|error|errors|crash(es|ed|ing)?|bug|bugs|glitch\w*|frozen|freez\w+|dead|unusable",
-            -0.7,
-        ),
-        (
-            r"refus\w+|rejected|denied|declined|deleted all|wiped|opened and|half empty|instead of|not what",
-            -0.6,
-        ),
-        (
-            r"(doesn't|doesnt|does not|don't|dont|didn't|didnt|won't|wont|isn't|isnt|not) (work\w*|load\w*)",
-            -0.8,
-        ),
-        (
-            r"(doesn't|doesnt|won't|wont|isn't|isnt|wasn't|wasnt|didn't|didnt|hasn't|hasnt|can't|cant) \w+",
-            -0.4,
-        ),
+        (r"late|delayed?|delays|overdue|lost|missing|damaged|broken|broke|cracked|smashed|faulty|leak\w*", -0.7),
+        (r"defective|wrong|error|errors|crash(es|ed|ing)?|bug|bugs|glitch\w*|frozen|freez\w+|dead|unusable", -0.7),
+        (r"refus\w+|rejected|denied|declined|deleted all|wiped|opened and|half empty|instead of(?! having)|not what", -0.6),
+        (r"(doesn't|doesnt|does not|don't|dont|didn't|didnt|won't|wont|isn't|isnt|not) (work\w*|load\w*)", -0.8),
+        (r"(doesn't|doesnt|won't|wont|isn't|isnt|wasn't|wasnt|didn't|didnt|hasn't|hasnt|can't|cant|aren't|arent|weren't) (?!expect|mind|know|think|complain)\w+", -0.4),
         (r"stopped working|not working|no longer work\w*|cannot|could not|couldn't|unable", -0.7),
         (r"locked( out)?|blocked|suspended|banned|hacked|invisible|disappeared|vanished", -0.6),
         (r"someone (logged|used|accessed|ordered)|not me|didn't (order|authori[sz]e)", -0.6),
         (r"charged (me )?twice|double charged|charged (me )?again|overcharged|twice this|taken twice", -0.9),
-        (
-            r"still (charging|taking|billing)|taking (my )?money|took (my )?money|billed for|charged (me )?for",
-            -0.7,
-        ),
-        (
-            r"(charge|fee) (on|nobody|no one|i)|without (any )?(reminder|warning|notice|asking)",
-            -0.7,
-        ),
-        (
-            r"(never|not|hasn't|hasnt|haven't|havent|didn't|didnt) (arrived?|received?|came|come|turned up)",
-            -0.8,
-        ),
+        (r"still (charging|taking|billing)|taking (my )?money|took (my )?money|billed for|charged (me )?for", -0.7),
+        (r"(charge|fee) (on|nobody|no one|i)|without (any )?(reminder|warning|notice|asking)", -0.7),
+        (r"(never|not|hasn't|hasnt|haven't|havent|didn't|didnt) (arrived?|received?|came|come|turned up)", -0.8),
         (r"never (arrives?|came|comes|got|get|showed|turned|received|rang|called|heard)", -0.8),
-        (
-            r"(nothing|no one|nobody|noone) (at|has|have|is|answers?|replie[sd]|responds?|called|came|mentioned|told)",
-            -0.8,
-        ),
+        (r"(nothing|no one|nobody|noone) (at|has|have|is|answers?|replie[sd]|responds?|called|came|mentioned|told)", -0.8),
         (r"no (answer|reply|replies|response|update|refund|help|sign|news|idea|one)", -0.7),
-        (r"still", -0.4),
-        (
-            r"stuck|ignored|ignoring|ghosted|(second|third|fourth|fifth|\d+st|\d+nd|\d+rd|\d+th) (time|parcel|order|one)",
-            -0.6,
-        ),
-        (
-            r"(\d+|two|three|four|five|several|many|multiple) times|in a row|yet again|once again|again and again",
-            -0.6,
-        ),
-        (
-            r"another (week|day|month|hour|email|call)|(weeks?|wks?|days?|months?|hours?|hrs?) (ago|later|now|late)",
-            -0.6,
-        ),
-        (
-            r"(since|for) (last|over|weeks|days|months|\d+ (weeks?|wks?|days?|hours?|hrs?|months?))|day \d+",
-            -0.5,
-        ),
-        (
-            r"it'?s been|its been|you (said|told|promised)|u said|promised|literally|at least|supposed to",
-            -0.5,
-        ),
+        (r"still(?! (lov|lik|enjoy|going strong|the best|happy|great|good|works? (fine|great|perfectly)))", -0.4),
+        (r"stuck|ignored|ignoring|ghosted|(second|third|fourth|fifth) (time|parcel|order|one)|\d+(st|nd|rd|th) (time|parcel|order|one)", -0.6),
+        (r"\d+ times|(two|three|four|five|several|many|multiple) times|in a row|yet again|once again|again and again", -0.6),
+        (r"another (week|day|month|hour|email|call)|(weeks?|wks?|days?|months?|hours?|hrs?) (ago|later|now|late)", -0.6),
+        (r"(since|for) (last|over|weeks|days|months|\d+ (weeks?|wks?|days?|hours?|hrs?|months?))|day \d+", -0.5),
+        (r"it'?s been|its been|you (said|told|promised)|u said|promised|literally|at least|supposed to", -0.5),
         (r"where is (my|the|it)|where's (my|the|it)|when (will|do|can) i (get|receive)|how long", -0.5),
         (r"waiting|keeps? \w+ing|every (time|evening|morning|day|night)|each time", -0.5),
-        (
-            r"asap|immediately|right now|fix (this|it)|sort (this|it) out|refund me|want (my|a) refund|do it",
-            -0.6,
-        ),
-        (r"cancel (it|this)|cancelling|complain\w*|escalate|report you|chargeback|dispute", -0.5),
+        (r"asap|immediately|right now|fix (this|it)|sort (this|it) out|refund me|want (my|a) refund|do it", -0.6),
+        (r"(want|need|give me) my money back|way off|is off|all you('ll| will)? offer", -0.6),
+        (r"cancel (it|this)|cancelling|complain(ed|ing)?|(a|my|the) complaint|escalate|report you|chargeback|dispute", -0.5),
         (r"too (expensive|much|slow|long)|overpriced|rip ?off|how is (that|this)", -0.6),
         (r"smh|ffs|wtf|ugh+|argh|meh", -0.5),
         # from the support domain at large (not from the set's messages)
-        (
-            r"outage|is down|went down|down again|not loading|won'?t load|so slow|too slow|laggy|spam|spamming",
-            -0.6,
-        ),
-        (
-            r"misleading|false advertising|lied|lying|liars?|disgrace\w*|shambles|fuming|gutted|sucks|crap|absurd|insane",
-            -0.9,
-        ),
-        (
-            r"compensation|ombudsman|trading standards|lawyer|legal action|small claims|one star|1 star|zero stars",
-            -0.7,
-        ),
-        (
-            r"never (ordering|buying|using|flying|shopping)|stop (emailing|texting|calling|charging)|can'?t believe|cannot believe",
-            -0.8,
-        ),
-        (
-            r"without (my )?(consent|permission|authori[sz]ation)|not refunded|no compensation|still paying|paid for nothing",
-            -0.8,
-        ),
-        (
-            r"please help|help me|urgent|urgently|emergency|hours (on|waiting|later)|for hours|all day|whole day",
-            -0.5,
-        ),
+        (r"outage|is down|went down|down again|not loading|won'?t load|so slow|too slow|laggy|spam|spamming", -0.6),
+        (r"misleading|false advertising|lied|lying|liars?|disgrace\w*|shambles|fuming|gutted|sucks|crap|absurd|insane", -0.9),
+        (r"compensation|ombudsman|trading standards|lawyer|legal action|small claims|one star|1 star|zero stars", -0.7),
+        (r"never (ordering|buying|using|flying|shopping)|stop (emailing|texting|calling|charging)|can'?t believe|cannot believe", -0.8),
+        (r"without (my )?(consent|permission|authori[sz]ation)|not refunded|no compensation|still paying|paid for nothing", -0.8),
+        (r"please help|help me|urgent|urgently|emergency|hours (on|waiting|later)|for hours|all day|whole day", -0.5),
+        (r"(money|payment|cash)('s| was| has been| is)? (gone|taken|debited|left my)|(took|taken|take) (the|my) money", -0.8),
+        (r"been charged|charged (the|a|an|me|full|\d)|hung up|hang up|cut (me |us )?off|debt collect\w*|bailiffs?", -0.7),
+        (r"does nothing|did nothing|nothing happens|blank (page|screen)|not applicable|under maintenance|burning|sparking", -0.6),
+        (r"smells? (like|of)|no (signal|service|internet|connection|wifi|power|water|hot water|heating|reception)", -0.7),
+        (r"go to a (shop|store|competitor)|same (copy[- ]paste |canned |generic )?(answer|reply|response)|copy[- ]?paste", -0.7),
+        (r"(not|isn't|isnt|is not|wasn't|never) (resolved|fixed|sorted|solved)", -0.9),
+        (r"to (\d+|two|three|four|five|six|several|multiple) (different )?(people|agents|departments)", -0.7),
+        (r"came without|arrived without|without the|slows? (down )?to a crawl|crawl\w*|dropped|spill(ed|t)|all over the", -0.6),
         # thanks, praise, a problem solved
         (r"thanks?|thank you|thx|tysm|ty|cheers|appreciated?|grateful|kudos", 0.7),
         (r"perfect|great|excellent|brilliant|amazing|awesome|fantastic|wonderful|superb|lovely", 0.6),
         (r"love|loved|helpful|kind|patient|friendly|polite|quick|fast|speedy|smooth|easy", 0.5),
         (r"well done|good job|nice one|10/10|five stars|5 stars|best (service|support|team)|for life", 0.7),
-        (r"never had (a |any )?(single )?(issue|problem)s?|no (issues|problems) at all", 1.2),
+        (r"never had (a |any )?(single )?(issue|problem)s?|no (issues|problems) at all|no complaints|can'?t complain", 1.2),
+        (r"(not|wasn't|wasnt|never) disappointed|would recommend|highly recommend|recommend (you|them|it)", 1.2),
+        (r"painless|rock solid|solid|respect|legend\w*|impressed|decent|spot on|like a dream|fits perfectly", 0.7),
+        (r"above and beyond|loving it|still love|best (game|app|service|purchase|thing|experience|support)", 0.7),
+        (r"in years|explained everything|without jargon|understood it|listened", 0.5),
     ],
     "fr": [
         (r"arnaque|nul|nulle|nuls|honteux|honte|inadmissible|inacceptable|scandal\w*|lamentable", -1.0),
@@ -151,21 +95,12 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"n'importe quoi|c'est une blague|pas normal|pas serieux|plus jamais|jamais plus|inutile", -1.0),
         (r"pas content\w*|pas satisfait\w*|mecontent\w*|insatisfait\w*|agace\w*|enerve\w*", -0.9),
         (r"retard|en retard|retarde\w*|perdu\w*|manquant\w*|endommage\w*|abime\w*|casse\w*", -0.7),
-        (
-            r"cass\w+|fissure\w*|defectueu\w+|en panne|panne|bug\w*|beug\w*|plante\w*|erreur\w*|bloque\w*",
-            -0.7,
-        ),
-        (
-            r"(ne|n') ?(marche|fonctionne|charge|s'allume|s'ouvre)\w* (pas|plus)|marche pas|fonctionne pas",
-            -0.8,
-        ),
+        (r"cass\w+|fissure\w*|defectueu\w+|en panne|panne|bug\w*|beug\w*|plante\w*|erreur\w*|bloque\w*", -0.7),
+        (r"(ne|n') ?(marche|fonctionne|charge|s'allume|s'ouvre)\w* (pas|plus)|marche pas|fonctionne pas", -0.8),
         (r"impossible|je n'arrive pas|j'arrive pas|n'arrive (pas|toujours)|pas moyen|incapable", -0.7),
         (r"debite\w* (deux|2) fois|double (debit|prelevement)|preleve\w* (deux|2) fois|trop percu", -0.9),
         (r"toujours (pas|rien|en attente|aucun\w*|bloque\w*|le meme)|toujours sans|toujours", -0.6),
-        (
-            r"(jamais|pas) (recu|arrive\w*|livre\w*)|rien recu|non (recu|livre\w*)|pas de (reponse|nouvelles)",
-            -0.8,
-        ),
+        (r"(jamais|pas) (recu|arrive\w*|livre\w*)|rien recu|non (recu|livre\w*)|pas de (reponse|nouvelles)", -0.8),
         (r"aucune? (reponse|nouvelle|retour|remboursement|solution|aide)|personne ne|sans reponse", -0.8),
         (r"depuis (\d+|deux|trois|une|des|plus)|il y a (\d+|deux|trois|une) (jours?|semaines?|mois)", -0.5),
         (r"(encore|troisieme|deuxieme|\d+e) fois|encore une fois|relance\w*|j'attends|attente", -0.6),
@@ -173,48 +108,40 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"rembourse\w*[- ]moi|je veux (mon|etre|un) rembours\w*|urgent|au plus vite|reglez", -0.6),
         (r"trop cher|hors de prix|abuse|plainte|reclamation", -0.6),
         (r"mdr|wtf|pfff*|grr+", -0.5),
-        (
-            r"panne generale|ne charge pas|ne s'affiche pas|trop lent|lent\w*|spam|mensonge\w*|menteur\w*|honteu\w+|indigne",
-            -0.7,
-        ),
-        (
-            r"dedommagement|indemnisation|avocat|plainte|mediateur|une etoile|1 etoile|zero etoile|plus jamais chez vous",
-            -0.7,
-        ),
-        (
-            r"sans (mon )?(accord|consentement|autorisation)|pas rembourse\w*|toujours rien|ca fait (\d+|deux|trois|une)",
-            -0.8,
-        ),
+        (r"encore une?|ce que je veux|je veux (juste|seulement)|dommage|mais pas|personne n'|devait (passer|arriver|venir)", -0.6),
+        (r"bof|mouais|pas convaincu\w*|decolle\w*|dechire\w*|tombe\w*|a chaque (fois|mise a jour)|systematique\w*", -0.6),
+        (r"(ne )?repond (plus|pas|jamais)|(jamais|pas) (ete )?(expedie|envoye|livre)\w*|multipli\w+ par|annule\w* (ma|mon)", -0.7),
+        (r"panne generale|ne charge pas|ne s'affiche pas|trop lent|lent\w*|spam|mensonge\w*|menteur\w*|honteu\w+|indigne", -0.7),
+        (r"dedommagement|indemnisation|avocat|plainte|mediateur|une etoile|1 etoile|zero etoile|plus jamais chez vous", -0.7),
+        (r"sans (mon )?(accord|consentement|autorisation)|pas rembourse\w*|toujours rien|ca fait (\d+|deux|trois|une)", -0.8),
         (r"aidez[- ]moi|au secours|urgence|des heures|toute la journee", -0.5),
         (r"zero|foutez|fout|se moque\w*|moquez|insupportable|raccroche\w*|faut pas abuser|abuser", -0.9),
-        (
-            r"sans (prevenir|explication|raison|aucune?|reponse|nouvelles)|je veux des (reponses|explications)",
-            -0.8,
-        ),
+        (r"sans (prevenir|explication|raison|aucune?|reponse|nouvelles)|je veux des (reponses|explications)", -0.8),
         (r"expire\w*|fuit|fuite|redemarre\w*|tien\w* pas|suspendu\w*|desactive\w*|supprime\w*", -0.6),
-        (
-            r"hausse|augment\w+|deuxieme|troisieme|on en est a|(on m'avait|vous m'avez|vous aviez) promis",
-            -0.6,
-        ),
-        (
-            r"attendre|attends|attend|depuis (le|la|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier)",
-            -0.6,
-        ),
+        (r"hausse|augment\w+|deuxieme|troisieme|on en est a|(on m'avait|vous m'avez|vous aviez) promis", -0.6),
+        (r"attendre|attends|attend|depuis (le|la|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier)", -0.6),
         (r"depuis (longtemps|des (jours|semaines|mois))|alors qu|apparemment|le tour de|au telephone", -0.5),
         (r"merci|remercie\w*|je vous remercie|top|parfait\w*|super|genial\w*|excellent\w*|bravo", 0.7),
         (r"rapide\w*|efficace\w*|sympa|gentil\w*|agreable\w*|aimable\w*|adore|j'adore|impeccable", 0.6),
         (r"fait vite|sauve\w*|au top|nickel|canon|ravi\w*|content\w*|satisfait\w*|de rien", 0.6),
+        (r"pas decu\w*|je (vous )?recommande|chapeau|c'est donne|pas cher|bon rapport", 1.2),
     ],
 }
 # Marks of exasperation, matched anywhere ("city??", "home all day!!").
-MARKS = (re.compile(r"\?\?+|😑|😤|😡|🤬|🙄|😒|😠|🤦|🙃"), -0.5)
+# fmt: on
+# Scare quotes too ("the 'fast' delivery"). A mark alone beside praise is surprise, not a complaint
+# ("arrived next day. how?? amazing").
+MARKS = (re.compile(r"\?\?+|😑|😤|😡|🤬|🙄|😒|😠|🤦|🙃|(?<![\w'])'[a-z][\w ]{0,30}'(?!\w)"), -0.5)
 # Positive cues that still count after a complaint in the same message: the problem is solved.
 RESOLVED: dict[str, str] = {
-    "en": r"fixed|sorted|resolved|solved|works (now|again|fine|perfectly)|now (it )?works|"
+    "en": r"fixed(?! (tariff|price|rate|term|fee|amount|plan|income|address|date))|sorted|resolved|solved|"
+    r"works (now|again|fine|perfectly)|now (it )?works|turned it around|credited|found the (problem|issue|bug)|"
+    r"thanks? (you )?for (refunding|sorting|fixing|letting|helping|chasing|the refund|resolving|getting back)|"
     r"working (now|again)|worked|arrived (today|early|safely|on time|at last|finally|yesterday)|got it|"
     r"received it|all good|back (up|online|to normal)|refund (came|arrived|received)|came through|"
     r"replaced the|repaired",
-    "fr": r"resolu\w*|regle\w*|ca marche|ca fonctionne|c'est bon|bien recu|c'est arrive|enfin|"
+    "fr": r"resolu\w*|regle\w*|ca marche|ca fonctionne|c'est bon|bien recu|c'est arrive|enfin|corrige\w*|"
+    r"repare\w*|retabli\w*|"
     r"debloque\w*|rembourse\w* (bien )?recu|(colis|commande) (bien )?(recu|arrive)\w*",
 }
 RESOLVED_WEIGHT = 0.7
@@ -230,13 +157,14 @@ CONTRAST: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Cue:
-    """One cue found in a message: where it starts, its weight, and whether it says a problem is solved."""
+class Cue(NamedTuple):
+    """One cue found in a message: where it starts, its weight, and whether it says a problem is solved.
+    (A tuple: a message makes a few of them, ingestion makes them by the million.)"""
 
     at: int
     weight: float
     resolves: bool
+    mark: bool = False  # "??", an angry emoji, scare quotes: exasperation, not a problem named
 
 
 @dataclass(frozen=True)
@@ -264,16 +192,30 @@ class CueSet:
     always: tuple[Pattern, ...]
     contrast: re.Pattern[str]
     longest: int  # the longest literal start
+    _candidates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # word -> pattern indexes
 
     def find(self, folded: str) -> list[Cue]:
         """The cues in `folded` text (see `fold`), in order."""
-        found, seen = [], set()
-        for word in _WORD.finditer(folded):
-            at = word.start()
-            for index in self.candidates(word.group()):
-                pattern = self.patterns[index]
-                if (at, pattern.line) not in seen and pattern.regex.match(folded, at):
-                    seen.add((at, pattern.line))
+        found: list[Cue] = []
+        seen: set[tuple[int, int]] = set()
+        starts = _WORD.finditer(folded)
+        if "'" in folded:  # French elides ("l'erreur", "d'attente"): a cue may start after an apostrophe
+            starts = [*starts, *_ELIDED.finditer(folded)]
+        known, patterns = self._candidates, self.patterns
+        for match in starts:
+            word = match.group(match.lastindex or 0)
+            at = match.start(match.lastindex or 0)
+            indexes = known.get(word)
+            if indexes is None:
+                indexes = self._remember(word)
+            for index in indexes:
+                pattern = patterns[index]
+                if (at, pattern.line) in seen or not pattern.regex.match(folded, at):
+                    continue
+                seen.add((at, pattern.line))
+                if pattern.weight > 0 and _NEGATED.search(folded, 0, at):  # "not impressed"
+                    found.append(Cue(at, -NEGATED_SHARE * pattern.weight, False))
+                else:
                     found.append(Cue(at, pattern.weight, pattern.resolves))
         found += [
             Cue(match.start(), pattern.weight, pattern.resolves)
@@ -281,13 +223,19 @@ class CueSet:
             for match in pattern.regex.finditer(folded)
         ]
         marks, weight = MARKS
-        found += [Cue(match.start(), weight, False) for match in marks.finditer(folded)]
-        return sorted(found, key=lambda cue: (cue.at, cue.weight))
+        found += [Cue(match.start(), weight, False, mark=True) for match in marks.finditer(folded)]
+        return sorted(found)
 
-    def candidates(self, word: str) -> tuple[int, ...]:
-        """The indexes of the patterns whose literal start `word` begins with (cached per word: support
-        traffic repeats its vocabulary)."""
-        return _candidates(self, word)
+    def _remember(self, word: str) -> tuple[int, ...]:
+        """The indexes of the patterns whose literal start `word` begins with, remembered: support traffic
+        repeats its vocabulary (forgotten all at once past 100,000 words)."""
+        if len(self._candidates) >= 100_000:
+            self._candidates.clear()
+        found: dict[int, None] = {}
+        for end in range(1, min(len(word), self.longest) + 1):
+            found.update(dict.fromkeys(self.by_first.get(word[:end], ())))
+        self._candidates[word] = indexes = tuple(found)
+        return indexes
 
     def clause_starts(self, folded: str) -> list[int]:
         """Where each clause after a contrast word starts."""
@@ -295,14 +243,11 @@ class CueSet:
 
 
 _WORD = re.compile(r"[\w']+")
+_ELIDED = re.compile(r"'([\w']+)")
+NEGATED_SHARE = 0.5  # a positive cue after "not" counts half its weight, negative (as TextBlob does)
+_NEGATED = re.compile(r"\b(not|n't|never|isnt|wasnt)\s+$")  # ends "not ": the next cue is negated
 
 
-@functools.lru_cache(maxsize=100_000)
-def _candidates(cues: CueSet, word: str) -> tuple[int, ...]:
-    found: dict[int, None] = {}
-    for end in range(1, min(len(word), cues.longest) + 1):
-        found.update(dict.fromkeys(cues.by_first.get(word[:end], ())))
-    return tuple(found)
 
 
 _LITERAL = re.compile(r"[a-z0-9']+")
@@ -373,7 +318,7 @@ def fold(text: str) -> str:
 
 def _words(fragment: str) -> re.Pattern[str]:
     """The fragment as a pattern matching whole words only."""
-    return re.compile(rf"(?<![\w'])(?:{fragment})(?![\w'])")
+    return re.compile(rf"(?<!\w)(?:{fragment})(?![\w'])")
 
 
 @functools.cache
