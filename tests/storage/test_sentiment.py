@@ -223,3 +223,9 @@ def test_the_plain_tokenizer_agrees_with_textblob_on_every_labelled_and_demo_mes
     assert len(compared) > 250  # most support messages are plain
     assert [tokens for _, tokens in compared] == [" ".join(tokenize(text)).split() for text, _ in compared]
     assert plain_tokens("e.g. this") is None and plain_tokens("it's") is None and plain_tokens(":)") is None
+    # ... and where no word of a plain text has a polarity, skipping TextBlob's rules changes nothing
+    from storage.sentiment import assessed_polarity
+
+    for text, tokens in compared:
+        if text.isascii():  # (polarity first splits emoji off other text)
+            assert polarity(text) == assessed_polarity([token.lower() for token in tokens]), text
