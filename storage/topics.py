@@ -41,7 +41,7 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
     "delivery": {
         "status": {
             "en": ["delivery", "deliver", "delivered", "shipping", "shipped", "shipment", "dispatch",
-                   "dispatched", "in transit", "eta", "out for delivery"],
+                   "dispatched", "in transit", "eta", "out for delivery", "parcel", "package", "locker"],
             "fr": ["livraison", "livrer", "livré", "livrez", "livrée", "expédition", "expédié", "expédiée",
                    "colis", "acheminement", "en transit", "envoi", "envoyé"],
             "de": ["Lieferung", "liefern", "geliefert", "Versand", "versenden", "versendet", "verschickt",
@@ -216,7 +216,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "naprawa"],
         },
         "bug": {
-            "en": ["bug", "glitch", "error", "crash", "crashes", "crashing", "freeze", "frozen"],
+            "en": ["bug", "glitch", "error", "crash", "crashes", "crashing", "freeze", "frozen",
+                   "something went wrong", "does nothing", "blank page", "blank screen", "under maintenance",
+                   "won't accept", "invalid", "lag", "laggy", "not loading", "won't load", "burning",
+                   "smells"],
             "fr": ["bug", "bugue", "beug", "erreur", "plante", "crash"],
             "de": ["Fehler", "Fehlermeldung", "Absturz", "stürzt ab", "abgestürzt", "Bug"],
             "es": ["error", "fallo", "falla", "se cierra", "se cuelga", "bug"],
@@ -234,8 +237,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "compliment": {
             "en": ["great", "excellent", "amazing", "awesome", "love", "best", "wonderful", "fantastic",
                    "brilliant", "helpful", "well done", "impressed", "happy", "perfect", "perfectly",
-                   "lovely", "friendly", "lifesaver", "recommend", "smooth", "smoothly", "superb",
-                   "nice work", "good job", "5 stars", "10 10", "customer for life", "not bad"],
+                   "lovely", "so friendly", "very friendly", "super friendly", "really friendly", "lifesaver",
+                   "recommend", "smooth", "smoothly", "superb",
+                   "nice work", "good job", "5 stars", "10 10", "customer for life", "not bad", "legend",
+                   "respect", "rock solid", "painless", "nice one", "no complaints", "way better", "spot on"],
             "fr": ["top", "au top", "génial", "super", "parfait", "excellent", "bravo",
                    "recommande", "pas mal", "formidable", "efficace", "sauvez la vie", "rapide"],
             "de": ["super", "top", "toll", "klasse", "prima", "spitze", "perfekt", "hervorragend",
@@ -250,7 +255,8 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
     "pricing": {
         "price": {
             "en": ["price", "prices", "pricing", "expensive", "cost", "costs", "overpriced", "too much",
-                   "how much", "cheaper", "price match", "value for money", "price increase", "sale"],
+                   "how much", "cheaper", "price match", "value for money", "price increase", "sale", "fees",
+                   "price dropped"],
             "fr": ["prix", "tarif", "tarifs", "cher", "trop cher", "coût", "coûte", "hausse", "augmentation",
                    "qualité prix", "combien ça coûte"],
             "de": ["Preis", "Preise", "teuer", "zu teuer", "kostet", "Kosten", "Preiserhöhung", "günstiger",

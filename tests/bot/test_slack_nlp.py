@@ -68,5 +68,5 @@ def test_topics_answers_with_the_top_topics_of_the_last_7_days(bot):  # noqa: F8
     assert answer["text"] == "Top topics (last 7 days · all channels)"
     table = answer["blocks"][1]["text"]["text"]
     assert table.startswith("*4* customer messages · previous period 1\n```\n")
-    assert "delivery  2      50 %   -0.54      ▲ 1     late\n" in table
+    assert "delivery  2      50 %   -0.54      ▲ 1     status\n" in table  # both name a parcel
     assert "refund    1      25 %   -0.6       ▲ 1     request\n" in table

@@ -59,7 +59,10 @@ def test_hyphenated_form_matches_a_multi_word_phrase(default):
 @pytest.mark.parametrize(
     ("text", "labels"),
     [
-        ("My parcel is 2 weeks late, this is awful 😡", ["delivery/late"]),
+        (
+            "My parcel is 2 weeks late, this is awful 😡",
+            ["delivery/status", "delivery/late"],
+        ),  # a parcel: delivery
         ("Where is my order #12345?", ["delivery/late"]),
         ("Can't log in, the app locked me out", ["account/login", "account/locked"]),
         ("My 2FA code doesn't come through", ["account/2fa"]),
