@@ -150,7 +150,8 @@ def test_topics_count_inflected_forms_under_their_topic_with_share_sentiment_and
     values = ask(topics)
     # 9 customer messages read. delivery: d1-d4 and fr = 5 (5/9), mean of the 5 scored
     # (-1 - 0.88 - 0.075 - 1 - 1) / 5 = -0.791, late in 4 (d2, d3, d4, fr), status 4 (d1, d2, d3 name
-    # a parcel, fr), lost 1; 1 the day before -> +4. refund: d4, r1 = 2 (2/9), mean (-1 - 0.6) / 2 = -0.8; 3 the day before -> -1.
+    # a parcel, fr), lost 1; 1 the day before -> +4. refund: d4, r1 = 2 (2/9), mean (-1 - 0.6) / 2 = -0.8;
+    # 3 the day before -> -1.
     assert values["count"] == 9
     assert values["topics"] == [
         {
