@@ -135,10 +135,7 @@ def assessed_polarity(words: list[str]) -> float:
 @functools.cache
 def _polar_words() -> frozenset[str]:
     """The lexicon's words of nonzero polarity (in any part of speech)."""
-    return frozenset(
-        word for word, readings in _lexicon().items() if any(p for p, _, _ in readings.values())
-    )
-
+    return frozenset(word for word, readings in _lexicon().items() if any(p for p, _, _ in readings.values()))
 
 
 def score_text(text: str) -> tuple[float | None, str]:

@@ -248,8 +248,6 @@ NEGATED_SHARE = 0.5  # a positive cue after "not" counts half its weight, negati
 _NEGATED = re.compile(r"\b(not|n't|never|isnt|wasnt)\s+$")  # ends "not ": the next cue is negated
 
 
-
-
 _LITERAL = re.compile(r"[a-z0-9']+")
 
 
