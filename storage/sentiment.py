@@ -197,6 +197,8 @@ def support_score(text: str, lang: str, lexicon_polarity: Callable[[], float]) -
     named = sum(cue.weight for cue in found if not cue.mark)  # marks do not make a question a complaint
     if abs(named) < STRONG and _asks(folded):
         total *= QUESTION  # a question without a strong cue asks, it does not complain or praise
+    elif not found and abs(total) <= 0.1 and _ADDRESSED.search(folded) and "?" not in folded:
+        total = TOLD_YOU  # a plain statement to the company ("you sent it to Scotland") reports a fault
     return max(-1.0, min(1.0, total))
 
 
@@ -205,7 +207,7 @@ def _asks(folded: str) -> bool:
     word and holds no "??" (exasperation)."""
     if "??" in folded:
         return False
-    return bool(_QUESTION.search(folded) or _QUESTION_WORD.match(folded))
+    return bool(_QUESTION.search(folded) or _QUESTION_WORD.match(folded) or _ASKING.search(folded))
 
 
 def _french_polarity(text: str) -> float:
@@ -221,6 +223,13 @@ LEXICON_WEIGHT = 0.6
 BESIDE_A_COMPLAINT = 0.25
 BEFORE_CONTRAST = 0.5
 QUESTION = 0.15
+TOLD_YOU = -0.2
+# Polite requests that ask without a question mark first ("I'd like to know…", "je voudrais savoir…").
+_ASKING = re.compile(
+    r"\b(i'?d like to|i would like to|could you (tell|let)|can you (tell|let)|je voudrais|j'aimerais|"
+    r"pourriez-vous|pouvez-vous|est-ce que)\b"
+)
+_ADDRESSED = re.compile(r"\b(you|your|you've|you're|u|ur|yours|vous|votre|vos|tu|ton|ta|tes)\b")
 STRONG = 0.55
 _QUESTION = re.compile(r"(?<!\?)\?\s*$")  # ends with one question mark
 _QUESTION_WORD = re.compile(

@@ -229,3 +229,12 @@ def test_the_plain_tokenizer_agrees_with_textblob_on_every_labelled_and_demo_mes
     for text, tokens in compared:
         if text.isascii():  # (polarity first splits emoji off other text)
             assert polarity(text) == assessed_polarity([token.lower() for token in tokens]), text
+
+
+def test_a_plain_statement_to_the_company_reports_a_fault_but_a_request_does_not():
+    # no cue, no polar word: told to "you", a statement of fact is a complaint (-0.2); the same without
+    # "you", or asked ("I'd like to know", "je voudrais savoir"), stays neutral
+    assert score_text("the pickup point you chose is 25 km from my house") == (-0.2, "en")
+    assert score_text("the pickup point is 25 km from my house") == (0.0, "en")
+    assert sentiment_class(score_text("I'd like to know if you ship to Canada")[0]) == "neutral"
+    assert sentiment_class(score_text("je voudrais savoir si vous livrez en Belgique")[0]) == "neutral"
