@@ -226,7 +226,8 @@ QUESTION = 0.15
 TOLD_YOU = -0.2
 # Polite requests that ask without a question mark first ("I'd like to know…", "je voudrais savoir…").
 _ASKING = re.compile(
-    r"\b(i'?d like to|i would like to|could you (tell|let)|can you (tell|let)|je voudrais|j'aimerais|"
+    r"\b(i'?d like to|i would like to|could you|can you|would you|please (update|change|send|check)|"
+    r"je voudrais|j'aimerais|"
     r"pourriez-vous|pouvez-vous|est-ce que)\b"
 )
 _ADDRESSED = re.compile(r"\b(you|your|you've|you're|u|ur|yours|vous|votre|vos|tu|ton|ta|tes)\b")

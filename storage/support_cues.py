@@ -35,11 +35,11 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"this is how you treat|anyone\?|anyone there|is anyone|hello\?+|is this a joke|on hold|talk to a (human|person)", -0.7),
         (r"speak to (a|someone|somebody|an?)|real (person|human)|chat ?bot again|bot again", -0.6),
         # a problem
-        (r"late|delayed?|delays|overdue|lost|missing|damaged|broken|broke|cracked|smashed|faulty|leak\w*", -0.7),
+        (r"late(?! (checkout|check-out|check out|fee|fees|night|shift))|delayed?|delays|overdue|lost|missing|damaged|broken|broke|cracked|smashed|faulty|leak\w*", -0.7),
         (r"defective|wrong|error|errors|crash(es|ed|ing)?|bug|bugs|glitch\w*|frozen|freez\w+|dead|unusable", -0.7),
         (r"refus\w+|rejected|denied|declined|deleted all|wiped|opened and|half empty|instead of(?! having)|not what", -0.6),
         (r"(doesn't|doesnt|does not|don't|dont|didn't|didnt|won't|wont|isn't|isnt|not) (work\w*|load\w*)", -0.8),
-        (r"(doesn't|doesnt|won't|wont|isn't|isnt|wasn't|wasnt|didn't|didnt|hasn't|hasnt|can't|cant|aren't|arent|weren't) (?!expect|mind|know|think|complain)\w+", -0.4),
+        (r"(doesn't|doesnt|won't|wont|isn't|isnt|wasn't|wasnt|didn't|didnt|hasn't|hasnt|can't|cant|aren't|arent|weren't|wouldn't|wouldnt) (?!expect|mind|know|think|complain)\w+", -0.4),
         (r"stopped working|not working|no longer work\w*|cannot|could not|couldn't|unable", -0.7),
         (r"locked( out)?|blocked|suspended|banned|hacked|invisible|disappeared|vanished", -0.6),
         (r"someone (logged|used|accessed|ordered)|not me|didn't (order|authori[sz]e)", -0.6),
@@ -78,6 +78,11 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"(not|isn't|isnt|is not|wasn't|never) (resolved|fixed|sorted|solved)", -0.9),
         (r"to (\d+|two|three|four|five|six|several|multiple) (different )?(people|agents|departments)", -0.7),
         (r"came without|arrived without|without the|slows? (down )?to a crawl|crawl\w*|dropped|spill(ed|t)|all over the", -0.6),
+        (r"(charged|billed|debited|taken) (my card |me |us |it )?twice|charging (me|us)|nothing like (the|what)|was meant to be|meant to be", -0.7),
+        (r"ordered (a|an|the) [\w ]{1,30}, (got|received)|got a different|(it|they) (wasn't|wasnt|isn't|isnt|didn't|didnt|aren't)", -0.6),
+        (r"expired|has expired|out of sync|buffer(s|ing)?|404|split open|stank|stinks|smelled|skips? step|missed (the|my|our)", -0.6),
+        (r"reported (it|this)|been out|out since|reversed into|drove off|ran (into|over)|hit my|unpaid|auto-?renew\w*", -0.6),
+        (r"asked (you )?not to|i had asked|without anyone|(was|were) swapped|(full|down|broken|late|wrong|missing|failed|crashed|happened|stuck) again", -0.6),
         # thanks, praise, a problem solved
         (r"thanks?|thank you|thx|tysm|ty|cheers|appreciated?|grateful|kudos", 0.7),
         (r"perfect|great|excellent|brilliant|amazing|awesome|fantastic|wonderful|superb|lovely", 0.6),
@@ -88,6 +93,10 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"painless|rock solid|solid|respect|legend\w*|impressed|decent|spot on|like a dream|fits perfectly", 0.7),
         (r"above and beyond|loving it|still love|best (game|app|service|purchase|thing|experience|support)", 0.7),
         (r"in years|explained everything|without jargon|understood it|listened", 0.5),
+        (r"(easiest|smoothest|quickest|fastest|simplest|best) \w+ (ever|i've had|i have had)|easiest|smoothest|wow|really helped|helped a lot", 0.6),
+        (r"within (seconds|minutes|the hour)|in (under )?(an hour|\d+ minutes|minutes|seconds)", 0.4),
+        # the customer's own mistake: a request, not a complaint (offsets "wrong")
+        (r"(i|i've) (ordered|picked|chose|bought|selected|entered|booked) the wrong|by mistake|my mistake|my bad", 0.7),
     ],
     "fr": [
         (r"arnaque|nul|nulle|nuls|honteux|honte|inadmissible|inacceptable|scandal\w*|lamentable", -1.0),
@@ -103,7 +112,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"(jamais|pas) (recu|arrive\w*|livre\w*)|rien recu|non (recu|livre\w*)|pas de (reponse|nouvelles)", -0.8),
         (r"aucune? (reponse|nouvelle|retour|remboursement|solution|aide)|personne ne|sans reponse", -0.8),
         (r"depuis (\d+|deux|trois|une|des|plus)|il y a (\d+|deux|trois|une) (jours?|semaines?|mois)", -0.5),
-        (r"(encore|troisieme|deuxieme|\d+e) fois|encore une fois|relance\w*|j'attends|attente", -0.6),
+        (r"(encore|troisieme|deuxieme|\d+e) fois|encore une fois|relance\w*|j'attends(?! (votre|vos|ta) (retour|reponse))|attente", -0.6),
         (r"ou est (mon|ma|le|la)|c'est quand|combien de temps", -0.5),
         (r"rembourse\w*[- ]moi|je veux (mon|etre|un) rembours\w*|urgent|au plus vite|reglez", -0.6),
         (r"trop cher|hors de prix|abuse|plainte|reclamation", -0.6),
@@ -119,29 +128,30 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"sans (prevenir|explication|raison|aucune?|reponse|nouvelles)|je veux des (reponses|explications)", -0.8),
         (r"expire\w*|fuit|fuite|redemarre\w*|tien\w* pas|suspendu\w*|desactive\w*|supprime\w*", -0.6),
         (r"hausse|augment\w+|deuxieme|troisieme|on en est a|(on m'avait|vous m'avez|vous aviez) promis", -0.6),
-        (r"attendre|attends|attend|depuis (le|la|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier)", -0.6),
+        (r"attendre|attends(?! (votre|vos|ta) (retour|reponse))|attend|depuis (le|la|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier)", -0.6),
         (r"depuis (longtemps|des (jours|semaines|mois))|alors qu|apparemment|le tour de|au telephone", -0.5),
         (r"merci|remercie\w*|je vous remercie|top|parfait\w*|super|genial\w*|excellent\w*|bravo", 0.7),
         (r"rapide\w*|efficace\w*|sympa|gentil\w*|agreable\w*|aimable\w*|adore|j'adore|impeccable", 0.6),
         (r"fait vite|sauve\w*|au top|nickel|canon|ravi\w*|content\w*|satisfait\w*|de rien", 0.6),
         (r"pas decu\w*|je (vous )?recommande|chapeau|c'est donne|pas cher|bon rapport", 1.2),
+        (r"se coupe|coupe toutes|balance\w*|jete\w*|raye\w*|mauvais\w*|refuse\w*|rejete\w*|j'ai du (racheter|payer|repayer)", -0.6),
     ],
 }
-# Marks of exasperation, matched anywhere ("city??", "home all day!!").
 # fmt: on
-# Scare quotes too ("the 'fast' delivery"). A mark alone beside praise is surprise, not a complaint
-# ("arrived next day. how?? amazing").
-MARKS = (re.compile(r"\?\?+|😑|😤|😡|🤬|🙄|😒|😠|🤦|🙃|(?<![\w'])'[a-z][\w ]{0,30}'(?!\w)"), -0.5)
+# Exasperation ("??", an angry emoji) is no complaint beside praise ("arrived next day. how?? amazing");
+# sarcasm (🙃, scare quotes: "the 'fast' delivery") is one even there.
+MARKS = (re.compile(r"\?\?+|😑|😤|😡|🤬|🙄|😒|😠|🤦"), -0.5)
+SARCASM = (re.compile(r"🙃|(?<![\w'])'[a-z][\w ]{0,30}'(?!\w)"), -0.5)  # a complaint even beside praise
 # Positive cues that still count after a complaint in the same message: the problem is solved.
 RESOLVED: dict[str, str] = {
     "en": r"fixed(?! (tariff|price|rate|term|fee|amount|plan|income|address|date))|sorted|resolved|solved|"
     r"works (now|again|fine|perfectly)|now (it )?works|turned it around|credited|found the (problem|issue|bug)|"
-    r"thanks? (you )?for (refunding|sorting|fixing|letting|helping|chasing|the refund|resolving|getting back)|"
+    r"thanks? (you )?for (refunding|sorting|fixing|letting|helping|chasing|the refund|resolving|getting back|waiving)|"
     r"working (now|again)|worked|arrived (today|early|safely|on time|at last|finally|yesterday)|got it|"
     r"received it|all good|back (up|online|to normal)|refund (came|arrived|received)|came through|"
     r"replaced the|repaired",
     "fr": r"resolu\w*|regle\w*|ca marche|ca fonctionne|c'est bon|bien recu|c'est arrive|enfin|corrige\w*|"
-    r"repare\w*|retabli\w*|"
+    r"repare\w*|retabli\w*|m'a rembourse\w*|a ete rembourse\w*|rembourse\w* les frais|"
     r"debloque\w*|rembourse\w* (bien )?recu|(colis|commande) (bien )?(recu|arrive)\w*",
 }
 RESOLVED_WEIGHT = 0.7
@@ -224,6 +234,8 @@ class CueSet:
         ]
         marks, weight = MARKS
         found += [Cue(match.start(), weight, False, mark=True) for match in marks.finditer(folded)]
+        sarcasm, weight = SARCASM
+        found += [Cue(match.start(), weight, False) for match in sarcasm.finditer(folded)]
         return sorted(found)
 
     def _remember(self, word: str) -> tuple[int, ...]:
