@@ -227,7 +227,7 @@ TOLD_YOU = -0.2
 # Polite requests that ask without a question mark first ("I'd like to know…", "je voudrais savoir…").
 _ASKING = re.compile(
     r"\b(i'?d like to|i would like to|could you|can you|would you|please (update|change|send|check)|"
-    r"je voudrais|j'aimerais|"
+    r"je voudrais|j'aimerais|j'attends votre|dans l'attente de votre|"
     r"pourriez-vous|pouvez-vous|est-ce que)\b"
 )
 _ADDRESSED = re.compile(r"\b(you|your|you've|you're|u|ur|yours|vous|votre|vos|tu|ton|ta|tes)\b")

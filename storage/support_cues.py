@@ -83,6 +83,9 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"expired|has expired|out of sync|buffer(s|ing)?|404|split open|stank|stinks|smelled|skips? step|missed (the|my|our)", -0.6),
         (r"reported (it|this)|been out|out since|reversed into|drove off|ran (into|over)|hit my|unpaid|auto-?renew\w*", -0.6),
         (r"asked (you )?not to|i had asked|without anyone|(was|were) swapped|(full|down|broken|late|wrong|missing|failed|crashed|happened|stuck) again", -0.6),
+        (r"went from \S+ to|from [£$€]?\d[\d,.]* to [£$€]?\d|anyway|regardless|zero (replies|response|responses|answers)|no new date|now (told|says|it says|shows)|an estimate|estimated bill", -0.6),
+        (r"(fee|fees|items|charge|it|this|order|parcel|box|bill|payment|delivery|error) again|twice|two times|only (offers|prints|works|shows)", -0.5),
+        (r"since (the )?(\w+day|install\w*|update|upgrade|v?\d[\w.]*|yesterday|this morning|then)", -0.5),
         # thanks, praise, a problem solved
         (r"thanks?|thank you|thx|tysm|ty|cheers|appreciated?|grateful|kudos", 0.7),
         (r"perfect|great|excellent|brilliant|amazing|awesome|fantastic|wonderful|superb|lovely", 0.6),
@@ -93,6 +96,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"painless|rock solid|solid|respect|legend\w*|impressed|decent|spot on|like a dream|fits perfectly", 0.7),
         (r"above and beyond|loving it|still love|best (game|app|service|purchase|thing|experience|support)", 0.7),
         (r"in years|explained everything|without jargon|understood it|listened", 0.5),
+        (r"game changer|can'?t fault|cannot fault|made my (day|week|month|year)|so gentle|above expectations|exceeded", 1.0),
         (r"(easiest|smoothest|quickest|fastest|simplest|best) \w+ (ever|i've had|i have had)|easiest|smoothest|wow|really helped|helped a lot", 0.6),
         (r"within (seconds|minutes|the hour)|in (under )?(an hour|\d+ minutes|minutes|seconds)", 0.4),
         # the customer's own mistake: a request, not a complaint (offsets "wrong")
@@ -126,14 +130,15 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"aidez[- ]moi|au secours|urgence|des heures|toute la journee", -0.5),
         (r"zero|foutez|fout|se moque\w*|moquez|insupportable|raccroche\w*|faut pas abuser|abuser", -0.9),
         (r"sans (prevenir|explication|raison|aucune?|reponse|nouvelles)|je veux des (reponses|explications)", -0.8),
-        (r"expire\w*|fuit|fuite|redemarre\w*|tien\w* pas|suspendu\w*|desactive\w*|supprime\w*", -0.6),
+        (r"expire\w*|fuit|fuite|redemarre\w*|tien\w* pas|suspendu\w*|(a ete|est|ete) desactive\w*|supprime\w*", -0.6),
         (r"hausse|augment\w+|deuxieme|troisieme|on en est a|(on m'avait|vous m'avez|vous aviez) promis", -0.6),
         (r"attendre|attends(?! (votre|vos|ta) (retour|reponse))|attend|depuis (le|la|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier)", -0.6),
-        (r"depuis (longtemps|des (jours|semaines|mois))|alors qu|apparemment|le tour de|au telephone", -0.5),
+        (r"depuis (longtemps|des (jours|semaines|mois))|alors qu'\w+|alors que|apparemment|le tour de|au telephone", -0.5),
         (r"merci|remercie\w*|je vous remercie|top|parfait\w*|super|genial\w*|excellent\w*|bravo", 0.7),
         (r"rapide\w*|efficace\w*|sympa|gentil\w*|agreable\w*|aimable\w*|adore|j'adore|impeccable", 0.6),
         (r"fait vite|sauve\w*|au top|nickel|canon|ravi\w*|content\w*|satisfait\w*|de rien", 0.6),
         (r"pas decu\w*|je (vous )?recommande|chapeau|c'est donne|pas cher|bon rapport", 1.2),
+        (r"on me reclame|une seule|un seul|la moitie|on m'a (livre|envoye|facture|preleve|debite)|estimation|estime\w*", -0.5),
         (r"se coupe|coupe toutes|balance\w*|jete\w*|raye\w*|mauvais\w*|refuse\w*|rejete\w*|j'ai du (racheter|payer|repayer)", -0.6),
     ],
 }
@@ -236,6 +241,9 @@ class CueSet:
         found += [Cue(match.start(), weight, False, mark=True) for match in marks.finditer(folded)]
         sarcasm, weight = SARCASM
         found += [Cue(match.start(), weight, False) for match in sarcasm.finditer(folded)]
+        amounts = [match.start() for match in _AMOUNT.finditer(folded)]
+        if len(amounts) >= 2:  # two sums set side by side: what was charged against what was due
+            found.append(Cue(amounts[0], AMOUNTS_WEIGHT, False))
         return sorted(found)
 
     def _remember(self, word: str) -> tuple[int, ...]:
@@ -255,6 +263,8 @@ class CueSet:
 
 
 _WORD = re.compile(r"[\w']+")
+_AMOUNT = re.compile(r"[£$€]\s?\d|\b\d+(?:[.,]\d\d)?\s?(?:€|eur\b|euros?\b|zl\b|zloty)")
+AMOUNTS_WEIGHT = -0.5
 _ELIDED = re.compile(r"'([\w']+)")
 NEGATED_SHARE = 0.5  # a positive cue after "not" counts half its weight, negative (as TextBlob does)
 _NEGATED = re.compile(r"\b(not|n't|never|isnt|wasnt)\s+$")  # ends "not ": the next cue is negated
@@ -311,15 +321,24 @@ def _first_words(alternative: str) -> set[str] | None:
     return {word} if word else None
 
 
-# Apostrophes straightened; quotation marks dropped (a complaint quotes the status it is stuck at:
-# still "processing").
+# Apostrophes and quotation marks straightened into "'": a complaint quotes the status it is stuck at
+# (still "processing", the "fast" delivery), read as scare quotes (SARCASM).
 _APOSTROPHES = str.maketrans(
-    {"\u2019": "'", "\u2018": "'", "`": "'", '"': None, "\u201c": None, "\u201d": None}
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "`": "'",
+        '"': "'",
+        "\u201c": "'",
+        "\u201d": "'",
+        "\u00ab": "'",
+        "\u00bb": "'",
+    }
 )
 
 
 def fold(text: str) -> str:
-    """`text` as cues are matched: lowercased, apostrophes straightened, quotation marks dropped, accents
+    """`text` as cues are matched: lowercased, apostrophes and quotation marks straightened, accents
     folded."""
     from storage.language import strip_accents
 

@@ -238,3 +238,12 @@ def test_a_plain_statement_to_the_company_reports_a_fault_but_a_request_does_not
     assert score_text("the pickup point is 25 km from my house") == (0.0, "en")
     assert sentiment_class(score_text("I'd like to know if you ship to Canada")[0]) == "neutral"
     assert sentiment_class(score_text("je voudrais savoir si vous livrez en Belgique")[0]) == "neutral"
+
+
+def test_two_sums_side_by_side_and_a_quoted_status_read_as_complaints():
+    # no cue word at all: two amounts set against each other -0.5
+    assert score_text("The refund was £38.50. The order was £54.50.") == (-0.5, "en")
+    # the status quoted back ('pending' as scare quotes) -0.5, "since Friday" -0.5
+    assert score_text('payment to my landlord has said "pending" since Friday') == (-1.0, "en")
+    # one amount is a fact, not a comparison
+    assert score_text("The order was £54.50.") == (0.0, "en")
