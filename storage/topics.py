@@ -41,7 +41,8 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
     "delivery": {
         "status": {
             "en": ["delivery", "deliver", "delivered", "shipping", "shipped", "shipment", "dispatch",
-                   "dispatched", "in transit", "eta", "out for delivery", "parcel", "package", "locker"],
+                   "dispatched", "in transit", "eta", "out for delivery", "parcel", "package", "locker",
+                   "preparing", "awaiting collection", "tracker", "meal kit arrived", "box arrived"],
             "fr": ["livraison", "livrer", "livré", "livrez", "livrée", "expédition", "expédié", "expédiée",
                    "colis", "acheminement", "en transit", "envoi", "envoyé"],
             "de": ["Lieferung", "liefern", "geliefert", "Versand", "versenden", "versendet", "verschickt",
@@ -144,7 +145,8 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "pl": ["pobraliście", "pobrali", "pobrano", "obciążenie", "obciążyli", "kwota", "kwotę"],
         },
         "invoice": {
-            "en": ["invoice", "bill", "billed", "billing", "statement"],
+            "en": ["invoice", "bill", "billed", "billing", "statement", "bills", "meter", "meter reading",
+                   "meter readings", "payout"],
             "fr": ["facture", "factures", "facturation"],
             "de": ["Rechnung", "Rechnungen", "Mahnung"],
             "es": ["factura", "facturas"],
@@ -217,7 +219,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "bug": {
             "en": ["bug", "glitch", "error", "crash", "crashes", "crashing", "freeze", "frozen",
-                   "something went wrong", "does nothing", "blank page", "blank screen", "under maintenance",
+                   "logs me out", "offline", "unreachable", "double clicks", "went black", "black screen",
+                   "orange light", "drops every", "mbps", "something went wrong", "does nothing",
+                   "blank page", "blank screen", "under maintenance",
                    "won't accept", "invalid", "lag", "laggy", "not loading", "won't load", "burning",
                    "smells"],
             "fr": ["bug", "bugue", "beug", "erreur", "plante", "crash"],
@@ -240,7 +244,8 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "lovely", "so friendly", "very friendly", "super friendly", "really friendly", "lifesaver",
                    "recommend", "smooth", "smoothly", "superb",
                    "nice work", "good job", "5 stars", "10 10", "customer for life", "not bad", "legend",
-                   "respect", "rock solid", "painless", "nice one", "no complaints", "way better", "spot on"],
+                   "respect", "rock solid", "painless", "nice one", "no complaints", "way better", "spot on",
+                   "solved it", "much better", "game changer", "so gentle", "can't fault"],
             "fr": ["top", "au top", "génial", "super", "parfait", "excellent", "bravo",
                    "recommande", "pas mal", "formidable", "efficace", "sauvez la vie", "rapide"],
             "de": ["super", "top", "toll", "klasse", "prima", "spitze", "perfekt", "hervorragend",
@@ -256,7 +261,7 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "price": {
             "en": ["price", "prices", "pricing", "expensive", "cost", "costs", "overpriced", "too much",
                    "how much", "cheaper", "price match", "value for money", "price increase", "sale", "fees",
-                   "price dropped"],
+                   "price dropped", "tariff", "tariffs", "premium is", "full price", "months free"],
             "fr": ["prix", "tarif", "tarifs", "cher", "trop cher", "coût", "coûte", "hausse", "augmentation",
                    "qualité prix", "combien ça coûte"],
             "de": ["Preis", "Preise", "teuer", "zu teuer", "kostet", "Kosten", "Preiserhöhung", "günstiger",
