@@ -88,19 +88,17 @@ class Metrics:
             registry=self.registry,
         )
         self.failing_since: float | None = None  # unix time of the first failure in a row
-        self.failure: str | None = None
 
-    def write_failed(self, operation: str, reason: str) -> None:
-        """Notes a failed attempt to store events (`reason`: the error's kind, never its data)."""
+    def write_failed(self, operation: str) -> None:
+        """Notes a failed attempt to store events during `operation` (/healthz asks the database why)."""
         if self.failing_since is None:
             self.failing_since = time.time()
-        self.failure = reason
         self.writes_failing.set(1)
         self.database_error(operation)
 
     def write_succeeded(self) -> None:
         """Notes that events were stored: writes work (again)."""
-        self.failing_since = self.failure = None
+        self.failing_since = None
         self.writes_failing.set(0)
 
     def database_error(self, operation: str) -> None:

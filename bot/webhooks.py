@@ -152,7 +152,7 @@ class _Webhooks:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed write is the sender's retry, never a traceback
             if self.metrics is not None:
-                self.metrics.write_failed("webhook_write", type(exc).__name__)
+                self.metrics.write_failed("webhook_write")
             _log.error(
                 "%s request not stored: the database failed (%s)", door, type(exc).__name__, exc_info=exc
             )
