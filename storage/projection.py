@@ -70,7 +70,8 @@ class Step:
 
 @dataclass(frozen=True)
 class WaitSpan:
-    """A customer's wait for a human reply; `end` is None while still waiting."""
+    """A customer's wait for a human reply, or a resolution clock (opened or reopened -> resolved, no
+    agent); `end` is None while it runs."""
 
     start: datetime
     end: datetime | None
@@ -105,12 +106,15 @@ class Projection:
     escalated_to: str | None = None
     escalated_at: datetime | None = None
     handle_seconds: float | None = None
-    waits: list[WaitSpan] = field(default_factory=list)
+    waits: list[WaitSpan] = field(default_factory=list)  # the first is the first response's wait
+    # Resolution clocks: from opening, and from each reopening, to the resolution that follows.
+    resolutions: list[WaitSpan] = field(default_factory=list)
 
     def columns(self) -> dict:
-        """The fields as a dict of conversation column values (waits excluded)."""
+        """The fields as a dict of conversation column values (waits and clocks excluded)."""
         values = dict(self.__dict__)
         values.pop("waits")
+        values.pop("resolutions")
         return values
 
 
@@ -137,6 +141,18 @@ def project(steps: list[Step]) -> Projection:
     return p
 
 
+def service_clocks(p: Projection) -> list[tuple[str, WaitSpan]]:
+    """The conversation's service-level clocks, as (kind, span): its first wait ("first"), later waits
+    ("next") and its resolution clocks ("resolution"). A wait still unanswered when the conversation was
+    resolved (a customer's "thanks", then closed) ends at that resolution."""
+    clocks = []
+    for i, wait in enumerate(p.waits):
+        if wait.end is None and p.resolved and p.last_resolved_at is not None:
+            wait = WaitSpan(wait.start, max(wait.start, p.last_resolved_at), None)
+        clocks.append(("first" if i == 0 else "next", wait))
+    return clocks + [("resolution", clock) for clock in p.resolutions]
+
+
 def _apply_message(p: Projection, step: Step, waiting_since: datetime | None) -> datetime | None:
     if step.private:
         return waiting_since  # notes count as neither inbound nor outbound
@@ -148,8 +164,9 @@ def _apply_message(p: Projection, step: Step, waiting_since: datetime | None) ->
             p.opened_at = p.first_inbound_at = step.at
             p.customer = step.author_id
             p.status = "open"
+            p.resolutions.append(WaitSpan(step.at, None, None))
         elif p.resolved:
-            _reopen(p)
+            _reopen(p, step.at)
         return waiting_since if waiting_since is not None else step.at
     if step.is_human_reply and p.opened_at is not None:
         if p.first_response_at is None:
@@ -170,12 +187,16 @@ def _apply_status(p: Projection, step: Step) -> None:
             p.first_resolved_at = step.at
         p.last_resolved_at = step.at
         p.resolved = True
+        clock = p.resolutions[-1]
+        if clock.end is None:
+            p.resolutions[-1] = WaitSpan(clock.start, step.at, None)
     elif step.status == "open" and p.resolved:
-        _reopen(p)
+        _reopen(p, step.at)
     p.status = step.status or p.status
 
 
-def _reopen(p: Projection) -> None:
+def _reopen(p: Projection, at: datetime) -> None:
+    p.resolutions.append(WaitSpan(at, None, None))  # a new resolution clock starts at the reopening
     p.resolved = False
     p.status = "open"
     p.reopen_count += 1

@@ -1,4 +1,5 @@
-"""Recompute the projections (conversation row and waits) of conversations whose events changed."""
+"""Recompute the projections (conversation row, waits, service-level clocks) of conversations whose events
+changed."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from storage.bulk import bulk_insert, bulk_update
-from storage.models import Conversation, ConversationEvent, Message, Wait
-from storage.projection import Step, project
+from storage.models import Conversation, ConversationEvent, Message, SlaClock, Wait
+from storage.projection import Step, WaitSpan, project, service_clocks
 
 _CONV = Conversation.__table__
 _MSG = Message.__table__
 _EVT = ConversationEvent.__table__
 _WAIT = Wait.__table__
+_CLOCK = SlaClock.__table__
 CHUNK = 500
 
 
@@ -50,26 +52,33 @@ def rebuild_conversations(
         channels = dict(conn.execute(locked.with_for_update(key_share=True)).all())
         steps = _load_steps(conn, [cid for cid in ids if cid not in known])
         steps.update((cid, known[cid]) for cid in ids if cid in known)
-        updates, waits = [], []
+        updates, waits, clocks = [], [], []
         for conversation_id in ids:
             projection = project(steps.get(conversation_id, []))
             updates.append({**projection.columns(), "id": conversation_id})
-            waits.extend(
-                {
-                    "conversation_id": conversation_id,
-                    "channel": channels[conversation_id],
-                    "start_at": w.start,
-                    "end_at": w.end,
-                    "seconds": w.seconds,
-                    "agent": w.agent,
-                }
-                for w in projection.waits
+            channel = channels[conversation_id]
+            waits.extend(_span(conversation_id, channel, w) for w in projection.waits)
+            clocks.extend(
+                {**_span(conversation_id, channel, clock), "kind": kind}
+                for kind, clock in service_clocks(projection)
             )
         bulk_update(conn, _CONV, "id", updates)
-        conn.execute(delete(_WAIT).where(_WAIT.c.conversation_id.in_(ids)))
-        bulk_insert(conn, _WAIT, waits)
+        for table, rows in ((_WAIT, waits), (_CLOCK, clocks)):
+            conn.execute(delete(table).where(table.c.conversation_id.in_(ids)))
+            bulk_insert(conn, table, rows)
         done += len(ids)
     return done
+
+
+def _span(conversation_id: int, channel: str, span: WaitSpan) -> dict:
+    return {
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "start_at": span.start,
+        "end_at": span.end,
+        "seconds": span.seconds,
+        "agent": span.agent,
+    }
 
 
 def _load_steps(conn: Connection, ids: list[int]) -> dict[int, list[Step]]:

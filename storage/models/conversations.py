@@ -146,3 +146,27 @@ class Wait(SQLModel, table=True):
     end_at: datetime | None = time_field()
     seconds: float | None = None
     agent: str | None = None
+
+
+class SlaClock(SQLModel, table=True):
+    """A service-level clock (docs/metrics.md, "Service levels"): `kind` "first" (a conversation's first
+    wait), "next" (each later wait) or "resolution" (from opening, or a reopening, to the resolution that
+    follows). `end_at` is None while it runs; a wait still unanswered when its conversation was resolved
+    ends at that resolution. `seconds` is end - start in calendar time; `agent` who ended a wait."""
+
+    __tablename__ = "sla_clock"
+    __table_args__ = (
+        Index("ix_sla_clock_end", "kind", "end_at", "channel", "seconds"),
+        # a breach is dated by its deadline, so by when its clock started
+        Index("ix_sla_clock_start", "kind", "start_at", "channel", "seconds"),
+        Index("ix_sla_clock_conversation", "conversation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id")
+    channel: str
+    kind: str
+    start_at: datetime = Field(sa_type=UTCDateTime)
+    end_at: datetime | None = time_field()
+    seconds: float | None = None
+    agent: str | None = None

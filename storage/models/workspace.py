@@ -100,3 +100,31 @@ class SlackDelivery(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True)
     received_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class SlaPolicyRow(SQLModel, table=True):
+    """A service-level policy set by an admin (`/kpi sla set`): for `channel` ("" = the default), the
+    first-response, next-response and resolution targets in seconds (None: no target), counted in
+    business hours or not. It wins over the YAML's `sla` for that channel."""
+
+    __tablename__ = "sla_policy"
+
+    channel: str = Field(primary_key=True)
+    first_seconds: float | None = None
+    next_seconds: float | None = None
+    resolve_seconds: float | None = None
+    business_hours: bool = False
+    set_by: str
+    set_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SlaClaim(SQLModel, table=True):
+    """Someone took a conversation the SLA-risk alert listed ("I'm on it": `claimed_by`), or snoozed it
+    until `snoozed_until`: either keeps it out of later alerts."""
+
+    __tablename__ = "sla_claim"
+
+    conversation_id: int = Field(primary_key=True)
+    claimed_by: str | None = None
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

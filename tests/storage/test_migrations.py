@@ -21,7 +21,7 @@ from storage.db import make_engine
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0008"  # the newest revision in storage/migrations/versions
+HEAD = "0009"  # the newest revision in storage/migrations/versions
 
 
 def _differences(engine) -> list:
@@ -63,6 +63,7 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
     engine = make_engine(new_database_url(empty=True), create=False)
     # What kpibot did before migrations existed: create_all of the tables it had then (revision 0001's).
     later = {"slack_delivery", "kpi_slot", "kpi_change_note"}  # added by revisions 0002 and 0003 (0007)
+    later |= {"sla_clock", "sla_policy", "sla_claim"}  # added by revision 0009
     tables = [table for name, table in SQLModel.metadata.tables.items() if name not in later]
     SQLModel.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
@@ -345,7 +346,7 @@ def test_revision_0007_notes_exactly_the_hours_0006_noted_under_the_new_names(ne
 
     upgrade(engine, "0006")
     at_0006 = notes_of("kpi_day_stale")
-    upgrade(engine)
+    upgrade(engine, "0007")
     with engine.connect() as conn:
         installed = {name for name in _triggers(conn) if name.startswith("kpi_")}
         tables = set(inspect(conn).get_table_names())
@@ -442,3 +443,55 @@ def test_opening_an_up_to_date_database_does_not_import_alembic(tmp_path):
         [sys.executable, "-c", code, url], capture_output=True, text=True, check=True, cwd=root
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_revision_0009_gives_stored_conversations_exactly_the_clocks_ingestion_projects(new_database_url):
+    """Ingested at the head, taken down to 0008 (no clocks) and up again: the revision's replay gives the
+    same clocks, and a write afterwards notes its clock's start for the cache."""
+    from storage.ingest import Ingestor
+    from storage.settings import Settings
+    from tests.storage.builders import inbound, reply, status
+
+    url = new_database_url(empty=True)
+    engine = make_engine(url)
+    events = [
+        inbound("a1", 0, conv="a"), reply("a2", 5, conv="a"), inbound("a3", 9, conv="a"),
+        reply("a4", 20, conv="a"), status("a5", 30, "resolved", conv="a"),
+        inbound("b1", 0, conv="b"),  # still open: a running first wait and resolution clock
+        inbound("c1", 0, conv="c"), reply("c2", 3, conv="c"), status("c3", 10, "resolved", conv="c"),
+        inbound("c4", 60, conv="c"), status("c5", 90, "closed", conv="c"),  # reopened, closed unanswered
+    ]  # fmt: skip
+    Ingestor(engine, Settings(database_url=url, pseudonym_key="k"), analyse_text=False).ingest(
+        [(i, json.dumps(e)) for i, e in enumerate(events)]
+    )
+    clocks = "SELECT c.external_id, k.kind, k.seconds FROM sla_clock k JOIN conversation c"
+    clocks += " ON c.id = k.conversation_id ORDER BY c.external_id, k.kind, k.start_at"
+
+    def read():
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(clocks))]
+
+    ingested = read()
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0008")
+        gone = "sla_clock" not in inspect(conn).get_table_names()
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM kpi_change_note"))
+        conn.execute(
+            text("UPDATE sla_clock SET end_at = :at WHERE end_at IS NULL"), {"at": "2026-12-01 08:30:00"}
+        )
+        noted = {
+            (str(day)[:10], hour) for day, hour in conn.execute(text("SELECT day, hour FROM kpi_change_note"))
+        }
+
+    assert gone and read() == ingested
+    assert noted == {("2026-11-20", 9), ("2026-12-01", 8)}  # the clocks' start, and their new end
+    assert ingested == [
+        ("a", "first", 300.0), ("a", "next", 660.0), ("a", "resolution", 1800.0),
+        ("b", "first", None), ("b", "resolution", None),
+        ("c", "first", 180.0), ("c", "next", 1800.0),  # the unanswered wait ends at the close
+        ("c", "resolution", 600.0), ("c", "resolution", 1800.0),
+    ]  # fmt: skip
+    assert _differences(engine) == []
+    engine.dispose()

@@ -69,3 +69,33 @@ def test_handle_seconds_add_up_over_agent_messages():
         ),
     ]
     assert project(steps).handle_seconds == 165.5
+
+
+def _status(minutes, value):
+    return Step(at=T + timedelta(minutes=minutes), kind="status", status=value)
+
+
+def test_resolution_clocks_run_from_opening_and_from_each_reopening_to_the_resolution_that_follows():
+    # opened 0, resolved 30 (then closed 40: the same clock), reopened by a message at 100, resolved 160,
+    # reopened by an `open` status at 200: that clock still runs
+    steps = [
+        _m(0, "inbound"),
+        _m(10, "outbound", "agent", "U1"),
+        _status(30, "resolved"),
+        _status(40, "closed"),
+        _m(100, "inbound"),
+        _status(160, "resolved"),
+        _status(200, "open"),
+    ]
+    p = project(steps)
+    assert [(c.start, c.end) for c in p.resolutions] == [
+        (T, T + timedelta(minutes=30)),
+        (T + timedelta(minutes=100), T + timedelta(minutes=160)),
+        (T + timedelta(minutes=200), None),
+    ]
+    assert [c.seconds for c in p.resolutions] == [1800.0, 3600.0, None]
+    assert p.reopen_count == 2 and "resolutions" not in p.columns()
+
+
+def test_a_conversation_never_opened_has_no_resolution_clock():
+    assert project([_m(0, "outbound", "agent", "U1"), _status(5, "resolved")]).resolutions == []
