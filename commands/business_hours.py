@@ -65,6 +65,23 @@ class BusinessClock:
         whole_days = self._open_between(first.toordinal() + 1, last.toordinal())
         return self._overlap(first, lo, hi) + whole_days + self._overlap(last, lo, hi)
 
+    def deadline(self, start: datetime, seconds: float) -> datetime:
+        """The instant `seconds` of open time after `start` (a target counted in business hours): a wait
+        that starts while closed starts counting at the next opening. Looks up to ten years ahead."""
+        if start.tzinfo is None:
+            raise ValueError("deadline needs a timezone-aware datetime")
+        left, lo = seconds, start.timestamp()
+        day = start.astimezone(self.tz).date()
+        for _ in range(3660):
+            for opens, closes in self._intervals(day):
+                begin = max(opens, lo)
+                if closes > begin:
+                    if closes - begin >= left:
+                        return datetime.fromtimestamp(begin + left, tz=start.tzinfo)
+                    left -= closes - begin
+            day = date.fromordinal(day.toordinal() + 1)
+        raise ValueError("business hours: no deadline within ten years")
+
     def _overlap(self, day: date, lo: float, hi: float) -> float:
         total = 0.0
         for opens, closes in self._intervals(day):

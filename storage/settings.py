@@ -7,6 +7,7 @@ Precedence, highest first: keyword arguments, environment, `.env`, the YAML file
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,6 +79,40 @@ class BusinessHours(BaseModel):
     holidays: list[date] = Field(default_factory=list)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds from a number of seconds or a text such as "90s", "30m", "1h", "2d" (None stays None)."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        seconds = value
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value.strip().lower())):
+        seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
+    else:
+        raise ValueError(f"{value!r} is not a duration: use seconds, or a text like 30m, 4h, 2d")
+    if seconds is not None and seconds <= 0:
+        raise ValueError(f"{value!r}: a target must be longer than 0")
+    return None if seconds is None else float(seconds)
+
+
+class SlaTargets(BaseModel):
+    """One channel's service-level targets in the YAML: durations ("1h", or seconds), each optional, in
+    calendar time unless `business_hours` is true (docs/metrics.md, "Service levels")."""
+
+    model_config = {"extra": "forbid"}
+
+    first: float | None = None
+    next: float | None = None
+    resolve: float | None = None
+    business_hours: bool = False
+
+    @field_validator("first", "next", "resolve", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return parse_duration(value)
+
+
 class Settings(BaseSettings):
     """Everything configurable about one kpibot workspace."""
 
@@ -94,7 +129,9 @@ class Settings(BaseSettings):
     backlog_threshold_seconds: float = Field(
         86400.0, validation_alias=AliasChoices("KPIBOT_BACKLOG_THRESHOLD", "backlog_threshold_seconds")
     )
-    backlog_thresholds: dict[str, float] = Field(default_factory=dict)
+    backlog_thresholds: dict[str, float] = Field(default_factory=dict)  # resolution targets (older name)
+    # Service-level policies by channel, and "default" (storage.service_levels)
+    sla: dict[str, SlaTargets] = Field(default_factory=dict)
     benchmarks: dict[str, dict[str, Any]] = Field(default_factory=lambda: dict(DEFAULT_BENCHMARKS))
     channel_benchmarks: dict[str, dict[str, dict[str, Any]]] = Field(
         default_factory=lambda: dict(DEFAULT_CHANNEL_BENCHMARKS)
@@ -157,6 +194,14 @@ class Settings(BaseSettings):
         return (
             [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
         )
+
+    @field_validator("sla", mode="after")
+    @classmethod
+    def _default_key(cls, value: dict[str, SlaTargets]) -> dict[str, SlaTargets]:
+        """The YAML's `default` policy is kept under "" (storage.service_levels.DEFAULT)."""
+        return {
+            ("" if key.strip().lower() == "default" else key.strip().lower()): v for key, v in value.items()
+        }
 
     @field_validator("event_time_min")
     @classmethod

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import func
 
-from storage.models import Conversation, Message, Survey, Wait
+from storage.models import Conversation, Message, SlaClock, Survey, Wait
 from storage.planner import unindexed
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
 
@@ -26,6 +26,7 @@ C = Conversation.__table__.c
 M = Message.__table__.c
 V = Survey.__table__.c
 W = Wait.__table__.c
+K = SlaClock.__table__.c
 
 # Who a conversation is credited to: its assignee, else whoever answered it first.
 OWNER = func.coalesce(C.agent, C.first_responder)
@@ -147,6 +148,24 @@ MEASURES = {
     "human_replies": Measure(M.at, M.channel, where=HUMAN_REPLY, owner=M.author_id),
     "read": Measure(M.at, M.channel, where=(*CUSTOMER_SAID, M.lang.is_not(None))),  # analysed at ingestion
 }
+
+
+# Service levels (docs/metrics.md): per clock kind, the clocks that ended (a met target counts when it was
+# met), and the clocks by when they started (a breach counts at its deadline, start + target): all of
+# them, and those that ended, with their length, as of when they ended.
+CLOCK_KINDS = ("first", "next", "resolution")
+_CLOCK_CONVERSATION = (Conversation.__table__, K.conversation_id == C.id)
+for _kind in CLOCK_KINDS:
+    _of_kind = (K.kind == _kind,)
+    _ended = (*_of_kind, K.seconds.is_not(None))
+    _credit = {"owner": OWNER, "join": _CLOCK_CONVERSATION}
+    MEASURES[f"sla_{_kind}_ended"] = Measure(
+        K.end_at, K.channel, K.seconds, _ended, span=(K.start_at, K.end_at), **_credit
+    )
+    MEASURES[f"sla_{_kind}_started"] = Measure(K.start_at, K.channel, where=_of_kind, **_credit)
+    MEASURES[f"sla_{_kind}_started_ended"] = Measure(
+        K.start_at, K.channel, K.seconds, _ended, as_of=K.end_at, span=(K.start_at, K.end_at), **_credit
+    )
 
 
 @dataclass(frozen=True)
