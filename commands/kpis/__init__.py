@@ -9,8 +9,8 @@ from commands.kpis.spec import KpiSpec
 # what customers say.
 _ORDER = (
     "frt", "bands", "wait", "sla", "art", "aht", "volume", "reply-rate", "resolution-rate", "backlog",
-    "transfers", "escalations", "mix", "agents", "quick-replies", "cost", "leads", "csat", "nps", "ces", "retention",
-    "churn", "social-impact", "sentiment", "topics", "voice",
+    "transfers", "escalations", "mix", "agents", "quick-replies", "cost", "leads", "csat", "nps", "ces",
+    "retention", "churn", "social-impact", "sentiment", "topics", "voice",
 )  # fmt: skip
 _SPECS = {
     spec.key: spec
