@@ -16,21 +16,25 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from bot.scheduler import schedule_note, subscriptions_changed
+from commands import sla_policy
 from commands.format import format_duration
 from commands.intake import intake_command
+from commands.sla_policy import is_sla_setting
 from commands.slack_text import inline
 from commands.subscribe import SettingsRequest, parse_settings
 from storage.db import session
 from storage.models import Subscription
+from storage.service_levels import policies, remove_policy, save_policy
 from storage.settings import Settings
 from storage.subscriptions import add_subscription, list_subscriptions, remove_subscriptions
 
+SLA_ADMINS_ONLY = "Only workspace admins can change service levels. See what is set with `/kpi sla list`."
 ADMINS_ONLY = (
     "Only workspace admins can change digests and alerts. Ask an admin to set this up, "
     "or see what is set with `/kpi digest list` and `/kpi alert list`."
 )
 _NAMES = {"digest": "daily digest", "alert": "backlog alert"}
-TERMINAL_USER = "terminal"  # created_by of what the CLI sets: no Slack user
+TERMINAL_USER = sla_policy.TERMINAL_USER  # created_by of what the CLI sets: no Slack user
 _HOW_TO_ADD = {  # by whether the listing is for the terminal
     False: {"digest": "`/kpi digest here 09:00`", "alert": "`/kpi alert backlog 5 4h here`"},
     True: {"digest": "`kpibot digest add C0123ABCD 09:00`", "alert": "`kpibot alert add C0123ABCD 5 4h`"},
@@ -87,6 +91,8 @@ def settings_reply(
 
     Raises UsageError for a command it cannot read.
     """
+    if is_sla_setting(text.split()):
+        return _sla_reply(text, asker=asker, settings=settings, engine=engine, now=now)
     if text.split()[0].lower() == "intake":
         return intake_command(
             text,
@@ -123,6 +129,29 @@ def settings_reply(
             "type `/invite @kpibot` in that channel."
         )
     return reply
+
+
+def _sla_reply(text: str, *, asker: Asker, settings: Settings, engine: Engine, now: datetime) -> str:
+    """`/kpi sla list|set|reset`: the policies in force, or an admin's change to one."""
+    request = sla_policy.parse_sla(text, settings)
+    if request.action == "list":
+        with engine.connect() as conn:
+            known = policies(conn, settings)
+        return "*Service levels*\n" + "\n".join(
+            f"• {line}" for line in sla_policy.policy_listing(known, settings)
+        )
+    if not asker.is_admin():
+        return SLA_ADMINS_ONLY
+    name = request.channel or "default"
+    if request.action == "reset":
+        removed = remove_policy(engine, request.channel)
+        with engine.connect() as conn:
+            now_in_force = policies(conn, settings)
+        policy = now_in_force.default if request.channel == "" else now_in_force.of(request.channel)
+        told = "" if removed else " (no admin policy was set)"
+        return f"The {name} service levels are back to {sla_policy.describe_policy(policy)}{told}."
+    save_policy(engine, request.channel, request.policy, set_by=asker.user_id, now=now)
+    return f"Done: {name} service levels are {sla_policy.describe_policy(request.policy)}."
 
 
 def is_admin(user: dict[str, Any], settings: Settings) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commands.errors import UsageError
+from commands.sla_policy import is_sla_setting
 from storage.settings import Settings
 
 SETTINGS_WORDS = ("digest", "alert", "intake")
@@ -44,9 +45,10 @@ class SettingsRequest:
 
 
 def is_settings_command(text: str) -> bool:
-    """True when the text is a settings command (`digest …`, `alert …`, `intake …`), not a KPI question."""
+    """True when the text is a settings command (`digest …`, `alert …`, `intake …`, `sla set|list|reset
+    …`), not a KPI question."""
     words = text.split()
-    return bool(words) and words[0].lower() in SETTINGS_WORDS
+    return bool(words) and (words[0].lower() in SETTINGS_WORDS or is_sla_setting(words))
 
 
 def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsRequest:

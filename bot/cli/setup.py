@@ -1,4 +1,5 @@
-"""`kpibot digest|alert|intake list|add|off`: the terminal twins of `/kpi digest|alert|intake …`.
+"""`kpibot digest|alert|intake list|add|off` and `kpibot sla list|set|reset`: the terminal twins of
+`/kpi digest|alert|intake|sla …`.
 
 They go through the same settings code as Slack (`bot.settings_commands.settings_reply`), as the operator
 (who may change anything: whoever can run the CLI can reach the database). Slack channels are named by
@@ -77,6 +78,14 @@ def register(app: typer.Typer, digest: typer.Typer) -> None:
     intake.command("add")(intake_add)
     intake.command("off")(intake_off)
     app.add_typer(intake, name="intake")
+    sla = typer.Typer(
+        help="Service-level policies (targets per channel; the KPI is `kpibot kpi sla`): list, set, reset.",
+        no_args_is_help=True,
+    )
+    sla.command("list")(sla_list)
+    sla.command("set")(sla_set)
+    sla.command("reset")(sla_reset)
+    app.add_typer(sla, name="sla")
 
 
 def digest_list(db: str = db_option()) -> None:
@@ -139,3 +148,33 @@ def intake_add(
 def intake_off(channel: str = channel_argument(), db: str = db_option()) -> None:
     """Stop reading a Slack channel as an intake channel (conversations stored so far stay)."""
     apply("intake off", here=channel, db=db)
+
+
+def sla_list(db: str = db_option()) -> None:
+    """List every channel's service-level targets and where they come from (set here, the YAML, the
+    benchmarks)."""
+    apply("sla list", db=db)
+
+
+def sla_set(
+    channel: str = typer.Argument(
+        ..., help="A support channel (twitter, x…) or `default`.", show_default=False
+    ),
+    words: list[str] = typer.Argument(
+        ...,
+        help="Targets: first DURATION, next DURATION, resolve DURATION (30m, 4h, 2d), and bh for business "
+        "hours. A target left out is no target.",
+        show_default=False,
+    ),
+    db: str = db_option(),
+) -> None:
+    """Set a channel's service levels: `kpibot sla set twitter first 1h next 4h resolve 24h`."""
+    apply(" ".join(["sla", "set", channel, *words]), db=db)
+
+
+def sla_reset(
+    channel: str = typer.Argument(..., help="A support channel or `default`.", show_default=False),
+    db: str = db_option(),
+) -> None:
+    """Drop the service levels set here or in Slack for a channel: back to the YAML's, else the benchmarks."""
+    apply(f"sla reset {channel}", db=db)

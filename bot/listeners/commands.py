@@ -81,12 +81,14 @@ def _answerer(
 
 
 def _question(text: str, default_metric: str, settings: Settings, now: datetime) -> str | KpiRequest:
-    """What a command asks: the settings command's word (digest, alert, intake) or the KPI request.
+    """What a command asks: the settings command's word (digest, alert, intake, sla-policy) or the KPI
+    request.
 
     Raises UsageError when the KPI grammar cannot read the text.
     """
     if default_metric == "scorecard" and is_settings_command(text):
-        return text.split()[0].lower()
+        word = text.split()[0].lower()
+        return "sla-policy" if word == "sla" else word
     return parse_command(text, settings, now, default_metric=default_metric)
 
 

@@ -1,0 +1,101 @@
+"""Service-level policies set and listed through the real app (signed slash commands, the Slack stand-in)
+and the terminal: admins change them, anyone lists them, bad input changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.settings_commands import SLA_ADMINS_ONLY
+from storage.service_levels import policies
+from tests.bot.running_bot import ingest, running_bot, twitter_week
+from tests.bot.test_app_commands import ask
+
+
+@pytest.fixture
+def bot(database_url, slack_api):
+    with running_bot(database_url, slack_api) as running:
+        yield running
+
+
+def in_force(bot, channel: str):
+    with bot.engine.connect() as conn:
+        return policies(conn, bot.settings).of(channel)
+
+
+def test_an_admin_sets_twitter_s_targets_in_business_hours_and_anyone_lists_them(bot):
+    bot.slack.set_user("U1", is_admin=True)
+    done = ask(bot, "sla set x first 1h next 4h resolve 24h bh")
+    listing = ask(bot, "sla list", user_id="U2")
+
+    policy = in_force(bot, "twitter")
+    assert (policy.first, policy.next, policy.resolve, policy.business_hours) == (
+        3600.0,
+        14400.0,
+        86400.0,
+        True,
+    )
+    assert (policy.source, policy.set_by) == ("admin", "U1")
+    assert done["text"] == (
+        "Done: twitter service levels are first response 1h · next response 4h · resolution 1d, "
+        "in business hours."
+    )
+    assert done["response_type"] == "ephemeral"
+    assert (
+        "• twitter: first response 1h · next response 4h · resolution 1d, in business hours (set by <@U1>)"
+        in (listing["text"])
+    )
+    assert (
+        "• viber: first response 12h · next response 12h · resolution 1d (from the benchmarks)"
+        in listing["text"]
+    )
+
+
+def test_a_non_admin_is_refused_and_a_bad_duration_changes_nothing(bot):
+    bot.slack.set_user("U1", is_admin=False)
+    refused = ask(bot, "sla set twitter first 1h")
+    bot.slack.set_user("U1", is_admin=True)
+    bad = ask(bot, "sla set twitter first soon")
+
+    assert refused["text"] == SLA_ADMINS_ONLY
+    assert "`soon` is not a duration" in bad["text"]
+    assert in_force(bot, "twitter").source == "benchmarks"  # 3 h, the Twitter FRT benchmark
+    assert in_force(bot, "twitter").first == 10800.0
+
+
+def test_the_terminal_sets_resets_and_lists_the_same_policies(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    kpibot = lambda *words: runner.invoke(app, list(words))  # noqa: E731
+
+    set_default = kpibot("sla", "set", "default", "first", "30m")
+    typo = kpibot("sla", "set", "twiter", "first", "1h")
+    listed = kpibot("sla", "list")
+    reset = kpibot("sla", "reset", "default")
+    again = kpibot("sla", "list")
+
+    assert (
+        set_default.exit_code == 0 and "default service levels are first response 30m" in set_default.stdout
+    )
+    assert typo.exit_code == 2 and "did you mean twitter?" in typo.stderr
+    assert "default: first response 30m (set from the terminal)" in " ".join(listed.stdout.split())
+    assert (
+        reset.exit_code == 0
+        and "back to first response 2h · next response 2h · resolution 1d" in " ".join(reset.stdout.split())
+    )
+    assert "default: first response 2h · next response 2h · resolution 1d (from the benchmarks)" in " ".join(
+        again.stdout.split()
+    )
+
+
+def test_sla_with_a_period_is_the_kpi_against_the_policy_an_admin_just_set(bot):
+    ingest(bot.engine, bot.settings, twitter_week())  # this week: first responses of 1 h and 2 h
+    bot.slack.set_user("U1", is_admin=True)
+    before = ask(bot, "sla twitter 7d")  # the Twitter benchmark, 3 h: both met
+    ask(bot, "sla set twitter first 90m")
+    after = ask(bot, "sla twitter 7d")
+
+    assert before["blocks"][0]["text"]["text"] == "Service levels: 100 %"
+    assert after["blocks"][0]["text"]["text"] == "Service levels: 50 %"
+    assert "met 1 · breached 1" in str(after["blocks"])
