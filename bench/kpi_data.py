@@ -1,18 +1,24 @@
 """A large synthetic kpibot database for the KPI benchmark, written straight into the projection tables.
 
-Bypasses ingestion (that has its own benchmark, bench/ingest.py): conversations, messages, waits and
-surveys are generated with numpy and bulk-loaded — sqlite3 executemany on SQLite, COPY on PostgreSQL —
-with the indexes dropped during the load and rebuilt afterwards exactly as storage/models.py defines
-them. On PostgreSQL the load ends with VACUUM ANALYZE: the statistics and visibility map a running
-server has from autovacuum (PostgreSQL 13+ vacuums insert-only tables too), without which the planner
-guesses and index-only scans read the table.
+Bypasses ingestion (that has its own benchmark, bench/ingest.py): conversations, messages, waits,
+service-level clocks and surveys are generated with numpy and bulk-loaded — sqlite3 executemany on
+SQLite, COPY on PostgreSQL — with the indexes dropped during the load and rebuilt afterwards exactly as
+storage/models.py defines them. On PostgreSQL the load ends with VACUUM ANALYZE: the statistics and
+visibility map a running server has from autovacuum (PostgreSQL 13+ vacuums insert-only tables too),
+without which the planner guesses and index-only scans read the table.
 
 Also here: `bench_database`, the database of its own a benchmark uses on a PostgreSQL server.
 
 Shape: conversations opened over 90 days before NOW (busier by day), channel mix facebook 60 %,
 twitter 25 %, instagram 10 %, viber 5 %; about 93 % answered with a lognormal first response
 (median 40 min); 1-4 customer/agent exchanges (about 5 messages each); about 85 % resolved, some
-reopened; handle seconds on a third; CSAT on a quarter and NPS on a tenth of resolved ones.
+reopened; handle seconds on a third; CSAT on a quarter and NPS on a tenth of resolved ones. The
+service-level clocks (`sla_clock`) are those ingestion would project (storage.projection.service_clocks):
+each wait as a "first" or "next" clock, and "resolution" from opening to the first resolution, plus, for
+a reopened conversation, from its reopening (12 h after, or halfway to NOW) to the last resolution.
+
+A database is reused (`is_complete`) only at this kpibot's schema revision (storage.schema.HEAD): one
+built before a migration lacks what the migration added, and is built again.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import psycopg
 from sqlalchemy import create_engine, inspect, make_url, text
 
 from storage.db import make_engine
-from storage.models import Conversation, Message, Survey, Wait
+from storage.models import Conversation, Message, SlaClock, Survey, Wait
+from storage.schema import current, head
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DAYS = 90
@@ -33,7 +40,7 @@ CHANNELS = np.array(["facebook", "twitter", "instagram", "viber"])
 MIX = (0.60, 0.25, 0.10, 0.05)
 AGENTS = np.array([f"U{n:03d}" for n in range(40)])
 CHUNK = 100_000
-TABLES = (Conversation, Message, Wait, Survey)
+TABLES = (Conversation, Message, Wait, SlaClock, Survey)
 _CONV_COLUMNS = (
     "id", "source", "external_id", "channel", "customer", "opened_at", "first_inbound_at",
     "first_response_at", "first_responder", "frt_seconds", "last_message_at", "status", "resolved",
@@ -46,6 +53,8 @@ _MESSAGE_COLUMNS = (
 )  # fmt: skip
 _WAIT_COLUMNS = ("conversation_id", "channel", "start_at", "end_at", "seconds", "agent")
 _SURVEY_COLUMNS = ("raw_event_id", "conversation_id", "channel", "kind", "score", "at")
+_CLOCK_COLUMNS = ("conversation_id", "channel", "kind", "start_at", "end_at", "seconds", "agent")
+REOPEN_AFTER = 12 * 3600.0  # a reopened conversation's second resolution clock starts this long after
 
 
 def bench_database(server_url: str, name: str, *, fresh: bool = True) -> str:
@@ -70,12 +79,13 @@ def bench_database(server_url: str, name: str, *, fresh: bool = True) -> str:
 
 
 def is_complete(url: str, conversations: int) -> bool:
-    """Whether the database at `url` holds a finished build of `conversations` conversations."""
+    """Whether the database at `url` holds a finished build of `conversations` conversations, at this
+    kpibot's schema revision (an older build lacks the tables and columns later migrations added)."""
     engine = create_engine(url)
     try:
         names = {index.name for model in TABLES for index in model.__table__.indexes}
         with engine.connect() as conn:
-            if not inspect(conn).has_table("conversation"):
+            if not inspect(conn).has_table("conversation") or current(conn) != head():
                 return False
             found = {i["name"] for model in TABLES for i in inspect(conn).get_indexes(model.__tablename__)}
             held = conn.execute(text("SELECT count(*) FROM conversation")).scalar_one()
@@ -227,6 +237,8 @@ def _insert_chunk(db, rng, first: int, opened: np.ndarray) -> None:
     )
     _write(db, "conversation", _CONV_COLUMNS, rows)
     _insert_messages(db, ids, channel, agent, inbound_at, outbound_at, handle / np.maximum(replies, 1))
+    reopened_at = first_resolved + np.minimum(REOPEN_AFTER, (now - first_resolved) / 2)
+    _insert_resolution_clocks(db, ids, channel, opened, first_resolved, reopened, reopened_at, again, now)
     _insert_surveys(db, rng, ids, channel, np.where(still_resolved, last_resolved, np.nan))
 
 
@@ -237,7 +249,7 @@ def _floats(values: np.ndarray) -> list[float | None]:
 def _insert_messages(db, ids, channel, agent, inbound_at, outbound_at, handle_each) -> None:
     conv, chan, who = ids.tolist(), channel.tolist(), agent.tolist()
     handle = _floats(handle_each)
-    for inbound, outbound in zip(inbound_at, outbound_at, strict=True):
+    for step, (inbound, outbound) in enumerate(zip(inbound_at, outbound_at, strict=True)):
         in_text, out_text = _times(inbound), _times(outbound)
         _write(
             db,
@@ -260,16 +272,52 @@ def _insert_messages(db, ids, channel, agent, inbound_at, outbound_at, handle_ea
             ),
         )
         seconds = _floats(outbound - inbound)
-        _write(
-            db,
-            "wait",
-            _WAIT_COLUMNS,
-            (
-                (c, ch, s, e, w, a if e is not None else None)
-                for c, ch, s, e, w, a in zip(conv, chan, in_text, out_text, seconds, who, strict=True)
-                if s is not None
-            ),
-        )
+        waits = [
+            (c, ch, s, e, w, a if e is not None else None)
+            for c, ch, s, e, w, a in zip(conv, chan, in_text, out_text, seconds, who, strict=True)
+            if s is not None
+        ]
+        _write(db, "wait", _WAIT_COLUMNS, waits)
+        # a conversation's first wait is its "first" clock, the later ones "next" (no wait here is left
+        # unanswered by a resolution: a conversation is resolved only after a reply)
+        kind = "first" if step == 0 else "next"
+        _write(db, "sla_clock", _CLOCK_COLUMNS, ((c, ch, kind, s, e, w, a) for c, ch, s, e, w, a in waits))
+
+
+def _insert_resolution_clocks(db, ids, channel, opened, resolved, reopened, reopened_at, again, now) -> None:
+    """Each conversation's resolution clock from opening to its first resolution (running if none), and a
+    reopened one's second, from its reopening to the last resolution (running if that is after NOW)."""
+    conv, chan = ids.tolist(), channel.tolist()
+    _write(
+        db,
+        "sla_clock",
+        _CLOCK_COLUMNS,
+        (
+            (c, ch, "resolution", s, e, w, None)
+            for c, ch, s, e, w in zip(
+                conv, chan, _times(opened), _times(resolved), _floats(resolved - opened), strict=True
+            )
+        ),
+    )
+    last = np.where(again <= now, again, np.nan)
+    _write(
+        db,
+        "sla_clock",
+        _CLOCK_COLUMNS,
+        (
+            (c, ch, "resolution", s, e, w, None)
+            for c, ch, s, e, w, r in zip(
+                conv,
+                chan,
+                _times(reopened_at),
+                _times(last),
+                _floats(last - reopened_at),
+                reopened.tolist(),
+                strict=True,
+            )
+            if r
+        ),
+    )
 
 
 def _insert_surveys(db, rng, ids, channel, resolved_at) -> None:

@@ -32,6 +32,7 @@ LINES = (
     ("Conversations", "volume", "conversations", "count", None, "per_day"),
     ("First response, mean", "frt", "mean", "seconds", "lower", "mean"),
     ("First response, median", "frt", "median", "seconds", "lower", "median"),
+    ("First response in SLA", "sla", "hit_rate", "fraction", "higher", None),
     ("Reply wait, mean", "wait", "mean", "seconds", "lower", "mean"),
     ("Resolution time, mean", "art", "first_mean", "seconds", "lower", "first_mean"),
     ("Backlog over threshold", "backlog", "over_threshold", "count", "lower", None),

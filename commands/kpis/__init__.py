@@ -22,6 +22,7 @@ KPIS: dict[str, KpiSpec] = {key: _SPECS[key] for key in _ORDER}
 SCORECARD = (
     "volume",
     "frt",
+    "sla",
     "wait",
     "art",
     "reply-rate",

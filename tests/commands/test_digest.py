@@ -123,6 +123,9 @@ def test_digest_compares_the_day_with_the_day_before(engine, settings):
     # FRT: (600 + 3600 + 1200) / 3 = 1800 vs (1800 + 7200 + 3600) / 3 = 4200; medians 1200 vs 3600
     assert figures["First response, mean"] == (1800, 4200)
     assert figures["First response, median"] == (1200, 3600)
+    # every first response within its channel's benchmark (Twitter and Facebook 3 h, Viber 12 h) both days;
+    # ig-1's deadline (4 h after 20:00) falls on the next day
+    assert figures["First response in SLA"] == (1.0, 1.0)
     # waits: (600 + 3600 + 3600 + 1200) / 4 = 2250 vs the three first responses, 4200
     assert figures["Reply wait, mean"] == (2250, 4200)
     # resolution: tw-1 3600 vs (7200 + 5400) / 2 = 6300
@@ -182,7 +185,7 @@ def test_digest_message_has_blocks_and_a_text_fallback(engine, settings):
     }
     fields = [field["text"] for block in message["blocks"] for field in block.get("fields", [])]
     assert "*First response, median*\n*20m* · ▼ 40m (-67 %) good" in fields
-    assert len(fields) == 9  # the eight lines and net sentiment
+    assert len(fields) == 10  # the nine lines and net sentiment
     assert all(len(block.get("fields", [])) <= 10 for block in message["blocks"])
 
 
