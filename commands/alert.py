@@ -1,8 +1,9 @@
 """The backlog alert: when it fires, repeats, gets worse or clears, and what it says.
 
 The alert fires when at least `threshold` open conversations have waited longer than the subscription's
-age (`max_age_seconds`), or when any has waited past its channel's SLA (a per-channel
-`backlog_thresholds` entry of the settings). While it fires it is not repeated within COOLDOWN, unless it
+age (`max_age_seconds`), or when any has waited past its channel's resolution target where that is
+set for the channel or shorter than the age (storage.service_levels: one notion with the backlog KPI's
+thresholds). While it fires it is not repeated within COOLDOWN, unless it
 got worse by a step: STEP_MIN more conversations or STEP_SHARE more than at the last post, whichever is
 larger (so 3 -> 8, 10 -> 15, 40 -> 60), or the first SLA breach of the episode. When it stops firing,
 one all-clear ends the episode. The job that checks it every few minutes and posts through the outbox is
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from commands.format import format_duration
-from commands.kpis import KPIS
+from commands.kpis.backlog import backlog, thresholds
 from commands.query import Query
 from commands.slack_text import inline, link
 from storage.models import AlertState, Conversation, Subscription
@@ -57,15 +58,16 @@ def read_backlog(
 ) -> BacklogReading:
     """The subscription's backlog at `now`, from the `backlog` KPI: over its age limit, past SLAs."""
     max_age = subscription.max_age_seconds or settings.backlog_threshold()
-    # The subscription's age applies to every channel; the per-channel thresholds are the SLAs.
-    by_age = settings.model_copy(update={"backlog_threshold_seconds": max_age, "backlog_thresholds": {}})
     scope = subscription.channel_list
-    backlog = KPIS["backlog"].compute
-    values = backlog(conn, Query(now, now, scope, now, by_age))
+    query = Query(now, now, scope, now, settings)
+    # The subscription's age applies to every channel; each channel's resolution target is its SLA.
+    values = backlog(conn, query, limits=(max_age, {}))
+    default, special = thresholds(conn, query)
+    targets = {channel: special.get(channel, default) for channel in scope or settings.channels}
     sla = sum(
-        backlog(conn, Query(now, now, (channel,), now, settings))["over_threshold"]
-        for channel in settings.backlog_thresholds
-        if not scope or channel in scope
+        backlog(conn, Query(now, now, (channel,), now, settings), limits=(seconds, {}))["over_threshold"]
+        for channel, seconds in targets.items()
+        if seconds < max_age or channel in special
     )
     oldest = values["oldest"][:LISTED]
     links = _links(conn, [row["conversation_id"] for row in oldest])

@@ -27,14 +27,18 @@ from storage.db import raw_rows
 from storage.kpi_cache.measures import OWNER
 from storage.models import Conversation
 from storage.planner import unindexed
+from storage.service_levels import policies
 
 C = Conversation.__table__.c
 LISTED = 10
 
 
-def backlog(conn: Connection, query: Query) -> dict[str, Any]:
+def backlog(
+    conn: Connection, query: Query, limits: tuple[float, dict[str, float]] | None = None
+) -> dict[str, Any]:
     """Open conversations at the end of the period (or `now`, if sooner): how many, how many are older
-    than their channel's backlog threshold, the oldest's age in seconds, and the 10 oldest."""
+    than their channel's backlog threshold (`limits` as `thresholds` gives them, which is the default),
+    the oldest's age in seconds, and the 10 oldest."""
     q = query.until_now()
     instant = q.end
     scope = [q.in_channels(C.channel)] + ([q.agent == OWNER] if q.agent is not None else [])
@@ -53,13 +57,14 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
     ]
     first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
     open_now = _open_now(conn, q, instant, first_opened)
-    late = _over_threshold(conn, q, instant, still_open, open_now)
+    limits = limits or thresholds(conn, q)
+    late = _over_threshold(conn, q, instant, still_open, open_now, limits)
     oldest_open = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar_one()
     listed = select(C.external_id, C.channel, C.opened_at, C.id)
     rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id).limit(LISTED)).all()
     then_open = []  # raw (opened_at, id, late) rows: thousands for a week-old snapshot, not parsed
     if first_opened is not None and first_opened <= instant:  # else nothing was open then: no scan
-        then_open = raw_rows(conn, select(C.opened_at, C.id, _late(q, instant)).where(*closed_later))
+        then_open = raw_rows(conn, select(C.opened_at, C.id, _late(instant, limits)).where(*closed_later))
     late += sum(flag for _, _, flag in then_open)
     then_open.sort(key=lambda r: (r[0], r[1]))  # times as stored (ISO text on SQLite) sort as instants
     oldest_then = None
@@ -70,7 +75,8 @@ def backlog(conn: Connection, query: Query) -> dict[str, Any]:
     count = open_now + len(then_open)
     oldest_at = min((t for t in (oldest_open, oldest_then) if t is not None), default=None)
     rows = sorted(rows, key=lambda r: (r.opened_at, r.id))[:LISTED]
-    threshold = q.settings.backlog_threshold(q.channels[0] if len(q.channels) == 1 else None)
+    default, special = limits
+    threshold = special.get(q.channels[0], default) if len(q.channels) == 1 else default
     return {
         "over_threshold": late,
         "open": count,
@@ -92,24 +98,39 @@ def _open_now(conn: Connection, q: Query, instant: datetime, first_opened: datet
     return kpi_cache.count(conn, "open", since.scope())
 
 
-def _late(q: Query, instant: datetime):
+def thresholds(conn: Connection, q: Query) -> tuple[float, dict[str, float]]:
+    """The backlog threshold of every channel: its resolution target (storage.service_levels, counted
+    here in calendar age), as (the default's, {channel: seconds} where a channel's differs)."""
+    known = policies(conn, q.settings)
+    default = known.resolve_threshold()
+    special = {ch: known.resolve_threshold(ch) for ch in q.settings.channels}
+    return default, {ch: seconds for ch, seconds in special.items() if seconds != default}
+
+
+def _late(instant: datetime, limits: tuple[float, dict[str, float]]):
     """SQL 1 for a conversation opened longer before `instant` than its channel's backlog threshold."""
     cut = partial(literal, type_=C.opened_at.type)
-    special = [
-        (C.channel == ch, cut(instant - timedelta(seconds=s)))
-        for ch, s in q.settings.backlog_thresholds.items()
-    ]
-    cutoff = cut(instant - timedelta(seconds=q.settings.backlog_threshold()))
+    default, thresholds_ = limits
+    special = [(C.channel == ch, cut(instant - timedelta(seconds=s))) for ch, s in thresholds_.items()]
+    cutoff = cut(instant - timedelta(seconds=default))
     return case((C.opened_at < (case(*special, else_=cutoff) if special else cutoff), 1), else_=0)
 
 
-def _over_threshold(conn: Connection, q: Query, instant: datetime, where: list, matching: int) -> int:
+def _over_threshold(
+    conn: Connection,
+    q: Query,
+    instant: datetime,
+    where: list,
+    matching: int,
+    limits: tuple[float, dict[str, float]],
+) -> int:
     """How many of the `matching` conversations that match `where` opened longer before `instant` than
     their channel's backlog threshold: `matching` less those opened within it, counted per channel with
     its own threshold and once for the others (recent ones are few: a short index range each)."""
-    special = {ch: s for ch, s in q.settings.backlog_thresholds.items() if not q.channels or ch in q.channels}
+    limit, special = limits
+    special = {ch: s for ch, s in special.items() if not q.channels or ch in q.channels}
     channel = unindexed(C.channel)
-    default = [C.opened_at >= instant - timedelta(seconds=q.settings.backlog_threshold())]
+    default = [C.opened_at >= instant - timedelta(seconds=limit)]
     recent = [([channel == ch, C.opened_at >= instant - timedelta(seconds=s)]) for ch, s in special.items()]
     recent.append(default + ([channel.not_in(list(special))] if special else []))
     counted = select(func.count()).select_from(Conversation.__table__)
