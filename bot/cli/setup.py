@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 
 import typer
 
-from bot.cli.context import EXIT_USAGE, console, db_option, errors, load_settings, open_engine
+from bot.cli.context import (
+    EXIT_USAGE,
+    at_moment,
+    console,
+    db_option,
+    errors,
+    fail,
+    load_settings,
+    open_engine,
+)
 
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{4,}")
 _MENTION = re.compile(r"<([#@])([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -70,6 +79,7 @@ def register(app: typer.Typer, digest: typer.Typer) -> None:
     alert.command("list")(alert_list)
     alert.command("add")(alert_add)
     alert.command("off")(alert_off)
+    alert.command("sla")(alert_sla)
     app.add_typer(alert, name="alert")
     intake = typer.Typer(
         help="Slack channels read as support channels: list, add, turn off.", no_args_is_help=True
@@ -178,3 +188,44 @@ def sla_reset(
 ) -> None:
     """Drop the service levels set here or in Slack for a channel: back to the YAML's, else the benchmarks."""
     apply(f"sla reset {channel}", db=db)
+
+
+def alert_sla(
+    words: list[str] = typer.Argument(None, help="Support channels to watch (default all)."),
+    preview: bool = typer.Option(True, "--preview", help="Show what the SLA-risk alert would post now."),
+    at: str = typer.Option(None, "--at", help="Evaluate as of this instant (ISO 8601) instead of now."),
+    lead: str = typer.Option("30m", "--lead", help="How far ahead a breach counts as a risk (30m, 2h)."),
+    queue: str = typer.Option("channel", "--queue", help="Queue ahead of a wait: `channel` or `all`."),
+    db: str = db_option(),
+) -> None:
+    """What the SLA-risk alert would post now: waits and conversations that will miss their service level
+    within the lead time, given the queue ahead of them and the team's pace (exit 1 when any)."""
+    from commands.sla_risk import at_risk, risk_line
+    from storage.settings import parse_duration
+
+    settings = load_settings(db)
+    try:
+        lead_seconds = parse_duration(lead)
+    except ValueError:
+        fail(f"--lead {lead!r} is not a duration: use 30m, 2h")
+    if queue not in ("channel", "all"):
+        fail(f"--queue is `channel` or `all`, not {queue!r}")
+    known = settings.channel_words()
+    unknown = [word for word in words or [] if word.lower() not in known]
+    if unknown:
+        fail(f"unknown support channel {unknown[0]!r}")
+    channels = tuple(dict.fromkeys(known[word.lower()] for word in words or []))
+    now = at_moment(at, settings.zone)
+    engine = open_engine(settings)
+    with engine.connect() as conn:
+        risks = at_risk(conn, settings, now, channels=channels, lead=lead_seconds, queue=queue)
+    if not risks:
+        console.print("No conversation is about to miss its service level.", markup=False, highlight=False)
+        return
+    count = len(risks)
+    console.print(
+        f"SLA risk: {count} conversation{'s' * (count != 1)} may breach within {lead}", markup=False
+    )
+    for risk in risks:
+        console.print("• " + plain(risk_line(risk, now)), markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)

@@ -160,6 +160,15 @@ class SlaClock(SQLModel, table=True):
         # a breach is dated by its deadline, so by when its clock started
         Index("ix_sla_clock_start", "kind", "start_at", "channel", "seconds"),
         Index("ix_sla_clock_conversation", "conversation_id"),
+        # the clocks still running, in queue order: what an SLA-risk check reads
+        Index(
+            "ix_sla_clock_running",
+            "kind",
+            "channel",
+            "start_at",
+            sqlite_where=text("end_at IS NULL"),
+            postgresql_where=text("end_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -99,3 +99,32 @@ def test_sla_with_a_period_is_the_kpi_against_the_policy_an_admin_just_set(bot):
     assert before["blocks"][0]["text"]["text"] == "Service levels: 100 %"
     assert after["blocks"][0]["text"]["text"] == "Service levels: 50 %"
     assert "met 1 · breached 1" in str(after["blocks"])
+
+
+def test_alert_sla_preview_lists_what_would_breach_and_exits_1_and_a_bad_lead_is_exit_2(
+    database_url, monkeypatch
+):
+    from datetime import timedelta
+
+    from storage.db import make_engine
+    from storage.settings import Settings
+    from tests.storage.builders import T0, inbound
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    engine = make_engine(database_url)
+    ingest(engine, Settings(database_url=database_url), [inbound("a", 0, conv="tw-9")])
+    engine.dispose()
+    runner = CliRunner()
+    at = (T0 + timedelta(hours=2, minutes=40)).isoformat()  # the Twitter benchmark, 3 h: 20 min left
+
+    risky = runner.invoke(app, ["alert", "sla", "--preview", "--at", at])
+    calm = runner.invoke(app, ["alert", "sla", "--preview", "--at", at, "--lead", "10m"])
+    bad = runner.invoke(app, ["alert", "sla", "--lead", "soon"])
+
+    assert risky.exit_code == 1
+    assert risky.stdout.splitlines() == [
+        "SLA risk: 1 conversation may breach within 30m",
+        "• breaches in 20m — 1st in the twitter queue, no replies in the last hour · first response · tw-9",
+    ]
+    assert (calm.exit_code, calm.stdout) == (0, "No conversation is about to miss its service level.\n")
+    assert bad.exit_code == 2 and "--lead 'soon' is not a duration" in bad.stderr

@@ -108,6 +108,14 @@ def upgrade() -> None:
         "ix_sla_clock_start", "sla_clock", ["kind", "start_at", "channel", "seconds"], unique=False
     )
     op.create_index("ix_sla_clock_conversation", "sla_clock", ["conversation_id"], unique=False)
+    op.create_index(
+        "ix_sla_clock_running",
+        "sla_clock",
+        ["kind", "channel", "start_at"],
+        unique=False,
+        sqlite_where=sa.text("end_at IS NULL"),
+        postgresql_where=sa.text("end_at IS NULL"),
+    )
     op.create_table(
         "sla_policy",
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -143,6 +151,11 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS kpi_change_sla_clock()")
     op.drop_table("sla_claim")
     op.drop_table("sla_policy")
-    for index in ("ix_sla_clock_conversation", "ix_sla_clock_start", "ix_sla_clock_end"):
+    for index in (
+        "ix_sla_clock_running",
+        "ix_sla_clock_conversation",
+        "ix_sla_clock_start",
+        "ix_sla_clock_end",
+    ):
         op.drop_index(index, table_name="sla_clock")
     op.drop_table("sla_clock")
