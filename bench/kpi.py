@@ -1,11 +1,16 @@
 """KPI query latency at scale: the scorecard and every KPI on a large database, and DuckDB beside it.
 
     python bench/kpi.py [--conversations 1000000] [--db /tmp/kpibot-bench-kpi.db] [--runs 20]
-                        [--kpis frt,wait] [--database-url postgresql+psycopg://USER:PW@HOST:PORT/postgres]
+                        [--kpis frt,wait,"sla bh"] [--periods 7d,90d] [--sla-business-hours]
+                        [--database-url postgresql+psycopg://USER:PW@HOST:PORT/postgres]
 
-Builds the database once (bench/kpi_data.py; reused when it already holds that many conversations),
-then times `commands.engine.compute` — the whole answer: the period, its previous period, benchmark
-and notes — for all channels and for twitter, over 7 and 90 days, as of the data's last instant.
+Builds the database once (bench/kpi_data.py; reused when it already holds that many conversations at
+this kpibot's schema revision), then times `commands.engine.compute` — the whole answer: the period, its
+previous period, benchmark and notes — for all channels and for twitter, over 7 and 90 days (or
+`--periods`), as of the data's last instant. A KPI key may carry modifiers: "sla bh" asks `sla bh …`.
+The bench configures business hours (Mon-Fri 09:00-18:00 UTC), so `bh` can be asked;
+`--sla-business-hours` counts every channel's service-level targets (the benchmarks') in business hours,
+as `/kpi sla set … bh` would, instead of calendar time.
 Prints p50/p95 milliseconds per case (runs stop early once a case has used its time budget), then
 (SQLite only) the same FRT and volume figures computed by DuckDB from the same rows, as a reference ratio.
 
@@ -39,9 +44,12 @@ from commands.kpis.speed import frt  # noqa: E402
 from commands.parse import parse_command  # noqa: E402
 from commands.query import Query  # noqa: E402
 from storage.db import make_engine  # noqa: E402
-from storage.settings import Settings  # noqa: E402
+from storage.service_levels import policies  # noqa: E402
+from storage.settings import BusinessHours, Settings, SlaTargets  # noqa: E402
 
-SCOPES = (("all", "7d"), ("twitter", "7d"), ("all", "90d"), ("twitter", "90d"))
+PERIODS = ("7d", "90d")
+SCOPES = tuple((scope, period) for period in PERIODS for scope in ("all", "twitter"))
+BUSINESS_HOURS = BusinessHours(hours={day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")})
 BUDGET_SECONDS = 8.0
 DUCK_FRT = (
     "SELECT avg(frt_seconds), quantile_cont(frt_seconds, 0.5), quantile_cont(frt_seconds, 0.9), count(*) "
@@ -105,7 +113,7 @@ def timed(fn, runs: int) -> tuple[float, float, int]:
     return statistics.median(times), p95, len(times)
 
 
-def time_kpis(engine, settings: Settings, keys: list[str], runs: int) -> None:
+def time_kpis(engine, settings: Settings, keys: list[str], runs: int, scopes=SCOPES) -> None:
     """Times every case after a first, untimed call, shown as `first` (the per-day cache starts empty, as
     after a bulk load: the first call computes and stores the whole days it reads)."""
     with engine.begin() as conn:
@@ -113,11 +121,11 @@ def time_kpis(engine, settings: Settings, keys: list[str], runs: int) -> None:
     # As a bot would answer at NOW: the hours cached are those over an hour before NOW (the question's
     # `now` decides, not the wall clock); the last hour or two are read from the tables.
     print(f"\nengine.compute, ms p50 / p95 (runs) first, as of {NOW:%Y-%m-%d %H:%M} UTC")
-    print(f"{'kpi':<16}" + "".join(f"{scope + ' ' + period:>32}" for scope, period in SCOPES))
+    print(f"{'kpi':<16}" + "".join(f"{scope + ' ' + period:>32}" for scope, period in scopes))
     with engine.connect() as conn:
         for key in keys:
             cells = []
-            for scope, period in SCOPES:
+            for scope, period in scopes:
                 words = f"{'' if key == 'scorecard' else key} {'' if scope == 'all' else scope} {period}"
                 request = parse_command(words, settings, NOW)
                 answer = partial(compute, conn, request, settings, NOW)
@@ -131,6 +139,22 @@ def time_kpis(engine, settings: Settings, keys: list[str], runs: int) -> None:
                 p50, p95, n = timed(answer, runs)
                 cells.append(f"{p50:7.1f} / {p95:7.1f} ({n:2d}) {first:6.0f}")
             print(f"{key:<16}" + "".join(f"{cell:>32}" for cell in cells), flush=True)
+
+
+def bench_settings(url: str, *, sla_business_hours: bool = False) -> Settings:
+    """The bench's settings: business hours configured (so `bh` can be asked); with `sla_business_hours`,
+    each channel's service-level targets (those the benchmarks give it) counted in business hours."""
+    settings = Settings(database_url=url, business_hours=BUSINESS_HOURS)
+    if not sla_business_hours:
+        return settings
+    known = policies(None, settings)
+    sla = {}
+    for channel in settings.channels:
+        policy = known.of(channel)
+        sla[channel] = SlaTargets(
+            first=policy.first, next=policy.next, resolve=policy.resolve, business_hours=True
+        )
+    return settings.model_copy(update={"sla": sla})
 
 
 def compare_duckdb(path: str, engine, settings: Settings, runs: int) -> None:
@@ -196,7 +220,18 @@ def main() -> None:
         help="a PostgreSQL server (postgresql+psycopg://…); the bench uses its own database kpibot_bench_kpi",
     )
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--kpis", help="comma-separated KPI keys (default: scorecard and every KPI)")
+    parser.add_argument(
+        "--kpis",
+        help='comma-separated KPI keys, modifiers allowed ("sla bh") (default: scorecard and every KPI)',
+    )
+    parser.add_argument(
+        "--periods", default=",".join(PERIODS), help="comma-separated periods (default 7d,90d)"
+    )
+    parser.add_argument(
+        "--sla-business-hours",
+        action="store_true",
+        help="every channel's service-level targets (the benchmarks') counted in business hours",
+    )
     parser.add_argument("--no-duckdb", action="store_true")
     parser.add_argument(
         "--no-prepare",
@@ -210,7 +245,7 @@ def main() -> None:
     else:
         url = args.database_url or f"sqlite:///{args.db}"
     prepare(url, args.conversations)
-    settings = Settings(database_url=url)
+    settings = bench_settings(url, sla_business_hours=args.sla_business_hours)
     if args.no_prepare and not url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"prepare_threshold": None})
     else:
@@ -219,7 +254,9 @@ def main() -> None:
         version = ".".join(map(str, engine.dialect.server_version_info))
     print(f"database: {engine.dialect.name} {version}")
     keys = args.kpis.split(",") if args.kpis else ["scorecard", *KPIS]
-    time_kpis(engine, settings, keys, args.runs)
+    periods = args.periods.split(",")
+    scopes = tuple((scope, period) for period in periods for scope in ("all", "twitter"))
+    time_kpis(engine, settings, keys, args.runs, scopes)
     if not args.no_duckdb and engine.dialect.name == "sqlite":
         compare_duckdb(url.removeprefix("sqlite:///"), engine, settings, args.runs)
     engine.dispose()
