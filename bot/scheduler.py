@@ -1,12 +1,13 @@
 """The scheduler, built in one place: APScheduler 3 with its jobs in the bot's own database.
 
 One job per subscription: a digest is a CronTrigger at its local time in its IANA time zone (so 09:00
-Europe/Paris is 08:00 UTC in winter and 07:00 UTC in summer), an alert an IntervalTrigger every
-ALERT_MINUTES minutes. Jobs are stored by reference ("bot.jobs:run_digest", subscription id) in the
-`apscheduler_jobs` table, so they survive a restart. `coalesce` and `misfire_grace_time` decide what a
-restart does with missed runs: a digest missed by less than DIGEST_GRACE runs once, never as a burst;
-an alert check missed runs once at most. What is actually posted is decided by the outbox, so two bot
-processes sharing the job store (or a job run twice) still post once.
+Europe/Paris is 08:00 UTC in winter and 07:00 UTC in summer), a backlog alert an IntervalTrigger every
+ALERT_MINUTES minutes, an SLA-risk alert every SLA_MINUTES. Jobs are stored by reference
+("bot.jobs:run_digest", subscription id) in the `apscheduler_jobs` table, so they survive a restart.
+`coalesce` and `misfire_grace_time` decide what a restart does with missed runs: a digest missed by less
+than DIGEST_GRACE runs once, never as a burst; an alert check missed runs once at most. What is actually
+posted is decided by the outbox, so two bot processes sharing the job store (or a job run twice) still
+post once.
 
 A maintenance job, every minute, brings the jobs in line with the subscription table (subscriptions
 changed by another process) and retries digests that failed to post. Another, at start and hourly, fills
@@ -40,10 +41,12 @@ from storage.subscriptions import list_subscriptions
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 ALERT_MINUTES = 5
+SLA_MINUTES = 1
 DIGEST_GRACE = LATE_LIMIT  # a digest later than this is news from another day
 MAINTENANCE = "kpibot-maintenance"
 KPI_DAYS = "kpibot-kpi-days"
-_PREFIXES = ("digest-", "alert-")
+_PREFIXES = ("digest-", "alert-", "sla-")
+_JOBS = {"digest": "bot.jobs:run_digest", "alert": "bot.jobs:run_alert", "sla": "bot.jobs:run_sla_alert"}
 _log = logging.getLogger("kpibot.scheduler")
 
 
@@ -118,7 +121,7 @@ def sync_jobs(
     The scheduler must be started (paused is fine): before that, its job store is not open.
     """
     with session(engine) as db:
-        wanted = {job_id(sub): sub for sub in list_subscriptions(db) if sub.kind == "alert" or sub.time}
+        wanted = {job_id(sub): sub for sub in list_subscriptions(db) if sub.kind != "digest" or sub.time}
     existing = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(_PREFIXES)}
     for stale in existing.keys() - wanted.keys():
         with suppress(JobLookupError):  # another process removed it first
@@ -130,7 +133,7 @@ def sync_jobs(
             continue
         digest = sub.kind == "digest"
         scheduler.add_job(
-            "bot.jobs:run_digest" if digest else "bot.jobs:run_alert",
+            _JOBS[sub.kind],
             trigger,
             args=[sub.id],
             id=key,
@@ -138,18 +141,20 @@ def sync_jobs(
             replace_existing=True,
             coalesce=True,
             max_instances=1,
-            misfire_grace_time=int(DIGEST_GRACE.total_seconds()) if digest else alert_minutes * 60 // 2,
+            misfire_grace_time=int(DIGEST_GRACE.total_seconds())
+            if digest
+            else _every(sub, alert_minutes) * 30,
         )
     return sorted(wanted)
 
 
 def job_id(subscription: Subscription) -> str:
-    """The scheduler job id of a subscription: "digest-12", "alert-3"."""
+    """The scheduler job id of a subscription: "digest-12", "alert-3", "sla-4"."""
     return f"{subscription.kind}-{subscription.id}"
 
 
 def job_kind(job_id: str) -> str:
-    """What the metrics call a job: digest, alert, maintenance, warm, or other (one label per kind of
+    """What the metrics call a job: digest, alert, sla, maintenance, warm, or other (one label per kind of
     job, never per subscription)."""
     if job_id == MAINTENANCE:
         return "maintenance"
@@ -166,7 +171,14 @@ def job_trigger(
     if subscription.kind == "digest":
         hour, minute = (int(part) for part in subscription.time.split(":"))
         return CronTrigger(hour=hour, minute=minute, timezone=subscription_zone(subscription, settings))
-    return IntervalTrigger(minutes=alert_minutes, start_date=subscription.created_at, timezone=UTC)
+    every = _every(subscription, alert_minutes)
+    return IntervalTrigger(minutes=every, start_date=subscription.created_at, timezone=UTC)
+
+
+def _every(subscription: Subscription, alert_minutes: int) -> int:
+    """Minutes between two checks of an alert: the SLA-risk alert every minute (a breach it warns of may be
+    minutes away), the backlog alert every `alert_minutes`."""
+    return SLA_MINUTES if subscription.kind == "sla" else alert_minutes
 
 
 def schedule_note(subscription: Subscription, settings: Settings, now: datetime) -> str:
@@ -175,7 +187,7 @@ def schedule_note(subscription: Subscription, settings: Settings, now: datetime)
         upcoming = job_trigger(subscription, settings).get_next_fire_time(None, now)
         when = f"next {upcoming:%a %d %b %H:%M %Z}"
     else:
-        when = f"checked every {ALERT_MINUTES} min"
+        when = f"checked every {_every(subscription, ALERT_MINUTES)} min"
     return f"{when} · last: {subscription.last_result or 'not run yet'}"
 
 

@@ -33,11 +33,19 @@ ADMINS_ONLY = (
     "Only workspace admins can change digests and alerts. Ask an admin to set this up, "
     "or see what is set with `/kpi digest list` and `/kpi alert list`."
 )
-_NAMES = {"digest": "daily digest", "alert": "backlog alert"}
+_NAMES = {"digest": "daily digest", "alert": "backlog alert", "sla": "SLA-risk alert"}
 TERMINAL_USER = sla_policy.TERMINAL_USER  # created_by of what the CLI sets: no Slack user
 _HOW_TO_ADD = {  # by whether the listing is for the terminal
-    False: {"digest": "`/kpi digest here 09:00`", "alert": "`/kpi alert backlog 5 4h here`"},
-    True: {"digest": "`kpibot digest add C0123ABCD 09:00`", "alert": "`kpibot alert add C0123ABCD 5 4h`"},
+    False: {
+        "digest": "`/kpi digest here 09:00`",
+        "alert": "`/kpi alert backlog 5 4h here`",
+        "sla": "`/kpi alert sla here lead 30m`",
+    },
+    True: {
+        "digest": "`kpibot digest add C0123ABCD 09:00`",
+        "alert": "`kpibot alert add C0123ABCD 5 4h`",
+        "sla": "`kpibot alert sla-add C0123ABCD --lead 30m`",
+    },
 }
 
 
@@ -106,7 +114,8 @@ def settings_reply(
     request = parse_settings(text, settings, here=here)
     with session(engine) as db:
         if request.action == "list":
-            subscriptions = list_subscriptions(db, kind=request.kind)
+            kinds = ("alert", "sla") if request.kind in ("alert", "sla") else (request.kind,)
+            subscriptions = [sub for kind in kinds for sub in list_subscriptions(db, kind=kind)]
             return _listing(request.kind, subscriptions, settings, now, terminal=asker is TERMINAL)
         if not asker.is_admin():
             return ADMINS_ONLY
@@ -144,13 +153,13 @@ def _sla_reply(text: str, *, asker: Asker, settings: Settings, engine: Engine, n
         return SLA_ADMINS_ONLY
     name = request.channel or "default"
     if request.action == "reset":
-        removed = remove_policy(engine, request.channel)
+        removed = remove_policy(engine, settings, request.channel)
         with engine.connect() as conn:
             now_in_force = policies(conn, settings)
         policy = now_in_force.default if request.channel == "" else now_in_force.of(request.channel)
         told = "" if removed else " (no admin policy was set)"
         return f"The {name} service levels are back to {sla_policy.describe_policy(policy)}{told}."
-    save_policy(engine, request.channel, request.policy, set_by=asker.user_id, now=now)
+    save_policy(engine, settings, request.channel, request.policy, set_by=asker.user_id, now=now)
     return f"Done: {name} service levels are {sla_policy.describe_policy(request.policy)}."
 
 
@@ -167,6 +176,9 @@ def describe(subscription: Subscription) -> str:
     where = f"<#{subscription.slack_channel}>"
     if subscription.kind == "digest":
         return f"daily digest in {where} at {subscription.time} ({subscription.timezone}), {scope}"
+    if subscription.kind == "sla":
+        lead = format_duration(subscription.max_age_seconds)
+        return f"SLA-risk alert in {where} for breaches due within {lead}, checked every minute, {scope}"
     wait = format_duration(subscription.max_age_seconds)
     return (
         f"backlog alert in {where} when {subscription.threshold} or more open conversations "
@@ -183,7 +195,8 @@ def _listing(
     lines = [
         f"• {describe(sub)} ({_set_by(sub)}) — {schedule_note(sub, settings, now)}" for sub in subscriptions
     ]
-    return f"*{_NAMES[kind].capitalize()}s*\n" + "\n".join(lines)
+    name = "alert" if len({sub.kind for sub in subscriptions}) > 1 else _NAMES[subscriptions[0].kind]
+    return f"*{name[0].upper()}{name[1:]}s*\n" + "\n".join(lines)
 
 
 def _set_by(subscription: Subscription) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from commands.business_hours import BusinessClock
 from commands.errors import UsageError
 from commands.format import POINTS
 from commands.kpis import KPIS, SCORECARD, KpiSpec
@@ -23,6 +22,7 @@ from commands.parse import KpiRequest
 from commands.periods import Period
 from commands.query import Query
 from commands.result import KpiResult, Scorecard
+from storage.business_hours import BusinessClock
 from storage.days import midnight
 from storage.models import Message
 from storage.settings import Settings

@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from commands.business_hours import BusinessClock
 from commands.errors import UsageError
 from commands.kpis import KPIS, NAMES, SYNONYMS
 from commands.periods import DEFAULT_PERIOD, NAMED_PERIODS, Period, is_period_word, resolve_period
 from commands.slack_text import inline
+from storage.business_hours import BusinessClock
 from storage.settings import Settings
 
 METRICS = tuple(KPIS)

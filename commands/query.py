@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.sql import ColumnElement
 
-from commands.business_hours import BusinessClock
+from storage.business_hours import BusinessClock
 from storage.kpi_cache import Scope
 from storage.planner import on_channels
 from storage.settings import Settings

@@ -9,9 +9,9 @@ minutes ÷ 60 (per minute). It is at risk when not yet breached and either the p
 resolution clock has no queue: it is at risk when its deadline is within the lead time. Conversations
 someone took ("I'm on it") or snoozed are left out.
 
-Only clocks whose deadline lies within the lead time can be at risk, so each target reads a narrow range
-of the running-clocks index; queue positions come from one count per channel plus the few starts after
-the first candidate's.
+Only clocks whose deadline lies within the lead time can be at risk: a narrow range of the running clocks'
+deadline index (each clock carries its deadline: storage.service_levels). Queue positions come from one
+count per queue on the running clocks' queue index, plus the starts after its first candidate's.
 """
 
 from __future__ import annotations
@@ -24,18 +24,17 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
-from commands.business_hours import BusinessClock
+from commands.alert import COOLDOWN, Decision
 from commands.format import format_duration
 from commands.slack_text import inline, link
 from storage.kpi_cache.measures import OWNER
-from storage.models import Conversation, SlaClaim, SlaClock
-from storage.service_levels import TARGET_NAMES, TARGETS, policies
-from storage.settings import Settings
+from storage.models import AlertState, Conversation, SlaClaim, SlaClock
+from storage.planner import on_channels
+from storage.service_levels import KIND_TARGETS, TARGET_NAMES
 
 C = Conversation.__table__.c
 K = SlaClock.__table__.c
 CLAIM = SlaClaim.__table__.c
-CLOCK = {"first": "first", "next": "next", "resolve": "resolution"}
 RESPONSES = ("first", "next")
 PACE_WINDOW = timedelta(minutes=60)
 DEFAULT_LEAD = 1800.0
@@ -62,7 +61,6 @@ class Risk:
 
 def at_risk(
     conn: Connection,
-    settings: Settings,
     now: datetime,
     *,
     channels: tuple[str, ...] = (),
@@ -70,37 +68,28 @@ def at_risk(
     queue: str = "channel",
 ) -> list[Risk]:
     """The clocks at risk at `now`, soonest deadline first."""
-    known = policies(conn, settings)
     excluded = _excluded(conn, now)
-    candidates = []
-    for name in TARGETS:
-        for (seconds, business), group in known.groups(name, channels).items():
-            clock = BusinessClock.from_settings(settings) if business else None
-            candidates += [
-                (name, row, deadline)
-                for row, deadline in _due_soon(conn, CLOCK[name], group, seconds, clock, now, lead)
-                if row.conversation not in excluded
-            ]
+    candidates = [row for row in _due_soon(conn, channels, now, lead) if row.conversation not in excluded]
     starts = _queue_starts(conn, candidates, queue)
-    paces = _paces(conn, {row.channel for _, row, _ in candidates}, now)
+    paces = _paces(conn, {row.channel for row in candidates}, now)
     found = []
-    for name, row, deadline in candidates:
-        left = (deadline - now).total_seconds()
+    for row in candidates:
+        left = (row.deadline - now).total_seconds()
         position = pace = predicted = None
-        if name in RESPONSES:
+        if row.kind in RESPONSES:
             position = starts.position(row.channel if queue == "channel" else None, row.start_at)
             pace = paces.get(row.channel, 0.0)
             if pace > 0:
                 predicted = now + timedelta(minutes=position / pace)
-                if predicted <= deadline:
+                if predicted <= row.deadline:
                     continue  # the team will reach it in time
         found.append(
             Risk(
                 row.conversation,
                 row.external_id,
                 row.channel,
-                TARGET_NAMES[name],
-                deadline,
+                TARGET_NAMES[KIND_TARGETS[row.kind]],
+                row.deadline,
                 left,
                 position,
                 pace,
@@ -113,32 +102,29 @@ def at_risk(
     return found
 
 
-def _due_soon(conn, kind, channels, seconds, clock, now, lead):
-    """Running clocks of `kind` on `channels` whose deadline is in (now, now + lead], with it."""
-    shift, ahead = timedelta(seconds=seconds), timedelta(seconds=lead)
-    since = now - shift - (timedelta(days=62) if clock else timedelta(0))
+def _due_soon(conn: Connection, channels: tuple[str, ...], now: datetime, lead: float) -> list:
+    """Running clocks on `channels` (() = all) whose deadline is in (now, now + lead]: a narrow range of the
+    running clocks' deadline index."""
     statement = (
         select(
             K.conversation_id.label("conversation"),
+            K.kind,
             K.channel,
             K.start_at,
+            K.deadline,
             C.external_id,
             C.link,
             OWNER.label("agent"),
         )
         .join_from(SlaClock.__table__, Conversation.__table__, K.conversation_id == C.id)
         .where(
-            K.kind == kind,
             K.end_at.is_(None),
-            K.channel.in_(channels),
-            K.start_at > since,
-            K.start_at <= now - shift + ahead,
+            K.deadline > now,
+            K.deadline <= now + timedelta(seconds=lead),
+            on_channels(K.channel, channels),
         )
     )
-    for row in conn.execute(statement):
-        deadline = clock.deadline(row.start_at, seconds) if clock else row.start_at + shift
-        if now < deadline <= now + ahead:
-            yield row, deadline
+    return conn.execute(statement).all()
 
 
 class _Starts:
@@ -157,8 +143,8 @@ def _queue_starts(conn: Connection, candidates: list, queue: str) -> _Starts:
     (one count), and the starts from there on (few: they started within the lead time of a deadline)."""
     starts = _Starts()
     first: dict[str | None, datetime] = {}
-    for name, row, _ in candidates:
-        if name in RESPONSES:
+    for row in candidates:
+        if row.kind in RESPONSES:
             key = row.channel if queue == "channel" else None
             first[key] = min(first.get(key, row.start_at), row.start_at)
     for key, since in first.items():
@@ -215,16 +201,63 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def risk_message(risks: list[Risk], now: datetime, lead: float) -> dict[str, Any]:
-    """The alert as a Slack message: the clocks at risk by deadline, each with Open, Snooze 30 min and
-    I'm on it buttons (action ids `sla_open`, `sla_snooze`, `sla_claim`; the value is the conversation)."""
+def decide_risk(state: AlertState, risks: list[Risk], now: datetime) -> Decision | None:
+    """The SLA-risk post due at `now`: "fire" (the first risk of an episode), "new" (a conversation at
+    risk with a later deadline than any listed so far: told at once), "repeat" (still at risk after
+    COOLDOWN), "clear" (once, when none is left), or None."""
     if not risks:
-        text = ":white_check_mark: No conversation is about to miss its service level."
-        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+        if not state.active:
+            return None
+        cleared = state.model_copy(update={"active": False, "last_posted_at": now})
+        return Decision("clear", f"episode-{state.episode}/clear", cleared)
+    latest = max(risk.deadline for risk in risks)
+    if not state.active:
+        episode = state.episode + 1
+        return Decision("fire", f"episode-{episode}/post-1", _after(state, risks, latest, now, episode, 1))
+    if state.latest_deadline is None or latest > state.latest_deadline:
+        kind = "new"
+    elif state.last_posted_at is None or now - state.last_posted_at >= COOLDOWN:
+        kind = "repeat"
+    else:
+        return None
+    posts = state.posts + 1
+    return Decision(
+        kind, f"episode-{state.episode}/post-{posts}", _after(state, risks, latest, now, state.episode, posts)
+    )
+
+
+def _after(
+    state: AlertState, risks: list[Risk], latest: datetime, now: datetime, episode: int, posts: int
+) -> AlertState:
+    return AlertState(
+        subscription_id=state.subscription_id,
+        active=True,
+        episode=episode,
+        posts=posts,
+        last_count=len(risks),
+        last_posted_at=now,
+        latest_deadline=max(latest, state.latest_deadline or latest) if state.active else latest,
+    )
+
+
+_OPENINGS = {
+    "fire": ":stopwatch: *SLA risk*",
+    "new": ":stopwatch: *SLA risk, more conversations*",
+    "repeat": ":hourglass: *SLA risk, still*",
+}
+CLEAR = ":white_check_mark: No conversation is about to miss its service level any more."
+
+
+def risk_message(risks: list[Risk], now: datetime, lead: float, kind: str = "fire") -> dict[str, Any]:
+    """The alert as a Slack message: the clocks at risk by deadline, each with Open, Snooze 30 min and
+    I'm on it buttons (action ids `sla_open:…`, `sla_snooze:…`, `sla_claim:…` ending with the
+    conversation's id, also their value)."""
+    if kind == "clear" or not risks:
+        return {"text": CLEAR, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": CLEAR}}]}
     shown = risks[:LISTED]
     count = len(risks)
     many = f"{count} conversation{'s' * (count != 1)}"
-    text = f":stopwatch: *SLA risk*: {many} may breach within {format_duration(lead)}"
+    text = f"{_OPENINGS[kind]}: {many} may breach within {format_duration(lead)}"
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     for risk in shown:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "• " + risk_line(risk, now)}})

@@ -4,6 +4,8 @@
 
 - `digest [here|#channel] HH:MM [Area/City] [channel…|all]`, `digest off [here|#channel]`, `digest list`
 - `alert [backlog] [N] [age] [here|#channel] [channel…|all]`, `alert off [here|#channel]`, `alert list`
+- `alert sla [here|#channel] [lead 30m] [channel…|all]`, `alert sla off [here|#channel]`: the SLA-risk
+  alert (commands/sla_risk.py), checked every minute
 
 The Slack channel defaults to the one the command was typed in. A digest's time zone is None when not
 typed (the bot then uses the asking admin's). An alert fires when at least N (default 1) open
@@ -19,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commands.errors import UsageError
 from commands.sla_policy import is_sla_setting
+from commands.sla_risk import DEFAULT_LEAD
 from storage.settings import Settings
 
 SETTINGS_WORDS = ("digest", "alert", "intake")
@@ -60,6 +63,8 @@ def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsReque
     kind = kind.lower()
     if kind not in ("digest", "alert"):
         raise ValueError(f"not a digest or alert command: {text!r}")
+    if kind == "alert" and words and words[0].lower() == "sla":
+        kind, words = "sla", words[1:]
     if words and words[0].lower() in _ACTIONS:
         action, rest = words[0].lower(), words[1:]
         target = here
@@ -68,6 +73,8 @@ def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsReque
         return SettingsRequest(kind, action, target if action == "off" else here)
     if kind == "digest":
         return _digest(words, settings, here)
+    if kind == "sla":
+        return _sla_alert(words, settings, here)
     return _alert(words, settings, here)
 
 
@@ -120,6 +127,25 @@ def _alert(words: list[str], settings: Settings, here: str) -> SettingsRequest:
     )
 
 
+def _sla_alert(words: list[str], settings: Settings, here: str) -> SettingsRequest:
+    target, lead, channels = here, DEFAULT_LEAD, _Channels(settings)
+    rest = iter(words)
+    for word in rest:
+        if found := _target(word, here):
+            target = found
+        elif word.lower() == "lead" or _AGE.fullmatch(word.lower()):
+            amount = next(rest, "") if word.lower() == "lead" else word
+            match = _AGE.fullmatch(amount.lower())
+            if match is None or int(match.group(1)) == 0:
+                raise UsageError(
+                    "the lead time is a duration such as `30m` or `2h`, like `/kpi alert sla here lead 30m`"
+                )
+            lead = float(int(match.group(1)) * _AGE_SECONDS[match.group(2)])
+        elif not channels.take(word):
+            _fail(word, channels.words, "alert")
+    return SettingsRequest("sla", "set", target, channels=channels.chosen(), max_age_seconds=lead)
+
+
 class _Channels:
     """The support channels named so far (names or aliases); `all` clears them."""
 
@@ -164,7 +190,14 @@ def _fail(word: str, channel_words, kind: str):
             f"I can't read `{word}` as a Slack channel — type `here` in that channel, "
             f"or pick the channel from Slack's list after `#` so it becomes a link"
         )
-    known = [*channel_words, "here", "all", "off", "list", *(("backlog",) if kind == "alert" else ())]
+    known = [
+        *channel_words,
+        "here",
+        "all",
+        "off",
+        "list",
+        *(("backlog", "sla", "lead") if kind == "alert" else ()),
+    ]
     close = difflib.get_close_matches(word.lower(), known, n=3)
     hint = f" — did you mean `{close[0]}`?" if close else ""
     raise UsageError(f"unknown word `{word}` in `/kpi {kind}`{hint}", close)

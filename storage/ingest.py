@@ -26,6 +26,7 @@ from storage.privacy import private_event, pseudonymiser, redacted
 from storage.projection import Step
 from storage.rebuild import rebuild_conversations
 from storage.rows import TABLES, TIMELINE_TYPES, Analyser, row_for, step_for
+from storage.service_levels import Deadlines
 from storage.settings import Settings
 from storage.writes import conversation_ids, link_conversions, set_links, store_raw
 
@@ -190,7 +191,8 @@ class Ingestor:
         if linked:
             link_conversions(conn, linked)
         # Conversations created by this batch have all their events here; others are replayed from the DB.
-        rebuild_conversations(conn, steps, known={cid: steps[cid] for cid in created if cid in steps})
+        known = {cid: steps[cid] for cid in created if cid in steps}
+        rebuild_conversations(conn, steps, known=known, deadlines=Deadlines.load(conn, self.settings))
         set_links(conn, ids, new)  # after the rebuild, which locks the conversations in a deadlock-free order
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 from storage.bulk import bulk_insert, bulk_update
 from storage.models import Conversation, ConversationEvent, Message, SlaClock, Wait
 from storage.projection import Step, WaitSpan, project, service_clocks
+from storage.service_levels import Deadlines
+from storage.settings import Settings
 
 _CONV = Conversation.__table__
 _MSG = Message.__table__
@@ -34,14 +36,19 @@ def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
 
 
 def rebuild_conversations(
-    conn: Connection, conversation_ids: Iterable[int], known: dict[int, list[Step]] | None = None
+    conn: Connection,
+    conversation_ids: Iterable[int],
+    known: dict[int, list[Step]] | None = None,
+    deadlines: Deadlines | None = None,
 ) -> int:
     """Replays each conversation's events and writes its derived fields; returns how many.
 
     `known` gives the complete timeline of some conversations (e.g. created by this batch) so they
-    are not read back; the others are loaded from the database.
+    are not read back; the others are loaded from the database. `deadlines` stamps the service-level
+    clocks (default: the policies of the settings from the environment).
     """
     known = known or {}
+    deadlines = deadlines or Deadlines.load(conn, Settings())
     done = 0
     for ids in chunks(sorted(set(conversation_ids))):
         # Lock the rows first (PostgreSQL; SQLite already holds the one write lock): another process
@@ -58,10 +65,10 @@ def rebuild_conversations(
             updates.append({**projection.columns(), "id": conversation_id})
             channel = channels[conversation_id]
             waits.extend(_span(conversation_id, channel, w) for w in projection.waits)
-            clocks.extend(
-                {**_span(conversation_id, channel, clock), "kind": kind}
-                for kind, clock in service_clocks(projection)
-            )
+            for kind, clock in service_clocks(projection):
+                deadline, late = deadlines.stamp(kind, channel, clock.start, clock.end)
+                row = _span(conversation_id, channel, clock)
+                clocks.append({**row, "kind": kind, "deadline": deadline, "late": late})
         bulk_update(conn, _CONV, "id", updates)
         for table, rows in ((_WAIT, waits), (_CLOCK, clocks)):
             conn.execute(delete(table).where(table.c.conversation_id.in_(ids)))

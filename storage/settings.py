@@ -10,7 +10,7 @@ import os
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     backlog_thresholds: dict[str, float] = Field(default_factory=dict)  # resolution targets (older name)
     # Service-level policies by channel, and "default" (storage.service_levels)
     sla: dict[str, SlaTargets] = Field(default_factory=dict)
+    # The queue ahead of a waiting customer, for SLA-risk alerts: the waits of its channel, or of all
+    sla_queue: Literal["channel", "all"] = "channel"
     benchmarks: dict[str, dict[str, Any]] = Field(default_factory=lambda: dict(DEFAULT_BENCHMARKS))
     channel_benchmarks: dict[str, dict[str, dict[str, Any]]] = Field(
         default_factory=lambda: dict(DEFAULT_CHANNEL_BENCHMARKS)

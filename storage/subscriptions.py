@@ -1,6 +1,7 @@
-"""Digest and backlog-alert subscriptions: what an admin asked to be posted in which Slack channel.
+"""Digest, backlog-alert and SLA-risk-alert subscriptions: what an admin asked to be posted in which Slack
+channel.
 
-Slash commands store them here; the scheduler reads them. One digest and one alert per Slack channel:
+Slash commands store them here; the scheduler reads them. One of each kind per Slack channel:
 asking again in the same channel replaces the earlier one (a new time, a new scope).
 """
 
@@ -11,7 +12,7 @@ from sqlmodel import Session, select
 
 from storage.models import Subscription
 
-KINDS = ("digest", "alert")
+KINDS = ("digest", "alert", "sla")  # sla: the SLA-risk alert, `max_age_seconds` its lead time
 
 
 def add_subscription(session: Session, subscription: Subscription) -> Subscription:

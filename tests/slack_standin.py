@@ -471,6 +471,7 @@ def block_action_body(
     view: dict[str, Any] | None = None,
     actions: list[dict[str, Any]] | None = None,
     trigger_id: str = "1700000000.1.abc",
+    message: dict[str, Any] | None = None,
 ) -> str:
     """Return the form-encoded `payload=` body Slack POSTs for a block_actions interaction.
 
@@ -507,7 +508,14 @@ def block_action_body(
                 "is_ephemeral": False,
             },
             channel={"id": channel_id, "name": "support"},
-            message={"type": "message", "ts": message_ts, "user": BOT_USER_ID, "bot_id": BOT_ID, "text": ""},
+            message={
+                "type": "message",
+                "ts": message_ts,
+                "user": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "text": "",
+                **(message or {}),  # the message the button is in: its text and blocks
+            },
         )
     if response_url is not None:
         payload["response_url"] = response_url

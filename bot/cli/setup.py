@@ -80,6 +80,8 @@ def register(app: typer.Typer, digest: typer.Typer) -> None:
     alert.command("add")(alert_add)
     alert.command("off")(alert_off)
     alert.command("sla")(alert_sla)
+    alert.command("sla-add")(alert_sla_add)
+    alert.command("sla-off")(alert_sla_off)
     app.add_typer(alert, name="alert")
     intake = typer.Typer(
         help="Slack channels read as support channels: list, add, turn off.", no_args_is_help=True
@@ -190,12 +192,30 @@ def sla_reset(
     apply(f"sla reset {channel}", db=db)
 
 
+def alert_sla_add(
+    channel: str = channel_argument(),
+    words: list[str] = typer.Argument(None, help="Support channels to watch (default all)."),
+    lead: str = typer.Option("30m", "--lead", help="How far ahead a breach counts as a risk (30m, 2h)."),
+    db: str = db_option(),
+) -> None:
+    """Alert a Slack channel, every minute, about conversations that will miss their service level within
+    the lead time: `kpibot alert sla-add C0123ABCD --lead 30m twitter`."""
+    apply(" ".join(["alert", "sla", "lead", lead, *(words or [])]), here=channel, db=db)
+
+
+def alert_sla_off(channel: str = channel_argument(), db: str = db_option()) -> None:
+    """Stop the SLA-risk alert in a Slack channel."""
+    apply("alert sla off", here=channel, db=db)
+
+
 def alert_sla(
     words: list[str] = typer.Argument(None, help="Support channels to watch (default all)."),
     preview: bool = typer.Option(True, "--preview", help="Show what the SLA-risk alert would post now."),
     at: str = typer.Option(None, "--at", help="Evaluate as of this instant (ISO 8601) instead of now."),
     lead: str = typer.Option("30m", "--lead", help="How far ahead a breach counts as a risk (30m, 2h)."),
-    queue: str = typer.Option("channel", "--queue", help="Queue ahead of a wait: `channel` or `all`."),
+    queue: str = typer.Option(
+        None, "--queue", help="Queue ahead of a wait: `channel` or `all` (default: the setting sla_queue)."
+    ),
     db: str = db_option(),
 ) -> None:
     """What the SLA-risk alert would post now: waits and conversations that will miss their service level
@@ -208,6 +228,7 @@ def alert_sla(
         lead_seconds = parse_duration(lead)
     except ValueError:
         fail(f"--lead {lead!r} is not a duration: use 30m, 2h")
+    queue = queue or settings.sla_queue
     if queue not in ("channel", "all"):
         fail(f"--queue is `channel` or `all`, not {queue!r}")
     known = settings.channel_words()
@@ -218,7 +239,7 @@ def alert_sla(
     now = at_moment(at, settings.zone)
     engine = open_engine(settings)
     with engine.connect() as conn:
-        risks = at_risk(conn, settings, now, channels=channels, lead=lead_seconds, queue=queue)
+        risks = at_risk(conn, now, channels=channels, lead=lead_seconds, queue=queue)
     if not risks:
         console.print("No conversation is about to miss its service level.", markup=False, highlight=False)
         return

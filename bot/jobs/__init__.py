@@ -1,5 +1,6 @@
 """The scheduler's jobs: module-level functions the persistent job store refers to as "bot.jobs:run_digest"
-and "bot.jobs:run_alert", with a subscription id as their only argument, and "bot.jobs:warm_kpi_days".
+"bot.jobs:run_alert" and "bot.jobs:run_sla_alert", with a subscription id as their only argument, and
+"bot.jobs:warm_kpi_days".
 
 A job reads what it needs from the database when it runs. The settings, engine, Web API client and the
 scheduler itself come from the process's `Runtime`, which bot.scheduler sets when it builds the
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from bot.jobs.alert import check_alert
 from bot.jobs.digest import KIND, LATE_LIMIT, post_digest, scheduled_at, subscription_zone
+from bot.jobs.sla_alert import check_sla_alert
 from bot.slack_client import web_client
 from storage import kpi_cache, outbox
 from storage.db import make_engine, session
@@ -29,11 +31,13 @@ from storage.settings import Settings
 
 __all__ = [
     "check_alert",
+    "check_sla_alert",
     "configure",
     "post_digest",
     "retry_unsent",
     "run_alert",
     "run_digest",
+    "run_sla_alert",
     "running_scheduler",
     "runtime",
     "warm_kpi_days",
@@ -99,6 +103,15 @@ def run_alert(subscription_id: int, now: datetime | None = None) -> str:
     if subscription is None:
         return "skipped: the subscription was turned off"
     return check_alert(rt.engine, rt.client, rt.settings, subscription, now or datetime.now(UTC))
+
+
+def run_sla_alert(subscription_id: int, now: datetime | None = None) -> str:
+    """Job: checks the subscription's SLA-risk alert at `now` (default: the current time); what it did."""
+    rt = runtime()
+    subscription = _subscription(rt.engine, subscription_id)
+    if subscription is None:
+        return "skipped: the subscription was turned off"
+    return check_sla_alert(rt.engine, rt.client, rt.settings, subscription, now or datetime.now(UTC))
 
 
 def retry_unsent(now: datetime | None = None) -> list[str]:

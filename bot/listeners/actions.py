@@ -1,9 +1,11 @@
-"""Interactive actions: the App Home tab's Refresh button and period picker."""
+"""Interactive actions: the App Home tab's Refresh button and period picker; the SLA-risk alert's
+buttons (Open, Snooze 30 min, I'm on it)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import App
@@ -13,7 +15,12 @@ from bot.errors import answer_unexpected_error
 from bot.listeners.events import publish_home, publish_home_error
 from bot.metrics import Metrics
 from commands.render_home import DEFAULT_HOME_PERIOD, PERIOD_ACTION, REFRESH_ACTION
+from storage import sla_claims
 from storage.settings import Settings
+
+SLA_TAKEN = re.compile(r"^sla_(claim|snooze):\d+$")  # the alert's buttons, ending with the conversation
+SLA_OPEN = re.compile(r"^sla_open:\d+$")
+SNOOZE = timedelta(minutes=30)
 
 
 def register(
@@ -33,6 +40,43 @@ def register(
 
     for action_id in (REFRESH_ACTION, PERIOD_ACTION):
         app.action(action_id)(ack=_acknowledge, lazy=[show_period])
+
+    def answer_sla_button(body, client, logger) -> None:
+        try:
+            what, conversation = body["actions"][0]["action_id"].split(":")
+            user, now = body["user"]["id"], clock()
+            if what == "sla_claim":
+                sla_claims.claim(engine, int(conversation), user, now)
+                note = f":raising_hand: <@{user}> is on it"
+            else:
+                until = now + SNOOZE
+                sla_claims.snooze(engine, int(conversation), until)
+                note = f":zzz: snoozed by <@{user}> until {until:%H:%M} UTC"
+            message = body.get("message") or {}
+            client.chat_update(
+                channel=body["container"]["channel_id"],
+                ts=body["container"]["message_ts"],
+                text=message.get("text") or "SLA risk",
+                blocks=answered(message.get("blocks") or [], conversation, note),
+            )
+        except Exception as error:  # noqa: BLE001 - logged; the button can be pressed again
+            metrics.failed("answer", error)
+            answer_unexpected_error(error, body, None, logger)
+
+    app.action(SLA_TAKEN)(ack=_acknowledge, lazy=[answer_sla_button])
+    app.action(SLA_OPEN)(_acknowledge)  # a link: Slack opens it, the bot has nothing to do
+
+
+def answered(blocks: list[dict[str, Any]], conversation: str, note: str) -> list[dict[str, Any]]:
+    """The alert's blocks with the buttons of one conversation replaced by what was done about it."""
+    done = {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
+    return [
+        done
+        if block.get("type") == "actions"
+        and any(e.get("action_id", "").endswith(f":{conversation}") for e in block.get("elements", []))
+        else block
+        for block in blocks
+    ]
 
 
 def _chosen_period(action: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy.engine import Connection
 
 from storage.kpi_cache.compute import computer, warm
-from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, M
+from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES
 from storage.kpi_cache.sample import Sample
 from storage.kpi_cache.slots import hours_over, last_cached_day, split
 from storage.kpi_cache.store import current, note_hour, wanted
@@ -140,7 +140,7 @@ def top(conn: Connection, key: str, scope: Scope) -> list[int]:
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
     rows = []
     for edge_start, edge_end in edges:
-        rows += ranking_rows(conn, ranking, edge_start, edge_end, scope.channels, M.id)
+        rows += ranking_rows(conn, ranking, edge_start, edge_end, scope.channels, ranking.id)
     ready = current(conn, key, slots, scope.channels, values=True, by_channel=False, compute=computer(key))
     for by_channel in ready.values():
         for channel, part in by_channel.items():

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from storage.days import midnight
 from storage.db import raw_rows
 from storage.kpi_cache import agents
-from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, C, M, Measure, Ranking, Tally, V
+from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, C, Measure, Ranking, Tally, V
 from storage.kpi_cache.slots import HOUR, Slot, cached_until, hours_between, last_cached_day
 from storage.kpi_cache.store import Batch, one_by_one, stored
 from storage.kpi_cache.tables import EVERY, Part, add_to_tally, compact, tally_value
@@ -76,7 +76,7 @@ def _compute_top_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec:
     where = [spec.at >= slot.start, spec.at < slot.end, *spec.where]
     by_channel: dict[str, list[tuple[float, datetime, int]]] = defaultdict(list)
     for channel, score, at, row_id in conn.execute(
-        select(spec.channel, spec.score, spec.at, M.id).where(*where)
+        select(spec.channel, spec.score, spec.at, spec.id).where(*where)
     ):
         by_channel[channel].append((score, at, row_id))
     by_channel[EVERY] = [row for rows in list(by_channel.values()) for row in rows]

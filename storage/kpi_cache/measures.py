@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 
 from storage.models import Conversation, Message, SlaClock, Survey, Wait
 from storage.planner import unindexed
@@ -150,21 +150,24 @@ MEASURES = {
 }
 
 
-# Service levels (docs/metrics.md): per clock kind, the clocks that ended (a met target counts when it was
-# met), and the clocks by when they started (a breach counts at its deadline, start + target): all of
-# them, and those that ended, with their length, as of when they ended.
+# Service levels (docs/metrics.md, "sla"): per clock kind, the clocks that met their target, by when
+# (the end), and those that breached it, by their deadline (still running or ended late). Each clock
+# carries its own deadline (storage.service_levels), so every channel counts against its own policy.
 CLOCK_KINDS = ("first", "next", "resolution")
 _CLOCK_CONVERSATION = (Conversation.__table__, K.conversation_id == C.id)
 for _kind in CLOCK_KINDS:
-    _of_kind = (K.kind == _kind,)
-    _ended = (*_of_kind, K.seconds.is_not(None))
     _credit = {"owner": OWNER, "join": _CLOCK_CONVERSATION}
-    MEASURES[f"sla_{_kind}_ended"] = Measure(
-        K.end_at, K.channel, K.seconds, _ended, span=(K.start_at, K.end_at), **_credit
+    MEASURES[f"sla_{_kind}_met"] = Measure(
+        K.end_at,
+        K.channel,
+        where=(K.kind == _kind, K.deadline.is_not(None), K.end_at <= K.deadline),
+        **_credit,
     )
-    MEASURES[f"sla_{_kind}_started"] = Measure(K.start_at, K.channel, where=_of_kind, **_credit)
-    MEASURES[f"sla_{_kind}_started_ended"] = Measure(
-        K.start_at, K.channel, K.seconds, _ended, as_of=K.end_at, span=(K.start_at, K.end_at), **_credit
+    MEASURES[f"sla_{_kind}_breached"] = Measure(
+        K.deadline,
+        K.channel,
+        where=(K.kind == _kind, or_(K.end_at.is_(None), K.end_at > K.deadline)),
+        **_credit,
     )
 
 
@@ -178,6 +181,7 @@ class Ranking:
     score: object
     ascending: bool
     where: tuple
+    id: object  # the ranked table's id column
     limit: int = 12  # the voice's candidates: 3 quotes x 4
 
     def rank(self, row: tuple[float, datetime, int]) -> tuple:
@@ -187,8 +191,14 @@ class Ranking:
 
 _STRONG = (*CUSTOMER_SAID, M.sentiment.is_not(None))
 RANKINGS = {  # the candidates of the voice quotes: the most negative and the most positive customer messages
-    "most_negative": Ranking(M.at, M.channel, M.sentiment, True, (*_STRONG, M.sentiment < NEGATIVE_BELOW)),
-    "most_positive": Ranking(M.at, M.channel, M.sentiment, False, (*_STRONG, M.sentiment > POSITIVE_ABOVE)),
+    "most_negative": Ranking(
+        M.at, M.channel, M.sentiment, True, (*_STRONG, M.sentiment < NEGATIVE_BELOW), M.id
+    ),
+    "most_positive": Ranking(
+        M.at, M.channel, M.sentiment, False, (*_STRONG, M.sentiment > POSITIVE_ABOVE), M.id
+    ),
+    # the service-level breaches that ended furthest past their deadline, by deadline
+    "sla_late": Ranking(K.deadline, K.channel, K.late, False, (K.late.is_not(None),), K.id, limit=10),
 }
 
 

@@ -18,7 +18,7 @@ from storage.db import raw_rows
 from storage.kpi_cache.measures import Measure, Ranking, Tally
 from storage.planner import on_channels
 
-# Seconds between two times, counting only business hours (commands.business_hours.BusinessClock).
+# Seconds between two times, counting only business hours (storage.business_hours.BusinessClock).
 Duration = Callable[[datetime, datetime], float]
 EVERY = ""  # the part over every channel (the cache's row name for it too)
 

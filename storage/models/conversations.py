@@ -152,20 +152,32 @@ class SlaClock(SQLModel, table=True):
     """A service-level clock (docs/metrics.md, "Service levels"): `kind` "first" (a conversation's first
     wait), "next" (each later wait) or "resolution" (from opening, or a reopening, to the resolution that
     follows). `end_at` is None while it runs; a wait still unanswered when its conversation was resolved
-    ends at that resolution. `seconds` is end - start in calendar time; `agent` who ended a wait."""
+    ends at that resolution. `seconds` is end - start in calendar time; `agent` who ended a wait.
+
+    `deadline` is start + the channel's target for that kind (in business hours if its policy says so;
+    None without a target), stamped when the clock is written and again when a policy changes
+    (storage.service_levels); `late` is how far past its deadline the clock ended, None if it ended in
+    time or still runs."""
 
     __tablename__ = "sla_clock"
     __table_args__ = (
-        Index("ix_sla_clock_end", "kind", "end_at", "channel", "seconds"),
-        # a breach is dated by its deadline, so by when its clock started
-        Index("ix_sla_clock_start", "kind", "start_at", "channel", "seconds"),
+        # met targets, by when they were met
+        Index("ix_sla_clock_end", "kind", "end_at", "channel", "deadline"),
+        # breaches, by their deadline
+        Index("ix_sla_clock_deadline", "kind", "deadline", "channel", "end_at", "late"),
         Index("ix_sla_clock_conversation", "conversation_id"),
-        # the clocks still running, in queue order: what an SLA-risk check reads
+        # the clocks still running: in queue order, and by deadline (what an SLA-risk check reads)
         Index(
-            "ix_sla_clock_running",
+            "ix_sla_clock_queue",
             "kind",
             "channel",
             "start_at",
+            sqlite_where=text("end_at IS NULL"),
+            postgresql_where=text("end_at IS NULL"),
+        ),
+        Index(
+            "ix_sla_clock_due",
+            "deadline",
             sqlite_where=text("end_at IS NULL"),
             postgresql_where=text("end_at IS NULL"),
         ),
@@ -179,3 +191,5 @@ class SlaClock(SQLModel, table=True):
     end_at: datetime | None = time_field()
     seconds: float | None = None
     agent: str | None = None
+    deadline: datetime | None = time_field()
+    late: float | None = None

@@ -21,7 +21,8 @@ class AppSecret(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
-    """A daily digest (`time`, `timezone`) or a backlog alert (`threshold`, `max_age_seconds`).
+    """A daily digest (`time`, `timezone`), a backlog alert (`threshold`, `max_age_seconds`) or an SLA-risk
+    alert (kind "sla": `max_age_seconds` is its lead time).
 
     `channels` is a comma list of support channels ("" = all). `last_result` is what the scheduler
     last did with it (for `/kpi digest list` and for not posting twice).
@@ -80,6 +81,8 @@ class AlertState(SQLModel, table=True):
     last_count: int = 0  # conversations over the age limit at the last post
     last_sla: int = 0  # conversations past their channel's SLA at the last post
     last_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the SLA-risk alert: the latest deadline it listed, so a conversation newly at risk is told at once
+    latest_deadline: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class IntakeChannel(SQLModel, table=True):

@@ -146,7 +146,9 @@ def test_an_empty_database_is_said_once_naming_its_absolute_path_and_what_to_do(
     ]
 
 
-def test_a_database_with_events_gets_no_note_and_db_names_it(runner, database_url, monkeypatch):
+def test_a_database_with_events_gets_no_note_and_db_names_it(runner, database_url, monkeypatch, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # ./kpibot.db: a database of its own, not the test's
     monkeypatch.delenv("DATABASE_URL")
     result = runner.invoke(app, ["kpi", "frt", "today", "--json", "--at", "2026-11-20T12:00:00Z"])
     named = runner.invoke(

@@ -51,7 +51,7 @@ def test_a_wait_behind_a_long_queue_at_the_team_s_pace_is_at_risk_and_one_near_t
         ]
     feed(engine, settings, *waiting, *answered)
     with engine.connect() as conn:
-        risks = at_risk(conn, settings, now_at(40), lead=1800)
+        risks = at_risk(conn, now_at(40), lead=1800)
     # at 40, w_i is i+1-th in the queue: predicted 40 + (i + 1) / 0.2 = 45, 50, 55, 60, 65, 70 min vs
     # deadlines 60..65: w3 (60 vs 63) is fine, w4 (65 vs 64) and w5 (70 vs 65) are at risk
     assert [(r.conversation_id, r.position, round(r.pace, 2)) for r in risks] == [
@@ -70,13 +70,13 @@ def test_without_any_reply_in_the_last_hour_every_wait_due_within_the_lead_is_at
     settings = Settings(database_url=database_url, pseudonym_key="k", sla=POLICY)
     feed(engine, settings, inbound("a", 0, conv="A", handle="@a"), inbound("b", 50, conv="B", handle="@b"))
     with engine.connect() as conn:
-        early = at_risk(conn, settings, now_at(20), lead=1800)  # A due at 60: 40 min left > 30
-        due = at_risk(conn, settings, now_at(35), lead=1800)  # A: 25 min left; B: 75 min left
+        early = at_risk(conn, now_at(20), lead=1800)  # A due at 60: 40 min left > 30
+        due = at_risk(conn, now_at(35), lead=1800)  # A: 25 min left; B: 75 min left
     with engine.begin() as conn:
         conn.execute(SlaClaim.__table__.insert().values(conversation_id=due[0].conversation, claimed_by="U9"))
     with engine.connect() as conn:
-        claimed = at_risk(conn, settings, now_at(35), lead=1800)
-        past = at_risk(conn, settings, now_at(61), lead=1800)  # A breached already: no longer a risk
+        claimed = at_risk(conn, now_at(35), lead=1800)
+        past = at_risk(conn, now_at(61), lead=1800)  # A breached already: no longer a risk
 
     assert early == []
     assert [(r.conversation_id, r.position, r.pace) for r in due] == [("A", 1, 0.0)]

@@ -70,6 +70,7 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN pseudonymised"))  # added by revision 0006
         conn.execute(text("DROP INDEX uq_rejected_event_fingerprint"))  # added by revision 0008
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN fingerprint"))
+        conn.execute(text("ALTER TABLE alert_state DROP COLUMN latest_deadline"))  # added by revision 0009
         conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
 
     with pytest.raises(SchemaBehind, match=f"at revision 0001 and this kpibot needs {HEAD}"):
@@ -447,7 +448,7 @@ def test_opening_an_up_to_date_database_does_not_import_alembic(tmp_path):
 
 def test_revision_0009_gives_stored_conversations_exactly_the_clocks_ingestion_projects(new_database_url):
     """Ingested at the head, taken down to 0008 (no clocks) and up again: the revision's replay gives the
-    same clocks, and a write afterwards notes its clock's start for the cache."""
+    same clocks, and a write afterwards notes its clock's deadline and end for the cache."""
     from storage.ingest import Ingestor
     from storage.settings import Settings
     from tests.storage.builders import inbound, reply, status
@@ -486,7 +487,8 @@ def test_revision_0009_gives_stored_conversations_exactly_the_clocks_ingestion_p
         }
 
     assert gone and read() == ingested
-    assert noted == {("2026-11-20", 9), ("2026-12-01", 8)}  # the clocks' start, and their new end
+    # b's clocks: their deadlines (first response: the 3 h Twitter benchmark; resolution: 24 h), new end
+    assert noted == {("2026-11-20", 12), ("2026-11-21", 9), ("2026-12-01", 8)}
     assert ingested == [
         ("a", "first", 300.0), ("a", "next", 660.0), ("a", "resolution", 1800.0),
         ("b", "first", None), ("b", "resolution", None),

@@ -2,9 +2,10 @@
 and resolution clocks from opening or a reopening to the resolution that follows), the policies admins set
 (`sla_policy`) and the conversations someone took or snoozed from an SLA-risk alert (`sla_claim`).
 
-A breach is dated by its deadline, so by when its clock started: the cache triggers note a clock's start
-as well as its end. Existing conversations get their clocks by replaying their events (`storage.rebuild`),
-exactly as ingestion projects them: about a minute per million conversations.
+A met target is dated by the clock's end, a breach by its deadline: each clock carries its deadline under
+the policy in force (and how late it ended), and the cache triggers note both times. Existing
+conversations get their clocks by replaying their events (`storage.rebuild`), exactly as ingestion
+projects them, with deadlines under the policies configured when the upgrade runs.
 
 Revision ID: 0009
 Revises: 0008
@@ -28,24 +29,26 @@ _HOUR = "strftime('%Y-%m-%d %H:00:00', 'now')"
 
 
 def _sqlite_triggers(table: str, watched: tuple[str, ...]) -> list[str]:
-    """SQLite triggers noting the hours of a clock row's start and end (see revision 0007)."""
+    """SQLite triggers noting the hours of a clock's end (a met target) and deadline (a breach), as
+    revision 0007's do for waits."""
     changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in watched)
+    over = lambda row: f"({row}.end_at < {_HOUR} OR {row}.deadline < {_HOUR})"  # noqa: E731
     return [
         f"""CREATE TRIGGER kpi_change_{table}_insert AFTER INSERT ON {table} FOR EACH ROW
-        WHEN NEW.start_at < {_HOUR}
+        WHEN {over("NEW")}
         BEGIN
-            INSERT INTO kpi_changed_at (at) VALUES (NEW.start_at), (NEW.end_at);
+            INSERT INTO kpi_changed_at (at) VALUES (NEW.end_at), (NEW.deadline);
         END""",
         f"""CREATE TRIGGER kpi_change_{table}_delete AFTER DELETE ON {table} FOR EACH ROW
-        WHEN OLD.start_at < {_HOUR}
+        WHEN {over("OLD")}
         BEGIN
-            INSERT INTO kpi_changed_at (at) VALUES (OLD.start_at), (OLD.end_at);
+            INSERT INTO kpi_changed_at (at) VALUES (OLD.end_at), (OLD.deadline);
         END""",
         f"""CREATE TRIGGER kpi_change_{table}_update AFTER UPDATE ON {table} FOR EACH ROW
-        WHEN ({changed}) AND (OLD.start_at < {_HOUR} OR NEW.start_at < {_HOUR})
+        WHEN ({changed}) AND ({over("OLD")} OR {over("NEW")})
         BEGIN
-            INSERT INTO kpi_changed_at (at) VALUES (OLD.start_at), (OLD.end_at),
-                (NULLIF(NEW.start_at, OLD.start_at)), (NULLIF(NEW.end_at, OLD.end_at));
+            INSERT INTO kpi_changed_at (at) VALUES (OLD.end_at), (OLD.deadline),
+                (NULLIF(NEW.end_at, OLD.end_at)), (NULLIF(NEW.deadline, OLD.deadline));
         END""",
     ]
 
@@ -55,12 +58,12 @@ def _postgresql_triggers(table: str, watched: tuple[str, ...]) -> list[str]:
     return [
         f"""CREATE OR REPLACE FUNCTION kpi_change_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
             IF TG_OP <> 'INSERT' THEN
-                PERFORM kpi_change_note_at(OLD.start_at);
                 PERFORM kpi_change_note_at(OLD.end_at);
+                PERFORM kpi_change_note_at(OLD.deadline);
             END IF;
             IF TG_OP <> 'DELETE' THEN
-                PERFORM kpi_change_note_at(NEW.start_at);
                 PERFORM kpi_change_note_at(NEW.end_at);
+                PERFORM kpi_change_note_at(NEW.deadline);
             END IF;
             RETURN NULL;
         END $$""",
@@ -71,7 +74,12 @@ def _postgresql_triggers(table: str, watched: tuple[str, ...]) -> list[str]:
     ]
 
 
-_CLOCK = ("start_at", "end_at", "seconds", "channel", "kind")
+_CLOCK = ("end_at", "channel", "kind", "deadline", "late", "conversation_id")
+_INDEXES = {
+    "ix_sla_clock_end": ["kind", "end_at", "channel", "deadline"],
+    "ix_sla_clock_deadline": ["kind", "deadline", "channel", "end_at", "late"],
+    "ix_sla_clock_conversation": ["conversation_id"],
+}
 
 
 def _drop_triggers(dialect: str, table: str) -> None:
@@ -100,22 +108,16 @@ def upgrade() -> None:
         sa.Column("end_at", storage.models.UTCDateTime(), nullable=True),
         sa.Column("seconds", sa.Float(), nullable=True),
         sa.Column("agent", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("deadline", storage.models.UTCDateTime(), nullable=True),
+        sa.Column("late", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversation.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_sla_clock_end", "sla_clock", ["kind", "end_at", "channel", "seconds"], unique=False)
-    op.create_index(
-        "ix_sla_clock_start", "sla_clock", ["kind", "start_at", "channel", "seconds"], unique=False
-    )
-    op.create_index("ix_sla_clock_conversation", "sla_clock", ["conversation_id"], unique=False)
-    op.create_index(
-        "ix_sla_clock_running",
-        "sla_clock",
-        ["kind", "channel", "start_at"],
-        unique=False,
-        sqlite_where=sa.text("end_at IS NULL"),
-        postgresql_where=sa.text("end_at IS NULL"),
-    )
+    for name, columns in _INDEXES.items():
+        op.create_index(name, "sla_clock", columns, unique=False)
+    running = {"sqlite_where": sa.text("end_at IS NULL"), "postgresql_where": sa.text("end_at IS NULL")}
+    op.create_index("ix_sla_clock_queue", "sla_clock", ["kind", "channel", "start_at"], **running)
+    op.create_index("ix_sla_clock_due", "sla_clock", ["deadline"], **running)
     op.create_table(
         "sla_policy",
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -135,12 +137,18 @@ def upgrade() -> None:
         sa.Column("snoozed_until", storage.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("conversation_id"),
     )
-    opened = op.get_bind().execute(sa.text("SELECT id FROM conversation WHERE opened_at IS NOT NULL"))
-    ids = opened.scalars().all()
-    if ids:  # before the triggers: a new table's rows change no cached measure
-        from storage.rebuild import rebuild_conversations
+    with op.batch_alter_table("alert_state", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("latest_deadline", storage.models.UTCDateTime(), nullable=True))
+    conn = op.get_bind()
+    ids = conn.execute(sa.text("SELECT id FROM conversation WHERE opened_at IS NOT NULL")).scalars().all()
+    # before the triggers: a new table's rows change no cached measure
+    from storage.rebuild import rebuild_conversations
+    from storage.service_levels import Deadlines
+    from storage.settings import Settings
 
-        rebuild_conversations(op.get_bind(), ids)
+    deadlines = Deadlines.load(conn, Settings())
+    rebuild_conversations(conn, ids, deadlines=deadlines)
+    deadlines.record(conn)
     _create_triggers(dialect, "sla_clock", _CLOCK)
 
 
@@ -149,13 +157,11 @@ def downgrade() -> None:
     _drop_triggers(dialect, "sla_clock")
     if dialect == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS kpi_change_sla_clock()")
+    with op.batch_alter_table("alert_state", schema=None) as batch_op:
+        batch_op.drop_column("latest_deadline")
+    op.execute("DELETE FROM app_secret WHERE name = 'sla_stamped'")
     op.drop_table("sla_claim")
     op.drop_table("sla_policy")
-    for index in (
-        "ix_sla_clock_running",
-        "ix_sla_clock_conversation",
-        "ix_sla_clock_start",
-        "ix_sla_clock_end",
-    ):
+    for index in ("ix_sla_clock_queue", "ix_sla_clock_due", *_INDEXES):
         op.drop_index(index, table_name="sla_clock")
     op.drop_table("sla_clock")

@@ -78,14 +78,16 @@ def test_backlog_lists_only_the_ten_oldest_and_is_zero_not_none_when_nothing_is_
     assert [row["conversation_id"] for row in values["oldest"]] == [f"tw-{n}" for n in range(10)]
 
 
-def test_the_backlog_threshold_is_the_channel_s_resolution_target_from_any_source(feed, ask, engine):
+def test_the_backlog_threshold_is_the_channel_s_resolution_target_from_any_source(
+    feed, ask, engine, settings
+):
     from datetime import UTC, datetime
 
     from storage.service_levels import Policy, save_policy
 
     feed(inbound("a", 0, conv="tw-old"), inbound("c", NOW - 150, conv="vb-1", channel="viber"))
     # the YAML's sla: viber resolved within 1 h; twitter's admin policy (below) within 72 h
-    save_policy(engine, "twitter", Policy(None, None, 259200.0), set_by="U1", now=datetime.now(UTC))
+    save_policy(engine, settings, "twitter", Policy(None, None, 259200.0), set_by="U1", now=datetime.now(UTC))
     values = ask(backlog.backlog, start=DAY, end=NOW, sla={"viber": {"resolve": "1h"}})
     # tw-old is 48 h old (< 72 h: not over), vb-1 2.5 h (> 1 h: over)
     assert (values["open"], values["over_threshold"]) == (2, 1)

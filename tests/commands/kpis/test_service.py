@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from commands.business_hours import BusinessClock
 from commands.kpis import service
+from storage.business_hours import BusinessClock
+from storage.service_levels import ensure_stamped
 from storage.settings import BusinessHours
 from tests.commands.kpis.events import DAY
 from tests.storage.builders import inbound, reply, status
@@ -14,7 +15,14 @@ from tests.storage.builders import inbound, reply, status
 TWITTER = {"twitter": {"first": "1h", "next": "4h", "resolve": "24h"}}
 
 
-def test_met_counts_when_met_and_a_breach_at_its_deadline_with_the_worst_breaches_listed(feed, ask):
+def configure(engine, settings, **overrides) -> None:
+    """The YAML edited and the bot started again: the clocks stored are stamped with the new policies."""
+    ensure_stamped(engine, settings.model_copy(update=overrides))
+
+
+def test_met_counts_when_met_and_a_breach_at_its_deadline_with_the_worst_breaches_listed(
+    feed, ask, engine, settings
+):
     feed(
         inbound("a1", 0, conv="A"), reply("a2", 60, conv="A"), status("a3", 100, "resolved", conv="A"),
         inbound("b1", 10, conv="B"), reply("b2", 200, conv="B"), inbound("b3", 300, conv="B"),
@@ -22,6 +30,7 @@ def test_met_counts_when_met_and_a_breach_at_its_deadline_with_the_worst_breache
         inbound("c1", 1400, conv="C"),
         inbound("d1", -100, conv="D"), reply("d2", 10, conv="D"),
     )  # fmt: skip
+    configure(engine, settings, sla=TWITTER)
     values = ask(service.sla, channels=["twitter"], sla=TWITTER)
     # first (1 h): A answered exactly at its deadline (met, at 60); B's deadline 70 passed before its reply
     # at 200 (breached at 70); D's deadline -40 is before the period; C's (1460) after it: pending at 1440
@@ -53,12 +62,13 @@ def test_met_counts_when_met_and_a_breach_at_its_deadline_with_the_worst_breache
     assert later["first_response"]["met"] == 0 and later["first_response"]["breached"] == 1  # C, at 1460
 
 
-def test_a_reopen_starts_a_new_resolution_clock_at_the_reopening_message(feed, ask):
+def test_a_reopen_starts_a_new_resolution_clock_at_the_reopening_message(feed, ask, engine, settings):
     feed(
         inbound("e1", 500, conv="E"), status("e2", 600, "resolved", conv="E"),
         inbound("e3", 700, conv="E"), status("e4", 900, "resolved", conv="E"),
     )  # fmt: skip
     policy = {"twitter": {"resolve": "2h"}}
+    configure(engine, settings, sla=policy)
     values = ask(service.sla, channels=["twitter"], sla=policy)
     # 500 -> 600: 100 min, met; 700 -> 900: 200 min, breached at 820 (from 500 it would have been 620)
     assert values["resolution"] == {"met": 1, "breached": 1, "pending": 0, "hit_rate": 0.5, "target": 7200.0}
@@ -66,7 +76,7 @@ def test_a_reopen_starts_a_new_resolution_clock_at_the_reopening_message(feed, a
     assert values["breaches"][0]["late"] == 80 * 60.0
 
 
-def test_business_hours_deadlines_skip_a_closed_weekend_and_a_holiday(feed, ask):
+def test_business_hours_deadlines_skip_a_closed_weekend_and_a_holiday(feed, ask, engine, settings):
     hours = BusinessHours(
         timezone="UTC",
         hours={day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
@@ -80,6 +90,7 @@ def test_business_hours_deadlines_skip_a_closed_weekend_and_a_holiday(feed, ask)
         inbound("g1", 510, conv="G"), reply("g2", tuesday + 120, conv="G"),
     )  # fmt: skip
     policy = {"twitter": {"first": "2h", "business_hours": True}}
+    configure(engine, settings, sla=policy, business_hours=hours)
     clock = BusinessClock(hours)
     values = ask(service.sla, 0, 6 * DAY, 7 * DAY, ["twitter"], clock=clock, sla=policy, business_hours=hours)
     assert values["first_response"] == {
@@ -101,12 +112,13 @@ def test_business_hours_deadlines_skip_a_closed_weekend_and_a_holiday(feed, ask)
     }
 
 
-def test_each_channel_counts_against_its_own_policy(feed, ask):
+def test_each_channel_counts_against_its_own_policy(feed, ask, engine, settings):
     feed(
         inbound("a1", 0, conv="tw"), reply("a2", 90, conv="tw"),  # 90 min: breaches twitter's 1 h
         inbound("b1", 0, conv="vb", channel="viber"), reply("b2", 90, conv="vb", channel="viber"),
     )  # fmt: skip
     policy = {"twitter": {"first": "1h"}, "default": {"first": "2h"}}
+    configure(engine, settings, sla=policy)
     values = ask(service.sla, channels=["twitter", "viber"], sla=policy)
     assert values["first_response"] == {
         "met": 1,

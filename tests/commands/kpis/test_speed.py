@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from commands.business_hours import BusinessClock
 from commands.kpis import backlog, speed
 from commands.query import Query
+from storage.business_hours import BusinessClock
 from storage.ingest import Ingestor
 from storage.settings import BusinessHours
 from tests.storage.builders import T0, assignment, inbound, reply, status

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from commands.business_hours import BusinessClock
 from commands.kpis import team
+from storage.business_hours import BusinessClock
 from storage.settings import BusinessHours
 from tests.commands.kpis.events import DAY
 from tests.storage.builders import assignment, inbound, reply, status

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from commands.business_hours import BusinessClock
+from storage.business_hours import BusinessClock
 from storage.settings import BusinessHours, Settings
 
 PARIS = ZoneInfo("Europe/Paris")
