@@ -48,6 +48,7 @@ from bot.webhooks import webhook_routes
 from storage.db import make_engine
 from storage.health import write_refused
 from storage.ingest import Ingestor
+from storage.service_levels import ensure_stamped
 from storage.settings import Settings
 
 ANSWER_THREADS = 8
@@ -205,6 +206,8 @@ def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = N
     """
     app = create_http_app(settings, engine=engine)
     engine = app.state.engine
+    if changed := ensure_stamped(engine, settings):  # the YAML's policies edited since the last start
+        _log.info("service levels of %s changed: their deadlines are stamped again", ", ".join(changed))
     if slack_mode(settings) is None:
         warmer = start_cache_warmer(settings, engine, metrics=app.state.metrics)
         stop_background = warmer.shutdown

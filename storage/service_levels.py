@@ -165,12 +165,13 @@ class Deadlines:
         conn.execute(delete(table).where(table.c.name == STAMP))
         conn.execute(table.insert().values(name=STAMP, value=json.dumps(self.fingerprints(), sort_keys=True)))
 
-    def changed_channels(self, conn: Connection) -> list[str]:
-        """The channels whose policy differs from the one their clocks were stamped with."""
+    def changed_channels(self, conn: Connection) -> tuple[list[str], bool]:
+        """The channels whose policy differs from the one their clocks were stamped with (all of them when
+        none was recorded), and whether one was."""
         table = AppSecret.__table__
         stored = conn.execute(select(table.c.value).where(table.c.name == STAMP)).scalar()
         before = json.loads(stored) if stored else {}
-        return sorted(ch for ch, now in self.fingerprints().items() if before.get(ch) != now)
+        return sorted(ch for ch, now in self.fingerprints().items() if before.get(ch) != now), bool(stored)
 
 
 def restamp(conn: Connection, deadlines: Deadlines, channels: list[str], chunk: int = 5000) -> int:
@@ -199,14 +200,15 @@ def restamp(conn: Connection, deadlines: Deadlines, channels: list[str], chunk: 
 
 def ensure_stamped(engine: Engine, settings: Settings) -> list[str]:
     """Stamps again the clocks of channels whose policy changed since they were stamped (the YAML edited
-    between two starts, say); returns those channels."""
+    between two starts, say); returns those channels (none the first time: nothing was recorded to
+    change from, though every clock is stamped then)."""
     with engine.begin() as conn:
         deadlines = Deadlines.load(conn, settings)
-        changed = deadlines.changed_channels(conn)
+        changed, recorded = deadlines.changed_channels(conn)
         if changed:
             restamp(conn, deadlines, changed)
             deadlines.record(conn)
-    return changed
+    return changed if recorded else []
 
 
 def save_policy(

@@ -85,7 +85,18 @@ def open_engine(settings: Settings) -> Engine:
     except Exception as exc:  # noqa: BLE001 - any driver error becomes a readable message
         fail(f"cannot open database {safe_url(settings.database_url)}: {exc}")
     _opened.append(engine)
+    restamp_changed_policies(engine, settings)
     return engine
+
+
+def restamp_changed_policies(engine: Engine, settings: Settings) -> None:
+    """Service-level deadlines follow a policy edited in the YAML since the clocks were stamped: says so
+    (on stderr) when it stamped any again."""
+    from storage.service_levels import ensure_stamped
+
+    changed = ensure_stamped(engine, settings)
+    if changed:
+        errors.print(f"note: service levels changed for {', '.join(changed)}: deadlines stamped again")
 
 
 _opened: list[Engine] = []

@@ -128,3 +128,34 @@ def test_alert_sla_preview_lists_what_would_breach_and_exits_1_and_a_bad_lead_is
     ]
     assert (calm.exit_code, calm.stdout) == (0, "No conversation is about to miss its service level.\n")
     assert bad.exit_code == 2 and "--lead 'soon' is not a duration" in bad.stderr
+
+
+def test_a_policy_edited_in_the_yaml_between_two_runs_restamps_its_channel_and_says_so(
+    database_url, monkeypatch, tmp_path
+):
+    import json
+
+    from storage.db import make_engine
+    from storage.settings import Settings
+    from tests.bot.running_bot import NOW
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    engine = make_engine(database_url)
+    ingest(engine, Settings(database_url=database_url), twitter_week())  # stamped: Twitter's 3 h benchmark
+    engine.dispose()
+    runner = CliRunner()
+    question = ["kpi", "sla", "twitter", "7d", "--json", "--at", NOW.isoformat()]
+
+    before = runner.invoke(app, question)
+    config = tmp_path / "kpibot.yml"
+    config.write_text("sla:\n  twitter: {first: 90m}\n")
+    monkeypatch.setenv("KPIBOT_CONFIG", str(config))
+    after = runner.invoke(app, question)
+    again = runner.invoke(app, question)
+
+    assert json.loads(before.stdout)["values"]["first_response"]["hit_rate"] == 1.0
+    assert json.loads(after.stdout)["values"]["first_response"] == {
+        "met": 1, "breached": 1, "pending": 1, "hit_rate": 0.5, "target": 5400.0,
+    }  # fmt: skip  (the one still waiting 1 h has 30 min left: pending)
+    assert "note: service levels changed for twitter: deadlines stamped again" in after.stderr
+    assert "note:" not in again.stderr
