@@ -5,12 +5,13 @@
                         [--database-url postgresql+psycopg://USER:PW@HOST:PORT/postgres]
 
 Builds the database once (bench/kpi_data.py; reused when it already holds that many conversations at
-this kpibot's schema revision), then times `commands.engine.compute` — the whole answer: the period, its
-previous period, benchmark and notes — for all channels and for twitter, over 7 and 90 days (or
-`--periods`), as of the data's last instant. A KPI key may carry modifiers: "sla bh" asks `sla bh …`.
-The bench configures business hours (Mon-Fri 09:00-18:00 UTC), so `bh` can be asked;
-`--sla-business-hours` counts every channel's service-level targets (the benchmarks') in business hours,
-as `/kpi sla set … bh` would, instead of calendar time.
+this kpibot's schema, its clocks stamped under the bench's service-level policies), then times
+`commands.engine.compute` — the whole answer: the period, its previous period, benchmark and notes —
+for all channels and for twitter, over 7 and 90 days (or `--periods`), as of the data's last instant.
+A KPI key may carry modifiers: "sla bh" asks `sla bh …`. The bench configures business hours
+(Mon-Fri 09:00-18:00 UTC), so `bh` can be asked; `--sla-business-hours` counts every channel's
+service-level targets (the benchmarks') in business hours, as `/kpi sla set … bh` would, instead of
+calendar time.
 Prints p50/p95 milliseconds per case (runs stop early once a case has used its time budget), then
 (SQLite only) the same FRT and volume figures computed by DuckDB from the same rows, as a reference ratio.
 
@@ -62,10 +63,11 @@ DUCK_VOLUME = (
 )
 
 
-def prepare(url: str, conversations: int) -> None:
-    """Builds the database at `url` unless it holds a finished build of `conversations` already."""
+def prepare(url: str, conversations: int, settings: Settings | None = None) -> None:
+    """Builds the database at `url` unless it holds a finished build of `conversations` already, its
+    service-level clocks stamped under `settings` (the bench's)."""
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite") else None
-    if (path is None or Path(path).exists()) and is_complete(url, conversations):
+    if (path is None or Path(path).exists()) and is_complete(url, conversations, settings):
         print(f"reusing {_safe(url)} ({conversations:,} conversations)")
     else:
         if path is not None:
@@ -74,7 +76,7 @@ def prepare(url: str, conversations: int) -> None:
         else:
             bench_database(url, _name(url), fresh=True)
         started = time.perf_counter()
-        build(url, conversations)
+        build(url, conversations, settings=settings)
         print(f"built {_safe(url)}: {conversations:,} conversations in {time.perf_counter() - started:.0f} s")
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -244,8 +246,8 @@ def main() -> None:
         url = bench_database(args.database_url, "kpibot_bench_kpi", fresh=False)
     else:
         url = args.database_url or f"sqlite:///{args.db}"
-    prepare(url, args.conversations)
     settings = bench_settings(url, sla_business_hours=args.sla_business_hours)
+    prepare(url, args.conversations, settings)
     if args.no_prepare and not url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"prepare_threshold": None})
     else:

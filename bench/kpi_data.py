@@ -16,15 +16,20 @@ reopened; handle seconds on a third; CSAT on a quarter and NPS on a tenth of res
 service-level clocks (`sla_clock`) are those ingestion would project (storage.projection.service_clocks):
 each wait as a "first" or "next" clock, and "resolution" from opening to the first resolution, plus, for
 a reopened conversation, from its reopening (12 h after, or halfway to NOW) to the last resolution.
+Each clock carries the `deadline` and `late` ingestion stamps it with (storage.service_levels.Deadlines)
+under the settings the build is given (default: `Settings`, the channels' benchmarks in calendar time),
+computed with numpy for calendar targets and by `Deadlines.stamp` for business-hours ones; the stamp is
+recorded (`Deadlines.record`) so nothing stamps the clocks again at first use.
 
-A database is reused (`is_complete`) only at this kpibot's schema revision (storage.schema.HEAD): one
-built before a migration lacks what the migration added, and is built again.
+A database is reused (`is_complete`) only at this kpibot's schema revision (storage.schema.HEAD), with
+every column and index storage/models/ defines and its clocks stamped under the settings asked: one built
+before a migration (or a migration's later edit) lacks what it added, and is built again.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -33,6 +38,8 @@ from sqlalchemy import create_engine, inspect, make_url, text
 from storage.db import make_engine
 from storage.models import Conversation, Message, SlaClock, Survey, Wait
 from storage.schema import current, head
+from storage.service_levels import KIND_TARGETS, Deadlines, policies
+from storage.settings import Settings
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DAYS = 90
@@ -53,7 +60,10 @@ _MESSAGE_COLUMNS = (
 )  # fmt: skip
 _WAIT_COLUMNS = ("conversation_id", "channel", "start_at", "end_at", "seconds", "agent")
 _SURVEY_COLUMNS = ("raw_event_id", "conversation_id", "channel", "kind", "score", "at")
-_CLOCK_COLUMNS = ("conversation_id", "channel", "kind", "start_at", "end_at", "seconds", "agent")
+_CLOCK_COLUMNS = (
+    "conversation_id", "channel", "kind", "start_at", "end_at", "seconds", "agent", "deadline", "late",
+)  # fmt: skip
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REOPEN_AFTER = 12 * 3600.0  # a reopened conversation's second resolution clock starts this long after
 
 
@@ -78,25 +88,37 @@ def bench_database(server_url: str, name: str, *, fresh: bool = True) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def is_complete(url: str, conversations: int) -> bool:
+def is_complete(url: str, conversations: int, settings: Settings | None = None) -> bool:
     """Whether the database at `url` holds a finished build of `conversations` conversations, at this
-    kpibot's schema revision (an older build lacks the tables and columns later migrations added)."""
+    kpibot's schema revision, with every column and index of storage/models/ (an older build lacks what
+    later migrations, or later edits of one, added) and its clocks stamped under `settings` (default:
+    `Settings`)."""
     engine = create_engine(url)
     try:
         names = {index.name for model in TABLES for index in model.__table__.indexes}
         with engine.connect() as conn:
             if not inspect(conn).has_table("conversation") or current(conn) != head():
                 return False
-            found = {i["name"] for model in TABLES for i in inspect(conn).get_indexes(model.__tablename__)}
+            schema = inspect(conn)
+            found = {i["name"] for model in TABLES for i in schema.get_indexes(model.__tablename__)}
+            for model in TABLES:
+                held_columns = {column["name"] for column in schema.get_columns(model.__tablename__)}
+                if not set(model.__table__.columns.keys()) <= held_columns:
+                    return False
+            settings = settings or Settings(database_url=url)
+            if Deadlines.load(conn, settings).changed_channels(conn):
+                return False  # never stamped (an unfinished build), or under other policies
             held = conn.execute(text("SELECT count(*) FROM conversation")).scalar_one()
         return held == conversations and names <= found
     finally:
         engine.dispose()
 
 
-def build(url: str, conversations: int, seed: int = 1) -> None:
+def build(url: str, conversations: int, seed: int = 1, settings: Settings | None = None) -> None:
     """Creates the schema in the empty database at `url` and fills it with `conversations` synthetic
-    conversations (SQLite or PostgreSQL)."""
+    conversations (SQLite or PostgreSQL), their service-level clocks stamped under `settings` (default:
+    `Settings`, as the bot would read them)."""
+    deadlines = Deadlines(policies(None, settings or Settings(database_url=url)))
     engine = make_engine(url)
     postgres = engine.dialect.name == "postgresql"
     indexes = [index for model in TABLES for index in model.__table__.indexes]
@@ -114,11 +136,12 @@ def build(url: str, conversations: int, seed: int = 1) -> None:
     rng = np.random.default_rng(seed)
     opened = np.sort(_opening_times(rng, conversations))
     for first in range(0, conversations, CHUNK):
-        _insert_chunk(db, rng, first, opened[first : first + CHUNK])
+        _insert_chunk(db, rng, first, opened[first : first + CHUNK], deadlines)
         db.commit()
     db.close()
     engine = create_engine(url)
     with engine.begin() as conn:
+        deadlines.record(conn)  # the clocks are stamped: nothing is to stamp them again at first use
         if postgres:  # a bulk load's usual setting: sort each index in memory, not in temp files
             conn.exec_driver_sql("SET maintenance_work_mem = '1GB'")
         for index in indexes:
@@ -179,7 +202,7 @@ def _times(values: np.ndarray) -> list[str | None]:
     ]
 
 
-def _insert_chunk(db, rng, first: int, opened: np.ndarray) -> None:
+def _insert_chunk(db, rng, first: int, opened: np.ndarray, deadlines: Deadlines) -> None:
     n, now = len(opened), NOW.timestamp()
     ids = np.arange(first + 1, first + n + 1)
     channel = CHANNELS[rng.choice(4, n, p=MIX)]
@@ -236,9 +259,13 @@ def _insert_chunk(db, rng, first: int, opened: np.ndarray) -> None:
         strict=True,
     )
     _write(db, "conversation", _CONV_COLUMNS, rows)
-    _insert_messages(db, ids, channel, agent, inbound_at, outbound_at, handle / np.maximum(replies, 1))
+    _insert_messages(
+        db, ids, channel, agent, inbound_at, outbound_at, handle / np.maximum(replies, 1), deadlines
+    )
     reopened_at = first_resolved + np.minimum(REOPEN_AFTER, (now - first_resolved) / 2)
-    _insert_resolution_clocks(db, ids, channel, opened, first_resolved, reopened, reopened_at, again, now)
+    _insert_resolution_clocks(
+        db, ids, channel, opened, first_resolved, reopened, reopened_at, again, now, deadlines
+    )
     _insert_surveys(db, rng, ids, channel, np.where(still_resolved, last_resolved, np.nan))
 
 
@@ -246,7 +273,7 @@ def _floats(values: np.ndarray) -> list[float | None]:
     return [None if v != v else v for v in values.tolist()]
 
 
-def _insert_messages(db, ids, channel, agent, inbound_at, outbound_at, handle_each) -> None:
+def _insert_messages(db, ids, channel, agent, inbound_at, outbound_at, handle_each, deadlines) -> None:
     conv, chan, who = ids.tolist(), channel.tolist(), agent.tolist()
     handle = _floats(handle_each)
     for step, (inbound, outbound) in enumerate(zip(inbound_at, outbound_at, strict=True)):
@@ -272,52 +299,98 @@ def _insert_messages(db, ids, channel, agent, inbound_at, outbound_at, handle_ea
             ),
         )
         seconds = _floats(outbound - inbound)
-        waits = [
-            (c, ch, s, e, w, a if e is not None else None)
-            for c, ch, s, e, w, a in zip(conv, chan, in_text, out_text, seconds, who, strict=True)
-            if s is not None
-        ]
-        _write(db, "wait", _WAIT_COLUMNS, waits)
         # a conversation's first wait is its "first" clock, the later ones "next" (no wait here is left
         # unanswered by a resolution: a conversation is resolved only after a reply)
         kind = "first" if step == 0 else "next"
-        _write(db, "sla_clock", _CLOCK_COLUMNS, ((c, ch, kind, s, e, w, a) for c, ch, s, e, w, a in waits))
+        due, late = _stamps(deadlines, kind, channel, inbound, outbound)
+        waits = [
+            (c, ch, s, e, w, a if e is not None else None, d, lt)
+            for c, ch, s, e, w, a, d, lt in zip(
+                conv, chan, in_text, out_text, seconds, who, due, late, strict=True
+            )
+            if s is not None
+        ]
+        _write(db, "wait", _WAIT_COLUMNS, (wait[:6] for wait in waits))
+        _write(db, "sla_clock", _CLOCK_COLUMNS, ((c, ch, kind, *rest) for c, ch, *rest in waits))
 
 
-def _insert_resolution_clocks(db, ids, channel, opened, resolved, reopened, reopened_at, again, now) -> None:
+def _insert_resolution_clocks(
+    db, ids, channel, opened, resolved, reopened, reopened_at, again, now, deadlines
+) -> None:
     """Each conversation's resolution clock from opening to its first resolution (running if none), and a
     reopened one's second, from its reopening to the last resolution (running if that is after NOW)."""
     conv, chan = ids.tolist(), channel.tolist()
+    due, late = _stamps(deadlines, "resolution", channel, opened, resolved)
     _write(
         db,
         "sla_clock",
         _CLOCK_COLUMNS,
         (
-            (c, ch, "resolution", s, e, w, None)
-            for c, ch, s, e, w in zip(
-                conv, chan, _times(opened), _times(resolved), _floats(resolved - opened), strict=True
+            (c, ch, "resolution", s, e, w, None, d, lt)
+            for c, ch, s, e, w, d, lt in zip(
+                conv, chan, _times(opened), _times(resolved), _floats(resolved - opened), due, late,
+                strict=True,
             )
         ),
-    )
+    )  # fmt: skip
     last = np.where(again <= now, again, np.nan)
+    due, late = _stamps(deadlines, "resolution", channel, reopened_at, last)
     _write(
         db,
         "sla_clock",
         _CLOCK_COLUMNS,
         (
-            (c, ch, "resolution", s, e, w, None)
-            for c, ch, s, e, w, r in zip(
+            (c, ch, "resolution", s, e, w, None, d, lt)
+            for c, ch, s, e, w, d, lt, r in zip(
                 conv,
                 chan,
                 _times(reopened_at),
                 _times(last),
                 _floats(last - reopened_at),
+                due,
+                late,
                 reopened.tolist(),
                 strict=True,
             )
             if r
         ),
     )
+
+
+def _stamps(
+    deadlines: Deadlines, kind: str, channel: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[list[str | None], list[float | None]]:
+    """The (deadline, late) of clocks of `kind` from `start` to `end` (epoch seconds, NaN: none; end NaN:
+    running) as `Deadlines.stamp` gives them for the times stored (`_times` keeps whole seconds):
+    deadline as stored text (None without a target), late in seconds (None if in time or running).
+    Calendar targets are numpy arithmetic in whole microseconds, as datetime + timedelta; a target
+    counted in business hours asks `stamp` clock by clock."""
+    n = len(start)
+    start_us = np.nan_to_num(start).astype(np.int64) * 1_000_000
+    end_us = np.nan_to_num(end).astype(np.int64) * 1_000_000
+    due_us = np.zeros(n, dtype=np.int64)
+    has_due = np.zeros(n, dtype=bool)
+    business = deadlines.known.settings.business_hours is not None
+    for name in np.unique(channel).tolist():
+        rows = (channel == name) & (start == start)
+        policy = deadlines.policy(name)
+        target = policy.target(KIND_TARGETS[kind])
+        if target is None or not rows.any():
+            continue
+        has_due |= rows
+        if not (policy.business_hours and business):
+            # timedelta(seconds=target) rounds to the microsecond, half to even, as np.round does
+            due_us[rows] = start_us[rows] + np.int64(np.round(target * 1_000_000))
+            continue
+        for i in np.flatnonzero(rows).tolist():
+            begun = EPOCH + timedelta(microseconds=int(start_us[i]))
+            due_us[i] = (deadlines.stamp(kind, name, begun, None)[0] - EPOCH) // timedelta(microseconds=1)
+    ended = end == end
+    over = has_due & ended & (end_us > due_us)
+    late = np.where(over, (end_us - due_us) / 1_000_000, np.nan)
+    text_due = np.datetime_as_string(due_us.astype("datetime64[us]"), unit="us").tolist()
+    due = [t.replace("T", " ") if h else None for t, h in zip(text_due, has_due.tolist(), strict=True)]
+    return due, _floats(late)
 
 
 def _insert_surveys(db, rng, ids, channel, resolved_at) -> None:
