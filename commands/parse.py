@@ -127,10 +127,12 @@ def help_text(settings: Settings, *, terminal: bool = False) -> str:
         else "`public` post in the channel"
     )
     setup = (
-        "`kpibot digest list|add|off` · `kpibot alert list|add|off` · `kpibot intake list|add|off`"
+        "`kpibot digest list|add|off` · `kpibot alert list|add|off|sla-add|sla-off` · "
+        "`kpibot alert sla --preview` · `kpibot intake list|add|off` · `kpibot sla list|set|reset`"
         if terminal
         else "`/kpi digest here 09:00 Europe/Paris` · `/kpi alert backlog 5 4h here` · "
-        "`/kpi intake here twitter` (admins; `list` shows them, `off` stops them)"
+        "`/kpi alert sla here lead 30m` · `/kpi intake here twitter` · "
+        "`/kpi sla set twitter first 1h next 4h resolve 24h` (admins; `list` shows them, `off` stops them)"
     )
     return (
         "*kpibot* — support KPIs where the team works\n"
@@ -145,7 +147,7 @@ def help_text(settings: Settings, *, terminal: bool = False) -> str:
         f"*Modifiers*: `by agent|channel|day` breakdown · `bh` {bh_note} · {where}\n"
         f"*Metrics*:\n{metrics}\n"
         f"*Channels*: {channels}; `all` (default)\n"
-        f"*Digests, alerts, intake channels*: {setup}"
+        f"*Digests, alerts, intake channels, service levels*: {setup}"
     )
 
 
