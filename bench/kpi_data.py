@@ -28,17 +28,18 @@ before a migration (or a migration's later edit) lacks what it added, and is bui
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, inspect, make_url, select, text
 
 from storage.db import make_engine
-from storage.models import Conversation, Message, SlaClock, Survey, Wait
+from storage.models import AppSecret, Conversation, Message, SlaClock, Survey, Wait
 from storage.schema import current, head
-from storage.service_levels import KIND_TARGETS, Deadlines, policies
+from storage.service_levels import KIND_TARGETS, STAMP, Deadlines, policies
 from storage.settings import Settings
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -105,9 +106,13 @@ def is_complete(url: str, conversations: int, settings: Settings | None = None) 
                 held_columns = {column["name"] for column in schema.get_columns(model.__tablename__)}
                 if not set(model.__table__.columns.keys()) <= held_columns:
                     return False
-            settings = settings or Settings(database_url=url)
-            if Deadlines.load(conn, settings).changed_channels(conn):
-                return False  # never stamped (an unfinished build), or under other policies
+            # stamped (not an unfinished build) under the policies asked
+            stamped = conn.execute(
+                select(AppSecret.__table__.c.value).where(AppSecret.__table__.c.name == STAMP)
+            ).scalar()
+            deadlines = Deadlines.load(conn, settings or Settings(database_url=url))
+            if stamped is None or json.loads(stamped) != deadlines.fingerprints():
+                return False
             held = conn.execute(text("SELECT count(*) FROM conversation")).scalar_one()
         return held == conversations and names <= found
     finally:
