@@ -27,6 +27,8 @@ from sqlalchemy.engine import Connection
 from commands.alert import COOLDOWN, Decision
 from commands.format import format_duration
 from commands.slack_text import inline, link
+from storage.bulk import stored_time
+from storage.db import raw_rows
 from storage.kpi_cache.measures import OWNER
 from storage.models import AlertState, Conversation, SlaClaim, SlaClock
 from storage.planner import on_channels
@@ -39,6 +41,8 @@ RESPONSES = ("first", "next")
 PACE_WINDOW = timedelta(minutes=60)
 DEFAULT_LEAD = 1800.0
 LISTED = 10
+# SQLite would rather read a whole queue of every channel through the index by end time, then the table
+QUEUE_INDEX = "INDEXED BY ix_sla_clock_queue"
 
 
 @dataclass(frozen=True)
@@ -128,31 +132,37 @@ def _due_soon(conn: Connection, channels: tuple[str, ...], now: datetime, lead: 
 
 
 class _Starts:
-    """Queue positions: per channel (None: all), how many running waits started before a given instant."""
+    """Queue positions: per queue (a channel, or None for all), how many running waits started before its
+    first candidate, and the later starts as stored (text on SQLite: read raw, never parsed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
         self.before: dict[str | None, int] = {}
-        self.after: dict[str | None, list[datetime]] = {}
+        self.after: dict[str | None, list] = {}
 
     def position(self, channel: str | None, start: datetime) -> int:
-        return self.before[channel] + bisect_left(self.after[channel], start) + 1
+        stored = stored_time(self.dialect, start)
+        return self.before[channel] + bisect_left(self.after[channel], stored) + 1
 
 
 def _queue_starts(conn: Connection, candidates: list, queue: str) -> _Starts:
     """For each queue holding a waiting candidate: the running waits started before its first candidate
-    (one count), and the starts from there on (few: they started within the lead time of a deadline)."""
-    starts = _Starts()
+    (one count), and the starts from there on, all from the running clocks' queue index."""
+    starts = _Starts(conn.dialect.name)
     first: dict[str | None, datetime] = {}
     for row in candidates:
         if row.kind in RESPONSES:
             key = row.channel if queue == "channel" else None
             first[key] = min(first.get(key, row.start_at), row.start_at)
+    table = SlaClock.__table__
     for key, since in first.items():
         running = [K.kind.in_(RESPONSES), K.end_at.is_(None)] + ([K.channel == key] if key else [])
-        counted = select(func.count()).select_from(SlaClock.__table__)
+        counted = select(func.count()).select_from(table).with_hint(table, QUEUE_INDEX, "sqlite")
         starts.before[key] = conn.execute(counted.where(*running, K.start_at < since)).scalar_one()
-        later = select(K.start_at).where(*running, K.start_at >= since).order_by(K.start_at)
-        starts.after[key] = list(conn.execute(later).scalars())
+        later = select(K.start_at).with_hint(table, QUEUE_INDEX, "sqlite")
+        starts.after[key] = sorted(
+            start for (start,) in raw_rows(conn, later.where(*running, K.start_at >= since))
+        )
     return starts
 
 

@@ -28,6 +28,11 @@ def _sqlite_time(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")[:26]  # drop "+00:00": stored naive, as UTCDateTime does
 
 
+def stored_time(dialect: str, value: datetime) -> str | datetime:
+    """`value` as the database stores it, so it compares with times read by `storage.db.raw_rows`."""
+    return _sqlite_time(value) if dialect == "sqlite" else _naive_utc(value)
+
+
 def _naive_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None

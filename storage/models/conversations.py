@@ -164,7 +164,7 @@ class SlaClock(SQLModel, table=True):
         # met targets, by when they were met
         Index("ix_sla_clock_end", "kind", "end_at", "channel", "deadline"),
         # breaches, by their deadline
-        Index("ix_sla_clock_deadline", "kind", "deadline", "channel", "end_at", "late"),
+        Index("ix_sla_clock_deadline", "kind", "deadline", "channel", "end_at", "late", "start_at"),
         Index("ix_sla_clock_conversation", "conversation_id"),
         # the clocks still running: in queue order, and by deadline (what an SLA-risk check reads)
         Index(

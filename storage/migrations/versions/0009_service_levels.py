@@ -77,7 +77,7 @@ def _postgresql_triggers(table: str, watched: tuple[str, ...]) -> list[str]:
 _CLOCK = ("end_at", "channel", "kind", "deadline", "late", "conversation_id")
 _INDEXES = {
     "ix_sla_clock_end": ["kind", "end_at", "channel", "deadline"],
-    "ix_sla_clock_deadline": ["kind", "deadline", "channel", "end_at", "late"],
+    "ix_sla_clock_deadline": ["kind", "deadline", "channel", "end_at", "late", "start_at"],
     "ix_sla_clock_conversation": ["conversation_id"],
 }
 
