@@ -41,8 +41,6 @@ RESPONSES = ("first", "next")
 PACE_WINDOW = timedelta(minutes=60)
 DEFAULT_LEAD = 1800.0
 LISTED = 10
-# SQLite would rather read a whole queue of every channel through the index by end time, then the table
-QUEUE_INDEX = "INDEXED BY ix_sla_clock_queue"
 
 
 @dataclass(frozen=True)
@@ -157,9 +155,9 @@ def _queue_starts(conn: Connection, candidates: list, queue: str) -> _Starts:
     table = SlaClock.__table__
     for key, since in first.items():
         running = [K.kind.in_(RESPONSES), K.end_at.is_(None)] + ([K.channel == key] if key else [])
-        counted = select(func.count()).select_from(table).with_hint(table, QUEUE_INDEX, "sqlite")
+        counted = select(func.count()).select_from(table)
         starts.before[key] = conn.execute(counted.where(*running, K.start_at < since)).scalar_one()
-        later = select(K.start_at).with_hint(table, QUEUE_INDEX, "sqlite")
+        later = select(K.start_at)
         starts.after[key] = sorted(
             start for (start,) in raw_rows(conn, later.where(*running, K.start_at >= since))
         )

@@ -3,10 +3,10 @@ breached it, the hit rate and those still pending, and the worst breaches.
 
 Event time: a met target counts when it was met (the clock's end), a breach at its deadline, whether or
 not the clock ended later, so a closed period never changes after the fact. Every clock carries its
-deadline under its channel's policy (storage.service_levels), so met and breached are two counts of the
-KPI cache per target whatever the policies; pending (clocks running at the period's end with the deadline
-ahead) and the breaches still running are read from the tables through the running clocks' index, the
-breaches that ended late from the cache's ranking of the latest.
+deadline under its channel's policy (storage.service_levels), so met and breached are two tallies of
+the KPI cache (per clock kind) whatever the policies; pending (clocks running at the period's end with
+the deadline ahead) and the breaches still running are read from the tables through the running clocks'
+index, the breaches that ended late from the cache's ranking of the latest.
 """
 
 from __future__ import annotations
@@ -40,14 +40,15 @@ def sla(conn: Connection, query: Query) -> dict[str, Any]:
     q = query.until_now()
     known = policies(conn, q.settings)
     scope = q.scope()
+    met_by_kind = kpi_cache.tally(conn, "sla_met", scope)
+    breached_by_kind = kpi_cache.tally(conn, "sla_breached", scope)
     values: dict[str, Any] = {"hit_rate": None}
     for name in TARGETS:
         groups = known.groups(name, q.channels)
         if not groups:
             continue
         kind = CLOCK[name]
-        met = kpi_cache.count(conn, f"sla_{kind}_met", scope)
-        breached = kpi_cache.count(conn, f"sla_{kind}_breached", scope)
+        met, breached = met_by_kind.get(kind, 0), breached_by_kind.get(kind, 0)
         reach = timedelta(seconds=max(seconds for seconds, _ in groups))
         if any(business for _, business in groups):
             reach += _BH_REACH

@@ -150,25 +150,8 @@ MEASURES = {
 }
 
 
-# Service levels (docs/metrics.md, "sla"): per clock kind, the clocks that met their target, by when
-# (the end), and those that breached it, by their deadline (still running or ended late). Each clock
-# carries its own deadline (storage.service_levels), so every channel counts against its own policy.
-CLOCK_KINDS = ("first", "next", "resolution")
+CLOCK_KINDS = ("first", "next", "resolution")  # sla_clock.kind: the service-level clocks
 _CLOCK_CONVERSATION = (Conversation.__table__, K.conversation_id == C.id)
-for _kind in CLOCK_KINDS:
-    _credit = {"owner": OWNER, "join": _CLOCK_CONVERSATION}
-    MEASURES[f"sla_{_kind}_met"] = Measure(
-        K.end_at,
-        K.channel,
-        where=(K.kind == _kind, K.deadline.is_not(None), K.end_at <= K.deadline),
-        **_credit,
-    )
-    MEASURES[f"sla_{_kind}_breached"] = Measure(
-        K.deadline,
-        K.channel,
-        where=(K.kind == _kind, or_(K.end_at.is_(None), K.end_at > K.deadline)),
-        **_credit,
-    )
 
 
 @dataclass(frozen=True)
@@ -217,6 +200,7 @@ class Tally:
     where: tuple
     sums: tuple = ()
     owner: object = None
+    join: tuple | None = None  # (table, on) where `owner` lives, as for a measure
 
 
 TALLIES = {
@@ -227,6 +211,25 @@ TALLIES = {
     # not read (a language without a lexicon, or a taxonomy) is said per language
     "languages": Tally(
         M.at, M.channel, M.lang, (*CUSTOMER_SAID, M.lang.is_not(None)), (func.count(M.sentiment),)
+    ),
+    # Service levels (docs/metrics.md, "sla"), per clock kind: the clocks that met their target, by when
+    # (their end), and those that breached it, by their deadline (still running, or ended late). Each
+    # clock carries its own deadline (storage.service_levels): every channel counts against its policy.
+    "sla_met": Tally(
+        K.end_at,
+        K.channel,
+        K.kind,
+        (K.kind.in_(CLOCK_KINDS), K.deadline.is_not(None), K.end_at <= K.deadline),
+        owner=OWNER,
+        join=_CLOCK_CONVERSATION,
+    ),
+    "sla_breached": Tally(
+        K.deadline,
+        K.channel,
+        K.kind,
+        (K.kind.in_(CLOCK_KINDS), or_(K.end_at.is_(None), K.end_at > K.deadline)),
+        owner=OWNER,
+        join=_CLOCK_CONVERSATION,
     ),
     # the topics of customer messages (labels as stored: "topic/subtopic,..."), with their sentiment
     "topics": Tally(

@@ -95,11 +95,15 @@ def tally_counts(
     """How many rows of `tally` dated in `[start, end)` on `channels` (credited to `agent`, when given) carry
     each label: {label: count}, or {label: [count, *sums]} for a tally with sums."""
     where = [tally.at >= start, tally.at < end, *tally.where, on_channels(tally.channel, channels)]
+    grouped = select(tally.label, func.count(), *tally.sums)
     if agent is not None:
         if tally.owner is None:
             raise ValueError("this tally is not credited to agents")
         where.append(tally.owner == agent)
-    grouped = select(tally.label, func.count(), *tally.sums).where(*where).group_by(tally.label)
+        if tally.join is not None:
+            table, on = tally.join
+            grouped = grouped.select_from(tally.at.table.join(table, on))
+    grouped = grouped.where(*where).group_by(tally.label)
     return {label: tally_value(values, tally) for label, *values in conn.execute(grouped)}
 
 

@@ -161,8 +161,16 @@ class SlaClock(SQLModel, table=True):
 
     __tablename__ = "sla_clock"
     __table_args__ = (
-        # met targets, by when they were met
-        Index("ix_sla_clock_end", "kind", "end_at", "channel", "deadline"),
+        # met targets, by when they were met (ended clocks only: the running ones have their own indexes)
+        Index(
+            "ix_sla_clock_end",
+            "kind",
+            "end_at",
+            "channel",
+            "deadline",
+            sqlite_where=text("end_at IS NOT NULL"),
+            postgresql_where=text("end_at IS NOT NULL"),
+        ),
         # breaches, by their deadline
         Index("ix_sla_clock_deadline", "kind", "deadline", "channel", "end_at", "late", "start_at"),
         Index("ix_sla_clock_conversation", "conversation_id"),
@@ -170,8 +178,8 @@ class SlaClock(SQLModel, table=True):
         Index(
             "ix_sla_clock_queue",
             "kind",
-            "channel",
             "start_at",
+            "channel",
             sqlite_where=text("end_at IS NULL"),
             postgresql_where=text("end_at IS NULL"),
         ),

@@ -155,7 +155,11 @@ def test_a_policy_edited_in_the_yaml_between_two_runs_restamps_its_channel_and_s
 
     assert json.loads(before.stdout)["values"]["first_response"]["hit_rate"] == 1.0
     assert json.loads(after.stdout)["values"]["first_response"] == {
-        "met": 1, "breached": 1, "pending": 1, "hit_rate": 0.5, "target": 5400.0,
+        "met": 1,
+        "breached": 1,
+        "pending": 1,
+        "hit_rate": 0.5,
+        "target": 5400.0,
     }  # fmt: skip  (the one still waiting 1 h has 30 min left: pending)
     assert "note: service levels changed for twitter: deadlines stamped again" in after.stderr
     assert "note:" not in again.stderr

@@ -76,7 +76,6 @@ def _postgresql_triggers(table: str, watched: tuple[str, ...]) -> list[str]:
 
 _CLOCK = ("end_at", "channel", "kind", "deadline", "late", "conversation_id")
 _INDEXES = {
-    "ix_sla_clock_end": ["kind", "end_at", "channel", "deadline"],
     "ix_sla_clock_deadline": ["kind", "deadline", "channel", "end_at", "late", "start_at"],
     "ix_sla_clock_conversation": ["conversation_id"],
 }
@@ -115,8 +114,10 @@ def upgrade() -> None:
     )
     for name, columns in _INDEXES.items():
         op.create_index(name, "sla_clock", columns, unique=False)
+    ended = {"sqlite_where": sa.text("end_at IS NOT NULL"), "postgresql_where": sa.text("end_at IS NOT NULL")}
+    op.create_index("ix_sla_clock_end", "sla_clock", ["kind", "end_at", "channel", "deadline"], **ended)
     running = {"sqlite_where": sa.text("end_at IS NULL"), "postgresql_where": sa.text("end_at IS NULL")}
-    op.create_index("ix_sla_clock_queue", "sla_clock", ["kind", "channel", "start_at"], **running)
+    op.create_index("ix_sla_clock_queue", "sla_clock", ["kind", "start_at", "channel"], **running)
     op.create_index("ix_sla_clock_due", "sla_clock", ["deadline"], **running)
     op.create_table(
         "sla_policy",
@@ -162,6 +163,6 @@ def downgrade() -> None:
     op.execute("DELETE FROM app_secret WHERE name = 'sla_stamped'")
     op.drop_table("sla_claim")
     op.drop_table("sla_policy")
-    for index in ("ix_sla_clock_queue", "ix_sla_clock_due", *_INDEXES):
+    for index in ("ix_sla_clock_end", "ix_sla_clock_queue", "ix_sla_clock_due", *_INDEXES):
         op.drop_index(index, table_name="sla_clock")
     op.drop_table("sla_clock")

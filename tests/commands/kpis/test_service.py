@@ -127,3 +127,18 @@ def test_each_channel_counts_against_its_own_policy(feed, ask, engine, settings)
         "hit_rate": 0.5,
         "target": None,
     }
+
+
+def test_by_agent_each_counts_the_clocks_of_the_conversations_they_own(feed, ask, engine, settings):
+    feed(
+        inbound("a1", 0, conv="A"), reply("a2", 30, conv="A", agent="U1"),  # met (1 h), U1's
+        inbound("b1", 0, conv="B"), reply("b2", 90, conv="B", agent="U2"),  # breached at 60, U2's
+        inbound("c1", 0, conv="C", handle="@c"), reply("c2", 120, conv="C", agent="U1"),  # breached, U1's
+    )  # fmt: skip
+    configure(engine, settings, sla={"twitter": {"first": "1h"}})
+    mine = ask(service.sla, channels=["twitter"], agent="U1", sla={"twitter": {"first": "1h"}})
+    theirs = ask(service.sla, channels=["twitter"], agent="U2", sla={"twitter": {"first": "1h"}})
+
+    assert (mine["first_response"]["met"], mine["first_response"]["breached"]) == (1, 1)
+    assert (theirs["first_response"]["met"], theirs["first_response"]["breached"]) == (0, 1)
+    assert [b["conversation_id"] for b in mine["breaches"]] == ["C"]
