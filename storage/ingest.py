@@ -192,7 +192,8 @@ class Ingestor:
             link_conversions(conn, linked)
         # Conversations created by this batch have all their events here; others are replayed from the DB.
         known = {cid: steps[cid] for cid in created if cid in steps}
-        rebuild_conversations(conn, steps, known=known, deadlines=Deadlines.load(conn, self.settings))
+        deadlines = Deadlines.load(conn, self.settings)
+        rebuild_conversations(conn, steps, known=known, deadlines=deadlines, now=self.clock())
         set_links(conn, ids, new)  # after the rebuild, which locks the conversations in a deadlock-free order
 
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
+from storage import kpi_cache
 from storage.bulk import bulk_update
 from storage.business_hours import BusinessClock
 from storage.models import AppSecret, SlaClock, SlaPolicyRow
@@ -175,7 +176,8 @@ class Deadlines:
 
 
 def restamp(conn: Connection, deadlines: Deadlines, channels: list[str], chunk: int = 5000) -> int:
-    """Stamps the clocks of `channels` again with `deadlines`; returns how many changed."""
+    """Stamps the clocks of `channels` again with `deadlines`, noting the hours they move from and to for
+    the KPI cache; returns how many changed."""
     table = SlaClock.__table__
     columns = (table.c.id, table.c.kind, table.c.channel, table.c.start_at, table.c.end_at)
     changed, last = 0, 0
@@ -188,12 +190,14 @@ def restamp(conn: Connection, deadlines: Deadlines, channels: list[str], chunk: 
         ).all()
         if not page:
             return changed
-        updates = []
+        updates, moved = [], []
         for row in page:
             deadline, late = deadlines.stamp(row.kind, row.channel, row.start_at, row.end_at)
             if (deadline, late) != (row.deadline, row.late):
                 updates.append({"id": row.id, "deadline": deadline, "late": late})
+                moved += [time for time in (row.deadline, deadline) if time is not None]
         bulk_update(conn, table, "id", updates)
+        kpi_cache.note(conn, moved, datetime.now(UTC))  # breaches are dated by deadline: both hours change
         changed += len(updates)
         last = page[-1].id
 

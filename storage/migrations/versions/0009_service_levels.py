@@ -3,7 +3,9 @@ and resolution clocks from opening or a reopening to the resolution that follows
 (`sla_policy`) and the conversations someone took or snoozed from an SLA-risk alert (`sla_claim`).
 
 A met target is dated by the clock's end, a breach by its deadline: each clock carries its deadline under
-the policy in force (and how late it ended), and the cache triggers note both times. Existing
+the policy in force (and how late it ended). Only kpibot's own code writes clocks (storage.rebuild,
+storage.service_levels.restamp), and it notes the hours of both times for the KPI cache itself, once per
+hour and batch: a trigger per row would cost an import a fifth of its speed. Existing
 conversations get their clocks by replaying their events (`storage.rebuild`), exactly as ingestion
 projects them, with deadlines under the policies configured when the upgrade runs.
 
@@ -25,78 +27,13 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-_HOUR = "strftime('%Y-%m-%d %H:00:00', 'now')"
-
-
-def _sqlite_triggers(table: str, watched: tuple[str, ...]) -> list[str]:
-    """SQLite triggers noting the hours of a clock's end (a met target) and deadline (a breach), as
-    revision 0007's do for waits."""
-    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in watched)
-    over = lambda row: f"({row}.end_at < {_HOUR} OR {row}.deadline < {_HOUR})"  # noqa: E731
-    return [
-        f"""CREATE TRIGGER kpi_change_{table}_insert AFTER INSERT ON {table} FOR EACH ROW
-        WHEN {over("NEW")}
-        BEGIN
-            INSERT INTO kpi_changed_at (at) VALUES (NEW.end_at), (NEW.deadline);
-        END""",
-        f"""CREATE TRIGGER kpi_change_{table}_delete AFTER DELETE ON {table} FOR EACH ROW
-        WHEN {over("OLD")}
-        BEGIN
-            INSERT INTO kpi_changed_at (at) VALUES (OLD.end_at), (OLD.deadline);
-        END""",
-        f"""CREATE TRIGGER kpi_change_{table}_update AFTER UPDATE ON {table} FOR EACH ROW
-        WHEN ({changed}) AND ({over("OLD")} OR {over("NEW")})
-        BEGIN
-            INSERT INTO kpi_changed_at (at) VALUES (OLD.end_at), (OLD.deadline),
-                (NULLIF(NEW.end_at, OLD.end_at)), (NULLIF(NEW.deadline, OLD.deadline));
-        END""",
-    ]
-
-
-def _postgresql_triggers(table: str, watched: tuple[str, ...]) -> list[str]:
-    changed = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in watched)
-    return [
-        f"""CREATE OR REPLACE FUNCTION kpi_change_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-            IF TG_OP <> 'INSERT' THEN
-                PERFORM kpi_change_note_at(OLD.end_at);
-                PERFORM kpi_change_note_at(OLD.deadline);
-            END IF;
-            IF TG_OP <> 'DELETE' THEN
-                PERFORM kpi_change_note_at(NEW.end_at);
-                PERFORM kpi_change_note_at(NEW.deadline);
-            END IF;
-            RETURN NULL;
-        END $$""",
-        f"""CREATE TRIGGER kpi_change_{table}_write AFTER INSERT OR DELETE ON {table}
-        FOR EACH ROW EXECUTE FUNCTION kpi_change_{table}()""",
-        f"""CREATE TRIGGER kpi_change_{table}_update AFTER UPDATE ON {table} FOR EACH ROW
-        WHEN ({changed}) EXECUTE FUNCTION kpi_change_{table}()""",
-    ]
-
-
-_CLOCK = ("end_at", "channel", "kind", "deadline", "late", "conversation_id")
 _INDEXES = {
     "ix_sla_clock_deadline": ["kind", "deadline", "channel", "end_at", "late", "start_at"],
     "ix_sla_clock_conversation": ["conversation_id"],
 }
 
 
-def _drop_triggers(dialect: str, table: str) -> None:
-    if dialect == "sqlite":
-        for event in ("insert", "delete", "update"):
-            op.execute(f"DROP TRIGGER IF EXISTS kpi_change_{table}_{event}")
-    else:
-        for event in ("write", "update"):
-            op.execute(f"DROP TRIGGER IF EXISTS kpi_change_{table}_{event} ON {table}")
-
-
-def _create_triggers(dialect: str, table: str, watched: tuple[str, ...]) -> None:
-    for statement in (_sqlite_triggers if dialect == "sqlite" else _postgresql_triggers)(table, watched):
-        op.execute(statement)
-
-
 def upgrade() -> None:
-    dialect = op.get_bind().dialect.name
     op.create_table(
         "sla_clock",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -142,7 +79,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("latest_deadline", storage.models.UTCDateTime(), nullable=True))
     conn = op.get_bind()
     ids = conn.execute(sa.text("SELECT id FROM conversation WHERE opened_at IS NOT NULL")).scalars().all()
-    # before the triggers: a new table's rows change no cached measure
     from storage.rebuild import rebuild_conversations
     from storage.service_levels import Deadlines
     from storage.settings import Settings
@@ -150,14 +86,9 @@ def upgrade() -> None:
     deadlines = Deadlines.load(conn, Settings())
     rebuild_conversations(conn, ids, deadlines=deadlines)
     deadlines.record(conn)
-    _create_triggers(dialect, "sla_clock", _CLOCK)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    _drop_triggers(dialect, "sla_clock")
-    if dialect == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS kpi_change_sla_clock()")
     with op.batch_alter_table("alert_state", schema=None) as batch_op:
         batch_op.drop_column("latest_deadline")
     op.execute("DELETE FROM app_secret WHERE name = 'sla_stamped'")
