@@ -163,3 +163,27 @@ def test_a_policy_edited_in_the_yaml_between_two_runs_restamps_its_channel_and_s
     }  # fmt: skip  (the one still waiting 1 h has 30 min left: pending)
     assert "note: service levels changed for twitter: deadlines stamped again" in after.stderr
     assert "note:" not in again.stderr
+
+
+def test_the_sla_alert_from_the_terminal_is_listed_beside_the_backlog_alert_and_a_bad_lead_changes_nothing(
+    database_url, monkeypatch
+):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    kpibot = lambda *words: runner.invoke(app, list(words))  # noqa: E731
+
+    added = kpibot("alert", "sla-add", "C0123ABCD", "--lead", "45m", "x")
+    kpibot("alert", "add", "C0123ABCD", "5", "4h")
+    bad = kpibot("alert", "sla-add", "C0999ZZZZ", "--lead", "soon")
+    listed = " ".join(kpibot("alert", "list").stdout.split())
+    off = kpibot("alert", "sla-off", "C0123ABCD")
+    after = " ".join(kpibot("alert", "list").stdout.split())
+
+    assert added.exit_code == 0
+    assert bad.exit_code == 2 and "the lead time is a duration such as 30m or 2h" in bad.stderr
+    assert listed.startswith("Alerts • backlog alert in #C0123ABCD")
+    assert (
+        "• SLA-risk alert in #C0123ABCD for breaches due within 45m, checked every minute, twitter" in listed
+    )
+    assert "checked every 1 min" in listed and "C0999ZZZZ" not in listed
+    assert off.exit_code == 0 and "SLA-risk" not in after and after.startswith("Backlog alerts")
