@@ -82,7 +82,7 @@ def prepare(url: str, conversations: int, settings: Settings | None = None) -> N
     with engine.connect() as conn:
         counts = {
             t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-            for t in ("message", "wait", "survey")
+            for t in ("message", "sla_clock", "survey")
         }
         size = (
             Path(path).stat().st_size
@@ -90,7 +90,10 @@ def prepare(url: str, conversations: int, settings: Settings | None = None) -> N
             else conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
         )
     engine.dispose()
-    print(", ".join(f"{n:,} {t}s" for t, n in counts.items()), f"- {size / 1e9:.1f} GB")
+    print(
+        ", ".join(f"{n:,} {t.replace('sla_clock', 'clock')}s" for t, n in counts.items()),
+        f"- {size / 1e9:.1f} GB",
+    )
 
 
 def _name(url: str) -> str:

@@ -1,11 +1,11 @@
 """A large synthetic kpibot database for the KPI benchmark, written straight into the projection tables.
 
-Bypasses ingestion (that has its own benchmark, bench/ingest.py): conversations, messages, waits,
-service-level clocks and surveys are generated with numpy and bulk-loaded — sqlite3 executemany on
-SQLite, COPY on PostgreSQL — with the indexes dropped during the load and rebuilt afterwards exactly as
-storage/models.py defines them. On PostgreSQL the load ends with VACUUM ANALYZE: the statistics and
-visibility map a running server has from autovacuum (PostgreSQL 13+ vacuums insert-only tables too),
-without which the planner guesses and index-only scans read the table.
+Bypasses ingestion (that has its own benchmark, bench/ingest.py): conversations, messages, the
+service-level clocks (a customer's waits among them) and surveys are generated with numpy and
+bulk-loaded — sqlite3 executemany on SQLite, COPY on PostgreSQL — with the indexes dropped during the
+load and rebuilt afterwards exactly as storage/models.py defines them. On PostgreSQL the load ends with
+VACUUM ANALYZE: the statistics and visibility map a running server has from autovacuum (PostgreSQL 13+
+vacuums insert-only tables too), without which the planner guesses and index-only scans read the table.
 
 Also here: `bench_database`, the database of its own a benchmark uses on a PostgreSQL server.
 
@@ -37,7 +37,7 @@ import psycopg
 from sqlalchemy import create_engine, inspect, make_url, select, text
 
 from storage.db import make_engine
-from storage.models import AppSecret, Conversation, Message, SlaClock, Survey, Wait
+from storage.models import AppSecret, Conversation, Message, SlaClock, Survey
 from storage.schema import current, head
 from storage.service_levels import KIND_TARGETS, STAMP, Deadlines, policies
 from storage.settings import Settings
@@ -48,7 +48,7 @@ CHANNELS = np.array(["facebook", "twitter", "instagram", "viber"])
 MIX = (0.60, 0.25, 0.10, 0.05)
 AGENTS = np.array([f"U{n:03d}" for n in range(40)])
 CHUNK = 100_000
-TABLES = (Conversation, Message, Wait, SlaClock, Survey)
+TABLES = (Conversation, Message, SlaClock, Survey)
 _CONV_COLUMNS = (
     "id", "source", "external_id", "channel", "customer", "opened_at", "first_inbound_at",
     "first_response_at", "first_responder", "frt_seconds", "last_message_at", "status", "resolved",
@@ -59,7 +59,6 @@ _MESSAGE_COLUMNS = (
     "conversation_id", "raw_event_id", "channel", "at", "direction", "author_kind", "author_id",
     "private", "text", "handle_seconds",
 )  # fmt: skip
-_WAIT_COLUMNS = ("conversation_id", "channel", "start_at", "end_at", "seconds", "agent")
 _SURVEY_COLUMNS = ("raw_event_id", "conversation_id", "channel", "kind", "score", "at")
 _CLOCK_COLUMNS = (
     "conversation_id", "channel", "kind", "start_at", "end_at", "seconds", "agent", "deadline", "late",
@@ -315,7 +314,6 @@ def _insert_messages(db, ids, channel, agent, inbound_at, outbound_at, handle_ea
             )
             if s is not None
         ]
-        _write(db, "wait", _WAIT_COLUMNS, (wait[:6] for wait in waits))
         _write(db, "sla_clock", _CLOCK_COLUMNS, ((c, ch, kind, *rest) for c, ch, *rest in waits))
 
 

@@ -71,15 +71,17 @@ class Step:
 @dataclass(frozen=True)
 class WaitSpan:
     """A customer's wait for a human reply, or a resolution clock (opened or reopened -> resolved, no
-    agent); `end` is None while it runs."""
+    agent); `end` is None while it runs. A wait `stopped` by a resolution before any reply ended there
+    without a reply: it has no length as a reply wait (`seconds` None)."""
 
     start: datetime
     end: datetime | None
     agent: str | None
+    stopped: bool = False
 
     @property
     def seconds(self) -> float | None:
-        return None if self.end is None else (self.end - self.start).total_seconds()
+        return None if self.end is None or self.stopped else (self.end - self.start).total_seconds()
 
 
 @dataclass
@@ -148,7 +150,7 @@ def service_clocks(p: Projection) -> list[tuple[str, WaitSpan]]:
     clocks = []
     for i, wait in enumerate(p.waits):
         if wait.end is None and p.resolved and p.last_resolved_at is not None:
-            wait = WaitSpan(wait.start, max(wait.start, p.last_resolved_at), None)
+            wait = WaitSpan(wait.start, max(wait.start, p.last_resolved_at), None, stopped=True)
         clocks.append(("first" if i == 0 else "next", wait))
     return clocks + [("resolution", clock) for clock in p.resolutions]
 

@@ -1,5 +1,5 @@
-"""Recompute the projections (conversation row, waits, service-level clocks) of conversations whose events
-changed."""
+"""Recompute the projections (conversation row, its waits and other service-level clocks) of conversations
+whose events changed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from storage import kpi_cache
 from storage.bulk import bulk_insert, bulk_update
-from storage.models import Conversation, ConversationEvent, Message, SlaClock, Wait
+from storage.models import Conversation, ConversationEvent, Message, SlaClock
 from storage.projection import Step, WaitSpan, project, service_clocks
 from storage.service_levels import Deadlines
 from storage.settings import Settings
@@ -20,7 +20,6 @@ from storage.settings import Settings
 _CONV = Conversation.__table__
 _MSG = Message.__table__
 _EVT = ConversationEvent.__table__
-_WAIT = Wait.__table__
 _CLOCK = SlaClock.__table__
 CHUNK = 500
 
@@ -65,12 +64,11 @@ def rebuild_conversations(
         reloaded = [cid for cid in ids if cid not in known]
         steps = _load_steps(conn, reloaded)
         steps.update((cid, known[cid]) for cid in ids if cid in known)
-        updates, waits, clocks = [], [], []
+        updates, clocks = [], []
         for conversation_id in ids:
             projection = project(steps.get(conversation_id, []))
             updates.append({**projection.columns(), "id": conversation_id})
             channel = channels[conversation_id]
-            waits.extend(_span(conversation_id, channel, w) for w in projection.waits)
             for kind, clock in service_clocks(projection):
                 deadline, late = deadlines.stamp(kind, channel, clock.start, clock.end)
                 row = _span(conversation_id, channel, clock)
@@ -81,9 +79,8 @@ def rebuild_conversations(
             before = select(_CLOCK.c.end_at, _CLOCK.c.deadline).where(_CLOCK.c.conversation_id.in_(reloaded))
             changed += [time for row in conn.execute(before) for time in row if time is not None]
         kpi_cache.note(conn, changed, now)
-        for table, rows in ((_WAIT, waits), (_CLOCK, clocks)):
-            conn.execute(delete(table).where(table.c.conversation_id.in_(ids)))
-            bulk_insert(conn, table, rows)
+        conn.execute(delete(_CLOCK).where(_CLOCK.c.conversation_id.in_(ids)))
+        bulk_insert(conn, _CLOCK, clocks)
         done += len(ids)
     return done
 

@@ -18,15 +18,15 @@ from datetime import datetime
 
 from sqlalchemy import func, or_
 
-from storage.models import Conversation, Message, SlaClock, Survey, Wait
+from storage.models import Conversation, Message, SlaClock, Survey
 from storage.planner import unindexed
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
 
 C = Conversation.__table__.c
 M = Message.__table__.c
 V = Survey.__table__.c
-W = Wait.__table__.c
 K = SlaClock.__table__.c
+WAIT_KINDS = ("first", "next")  # the sla_clock rows that are a customer's waits
 
 # Who a conversation is credited to: its assignee, else whoever answered it first.
 OWNER = func.coalesce(C.agent, C.first_responder)
@@ -68,8 +68,14 @@ MEASURES = {
         owner=C.first_responder,
         span=(C.opened_at, C.first_response_at),
     ),
+    # waits ended by a human reply (a wait stopped by a resolution has no length), by when it was sent
     "wait": Measure(
-        W.end_at, W.channel, W.seconds, (W.seconds.is_not(None),), owner=W.agent, span=(W.start_at, W.end_at)
+        K.end_at,
+        K.channel,
+        K.seconds,
+        (K.kind.in_(WAIT_KINDS), K.seconds.is_not(None)),
+        owner=K.agent,
+        span=(K.start_at, K.end_at),
     ),
     "first_resolution": Measure(
         C.last_resolved_at,

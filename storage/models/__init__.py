@@ -6,7 +6,7 @@ UTC in Python and naive UTC in the database (`UTCDateTime`).
 """
 
 from storage.models.cache import KpiChangeNote, KpiSlot
-from storage.models.conversations import Conversation, ConversationEvent, Message, SlaClock, Wait
+from storage.models.conversations import Conversation, ConversationEvent, Message, SlaClock
 from storage.models.events import RawEvent, RejectedEvent
 from storage.models.outcomes import Conversion, CustomerChange, Lead, Survey
 from storage.models.types import UTCDateTime, time_field
@@ -25,5 +25,5 @@ __all__ = [
     "AlertState", "AppSecret", "Conversation", "ConversationEvent", "Conversion", "CustomerChange",
     "IntakeChannel", "KpiChangeNote", "KpiSlot", "Lead", "Message", "OutboxEntry", "RawEvent",
     "RejectedEvent", "SlaClaim", "SlaClock", "SlaPolicyRow", "SlackDelivery", "Subscription", "Survey",
-    "UTCDateTime", "Wait", "time_field",
+    "UTCDateTime", "time_field",
 ]  # fmt: skip

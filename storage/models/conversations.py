@@ -130,29 +130,14 @@ class ConversationEvent(SQLModel, table=True):
     to_channel: str | None = None
 
 
-class Wait(SQLModel, table=True):
-    """A customer's wait for a human reply: from an inbound message not already waiting to the next reply."""
-
-    __tablename__ = "wait"
-    __table_args__ = (
-        Index("ix_wait_end", "end_at", "channel", "seconds"),
-        Index("ix_wait_conversation", "conversation_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    conversation_id: int = Field(foreign_key="conversation.id")
-    channel: str
-    start_at: datetime = Field(sa_type=UTCDateTime)
-    end_at: datetime | None = time_field()
-    seconds: float | None = None
-    agent: str | None = None
-
-
 class SlaClock(SQLModel, table=True):
-    """A service-level clock (docs/metrics.md, "Service levels"): `kind` "first" (a conversation's first
-    wait), "next" (each later wait) or "resolution" (from opening, or a reopening, to the resolution that
-    follows). `end_at` is None while it runs; a wait still unanswered when its conversation was resolved
-    ends at that resolution. `seconds` is end - start in calendar time; `agent` who ended a wait.
+    """A customer's wait, or another service-level clock (docs/metrics.md, "Service levels"): `kind`
+    "first" (a conversation's first wait: from its first customer message to the first human reply),
+    "next" (each later wait: from a customer message not already waiting to the next human reply) or
+    "resolution" (from opening, or a reopening, to the resolution that follows). `end_at` is None while it
+    runs. `seconds` is end - start in calendar time, the reply wait's length; a wait still unanswered when
+    its conversation was resolved ends at that resolution with no `seconds` (no reply ended it). `agent`
+    is who replied.
 
     `deadline` is start + the channel's target for that kind (in business hours if its policy says so;
     None without a target), stamped when the clock is written and again when a policy changes
@@ -161,13 +146,14 @@ class SlaClock(SQLModel, table=True):
 
     __tablename__ = "sla_clock"
     __table_args__ = (
-        # met targets, by when they were met (ended clocks only: the running ones have their own indexes)
+        # reply waits and met targets, by when they ended (ended clocks only: running ones have their own)
         Index(
             "ix_sla_clock_end",
             "kind",
             "end_at",
             "channel",
             "deadline",
+            "seconds",
             sqlite_where=text("end_at IS NOT NULL"),
             postgresql_where=text("end_at IS NOT NULL"),
         ),

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from storage.db import make_engine
 from storage.ingest import Ingestor
-from storage.models import Conversation, Wait
+from storage.models import Conversation, SlaClock
 from storage.rebuild import rebuild_conversations
 from tests.concurrently import at_once
 from tests.storage.builders import inbound, reply
@@ -25,9 +25,9 @@ def _projections(engine) -> tuple[list, list]:
             )
         ).all()
         waits = conn.execute(
-            select(Wait.conversation_id, Wait.start_at, Wait.end_at).order_by(
-                Wait.conversation_id, Wait.start_at
-            )
+            select(SlaClock.conversation_id, SlaClock.start_at, SlaClock.end_at)
+            .where(SlaClock.kind.in_(("first", "next")))
+            .order_by(SlaClock.conversation_id, SlaClock.start_at)
         ).all()
     return conversations, waits
 

@@ -24,6 +24,14 @@ from tests.concurrently import at_once
 HEAD = "0009"  # the newest revision in storage/migrations/versions
 
 
+# The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).
+WAIT_TABLE = (
+    "CREATE TABLE wait (id INTEGER NOT NULL PRIMARY KEY, conversation_id INTEGER NOT NULL"
+    " REFERENCES conversation (id), channel VARCHAR NOT NULL, start_at DATETIME NOT NULL, end_at DATETIME,"
+    " seconds FLOAT, agent VARCHAR)"
+)
+
+
 def _differences(engine) -> list:
     with engine.connect() as conn:
         context = MigrationContext.configure(
@@ -67,6 +75,9 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
     tables = [table for name, table in SQLModel.metadata.tables.items() if name not in later]
     SQLModel.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
+        conn.execute(text(WAIT_TABLE))  # revision 0009 folded it into sla_clock
+        conn.execute(text("CREATE INDEX ix_wait_conversation ON wait (conversation_id)"))
+        conn.execute(text("CREATE INDEX ix_wait_end ON wait (end_at, channel, seconds)"))
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN pseudonymised"))  # added by revision 0006
         conn.execute(text("DROP INDEX uq_rejected_event_fingerprint"))  # added by revision 0008
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN fingerprint"))
@@ -476,6 +487,7 @@ def test_revision_0009_gives_stored_conversations_exactly_the_clocks_ingestion_p
     with schema.schema_change(engine) as conn:
         command.downgrade(schema.alembic_config(conn), "0008")
         gone = "sla_clock" not in inspect(conn).get_table_names()
+        waits = tuple(conn.execute(text("SELECT count(*), count(end_at), sum(seconds) FROM wait")).one())
     upgrade(engine)
     filled = read()
     with engine.begin() as conn:
@@ -490,13 +502,15 @@ def test_revision_0009_gives_stored_conversations_exactly_the_clocks_ingestion_p
         }
 
     assert gone and filled == ingested
+    # at 0008 the waits are back in `wait`: a's two, b's and c's first open or answered, c's unanswered open
+    assert waits == (5, 3, 300.0 + 660.0 + 180.0)
     # b's clocks noted by ingestion itself: their deadlines (first response: the 3 h Twitter benchmark;
     # resolution: 24 h) and the reply ending the first
     assert {("2026-11-20", 12), ("2026-11-21", 9), ("2026-12-01", 8)} <= noted
     assert ingested == [
         ("a", "first", 300.0), ("a", "next", 660.0), ("a", "resolution", 1800.0),
         ("b", "first", None), ("b", "resolution", None),
-        ("c", "first", 180.0), ("c", "next", 1800.0),  # the unanswered wait ends at the close
+        ("c", "first", 180.0), ("c", "next", None),  # unanswered: it ends at the close, with no length
         ("c", "resolution", 600.0), ("c", "resolution", 1800.0),
     ]  # fmt: skip
     assert _differences(engine) == []

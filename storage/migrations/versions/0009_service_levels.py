@@ -1,6 +1,7 @@
 """Service levels: the clocks they count (table `sla_clock`: each conversation's first wait, later waits,
-and resolution clocks from opening or a reopening to the resolution that follows), the policies admins set
-(`sla_policy`) and the conversations someone took or snoozed from an SLA-risk alert (`sla_claim`).
+and resolution clocks from opening or a reopening to the resolution that follows; it replaces `wait`,
+so a wait is written once), the policies admins set (`sla_policy`) and the conversations someone took or
+snoozed from an SLA-risk alert (`sla_claim`).
 
 A met target is dated by the clock's end, a breach by its deadline: each clock carries its deadline under
 the policy in force (and how late it ended). Only kpibot's own code writes clocks (storage.rebuild,
@@ -16,6 +17,8 @@ Create Date: 2026-12-05 20:00:00
 
 from __future__ import annotations
 
+import importlib
+
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
@@ -26,6 +29,8 @@ revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
+
+cache_names = importlib.import_module("storage.migrations.versions.0007_kpi_cache_names")
 
 _INDEXES = {
     "ix_sla_clock_deadline": ["kind", "deadline", "channel", "end_at", "late", "start_at"],
@@ -52,7 +57,9 @@ def upgrade() -> None:
     for name, columns in _INDEXES.items():
         op.create_index(name, "sla_clock", columns, unique=False)
     ended = {"sqlite_where": sa.text("end_at IS NOT NULL"), "postgresql_where": sa.text("end_at IS NOT NULL")}
-    op.create_index("ix_sla_clock_end", "sla_clock", ["kind", "end_at", "channel", "deadline"], **ended)
+    op.create_index(
+        "ix_sla_clock_end", "sla_clock", ["kind", "end_at", "channel", "deadline", "seconds"], **ended
+    )
     running = {"sqlite_where": sa.text("end_at IS NULL"), "postgresql_where": sa.text("end_at IS NULL")}
     op.create_index("ix_sla_clock_queue", "sla_clock", ["kind", "start_at", "channel"], **running)
     op.create_index("ix_sla_clock_due", "sla_clock", ["deadline"], **running)
@@ -86,9 +93,39 @@ def upgrade() -> None:
     deadlines = Deadlines.load(conn, Settings())
     rebuild_conversations(conn, ids, deadlines=deadlines)
     deadlines.record(conn)
+    # the waits are clocks now: one table, written once (dropping it drops its cache triggers)
+    for index in ("ix_wait_end", "ix_wait_conversation"):
+        op.drop_index(index, table_name="wait")
+    op.drop_table("wait")
+    if conn.dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS kpi_change_wait()")
 
 
 def downgrade() -> None:
+    op.create_table(
+        "wait",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("start_at", storage.models.UTCDateTime(), nullable=False),
+        sa.Column("end_at", storage.models.UTCDateTime(), nullable=True),
+        sa.Column("seconds", sa.Float(), nullable=True),
+        sa.Column("agent", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.ForeignKeyConstraint(["conversation_id"], ["conversation.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_wait_conversation", "wait", ["conversation_id"], unique=False)
+    op.create_index("ix_wait_end", "wait", ["end_at", "channel", "seconds"], unique=False)
+    # a wait stopped by a resolution was still open before this revision
+    op.execute(
+        "INSERT INTO wait (conversation_id, channel, start_at, end_at, seconds, agent) "
+        "SELECT conversation_id, channel, start_at, CASE WHEN seconds IS NULL THEN NULL ELSE end_at END, "
+        "seconds, agent FROM sla_clock WHERE kind IN ('first', 'next')"
+    )
+    dialect = op.get_bind().dialect.name
+    for statement in cache_names.SQLITE if dialect == "sqlite" else cache_names.POSTGRESQL:
+        if "kpi_change_wait" in statement:
+            op.execute(statement)
     with op.batch_alter_table("alert_state", schema=None) as batch_op:
         batch_op.drop_column("latest_deadline")
     op.execute("DELETE FROM app_secret WHERE name = 'sla_stamped'")

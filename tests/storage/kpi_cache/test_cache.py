@@ -201,16 +201,22 @@ def test_a_late_message_for_a_cached_day_is_counted_by_the_next_question(engine,
     assert after["conversations"] == before["conversations"] == 21  # as many as first replies, above
 
 
-def test_a_row_deleted_by_any_writer_leaves_the_cached_day(engine, settings, ingestor, monkeypatch):
+def test_a_row_changed_by_any_writer_leaves_the_cached_day(engine, settings, ingestor, monkeypatch):
     feed(ingestor, week_of_conversations())
-    before = ask(engine, settings, "wait")
+    before = ask(engine, settings, "frt")
     with engine.begin() as conn:  # no kpibot code involved: the triggers note the change
-        conn.execute(text("DELETE FROM wait WHERE end_at >= '2026-11-16' AND end_at < '2026-11-17'"))
+        conn.execute(
+            text(
+                "UPDATE conversation SET frt_seconds = frt_seconds + 60"
+                " WHERE first_response_at >= '2026-11-16' AND first_response_at < '2026-11-17'"
+            )
+        )
 
-    after = ask(engine, settings, "wait")
+    after = ask(engine, settings, "frt")
 
-    assert after["count"] == before["count"] - 10  # 2 channels x (1 + 2 + 2) waits on the 16th
-    assert after == pytest.approx(without_cache(engine, settings, "wait"))
+    assert after["count"] == before["count"]
+    assert after["mean"] > before["mean"]  # 6 first responses of the 16th each a minute longer
+    assert after == pytest.approx(without_cache(engine, settings, "frt"))
 
 
 def test_a_rate_asked_as_of_a_moment_before_a_cached_days_replies_counts_only_earlier_replies(
