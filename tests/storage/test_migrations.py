@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from storage import schema
 from storage.db import make_engine
+from storage.models import UTCDateTime
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
@@ -25,10 +27,20 @@ HEAD = "0009"  # the newest revision in storage/migrations/versions
 
 
 # The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).
-WAIT_TABLE = (
-    "CREATE TABLE wait (id INTEGER NOT NULL PRIMARY KEY, conversation_id INTEGER NOT NULL"
-    " REFERENCES conversation (id), channel VARCHAR NOT NULL, start_at DATETIME NOT NULL, end_at DATETIME,"
-    " seconds FLOAT, agent VARCHAR)"
+_OLD = sa.MetaData()
+sa.Table("conversation", _OLD, sa.Column("id", sa.Integer, primary_key=True))
+WAIT_TABLE = sa.Table(
+    "wait",
+    _OLD,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversation.id"), nullable=False),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("start_at", UTCDateTime, nullable=False),
+    sa.Column("end_at", UTCDateTime),
+    sa.Column("seconds", sa.Float),
+    sa.Column("agent", sa.String),
+    sa.Index("ix_wait_conversation", "conversation_id"),
+    sa.Index("ix_wait_end", "end_at", "channel", "seconds"),
 )
 
 
@@ -75,9 +87,7 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
     tables = [table for name, table in SQLModel.metadata.tables.items() if name not in later]
     SQLModel.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
-        conn.execute(text(WAIT_TABLE))  # revision 0009 folded it into sla_clock
-        conn.execute(text("CREATE INDEX ix_wait_conversation ON wait (conversation_id)"))
-        conn.execute(text("CREATE INDEX ix_wait_end ON wait (end_at, channel, seconds)"))
+        WAIT_TABLE.create(conn)  # revision 0009 folded it into sla_clock
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN pseudonymised"))  # added by revision 0006
         conn.execute(text("DROP INDEX uq_rejected_event_fingerprint"))  # added by revision 0008
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN fingerprint"))
