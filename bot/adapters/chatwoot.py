@@ -80,7 +80,9 @@ def _message_events(payload: dict, *, updated: bool) -> list[dict]:
     else:
         message.update(common, direction="outbound", author=_outgoing_author(payload, kind))
     message["text"] = payload.get("content") or ""
-    answer = _dig(attrs, "submitted_values", "csat_survey_response") or {}
+    answer = _dig(attrs, "submitted_values", "csat_survey_response")
+    if not isinstance(answer, dict):
+        answer = {}  # no answer yet, or not one Chatwoot writes: the message alone
     if not (updated and payload.get("content_type") == "input_csat" and answer.get("rating") is not None):
         return [message]
     # saving the answer touches the conversation, so its updated_at is when the customer rated

@@ -499,3 +499,12 @@ def test_every_fixture_event_is_accepted_by_kpibot_event_format():
         for payload in data if isinstance(data, list) else [data]:
             for event in chatwoot_to_events(payload):
                 parse_event(event)
+
+
+@pytest.mark.parametrize("answer", [1, "5", None, [5]])
+def test_a_csat_answer_that_is_not_an_object_maps_the_message_alone(answer):
+    # found by the fuzz test (tests/bot/test_fuzz_doors.py): `csat_survey_response: 1` raised AttributeError
+    payload = load("message_updated_csat.json")
+    payload["content_attributes"]["submitted_values"]["csat_survey_response"] = answer
+    (message,) = chatwoot_to_events(payload)
+    assert message["id"] == "msg-88009" and message["type"] == "message"
