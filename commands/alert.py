@@ -13,6 +13,7 @@ one all-clear ends the episode. The job that checks it every few minutes and pos
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,28 +78,46 @@ def read_backlog(
 
 def decide(state: AlertState, reading: BacklogReading, limit: int, now: datetime) -> Decision | None:
     """The post due at `now` given the alert's state and the reading, or None when nothing is due."""
-    firing = reading.over >= limit or reading.sla_breaches > 0
+    first_breach = reading.sla_breaches > 0 and not state.last_sla
+    grew = _grew(reading.over, state.last_count) or _grew(reading.sla_breaches, state.last_sla)
+    return next_post(
+        state,
+        now,
+        firing=reading.over >= limit or reading.sla_breaches > 0,
+        worse=grew or first_breach,
+        worse_kind="worse",
+        after=lambda episode, posts: _after(state, reading, now, episode, posts),
+    )
+
+
+def next_post(
+    state: AlertState,
+    now: datetime,
+    *,
+    firing: bool,
+    worse: bool,
+    worse_kind: str,
+    after: Callable[[int, int], AlertState],
+) -> Decision | None:
+    """An alert's episodes, one rule for every alert: "fire" starts an episode, `worse_kind` when it got
+    `worse`, "repeat" after COOLDOWN, one "clear" ends it; None when nothing is due. `after(episode,
+    posts)` is the alert's state once the post is sent."""
     if not state.active:
         if not firing:
             return None
         episode = state.episode + 1
-        return Decision(
-            "fire", f"episode-{episode}/post-1", _after(state, reading, now, episode=episode, posts=1)
-        )
+        return Decision("fire", f"episode-{episode}/post-1", after(episode, 1))
     if not firing:
         cleared = state.model_copy(update={"active": False, "last_posted_at": now})
         return Decision("clear", f"episode-{state.episode}/clear", cleared)
-    first_breach = reading.sla_breaches > 0 and not state.last_sla
-    if _grew(reading.over, state.last_count) or _grew(reading.sla_breaches, state.last_sla) or first_breach:
-        kind = "worse"
+    if worse:
+        kind = worse_kind
     elif state.last_posted_at is None or now - state.last_posted_at >= COOLDOWN:
         kind = "repeat"
     else:
         return None
     posts = state.posts + 1
-    return Decision(
-        kind, f"episode-{state.episode}/post-{posts}", _after(state, reading, now, state.episode, posts)
-    )
+    return Decision(kind, f"episode-{state.episode}/post-{posts}", after(state.episode, posts))
 
 
 def alert_message(decision: Decision, reading: BacklogReading, subscription: Subscription) -> dict[str, Any]:

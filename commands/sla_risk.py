@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
-from commands.alert import COOLDOWN, Decision
+from commands.alert import Decision, next_post
 from commands.format import format_duration
 from commands.slack_text import inline, link
 from storage.bulk import stored_time
@@ -210,27 +210,18 @@ def _ordinal(n: int) -> str:
 
 
 def decide_risk(state: AlertState, risks: list[Risk], now: datetime) -> Decision | None:
-    """The SLA-risk post due at `now`: "fire" (the first risk of an episode), "new" (a conversation at
-    risk with a later deadline than any listed so far: told at once), "repeat" (still at risk after
-    COOLDOWN), "clear" (once, when none is left), or None."""
-    if not risks:
-        if not state.active:
-            return None
-        cleared = state.model_copy(update={"active": False, "last_posted_at": now})
-        return Decision("clear", f"episode-{state.episode}/clear", cleared)
-    latest = max(risk.deadline for risk in risks)
-    if not state.active:
-        episode = state.episode + 1
-        return Decision("fire", f"episode-{episode}/post-1", _after(state, risks, latest, now, episode, 1))
-    if state.latest_deadline is None or latest > state.latest_deadline:
-        kind = "new"
-    elif state.last_posted_at is None or now - state.last_posted_at >= COOLDOWN:
-        kind = "repeat"
-    else:
-        return None
-    posts = state.posts + 1
-    return Decision(
-        kind, f"episode-{state.episode}/post-{posts}", _after(state, risks, latest, now, state.episode, posts)
+    """The SLA-risk post due at `now` (commands.alert.next_post): "fire" (the first risk of an episode),
+    "new" (a conversation at risk with a later deadline than any listed so far: told at once), "repeat"
+    (still at risk after the cool-down), "clear" (once, when none is left), or None."""
+    latest = max((risk.deadline for risk in risks), default=None)
+    newer = latest is not None and (state.latest_deadline is None or latest > state.latest_deadline)
+    return next_post(
+        state,
+        now,
+        firing=bool(risks),
+        worse=newer,
+        worse_kind="new",
+        after=lambda episode, posts: _after(state, risks, latest, now, episode, posts),
     )
 
 

@@ -89,29 +89,26 @@ def runtime() -> Runtime:
 
 def run_digest(subscription_id: int, now: datetime | None = None) -> str:
     """Job: posts the subscription's digest due at `now` (default: the current time); what became of it."""
-    rt = runtime()
-    subscription = _subscription(rt.engine, subscription_id)
-    if subscription is None:
-        return "skipped: the subscription was turned off"
-    return post_digest(rt.engine, rt.client, rt.settings, subscription, now or datetime.now(UTC))
+    return _run(post_digest, subscription_id, now)
 
 
 def run_alert(subscription_id: int, now: datetime | None = None) -> str:
     """Job: checks the subscription's backlog alert at `now` (default: the current time); what it did."""
-    rt = runtime()
-    subscription = _subscription(rt.engine, subscription_id)
-    if subscription is None:
-        return "skipped: the subscription was turned off"
-    return check_alert(rt.engine, rt.client, rt.settings, subscription, now or datetime.now(UTC))
+    return _run(check_alert, subscription_id, now)
 
 
 def run_sla_alert(subscription_id: int, now: datetime | None = None) -> str:
     """Job: checks the subscription's SLA-risk alert at `now` (default: the current time); what it did."""
+    return _run(check_sla_alert, subscription_id, now)
+
+
+def _run(job, subscription_id: int, now: datetime | None) -> str:
+    """Runs `job(engine, client, settings, subscription, now)` for a subscription still there."""
     rt = runtime()
     subscription = _subscription(rt.engine, subscription_id)
     if subscription is None:
         return "skipped: the subscription was turned off"
-    return check_sla_alert(rt.engine, rt.client, rt.settings, subscription, now or datetime.now(UTC))
+    return job(rt.engine, rt.client, rt.settings, subscription, now or datetime.now(UTC))
 
 
 def retry_unsent(now: datetime | None = None) -> list[str]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.jobs.posting import SKIPPED, permanent, record_failure
+from bot.jobs.posting import post_alert
 from commands.alert import alert_message, decide, read_backlog
 from commands.format import format_duration
 from storage import outbox
@@ -28,21 +28,13 @@ def check_alert(
     with engine.connect() as conn:
         reading = read_backlog(conn, settings, subscription, now)
     decision = decide(outbox.alert_state(engine, subscription.id), reading, subscription.threshold or 1, now)
-    if decision is None:
-        return "quiet"
-    held = outbox.claim(engine, subscription_id=subscription.id, kind=KIND, key=decision.key, now=now)
-    if held is None:
-        return SKIPPED
-    try:
-        message = alert_message(decision, reading, subscription)
-        ts = client.chat_postMessage(channel=subscription.slack_channel, **message)["ts"]
-    except Exception as exc:  # noqa: BLE001 - recorded; the next check decides again and retries
-        result = record_failure(engine, held, subscription, exc, now)
-        if permanent(exc):  # move on, so the next alert tries again once someone fixed the channel
-            outbox.save_alert_state(engine, decision.state)
-        return result
-    outbox.mark_sent(engine, held, now, slack_ts=ts, alert_state=decision.state)
-    over = f"{reading.over} over {format_duration(reading.max_age)}"
-    result = f"{decision.kind} posted {now:%Y-%m-%d %H:%M} UTC ({over})"
-    outbox.record_result(engine, subscription.id, result)
-    return result
+    return post_alert(
+        engine,
+        client,
+        subscription,
+        decision,
+        lambda decided: alert_message(decided, reading, subscription),
+        kind=KIND,
+        now=now,
+        summary=f"{reading.over} over {format_duration(reading.max_age)}",
+    )

@@ -9,11 +9,14 @@ revoked) is never retried; anything else is, after a backoff, a few times.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
+from commands.alert import Decision
 from storage import outbox
 from storage.models import Subscription
 
@@ -69,3 +72,35 @@ def record_failure(
         )
     outbox.record_result(engine, subscription.id, text)
     return text
+
+
+def post_alert(
+    engine: Engine,
+    client: WebClient,
+    subscription: Subscription,
+    decision: Decision | None,
+    message: Callable[[Decision], dict],
+    *,
+    kind: str,
+    now: datetime,
+    summary: str,
+) -> str:
+    """Posts an alert's `decision` through the outbox (exactly once across processes) and saves the
+    alert's state with it; returns what became of it: quiet, skipped, "<kind> posted … (summary)", or the
+    failure recorded (a permanent one still moves the state on, so the next alert tries again)."""
+    if decision is None:
+        return "quiet"
+    held = outbox.claim(engine, subscription_id=subscription.id, kind=kind, key=decision.key, now=now)
+    if held is None:
+        return SKIPPED
+    try:
+        ts = client.chat_postMessage(channel=subscription.slack_channel, **message(decision))["ts"]
+    except Exception as exc:  # noqa: BLE001 - recorded; the next check decides again and retries
+        result = record_failure(engine, held, subscription, exc, now)
+        if permanent(exc):
+            outbox.save_alert_state(engine, decision.state)
+        return result
+    outbox.mark_sent(engine, held, now, slack_ts=ts, alert_state=decision.state)
+    result = f"{decision.kind} posted {now:%Y-%m-%d %H:%M} UTC ({summary})"
+    outbox.record_result(engine, subscription.id, result)
+    return result

@@ -10,7 +10,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.jobs.posting import SKIPPED, permanent, record_failure
+from bot.jobs.posting import post_alert
 from commands.sla_risk import DEFAULT_LEAD, at_risk, decide_risk, risk_message
 from storage import outbox
 from storage.models import Subscription
@@ -28,20 +28,13 @@ def check_sla_alert(
     with engine.connect() as conn:
         risks = at_risk(conn, now, channels=subscription.channel_list, lead=lead, queue=settings.sla_queue)
     decision = decide_risk(outbox.alert_state(engine, subscription.id), risks, now)
-    if decision is None:
-        return "quiet"
-    held = outbox.claim(engine, subscription_id=subscription.id, kind=KIND, key=decision.key, now=now)
-    if held is None:
-        return SKIPPED
-    try:
-        message = risk_message(risks, now, lead, decision.kind)
-        ts = client.chat_postMessage(channel=subscription.slack_channel, **message)["ts"]
-    except Exception as exc:  # noqa: BLE001 - recorded; the next check decides again and retries
-        result = record_failure(engine, held, subscription, exc, now)
-        if permanent(exc):
-            outbox.save_alert_state(engine, decision.state)
-        return result
-    outbox.mark_sent(engine, held, now, slack_ts=ts, alert_state=decision.state)
-    result = f"{decision.kind} posted {now:%Y-%m-%d %H:%M} UTC ({len(risks)} at risk)"
-    outbox.record_result(engine, subscription.id, result)
-    return result
+    return post_alert(
+        engine,
+        client,
+        subscription,
+        decision,
+        lambda decided: risk_message(risks, now, lead, decided.kind),
+        kind=KIND,
+        now=now,
+        summary=f"{len(risks)} at risk",
+    )
