@@ -21,8 +21,12 @@ class AppSecret(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
-    """A daily digest (`time`, `timezone`), a backlog alert (`threshold`, `max_age_seconds`) or an SLA-risk
+    """A digest (`time`, `timezone`), a backlog alert (`threshold`, `max_age_seconds`) or an SLA-risk
     alert (kind "sla": `max_age_seconds` is its lead time).
+
+    A digest's kind is its cadence: "digest" (daily), "digest-weekly" (`day` the weekday, 0 = Monday) or
+    "digest-monthly" (`day` the day of the month, 1-28), so each can live beside the others in one Slack
+    channel (see storage.subscriptions.DIGEST_KINDS).
 
     `channels` is a comma list of support channels ("" = all). `last_result` is what the scheduler
     last did with it (for `/kpi digest list` and for not posting twice).
@@ -35,6 +39,7 @@ class Subscription(SQLModel, table=True):
     kind: str
     slack_channel: str
     time: str | None = None  # HH:MM, local to `timezone`
+    day: int | None = None  # a weekly digest's weekday (0 = Monday), a monthly one's day of the month
     timezone: str | None = None
     channels: str = ""
     threshold: int | None = None

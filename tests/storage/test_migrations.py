@@ -23,7 +23,7 @@ from storage.models import UTCDateTime
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0009"  # the newest revision in storage/migrations/versions
+HEAD = "0010"  # the newest revision in storage/migrations/versions
 
 
 # The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).
@@ -92,6 +92,7 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
         conn.execute(text("DROP INDEX uq_rejected_event_fingerprint"))  # added by revision 0008
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN fingerprint"))
         conn.execute(text("ALTER TABLE alert_state DROP COLUMN latest_deadline"))  # added by revision 0009
+        conn.execute(text("ALTER TABLE subscription DROP COLUMN day"))  # added by revision 0010
         conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
 
     with pytest.raises(SchemaBehind, match=f"at revision 0001 and this kpibot needs {HEAD}"):
@@ -523,5 +524,38 @@ def test_revision_0009_gives_stored_conversations_exactly_the_clocks_ingestion_p
         ("c", "first", 180.0), ("c", "next", None),  # unanswered: it ends at the close, with no length
         ("c", "resolution", 600.0), ("c", "resolution", 1800.0),
     ]  # fmt: skip
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0010_adds_the_digest_day_and_its_downgrade_drops_the_weekly_and_monthly_digests(
+    new_database_url,
+):
+    """A daily digest made at 0009 keeps its row (no day); a weekly one made at 0010 goes on the way down,
+    since an older kpibot could not schedule it."""
+    engine = make_engine(new_database_url("at-0010", empty=True), create=False)
+    upgrade(engine, "0009")
+    row = "INSERT INTO subscription (kind, slack_channel, time, timezone, channels, created_by, created_at)"
+    with engine.begin() as conn:
+        conn.execute(text(row + " VALUES ('digest', 'C1', '09:00', 'UTC', '', 'U1', '2026-12-01 10:00:00')"))
+    upgrade(engine)
+    with engine.begin() as conn:
+        kept = conn.execute(text("SELECT kind, day FROM subscription")).all()
+        conn.execute(
+            text(
+                "INSERT INTO subscription (kind, slack_channel, time, timezone, channels, created_by,"
+                " created_at, day) VALUES ('digest-weekly', 'C1', '09:00', 'UTC', '', 'U1',"
+                " '2026-12-01 10:00:00', 0)"
+            )
+        )
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0009")
+    with engine.connect() as conn:
+        columns = {column["name"] for column in inspect(conn).get_columns("subscription")}
+        left = conn.execute(text("SELECT kind, slack_channel FROM subscription")).all()
+    upgrade(engine)
+
+    assert [tuple(r) for r in kept] == [("digest", None)]
+    assert "day" not in columns and [tuple(r) for r in left] == [("digest", "C1")]
     assert _differences(engine) == []
     engine.dispose()
