@@ -2,7 +2,9 @@
 
 (`/kpi intake …` is a settings command too: commands/intake.py reads it.)
 
-- `digest [here|#channel] HH:MM [Area/City] [channel…|all]`, `digest off [here|#channel]`, `digest list`
+- `digest [here|#channel] [weekly DAY|monthly N] HH:MM [Area/City] [channel…|all]`, `digest off [weekly|
+  monthly] [here|#channel]`, `digest list`: without a cadence a digest is daily, and `digest off` turns off
+  the daily one only (a weekly or monthly digest is turned off by name; commands/cadence.py)
 - `alert [backlog] [N] [age] [here|#channel] [channel…|all]`, `alert off [here|#channel]`, `alert list`
 - `alert sla [here|#channel] [lead 30m] [channel…|all]`, `alert sla off [here|#channel]`: the SLA-risk
   alert (commands/sla_risk.py), checked every minute
@@ -19,10 +21,12 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from commands.cadence import CADENCES, LAST_MONTH_DAY, WEEKDAYS
 from commands.errors import UsageError
 from commands.sla_policy import is_sla_setting
 from commands.sla_risk import DEFAULT_LEAD
 from storage.settings import Settings
+from storage.subscriptions import DIGEST_KINDS
 
 SETTINGS_WORDS = ("digest", "alert", "intake")
 _ACTIONS = ("off", "list")
@@ -35,7 +39,9 @@ _MENTION = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>")
 
 @dataclass(frozen=True)
 class SettingsRequest:
-    """One parsed settings command: `action` is "set", "off" or "list" for `kind` "digest" or "alert"."""
+    """One parsed settings command: `action` is "set", "off" or "list" for a `kind` of storage.subscriptions
+    ("digest", "digest-weekly", "digest-monthly", "alert", "sla"); `day` is a weekly digest's weekday
+    (0 = Monday) or a monthly one's day of the month."""
 
     kind: str
     action: str
@@ -45,6 +51,11 @@ class SettingsRequest:
     channels: tuple[str, ...] = ()
     threshold: int | None = None
     max_age_seconds: float | None = None
+    day: int | None = None
+
+
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DIGEST_KIND = {cadence: kind for kind, cadence in DIGEST_KINDS.items()}
 
 
 def is_settings_command(text: str) -> bool:
@@ -67,10 +78,13 @@ def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsReque
         kind, words = "sla", words[1:]
     if words and words[0].lower() in _ACTIONS:
         action, rest = words[0].lower(), words[1:]
-        target = here
+        target, named = here, kind
         for word in rest:
-            target = _target(word, here) or _fail(word, [], kind)
-        return SettingsRequest(kind, action, target if action == "off" else here)
+            if kind == "digest" and action == "off" and word.lower() in CADENCES:
+                named = _DIGEST_KIND[word.lower()]
+            else:
+                target = _target(word, here) or _fail(word, [], kind)
+        return SettingsRequest(named, action, target if action == "off" else here)
     if kind == "digest":
         return _digest(words, settings, here)
     if kind == "sla":
@@ -80,8 +94,13 @@ def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsReque
 
 def _digest(words: list[str], settings: Settings, here: str) -> SettingsRequest:
     target, time, zone, channels = here, None, None, _Channels(settings)
-    for word in words:
-        if found := _target(word, here):
+    cadence, day = "daily", None
+    rest = iter(words)
+    for word in rest:
+        if word.lower() in CADENCES:
+            cadence = word.lower()
+            day = _day(cadence, next(rest, None)) if cadence != "daily" else None
+        elif found := _target(word, here):
             target = found
         elif clock := _TIME.fullmatch(word):
             time = f"{int(clock.group(1)):02d}:{clock.group(2)}"
@@ -92,10 +111,46 @@ def _digest(words: list[str], settings: Settings, here: str) -> SettingsRequest:
         elif not channels.take(word):
             _fail(word, channels.words, "digest")
     if time is None:
+        example = {"daily": "", "weekly": "weekly mon ", "monthly": "monthly 1 "}[cadence] + "09:00"
+        name = "a digest" if cadence == "daily" else f"a {cadence} digest"
         raise UsageError(
-            "a digest needs a time of day, like `/kpi digest here 09:00 Europe/Paris`", ["digest here 09:00"]
+            f"{name} needs a time of day, like `/kpi digest here {example} Europe/Paris`",
+            [f"digest here {example}"],
         )
-    return SettingsRequest("digest", "set", target, time=time, timezone=zone, channels=channels.chosen())
+    return SettingsRequest(
+        _DIGEST_KIND[cadence], "set", target, time=time, timezone=zone, channels=channels.chosen(), day=day
+    )
+
+
+def _day(cadence: str, word: str | None) -> int:
+    """The weekday (0 = Monday) after `weekly`, or the day of the month (1-28) after `monthly`."""
+    if cadence == "weekly":
+        if word is None or _TIME.fullmatch(word):
+            raise UsageError(
+                "a weekly digest needs a day of the week, like `/kpi digest here weekly mon 09:00`"
+            )
+        # `mon`, `Monday`, `tues`: at least the three letters of WEEKDAYS
+        found = [
+            n for n, name in enumerate(_WEEKDAY_NAMES) if len(word) >= 3 and name.startswith(word.lower())
+        ]
+        if not found:
+            raise UsageError(
+                f"`{word}` is not a day of the week: use {', '.join(WEEKDAYS[:-1])} or {WEEKDAYS[-1]}, "
+                "like `/kpi digest here weekly mon 09:00`"
+            )
+        return found[0]
+    if word is None or not word.isdigit() or _TIME.fullmatch(word):
+        raise UsageError(
+            f"a monthly digest needs a day of the month from 1 to {LAST_MONTH_DAY}, "
+            "like `/kpi digest here monthly 1 09:00`"
+        )
+    day = int(word)
+    if not 1 <= day <= LAST_MONTH_DAY:
+        raise UsageError(
+            f"`{word}`: a monthly digest runs on a day from 1 to {LAST_MONTH_DAY}, so that it comes every "
+            "month (February has 28 days); `monthly 1` covers the month just ended"
+        )
+    return day
 
 
 def _alert(words: list[str], settings: Settings, here: str) -> SettingsRequest:
@@ -196,7 +251,7 @@ def _fail(word: str, channel_words, kind: str):
         "all",
         "off",
         "list",
-        *(("backlog", "sla", "lead") if kind == "alert" else ()),
+        *(("backlog", "sla", "lead") if kind == "alert" else CADENCES if kind == "digest" else ()),
     ]
     close = difflib.get_close_matches(word.lower(), known, n=3)
     hint = f" — did you mean `{close[0]}`?" if close else ""

@@ -2,7 +2,8 @@
 channel.
 
 Slash commands store them here; the scheduler reads them. One of each kind per Slack channel:
-asking again in the same channel replaces the earlier one (a new time, a new scope).
+asking again in the same channel replaces the earlier one (a new time, a new scope). A digest's kind is
+its cadence, so a channel may have a daily, a weekly and a monthly digest at once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from sqlmodel import Session, select
 
 from storage.models import Subscription
 
-KINDS = ("digest", "alert", "sla")  # sla: the SLA-risk alert, `max_age_seconds` its lead time
+# digest kind -> cadence (commands.cadence); `day` is the weekly digest's weekday or monthly one's day
+DIGEST_KINDS = {"digest": "daily", "digest-weekly": "weekly", "digest-monthly": "monthly"}
+KINDS = (*DIGEST_KINDS, "alert", "sla")  # sla: the SLA-risk alert, `max_age_seconds` its lead time
 
 
 def add_subscription(session: Session, subscription: Subscription) -> Subscription:
@@ -25,7 +28,7 @@ def add_subscription(session: Session, subscription: Subscription) -> Subscripti
         )
     ).first()
     if earlier is not None:
-        for name in ("time", "timezone", "channels", "threshold", "max_age_seconds", "created_by"):
+        for name in ("time", "day", "timezone", "channels", "threshold", "max_age_seconds", "created_by"):
             setattr(earlier, name, getattr(subscription, name))
         earlier.created_at = subscription.created_at
         earlier.last_result = None

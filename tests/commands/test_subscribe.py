@@ -80,3 +80,57 @@ def test_unreadable_settings_commands_say_what_is_wrong(settings, text, message)
         parse(text, settings)
 
     assert raised.value.message.startswith(message)
+
+
+def test_weekly_and_monthly_digests_read_their_day(settings):
+    assert parse("digest here weekly mon 09:00 Europe/Paris x", settings) == SettingsRequest(
+        "digest-weekly", "set", "C1", time="09:00", timezone="Europe/Paris", channels=("twitter",), day=0
+    )
+    assert parse("digest weekly Friday 17:30", settings).day == 4
+    assert parse("digest <#C7> monthly 28 8:00", settings) == SettingsRequest(
+        "digest-monthly", "set", "C7", time="08:00", day=28
+    )
+    assert parse("digest here daily 09:00", settings) == SettingsRequest("digest", "set", "C1", time="09:00")
+
+
+def test_off_names_the_cadence_and_without_one_turns_off_the_daily_digest(settings):
+    assert parse("digest off weekly here", settings) == SettingsRequest("digest-weekly", "off", "C1")
+    assert parse("digest off <#C7> monthly", settings) == SettingsRequest("digest-monthly", "off", "C7")
+    assert parse("digest off here", settings) == SettingsRequest("digest", "off", "C1")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "digest here weekly funday 09:00",
+            "`funday` is not a day of the week: use mon, tue, wed, thu, fri, sat or sun",
+        ),
+        ("digest here weekly 09:00", "a weekly digest needs a day of the week, like"),
+        ("digest here weekly", "a weekly digest needs a day of the week, like"),
+        ("digest here weekly mo 09:00", "`mo` is not a day of the week"),
+        (
+            "digest here monthly 31 09:00",
+            "`31`: a monthly digest runs on a day from 1 to 28, so that it comes every month (February has"
+            " 28 days)",
+        ),
+        ("digest here monthly 29 09:00", "`29`: a monthly digest runs on a day from 1 to 28"),
+        ("digest here monthly 0 09:00", "`0`: a monthly digest runs on a day from 1 to 28"),
+        ("digest here monthly first 09:00", "a monthly digest needs a day of the month from 1 to 28"),
+        ("digest here monthly 09:00", "a monthly digest needs a day of the month from 1 to 28"),
+        (
+            "digest here weekly mon",
+            "a weekly digest needs a time of day, like `/kpi digest here weekly mon 09:00",
+        ),
+        (
+            "digest here monthly 1",
+            "a monthly digest needs a time of day, like `/kpi digest here monthly 1 09:00",
+        ),
+        ("digest here weekyl mon 09:00", "unknown word `weekyl` in `/kpi digest` — did you mean `weekly`?"),
+    ],
+)
+def test_unreadable_cadences_say_what_is_wrong(settings, text, message):
+    with pytest.raises(UsageError) as raised:
+        parse(text, settings)
+
+    assert raised.value.message.startswith(message)
