@@ -81,6 +81,7 @@ class BusinessHours(BaseModel):
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")  # a Slack user id: U0123ABCD (W… on Enterprise Grid)
 
 
 def parse_duration(value: Any) -> float | None:
@@ -184,6 +185,8 @@ class Settings(BaseSettings):
         64, ge=1, validation_alias=AliasChoices("KPIBOT_WEBHOOK_MAX_PENDING", "webhook_max_pending")
     )
     intake_channels: dict[str, str] = Field(default_factory=dict)
+    # Who each Slack user is among the events' agents, for `/kpi me` (Slack user id -> agent id)
+    agents: dict[str, str] = Field(default_factory=dict)
     intake_reaction: str = "white_check_mark"
     # Several `kpibot serve` on one PostgreSQL database: how often a standby asks for the scheduler.
     leader_retry_seconds: float = Field(
@@ -204,6 +207,21 @@ class Settings(BaseSettings):
         return {
             ("" if key.strip().lower() == "default" else key.strip().lower()): v for key, v in value.items()
         }
+
+    @field_validator("agents", mode="after")
+    @classmethod
+    def _slack_users(cls, value: dict[str, str]) -> dict[str, str]:
+        """`agents:` maps Slack user ids (U…/W…) to agent ids as the events name them: a key that is not a
+        user id, or an empty or over-long agent id, is a typo that would leave someone unmatched."""
+        mapped = {}
+        for user, agent in value.items():
+            user, agent = user.strip(), agent.strip()
+            if not _SLACK_USER.fullmatch(user):
+                raise ValueError(f"agents: {user!r} is not a Slack user id (U0123ABCD)")
+            if not agent or len(agent) > 256:
+                raise ValueError(f"agents: {user}'s agent id must be 1-256 characters")
+            mapped[user] = agent
+        return mapped
 
     @field_validator("event_time_min")
     @classmethod

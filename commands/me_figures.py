@@ -1,0 +1,124 @@
+"""What `/kpi me` reads: each agent's figures over a period, and the conversations waiting on one agent.
+
+The figures are those of the team report (commands/kpis/team.py: replies, resolutions) and, per agent,
+the first responses and CSAT answers, read from the KPI cache's own declarations (`MEASURES`) with the
+owner each declares: a first response is the first responder's; a CSAT answer is credited like a
+resolution, to its conversation's owner (the assignee, else whoever answered first). Reads for one agent
+or per agent never come from the cache (its slots are per channel, not per agent): docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from commands.kpis import team
+from commands.kpis.outcome import SATISFIED
+from commands.query import Query
+from commands.stats import ratio
+from storage.db import raw_rows
+from storage.kpi_cache import Sample
+from storage.kpi_cache.measures import MEASURES, OWNER, WAIT_KINDS, K, Measure, V
+from storage.models import Conversation, SlaClock
+from storage.planner import on_channels
+
+C = Conversation.__table__.c
+WAITING_SHOWN = 10
+# The csat measure is not credited to agents in the cache; here it is, through its conversation.
+_CSAT = replace(MEASURES["csat"], owner=OWNER, join=(Conversation.__table__, V.conversation_id == C.id))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A conversation assigned to the agent whose customer waits for a reply: since when, and for how long
+    at the instant asked (calendar seconds)."""
+
+    conversation: str  # the id the events gave it
+    channel: str
+    since: datetime
+    age: float
+    link: str | None
+
+
+def figures(conn: Connection, query: Query) -> dict[str, dict[str, Any]]:
+    """Per agent active in the query's period (the team report's agents), or only `query.agent` when set:
+    first_responses, frt_mean, frt_median, replies, resolutions, csat (0-1, None without answers) and
+    csat_responses. An agent with CSAT answers but no activity is listed only when asked for by name."""
+    q = query.until_now()
+    report = team.agents(conn, q)["rows"]
+    found: dict[str, dict[str, Any]] = {
+        row["agent"]: {"name": row["name"], "replies": row["replies"], "resolutions": row["resolutions"]}
+        for row in report
+    }
+    if q.agent is not None and q.agent not in found:
+        found[q.agent] = {"name": None, "replies": 0, "resolutions": 0}
+    first = _by_owner(conn, MEASURES["frt"], q)
+    answers = _by_owner(conn, _CSAT, q)
+    for agent, one in found.items():
+        stats = Sample(first.get(agent, np.empty(0)), math.fsum(first.get(agent, ()))).summary()
+        scores = answers.get(agent, np.empty(0))
+        one.update(
+            first_responses=stats["count"],
+            frt_mean=stats["mean"],
+            frt_median=stats["median"],
+            csat=ratio(int(np.count_nonzero(scores >= SATISFIED)), scores.size),
+            csat_responses=int(scores.size),
+        )
+    return found
+
+
+def waiting_on(
+    conn: Connection, agent: str, now: datetime, channels: tuple[str, ...], limit: int = WAITING_SHOWN
+) -> list[Waiting]:
+    """The conversations assigned to `agent` whose customer was waiting for a reply at `now` (a first or
+    next wait started before it and not ended by then), oldest wait first, at most `limit`.
+
+    Each kind is read in start order from the running clocks' queue index and stops at `limit` of the
+    agent's; waits that ended after `now` (asked as of a past instant) come from the ended clocks' index.
+    """
+    columns = (K.conversation_id, K.start_at, C.channel, C.external_id, C.link)
+    mine = (C.agent == agent, K.start_at < now, on_channels(K.channel, channels))
+    joined = select(*columns).join_from(SlaClock.__table__, Conversation.__table__, K.conversation_id == C.id)
+    rows = []
+    for kind in WAIT_KINDS:
+        running = joined.where(K.kind == kind, K.end_at.is_(None), C.resolved.is_(False), *mine)
+        rows += conn.execute(running.order_by(K.start_at).limit(limit)).all()
+    ended_later = joined.where(K.kind.in_(WAIT_KINDS), K.end_at > now, *mine)
+    rows += conn.execute(ended_later.order_by(K.start_at).limit(limit)).all()
+    oldest: dict[int, tuple] = {}
+    for row in sorted(rows, key=lambda row: (row.start_at, row.conversation_id)):
+        oldest.setdefault(row.conversation_id, row)  # one line per conversation, at its oldest wait
+    return [
+        Waiting(row.external_id, row.channel, row.start_at, (now - row.start_at).total_seconds(), row.link)
+        for row in list(oldest.values())[:limit]
+    ]
+
+
+def _by_owner(conn: Connection, measure: Measure, q: Query) -> dict[str, np.ndarray]:
+    """The measure's values over the query per agent it credits (only `q.agent`'s when set), compiled
+    from its declaration like every cache read (storage.kpi_cache.tables)."""
+    where = [
+        measure.at >= q.start,
+        measure.at < q.end,
+        *measure.where,
+        on_channels(measure.channel, q.channels),
+        measure.owner.is_not(None),
+    ]
+    if measure.as_of is not None:
+        where.append(measure.as_of < q.now)
+    if q.agent is not None:
+        where.append(measure.owner == q.agent)
+    statement = select(measure.owner, measure.value).where(*where)
+    if measure.join is not None:
+        statement = statement.select_from(measure.at.table.join(*measure.join))
+    values: dict[str, list[float]] = defaultdict(list)
+    for agent, value in raw_rows(conn, statement):
+        values[agent].append(value)
+    return {agent: np.asarray(found, dtype=np.float64) for agent, found in values.items()}
