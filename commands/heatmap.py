@@ -1,0 +1,218 @@
+"""`/kpi heatmap [metric] [channel…] [period]`: when the work arrives, as an hour-of-day x weekday grid in
+the workspace time zone (docs/metrics.md#heatmap).
+
+Two metrics, read from the same declarations as the KPIs (storage.kpi_cache.measures), so a heatmap's
+total is the KPI's figure over the same period:
+- `volume` (the default): inbound customer messages, as the volume KPI counts them, by when they arrived;
+- `frt`: the median first response time of the first responses sent in each hour (the event-time rule
+  of the frt KPI: a conversation counts where its first human reply happened), with their number.
+
+Every timestamp is placed by its own local hour: the period is cut where the local hour changes (each
+local hour of a day where clocks go back is its own range; the skipped hour of a spring change has none),
+and each range is read from the tables as one slice of the time index (storage.range_reads). The cut is
+found on UTC quarter hours, which every zone's offset has been a multiple of since 1979 (Asia/Kolkata
++5:30, Asia/Kathmandu +5:45 included). The default period is 30 days: a week shows each weekday once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from commands.errors import UsageError
+from commands.parse import parse_command
+from commands.periods import Period, is_period_word
+from storage.kpi_cache import MEASURES
+from storage.kpi_cache.sample import Sample
+from storage.range_reads import counts_in_ranges, values_in_ranges
+from storage.settings import Settings
+
+WORD = "heatmap"
+METRICS = {"volume": "inbound messages", "frt": "median first response"}
+DEFAULT_METRIC = "volume"
+DEFAULT_PERIOD = "30d"
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_QUARTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class HeatmapRequest:
+    """One heatmap question: the metric (volume or frt), channels (() = all), the period, where shown."""
+
+    metric: str
+    channels: tuple[str, ...]
+    period: Period
+    period_word: str
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One hour of one weekday: its count (messages, or first responses) and the value drawn (the count,
+    or the median first response in seconds; None without any)."""
+
+    weekday: int  # 0 = Monday
+    hour: int
+    count: int
+    value: float | None
+
+    @property
+    def label(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {hour_span(self.hour)}"
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """The grid of one metric over a period: `counts[weekday][hour]` and `values[weekday][hour]` (7 x 24,
+    Monday first, local hours of `tz`)."""
+
+    metric: str
+    channels: tuple[str, ...]
+    period: Period
+    tz: str
+    counts: tuple[tuple[int, ...], ...]
+    values: tuple[tuple[float | None, ...], ...]
+    by_weekday: tuple[int, ...] = field(init=False)
+    by_hour: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_weekday", tuple(sum(row) for row in self.counts))
+        object.__setattr__(self, "by_hour", tuple(sum(row[h] for row in self.counts) for h in range(24)))
+
+    @property
+    def total(self) -> int:
+        """Messages (volume) or first responses (frt) over the whole grid."""
+        return sum(self.by_weekday)
+
+    @property
+    def unit(self) -> str:
+        """What a count counts, in words."""
+        return "messages" if self.metric == "volume" else "first responses"
+
+    def cells(self) -> list[Cell]:
+        """Every cell, Monday 00:00 first."""
+        return [Cell(d, h, self.counts[d][h], self.values[d][h]) for d in range(7) for h in range(24)]
+
+    def busiest(self) -> Cell | None:
+        """The cell with the most messages (or first responses); the earliest in the week on a tie."""
+        return max(self.cells(), key=lambda cell: cell.count) if self.total else None
+
+    def slowest(self) -> Cell | None:
+        """For frt: the cell with the longest median first response (None for volume or without any)."""
+        timed = [cell for cell in self.cells() if cell.value is not None]
+        return max(timed, key=lambda cell: cell.value) if self.metric == "frt" and timed else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The heatmap as data: 7 x 24 lists (Monday first; frt medians in seconds, null where empty)."""
+        return {
+            "heatmap": self.metric,
+            "metric": METRICS[self.metric],
+            "period": {
+                "label": self.period.label,
+                "start": self.period.start.isoformat(),
+                "end": self.period.end.isoformat(),
+            },
+            "channels": list(self.channels),
+            "tz": self.tz,
+            "weekdays": list(WEEKDAYS),
+            "hours": list(range(24)),
+            "grid": [list(row) for row in self.values],
+            "counts": [list(row) for row in self.counts],
+            "by_weekday": list(self.by_weekday),
+            "by_hour": list(self.by_hour),
+            "total": self.total,
+        }
+
+
+def is_heatmap(text: str) -> bool:
+    """True when a command's first word asks for the heatmap."""
+    words = text.split()
+    return bool(words) and words[0].lower() == WORD
+
+
+def parse_heatmap(text: str, settings: Settings, now: datetime) -> HeatmapRequest | None:
+    """The heatmap a command line asks for (the words after `heatmap`, read by the /kpi grammar), None
+    when it asks for help. Raises UsageError for another metric, a breakdown or `bh`."""
+    words = text.split()
+    if words and words[0].lower() == WORD:
+        words = words[1:]
+    typed = " ".join(words)
+    if not any(is_period_word(word) for word in re.split(r"[\s,]+", typed) if word):
+        typed = f"{typed} {DEFAULT_PERIOD}"
+    request = parse_command(typed, settings, now, default_metric=DEFAULT_METRIC)
+    if request.metric == "help":
+        return None
+    if request.metric not in METRICS:
+        raise UsageError(
+            f"a heatmap shows `volume` (inbound messages) or `frt` (median first response), "
+            f"not `{request.metric}`",
+            [f"{WORD} {metric}" for metric in METRICS],
+        )
+    if request.by is not None:
+        raise UsageError(f"a heatmap has no breakdown: ask without `by {request.by}`")
+    if request.business_hours:
+        raise UsageError("a heatmap shows every hour: ask without `bh`")
+    return HeatmapRequest(
+        request.metric, request.channels, request.period, request.period_word, request.public
+    )
+
+
+def compute_heatmap(conn: Connection, request: HeatmapRequest, settings: Settings, now: datetime) -> Heatmap:
+    """The request's grid: each local hour of the period up to `now`, counted (or its first responses'
+    median taken) in its weekday and hour."""
+    tz = settings.zone
+    end = min(request.period.end, now)
+    ranges = local_hours(request.period.start, end, tz)
+    counts = np.zeros((7, 24), dtype=np.int64)
+    values: list[list[float | None]] = [[None] * 24 for _ in range(7)]
+    if request.metric == "volume":
+        for cell, n in counts_in_ranges(conn, MEASURES["inbound"], ranges, request.channels).items():
+            counts[divmod(cell, 24)] = n
+        values = [[int(n) for n in row] for row in counts]
+    else:
+        for cell, found in values_in_ranges(conn, MEASURES["frt"], ranges, request.channels).items():
+            weekday, hour = divmod(cell, 24)
+            counts[weekday, hour] = len(found)
+            values[weekday][hour] = Sample(found, float(found.sum())).percentiles(0.5)[0]
+    return Heatmap(
+        request.metric,
+        request.channels,
+        request.period,
+        settings.tz,
+        tuple(tuple(int(n) for n in row) for row in counts),
+        tuple(tuple(row) for row in values),
+    )
+
+
+def local_hours(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[int, datetime, datetime]]:
+    """`[start, end)` cut where the local hour in `tz` changes: (cell, from, to) with cell = weekday x 24
+    + local hour, the ranges one after another."""
+    ranges: list[tuple[int, datetime, datetime]] = []
+    moment = start.astimezone(UTC)
+    while moment < end:
+        local = moment.astimezone(tz)
+        cell = local.weekday() * 24 + local.hour
+        following = min(_next_quarter(moment), end)
+        if ranges and ranges[-1][0] == cell:  # the same local hour goes on (or is lived again: same cell)
+            ranges[-1] = (cell, ranges[-1][1], following)
+        else:
+            ranges.append((cell, moment, following))
+        moment = following
+    return ranges
+
+
+def hour_span(hour: int) -> str:
+    """An hour of the day as the span it covers: `10:00–11:00`."""
+    return f"{hour:02d}:00–{(hour + 1) % 24:02d}:00"
+
+
+def _next_quarter(moment: datetime) -> datetime:
+    floored = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+    return floored + _QUARTER

@@ -1,0 +1,126 @@
+"""How a Heatmap reads: its title, the rush-hours summary, a text grid (the terminal, and a code block in
+Slack) and the Block Kit message. The PNG is commands.heatmap_chart; JSON is Heatmap.to_json.
+
+The text grid has a row per weekday (Monday first) and two characters per local hour, shaded in four
+equal steps of the largest cell (darker: more messages, or a slower median); `·` marks an hour without
+any. Each row ends with the weekday's total.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from commands.format import format_duration
+from commands.heatmap import DAY_NAMES, METRICS, WEEKDAYS, Heatmap, hour_span
+from commands.slack_text import inline
+
+SHADES = "░▒▓█"
+EMPTY = " ·"
+TITLES = {"volume": "Inbound messages", "frt": "Median first response"}
+EMPTY_NOTES = {
+    "volume": "no inbound customer messages in this period",
+    "frt": "no first responses in this period",
+}
+
+
+def heatmap_title(heatmap: Heatmap) -> str:
+    """`Inbound messages by hour and weekday · twitter · last 30 days · Europe/Paris` (plain text)."""
+    channels = ", ".join(heatmap.channels) if heatmap.channels else "all channels"
+    return (
+        f"{TITLES[heatmap.metric]} by hour and weekday · {channels} · {heatmap.period.label} · {heatmap.tz}"
+    )
+
+
+def summary_lines(heatmap: Heatmap) -> list[str]:
+    """The rush hours a support lead asks for, plain text: the busiest hour of the week, the busiest day
+    and hour of day, the total; for frt also the slowest hour. One line saying so when the grid is empty."""
+    busiest = heatmap.busiest()
+    if busiest is None:
+        return [EMPTY_NOTES[heatmap.metric]]
+    unit = heatmap.unit
+    day = max(range(7), key=lambda d: heatmap.by_weekday[d])
+    hour = max(range(24), key=lambda h: heatmap.by_hour[h])
+    lines = [f"busiest: {busiest.label}, {busiest.count:,} {unit}"]
+    if heatmap.metric == "frt":
+        lines[0] += f" (median {format_duration(busiest.value)})"
+        slowest = heatmap.slowest()
+        if slowest is not None:
+            lines.insert(
+                0,
+                f"slowest: {slowest.label}, median {format_duration(slowest.value)} "
+                f"({slowest.count:,} {'first response' if slowest.count == 1 else unit})",
+            )
+    lines.append(
+        f"busiest day: {DAY_NAMES[day]}, {heatmap.by_weekday[day]:,} {unit} · "
+        f"busiest hour: {hour_span(hour)}, {heatmap.by_hour[hour]:,} {unit}"
+    )
+    lines.append(f"total: {heatmap.total:,} {unit}")
+    return lines
+
+
+def heatmap_grid(heatmap: Heatmap) -> str:
+    """The grid as plain text: hour labels, a row per weekday with its total, and the legend."""
+    top = _top(heatmap)
+    header = "    " + "".join(f"{hour:<6d}" for hour in range(0, 24, 3))
+    rows = [header.rstrip()]
+    for day, name in enumerate(WEEKDAYS):
+        cells = "".join(
+            _cell(heatmap.values[day][hour], heatmap.counts[day][hour], top) for hour in range(24)
+        )
+        rows.append(f"{name} {cells} {heatmap.by_weekday[day]:>7,}")
+    rows.append(_legend(heatmap, top))
+    return "\n".join(rows)
+
+
+def heatmap_text(heatmap: Heatmap) -> str:
+    """The terminal's answer: title, grid and summary (the summary alone when the grid is empty)."""
+    parts = [heatmap_title(heatmap), ""]
+    if heatmap.total:
+        parts += [heatmap_grid(heatmap), ""]
+    return "\n".join(parts + summary_lines(heatmap))
+
+
+def heatmap_message(heatmap: Heatmap, *, note: str | None = None) -> dict[str, Any]:
+    """The Block Kit answer: header, the scope, the summary, the grid in a code block and `note` (where
+    the image went, or why it did not) as context."""
+    channels = inline(", ".join(heatmap.channels)) if heatmap.channels else "all channels"
+    scope = f"{heatmap.period.label} · {channels} · local hours of {inline(heatmap.tz)}"
+    summary = "\n".join(inline(line) for line in summary_lines(heatmap))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Heatmap: {TITLES[heatmap.metric]}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": scope}]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+    ]
+    if heatmap.total:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{heatmap_grid(heatmap)}```"}}
+        )
+    if note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+    return {"text": f"Heatmap: {METRICS[heatmap.metric]} · {summary_lines(heatmap)[0]}", "blocks": blocks}
+
+
+def _top(heatmap: Heatmap) -> float:
+    return max((value for row in heatmap.values for value in row if value), default=0)
+
+
+def _cell(value: float | None, count: int, top: float) -> str:
+    if not count or value is None:
+        return EMPTY
+    return SHADES[_level(value, top) if top else 0] * 2
+
+
+def _level(value: float, top: float) -> int:
+    """0-3: the quarter of the largest value `value` falls in (its upper bound included)."""
+    return max(0, min(3, math.ceil(value / top * 4) - 1))
+
+
+def _legend(heatmap: Heatmap, top: float) -> str:
+    def bound(step: int) -> str:
+        limit = top * step / 4
+        return format_duration(limit) if heatmap.metric == "frt" else f"{math.floor(limit):,}"
+
+    steps = "  ".join(f"{SHADES[step - 1]} ≤{bound(step)}" for step in range(1, 5))
+    what = "median first response" if heatmap.metric == "frt" else "messages in the hour, whole period"
+    return f"{EMPTY.strip()} none  {steps}  ({what})"
