@@ -53,11 +53,13 @@ PRIVATE = (
 
 @dataclass(frozen=True)
 class MeRequest:
-    """`/kpi me` as asked: channels (() = all) and period."""
+    """`/kpi me` as asked: channels (() = all) and period; `public` was asked, which `me` refuses (PRIVATE)
+    with this short reason rather than the help."""
 
     channels: tuple[str, ...]
     period: Period
     period_word: str
+    public: bool = False
     metric: str = WORD  # what the command metrics call it
 
 
@@ -126,18 +128,16 @@ def is_me(text: str) -> bool:
 
 def parse_me(text: str, settings: Settings, now: datetime) -> MeRequest:
     """The channels and period of `me [channel…] [period]` (the KPI grammar's words); raises UsageError for
-    a metric, a breakdown, `bh` or `public`, which `me` does not take."""
+    a metric, a breakdown or `bh`, which `me` does not take."""
     rest = text.split(None, 1)[1] if len(text.split()) > 1 else ""
     request = parse_command(rest, settings, now)
-    if request.public:
-        raise UsageError(PRIVATE)
     if request.metric == "help":
         raise UsageError("`me [channel…] [period]` shows your own numbers beside the team's median")
     if request.metric != "scorecard":
         raise UsageError(f"`me` shows all your numbers at once: ask `me` without `{request.metric}`")
     if request.by is not None or request.business_hours:
         raise UsageError("`me` takes channels and a period only, e.g. `me twitter 30d`")
-    return MeRequest(request.channels, request.period, request.period_word)
+    return MeRequest(request.channels, request.period, request.period_word, request.public)
 
 
 def resolve_agent(conn: Connection, settings: Settings, slack_user_id: str) -> str | None:
