@@ -32,7 +32,8 @@ BOT_SCOPES = {
     "channels:read": "conversations.info: whether the bot is in the public channel a digest or alert goes to",
     "groups:read": "conversations.info for private channels",
     "chat:write": "chat.postMessage: digests and backlog alerts posted in the subscribed channels",
-    "files:write": "files.getUploadURLExternal/completeUploadExternal: the digest chart, in its thread",
+    "files:write": "files.getUploadURLExternal/completeUploadExternal: the digest chart, the heatmap image",
+    "im:write": "conversations.open: the direct message a /kpi heatmap image is sent to",
     "channels:history": "message events from public intake channels (a top-level post opens a conversation)",
     "groups:history": "message events from private intake channels",
     "reactions:read": "reaction_added/removed in intake channels: the resolve reaction",
@@ -54,6 +55,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
+    "conversations.open": ("im:write",),
 }
 
 

@@ -117,10 +117,7 @@ def _level(value: float, top: float) -> int:
 
 
 def _legend(heatmap: Heatmap, top: float) -> str:
-    def bound(step: int) -> str:
-        limit = top * step / 4
-        return format_duration(limit) if heatmap.metric == "frt" else f"{math.floor(limit):,}"
-
-    steps = "  ".join(f"{SHADES[step - 1]} ≤{bound(step)}" for step in range(1, 5))
-    what = "median first response" if heatmap.metric == "frt" else "messages in the hour, whole period"
-    return f"{EMPTY.strip()} none  {steps}  ({what})"
+    if heatmap.metric == "frt":
+        return f"{EMPTY.strip()} none  {SHADES} quarters up to a {format_duration(top)} median first response"
+    most = f"{math.floor(top):,}"
+    return f"{EMPTY.strip()} none  {SHADES} quarters up to {most} messages in the hour (whole period)"

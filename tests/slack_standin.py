@@ -368,6 +368,10 @@ class SlackStandIn:
         self._channels.setdefault(channel_id, {"name": channel_id.lower()})["is_member"] = True
         return self._api_conversations_info(p)
 
+    def _api_conversations_open(self, p):
+        user_ids = str(p.get("users", ""))
+        return {"ok": True, "channel": {"id": "D" + user_ids.replace(",", "").upper(), "is_im": True}}
+
     def _api_files_getUploadURLExternal(self, p):
         file_id = f"F{next(self._ids):05d}"
         self._files[file_id] = {

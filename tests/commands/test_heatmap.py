@@ -191,7 +191,7 @@ def test_the_text_grid_shades_each_hour_in_quarters_of_the_busiest(settings):
     # 4 of 4 -> █ (top quarter), 1 -> ░ (first quarter), 2 -> ▒ (second); empty hours read " ·"
     assert lines[1] == "Mon " + " ·" * 10 + "██░░" + " ·" * 12 + "       5"
     assert lines[2] == "Tue " + " ·" * 3 + "▒▒" + " ·" * 20 + "       2"
-    assert lines[-1] == "· none  ░ ≤1  ▒ ≤2  ▓ ≤3  █ ≤4  (messages in the hour, whole period)"
+    assert lines[-1] == "· none  ░▒▓█ quarters up to 4 messages in the hour (whole period)"
 
 
 def test_parse_reads_the_kpi_grammar_with_a_30_day_default(settings):
