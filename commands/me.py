@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from commands.errors import UsageError
 from commands.format import COUNT, FRACTION, SECONDS
-from commands.me_figures import Waiting, figures, waiting_on
+from commands.me_figures import C, Waiting, figures, waiting_on
 from commands.parse import parse_command
 from commands.periods import Period
 from commands.query import Query
@@ -146,9 +146,22 @@ def resolve_agent(conn: Connection, settings: Settings, slack_user_id: str) -> s
     mapped = settings.agents.get(slack_user_id)
     if mapped is not None:
         return mapped
-    # No index leads with the author: an unknown id reads the messages' index through (docs/performance.md)
-    replied = select(M.id).where(*HUMAN_REPLY, M.author_id == slack_user_id).limit(1)
-    return slack_user_id if conn.execute(replied).first() is not None else None
+    return slack_user_id if _replied_as(conn, slack_user_id) else None
+
+
+def is_known_agent(conn: Connection, settings: Settings, agent: str) -> bool:
+    """Whether `agent` is an agent id at all: in the `agents:` map, the author of a human reply, or the
+    assignee of a conversation. (An agent id unknown here is a typo, not an agent without activity.)"""
+    if agent in settings.agents.values() or _replied_as(conn, agent):
+        return True
+    return conn.execute(select(C.id).where(C.agent == agent).limit(1)).first() is not None
+
+
+def _replied_as(conn: Connection, author: str) -> bool:
+    """Whether a human reply was written under the author id `author`. No index leads with the author, so
+    an unknown id reads the messages' index through (docs/performance.md, "/kpi me")."""
+    replied = select(M.id).where(*HUMAN_REPLY, M.author_id == author).limit(1)
+    return conn.execute(replied).first() is not None
 
 
 def build_me(

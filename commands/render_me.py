@@ -89,7 +89,7 @@ def _scope(report: MeReport, escape) -> str:
 
 def _footnote(report: MeReport) -> str:
     return (
-        f"Team median over the {report.team_agents} agents active in {report.period.label}; previous: "
+        f"Team median: over the {report.team_agents} agents active in this period. Previous period: "
         f"{report.previous_period.label}."
     )
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from bot.cli import heatmap
 from bot.cli.context import (
     EXIT_USAGE,
     at_moment,
@@ -36,13 +37,21 @@ def kpi(
     words: list[str] = typer.Argument(None, help="What to ask, as in Slack: `frt twitter 30d by channel`."),
     at: str = typer.Option(None, "--at", help="Answer as of this ISO-8601 time (default: now)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (durations in seconds)."),
+    out: str = typer.Option(None, "--out", help=heatmap.OUT_HELP, show_default=False),
     db: str = db_option(),
 ) -> None:
-    """Show a KPI (or the scorecard) for a period, vs the previous period and the benchmark.
+    """Show a KPI (or the scorecard) for a period, vs the previous period and the benchmark; `kpibot kpi
+    heatmap [volume|frt] [channel…] [period] [--out FILE.png]` shows the hour x weekday grid.
 
     `kpibot kpi help` lists the metrics, periods and channels it knows.
     """
-    answer_question(" ".join(words or []), at=at, as_json=as_json, db=db)
+    text = " ".join(words or [])
+    if text.lower().split()[:1] == ["heatmap"]:
+        heatmap.answer_heatmap(text, at=at, as_json=as_json, out=out, db=db)
+        return
+    if out is not None:
+        fail("--out writes the heatmap image: use it with `kpibot kpi heatmap …`")
+    answer_question(text, at=at, as_json=as_json, db=db)
 
 
 def _twin(metric: str, slash: str):
@@ -72,6 +81,8 @@ def answer_question(text: str, *, at: str | None, as_json: bool, db: str | None)
     if is_settings_command(text):
         kind = text.split()[0].lower()
         fail(f"in the terminal, {kind} settings have their own command: `kpibot {kind} --help`")
+    if text.lower().split()[:1] == ["me"]:
+        fail("in the terminal, name the agent: `kpibot me --agent AGENT_ID [channel…] [period]`")
     try:
         request = parse_command(text, settings, now)
         if request.metric == "help":
