@@ -6,7 +6,7 @@ makes late and out-of-order delivery harmless.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 RESOLVED_STATUSES = frozenset({"resolved", "closed"})
@@ -78,6 +78,12 @@ class WaitSpan:
     end: datetime | None
     agent: str | None
     stopped: bool = False
+    reopened_from: datetime | None = None  # a resolution clock a reopening started: when it was resolved
+
+    @property
+    def reopen_gap(self) -> float | None:
+        """Seconds from the resolution a reopening undid to the reopening (None for other clocks)."""
+        return None if self.reopened_from is None else (self.start - self.reopened_from).total_seconds()
 
     @property
     def seconds(self) -> float | None:
@@ -191,14 +197,16 @@ def _apply_status(p: Projection, step: Step) -> None:
         p.resolved = True
         clock = p.resolutions[-1]
         if clock.end is None:
-            p.resolutions[-1] = WaitSpan(clock.start, step.at, None)
+            p.resolutions[-1] = replace(clock, end=step.at)
     elif step.status == "open" and p.resolved:
         _reopen(p, step.at)
     p.status = step.status or p.status
 
 
 def _reopen(p: Projection, at: datetime) -> None:
-    p.resolutions.append(WaitSpan(at, None, None))  # a new resolution clock starts at the reopening
+    # a new resolution clock starts at the reopening, and remembers the resolution it undid
+    resolved_at = p.resolutions[-1].end if p.resolutions else None
+    p.resolutions.append(WaitSpan(at, None, None, reopened_from=resolved_at))
     p.resolved = False
     p.status = "open"
     p.reopen_count += 1

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select
 from sqlalchemy.engine import Connection
 
 from storage import kpi_cache
@@ -21,6 +21,12 @@ _CONV = Conversation.__table__
 _MSG = Message.__table__
 _EVT = ConversationEvent.__table__
 _CLOCK = SlaClock.__table__
+# The times a stored clock counts at (`_dated`): the hours a rebuild must note when it leaves them.
+_DATED = (
+    _CLOCK.c.end_at,
+    _CLOCK.c.deadline,
+    case((_CLOCK.c.reopened_from.is_not(None), _CLOCK.c.start_at), else_=None),
+)
 CHUNK = 500
 
 
@@ -74,15 +80,22 @@ def rebuild_conversations(
                 row = _span(conversation_id, channel, clock)
                 clocks.append({**row, "kind": kind, "deadline": deadline, "late": late})
         bulk_update(conn, _CONV, "id", updates)
-        changed = [time for row in clocks for time in (row["end_at"], row["deadline"]) if time is not None]
+        changed = [time for row in clocks for time in _dated(row) if time is not None]
         if reloaded:  # conversations stored before: the hours their clocks leave
-            before = select(_CLOCK.c.end_at, _CLOCK.c.deadline).where(_CLOCK.c.conversation_id.in_(reloaded))
+            before = select(*_DATED).where(_CLOCK.c.conversation_id.in_(reloaded))
             changed += [time for row in conn.execute(before) for time in row if time is not None]
         kpi_cache.note(conn, changed, now)
         conn.execute(delete(_CLOCK).where(_CLOCK.c.conversation_id.in_(ids)))
         bulk_insert(conn, _CLOCK, clocks)
         done += len(ids)
     return done
+
+
+def _dated(clock: dict) -> tuple:
+    """The times a clock counts at in the KPI cache: its end, its deadline, and for a reopening its start
+    (the `reopens` KPI; the resolution it undid is the end of the clock before it)."""
+    reopening = clock["start_at"] if clock["reopened_from"] is not None else None
+    return clock["end_at"], clock["deadline"], reopening
 
 
 def _span(conversation_id: int, channel: str, span: WaitSpan) -> dict:
@@ -93,6 +106,8 @@ def _span(conversation_id: int, channel: str, span: WaitSpan) -> dict:
         "end_at": span.end,
         "seconds": span.seconds,
         "agent": span.agent,
+        "reopened_from": span.reopened_from,
+        "reopen_gap": span.reopen_gap,
     }
 
 

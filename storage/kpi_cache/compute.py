@@ -144,18 +144,33 @@ def _compute_run(
                 select(measure.channel, func.count(), latest).where(*where).group_by(measure.channel)
             ).all()
             by_slot = {run[0]: _count_parts(counted)}
-        else:
+        elif measure.as_of is None:
             by_channel: dict[str | None, list[float]] = defaultdict(list)
             for channel, value in raw_rows(conn, select(measure.channel, measure.value).where(*where)):
                 by_channel[channel].append(value)
             by_slot = {run[0]: _value_parts(measure, by_channel)}
+        else:  # values with an outcome time: the newest of those too (times as datetimes: no raw rows)
+            by_channel, newest = defaultdict(list), {}
+            for channel, value, done in conn.execute(
+                select(measure.channel, measure.value, measure.as_of).where(*where)
+            ):
+                by_channel[channel].append(value)
+                newest[channel] = max(newest.get(channel, done), done)
+            by_slot = {run[0]: _value_parts(measure, by_channel, newest)}
     else:
         extra = measure.value if measure.value is not None else measure.as_of
         if extra is None:
             extra = literal(None)
+        as_of = measure.as_of if measure.as_of is not None else literal(None)
         hours: dict[int, dict] = defaultdict(lambda: defaultdict(list))
-        for channel, at, value in conn.execute(select(measure.channel, measure.at, extra).where(*where)):
-            hours[int((at - start) / HOUR)][channel].append(value)
+        ends: dict[int, dict] = defaultdict(dict)  # per hour and channel, the newest outcome time
+        for channel, at, value, done in conn.execute(
+            select(measure.channel, measure.at, extra, as_of).where(*where)
+        ):
+            n = int((at - start) / HOUR)
+            hours[n][channel].append(value)
+            if done is not None:
+                ends[n][channel] = max(ends[n].get(channel, done), done)
         by_slot = {}
         for n, slot in enumerate(run):
             by_channel = hours.get(n, {})
@@ -166,7 +181,7 @@ def _compute_run(
                 ]
                 by_slot[slot] = _count_parts(counted)
             else:
-                by_slot[slot] = _value_parts(measure, dict(by_channel))
+                by_slot[slot] = _value_parts(measure, dict(by_channel), ends.get(n, {}))
     for slot, rows in by_slot.items():
         batch.add(key, slot, seen[slot], rows)
     return by_slot
@@ -180,15 +195,20 @@ def _count_parts(counted: Iterable[tuple]) -> dict[str, Part]:
     return {channel: row for channel, row in rows.items() if channel is not None}
 
 
-def _value_parts(measure: Measure, by_channel: dict[str | None, list[float]]) -> dict[str, Part]:
-    """A slot's rows of a value measure from its values per channel, sorted (ids: once each)."""
+def _value_parts(
+    measure: Measure, by_channel: dict[str | None, list[float]], newest: dict | None = None
+) -> dict[str, Part]:
+    """A slot's rows of a value measure from its values per channel, sorted (ids: once each), with the
+    newest outcome time per channel (`newest`) for a measure that has one."""
+    newest = dict(newest or {})
     by_channel[EVERY] = [value for values in list(by_channel.values()) for value in values]
+    newest[EVERY] = max(newest.values(), default=None)
     rows = {}
     for channel, values in by_channel.items():
         ordered = np.sort(compact(np.asarray(values, dtype=np.float64)))
         if measure.distinct:  # the count is then of different ids (what `_unpacked` reads the blob by)
             ordered = np.unique(ordered)
-        rows[channel] = Part(channel, len(ordered), math.fsum(values), ordered.tobytes())
+        rows[channel] = Part(channel, len(ordered), math.fsum(values), ordered.tobytes(), newest.get(channel))
     return {channel: row for channel, row in rows.items() if channel is not None}
 
 

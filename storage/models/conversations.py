@@ -142,7 +142,9 @@ class SlaClock(SQLModel, table=True):
     `deadline` is start + the channel's target for that kind (in business hours if its policy says so;
     None without a target), stamped when the clock is written and again when a policy changes
     (storage.service_levels); `late` is how far past its deadline the clock ended, None if it ended in
-    time or still runs."""
+    time or still runs. A resolution clock that a reopening started carries `reopened_from` (when the
+    conversation had been resolved: the end of the clock before it) and `reopen_gap` (the seconds from
+    then to the reopening)."""
 
     __tablename__ = "sla_clock"
     __table_args__ = (
@@ -175,6 +177,25 @@ class SlaClock(SQLModel, table=True):
             sqlite_where=text("end_at IS NULL"),
             postgresql_where=text("end_at IS NULL"),
         ),
+        # reopenings (the `reopens` KPI): by when they happened, and by the resolution they undid
+        Index(
+            "ix_sla_clock_reopen",
+            "start_at",
+            "channel",
+            "conversation_id",
+            sqlite_where=text("reopened_from IS NOT NULL"),
+            postgresql_where=text("reopened_from IS NOT NULL"),
+        ),
+        Index(
+            "ix_sla_clock_reopened_from",
+            "reopened_from",
+            "channel",
+            "reopen_gap",
+            "start_at",
+            "conversation_id",
+            sqlite_where=text("reopened_from IS NOT NULL"),
+            postgresql_where=text("reopened_from IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -187,3 +208,7 @@ class SlaClock(SQLModel, table=True):
     agent: str | None = None
     deadline: datetime | None = time_field()
     late: float | None = None
+    # A resolution clock started by a reopening: when the conversation had been resolved (the end of the
+    # clock before it), and the seconds from then to the reopening. None for every other clock.
+    reopened_from: datetime | None = time_field()
+    reopen_gap: float | None = None

@@ -23,7 +23,7 @@ from storage.models import UTCDateTime
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0010"  # the newest revision in storage/migrations/versions
+HEAD = "0011"  # the newest revision in storage/migrations/versions
 
 
 # The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).
@@ -557,5 +557,58 @@ def test_revision_0010_adds_the_digest_day_and_its_downgrade_drops_the_weekly_an
 
     assert [tuple(r) for r in kept] == [("digest", None)]
     assert "day" not in columns and [tuple(r) for r in left] == [("digest", "C1")]
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0011_gives_stored_reopenings_what_ingestion_gives_and_notes_their_hours(new_database_url):
+    """Ingested at the head, taken down to 0010 (no reopening columns) and up again: the stored
+    resolution clocks get exactly the `reopened_from` and `reopen_gap` ingestion gave them, and the hours
+    of the reopenings are noted for the KPI cache."""
+    from storage.ingest import Ingestor
+    from storage.settings import Settings
+    from tests.storage.builders import inbound, status
+
+    url = new_database_url(empty=True)
+    engine = make_engine(url)
+    events = [
+        inbound("a1", 0, conv="a"), status("a2", 10, "resolved", conv="a"),
+        inbound("a3", 130, conv="a"), status("a4", 200, "closed", conv="a"),  # reopened 2 h after
+        status("a5", 1500, "open", conv="a"),  # and again, by a status, 1300 min after the close
+        inbound("b1", 0, conv="b"), status("b2", 10, "resolved", conv="b"),  # never reopened
+    ]  # fmt: skip
+    Ingestor(engine, Settings(database_url=url, pseudonym_key="k"), analyse_text=False).ingest(
+        [(i, json.dumps(e)) for i, e in enumerate(events)]
+    )
+    clocks = "SELECT c.external_id, k.start_at, k.reopened_from, k.reopen_gap FROM sla_clock k"
+    clocks += " JOIN conversation c ON c.id = k.conversation_id WHERE k.kind = 'resolution'"
+    clocks += " ORDER BY c.external_id, k.start_at"
+
+    def read():
+        with engine.connect() as conn:
+            return [
+                (row[0], str(row[1])[:16], str(row[2])[:16], row[3]) for row in conn.execute(text(clocks))
+            ]
+
+    ingested = read()
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0010")
+        gone = "reopened_from" not in {c["name"] for c in inspect(conn).get_columns("sla_clock")}
+        conn.execute(text("DELETE FROM kpi_change_note"))
+    upgrade(engine)
+    filled = read()
+    with engine.connect() as conn:
+        noted = {
+            (str(day)[:10], hour) for day, hour in conn.execute(text("SELECT day, hour FROM kpi_change_note"))
+        }
+
+    assert gone and filled == ingested
+    assert ingested == [
+        ("a", "2026-11-20 09:00", "None", None),
+        ("a", "2026-11-20 11:10", "2026-11-20 09:10", 7200.0),
+        ("a", "2026-11-21 10:00", "2026-11-20 12:20", 78000.0),
+        ("b", "2026-11-20 09:00", "None", None),
+    ]
+    assert {("2026-11-20", 11), ("2026-11-21", 10)} <= noted
     assert _differences(engine) == []
     engine.dispose()

@@ -51,6 +51,10 @@ def upgrade() -> None:
         sa.Column("agent", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("deadline", storage.models.UTCDateTime(), nullable=True),
         sa.Column("late", sa.Float(), nullable=True),
+        # Revision 0011's columns, here too: the replay below writes the clocks as today's kpibot
+        # projects them (0011 adds them only to databases that passed 0009 without them).
+        sa.Column("reopened_from", storage.models.UTCDateTime(), nullable=True),
+        sa.Column("reopen_gap", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversation.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
