@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from commands.kpis import backlog, business, nlp, outcome, service, speed, team, volume
+from commands.kpis import backlog, business, nlp, outcome, recontact, service, speed, team, volume
 from commands.kpis.spec import KpiSpec
 
 # The order users see them in (help, the JSON of every KPI): speed, volume and flow, the team, outcomes,
 # what customers say.
 _ORDER = (
-    "frt", "bands", "wait", "sla", "art", "aht", "volume", "reply-rate", "resolution-rate", "backlog",
-    "transfers", "escalations", "mix", "agents", "quick-replies", "cost", "leads", "csat", "nps", "ces",
-    "retention", "churn", "social-impact", "sentiment", "topics", "voice",
+    "frt", "bands", "wait", "sla", "art", "aht", "volume", "reply-rate", "resolution-rate", "reopens",
+    "repeat", "backlog", "transfers", "escalations", "mix", "agents", "quick-replies", "cost", "leads",
+    "csat", "nps", "ces", "retention", "churn", "social-impact", "sentiment", "topics", "voice",
 )  # fmt: skip
 _SPECS = {
     spec.key: spec
-    for module in (speed, service, volume, backlog, team, business, outcome, nlp)
+    for module in (speed, service, volume, recontact, backlog, team, business, outcome, nlp)
     for spec in module.SPECS
 }
 KPIS: dict[str, KpiSpec] = {key: _SPECS[key] for key in _ORDER}

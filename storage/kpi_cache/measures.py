@@ -35,6 +35,9 @@ CUSTOMER_SAID = (M.direction == "inbound", M.author_kind == "customer", M.privat
 HUMAN_REPLY = (M.direction == "outbound", M.author_kind == "agent", M.private.is_(False))
 # A message's conversation, for crediting a customer message to the conversation's owner.
 MESSAGE_CONVERSATION = (Conversation.__table__, M.conversation_id == C.id)
+_CLOCK_CONVERSATION = (Conversation.__table__, K.conversation_id == C.id)
+# A resolution undone by a reopening within this many seconds did not "stay resolved".
+REOPEN_WINDOW = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -152,12 +155,43 @@ MEASURES = {
         join=MESSAGE_CONVERSATION,
     ),
     "human_replies": Measure(M.at, M.channel, where=HUMAN_REPLY, owner=M.author_id),
+    # Reopens (docs/metrics.md, "reopens"), as conversation ids to count each conversation once: those
+    # resolved (a resolution clock ended), those reopened (a resolution clock a reopening started, by the
+    # reopening), and those whose resolution was undone within REOPEN_WINDOW (by that resolution, as of
+    # the reopening). The reopening clocks have their own partial indexes.
+    "resolutions": Measure(
+        K.end_at,
+        K.channel,
+        K.conversation_id,
+        (K.kind == "resolution", K.end_at.is_not(None)),
+        distinct=True,
+        owner=OWNER,
+        join=_CLOCK_CONVERSATION,
+    ),
+    "reopenings": Measure(
+        K.start_at,
+        K.channel,
+        K.conversation_id,
+        (K.reopened_from.is_not(None),),
+        distinct=True,
+        owner=OWNER,
+        join=_CLOCK_CONVERSATION,
+    ),
+    "reopened_soon": Measure(
+        K.reopened_from,
+        K.channel,
+        K.conversation_id,
+        (K.reopened_from.is_not(None), K.reopen_gap <= REOPEN_WINDOW),
+        as_of=K.start_at,
+        distinct=True,
+        owner=OWNER,
+        join=_CLOCK_CONVERSATION,
+    ),
     "read": Measure(M.at, M.channel, where=(*CUSTOMER_SAID, M.lang.is_not(None))),  # analysed at ingestion
 }
 
 
 CLOCK_KINDS = ("first", "next", "resolution")  # sla_clock.kind: the service-level clocks
-_CLOCK_CONVERSATION = (Conversation.__table__, K.conversation_id == C.id)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ HOUR = timedelta(hours=1)
 COUNTED = {"count", "conversations", "opened", "resolved", "responses", "shares", "transferred", "escalated"}
 COUNTED |= {"negative", "positive", "rows", "handled", "open"}  # voice's quotes, quick replies' templates
 COUNTED |= {"first_response"}  # service levels (checked below to hold clocks met)
+COUNTED |= {"customers"}  # repeat contacts
 # Friday 2026-11-13 18:00 UTC to Friday 2026-11-20 12:00 UTC: whole days 14th to 19th, partial ends
 START, END = T0 - timedelta(days=7) + timedelta(hours=9), T0 + timedelta(hours=3)
 KPIS = {key: spec.compute for key, spec in ALL_KPIS.items() if key not in ("leads", "retention", "churn")}
