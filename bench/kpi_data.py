@@ -341,10 +341,10 @@ def _insert_resolution_clocks(
     _write(
         db,
         "sla_clock",
-        _CLOCK_COLUMNS,
+        (*_CLOCK_COLUMNS, "reopened_from", "reopen_gap"),
         (
-            (c, ch, "resolution", s, e, w, None, d, lt)
-            for c, ch, s, e, w, d, lt, r in zip(
+            (c, ch, "resolution", s, e, w, None, d, lt, f, g)
+            for c, ch, s, e, w, d, lt, f, g, r in zip(
                 conv,
                 chan,
                 _times(reopened_at),
@@ -352,6 +352,8 @@ def _insert_resolution_clocks(
                 _floats(last - reopened_at),
                 due,
                 late,
+                _times(resolved),
+                _floats(reopened_at - resolved),
                 reopened.tolist(),
                 strict=True,
             )
