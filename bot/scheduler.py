@@ -1,11 +1,12 @@
 """The scheduler, built in one place: APScheduler 3 with its jobs in the bot's own database.
 
 One job per subscription: a digest is a CronTrigger at its local time in its IANA time zone (so 09:00
-Europe/Paris is 08:00 UTC in winter and 07:00 UTC in summer), a backlog alert an IntervalTrigger every
-ALERT_MINUTES minutes, an SLA-risk alert every SLA_MINUTES. Jobs are stored by reference
-("bot.jobs:run_digest", subscription id) in the `apscheduler_jobs` table, so they survive a restart.
-`coalesce` and `misfire_grace_time` decide what a restart does with missed runs: a digest missed by less
-than DIGEST_GRACE runs once, never as a burst; an alert check missed runs once at most. What is actually
+Europe/Paris is 08:00 UTC in winter and 07:00 UTC in summer), every day, on its weekday (weekly) or on its
+day of the month (monthly); a backlog alert an IntervalTrigger every ALERT_MINUTES minutes, an SLA-risk
+alert every SLA_MINUTES. Jobs are stored by reference ("bot.jobs:run_digest", subscription id) in the
+`apscheduler_jobs` table, so they survive a restart. `coalesce` and `misfire_grace_time` decide what a
+restart does with missed runs: a digest missed by less than its cadence's LATE_LIMITS (3 h daily, 24 h
+weekly or monthly) runs once, never as a burst; an alert check missed runs once at most. What is actually
 posted is decided by the outbox, so two bot processes sharing the job store (or a job run twice) still
 post once.
 
@@ -31,22 +32,26 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot import jobs
-from bot.jobs.digest import LATE_LIMIT, subscription_zone
+from bot.jobs.digest import LATE_LIMITS, subscription_zone
 from bot.metrics import Metrics
 from bot.slack_client import web_client
+from commands.cadence import WEEKDAYS, Cadence
 from storage.db import session
 from storage.models import Subscription
 from storage.settings import Settings
-from storage.subscriptions import list_subscriptions
+from storage.subscriptions import DIGEST_KINDS, list_subscriptions
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 ALERT_MINUTES = 5
 SLA_MINUTES = 1
-DIGEST_GRACE = LATE_LIMIT  # a digest later than this is news from another day
 MAINTENANCE = "kpibot-maintenance"
 KPI_DAYS = "kpibot-kpi-days"
 _PREFIXES = ("digest-", "alert-", "sla-")
-_JOBS = {"digest": "bot.jobs:run_digest", "alert": "bot.jobs:run_alert", "sla": "bot.jobs:run_sla_alert"}
+_JOBS = {
+    **dict.fromkeys(DIGEST_KINDS, "bot.jobs:run_digest"),
+    "alert": "bot.jobs:run_alert",
+    "sla": "bot.jobs:run_sla_alert",
+}
 _log = logging.getLogger("kpibot.scheduler")
 
 
@@ -121,7 +126,9 @@ def sync_jobs(
     The scheduler must be started (paused is fine): before that, its job store is not open.
     """
     with session(engine) as db:
-        wanted = {job_id(sub): sub for sub in list_subscriptions(db) if sub.kind != "digest" or sub.time}
+        wanted = {
+            job_id(sub): sub for sub in list_subscriptions(db) if sub.kind not in DIGEST_KINDS or sub.time
+        }
     existing = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(_PREFIXES)}
     for stale in existing.keys() - wanted.keys():
         with suppress(JobLookupError):  # another process removed it first
@@ -131,7 +138,6 @@ def sync_jobs(
         job = existing.get(key)
         if job is not None and repr(job.trigger) == repr(trigger) and tuple(job.args) == (sub.id,):
             continue
-        digest = sub.kind == "digest"
         scheduler.add_job(
             _JOBS[sub.kind],
             trigger,
@@ -141,15 +147,15 @@ def sync_jobs(
             replace_existing=True,
             coalesce=True,
             max_instances=1,
-            misfire_grace_time=int(DIGEST_GRACE.total_seconds())
-            if digest
+            misfire_grace_time=int(LATE_LIMITS[DIGEST_KINDS[sub.kind]].total_seconds())
+            if sub.kind in DIGEST_KINDS
             else _every(sub, alert_minutes) * 30,
         )
     return sorted(wanted)
 
 
 def job_id(subscription: Subscription) -> str:
-    """The scheduler job id of a subscription: "digest-12", "alert-3", "sla-4"."""
+    """The scheduler job id of a subscription: "digest-12", "digest-weekly-13", "alert-3", "sla-4"."""
     return f"{subscription.kind}-{subscription.id}"
 
 
@@ -166,11 +172,18 @@ def job_kind(job_id: str) -> str:
 def job_trigger(
     subscription: Subscription, settings: Settings, *, alert_minutes: int = ALERT_MINUTES
 ) -> CronTrigger | IntervalTrigger:
-    """When the subscription's job runs: daily at its local time, or every `alert_minutes` minutes
-    counted from its creation (so every process computes the same run times)."""
-    if subscription.kind == "digest":
+    """When the subscription's job runs: a digest at its local time every day, on its weekday or on its day
+    of the month; an alert every `alert_minutes` minutes counted from its creation (so every process
+    computes the same run times)."""
+    if subscription.kind in DIGEST_KINDS:
         hour, minute = (int(part) for part in subscription.time.split(":"))
-        return CronTrigger(hour=hour, minute=minute, timezone=subscription_zone(subscription, settings))
+        zone = subscription_zone(subscription, settings)
+        cadence = Cadence.of(subscription)
+        if cadence.name == "weekly":
+            return CronTrigger(day_of_week=WEEKDAYS[cadence.day], hour=hour, minute=minute, timezone=zone)
+        if cadence.name == "monthly":
+            return CronTrigger(day=cadence.day, hour=hour, minute=minute, timezone=zone)
+        return CronTrigger(hour=hour, minute=minute, timezone=zone)
     every = _every(subscription, alert_minutes)
     return IntervalTrigger(minutes=every, start_date=subscription.created_at, timezone=UTC)
 
@@ -183,7 +196,7 @@ def _every(subscription: Subscription, alert_minutes: int) -> int:
 
 def schedule_note(subscription: Subscription, settings: Settings, now: datetime) -> str:
     """For `/kpi digest list` and `/kpi alert list`: when the job runs next, and what it last did."""
-    if subscription.kind == "digest" and subscription.time:
+    if subscription.kind in DIGEST_KINDS and subscription.time:
         upcoming = job_trigger(subscription, settings).get_next_fire_time(None, now)
         when = f"next {upcoming:%a %d %b %H:%M %Z}"
     else:

@@ -89,3 +89,21 @@ class Cadence:
 
 def _weekday_name(day: int | None) -> str:
     return (date(2026, 11, 30) + timedelta(days=day or 0)).strftime("%A")  # 30 Nov 2026 is a Monday
+
+
+def period_title(period: Period) -> str:
+    """A digest's period as a title: "Thu 19 Nov 2026", "Week of 30 Nov – 6 Dec 2026", "November 2026"."""
+    first = period.start.astimezone(period.tz).date()
+    if period.unit == "month":
+        return f"{first:%B %Y}"
+    if period.unit != "week":
+        return _day(first)
+    last = period.end.astimezone(period.tz).date() - timedelta(days=1)
+    if first.year != last.year:
+        return f"Week of {_day(first)[4:]} – {_day(last)[4:]}"
+    start = f"{first.day}" if first.month == last.month else f"{first.day} {first:%b}"
+    return f"Week of {start} – {last.day} {last:%b %Y}"
+
+
+def _day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b %Y}"

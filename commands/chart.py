@@ -1,5 +1,6 @@
-"""The digest chart: 14 local days of conversations opened per channel (stacked bars) with the median
-first response time as a line, as PNG bytes readable at Slack's thumbnail size.
+"""The digest chart: conversations opened per channel (stacked bars) with the median first response time
+as a line, per local day (14 days), week (12 weeks) or month (12 months) up to the digest's period, as PNG
+bytes readable at Slack's thumbnail size.
 
 Drawn with matplotlib's object API on the Agg canvas: no pyplot, no global state, no display. Matplotlib
 is not thread-safe and the scheduler runs jobs in parallel threads, so one chart is drawn at a time.
@@ -11,7 +12,7 @@ import io
 import math
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,15 +21,14 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
-from commands.digest import local_day
-from commands.engine import breakdown
+from commands.digest import CHART_PERIODS, local_day
 from commands.kpis import KPIS
 from commands.periods import Period
 from commands.query import Query
 from storage.models import Conversation
 from storage.settings import Settings
 
-DAYS = 14
+DAYS = CHART_PERIODS["day"]
 # Brand-like colours, chosen to stay apart from each other and from the FRT line.
 COLOURS = {
     "facebook": "#1f5fbf",
@@ -49,11 +49,13 @@ DRAWING = threading.Lock()  # matplotlib is not thread-safe: every chart (this o
 
 @dataclass(frozen=True)
 class DailySeries:
-    """Per local day: conversations opened on each channel, and the median first response (seconds)."""
+    """Per local day (or week, or month: `unit`), by its first date: conversations opened on each channel,
+    and the median first response (seconds)."""
 
     days: list[date]
     volume: dict[str, list[int]]
     frt_median: list[float | None]
+    unit: str = "day"
 
 
 def daily_series(
@@ -66,25 +68,42 @@ def daily_series(
     now: datetime,
     days: int = DAYS,
 ) -> DailySeries:
-    """The `days` local days ending with `last_day`: conversations opened per channel per day (busiest
-    channel first) and the median first response per day (None on days without one)."""
-    first = last_day - timedelta(days=days - 1)
-    period = Period(local_day(first, tz).start, local_day(last_day, tz).end, tz, unit="day")
-    query = Query(period.start, period.end, channels, now, settings)
-    # One query: each conversation's local day is found by comparing with the local midnights.
-    midnights = [local_day(first + timedelta(days=n), tz).end for n in range(days)]
-    day_index = case(*((C.opened_at < midnight, n) for n, midnight in enumerate(midnights)))
+    """The `days` local days ending with `last_day` (see period_series)."""
+    return period_series(conn, settings, last=local_day(last_day, tz), channels=channels, now=now, count=days)
+
+
+def period_series(
+    conn: Connection,
+    settings: Settings,
+    *,
+    last: Period,
+    channels: tuple[str, ...],
+    now: datetime,
+    count: int | None = None,
+) -> DailySeries:
+    """The `count` (default: CHART_PERIODS of its unit) local days, weeks or months ending with `last`:
+    conversations opened per channel per period (busiest channel first) and the median first response per
+    period from the KPI engine (None in periods without one)."""
+    unit = last.unit or "day"
+    periods = [last]
+    for _ in range((count or CHART_PERIODS[unit]) - 1):
+        periods.insert(0, periods[0].previous())
+    query = Query(periods[0].start, last.end, channels, now, settings)
+    # One query: each conversation's period is found by comparing with the periods' local ends.
+    index = case(*((C.opened_at < period.end, n) for n, period in enumerate(periods)))
     rows = conn.execute(
-        select(day_index.label("day"), C.channel, func.count())
+        select(index.label("period"), C.channel, func.count())
         .where(query.in_period(C.opened_at), C.opened_at < now, query.in_channels(C.channel))
-        .group_by(day_index, C.channel)
+        .group_by(index, C.channel)
     ).all()
     volume: dict[str, list[int]] = {}
-    for index, channel, count in rows:
-        volume.setdefault(channel, [0] * days)[index] = count
+    for n, channel, opened in rows:
+        volume.setdefault(channel, [0] * len(periods))[n] = opened
     ordered = dict(sorted(volume.items(), key=lambda item: (-sum(item[1]), item[0])))
-    medians = [row["values"].get("median") for row in breakdown(conn, KPIS["frt"], query, "day", period)]
-    return DailySeries([first + timedelta(days=n) for n in range(days)], ordered, medians)
+    frt = KPIS["frt"]
+    medians = [frt.compute(conn, query.with_range(p.start, p.end)).get("median") for p in periods]
+    starts = [period.start.astimezone(last.tz).date() for period in periods]
+    return DailySeries(starts, ordered, medians, unit)
 
 
 def render_chart(series: DailySeries, *, title: str | None = None) -> bytes:
@@ -109,7 +128,7 @@ def _draw(series: DailySeries, title: str | None) -> bytes:
     bars.set_ylim(0, max(1, max(bottom, default=0)) * 1.1)
     bars.grid(axis="y", color="#dddddd", zorder=0)
     step = max(1, math.ceil(len(positions) / 7))  # at most 7 date labels stay legible when shrunk
-    bars.set_xticks(positions[::step], [f"{day:%a} {day.day}" for day in series.days[::step]])
+    bars.set_xticks(positions[::step], [_tick(day, series.unit) for day in series.days[::step]])
     bars.tick_params(labelsize=14)
     bars.set_xlim(-0.6, len(positions) - 0.4)
     frt = bars.twinx()
@@ -150,9 +169,22 @@ def channel_colours(channels: list[str]) -> dict[str, str]:
     return {channel: COLOURS.get(channel) or next(spare, "#999999") for channel in channels}
 
 
-def chart_title(last_day: date) -> str:
-    """The chart's title: the 14 days it shows."""
-    return f"Last {DAYS} days to {last_day:%a} {last_day.day} {last_day:%b}"
+def chart_title(last_day: date, unit: str = "day") -> str:
+    """The chart's title: the days, weeks or months it shows, up to `last_day` (the last one's last day)."""
+    count = CHART_PERIODS[unit]
+    if unit == "month":
+        return f"Last {count} months to {last_day:%b %Y}"
+    return f"Last {count} {unit}s to {last_day:%a} {last_day.day} {last_day:%b}"
+
+
+def _tick(first: date, unit: str) -> str:
+    """A bar's label: "Thu 19" for a day, "30 Nov" for the week starting then, "Nov" or "Jan 27" for a
+    month."""
+    if unit == "week":
+        return f"{first.day} {first:%b}"
+    if unit == "month":
+        return f"{first:%b %y}" if first.month == 1 else f"{first:%b}"
+    return f"{first:%a} {first.day}"
 
 
 def _hours(value: float, _position: int) -> str:

@@ -1,9 +1,10 @@
-"""The daily digest: one local day against the day before and the benchmark, as a result object with a
-Block Kit and a plain-text rendering.
+"""The digest: one local day, week (Monday to Monday) or calendar month against the one before and the
+benchmark, as a result object with a Block Kit and a plain-text rendering. Daily, weekly and monthly
+digests are this one digest over a different period (commands/cadence.py says which).
 
 Each figure comes from the KPI engine (`measure`), so the digest says what `/kpi … yesterday` says.
 Sentiment and topics appear when those KPIs are registered. The biggest movers are the lines whose
-value moved most relative to the day before, good or bad: a duration, rate or count by its relative
+value moved most relative to the previous period, good or bad: a duration, rate or count by its relative
 change (a count from 0 as if from 1, so a backlog appearing from nothing counts), NPS by its points out
 of 100 and net sentiment by its difference of shares, as neither has a meaningful base to divide by.
 """
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
+from commands.cadence import period_title
 from commands.engine import change, measure
 from commands.format import MISSING, format_change, format_value, meets_benchmark, not_read
 from commands.kpis import KPIS
@@ -41,13 +43,14 @@ LINES = (
     ("Net sentiment", "sentiment", "net", "net", "higher", "net"),
 )
 MOVERS = 3
+CHART_PERIODS = {"day": 14, "week": 12, "month": 12}  # how many periods the chart in the thread shows
 TOPICS = 5
 SPLIT = ("positive", "neutral", "negative")
 
 
 @dataclass(frozen=True)
 class DigestLine:
-    """One figure of the digest: its value for the day, the day before, and the benchmark."""
+    """One figure of the digest: its value for the period, the one before, and the benchmark."""
 
     label: str
     unit: str
@@ -59,7 +62,7 @@ class DigestLine:
 
     @property
     def change(self) -> dict[str, Any]:
-        """How the value moved since the day before (see commands.engine.change)."""
+        """How the value moved since the previous period (see commands.engine.change)."""
         return change(self.value, self.previous, _display_unit(self.unit), self.better)
 
     @property
@@ -75,7 +78,8 @@ class DigestLine:
 
 @dataclass
 class Digest:
-    """The digest of local day `day` in `tz` for support channels `channels` (() = all)."""
+    """The digest of `period` (a local day, week or month starting on local date `day`, in `tz`) for
+    support channels `channels` (() = all)."""
 
     day: date
     tz: ZoneInfo
@@ -91,7 +95,7 @@ class Digest:
 
     @property
     def movers(self) -> list[DigestLine]:
-        """The lines that moved most since the day before, largest first (at most MOVERS)."""
+        """The lines that moved most since the previous period, largest first (at most MOVERS)."""
         moved = [line for line in self.lines if line.move is not None]
         return sorted(moved, key=lambda line: -line.move)[:MOVERS]
 
@@ -102,15 +106,15 @@ def local_day(day: date, tz: ZoneInfo) -> Period:
 
 
 def build_digest(
-    conn: Connection, settings: Settings, *, day: date, tz: ZoneInfo, channels: tuple[str, ...], now: datetime
+    conn: Connection, settings: Settings, *, period: Period, channels: tuple[str, ...], now: datetime
 ) -> Digest:
-    """The digest of local day `day` as of `now`: each line vs the day before and the benchmark, who is
-    still waiting for a first response, the open backlog, the sentiment split and the top topics."""
-    period = local_day(day, tz)
+    """The digest of `period` (a local day, week or month: its `unit`) as of `now`: each line vs the
+    previous period and the benchmark, who is still waiting for a first response, the open backlog, the
+    sentiment split and the top topics."""
     wanted = {metric for _, metric, *_ in LINES} | {"topics"}
     results = {key: measure(conn, KPIS[key], settings, now, channels, period) for key in wanted}
     lines = [_line(results[spec[1]], *spec) for spec in LINES if spec[1] in results]
-    digest = Digest(day, tz, channels, period, lines)
+    digest = Digest(period.start.astimezone(period.tz).date(), period.tz, channels, period, lines)
     if "frt" in results:
         digest.still_waiting = results["frt"].values.get("still_waiting") or 0
         digest.oldest_waiting = results["frt"].values.get("oldest_waiting")
@@ -129,15 +133,18 @@ def build_digest(
 def digest_message(digest: Digest) -> dict[str, Any]:
     """The digest as a Slack message: Block Kit `blocks` and a plain `text` fallback."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Daily digest · {_day(digest.day)}"}},
-        _context(f"{_scope(digest, inline)} · vs {_day(digest.day - timedelta(days=1))} and benchmark"),
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"{_title(digest)} · {period_title(digest.period)}"},
+        },
+        _context(f"{_scope(digest, inline)} · vs {_before(digest)} and benchmark"),
     ]
-    fields = [f"*{line.label}*\n{_figure(line, bold=True)}" for line in digest.lines]
+    fields = [f"*{line.label}*\n{_figure(line, _unit(digest), bold=True)}" for line in digest.lines]
     blocks += [_fields(fields[i : i + 10]) for i in range(0, len(fields), 10)]
     extra = _extras(digest, bold=True)
     if extra:
         blocks.append(_section("\n".join(extra)))
-    blocks.append(_context("The 14-day chart is in the thread."))
+    blocks.append(_context(f"The {CHART_PERIODS[_unit(digest)]}-{_unit(digest)} chart is in the thread."))
     return {"text": _fallback(digest), "blocks": blocks}
 
 
@@ -145,10 +152,10 @@ def digest_text(digest: Digest) -> str:
     """The digest as terminal text: one line per figure, then the movers, sentiment and topics."""
     width = max(len(line.label) for line in digest.lines) if digest.lines else 0
     out = [
-        f"Daily digest · {_day(digest.day)} · {_scope(digest)}",
-        f"vs {_day(digest.day - timedelta(days=1))}",
+        f"{_title(digest)} · {period_title(digest.period)} · {_scope(digest)}",
+        f"vs {_before(digest)}",
     ]
-    out += [f"  {line.label:<{width}}  {_figure(line, bold=False)}" for line in digest.lines]
+    out += [f"  {line.label:<{width}}  {_figure(line, _unit(digest), bold=False)}" for line in digest.lines]
     return "\n".join(out + _extras(digest, bold=False)) + "\n"
 
 
@@ -160,14 +167,14 @@ def _line(result: KpiResult, label, metric, key, unit, better, bench_key) -> Dig
     )
 
 
-def _figure(line: DigestLine, *, bold: bool) -> str:
+def _figure(line: DigestLine, unit_name: str, *, bold: bool) -> str:
     unit = _display_unit(line.unit)
     if line.value is None:
         return "no data"
     value = format_value(line.value, unit)
     parts = [f"*{value}*" if bold else value]
     if line.previous is None:
-        parts.append("(none the day before)")
+        parts.append(f"(none the {unit_name} before)")
     elif line.change["absolute"] is not None:
         parts.append(format_change(line.change, unit) + _verdict(line))
     if _number(line.benchmark):
@@ -191,7 +198,7 @@ def _extras(digest: Digest, *, bold: bool) -> list[str]:
         oldest = format_value(digest.oldest_waiting, "seconds")
         lines.append(f"{title('Still waiting')} for a reply: {digest.still_waiting}, oldest {oldest}")
     if digest.open_conversations is not None:
-        lines.append(f"{title('Open conversations')} at day end: {digest.open_conversations}")
+        lines.append(f"{title('Open conversations')} at {_unit(digest)} end: {digest.open_conversations}")
     if digest.movers:
         moves = [
             f"{m.label} {format_change(m.change, _display_unit(m.unit))}{_verdict(m)}" for m in digest.movers
@@ -222,7 +229,8 @@ def _fallback(digest: Digest) -> str:
     shown = [
         f"{line.label} {format_value(line.value, _display_unit(line.unit))}" for line in digest.lines[:4]
     ]
-    return f"Daily digest for {_day(digest.day)} ({_scope(digest, inline)}): " + ", ".join(shown)
+    name = period_title(digest.period).replace("Week of", "the week of")  # within a sentence
+    return f"{_title(digest)} for {name} ({_scope(digest, inline)}): " + ", ".join(shown)
 
 
 def _display_unit(unit: str) -> str:
@@ -234,8 +242,16 @@ def _scope(digest: Digest, shown: Callable[[object], str] = str) -> str:
     return (shown(", ".join(digest.channels)) or "all channels") + f" · {digest.tz.key}"
 
 
-def _day(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
+def _unit(digest: Digest) -> str:
+    return digest.period.unit or "day"
+
+
+def _before(digest: Digest) -> str:
+    return period_title(digest.period.previous()).replace("Week of", "the week of")
+
+
+def _title(digest: Digest) -> str:
+    return {"day": "Daily", "week": "Weekly", "month": "Monthly"}[_unit(digest)] + " digest"
 
 
 def _number(value: Any) -> bool:

@@ -21,13 +21,14 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.jobs.alert import check_alert
-from bot.jobs.digest import KIND, LATE_LIMIT, post_digest, scheduled_at, subscription_zone
+from bot.jobs.digest import KIND, due_digest, post_digest, subscription_zone
 from bot.jobs.sla_alert import check_sla_alert
 from bot.slack_client import web_client
 from storage import kpi_cache, outbox
 from storage.db import make_engine, session
 from storage.models import Subscription
 from storage.settings import Settings
+from storage.subscriptions import DIGEST_KINDS
 
 __all__ = [
     "check_alert",
@@ -112,19 +113,18 @@ def _run(job, subscription_id: int, now: datetime | None) -> str:
 
 
 def retry_unsent(now: datetime | None = None) -> list[str]:
-    """Job: posts again the digests due (less than LATE_LIMIT ago) that failed for a reason worth
+    """Job: posts again the digests due (less than their LATE_LIMITS ago) that failed for a reason worth
     retrying, or whose process died between claim and post; returns what became of each."""
     rt = runtime()
     now = now or datetime.now(UTC)
     results = []
     for subscription_id, key in outbox.retryable(rt.engine, kind=KIND, now=now):
         subscription = _subscription(rt.engine, subscription_id)
-        if subscription is None or subscription.kind != KIND:
+        if subscription is None or subscription.kind not in DIGEST_KINDS:
             continue
         # Only the digest still due, and not too late: yesterday's is not posted this morning as news.
-        zone = subscription_zone(subscription, rt.settings)
-        due = scheduled_at(subscription, zone, now)
-        if due.astimezone(zone).date().isoformat() == key and now - due <= LATE_LIMIT:
+        due = due_digest(subscription, subscription_zone(subscription, rt.settings), now)
+        if due.key == key and now - due.at <= due.late_limit:
             results.append(post_digest(rt.engine, rt.client, rt.settings, subscription, now))
     return results
 

@@ -1,15 +1,23 @@
-"""The daily digest job: claim the day's post, post the digest, upload the 14-day chart in its thread.
+"""The digest job, daily, weekly or monthly: claim the period's post, post the digest, upload the chart
+(14 days, 12 weeks or 12 months) in its thread.
 
-The day's key is the local date of the subscription's most recent scheduled time, so a digest due at
-23:30 that only runs at 00:30 (the bot was down) is still that day's digest, and a retry the next
-morning cannot post a second one under a new key. The digest covers the local day before that date.
-A digest more than LATE_LIMIT behind its time is not retried: by then it is news from another day.
+What is due is decided from the subscription's most recent scheduled time, so a digest due at 23:30 that
+only runs at 00:30 (the bot was down) is still that day's digest. The digest covers the full local day,
+week or month before that time's local date (commands.cadence). The outbox key says which post it is: the
+daily digest's due date, a weekly or monthly digest's period start ("2026-11-30" for the week from Mon 30
+Nov), so a retry, a restart or a second process can never post a period twice, even when an admin moves
+the weekly digest from Monday to Wednesday in between.
+
+A digest more than its LATE_LIMITS behind its time is not posted: a daily one after 3 hours is news from
+another day; a weekly or monthly one is still the latest there is for a day (the next is a week or a month
+away), so it is posted up to 24 hours late and not after: by then the team has moved on.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
@@ -17,15 +25,29 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from bot.jobs.posting import SKIPPED, record_failure, slack_error
-from commands.chart import chart_title, daily_series, render_chart
-from commands.digest import build_digest, digest_message
+from commands.cadence import Cadence
+from commands.chart import chart_title, period_series, render_chart
+from commands.digest import CHART_PERIODS, build_digest, digest_message
+from commands.periods import Period
 from storage import outbox
 from storage.models import Subscription
 from storage.settings import Settings
 
-KIND = "digest"
-LATE_LIMIT = timedelta(hours=3)
+KIND = "digest"  # the outbox kind of every digest, whatever its cadence
+LATE_LIMITS = {"daily": timedelta(hours=3), "weekly": timedelta(hours=24), "monthly": timedelta(hours=24)}
+LATE_LIMIT = LATE_LIMITS["daily"]
 _log = logging.getLogger("kpibot.jobs")
+
+
+@dataclass(frozen=True)
+class Due:
+    """The digest due: its scheduled time (aware UTC), the period it covers, its outbox key, and how late it
+    may still be posted."""
+
+    at: datetime
+    period: Period
+    key: str
+    late_limit: timedelta
 
 
 def post_digest(
@@ -34,17 +56,17 @@ def post_digest(
     """What became of the subscription's digest due at `now` (also stored as its `last_result`):
     posted, skipped (already posted or in progress elsewhere), or the failure recorded."""
     tz = subscription_zone(subscription, settings)
-    due = due_date(subscription, tz, now)
-    held = outbox.claim(engine, subscription_id=subscription.id, kind=KIND, key=due.isoformat(), now=now)
+    due = due_digest(subscription, tz, now)
+    held = outbox.claim(engine, subscription_id=subscription.id, kind=KIND, key=due.key, now=now)
     if held is None:
         return SKIPPED
     try:
-        message, png = _content(engine, settings, subscription, tz, due - timedelta(days=1), now)
+        message, png = _content(engine, settings, subscription, due.period, now)
         ts = held.slack_ts
         if ts is None:  # a retry after the message went out only adds the chart
             ts = client.chat_postMessage(channel=subscription.slack_channel, **message)["ts"]
             outbox.set_slack_ts(engine, held, ts)
-        note = _upload_chart(client, subscription.slack_channel, ts, png, due - timedelta(days=1))
+        note = _upload_chart(client, subscription.slack_channel, ts, png, due.period)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded; the outbox decides on retries
         return record_failure(engine, held, subscription, exc, now)
     outbox.mark_sent(engine, held, now, slack_ts=ts, note=note)
@@ -58,42 +80,42 @@ def subscription_zone(subscription: Subscription, settings: Settings) -> ZoneInf
     return ZoneInfo(subscription.timezone or settings.tz)
 
 
-def due_date(subscription: Subscription, tz: ZoneInfo, now: datetime) -> date:
-    """The local date of the subscription's most recent scheduled time at or before `now`."""
-    return scheduled_at(subscription, tz, now).astimezone(tz).date()
-
-
-def scheduled_at(subscription: Subscription, tz: ZoneInfo, now: datetime) -> datetime:
-    """The subscription's most recent scheduled time at or before `now` (aware UTC)."""
-    hour, minute = (int(part) for part in (subscription.time or "00:00").split(":"))
-    day = now.astimezone(tz).date()
-    for candidate in (day, day - timedelta(days=1)):
-        moment = datetime.combine(candidate, time(hour, minute), tzinfo=tz).astimezone(UTC)
-        if moment <= now:
-            return moment
-    raise AssertionError("a time of day is always reached within two days")
+def due_digest(subscription: Subscription, tz: ZoneInfo, now: datetime) -> Due:
+    """The subscription's digest due at `now`: the one of its most recent scheduled time at or before
+    `now`, whether or not it was posted."""
+    cadence = Cadence.of(subscription)
+    at = cadence.last_scheduled(subscription.time or "00:00", tz, now)
+    day = at.astimezone(tz).date()
+    period = cadence.covered(day, tz)
+    key = day if cadence.name == "daily" else period.start.astimezone(tz).date()
+    return Due(at, period, key.isoformat(), LATE_LIMITS[cadence.name])
 
 
 def _content(
-    engine: Engine, settings: Settings, subscription: Subscription, tz: ZoneInfo, day: date, now: datetime
+    engine: Engine, settings: Settings, subscription: Subscription, period: Period, now: datetime
 ) -> tuple[dict, bytes]:
     channels = subscription.channel_list
     with engine.connect() as conn:
-        digest = build_digest(conn, settings, day=day, tz=tz, channels=channels, now=now)
-        series = daily_series(conn, settings, last_day=day, tz=tz, channels=channels, now=now)
-    return digest_message(digest), render_chart(series, title=chart_title(day))
+        digest = build_digest(conn, settings, period=period, channels=channels, now=now)
+        series = period_series(conn, settings, last=period, channels=channels, now=now)
+    return digest_message(digest), render_chart(series, title=chart_title(_last_day(period), period.unit))
 
 
-def _upload_chart(client: WebClient, channel: str, ts: str, png: bytes, day: date) -> str | None:
+def _last_day(period: Period) -> date:
+    return period.end.astimezone(period.tz).date() - timedelta(days=1)
+
+
+def _upload_chart(client: WebClient, channel: str, ts: str, png: bytes, period: Period) -> str | None:
     """Uploads the chart into the digest's thread; a note when Slack refuses it for good (the digest
     itself is out, so that is no reason to post it again), and raises when a retry may succeed."""
+    last = f"{_last_day(period):%Y-%m}" if period.unit == "month" else _last_day(period).isoformat()
     try:
         client.files_upload_v2(
             channel=channel,
             thread_ts=ts,
             content=png,
-            filename=f"kpibot-digest-{day.isoformat()}.png",
-            title=f"Conversations and first response, 14 days to {day.isoformat()}",
+            filename=f"kpibot-digest-{_file_name(period)}.png",
+            title=f"Conversations and first response, {CHART_PERIODS[period.unit]} {period.unit}s to {last}",
         )
     except SlackApiError as exc:
         reason, final = slack_error(exc)
@@ -102,3 +124,11 @@ def _upload_chart(client: WebClient, channel: str, ts: str, png: bytes, day: dat
         _log.warning("digest chart not uploaded to %s: %s", channel, reason)
         return f"chart not uploaded: {reason}"
     return None
+
+
+def _file_name(period: Period) -> str:
+    """What the chart file is called after: "2026-11-19" (a day), "week-2026-11-30", "2026-11" (a month)."""
+    first = period.start.astimezone(period.tz).date()
+    return {"week": f"week-{first.isoformat()}", "month": f"{first:%Y-%m}"}.get(
+        period.unit, first.isoformat()
+    )

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from bot import jobs
 from bot.cli import app
 from bot.jobs import post_digest, retry_unsent, run_digest
-from bot.jobs.digest import due_date
+from bot.jobs.digest import due_digest
 from bot.jobs.posting import SKIPPED
 from bot.slack_client import web_client
 from storage import outbox
@@ -219,9 +219,9 @@ def test_a_digest_due_at_2330_run_after_midnight_is_that_evenings_digest():
     late = Subscription(kind="digest", slack_channel="C1", time="23:30", created_by="U1", created_at=NOW)
     paris = ZoneInfo("Europe/Paris")
     after_midnight = datetime(2026, 11, 20, 23, 45, tzinfo=UTC)  # 00:45 on Sat 21 in Paris
-    assert due_date(late, paris, after_midnight).isoformat() == "2026-11-20"
-    assert due_date(late, paris, datetime(2026, 11, 20, 22, 30, tzinfo=UTC)).isoformat() == "2026-11-20"
-    assert due_date(late, paris, datetime(2026, 11, 20, 22, 29, tzinfo=UTC)).isoformat() == "2026-11-19"
+    assert due_digest(late, paris, after_midnight).key == "2026-11-20"
+    assert due_digest(late, paris, datetime(2026, 11, 20, 22, 30, tzinfo=UTC)).key == "2026-11-20"
+    assert due_digest(late, paris, datetime(2026, 11, 20, 22, 29, tzinfo=UTC)).key == "2026-11-19"
 
 
 def test_yesterdays_failed_digest_is_not_posted_as_todays(
@@ -281,3 +281,125 @@ def test_preview_names_an_unknown_channel_and_exits_2(settings, tmp_path):
     assert result.exit_code == 2
     assert "unknown channel 'twiter' — did you mean 'twitter'?" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+# The weekly digest, Mondays 09:00 Paris, due Mon 23 Nov (08:00 UTC): it covers Mon 16 - Sun 22 Nov, which
+# holds all three conversations: FRT (1800 + 600 + 1200) / 3 = 1200 s = 20m; the week before holds none.
+MONDAY = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def cadence_subscription(engine, kind, day, channel="C1") -> Subscription:
+    with session(engine) as db:
+        return add_subscription(
+            db,
+            Subscription(
+                kind=kind,
+                slack_channel=channel,
+                time="09:00",
+                timezone="Europe/Paris",
+                day=day,
+                created_by="U1",
+                created_at=NOW - timedelta(days=3),
+            ),
+        )
+
+
+@pytest.fixture
+def weekly(engine) -> Subscription:
+    return cadence_subscription(engine, "digest-weekly", 0)
+
+
+def test_the_weekly_digest_posts_last_week_with_its_12_week_chart(
+    engine, client, settings, weekly, slack_api
+):
+    assert post_digest(engine, client, settings, weekly, MONDAY) == "posted 2026-11-23 09:00 CET"
+    (post,) = posted(slack_api)
+    assert post.params["text"] == (
+        "Weekly digest for the week of 16 – 22 Nov 2026 (all channels · Europe/Paris): Conversations 3, "
+        "First response, mean 20m, First response, median 20m, First response in SLA 100 %"
+    )
+    assert post.params["blocks"][0]["text"]["text"] == "Weekly digest · Week of 16 – 22 Nov 2026"
+    (url,) = slack_api.calls_to("files.getUploadURLExternal")
+    assert url.params["filename"] == "kpibot-digest-week-2026-11-16.png"
+    (complete,) = slack_api.calls_to("files.completeUploadExternal")
+    assert complete.params["files"][0]["title"] == (
+        "Conversations and first response, 12 weeks to 2026-11-22"
+    )
+    row = outbox.entry(engine, subscription_id=weekly.id, kind="digest", key="2026-11-16")
+    assert (row.status, row.attempts) == ("sent", 1)
+
+
+def test_a_weekly_digest_run_twice_or_again_midweek_posts_once_and_next_monday_posts_the_next_week(
+    engine, client, settings, weekly, slack_api
+):
+    post_digest(engine, client, settings, weekly, MONDAY)
+    assert post_digest(engine, client, settings, weekly, MONDAY) == SKIPPED  # a second run
+    assert post_digest(engine, client, settings, weekly, MONDAY + timedelta(days=2)) == SKIPPED  # Wednesday
+    post_digest(engine, client, settings, weekly, MONDAY + timedelta(days=7))
+    assert [call.params["blocks"][0]["text"]["text"] for call in posted(slack_api)] == [
+        "Weekly digest · Week of 16 – 22 Nov 2026",
+        "Weekly digest · Week of 23 – 29 Nov 2026",
+    ]
+
+
+def test_a_weekly_digest_moved_to_another_day_does_not_post_the_same_week_again(
+    engine, client, settings, weekly, slack_api
+):
+    post_digest(engine, client, settings, weekly, MONDAY)
+    moved = cadence_subscription(engine, "digest-weekly", 2)  # the same channel: now on Wednesdays
+    assert moved.id == weekly.id
+    assert post_digest(engine, client, settings, moved, MONDAY + timedelta(days=2)) == SKIPPED
+    assert len(posted(slack_api)) == 1
+
+
+def test_a_weekly_digest_beside_a_daily_one_in_the_same_channel_both_post(
+    engine, client, settings, subscription, weekly, slack_api
+):
+    post_digest(engine, client, settings, subscription, MONDAY)
+    post_digest(engine, client, settings, weekly, MONDAY)
+    assert [call.params["text"][:12] for call in posted(slack_api)] == ["Daily digest", "Weekly diges"]
+
+
+def test_a_failed_weekly_digest_is_still_retried_20_hours_late(
+    engine, client, settings, weekly, slack_api, runtime
+):
+    slack_api.fail_next("chat.postMessage", error="internal_error")
+    assert "will retry" in post_digest(engine, client, settings, weekly, MONDAY)
+    # Tue 05:00 in Paris: a daily digest would be given up by now; last week's numbers are still news
+    assert retry_unsent(MONDAY + timedelta(hours=20)) == ["posted 2026-11-24 05:00 CET"]
+    assert len(posted(slack_api)) == 1
+
+
+def test_a_weekly_digest_still_failing_a_day_late_is_given_up(
+    engine, client, settings, weekly, slack_api, runtime
+):
+    slack_api.fail_next("chat.postMessage", error="internal_error")
+    post_digest(engine, client, settings, weekly, MONDAY)
+    assert retry_unsent(MONDAY + timedelta(hours=24, minutes=1)) == []
+    assert posted(slack_api) == []
+
+
+def test_the_monthly_digest_due_1_december_posts_november(engine, client, settings, slack_api):
+    monthly = cadence_subscription(engine, "digest-monthly", 1)
+    first = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # Tue 1 Dec 09:00 in Paris
+    assert post_digest(engine, client, settings, monthly, first) == "posted 2026-12-01 09:00 CET"
+    assert post_digest(engine, client, settings, monthly, first + timedelta(days=9)) == SKIPPED
+    (post,) = posted(slack_api)
+    assert post.params["blocks"][0]["text"]["text"] == "Monthly digest · November 2026"
+    assert "Conversations 3, First response, mean 20m" in post.params["text"]
+    (url,) = slack_api.calls_to("files.getUploadURLExternal")
+    assert url.params["filename"] == "kpibot-digest-2026-11.png"
+    assert outbox.entry(engine, subscription_id=monthly.id, kind="digest", key="2026-11-01").status == "sent"
+
+
+def test_preview_of_the_weekly_digest(engine, settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("KPIBOT_PSEUDONYM_KEY", "test-key")
+    out = tmp_path / "week.png"
+    args = ["digest", "--preview", "--weekly", "--db", settings.database_url, "--tz", "Europe/Paris"]
+    result = CliRunner().invoke(app, [*args, "--at", "2026-11-25T09:00", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        "Weekly digest · Week of 16 – 22 Nov 2026 · all channels · Europe/Paris\n"
+    )
+    assert "  Conversations           3 · (none the week before) · bench 10/day\n" in result.stdout
+    assert out.read_bytes().startswith(PNG_MAGIC)

@@ -12,6 +12,7 @@ from bot import jobs
 from bot.scheduler import (
     MAINTENANCE,
     build_scheduler,
+    job_kind,
     job_trigger,
     maintain,
     schedule_note,
@@ -52,8 +53,8 @@ def subscribe(
             Subscription(
                 kind=kind,
                 slack_channel=channel,
-                time=time if kind == "digest" else None,
-                timezone=zone if kind == "digest" else None,
+                time=time if kind.startswith("digest") else None,
+                timezone=zone if kind.startswith("digest") else None,
                 created_by="U1",
                 created_at=datetime(2026, 11, 1, 8, 2, tzinfo=UTC),
                 **extra,
@@ -215,3 +216,42 @@ def test_schedule_note_says_when_the_job_runs_next_and_what_it_last_did(settings
         "checked every 5 min · last: fire posted 2026-11-20 12:00 UTC (2 over 1h)"
     )
     assert job_trigger(alert, settings).start_date == datetime(2026, 11, 1, 8, 2, tzinfo=UTC)
+
+
+def test_weekly_and_monthly_digests_are_cron_jobs_on_their_day_beside_the_daily_one(settings, engine, client):
+    daily = subscribe(engine)
+    weekly = subscribe(engine, kind="digest-weekly", day=0)  # the same Slack channel, C1
+    monthly = subscribe(engine, kind="digest-monthly", day=1, time="08:30")
+    with paused(settings, engine, client) as scheduler:
+        assert sync_jobs(scheduler, engine, settings) == sorted(
+            [f"digest-{daily.id}", f"digest-weekly-{weekly.id}", f"digest-monthly-{monthly.id}"]
+        )
+        week = scheduler.get_job(f"digest-weekly-{weekly.id}")
+        month = scheduler.get_job(f"digest-monthly-{monthly.id}")
+    assert (week.func_ref, week.args, week.misfire_grace_time) == (
+        "bot.jobs:run_digest",
+        (weekly.id,),
+        24 * 3600,
+    )
+    assert repr(week.trigger) == (
+        "<CronTrigger (day_of_week='mon', hour='9', minute='0', timezone='Europe/Paris')>"
+    )
+    assert repr(month.trigger) == "<CronTrigger (day='1', hour='8', minute='30', timezone='Europe/Paris')>"
+    # Monday 09:00 Paris: 07:00 UTC in summer time, 08:00 UTC once clocks went back on Sun 25 Oct
+    assert fire_times(week.trigger, datetime(2026, 10, 14, 12, tzinfo=UTC), 3) == [
+        datetime(2026, 10, 19, 7, 0, tzinfo=UTC),
+        datetime(2026, 10, 26, 8, 0, tzinfo=UTC),
+        datetime(2026, 11, 2, 8, 0, tzinfo=UTC),
+    ]
+    assert fire_times(month.trigger, datetime(2026, 9, 15, tzinfo=UTC), 3) == [
+        datetime(2026, 10, 1, 6, 30, tzinfo=UTC),
+        datetime(2026, 11, 1, 7, 30, tzinfo=UTC),
+        datetime(2026, 12, 1, 7, 30, tzinfo=UTC),
+    ]
+    assert job_kind(f"digest-weekly-{weekly.id}") == "digest"  # one metrics label for every digest
+
+
+def test_schedule_note_of_a_weekly_digest_says_its_next_monday(settings, engine):
+    weekly = subscribe(engine, kind="digest-weekly", day=0)
+    now = datetime(2026, 12, 5, 21, 50, tzinfo=UTC)  # Saturday evening
+    assert schedule_note(weekly, settings, now) == "next Mon 07 Dec 09:00 CET · last: not run yet"

@@ -12,7 +12,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from commands.chart import COLOURS, DAYS, DailySeries, channel_colours, daily_series, render_chart
+from commands.cadence import Cadence
+from commands.chart import (
+    COLOURS,
+    DAYS,
+    DailySeries,
+    channel_colours,
+    chart_title,
+    daily_series,
+    period_series,
+    render_chart,
+)
 from storage.db import make_engine
 from storage.ingest import Ingestor
 
@@ -100,3 +110,32 @@ def test_each_channel_gets_a_colour_of_its_own_known_or_not():
     assert colours["facebook"] == COLOURS["facebook"] and colours["twitter"] == COLOURS["twitter"]
     assert len(set(colours.values())) == 4
     assert colours["discord"] not in COLOURS.values() and colours["mastodon"] not in COLOURS.values()
+
+
+def test_a_weekly_series_counts_the_12_local_weeks_ending_with_the_digest_s_week(engine, settings):
+    last = Cadence("weekly", 0).covered(date(2026, 3, 30), PARIS)  # Mon 23 - Sun 29 Mar, the clock change
+    with engine.connect() as conn:
+        series = period_series(conn, settings, last=last, channels=(), now=NOW)
+    assert (series.unit, series.days[0], series.days[-1]) == ("week", date(2026, 1, 5), date(2026, 3, 23))
+    # week of 16 Mar: c0; week of 23 Mar: c4 (Sat 28), c1 and c2 (Sun 29); Mon 30 is the next week
+    assert series.volume == {"twitter": [0] * 10 + [1, 2], "facebook": [0] * 11 + [1]}
+    # week of 23 Mar: median of c1's 600 and c2's 1200 = 900; c0 was never answered
+    assert series.frt_median == [None] * 11 + [900]
+    png = render_chart(series, title=chart_title(date(2026, 3, 29), "week"))
+    assert png.startswith(PNG_MAGIC) and png_size(png) == (1000, 560)
+
+
+def test_a_monthly_series_counts_12_calendar_months(engine, settings):
+    last = Cadence("monthly", 1).covered(date(2026, 4, 1), PARIS)  # March 2026
+    with engine.connect() as conn:
+        series = period_series(conn, settings, last=last, channels=(), now=NOW)
+    assert (series.days[0], series.days[-1], len(series.days)) == (date(2025, 4, 1), date(2026, 3, 1), 12)
+    # March: three per channel (a tie: by name); FRT median of 600, 1200, 3600, 600 = (600 + 1200) / 2
+    assert series.volume == {"facebook": [0] * 11 + [3], "twitter": [0] * 11 + [3]}
+    assert series.frt_median == [None] * 11 + [900]
+
+
+def test_chart_titles_name_what_they_show():
+    assert chart_title(date(2026, 11, 19)) == "Last 14 days to Thu 19 Nov"
+    assert chart_title(date(2026, 12, 6), "week") == "Last 12 weeks to Sun 6 Dec"
+    assert chart_title(date(2026, 11, 30), "month") == "Last 12 months to Nov 2026"

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from commands.cadence import Cadence
 from commands.digest import build_digest, digest_message, digest_text, local_day
 from commands.kpis import KPIS
 from storage.db import make_engine
@@ -109,7 +110,7 @@ def engine(settings):
 
 def digest_of(engine, settings, channels=()):
     with engine.connect() as conn:
-        return build_digest(conn, settings, day=DAY, tz=PARIS, channels=channels, now=NOW)
+        return build_digest(conn, settings, period=local_day(DAY, PARIS), channels=channels, now=NOW)
 
 
 def line(digest, label):
@@ -250,7 +251,7 @@ def test_a_day_whose_messages_were_stored_without_analysis_says_nothing_of_senti
 def test_a_day_without_data_says_no_data_rather_than_zero(settings):
     engine = make_engine(settings.database_url)  # not the fixture: this database holds no events
     with engine.connect() as conn:
-        digest = build_digest(conn, settings, day=DAY, tz=PARIS, channels=(), now=NOW)
+        digest = build_digest(conn, settings, period=local_day(DAY, PARIS), channels=(), now=NOW)
     engine.dispose()
     text = digest_text(digest)
     assert "First response, mean    no data" in text
@@ -261,3 +262,76 @@ def test_the_day_of_the_spring_clock_change_lasts_23_hours():
     period = local_day(date(2026, 3, 29), PARIS)
     assert period.start == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
     assert period.end == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
+
+
+# A week against the week before (Paris, UTC+1). The weekly digest due Mon 23 Nov 09:00 covers
+# Mon 16 - Sun 22 Nov against Mon 9 - Sun 15 Nov.
+#   w0 twitter   Sun 8 23:00, reply 23:10                       (before both weeks)
+#   w1 twitter   Tue 10 10:00, reply 10:30 (FRT 1800), resolved 12:00 (7200); CSAT 5
+#   w2 facebook  Sat 14 23:30, reply Sun 15 00:30 (FRT 3600)
+#   x1 twitter   Mon 16 00:10, reply 00:20 (FRT 600), resolved 01:10 (3600); CSAT 4
+#   x2 twitter   Wed 18 09:00, reply 09:20 (FRT 1200); CSAT 2
+#   x3 facebook  Sun 22 20:00, no reply
+#   y1 twitter   Mon 23 00:05, no reply                          (the next week)
+WEEKS = [
+    message("w0a", 8, "23:00", "w0", "twitter"),
+    message("w0b", 8, "23:10", "w0", "twitter", "outbound"),
+    message("w1a", 10, "10:00", "w1", "twitter"),
+    message("w1b", 10, "10:30", "w1", "twitter", "outbound"),
+    resolved("w1c", 10, "12:00", "w1", "twitter"),
+    survey("w1d", 10, "12:05", "csat", 5),
+    message("w2a", 14, "23:30", "w2", "facebook"),
+    message("w2b", 15, "00:30", "w2", "facebook", "outbound"),
+    message("x1a", 16, "00:10", "x1", "twitter"),
+    message("x1b", 16, "00:20", "x1", "twitter", "outbound"),
+    resolved("x1c", 16, "01:10", "x1", "twitter"),
+    survey("x1d", 16, "01:15", "csat", 4),
+    message("x2a", 18, "09:00", "x2", "twitter"),
+    message("x2b", 18, "09:20", "x2", "twitter", "outbound"),
+    survey("x2c", 18, "09:30", "csat", 2),
+    message("x3a", 22, "20:00", "x3", "facebook"),
+    message("y1a", 23, "00:05", "y1", "twitter"),
+]
+MONDAY_0900 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def weeks(settings):
+    engine = make_engine(settings.database_url)
+    result = Ingestor(engine, settings).ingest([(n, json.dumps(e)) for n, e in enumerate(WEEKS, 1)])
+    assert not result.rejected, result.rejected
+    yield engine
+    engine.dispose()
+
+
+def test_a_weekly_digest_compares_the_week_with_the_week_before(weeks, settings):
+    period = Cadence("weekly", 0).covered(date(2026, 11, 23), PARIS)
+    with weeks.connect() as conn:
+        digest = build_digest(conn, settings, period=period, channels=(), now=MONDAY_0900)
+    figures = {item.label: (item.value, item.previous) for item in digest.lines}
+    assert figures["Conversations"] == (3, 2)  # x1, x2, x3 vs w1, w2 (w0 and y1 outside)
+    # FRT (600 + 1200) / 2 = 900 vs (1800 + 3600) / 2 = 2700
+    assert figures["First response, mean"] == (900, 2700)
+    assert figures["Resolution time, mean"] == (3600, 7200)
+    assert figures["CSAT"] == (0.5, 1.0)
+    text = digest_text(digest)
+    assert text.startswith("Weekly digest · Week of 16 – 22 Nov 2026 · all channels · Europe/Paris\n")
+    assert "vs the week of 9 – 15 Nov 2026\n" in text
+    assert "First response, mean    15m · ▼ 30m (-67 %) good · bench 2h on target" in text
+    message = digest_message(digest)
+    assert message["blocks"][0]["text"]["text"] == "Weekly digest · Week of 16 – 22 Nov 2026"
+    assert message["text"].startswith("Weekly digest for the week of 16 – 22 Nov 2026 (all channels")
+    assert message["blocks"][-1]["elements"][0]["text"] == "The 12-week chart is in the thread."
+
+
+def test_a_monthly_digest_compares_the_month_with_the_month_before(weeks, settings):
+    period = Cadence("monthly", 1).covered(date(2026, 12, 1), PARIS)
+    with weeks.connect() as conn:
+        digest = build_digest(
+            conn, settings, period=period, channels=(), now=datetime(2026, 12, 1, 8, tzinfo=UTC)
+        )
+    # November: all seven conversations; October: none, which the volume KPI reads as no data
+    assert (line(digest, "Conversations").value, line(digest, "Conversations").previous) == (7, None)
+    text = digest_text(digest)
+    assert text.startswith("Monthly digest · November 2026 · all channels · Europe/Paris\nvs October 2026\n")
+    assert "CSAT                    66.7 % · (none the month before)" in text
