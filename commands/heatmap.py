@@ -91,10 +91,10 @@ class Heatmap:
         """Messages (volume) or first responses (frt) over the whole grid."""
         return sum(self.by_weekday)
 
-    @property
-    def unit(self) -> str:
-        """What a count counts, in words."""
-        return "messages" if self.metric == "volume" else "first responses"
+    def counted(self, n: int) -> str:
+        """`n` of what the grid counts, in words: `1 message`, `412 messages`, `3 first responses`."""
+        unit = "message" if self.metric == "volume" else "first response"
+        return f"{n:,} {unit}" + ("" if n == 1 else "s")
 
     def cells(self) -> list[Cell]:
         """Every cell, Monday 00:00 first."""

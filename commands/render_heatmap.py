@@ -38,10 +38,9 @@ def summary_lines(heatmap: Heatmap) -> list[str]:
     busiest = heatmap.busiest()
     if busiest is None:
         return [EMPTY_NOTES[heatmap.metric]]
-    unit = heatmap.unit
     day = max(range(7), key=lambda d: heatmap.by_weekday[d])
     hour = max(range(24), key=lambda h: heatmap.by_hour[h])
-    lines = [f"busiest: {busiest.label}, {busiest.count:,} {unit}"]
+    lines = [f"busiest: {busiest.label}, {heatmap.counted(busiest.count)}"]
     if heatmap.metric == "frt":
         lines[0] += f" (median {format_duration(busiest.value)})"
         slowest = heatmap.slowest()
@@ -49,13 +48,13 @@ def summary_lines(heatmap: Heatmap) -> list[str]:
             lines.insert(
                 0,
                 f"slowest: {slowest.label}, median {format_duration(slowest.value)} "
-                f"({slowest.count:,} {'first response' if slowest.count == 1 else unit})",
+                f"({heatmap.counted(slowest.count)})",
             )
     lines.append(
-        f"busiest day: {DAY_NAMES[day]}, {heatmap.by_weekday[day]:,} {unit} · "
-        f"busiest hour: {hour_span(hour)}, {heatmap.by_hour[hour]:,} {unit}"
+        f"busiest day: {DAY_NAMES[day]}, {heatmap.counted(heatmap.by_weekday[day])} · "
+        f"busiest hour: {hour_span(hour)}, {heatmap.counted(heatmap.by_hour[hour])}"
     )
-    lines.append(f"total: {heatmap.total:,} {unit}")
+    lines.append(f"total: {heatmap.counted(heatmap.total)}")
     return lines
 
 

@@ -85,8 +85,8 @@ def test_public_heatmap_is_uploaded_to_the_channel_with_the_summary_and_the_aske
     assert done["initial_comment"] == (
         "*Median first response by hour and weekday · twitter · last 30 days · UTC*\n"
         "slowest: Tue 15:00–16:00, median 3h (1 first response)\n"
-        "busiest: Tue 14:00–15:00, 1 first responses (median 2h)\n"
-        "busiest day: Tuesday, 2 first responses · busiest hour: 13:00–14:00, 1 first responses\n"
+        "busiest: Tue 14:00–15:00, 1 first response (median 2h)\n"
+        "busiest day: Tuesday, 2 first responses · busiest hour: 13:00–14:00, 1 first response\n"
         "total: 3 first responses\n"
         "asked by <@U1>"
     )
