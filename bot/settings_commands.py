@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bot.scheduler import schedule_note, subscriptions_changed
 from commands import sla_policy
+from commands.cadence import Cadence
 from commands.format import format_duration
 from commands.intake import intake_command
 from commands.sla_policy import is_sla_setting
@@ -26,23 +27,29 @@ from storage.db import session
 from storage.models import Subscription
 from storage.service_levels import policies, remove_policy, save_policy
 from storage.settings import Settings
-from storage.subscriptions import add_subscription, list_subscriptions, remove_subscriptions
+from storage.subscriptions import DIGEST_KINDS, add_subscription, list_subscriptions, remove_subscriptions
 
 SLA_ADMINS_ONLY = "Only workspace admins can change service levels. See what is set with `/kpi sla list`."
 ADMINS_ONLY = (
     "Only workspace admins can change digests and alerts. Ask an admin to set this up, "
     "or see what is set with `/kpi digest list` and `/kpi alert list`."
 )
-_NAMES = {"digest": "daily digest", "alert": "backlog alert", "sla": "SLA-risk alert"}
+_NAMES = {
+    "digest": "daily digest",
+    "digest-weekly": "weekly digest",
+    "digest-monthly": "monthly digest",
+    "alert": "backlog alert",
+    "sla": "SLA-risk alert",
+}
 TERMINAL_USER = sla_policy.TERMINAL_USER  # created_by of what the CLI sets: no Slack user
 _HOW_TO_ADD = {  # by whether the listing is for the terminal
     False: {
-        "digest": "`/kpi digest here 09:00`",
+        "digest": "`/kpi digest here 09:00` (or `weekly mon 09:00`, `monthly 1 09:00`)",
         "alert": "`/kpi alert backlog 5 4h here`",
         "sla": "`/kpi alert sla here lead 30m`",
     },
     True: {
-        "digest": "`kpibot digest add C0123ABCD 09:00`",
+        "digest": "`kpibot digest add C0123ABCD 09:00` (or `weekly mon 09:00`, `monthly 1 09:00`)",
         "alert": "`kpibot alert add C0123ABCD 5 4h`",
         "sla": "`kpibot alert sla-add C0123ABCD --lead 30m`",
     },
@@ -114,7 +121,7 @@ def settings_reply(
     request = parse_settings(text, settings, here=here)
     with session(engine) as db:
         if request.action == "list":
-            kinds = ("alert", "sla") if request.kind in ("alert", "sla") else (request.kind,)
+            kinds = ("alert", "sla") if request.kind in ("alert", "sla") else tuple(DIGEST_KINDS)
             subscriptions = [sub for kind in kinds for sub in list_subscriptions(db, kind=kind)]
             return _listing(request.kind, subscriptions, settings, now, terminal=asker is TERMINAL)
         if not asker.is_admin():
@@ -125,9 +132,10 @@ def settings_reply(
             if not removed:
                 return (
                     f"There was no {_NAMES[request.kind]} in <#{request.slack_channel}>; nothing to turn off."
+                    + _other_digests(db, request)
                 )
             return f"The {_NAMES[request.kind]} in <#{request.slack_channel}> is off."
-        if request.kind == "digest" and request.timezone is None:
+        if request.kind in DIGEST_KINDS and request.timezone is None:
             request = replace(request, timezone=asker.time_zone() or settings.tz)
         saved = add_subscription(db, _subscription(request, asker.user_id, now))
         subscriptions_changed()
@@ -174,8 +182,11 @@ def describe(subscription: Subscription) -> str:
     """The subscription in words: where, when or on what condition, for which support channels."""
     scope = inline(", ".join(subscription.channel_list)) or "all channels"
     where = f"<#{subscription.slack_channel}>"
-    if subscription.kind == "digest":
-        return f"daily digest in {where} at {subscription.time} ({subscription.timezone}), {scope}"
+    if subscription.kind in DIGEST_KINDS:
+        cadence = Cadence.of(subscription)
+        when = "" if cadence.name == "daily" else f", {cadence.words()}"
+        at = f"at {subscription.time} ({subscription.timezone})"
+        return f"{_NAMES[subscription.kind]} in {where}{when} {at}, {scope}"
     if subscription.kind == "sla":
         lead = format_duration(subscription.max_age_seconds)
         return f"SLA-risk alert in {where} for breaches due within {lead}, checked every minute, {scope}"
@@ -191,11 +202,12 @@ def _listing(
 ) -> str:
     if not subscriptions:
         how = _HOW_TO_ADD[terminal][kind]
-        return f"No {_NAMES[kind]}s yet. An admin can add one with {how}."
+        return f"No {'digest' if kind == 'digest' else _NAMES[kind]}s yet. An admin can add one with {how}."
     lines = [
         f"• {describe(sub)} ({_set_by(sub)}) — {schedule_note(sub, settings, now)}" for sub in subscriptions
     ]
-    name = "alert" if len({sub.kind for sub in subscriptions}) > 1 else _NAMES[subscriptions[0].kind]
+    several = "digest" if kind == "digest" else "alert"
+    name = several if len({sub.kind for sub in subscriptions}) > 1 else _NAMES[subscriptions[0].kind]
     return f"*{name[0].upper()}{name[1:]}s*\n" + "\n".join(lines)
 
 
@@ -214,8 +226,26 @@ def _subscription(request: SettingsRequest, user_id: str, now: datetime) -> Subs
         channels=",".join(request.channels),
         threshold=request.threshold,
         max_age_seconds=request.max_age_seconds,
+        day=request.day,
         created_by=user_id,
         created_at=now,
+    )
+
+
+def _other_digests(db, request: SettingsRequest) -> str:
+    """When `digest off` found no daily digest: the channel's weekly or monthly ones, which it leaves on."""
+    if request.kind != "digest":
+        return ""
+    others = [
+        sub.kind
+        for sub in list_subscriptions(db)
+        if sub.kind in DIGEST_KINDS
+        and sub.kind != request.kind
+        and sub.slack_channel == request.slack_channel
+    ]
+    return "".join(
+        f" Its {_NAMES[kind]} stays on: `/kpi digest off {DIGEST_KINDS[kind]}` turns it off."
+        for kind in others
     )
 
 

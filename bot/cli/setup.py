@@ -101,25 +101,35 @@ def register(app: typer.Typer, digest: typer.Typer) -> None:
 
 
 def digest_list(db: str = db_option()) -> None:
-    """List the daily digests: where, when, for which channels, the next run and the last result."""
+    """List the digests (daily, weekly, monthly): where, when, for which channels, the next run and the
+    last result."""
     apply("digest list", db=db)
 
 
 def digest_add(
     channel: str = channel_argument(),
-    time: str = typer.Argument(..., help="Local time of day, HH:MM.", show_default=False),
+    when: str = typer.Argument(
+        ...,
+        help="Local time of day, HH:MM (daily); or `weekly mon HH:MM`, `monthly 1 HH:MM`.",
+        show_default=False,
+    ),
     words: list[str] = typer.Argument(
         None, help="Time zone (Europe/Paris; default the workspace's) and support channels (default all)."
     ),
     db: str = db_option(),
 ) -> None:
-    """Post a daily digest in a Slack channel: `kpibot digest add C0123ABCD 09:00 Europe/Paris twitter`."""
-    apply(" ".join(["digest", time, *(words or [])]), here=channel, db=db)
+    """Post a digest in a Slack channel: `kpibot digest add C0123ABCD 09:00 Europe/Paris twitter` (daily),
+    `… weekly mon 09:00` (last week, Mondays), `… monthly 1 09:00` (last month, on the 1st; days 1-28)."""
+    apply(" ".join(["digest", when, *(words or [])]), here=channel, db=db)
 
 
-def digest_off(channel: str = channel_argument(), db: str = db_option()) -> None:
-    """Stop the daily digest in a Slack channel."""
-    apply("digest off", here=channel, db=db)
+def digest_off(
+    channel: str = channel_argument(),
+    cadence: str = typer.Argument("daily", help="Which digest: daily, weekly or monthly."),
+    db: str = db_option(),
+) -> None:
+    """Stop the daily digest in a Slack channel (or its weekly or monthly one: `… C0123ABCD weekly`)."""
+    apply(f"digest off {cadence}", here=channel, db=db)
 
 
 def alert_list(db: str = db_option()) -> None:

@@ -178,6 +178,45 @@ def test_user_listed_in_admin_user_ids_may_change_digests_and_anyone_may_list_th
     assert [call.params["user"] for call in slack_api.calls_to("users.info")] == ["U7"]
 
 
+def test_a_weekly_digest_lives_beside_the_daily_one_is_listed_with_its_cadence_and_turned_off_by_name(bot):
+    bot.slack.set_user("U1", is_admin=True, tz="Europe/Paris")
+
+    ask(bot, "digest here 09:00")
+    weekly = ask(bot, "digest here weekly mon 09:00")
+    listing = ask(bot, "digest list")
+    daily_off = ask(bot, "digest off here")
+    left = [(s.kind, s.day) for s in subscriptions(bot)]
+    again = ask(bot, "digest off here")
+    weekly_off = ask(bot, "digest off weekly here")
+
+    assert weekly["text"] == "Done: weekly digest in <#C1>, Mondays at 09:00 (Europe/Paris), all channels."
+    # Fri 20 Nov 12:00 UTC: the daily one next runs Sat 21, the weekly one Mon 23, 09:00 Paris (CET)
+    assert listing["text"] == (
+        "*Digests*\n"
+        "• daily digest in <#C1> at 09:00 (Europe/Paris), all channels (set by <@U1>)"
+        " — next Sat 21 Nov 09:00 CET · last: not run yet\n"
+        "• weekly digest in <#C1>, Mondays at 09:00 (Europe/Paris), all channels (set by <@U1>)"
+        " — next Mon 23 Nov 09:00 CET · last: not run yet"
+    )
+    assert daily_off["text"] == "The daily digest in <#C1> is off." and left == [("digest-weekly", 0)]
+    assert again["text"] == (
+        "There was no daily digest in <#C1>; nothing to turn off. Its weekly digest stays on: "
+        "`/kpi digest off weekly` turns it off."
+    )
+    assert weekly_off["text"] == "The weekly digest in <#C1> is off." and subscriptions(bot) == []
+
+
+def test_a_monthly_digest_on_the_31st_is_refused_with_the_reason_and_nothing_is_stored(bot):
+    bot.slack.set_user("U1", is_admin=True)
+
+    answer = ask(bot, "digest here monthly 31 09:00")
+
+    assert answer["text"].startswith(
+        "`31`: a monthly digest runs on a day from 1 to 28, so that it comes every"
+    )
+    assert answer["response_type"] == "ephemeral" and subscriptions(bot) == []
+
+
 def test_settings_typo_gets_did_you_mean(bot):
     bot.slack.set_user("U1", is_admin=True)
 

@@ -39,23 +39,10 @@ def test_a_digest_added_listed_and_turned_off_from_the_terminal(kpibot, database
     (subscription,), _ = stored(database_url)
     off = kpibot("digest", "off", "#C0123ABCD")
 
-    assert empty.stdout.split() == [
-        "No",
-        "daily",
-        "digests",
-        "yet.",
-        "An",
-        "admin",
-        "can",
-        "add",
-        "one",
-        "with",
-        "kpibot",
-        "digest",
-        "add",
-        "C0123ABCD",
-        "09:00.",
-    ]
+    assert " ".join(empty.stdout.split()) == (
+        "No digests yet. An admin can add one with kpibot digest add C0123ABCD 09:00 "
+        "(or weekly mon 09:00, monthly 1 09:00)."
+    )
     assert added.exit_code == 0
     assert (
         added.stdout.strip() == "Done: daily digest in #C0123ABCD at 09:05 (Europe/Paris), twitter, facebook."
@@ -70,6 +57,38 @@ def test_a_digest_added_listed_and_turned_off_from_the_terminal(kpibot, database
     assert "(set from the terminal) — next " in " ".join(listed.stdout.split())
     assert off.stdout.strip() == "The daily digest in #C0123ABCD is off."
     assert stored(database_url)[0] == []
+
+
+def test_a_weekly_and_a_monthly_digest_from_the_terminal_beside_the_daily_one(kpibot, database_url):
+    kpibot("digest", "add", "C0123ABCD", "09:00", "Europe/Paris")
+    weekly = kpibot("digest", "add", "C0123ABCD", "weekly", "fri", "17:00", "Europe/Paris", "x")
+    monthly = kpibot("digest", "add", "C0123ABCD", "monthly", "1", "08:00", "UTC")
+    stored_kinds = sorted((s.kind, s.day, s.time) for s in stored(database_url)[0])
+    listed = " ".join(kpibot("digest", "list").stdout.split())
+    daily_off = kpibot("digest", "off", "C0123ABCD")
+    weekly_off = kpibot("digest", "off", "C0123ABCD", "weekly")
+
+    assert weekly.exit_code == 0, weekly.output
+    assert (
+        weekly.stdout.strip()
+        == "Done: weekly digest in #C0123ABCD, Fridays at 17:00 (Europe/Paris), twitter."
+    )
+    assert " ".join(monthly.stdout.split()) == (
+        "Done: monthly digest in #C0123ABCD, on the 1st of each month at 08:00 (UTC), all channels."
+    )
+    assert stored_kinds == [
+        ("digest", None, "09:00"),
+        ("digest-monthly", 1, "08:00"),
+        ("digest-weekly", 4, "17:00"),
+    ]
+    assert listed.startswith("Digests • daily digest in #C0123ABCD at 09:00")
+    assert (
+        "• weekly digest in #C0123ABCD, Fridays at 17:00 (Europe/Paris), twitter (set from the terminal)"
+        in listed
+    )
+    assert daily_off.stdout.strip() == "The daily digest in #C0123ABCD is off."
+    assert weekly_off.stdout.strip() == "The weekly digest in #C0123ABCD is off."
+    assert [s.kind for s in stored(database_url)[0]] == ["digest-monthly"]
 
 
 def test_a_digest_without_a_zone_takes_the_workspace_zone(kpibot, database_url, monkeypatch):
@@ -114,6 +133,15 @@ def test_an_intake_channel_added_and_turned_off_from_the_terminal(kpibot, databa
         (("alert", "add", "C0123ABCD", "0"), "error: the backlog size to alert on must be at least 1"),
         (("intake", "add", "C0123ABCD", "twiter"), "error: unknown channel twiter — did you mean twitter?"),
         (("digest", "add", "C0123ABCD", "09:00", "twiter"), "error: unknown word twiter in /kpi digest"),
+        (
+            ("digest", "add", "C0123ABCD", "monthly", "31", "09:00"),
+            "error: 31: a monthly digest runs on a day",
+        ),
+        (
+            ("digest", "add", "C0123ABCD", "weekly", "funday", "09:00"),
+            "error: funday is not a day of the week",
+        ),
+        (("digest", "add", "C0123ABCD", "weekly", "mon"), "error: a weekly digest needs a time of day"),
     ],
 )
 def test_bad_settings_exit_2_with_the_reason_and_change_nothing(kpibot, database_url, words, message):
