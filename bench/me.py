@@ -1,0 +1,96 @@
+"""`/kpi me` latency at scale: one agent's report on bench/kpi.py's database (1M conversations, 40 agents).
+
+    python bench/me.py [--conversations 1000000] [--db /tmp/kpibot-bench-kpi.db] [--runs 20]
+                       [--periods 7d,90d] [--agent U001]
+
+Builds the database as bench/kpi.py does (bench/kpi_data.py) unless the file holds that many
+conversations already (then it is reused as it is, whatever revision built it), then times what
+`/kpi me` does as of the data's last instant, over all channels and twitter: matching the asker
+(`resolve_agent`, by their own id), `build_me` and the Block Kit message; and its parts — the period's
+figures for every agent, the agent's previous period, the waiting list — and matching an unknown user.
+Prints p50/p95 milliseconds and the first run's (the KPI cache's team-report slots are computed then if
+missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, inspect, text  # noqa: E402
+
+from bench.kpi import bench_settings, prepare, timed  # noqa: E402
+from bench.kpi_data import NOW  # noqa: E402
+from commands.me import build_me, resolve_agent  # noqa: E402
+from commands.me_figures import figures, waiting_on  # noqa: E402
+from commands.periods import resolve_period  # noqa: E402
+from commands.query import Query  # noqa: E402
+from commands.render_me import me_message  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+
+
+def answer(conn, settings, user: str, period, channels):
+    """What the Slack listener does between the ack and the post."""
+    agent = resolve_agent(conn, settings, user)
+    return me_message(build_me(conn, settings, agent, NOW, period, channels))
+
+
+def _holds(url: str, conversations: int) -> bool:
+    """Whether the database holds that many conversations (a finished build: rows come in one load)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("sla_clock"):
+                return False
+            return conn.execute(text("SELECT count(*) FROM conversation")).scalar_one() == conversations
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=1_000_000)
+    parser.add_argument("--db", default="/tmp/kpibot-bench-kpi.db")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--periods", default="7d,90d")
+    parser.add_argument("--agent", default="U001")
+    args = parser.parse_args()
+    url = f"sqlite:///{args.db}"
+    settings = bench_settings(url)
+    if Path(args.db).exists() and _holds(url, args.conversations):
+        # reused as it is, even built at another schema revision: never rebuilt under another bench
+        print(f"reusing {args.db} ({args.conversations:,} conversations)")
+    else:
+        prepare(url, args.conversations, settings)
+    engine = make_engine(url)
+    print(f"\n/kpi me for {args.agent}, ms p50 / p95 (runs) first, as of {NOW:%Y-%m-%d %H:%M} UTC")
+    with engine.connect() as conn:
+        for word in args.periods.split(","):
+            period = resolve_period(word, NOW, settings.zone)
+            before = period.previous()
+            for channels in ((), ("twitter",)):
+                query = Query(period.start, period.end, channels, NOW, settings)
+                cases = {
+                    "answer": partial(answer, conn, settings, args.agent, period, channels),
+                    "figures, every agent": partial(figures, conn, query),
+                    "previous, the agent": partial(
+                        figures, conn, replace(query, start=before.start, end=before.end, agent=args.agent)
+                    ),
+                    "waiting list": partial(waiting_on, conn, args.agent, NOW, channels),
+                    "unknown user": partial(resolve_agent, conn, settings, "U0NOBODY"),
+                }
+                for name, case in cases.items():
+                    first, _, _ = timed(case, 1)
+                    p50, p95, n = timed(case, args.runs)
+                    scope = ",".join(channels) or "all"
+                    print(f"{word:>4} {scope:<8} {name:<22} {p50:8.1f} / {p95:8.1f} ({n:2d}) {first:8.0f}")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
