@@ -18,8 +18,10 @@ from sqlalchemy.engine import Engine
 from bot.scheduler import schedule_note, subscriptions_changed
 from commands import sla_policy
 from commands.cadence import Cadence
+from commands.errors import UsageError
 from commands.format import format_duration
 from commands.intake import intake_command
+from commands.me import UNKNOWN_AGENT, resolve_agent
 from commands.sla_policy import is_sla_setting
 from commands.slack_text import inline
 from commands.subscribe import SettingsRequest, parse_settings
@@ -27,7 +29,13 @@ from storage.db import session
 from storage.models import Subscription
 from storage.service_levels import policies, remove_policy, save_policy
 from storage.settings import Settings
-from storage.subscriptions import DIGEST_KINDS, add_subscription, list_subscriptions, remove_subscriptions
+from storage.subscriptions import (
+    DIGEST_KINDS,
+    MY_DIGEST,
+    add_subscription,
+    list_subscriptions,
+    remove_subscriptions,
+)
 
 SLA_ADMINS_ONLY = "Only workspace admins can change service levels. See what is set with `/kpi sla list`."
 ADMINS_ONLY = (
@@ -38,6 +46,7 @@ _NAMES = {
     "digest": "daily digest",
     "digest-weekly": "weekly digest",
     "digest-monthly": "monthly digest",
+    "digest-me": "own weekly digest",
     "alert": "backlog alert",
     "sla": "SLA-risk alert",
 }
@@ -119,10 +128,17 @@ def settings_reply(
             is_admin=asker.is_admin,
         )
     request = parse_settings(text, settings, here=here)
+    if request.kind == MY_DIGEST:
+        return _my_digest_reply(request, asker=asker, settings=settings, engine=engine, now=now)
     with session(engine) as db:
         if request.action == "list":
             kinds = ("alert", "sla") if request.kind in ("alert", "sla") else tuple(DIGEST_KINDS)
-            subscriptions = [sub for kind in kinds for sub in list_subscriptions(db, kind=kind)]
+            subscriptions = [
+                sub
+                for kind in kinds
+                for sub in list_subscriptions(db, kind=kind)
+                if sub.kind != MY_DIGEST or sub.slack_channel == asker.user_id  # only yours
+            ]
             return _listing(request.kind, subscriptions, settings, now, terminal=asker is TERMINAL)
         if not asker.is_admin():
             return ADMINS_ONLY
@@ -146,6 +162,29 @@ def settings_reply(
             "type `/invite @kpibot` in that channel."
         )
     return reply
+
+
+def _my_digest_reply(
+    request: SettingsRequest, *, asker: Asker, settings: Settings, engine: Engine, now: datetime
+) -> str:
+    """`/kpi digest me weekly …` or `… me off`: anyone's own weekly numbers by direct message (no admin
+    needed: it concerns only them); refused until the asker is matched to an agent, as `/kpi me` is."""
+    if asker is TERMINAL:
+        raise UsageError("`digest me` is a Slack user's own digest: type `/kpi digest me weekly` in Slack")
+    with session(engine) as db:
+        if request.action == "off":
+            if not remove_subscriptions(db, kind=MY_DIGEST, slack_channel=asker.user_id):
+                return "You had no weekly digest of your own; nothing to turn off."
+            subscriptions_changed()
+            return f"Your {_NAMES[MY_DIGEST]} is off."
+        with engine.connect() as conn:
+            if resolve_agent(conn, settings, asker.user_id) is None:
+                return UNKNOWN_AGENT.format(user=inline(asker.user_id))
+        zone = request.timezone or asker.time_zone() or settings.tz
+        mine = replace(request, slack_channel=asker.user_id, timezone=zone)
+        saved = add_subscription(db, _subscription(mine, asker.user_id, now))
+        subscriptions_changed()
+    return f"Done: {describe(saved)}, with your numbers of the week before. `/kpi digest me off` stops it."
 
 
 def _sla_reply(text: str, *, asker: Asker, settings: Settings, engine: Engine, now: datetime) -> str:
@@ -186,6 +225,8 @@ def describe(subscription: Subscription) -> str:
         cadence = Cadence.of(subscription)
         when = "" if cadence.name == "daily" else f", {cadence.words()}"
         at = f"at {subscription.time} ({subscription.timezone})"
+        if subscription.kind == MY_DIGEST:
+            return f"your {_NAMES[MY_DIGEST]}{when} {at}, by direct message"
         return f"{_NAMES[subscription.kind]} in {where}{when} {at}, {scope}"
     if subscription.kind == "sla":
         lead = format_duration(subscription.max_age_seconds)
@@ -207,7 +248,8 @@ def _listing(
         f"• {describe(sub)} ({_set_by(sub)}) — {schedule_note(sub, settings, now)}" for sub in subscriptions
     ]
     several = "digest" if kind == "digest" else "alert"
-    name = several if len({sub.kind for sub in subscriptions}) > 1 else _NAMES[subscriptions[0].kind]
+    kinds = {sub.kind for sub in subscriptions}
+    name = several if len(kinds) > 1 or MY_DIGEST in kinds else _NAMES[subscriptions[0].kind]
     return f"*{name[0].upper()}{name[1:]}s*\n" + "\n".join(lines)
 
 

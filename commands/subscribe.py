@@ -5,6 +5,9 @@
 - `digest [here|#channel] [weekly DAY|monthly N] HH:MM [Area/City] [channel…|all]`, `digest off [weekly|
   monthly] [here|#channel]`, `digest list`: without a cadence a digest is daily, and `digest off` turns off
   the daily one only (a weekly or monthly digest is turned off by name; commands/cadence.py)
+- `digest me weekly [DAY] [HH:MM] [Area/City]`, `digest me off`: anyone's own weekly numbers (`/kpi me`
+  for the week before) in a direct message, Mondays 09:00 unless told; its `slack_channel` is left empty
+  here: it is the asker's user id (bot/settings_commands.py)
 - `alert [backlog] [N] [age] [here|#channel] [channel…|all]`, `alert off [here|#channel]`, `alert list`
 - `alert sla [here|#channel] [lead 30m] [channel…|all]`, `alert sla off [here|#channel]`: the SLA-risk
   alert (commands/sla_risk.py), checked every minute
@@ -26,7 +29,7 @@ from commands.errors import UsageError
 from commands.sla_policy import is_sla_setting
 from commands.sla_risk import DEFAULT_LEAD
 from storage.settings import Settings
-from storage.subscriptions import DIGEST_KINDS
+from storage.subscriptions import DIGEST_KINDS, MY_DIGEST
 
 SETTINGS_WORDS = ("digest", "alert", "intake")
 _ACTIONS = ("off", "list")
@@ -55,7 +58,7 @@ class SettingsRequest:
 
 
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DIGEST_KIND = {cadence: kind for kind, cadence in DIGEST_KINDS.items()}
+_DIGEST_KIND = {cadence: kind for kind, cadence in DIGEST_KINDS.items() if kind != MY_DIGEST}
 
 
 def is_settings_command(text: str) -> bool:
@@ -85,6 +88,8 @@ def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsReque
             else:
                 target = _target(word, here) or _fail(word, [], kind)
         return SettingsRequest(named, action, target if action == "off" else here)
+    if kind == "digest" and words and words[0].lower() == "me":
+        return _my_digest(words[1:])
     if kind == "digest":
         return _digest(words, settings, here)
     if kind == "sla":
@@ -122,6 +127,38 @@ def _digest(words: list[str], settings: Settings, here: str) -> SettingsRequest:
     )
 
 
+def _my_digest(words: list[str]) -> SettingsRequest:
+    """`digest me weekly [DAY] [HH:MM] [zone]` or `digest me off`: the asker's own weekly digest."""
+    if [word.lower() for word in words] == ["off"]:
+        return SettingsRequest(MY_DIGEST, "off", "")
+    if not words or words[0].lower() != "weekly":
+        raise UsageError(
+            "your own digest is weekly: `/kpi digest me weekly [mon 09:00] [Europe/Paris]`, "
+            "or `/kpi digest me off`",
+            ["digest me weekly"],
+        )
+    day, time, zone = 0, "09:00", None
+    for word in words[1:]:
+        if clock := _TIME.fullmatch(word):
+            time = f"{int(clock.group(1)):02d}:{clock.group(2)}"
+        elif "/" in word or word.upper() == "UTC":
+            zone = _zone(word)
+        elif (weekday := _weekday(word)) is not None:
+            day = weekday
+        else:
+            raise UsageError(
+                f"unknown word `{word}` in `/kpi digest me`: give a day, a time and a time zone, "
+                "like `/kpi digest me weekly mon 09:00 Europe/Paris`"
+            )
+    return SettingsRequest(MY_DIGEST, "set", "", time=time, timezone=zone, day=day)
+
+
+def _weekday(word: str) -> int | None:
+    """The weekday (0 = Monday) `word` names: `mon`, `Monday`, `tues` (at least three letters)."""
+    found = [n for n, name in enumerate(_WEEKDAY_NAMES) if len(word) >= 3 and name.startswith(word.lower())]
+    return found[0] if found else None
+
+
 def _day(cadence: str, word: str | None) -> int:
     """The weekday (0 = Monday) after `weekly`, or the day of the month (1-28) after `monthly`."""
     if cadence == "weekly":
@@ -129,16 +166,13 @@ def _day(cadence: str, word: str | None) -> int:
             raise UsageError(
                 "a weekly digest needs a day of the week, like `/kpi digest here weekly mon 09:00`"
             )
-        # `mon`, `Monday`, `tues`: at least the three letters of WEEKDAYS
-        found = [
-            n for n, name in enumerate(_WEEKDAY_NAMES) if len(word) >= 3 and name.startswith(word.lower())
-        ]
-        if not found:
+        found = _weekday(word)
+        if found is None:
             raise UsageError(
                 f"`{word}` is not a day of the week: use {', '.join(WEEKDAYS[:-1])} or {WEEKDAYS[-1]}, "
                 "like `/kpi digest here weekly mon 09:00`"
             )
-        return found[0]
+        return found
     if word is None or not word.isdigit() or _TIME.fullmatch(word):
         raise UsageError(
             f"a monthly digest needs a day of the month from 1 to {LAST_MONTH_DAY}, "

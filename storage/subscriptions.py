@@ -13,8 +13,15 @@ from sqlmodel import Session, select
 
 from storage.models import Subscription
 
-# digest kind -> cadence (commands.cadence); `day` is the weekly digest's weekday or monthly one's day
-DIGEST_KINDS = {"digest": "daily", "digest-weekly": "weekly", "digest-monthly": "monthly"}
+# digest kind -> cadence (commands.cadence); `day` is the weekly digest's weekday or monthly one's day.
+# MY_DIGEST is someone's own weekly `/kpi me`, by direct message: its `slack_channel` is their user id.
+MY_DIGEST = "digest-me"
+DIGEST_KINDS = {
+    "digest": "daily",
+    "digest-weekly": "weekly",
+    "digest-monthly": "monthly",
+    MY_DIGEST: "weekly",
+}
 KINDS = (*DIGEST_KINDS, "alert", "sla")  # sla: the SLA-risk alert, `max_age_seconds` its lead time
 
 

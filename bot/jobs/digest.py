@@ -8,6 +8,10 @@ daily digest's due date, a weekly or monthly digest's period start ("2026-11-30"
 Nov), so a retry, a restart or a second process can never post a period twice, even when an admin moves
 the weekly digest from Monday to Wednesday in between.
 
+Someone's own weekly digest (kind MY_DIGEST, `/kpi digest me weekly`) is their `/kpi me` for the week
+before, sent by direct message (conversations.open with their user id), without a chart; while they are
+matched to no agent it is not posted, and the week is not claimed.
+
 A digest more than its LATE_LIMITS behind its time is not posted: a daily one after 3 hours is news from
 another day; a weekly or monthly one is still the latest there is for a day (the next is a week or a month
 away), so it is posted up to 24 hours late and not after: by then the team has moved on.
@@ -16,7 +20,7 @@ away), so it is posted up to 24 hours late and not after: by then the team has m
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,13 +29,16 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from bot.jobs.posting import SKIPPED, record_failure, slack_error
-from commands.cadence import Cadence
+from commands.cadence import Cadence, period_title
 from commands.chart import chart_title, period_series, render_chart
 from commands.digest import CHART_PERIODS, build_digest, digest_message
+from commands.me import build_me, resolve_agent
 from commands.periods import Period
+from commands.render_me import me_message
 from storage import outbox
 from storage.models import Subscription
 from storage.settings import Settings
+from storage.subscriptions import MY_DIGEST
 
 KIND = "digest"  # the outbox kind of every digest, whatever its cadence
 LATE_LIMITS = {"daily": timedelta(hours=3), "weekly": timedelta(hours=24), "monthly": timedelta(hours=24)}
@@ -57,16 +64,23 @@ def post_digest(
     posted, skipped (already posted or in progress elsewhere), or the failure recorded."""
     tz = subscription_zone(subscription, settings)
     due = due_digest(subscription, tz, now)
+    if subscription.kind == MY_DIGEST and _agent(engine, settings, subscription) is None:
+        result = f"not posted {now:%Y-%m-%d %H:%M} UTC: not matched to an agent (see `/kpi me`)"
+        outbox.record_result(engine, subscription.id, result)
+        return result
     held = outbox.claim(engine, subscription_id=subscription.id, kind=KIND, key=due.key, now=now)
     if held is None:
         return SKIPPED
     try:
+        channel = subscription.slack_channel
+        if subscription.kind == MY_DIGEST:  # a direct message: its channel id comes from Slack
+            channel = client.conversations_open(users=subscription.slack_channel)["channel"]["id"]
         message, png = _content(engine, settings, subscription, due.period, now)
         ts = held.slack_ts
         if ts is None:  # a retry after the message went out only adds the chart
-            ts = client.chat_postMessage(channel=subscription.slack_channel, **message)["ts"]
+            ts = client.chat_postMessage(channel=channel, **message)["ts"]
             outbox.set_slack_ts(engine, held, ts)
-        note = _upload_chart(client, subscription.slack_channel, ts, png, due.period)
+        note = _upload_chart(client, channel, ts, png, due.period) if png is not None else None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded; the outbox decides on retries
         return record_failure(engine, held, subscription, exc, now)
     outbox.mark_sent(engine, held, now, slack_ts=ts, note=note)
@@ -93,12 +107,22 @@ def due_digest(subscription: Subscription, tz: ZoneInfo, now: datetime) -> Due:
 
 def _content(
     engine: Engine, settings: Settings, subscription: Subscription, period: Period, now: datetime
-) -> tuple[dict, bytes]:
+) -> tuple[dict, bytes | None]:
     channels = subscription.channel_list
+    if subscription.kind == MY_DIGEST:
+        with engine.connect() as conn:
+            agent = resolve_agent(conn, settings, subscription.slack_channel)
+            report = build_me(conn, settings, agent, now, replace(period, name=period_title(period)))
+        return me_message(report), None
     with engine.connect() as conn:
         digest = build_digest(conn, settings, period=period, channels=channels, now=now)
         series = period_series(conn, settings, last=period, channels=channels, now=now)
     return digest_message(digest), render_chart(series, title=chart_title(_last_day(period), period.unit))
+
+
+def _agent(engine: Engine, settings: Settings, subscription: Subscription) -> str | None:
+    with engine.connect() as conn:
+        return resolve_agent(conn, settings, subscription.slack_channel)
 
 
 def _last_day(period: Period) -> date:

@@ -217,6 +217,38 @@ def test_a_monthly_digest_on_the_31st_is_refused_with_the_reason_and_nothing_is_
     assert answer["response_type"] == "ephemeral" and subscriptions(bot) == []
 
 
+def test_anyone_matched_to_an_agent_gets_their_own_weekly_digest_listed_for_them_only(
+    database_url, slack_api
+):
+    with running_bot(database_url, slack_api, agents={"U0ANA": "ana@example.com"}) as bot:
+        bot.slack.set_user("U0ANA", is_admin=False, tz="Europe/Paris")
+        done = ask(bot, "digest me weekly fri 17:30", user_id="U0ANA")
+        stored = [(s.kind, s.slack_channel, s.day, s.time, s.timezone) for s in subscriptions(bot)]
+        mine = ask(bot, "digest list", user_id="U0ANA")
+        theirs = ask(bot, "digest list", user_id="U0BOB")
+        unknown = ask(bot, "digest me weekly", user_id="U0NOBODY")
+        stored_after_unknown = len(subscriptions(bot))
+        off = ask(bot, "digest me off", user_id="U0ANA")
+        again = ask(bot, "digest me off", user_id="U0ANA")
+
+    assert done["text"] == (
+        "Done: your own weekly digest, Fridays at 17:30 (Europe/Paris), by direct message, with your numbers "
+        "of the week before. `/kpi digest me off` stops it."
+    )
+    assert stored == [("digest-me", "U0ANA", 4, "17:30", "Europe/Paris")]
+    # Fri 20 Nov 12:00 UTC: next Fri 20 Nov 17:30 Paris
+    assert mine["text"] == (
+        "*Digests*\n• your own weekly digest, Fridays at 17:30 (Europe/Paris), by direct message "
+        "(set by <@U0ANA>) — next Fri 20 Nov 17:30 CET · last: not run yet"
+    )
+    assert theirs["text"].startswith("No digests yet.")
+    assert unknown["text"].startswith("I don't know which agent you are: ask an admin to add `agents:")
+    assert "{U0NOBODY: your-agent-id}" in unknown["text"]
+    assert stored_after_unknown == 1
+    assert off["text"] == "Your own weekly digest is off." and subscriptions(bot) == []
+    assert again["text"] == "You had no weekly digest of your own; nothing to turn off."
+
+
 def test_settings_typo_gets_did_you_mean(bot):
     bot.slack.set_user("U1", is_admin=True)
 

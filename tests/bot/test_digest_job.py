@@ -403,3 +403,30 @@ def test_preview_of_the_weekly_digest(engine, settings, tmp_path, monkeypatch):
     )
     assert "  Conversations           3 · (none the week before) · bench 10/day\n" in result.stdout
     assert out.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_my_weekly_digest_is_my_numbers_of_last_week_by_direct_message_once(
+    engine, client, settings, slack_api
+):
+    # U1 wrote the replies, so /kpi me knows U1 as that agent
+    mine = cadence_subscription(engine, "digest-me", 0, channel="U1")
+    assert post_digest(engine, client, settings, mine, MONDAY) == "posted 2026-11-23 09:00 CET"
+    assert post_digest(engine, client, settings, mine, MONDAY + timedelta(hours=1)) == SKIPPED
+    (opened,) = slack_api.calls_to("conversations.open")
+    (post,) = posted(slack_api)
+    assert (opened.params["users"], post.params["channel"]) == ("U1", "DU1")  # the stand-in's DM id
+    assert post.params["blocks"][0]["text"]["text"] == "Your numbers: Week of 16 – 22 Nov 2026"
+    figures = post.params["blocks"][2]["text"]["text"]
+    # three first responses in the week: 1800, 600 and 1200 s, mean 1200 s = 20m
+    assert "*First responses*: 3" in figures and "*FRT mean*: 20m" in figures, figures
+    assert slack_api.calls_to("files.getUploadURLExternal") == []  # no chart in a personal digest
+    assert outbox.entry(engine, subscription_id=mine.id, kind="digest", key="2026-11-16").status == "sent"
+
+
+def test_my_weekly_digest_is_not_posted_while_i_am_matched_to_no_agent(engine, client, settings, slack_api):
+    mine = cadence_subscription(engine, "digest-me", 0, channel="U0NOBODY")
+    result = post_digest(engine, client, settings, mine, MONDAY)
+    assert result == "not posted 2026-11-23 08:00 UTC: not matched to an agent (see `/kpi me`)"
+    assert slack_api.calls == []
+    assert outbox.entry(engine, subscription_id=mine.id, kind="digest", key="2026-11-16") is None
+    assert last_result(engine, mine) == result

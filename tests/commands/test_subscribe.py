@@ -134,3 +134,30 @@ def test_unreadable_cadences_say_what_is_wrong(settings, text, message):
         parse(text, settings)
 
     assert raised.value.message.startswith(message)
+
+
+def test_my_digest_is_weekly_on_monday_at_nine_unless_told(settings):
+    # the Slack user it goes to is the asker, filled in by bot/settings_commands.py
+    assert parse("digest me weekly", settings) == SettingsRequest(
+        "digest-me", "set", "", time="09:00", timezone=None, day=0
+    )
+    assert parse("digest me weekly fri 17:30 Europe/Paris", settings) == SettingsRequest(
+        "digest-me", "set", "", time="17:30", timezone="Europe/Paris", day=4
+    )
+    assert parse("digest me off", settings) == SettingsRequest("digest-me", "off", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("digest me", "your own digest is weekly: `/kpi digest me weekly [mon 09:00] [Europe/Paris]`"),
+        ("digest me monthly 1 09:00", "your own digest is weekly"),
+        ("digest me weekly funday", "unknown word `funday` in `/kpi digest me`"),
+        ("digest me weekly 25:00", "unknown word `25:00` in `/kpi digest me`"),
+    ],
+)
+def test_unreadable_my_digest_says_what_is_wrong(settings, text, message):
+    with pytest.raises(UsageError) as raised:
+        parse(text, settings)
+
+    assert raised.value.message.startswith(message)
