@@ -14,6 +14,7 @@ from commands.format import TEXT, format_change, format_value, meets_benchmark
 from commands.kpis import KPIS, KpiSpec
 from commands.kpis.spec import has_data
 from commands.parse import METRIC_NAMES
+from commands.render_drill import drill_button
 from commands.render_nlp import NLP_METRICS, nlp_message
 from commands.render_table import show, table, table_rows
 from commands.result import KpiResult, Scorecard, row_name
@@ -29,7 +30,12 @@ def answer_message(answer: KpiResult | Scorecard, *, asked_by: str | None = None
     """The Slack message answering a question: one KPI, or the scorecard."""
     if isinstance(answer, Scorecard):
         return scorecard_message(answer, asked_by=asked_by)
-    return kpi_message(answer, asked_by=asked_by)
+    message = kpi_message(answer, asked_by=asked_by)
+    button = drill_button(answer)  # "Show conversations", for a KPI with conversations behind it
+    if button is not None:  # above the scope line, which stays last
+        blocks = message["blocks"]
+        message["blocks"] = [*blocks[: min(len(blocks), MAX_BLOCKS - 1) - 1], button, blocks[-1]]
+    return message
 
 
 def kpi_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, Any]:

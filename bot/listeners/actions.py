@@ -1,5 +1,5 @@
 """Interactive actions: the App Home tab's Refresh button and period picker; the SLA-risk alert's
-buttons (Open, Snooze 30 min, I'm on it)."""
+buttons (Open, Snooze 30 min, I'm on it); an answer's "Show conversations" (commands.drill)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from sqlalchemy.engine import Engine
 from bot.errors import answer_unexpected_error
 from bot.listeners.events import publish_home, publish_home_error
 from bot.metrics import Metrics
+from commands.drill import conversations_behind
+from commands.errors import UsageError
+from commands.render_blocks import notice_message
+from commands.render_drill import DRILL_ACTION, drill_message, drill_request
 from commands.render_home import DEFAULT_HOME_PERIOD, PERIOD_ACTION, REFRESH_ACTION
 from storage import sla_claims
 from storage.settings import Settings
@@ -65,6 +69,22 @@ def register(
 
     app.action(SLA_TAKEN)(ack=_acknowledge, lazy=[answer_sla_button])
     app.action(SLA_OPEN)(_acknowledge)  # a link: Slack opens it, the bot has nothing to do
+
+    def show_conversations(body, respond, context, logger) -> None:
+        try:
+            try:
+                request, now = drill_request(body["actions"][0].get("value") or "", settings), clock()
+                with engine.connect() as conn:
+                    message = drill_message(conversations_behind(conn, request, settings, now))
+            except UsageError as error:
+                message = notice_message(error.message)
+            # to whoever pressed it, beside the answer (which may be the channel's)
+            respond(**message, response_type="ephemeral", replace_original=False)
+        except Exception as error:  # noqa: BLE001 - logged and answered with an apology
+            metrics.failed("answer", error)
+            answer_unexpected_error(error, body, respond, logger, context=context)
+
+    app.action(DRILL_ACTION)(ack=_acknowledge, lazy=[show_conversations])
 
 
 def answered(blocks: list[dict[str, Any]], conversation: str, note: str) -> list[dict[str, Any]]:
