@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from storage.settings import Settings
 
 _SLACK_MARKUP = re.compile(r"[*`]")
+LIST_HELP = "Show the conversations behind the number instead (up to 10, worst first; with --json as JSON)."
 
 
 def register(app: typer.Typer) -> None:
@@ -38,20 +39,24 @@ def kpi(
     at: str = typer.Option(None, "--at", help="Answer as of this ISO-8601 time (default: now)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (durations in seconds)."),
     out: str = typer.Option(None, "--out", help=heatmap.OUT_HELP, show_default=False),
+    as_list: bool = typer.Option(False, "--list", help=LIST_HELP),
     db: str = db_option(),
 ) -> None:
     """Show a KPI (or the scorecard) for a period, vs the previous period and the benchmark; `kpibot kpi
-    heatmap [volume|frt] [channel…] [period] [--out FILE.png]` shows the hour x weekday grid.
+    heatmap [volume|frt] [channel…] [period] [--out FILE.png]` shows the hour x weekday grid; `--list` the
+    conversations behind the number.
 
     `kpibot kpi help` lists the metrics, periods and channels it knows.
     """
     text = " ".join(words or [])
     if text.lower().split()[:1] == ["heatmap"]:
+        if as_list:
+            fail("--list shows the conversations behind a KPI, not behind the heatmap")
         heatmap.answer_heatmap(text, at=at, as_json=as_json, out=out, db=db)
         return
     if out is not None:
         fail("--out writes the heatmap image: use it with `kpibot kpi heatmap …`")
-    answer_question(text, at=at, as_json=as_json, db=db)
+    answer_question(text, at=at, as_json=as_json, db=db, as_list=as_list)
 
 
 def _twin(metric: str, slash: str):
@@ -67,9 +72,13 @@ def _twin(metric: str, slash: str):
     return command
 
 
-def answer_question(text: str, *, at: str | None, as_json: bool, db: str | None) -> None:
-    """Answers one question in `/kpi` grammar: the result on stdout; a usage error is the error and one
-    line pointing to help, exit 2; a database holding no events says so once, on stderr."""
+def answer_question(
+    text: str, *, at: str | None, as_json: bool, db: str | None, as_list: bool = False
+) -> None:
+    """Answers one question in `/kpi` grammar: the result on stdout (with `as_list`, the conversations
+    behind it: commands.drill); a usage error — a metric without a list among them — is the error and
+    one line pointing to help, exit 2; a database holding no events says so once, on stderr."""
+    from commands.drill import conversations_behind
     from commands.engine import compute
     from commands.errors import UsageError
     from commands.parse import parse_command
@@ -90,7 +99,10 @@ def answer_question(text: str, *, at: str | None, as_json: bool, db: str | None)
             return
         engine = open_engine(settings)
         with engine.connect() as conn:
-            answer = compute(conn, request, settings, now)
+            if as_list:
+                answer = conversations_behind(conn, request, settings, now)
+            else:
+                answer = compute(conn, request, settings, now)
     except UsageError as exc:
         errors.print(f"error: {_plain(exc.message)}", markup=False, highlight=False)
         errors.print(
@@ -102,6 +114,10 @@ def answer_question(text: str, *, at: str | None, as_json: bool, db: str | None)
         errors.print(f"note: {notice}", markup=False, highlight=False)
     if as_json:
         typer.echo(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
+    elif as_list:
+        from commands.render_drill import drill_renderable
+
+        console.print(drill_renderable(answer))
     else:
         console.print(render(answer))
 
