@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from commands.drill import DRILLS, NO_LIST, conversations_behind, has_list
+from commands.drill import DRILLS, NO_LIST, DrillList, DrillRow, conversations_behind, has_list
 from commands.errors import UsageError
 from commands.parse import KpiRequest
 from commands.periods import Period
+from commands.render_drill import drill_button, drill_message, drill_request
+from commands.result import KpiResult
 from storage.service_levels import ensure_stamped
 from tests.commands.kpis.events import DAY, NOW, escalation, t
 from tests.storage.builders import assignment, at, inbound, reply, status
@@ -293,3 +295,37 @@ def test_metrics_without_conversations_have_no_list(engine, settings, metric):
     assert not has_list(metric)
     with pytest.raises(UsageError, match=NO_LIST):
         behind(engine, settings, metric)
+
+
+def test_slack_list_escapes_what_events_wrote_and_links_only_web_urls():
+    tricky = [
+        DrillRow("<!channel>", "twitter", 60.0, "*U1* <@U2>", 90.0, "<https://evil.example|click>", "a & b"),
+        DrillRow("tw-2", "twitter", 7200.0, None, 3600.0, "javascript:alert(1)"),
+        DrillRow("tw-3", "twitter", 86400.0, "U3", None, "https://inbox.example/c?id=1|x>y"),
+    ]
+    drill = DrillList(
+        "frt", ("twitter",), Period(t(0), t(DAY), name="today"), "Slowest", "FRT", "seconds", tricky
+    )
+
+    texts = [block["text"]["text"] for block in drill_message(drill)["blocks"] if block["type"] == "section"]
+
+    assert texts == [
+        "*&lt;!channel&gt;* · twitter · 1m old · *U1* &lt;@U2&gt;\nFRT: *1m 30s* · _a &amp; b_",
+        "*tw-2* · twitter · 2h old · no agent\nFRT: *1h*",
+        "*tw-3* · twitter · 1d old · U3\nFRT: *—* · <https://inbox.example/c?id=1%7Cx%3Ey|open>",
+    ]
+
+
+def test_the_button_carries_the_exact_period_and_reads_back_as_the_same_question(settings):
+    period = Period(t(0), t(DAY), name="today")
+    result = KpiResult("frt", ("twitter",), False, period, period.previous(), {}, {})
+
+    request = drill_request(drill_button(result)["elements"][0]["value"], settings)
+
+    assert (request.metric, request.channels, request.period, request.period.label) == (
+        "frt",
+        ("twitter",),
+        period,
+        "today",
+    )
+    assert drill_button(KpiResult("mix", (), False, period, period.previous(), {}, {})) is None
