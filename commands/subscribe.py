@@ -34,6 +34,7 @@ from storage.subscriptions import DIGEST_KINDS, MY_DIGEST
 SETTINGS_WORDS = ("digest", "alert", "intake")
 _ACTIONS = ("off", "list")
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII: "²".isdigit() is true, yet int("²") fails
 _AGE = re.compile(r"(\d{1,5})([mhd])")
 _AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 # With "escape channels" on, Slack sends `#support` as `<#C0123|support>` (the name may be missing).
@@ -173,7 +174,7 @@ def _day(cadence: str, word: str | None) -> int:
                 "like `/kpi digest here weekly mon 09:00`"
             )
         return found
-    if word is None or not word.isdigit() or _TIME.fullmatch(word):
+    if word is None or not _NUMBER.fullmatch(word):
         raise UsageError(
             f"a monthly digest needs a day of the month from 1 to {LAST_MONTH_DAY}, "
             "like `/kpi digest here monthly 1 09:00`"

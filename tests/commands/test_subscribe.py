@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from commands.errors import UsageError
 from commands.subscribe import SettingsRequest, is_settings_command, parse_settings
 from storage.settings import Settings
+from tests.fuzzing import FUZZ, odd_text
 
 
 @pytest.fixture
@@ -118,6 +121,7 @@ def test_off_names_the_cadence_and_without_one_turns_off_the_daily_digest(settin
         ("digest here monthly 0 09:00", "`0`: a monthly digest runs on a day from 1 to 28"),
         ("digest here monthly first 09:00", "a monthly digest needs a day of the month from 1 to 28"),
         ("digest here monthly 09:00", "a monthly digest needs a day of the month from 1 to 28"),
+        ("digest here monthly ² 09:00", "a monthly digest needs a day of the month from 1 to 28"),
         (
             "digest here weekly mon",
             "a weekly digest needs a time of day, like `/kpi digest here weekly mon 09:00",
@@ -161,3 +165,20 @@ def test_unreadable_my_digest_says_what_is_wrong(settings, text, message):
         parse(text, settings)
 
     assert raised.value.message.startswith(message)
+
+
+_WORDS = st.sampled_from(
+    ["weekly", "monthly", "daily", "me", "off", "mon", "Friday", "1", "28", "29", "0", "09:00", "UTC", "here"]
+)
+
+
+@FUZZ
+@given(st.lists(st.one_of(_WORDS, odd_text.filter(lambda word: word.strip() == word and word)), max_size=6))
+def test_any_digest_words_are_read_or_refused_with_a_usage_error(words):
+    # e.g. `monthly ²`: "²".isdigit() is true, yet int("²") raises ValueError
+    try:
+        request = parse_settings(" ".join(["digest", *words]), Settings(), here="C1")
+    except UsageError:
+        return
+    assert request.kind.startswith("digest")
+    assert request.day is None or 0 <= request.day <= 28
