@@ -18,16 +18,17 @@ from commands.errors import UsageError
 from commands.format import POINTS
 from commands.kpis import KPIS, SCORECARD, KpiSpec
 from commands.kpis.team import agent_names
-from commands.parse import KpiRequest
+from commands.parse import KpiRequest, metrics_with
 from commands.periods import Period
 from commands.query import Query
 from commands.result import KpiResult, Scorecard
 from storage.business_hours import BusinessClock
 from storage.days import midnight
-from storage.models import Message
+from storage.models import Conversation, Message
 from storage.settings import Settings
 
 M = Message.__table__.c
+C = Conversation.__table__.c
 
 
 def compute(
@@ -48,7 +49,8 @@ def compute(
         )
     spec = kpi_spec(request.metric)
     if request.by is not None and request.by not in spec.breakdowns:
-        raise UsageError(f"`by {request.by}` is not available for {spec.key}")
+        having = ", ".join(f"`{key}`" for key in metrics_with(request.by)) or "no metric"
+        raise UsageError(f"`by {request.by}` is not available for {spec.key} (it is for {having})")
     clock = _clock(settings, request.business_hours)
     result = measure(conn, spec, settings, now, request.channels, request.period, clock, source=source)
     if request.by is not None:
@@ -113,12 +115,17 @@ def measure(
 
 
 def breakdown(conn: Connection, spec: KpiSpec, query: Query, by: str, period: Period) -> list[dict[str, Any]]:
-    """Rows {"key", "values"} of the KPI per channel or agent (those with data, the row to act on first)
-    or per local day of the period (every day, in order)."""
+    """Rows {"key", "values"} of the KPI per channel, agent, team or topic (those with data, the row to act
+    on first), or per local day, hour of the day or weekday of the period (every one, in order)."""
     if by == "day":
         return [
             {"key": day.isoformat(), "values": spec.compute(conn, query.with_range(start, end))}
             for day, start, end in local_days(period)
+        ]
+    if by in CYCLES:
+        return [
+            {"key": key, "values": spec.compute(conn, replace(query, hours=hours))}
+            for key, hours in local_cycle(by, period, query.now)
         ]
     if by == "channel":
         keys = query.channels or tuple(channel.lower() for channel in query.settings.channels)
@@ -129,10 +136,60 @@ def breakdown(conn: Connection, spec: KpiSpec, query: Query, by: str, period: Pe
             {"key": a, "name": names.get(a, a), "values": spec.compute(conn, replace(query, agent=a))}
             for a in _agents(conn, query)
         ]
+    elif by == "team":
+        rows = [{"key": t, "values": spec.compute(conn, replace(query, team=t))} for t in _teams(conn, query)]
+    elif by == "topic":
+        rows = [
+            {"key": t, "values": spec.compute(conn, replace(query, topic=t))}
+            for t in top_topics(query.settings)
+        ]
     else:
-        raise UsageError(f"unknown breakdown `by {by}` (use `by agent`, `by channel` or `by day`)")
+        raise UsageError(f"unknown breakdown `by {by}`")
     rows = [row for row in rows if _has_data(row["values"])]
     return sorted(rows, key=lambda row: _worst_first(spec, row["values"]))
+
+
+# The breakdowns by a cycle of the local clock: every key, in order, even those without data.
+CYCLES = {
+    "hour": tuple(f"{hour:02d}:00" for hour in range(24)),
+    "weekday": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def local_cycle(
+    by: str, period: Period, now: datetime
+) -> list[tuple[str, tuple[tuple[datetime, datetime], ...]]]:
+    """Each hour of the day (`by` "hour") or weekday ("weekday") in the period's time zone, with the ranges
+    of the period (up to `now`) that were that local hour or weekday: a clock change gives a day 23 or 25
+    hours, each counted in the local hour it was."""
+    from commands.heatmap import local_hours
+
+    ranges: dict[int, list[tuple[datetime, datetime]]] = {}
+    for cell, start, end in local_hours(period.start, min(period.end, max(now, period.start)), period.tz):
+        weekday, hour = divmod(cell, 24)
+        ranges.setdefault(hour if by == "hour" else weekday, []).append((start, end))
+    return [(name, tuple(_merged(ranges.get(n, [])))) for n, name in enumerate(CYCLES[by])]
+
+
+def _merged(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Adjacent ranges joined (a weekday is one range a day, not 24)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in ranges:
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def top_topics(settings: Settings) -> list[str]:
+    """The taxonomy's top-level topics, in its order."""
+    from storage.topics import compile_taxonomy
+
+    names: dict[str, None] = {}
+    for label in compile_taxonomy(settings.topics).labels:
+        names.setdefault(label.split("/")[0], None)
+    return list(names)
 
 
 def change(current: Any, previous: Any, unit: str, better: str | None = None) -> dict[str, Any]:
@@ -190,6 +247,21 @@ def _agents(conn: Connection, query: Query) -> list[str]:
             M.author_kind == "agent",
             M.private.is_(False),
             M.author_id.is_not(None),
+        )
+        .distinct()
+    )
+    return sorted(rows.scalars())
+
+
+def _teams(conn: Connection, query: Query) -> list[str]:
+    """Teams of the conversations that were open during the period, on the asked channels."""
+    rows = conn.execute(
+        select(C.team)
+        .where(
+            C.opened_at < query.end,
+            C.last_message_at >= query.start,
+            query.in_channels(C.channel),
+            C.team.is_not(None),
         )
         .distinct()
     )

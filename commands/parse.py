@@ -26,7 +26,7 @@ METRIC_NAMES: dict[str, str] = NAMES
 # Only words people plainly mean as one metric (the registry's synonyms); `sla` is left out: it could
 # mean frt or bands.
 METRIC_SYNONYMS = SYNONYMS
-DIMENSIONS = ("agent", "channel", "day")
+DIMENSIONS = ("agent", "team", "channel", "topic", "day", "hour", "weekday")
 MODIFIERS = ("all", "bh", "by", "public", "help")
 
 
@@ -136,7 +136,7 @@ def help_text(settings: Settings, *, terminal: bool = False) -> str:
     )
     return (
         "*kpibot* — support KPIs where the team works\n"
-        f"`{kpi} [metric] [channel…] [period] [by agent|channel|day] [bh]"
+        f"`{kpi} [metric] [channel…] [period] [by agent|team|channel|topic|day|hour|weekday] [bh]"
         f"{'' if terminal else ' [public]'}`\n"
         f"Words after the metric may come in any order. `{kpi}` alone shows the scorecard "
         "(all channels, 7 days, vs previous period and benchmark).\n"
@@ -144,11 +144,28 @@ def help_text(settings: Settings, *, terminal: bool = False) -> str:
         f"`{kpi} wait ig last-week bh` · `{sentiment} instagram 30d` · `{topics}`\n"
         "*Periods*: `today` `yesterday` `7d` (default) `30d` `90d` `Nd` `Nh` `this-week` `last-week` "
         "`this-month` `last-month` `2026-11-01..2026-11-15`\n"
-        f"*Modifiers*: `by agent|channel|day` breakdown · `bh` {bh_note} · {where}\n"
+        f"*Modifiers*: `by …` breakdown (below) · `bh` {bh_note} · {where}\n"
         f"*Metrics*:\n{metrics}\n"
+        f"*Breakdowns* (`by hour` and `by weekday` in the workspace time zone):\n{breakdown_help()}\n"
         f"*Channels*: {channels}; `all` (default)\n"
         f"*Digests, alerts, intake channels, service levels*: {setup}"
     )
+
+
+def breakdown_help() -> str:
+    """Which metrics each breakdown is for, one line per group of breakdowns that go together."""
+    lines = []
+    for names in (("channel", "day"), ("agent",), ("team", "topic"), ("hour", "weekday")):
+        having = [key for key in METRICS if all(name in KPIS[key].breakdowns for name in names)]
+        lacking = [key for key in METRICS if key not in having]
+        shown = "all but " + ", ".join(lacking) if len(lacking) < len(having) else ", ".join(having)
+        lines.append(f"{' '.join(f'`by {name}`' for name in names)}: {shown}")
+    return "\n".join(lines)
+
+
+def metrics_with(dimension: str) -> list[str]:
+    """The metrics that have the breakdown `by dimension`."""
+    return [key for key in METRICS if dimension in KPIS[key].breakdowns]
 
 
 def _metric_key(word: str) -> str | None:
@@ -158,7 +175,7 @@ def _metric_key(word: str) -> str | None:
 
 
 def _dimension(raw: str | None) -> str:
-    usage = "use `by agent`, `by channel` or `by day`"
+    usage = "use `by " + "|".join(DIMENSIONS) + "`"
     if raw is None:
         raise UsageError(f"`by` needs a breakdown: {usage}", [f"by {name}" for name in DIMENSIONS])
     word = raw.lower()

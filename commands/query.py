@@ -8,7 +8,10 @@ from datetime import datetime
 from sqlalchemy.sql import ColumnElement
 
 from storage.business_hours import BusinessClock
-from storage.kpi_cache import Scope
+from storage.kpi_cache import Scope, Slice
+from storage.kpi_cache.measures import OWNER
+from storage.kpi_cache.slicing import in_ranges, slice_terms
+from storage.models import Conversation
 from storage.planner import on_channels
 from storage.settings import Settings
 
@@ -19,8 +22,11 @@ class Query:
 
     `channels` () means every channel. `now` is the instant the question is asked (backlog and
     "still waiting" are measured then; it is also the end of a rolling period). `clock` is set when
-    durations must count business hours only. `agent` restricts to one agent (for `by agent`). `source`
-    "auto" reads the KPI cache where it can, "tables" never (see storage.kpi_cache).
+    durations must count business hours only. `agent` restricts to one agent (for `by agent`), `team` to
+    the conversations of one team (`by team`), `topic` to the conversations a customer message of that
+    topic was in (`by topic`), `hours` to these ranges of the period (`by hour`, `by weekday`: the local
+    hours of one hour of the day or one weekday). `source` "auto" reads the KPI cache where it can,
+    "tables" never (see storage.kpi_cache).
     """
 
     start: datetime
@@ -31,19 +37,43 @@ class Query:
     clock: BusinessClock | None = None
     agent: str | None = None
     source: str = "auto"
+    team: str | None = None
+    topic: str | None = None
+    hours: tuple[tuple[datetime, datetime], ...] | None = None
 
     def scope(self) -> Scope:
         """What the KPI cache is asked for this question."""
         duration = self.clock.open_seconds if self.clock is not None else None
-        return Scope(self.start, self.end, self.channels, self.now, self.agent, duration, self.source)
+        return Scope(
+            self.start,
+            self.end,
+            self.channels,
+            self.now,
+            self.agent,
+            duration,
+            self.source,
+            Slice(self.team, self.topic, self.hours) if self.sliced else None,
+        )
+
+    @property
+    def sliced(self) -> bool:
+        """Whether the question keeps only one team's, one topic's or some hours' rows."""
+        return self.team is not None or self.topic is not None or self.hours is not None
+
+    def conversation_terms(self) -> list[ColumnElement[bool]]:
+        """SQL conditions on `conversation` rows for the asked agent (the owner rule), team and topic: what
+        a KPI reading conversations itself (not through the cache) narrows them by."""
+        terms = [self.agent == OWNER] if self.agent is not None else []
+        return terms + slice_terms(Slice(self.team, self.topic), None, Conversation.__table__)
 
     def in_channels(self, column) -> ColumnElement[bool]:
         """SQL condition: `column` is one of the asked channels (always true for all channels)."""
         return on_channels(column, self.channels)
 
     def in_period(self, column) -> ColumnElement[bool]:
-        """SQL condition: `column` falls in `[start, end)`."""
-        return (column >= self.start) & (column < self.end)
+        """SQL condition: `column` falls in `[start, end)` (and in one of `hours` when given)."""
+        within = (column >= self.start) & (column < self.end)
+        return within if self.hours is None else within & in_ranges(column, self.hours)
 
     def duration(self, start: datetime, end: datetime) -> float:
         """Seconds from `start` to `end`, counting only open time when business hours are asked for."""

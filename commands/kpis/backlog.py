@@ -24,7 +24,6 @@ from commands.query import Query
 from storage import kpi_cache
 from storage.days import midnight
 from storage.db import raw_rows
-from storage.kpi_cache.measures import OWNER
 from storage.models import Conversation
 from storage.planner import unindexed
 from storage.service_levels import policies
@@ -41,7 +40,7 @@ def backlog(
     the oldest's age in seconds, and the 10 oldest."""
     q = query.until_now()
     instant = q.end
-    scope = [q.in_channels(C.channel)] + ([q.agent == OWNER] if q.agent is not None else [])
+    scope = [q.in_channels(C.channel), *q.conversation_terms()]
     # Two index-friendly halves. Open now: counted by the cache's "open" measure (`_open_now`), else
     # ix_conversation_open; plain counts and its first entry for the oldest, no per-row expressions.
     # Resolved only after the instant (the backlog of a past moment): ix_conversation_resolved alone,
@@ -156,6 +155,6 @@ SPECS = (
         "over_threshold",
         "lower",
         "no open conversations",
-        ("channel", "day", "agent"),
+        ("channel", "day", "agent", "team", "topic"),
     ),
 )

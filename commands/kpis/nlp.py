@@ -252,6 +252,7 @@ SPECS = (
         "net",
         "higher",
         "no scored customer messages in this period",
+        ("channel", "day", "team", "topic", "hour", "weekday"),
     ),
     KpiSpec(
         "topics",

@@ -157,7 +157,8 @@ def _customers_with(change: str):
 
 
 CUSTOMERS = "no customers at the start of this period"
-CUSTOMERS = "no customers at the start of this period"
+# survey answers are credited to no agent, but to their conversation's team and topics
+SURVEYED = ("channel", "day", "team", "topic", "hour", "weekday")
 _GROUP = rows(customers=COUNT, retention=FRACTION, churn=FRACTION, revenue_per_customer=MONEY)
 SPECS = (
     KpiSpec(
@@ -168,6 +169,7 @@ SPECS = (
         "score",
         "higher",
         "no CSAT answers in this period",
+        SURVEYED,
         synonyms=("satisfaction",),
     ),
     KpiSpec(
@@ -178,6 +180,7 @@ SPECS = (
         "score",
         "higher",
         "no NPS answers in this period",
+        SURVEYED,
     ),
     KpiSpec(
         "ces",
@@ -187,6 +190,7 @@ SPECS = (
         "mean",
         "lower",
         "no CES answers in this period",
+        SURVEYED,
     ),
     KpiSpec(
         "retention",

@@ -106,7 +106,7 @@ SPECS = (
         "rate",
         "lower",
         "no conversations resolved in this period",
-        ("channel", "day", "agent"),
+        ("channel", "day", "agent", "team", "topic", "hour", "weekday"),
         synonyms=("reopen", "reopened", "reopen-rate"),
         labels={"rate": "Reopen rate", "stayed_resolved": "Stayed resolved (7 days)"},
     ),

@@ -75,9 +75,9 @@ def _pending(conn: Connection, q: Query, kind: str, reach: timedelta) -> int:
     else:
         where += [K.deadline < end + reach, K.start_at < end, or_(K.end_at.is_(None), K.end_at >= end)]
     counted = select(func.count()).select_from(SlaClock.__table__)
-    if q.agent is not None:
+    if narrowed := q.conversation_terms():  # an agent's, a team's or a topic's conversations
         counted = counted.join(Conversation.__table__, K.conversation_id == C.id)
-        where.append(q.agent == OWNER)
+        where += narrowed
     return conn.execute(counted.where(*where)).scalar_one()
 
 
@@ -88,9 +88,7 @@ def _worst(conn: Connection, q: Query) -> list[dict[str, Any]]:
         K.id, K.kind, K.channel, K.start_at, K.end_at, K.deadline, K.late, C.external_id, C.link,
         OWNER.label("agent"),
     ).join_from(SlaClock.__table__, Conversation.__table__, K.conversation_id == C.id)  # fmt: skip
-    in_period = [K.deadline >= q.start, K.deadline < q.end, q.in_channels(K.channel)]
-    if q.agent is not None:
-        in_period.append(q.agent == OWNER)
+    in_period = [K.deadline >= q.start, K.deadline < q.end, q.in_channels(K.channel), *q.conversation_terms()]
     running = conn.execute(
         columns.where(K.end_at.is_(None), *in_period).order_by(K.deadline, K.id).limit(LISTED)
     ).all()
@@ -146,7 +144,7 @@ SPECS = (
         "hit_rate",
         "higher",
         "no service-level clocks met or breached",
-        ("channel", "day", "agent"),
+        ("channel", "day", "agent", "team", "topic"),
         synonyms=("slas", "service-levels", "service-level"),
         labels={"hit_rate": "First-response hit rate", "late": "Past deadline"},
     ),

@@ -22,14 +22,13 @@ from commands.format import COUNT, FRACTION, SECONDS
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from storage import kpi_cache
-from storage.kpi_cache.measures import OWNER
 from storage.models import Conversation
 from storage.planner import unindexed
 
 C = Conversation.__table__.c
 # (values key, limit in seconds); a first response exactly at the limit is within it
 BANDS = (("within_15m", 900), ("within_1h", 3600), ("within_4h", 14400), ("within_24h", 86400))
-BY = ("channel", "day", "agent")
+BY = ("channel", "day", "agent", "team", "topic", "hour", "weekday")
 
 
 def frt(conn: Connection, query: Query) -> dict[str, Any]:
@@ -84,9 +83,8 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     """Conversations opened in the period, not answered by a human by `now` and not closed before it:
     their count and the oldest one's age at `now` (seconds, open time only with business hours)."""
     unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
-    common = [q.in_channels(C.channel), unanswered]
-    if q.agent is not None:  # whose the conversation is: the owner rule of every team figure
-        common.append(q.agent == OWNER)
+    # whose the conversation is (the owner rule of every team figure), its team and topic
+    common = [q.in_channels(C.channel), unanswered, *q.conversation_terms()]
     # Open now: the index on (resolved, opened_at, channel) holds exactly these candidates.
     still_open = [C.resolved.is_(False), q.in_period(C.opened_at), *common]
     # Closed now but only after `now` (asked "as of" a past moment): found by when it was resolved.
@@ -94,8 +92,7 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
         unindexed(C.resolved).is_(True),
         C.last_resolved_at >= q.now,
         unindexed(C.first_resolved_at) >= q.now,
-        unindexed(C.opened_at) >= q.start,
-        unindexed(C.opened_at) < q.end,
+        q.in_period(unindexed(C.opened_at)),
         *common,
     ]
     count, oldest = 0, None

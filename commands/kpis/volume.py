@@ -76,7 +76,7 @@ def _counts(conn: Connection, query: Query, *keys: str) -> tuple[int, ...]:
 
 
 OPENED = "no conversations opened in this period"
-EVERY = ("channel", "day", "agent")
+EVERY = ("channel", "day", "agent", "team", "topic", "hour", "weekday")
 SPECS = (
     KpiSpec(
         "volume",
@@ -136,6 +136,6 @@ SPECS = (
         None,
         None,
         OPENED,
-        ("day",),
+        ("day", "team", "topic", "hour", "weekday"),
     ),
 )

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from storage.kpi_cache.compute import computer, warm
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES
 from storage.kpi_cache.sample import Sample
+from storage.kpi_cache.slicing import Slice
 from storage.kpi_cache.slots import hours_over, last_cached_day, split
 from storage.kpi_cache.store import current, note_hour, wanted
 from storage.kpi_cache.tables import (
@@ -39,7 +40,16 @@ from storage.kpi_cache.tables import (
     unpacked,
 )
 
-__all__ = ["MEASURES", "NOTED_BY_INGEST", "Sample", "Scope", "count", "counts_by_channel", "distinct"]
+__all__ = [
+    "MEASURES",
+    "NOTED_BY_INGEST",
+    "Sample",
+    "Scope",
+    "Slice",
+    "count",
+    "counts_by_channel",
+    "distinct",
+]
 __all__ += ["last_cached_day", "note", "sample", "tally", "top", "warm"]
 
 # Messages and survey answers are only ever inserted, by ingestion, which notes their hours (`note`): a
@@ -62,15 +72,18 @@ class Scope:
     agent: str | None = None
     duration: Duration | None = None
     source: str = "auto"
+    slice: Slice | None = None  # one team's, topic's or some hours' rows (storage.kpi_cache.slicing)
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {self.source!r}")
 
     def cached(self, timed: bool = False) -> bool:
-        """Whether the cache may serve: every agent, and calendar time for a measure whose values are
-        durations between two times (`timed`)."""
-        return self.source == "auto" and self.agent is None and not (timed and self.duration is not None)
+        """Whether the cache may serve: every agent, no slice, and calendar time for a measure whose values
+        are durations between two times (`timed`)."""
+        if self.source != "auto" or self.agent is not None or self.slice is not None:
+            return False
+        return not (timed and self.duration is not None)
 
 
 def sample(conn: Connection, key: str, scope: Scope) -> Sample:
@@ -112,6 +125,7 @@ def _parts(conn: Connection, key: str, scope: Scope, by_channel: bool = False) -
     slots, and the tables for the rest (all of it when the cache cannot serve)."""
     measure = MEASURES[key]
     read = {"now": scope.now, "by_channel": by_channel, "agent": scope.agent, "duration": scope.duration}
+    read["piece"] = scope.slice
     whole = split(scope.start, scope.end, scope.now) if scope.cached(measure.span is not None) else None
     if whole is None:
         return measure_parts(conn, measure, scope.start, scope.end, scope.channels, **read)
@@ -140,7 +154,7 @@ def top(conn: Connection, key: str, scope: Scope) -> list[int]:
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
     rows = []
     for edge_start, edge_end in edges:
-        rows += ranking_rows(conn, ranking, edge_start, edge_end, scope.channels, ranking.id)
+        rows += ranking_rows(conn, ranking, edge_start, edge_end, scope.channels, ranking.id, scope.slice)
     ready = current(conn, key, slots, scope.channels, values=True, by_channel=False, compute=computer(key))
     for by_channel in ready.values():
         for channel, part in by_channel.items():
@@ -159,7 +173,7 @@ def tally(conn: Connection, key: str, scope: Scope) -> dict:
     counts: dict = {}
     for edge_start, edge_end in edges:
         for label, value in tally_counts(
-            conn, spec, edge_start, edge_end, scope.channels, scope.agent
+            conn, spec, edge_start, edge_end, scope.channels, scope.agent, scope.slice
         ).items():
             add_to_tally(counts, label, value)
     ready = current(conn, key, slots, scope.channels, values=True, by_channel=False, compute=computer(key))

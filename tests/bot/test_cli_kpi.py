@@ -110,7 +110,8 @@ def test_misspelt_channel_exits_2_with_did_you_mean_and_one_line_pointing_to_hel
 def test_help_prints_the_terminal_grammar_without_slack_markup(runner):
     result = runner.invoke(app, ["kpi", "help"])
     assert result.exit_code == 0
-    assert "kpibot kpi [metric] [channel…] [period] [by agent|channel|day] [bh]\n" in result.stdout
+    grammar = "kpibot kpi [metric] [channel…] [period] [by agent|team|channel|topic|day|hour|weekday] [bh]\n"
+    assert grammar in result.stdout
     assert "kpibot sentiment instagram 30d · kpibot topics" in result.stdout
     assert "kpibot digest list|add|off · kpibot alert list|add|off" in result.stdout
     assert "/kpi" not in result.stdout and "/sentiment" not in result.stdout and "public" not in result.stdout

@@ -220,7 +220,7 @@ def test_every_metric_has_a_human_name():
 
 def test_help_text_lists_grammar_examples_metrics_and_channels_in_one_slack_section(settings):
     text = help_text(settings)
-    assert len(text) < 2500
+    assert len(text) < 3000  # one section of Block Kit holds 3,000 characters
     for example in (
         "`/kpi frt twitter`",
         "`/kpi backlog`",

@@ -1,0 +1,84 @@
+"""A slice of a question: one team's conversations, one topic's, or some hours of the period (the
+breakdowns `by team`, `by topic`, `by hour` and `by weekday`; docs/metrics.md, "Breakdowns").
+
+A slice narrows any measure, ranking or tally to the rows of its conversations, whatever table the rows
+live in: a conversation by its own `team`; a message, clock or survey answer by its conversation's; a
+topic by the conversation having a customer message tagged with it (a message by its own tags). Hours
+keep the rows dated in one of the ranges. A sliced question is read from the tables: the cache keeps
+whole periods per channel, not per team, topic or hour of the day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, exists, false, func, literal, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from storage.models import Conversation, Message
+
+C = Conversation.__table__.c
+_TAGGED = Message.__table__.alias("tagged")
+_T = _TAGGED.c
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Rows of conversations of `team`, of conversations about `topic`, dated in one of `hours` (each
+    None: not narrowed that way)."""
+
+    team: str | None = None
+    topic: str | None = None
+    hours: tuple[tuple[datetime, datetime], ...] | None = None
+
+
+def in_ranges(column, ranges: tuple[tuple[datetime, datetime], ...]) -> ColumnElement[bool]:
+    """SQL condition: `column` falls in one of the half-open `ranges`."""
+    if not ranges:
+        return false()
+    return or_(*(and_(column >= start, column < end) for start, end in ranges))
+
+
+def about(tags, topic: str) -> ColumnElement[bool]:
+    """SQL condition: a message's stored topic labels ("delivery/late,refund") include top-level `topic`."""
+    wrapped = literal(",") + tags + literal(",")
+    pattern = _escaped(topic)
+    return or_(
+        wrapped.like(f"%,{pattern},%", escape="\\"),
+        wrapped.like(f"%,{pattern}/%", escape="\\"),
+    )
+
+
+def slice_terms(piece: Slice | None, at, table) -> list[ColumnElement[bool]]:
+    """The conditions narrowing rows of `table` dated by `at` to the slice (none without one)."""
+    if piece is None:
+        return []
+    terms = []
+    if piece.hours is not None:
+        terms.append(in_ranges(at, piece.hours))
+    if piece.team is None and piece.topic is None:
+        return terms
+    conversation = table.c.id if table is Conversation.__table__ else table.c.conversation_id
+    if piece.team is not None:
+        if table is Conversation.__table__:
+            terms.append(C.team == piece.team)
+        else:
+            terms.append(conversation.in_(select(C.id).where(C.team == piece.team)))
+    if piece.topic is not None:
+        if table is Message.__table__:
+            terms.append(func.coalesce(table.c.topics, "") != "")
+            terms.append(about(table.c.topics, piece.topic))
+        else:
+            tagged = exists().where(
+                _T.conversation_id == conversation,
+                _T.direction == "inbound",
+                _T.topics.is_not(None),
+                about(_T.topics, piece.topic),
+            )
+            terms.append(tagged)
+    return terms
+
+
+def _escaped(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

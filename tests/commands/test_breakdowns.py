@@ -1,0 +1,205 @@
+"""Breakdowns `by team`, `by topic`, `by hour` and `by weekday` (commands/engine.py): hand-computed rows,
+from the cache and from the tables, across a daylight-saving change; and the grammar and help around them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from commands.engine import compute
+from commands.errors import UsageError
+from commands.parse import help_text, parse_command
+from commands.render_text import to_text
+from storage.db import make_engine
+from storage.ingest import Ingestor
+from storage.settings import Settings
+from tests.storage.builders import T0, assignment, inbound, reply, status
+
+
+def minutes(moment: datetime) -> float:
+    return (moment - T0).total_seconds() / 60
+
+
+def said(eid: str, moment: datetime, conv: str, text: str = "hello") -> dict:
+    return inbound(eid, minutes(moment), conv=conv, text=text)
+
+
+def answer(eid: str, moment: datetime, conv: str, agent: str = "U1") -> dict:
+    return reply(eid, minutes(moment), conv=conv, agent=agent)
+
+
+@pytest.fixture
+def make(database_url):
+    engines = []
+
+    def _make(events: list[dict], now: datetime, **overrides):
+        settings = Settings(database_url=database_url, pseudonym_key="k", **overrides)
+        engine = make_engine(settings.database_url)
+        engines.append(engine)
+        items = [(n, json.dumps(e)) for n, e in enumerate(events, 1)]
+        assert not Ingestor(engine, settings).ingest(items, now=now).rejected
+        return settings, engine
+
+    yield _make
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture(params=["auto", "tables"], ids=["cache", "tables"])
+def source(request) -> str:
+    return request.param
+
+
+def rows(settings, engine, text, now, source, key="conversations"):
+    with engine.connect() as conn:
+        result = compute(conn, parse_command(text, settings, now), settings, now, source=source)
+    return [(row["key"], row["values"][key]) for row in result.breakdown]
+
+
+# Europe/Paris left summer time on Sunday 2026-10-25 at 01:00 UTC (03:00 CEST -> 02:00 CET).
+PARIS_NOW = datetime(2026, 10, 27, 12, 0, tzinfo=UTC)
+
+
+def dst_week() -> list[dict]:
+    def utc(day: int, hour: int, minute: int = 30) -> datetime:
+        return datetime(2026, 10, day, hour, minute, tzinfo=UTC)
+
+    return [
+        said("a", utc(24, 0), "a"),  # Sat 02:30 CEST -> Saturday, 02:00
+        said("b", utc(25, 0), "b"),  # Sun 02:30 CEST (the first 02:00 hour) -> Sunday, 02:00
+        said("c", utc(25, 1), "c"),  # Sun 02:30 CET (the same local hour, lived again) -> Sunday, 02:00
+        said("d", utc(26, 0), "d"),  # Mon 01:30 CET -> Monday, 01:00
+        said("e", utc(26, 1), "e"),  # Mon 02:30 CET -> Monday, 02:00
+        said("f", utc(26, 13), "f"),  # Mon 14:30 CET -> Monday, 14:00
+    ]
+
+
+def test_by_hour_counts_each_message_in_its_local_hour_across_the_clock_change(make, source):
+    settings, engine = make(dst_week(), PARIS_NOW, tz="Europe/Paris")
+    found = dict(rows(settings, engine, "volume 7d by hour", PARIS_NOW, source, key="inbound"))
+    # every hour of the day is a row, in order, even without messages
+    assert list(found) == [f"{hour:02d}:00" for hour in range(24)]
+    # 02:00: a, b, c, e (c in the repeated hour of the 25th) -> 4; 01:00: d; 14:00: f
+    assert {key: n for key, n in found.items() if n} == {"01:00": 1, "02:00": 4, "14:00": 1}
+
+
+def test_by_weekday_counts_each_message_on_its_local_weekday(make, source):
+    settings, engine = make(dst_week(), PARIS_NOW, tz="Europe/Paris")
+    found = dict(rows(settings, engine, "volume 7d by weekday", PARIS_NOW, source, key="inbound"))
+    assert list(found) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert found == {"Mon": 3, "Tue": 0, "Wed": 0, "Thu": 0, "Fri": 0, "Sat": 1, "Sun": 2}
+
+
+def test_by_hour_of_first_response_time_is_by_when_the_reply_was_sent(make, source):
+    now = datetime(2026, 11, 9, tzinfo=UTC)
+    day = datetime(2026, 11, 5, tzinfo=UTC)  # UTC workspace
+    events = [
+        said("a1", day + timedelta(hours=9), "a"),
+        answer("a2", day + timedelta(hours=9, minutes=10), "a"),  # 600 s, sent at 09:10
+        said("b1", day + timedelta(hours=9, minutes=30), "b"),
+        answer("b2", day + timedelta(hours=9, minutes=50), "b"),  # 1200 s, sent at 09:50
+        said("c1", day + timedelta(hours=13), "c"),
+        answer("c2", day + timedelta(hours=14, minutes=5), "c"),  # 3900 s, sent at 14:05
+    ]
+    settings, engine = make(events, now)
+    found = dict(rows(settings, engine, "frt 7d by hour", now, source, key="mean"))
+    assert found["09:00"] == 900.0 and found["14:00"] == 3900.0 and found["13:00"] is None
+
+
+def test_by_team_splits_conversations_by_their_team(make, source):
+    now = datetime(2026, 11, 9, tzinfo=UTC)
+    day = datetime(2026, 11, 5, 9, tzinfo=UTC)
+    events = [
+        said("a1", day, "a"),
+        assignment("a2", minutes(day) + 1, conv="a", team="billing"),
+        answer("a3", day + timedelta(minutes=10), "a"),  # 600 s
+        said("b1", day, "b"),
+        assignment("b2", minutes(day) + 1, conv="b", team="billing"),
+        answer("b3", day + timedelta(minutes=30), "b"),  # 1800 s
+        said("c1", day, "c"),
+        assignment("c2", minutes(day) + 1, conv="c", team="vip"),
+        answer("c3", day + timedelta(minutes=60), "c"),  # 3600 s
+        said("d1", day, "d"),  # no team: in no row
+        answer("d3", day + timedelta(minutes=5), "d"),
+    ]
+    settings, engine = make(events, now)
+    # worst first: vip 3600 s, billing (600 + 1800) / 2 = 1200 s
+    assert rows(settings, engine, "frt 7d by team", now, source, key="mean") == [
+        ("vip", 3600.0),
+        ("billing", 1200.0),
+    ]
+    assert rows(settings, engine, "volume 7d by team", now, source) == [("billing", 2), ("vip", 1)]
+
+
+def test_by_topic_splits_conversations_by_what_their_customers_wrote_about(make, source):
+    now = datetime(2026, 11, 9, tzinfo=UTC)
+    day = datetime(2026, 11, 5, 9, tzinfo=UTC)
+    events = [
+        said("a1", day, "a", "Where is my parcel? It is late"),  # delivery
+        answer("a2", day + timedelta(minutes=10), "a"),  # 600 s
+        said("b1", day, "b", "I want my money back for this"),  # refund
+        answer("b2", day + timedelta(minutes=40), "b"),  # 2400 s
+        said("c1", day, "c", "hello"),
+        said("c2", day + timedelta(minutes=1), "c", "my parcel is late and I want my money back"),  # both
+        answer("c3", day + timedelta(minutes=20), "c"),  # 1200 s
+    ]
+    settings, engine = make(events, now)
+    found = rows(settings, engine, "frt 7d by topic", now, source, key="mean")
+    # refund: b 2400, c 1200 -> 1800; delivery: a 600, c 1200 -> 900; worst first
+    assert found == [("refund", 1800.0), ("delivery", 900.0)]
+    # sentiment by topic counts the messages of the topic itself: c1 ("hello") is in no row
+    counted = dict(rows(settings, engine, "sentiment 7d by topic", now, source, key="count"))
+    assert counted == {"delivery": 2, "refund": 2}
+
+
+def test_reopens_by_weekday_counts_the_reopening_on_its_day(make, source):
+    now = datetime(2026, 11, 9, tzinfo=UTC)
+    monday = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    events = [
+        said("a1", monday, "a"),
+        status("a2", minutes(monday) + 10, "resolved", conv="a"),
+        said("a3", monday + timedelta(days=2), "a"),  # reopened on Wednesday
+    ]
+    settings, engine = make(events, now)
+    found = dict(rows(settings, engine, "reopens 7d by weekday", now, source, key="reopened"))
+    assert found == {"Mon": 0, "Tue": 0, "Wed": 1, "Thu": 0, "Fri": 0, "Sat": 0, "Sun": 0}
+    resolved = dict(rows(settings, engine, "reopens 7d by weekday", now, source, key="resolved"))
+    assert resolved["Mon"] == 1
+
+
+def test_a_breakdown_a_metric_lacks_names_the_metrics_that_have_it(make):
+    now = datetime(2026, 11, 9, tzinfo=UTC)
+    settings, engine = make([], now)
+    with pytest.raises(UsageError) as raised, engine.connect() as conn:
+        compute(conn, parse_command("backlog by hour", settings, now), settings, now)
+    assert "`by hour` is not available for backlog" in raised.value.message
+    assert "`frt`" in raised.value.message and "`volume`" in raised.value.message
+
+
+def test_the_grammar_reads_the_new_breakdowns_and_suggests_for_typos():
+    settings, now = Settings(pseudonym_key="k"), datetime(2026, 11, 9, tzinfo=UTC)
+    for word, dimension in (("team", "team"), ("topics", "topic"), ("hours", "hour"), ("weekday", "weekday")):
+        assert parse_command(f"frt by {word}", settings, now).by == dimension
+    with pytest.raises(UsageError) as raised:
+        parse_command("frt by wekday", settings, now)
+    assert "did you mean `by weekday`" in raised.value.message
+
+
+def test_help_says_which_metrics_have_which_breakdown():
+    text = help_text(Settings(pseudonym_key="k"))
+    hour_line = next(line for line in text.splitlines() if line.startswith("`by hour`"))
+    # most metrics have it, so the line names those without
+    assert hour_line.startswith("`by hour` `by weekday`: all but ")
+    lacking = hour_line.split("all but ")[1].split(", ")
+    assert "backlog" in lacking and "sla" in lacking and "volume" not in lacking and "frt" not in lacking
+
+
+def test_a_breakdown_by_hour_renders_in_the_terminal_in_order(make):
+    settings, engine = make(dst_week(), PARIS_NOW, tz="Europe/Paris")
+    with engine.connect() as conn:
+        result = compute(conn, parse_command("volume 7d by hour", settings, PARIS_NOW), settings, PARIS_NOW)
+    lines = [line.split() for line in to_text(result).splitlines()]
+    table = [(line[0], line[1]) for line in lines if line and line[0].endswith(":00") and len(line[0]) == 5]
+    assert table[:3] == [("00:00", "0"), ("01:00", "1"), ("02:00", "4")] and ("14:00", "1") in table
