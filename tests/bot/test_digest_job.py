@@ -430,3 +430,15 @@ def test_my_weekly_digest_is_not_posted_while_i_am_matched_to_no_agent(engine, c
     assert slack_api.calls == []
     assert outbox.entry(engine, subscription_id=mine.id, kind="digest", key="2026-11-16") is None
     assert last_result(engine, mine) == result
+
+
+def test_two_processes_post_the_weekly_digest_once(settings, engine, weekly, slack_api):
+    engines = [make_engine(settings.database_url) for _ in range(2)]
+    clients = [web_client(settings) for _ in range(2)]
+    results = at_once(
+        *(lambda n=n: post_digest(engines[n], clients[n], settings, weekly, MONDAY) for n in range(2))
+    )
+    for instance_engine in engines:
+        instance_engine.dispose()
+    assert sorted(results) == sorted(["posted 2026-11-23 09:00 CET", SKIPPED])
+    assert len(slack_api.calls_to("chat.postMessage")) == 1
