@@ -51,7 +51,7 @@ class Found:
 def first_responses(conn: Connection, q: Query, limit: int) -> list[Found]:
     """The slowest first responses sent in the period and the conversations opened in it still waiting
     for one (the FRT so far: `now` - opened), merged: the longest waits for a first reply first."""
-    answered = _ranked(conn, MEASURES["frt"], q, (C.frt_seconds.desc(), C.id), C.id, limit, C.frt_seconds)
+    answered = _longest(conn, "frt", q, C.id, limit)
     waiting = [
         _with(row, figure=(q.now - row.opened_at).total_seconds(), note="still waiting")
         for row in _waiting(conn, q, limit)
@@ -61,16 +61,13 @@ def first_responses(conn: Connection, q: Query, limit: int) -> list[Found]:
 
 def waits(conn: Connection, q: Query, limit: int) -> list[Found]:
     """The longest customer waits ended by a human reply in the period, one per conversation."""
-    return _ranked(
-        conn, MEASURES["wait"], q, (K.seconds.desc(), K.id), K.id, limit, K.seconds, K.conversation_id
-    )
+    return _longest(conn, "wait", q, K.id, limit, K.conversation_id)
 
 
 def resolutions(conn: Connection, q: Query, limit: int) -> list[Found]:
     """The conversations last resolved in the period (and not reopened since) that took longest from
     opening to that last resolution."""
-    measure, figure = MEASURES["full_resolution"], C.full_resolution_seconds
-    return _ranked(conn, measure, q, (figure.desc(), C.id), C.id, limit, figure)
+    return _longest(conn, "full_resolution", q, C.id, limit)
 
 
 def reopened(conn: Connection, q: Query, limit: int) -> list[Found]:
@@ -105,20 +102,20 @@ def oldest_open(conn: Connection, q: Query, limit: int) -> list[Found]:
         unindexed(C.opened_at) <= instant,
         channel,
     ]
-    return _oldest(conn, [still_open, closed_later], C.opened_at, limit)
+    return _oldest(conn, [(still_open, C.opened_at), (closed_later, unindexed(C.opened_at))], limit)
 
 
 def unanswered(conn: Connection, q: Query, limit: int) -> list[Found]:
     """The conversations opened in the period that no human had answered by `now`, oldest first."""
     where = [q.in_period(C.opened_at), q.in_channels(C.channel), _no_reply(q)]
-    return _oldest(conn, [where], C.opened_at, limit)
+    return _oldest(conn, [(where, C.opened_at)], limit)
 
 
 def unresolved(conn: Connection, q: Query, limit: int) -> list[Found]:
     """The conversations opened in the period not resolved as of `now`, oldest first."""
     open_now = or_(unindexed(C.resolved).is_(False), unindexed(C.first_resolved_at) >= q.now)
     where = [q.in_period(C.opened_at), q.in_channels(C.channel), open_now]
-    return _oldest(conn, [where], C.opened_at, limit)
+    return _oldest(conn, [(where, C.opened_at)], limit)
 
 
 def escalated(conn: Connection, q: Query, limit: int) -> list[Found]:
@@ -170,6 +167,15 @@ def top_topic(conn: Connection, q: Query, limit: int) -> list[Found]:
     return _in_order(conn, about, limit)
 
 
+def _longest(conn: Connection, key: str, q: Query, row_id, limit: int, conversation=C.id) -> list[Found]:
+    """`_ranked` by the value of the measure `key` (a duration), the longest first. No index leads with
+    the value: the period's range of the measure's covering index is read and sorted (docs/performance.md,
+    "Drill-down")."""
+    measure = MEASURES[key]
+    order = (measure.value.desc(), row_id)
+    return _ranked(conn, measure, q, order, row_id, limit, measure.value, conversation)
+
+
 def _ranked(
     conn: Connection,
     measure: Measure,
@@ -216,14 +222,15 @@ def _in_order(conn: Connection, ranked: list[tuple[int, Any, str | None]], limit
     return [_found(rows[i], *seen[i]) for i in wanted if i in rows]
 
 
-def _oldest(conn: Connection, halves: list[list], at, limit: int) -> list[Found]:
-    """The first `limit` conversations by `at` (then id) matching any of `halves` (each its own indexed
-    query, so each keeps its index), the earliest first."""
+def _oldest(conn: Connection, halves: list[tuple[list, Any]], limit: int) -> list[Found]:
+    """The first `limit` conversations matching any of `halves` — (conditions, the time they are ordered
+    by), each its own query — by that time, then id. A half found through another index orders by an
+    `unindexed` time: with the LIMIT bound, SQLite would rather walk the time's own index from its start
+    than sort the few rows its range holds."""
     rows = []
-    for where in halves:
-        rows += conn.execute(
-            select(*_CONVERSATION, at.label("at")).where(*where).order_by(at, C.id).limit(limit)
-        )
+    for where, at in halves:
+        ordered = select(*_CONVERSATION, at.label("at")).where(*where).order_by(at, C.id).limit(limit)
+        rows += conn.execute(ordered)
     rows.sort(key=lambda row: (row.at, row.id))
     return [_found(row) for row in rows[:limit]]
 
@@ -241,7 +248,7 @@ def _waiting(conn: Connection, q: Query, limit: int) -> list[Found]:
         unindexed(C.opened_at) < q.end,
         *common,
     ]
-    return _oldest(conn, [still_open, closed_later], C.opened_at, limit)
+    return _oldest(conn, [(still_open, C.opened_at), (closed_later, unindexed(C.opened_at))], limit)
 
 
 def _no_reply(q: Query):
