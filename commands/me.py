@@ -158,9 +158,10 @@ def is_known_agent(conn: Connection, settings: Settings, agent: str) -> bool:
 
 
 def _replied_as(conn: Connection, author: str) -> bool:
-    """Whether a human reply was written under the author id `author`. No index leads with the author, so
-    an unknown id reads the messages' index through (docs/performance.md, "/kpi me")."""
-    replied = select(M.id).where(*HUMAN_REPLY, M.author_id == author).limit(1)
+    """Whether a human reply was written under the author id `author`, newest first so an active agent is
+    found at once. No index leads with the author, so an unknown id reads the messages' time index through
+    (docs/performance.md, "/kpi me")."""
+    replied = select(M.id).where(*HUMAN_REPLY, M.author_id == author).order_by(M.at.desc()).limit(1)
     return conn.execute(replied).first() is not None
 
 

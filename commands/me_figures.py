@@ -52,10 +52,12 @@ def figures(conn: Connection, query: Query) -> dict[str, dict[str, Any]]:
     first_responses, frt_mean, frt_median, replies, resolutions, csat (0-1, None without answers) and
     csat_responses. An agent with CSAT answers but no activity is listed only when asked for by name."""
     q = query.until_now()
-    report = team.agents(conn, q)["rows"]
+    # the whole team's report, which the KPI cache serves (one agent's is read from the tables), then theirs
+    report = team.agents(conn, replace(q, agent=None))["rows"]
     found: dict[str, dict[str, Any]] = {
         row["agent"]: {"name": row["name"], "replies": row["replies"], "resolutions": row["resolutions"]}
         for row in report
+        if q.agent in (None, row["agent"])
     }
     if q.agent is not None and q.agent not in found:
         found[q.agent] = {"name": None, "replies": 0, "resolutions": 0}
