@@ -77,9 +77,13 @@ def _waiting_slack(waiting: list[Waiting]) -> str:
     if not waiting:
         return NOBODY_WAITING
     lines = [f"*Waiting on you* ({len(waiting)}, oldest first)"]
-    for w in waiting:
+    for shown, w in enumerate(waiting):
         name = link(w.link, w.conversation) if w.link else inline(w.conversation)
-        lines.append(f"• {name} · {inline(w.channel)} · waiting {format_duration(w.age)}")
+        line = f"• {name} · {inline(w.channel)} · waiting {format_duration(w.age)}"
+        if sum(len(kept) + 1 for kept in lines) + len(line) > MAX_SECTION - 40:  # never cut inside a link
+            lines.append(f"…and {len(waiting) - shown} more")
+            break
+        lines.append(line)
     return "\n".join(lines)
 
 

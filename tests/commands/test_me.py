@@ -251,3 +251,17 @@ def test_names_ids_and_links_from_events_are_inert_in_slack(feed, me):
     assert "<!channel>" not in blocks and "<!here>" not in blocks and "<!channel>" not in message["text"]
     assert "&lt;!channel&gt;" in blocks  # the name and the conversation id, shown as text
     assert "<https://evil.example/%7C%3C!here%3E|x>" in blocks
+
+
+def test_long_links_end_the_waiting_list_early_rather_than_cut_one_in_half(feed, me):
+    events = []
+    for n in range(10):
+        conv = f"q{n}"
+        long_link = f"https://inbox.example/{n}/" + "x" * 1000
+        events += [{**inbound(f"i{n}", 100 + n, conv=conv), "link": long_link}]
+        events += [assignment(f"s{n}", 200, conv=conv, agent=A)]
+    feed(*events)
+    # each line holds a ~1,030-character link: two fit in a 3,000-character section, then the rest is counted
+    section = me_message(me(A))["blocks"][-2]["text"]["text"]
+    assert section.count("<https://inbox.example/") == 2
+    assert section.endswith("…and 8 more") and len(section) <= 3000
