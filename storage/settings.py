@@ -208,6 +208,16 @@ class Settings(BaseSettings):
             ("" if key.strip().lower() == "default" else key.strip().lower()): v for key, v in value.items()
         }
 
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _numeric_agent_ids(cls, value: Any) -> Any:
+        """An agent id written as a YAML number (`agents: {U0123ABCD: 42}`) is the id "42" events carry."""
+        if isinstance(value, dict):
+            return {
+                k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()
+            }
+        return value
+
     @field_validator("agents", mode="after")
     @classmethod
     def _slack_users(cls, value: dict[str, str]) -> dict[str, str]:

@@ -201,6 +201,7 @@ def test_a_slack_user_is_matched_by_the_agents_map_then_by_their_own_id(feed, en
 
 def test_the_agents_map_is_checked_when_the_settings_load():
     assert Settings(agents={" U0ABC ": " ana "}).agents == {"U0ABC": "ana"}
+    assert Settings(agents={"U0ABC": 42}).agents == {"U0ABC": "42"}  # a number in the YAML
     with pytest.raises(ValidationError, match="not a Slack user id"):
         Settings(agents={"ana": "ana"})
     with pytest.raises(ValidationError, match="1-256 characters"):
