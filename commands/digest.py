@@ -38,6 +38,8 @@ LINES = (
     ("Reply wait, mean", "wait", "mean", "seconds", "lower", "mean"),
     ("Resolution time, mean", "art", "first_mean", "seconds", "lower", "first_mean"),
     ("Backlog over threshold", "backlog", "over_threshold", "count", "lower", None),
+    ("Reopen rate", "reopens", "rate", "fraction", "lower", None),
+    ("Repeat contacts (72 h)", "repeat", "rate", "fraction", "lower", None),
     ("CSAT", "csat", "score", "fraction", "higher", "score"),
     ("NPS", "nps", "score", "nps", "higher", "score"),
     ("Net sentiment", "sentiment", "net", "net", "higher", "net"),

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from commands.errors import UsageError
 from commands.format import POINTS
-from commands.kpis import KPIS, SCORECARD, KpiSpec
+from commands.kpis import EXTENDED, KPIS, SCORECARD, KpiSpec
 from commands.kpis.team import agent_names
 from commands.parse import KpiRequest, metrics_with
 from commands.periods import Period
@@ -45,7 +45,14 @@ def compute(
         if request.by is not None:
             raise UsageError(f"`by {request.by}` needs one metric, e.g. `frt by {request.by}`")
         return scorecard(
-            conn, settings, now, request.channels, request.period, request.business_hours, source=source
+            conn,
+            settings,
+            now,
+            request.channels,
+            request.period,
+            request.business_hours,
+            source=source,
+            extended=request.extended,
         )
     spec = kpi_spec(request.metric)
     if request.by is not None and request.by not in spec.breakdowns:
@@ -70,14 +77,16 @@ def scorecard(
     business_hours: bool = False,
     *,
     source: str = "auto",
+    extended: bool = False,
 ) -> Scorecard:
     """The headline KPIs (volume, FRT, wait, resolution time, reply and resolution rates, backlog, CSAT,
     NPS, sentiment — those available), each with its previous period and benchmark."""
     clock = _clock(settings, business_hours)
+    keys = EXTENDED if extended else SCORECARD
     results = [
-        measure(conn, KPIS[key], settings, now, channels, period, clock, source=source) for key in SCORECARD
+        measure(conn, KPIS[key], settings, now, channels, period, clock, source=source) for key in keys
     ]
-    return Scorecard(channels, period, period.previous(), results)
+    return Scorecard(channels, period, period.previous(), results, extended)
 
 
 def measure(

@@ -27,7 +27,8 @@ METRIC_NAMES: dict[str, str] = NAMES
 # mean frt or bands.
 METRIC_SYNONYMS = SYNONYMS
 DIMENSIONS = ("agent", "team", "channel", "topic", "day", "hour", "weekday")
-MODIFIERS = ("all", "bh", "by", "public", "help")
+MODIFIERS = ("all", "bh", "by", "public", "help", "more")
+MORE = ("more", "extended")  # the extended scorecard
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class KpiRequest:
     by: str | None = None
     business_hours: bool = False
     public: bool = False
+    extended: bool = False  # the scorecard's extended view (`more`)
 
 
 def parse_command(
@@ -53,7 +55,7 @@ def parse_command(
     words = iter(word for word in re.split(r"[\s,]+", text.strip()) if word)
     metric: str | None = None
     channels: list[str] = []
-    every = bh = public = False
+    every = bh = public = extended = False
     period_word: str | None = None
     by: str | None = None
     for position, raw in enumerate(words):
@@ -71,6 +73,8 @@ def parse_command(
             bh = True
         elif word == "public":
             public = True
+        elif word in MORE:
+            extended = True
         elif word == "all":
             every = True
         elif is_period_word(word):
@@ -89,6 +93,8 @@ def parse_command(
     if bh:
         _check_business_hours(settings)
     period_word = period_word or DEFAULT_PERIOD
+    if extended and (metric or default_metric) != "scorecard":
+        raise UsageError("`more` extends the scorecard: ask for `more` without a metric")
     return KpiRequest(
         metric=metric or default_metric,
         channels=() if every else tuple(channels),
@@ -97,6 +103,7 @@ def parse_command(
         by=by,
         business_hours=bh,
         public=public,
+        extended=extended,
     )
 
 
@@ -139,7 +146,8 @@ def help_text(settings: Settings, *, terminal: bool = False) -> str:
         f"`{kpi} [metric] [channel…] [period] [by agent|team|channel|topic|day|hour|weekday] [bh]"
         f"{'' if terminal else ' [public]'}`\n"
         f"Words after the metric may come in any order. `{kpi}` alone shows the scorecard "
-        "(all channels, 7 days, vs previous period and benchmark).\n"
+        f"(all channels, 7 days, vs previous period and benchmark); `{kpi} more` adds reopens, repeat "
+        "contacts, bands, handle time, transfers and escalations.\n"
         f"*Examples*: `{kpi} frt twitter` · `{kpi} backlog` · `{kpi} csat 30d by channel` · "
         f"`{kpi} wait ig last-week bh` · `{sentiment} instagram 30d` · `{topics}`\n"
         "*Periods*: `today` `yesterday` `7d` (default) `30d` `90d` `Nd` `Nh` `this-week` `last-week` "

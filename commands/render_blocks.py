@@ -78,13 +78,13 @@ def kpi_message(result: KpiResult, *, asked_by: str | None = None) -> dict[str, 
 
 def scorecard_message(scorecard: Scorecard, *, asked_by: str | None = None) -> dict[str, Any]:
     """The scorecard: a header, one section per headline KPI, and the scope."""
-    blocks = [_header(f"Scorecard: {scorecard.period.label}"), *scorecard_sections(scorecard)]
+    blocks = [_header(f"{scorecard.title}: {scorecard.period.label}"), *scorecard_sections(scorecard)]
     blocks.append(_context(_scope(scorecard.period.label, scorecard.channels, False, asked_by)))
     summary = " · ".join(
         f"{METRIC_NAMES.get(r.metric, r.metric)} {_headline(r.values, KPIS.get(r.metric)) or 'no data'}"
         for r in scorecard.results
     )
-    text = f"Scorecard, {scorecard.period.label}: {summary}"
+    text = f"{scorecard.title}, {scorecard.period.label}: {summary}"
     return {"text": text[:MAX_SECTION], "blocks": _within_limits(blocks)}
 
 

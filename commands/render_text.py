@@ -73,7 +73,7 @@ def render_result(result: KpiResult) -> RenderableType:
 def render_scorecard(card: Scorecard) -> RenderableType:
     """The headline KPIs in one table: value (or why there is none), previous, change, benchmark."""
     scope = ", ".join(card.channels) or "all channels"
-    title = Text(f"Scorecard — {scope} — {card.period.label}", style="bold")
+    title = Text(f"{card.title} — {scope} — {card.period.label}", style="bold")
     title.append(f"\nvs {card.previous_period.label}", style=_QUIET)
     table = Table("KPI", "value", "previous", "change", "benchmark", box=None, pad_edge=False)
     footnotes: list[RenderableType] = []

@@ -71,11 +71,17 @@ class Scorecard:
     period: Period
     previous_period: Period
     results: list[KpiResult]
+    extended: bool = False  # the extended view (`/kpi more`): more KPIs than the headline ones
+
+    @property
+    def title(self) -> str:
+        return "Extended scorecard" if self.extended else "Scorecard"
 
     def to_json(self) -> dict[str, Any]:
         """The scorecard as JSON: scope, periods, and every KPI's document under `kpis`."""
         return {
             "metric": "scorecard",
+            "extended": self.extended,
             "channels": list(self.channels),
             "period": _period_json(self.period),
             "previous_period": _period_json(self.previous_period),

@@ -32,8 +32,11 @@ SCORECARD = (
     "nps",
     "sentiment",
 )
+# The extended scorecard (`/kpi more`): the headline KPIs, then how answers hold (reopens, repeat
+# contacts), how fast in bands, how long handling takes, and what was passed on.
+EXTENDED = (*SCORECARD, "reopens", "repeat", "bands", "aht", "transfers", "escalations")
 # What each KPI (and the scorecard) is called in help, headers and titles; words that ask for one.
 NAMES = {"scorecard": "Scorecard", **{key: spec.name for key, spec in KPIS.items()}}
 SYNONYMS = {word: key for key, spec in KPIS.items() for word in spec.synonyms}
 
-__all__ = ["KPIS", "NAMES", "SCORECARD", "SYNONYMS", "KpiSpec"]
+__all__ = ["EXTENDED", "KPIS", "NAMES", "SCORECARD", "SYNONYMS", "KpiSpec"]

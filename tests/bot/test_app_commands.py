@@ -96,7 +96,10 @@ def test_kpi_help_answers_the_grammar_ephemerally(bot):
 
     assert answer["response_type"] == "ephemeral"
     help_text = "\n".join(block["text"]["text"] for block in answer["blocks"])
-    assert "`/kpi [metric] [channel…] [period] [by agent|channel|day] [bh] [public]`" in help_text
+    assert (
+        "`/kpi [metric] [channel…] [period] [by agent|team|channel|topic|day|hour|weekday] [bh] [public]`"
+        in help_text
+    )
     assert "`frt` First response time" in help_text
 
 

@@ -186,7 +186,7 @@ def test_digest_message_has_blocks_and_a_text_fallback(engine, settings):
     }
     fields = [field["text"] for block in message["blocks"] for field in block.get("fields", [])]
     assert "*First response, median*\n*20m* · ▼ 40m (-67 %) good" in fields
-    assert len(fields) == 10  # the nine lines and net sentiment
+    assert len(fields) == 12  # the eleven lines (reopens and repeat contacts among them) and net sentiment
     assert all(len(block.get("fields", [])) <= 10 for block in message["blocks"])
 
 
