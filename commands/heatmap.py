@@ -9,9 +9,10 @@ total is the KPI's figure over the same period:
 
 Every timestamp is placed by its own local hour: the period is cut where the local hour changes (each
 local hour of a day where clocks go back is its own range; the skipped hour of a spring change has none),
-and each range is read from the tables as one slice of the time index (storage.range_reads). The cut is
-found on UTC quarter hours, which every zone's offset has been a multiple of since 1979 (Asia/Kolkata
-+5:30, Asia/Kathmandu +5:45 included). The default period is 30 days: a week shows each weekday once.
+and each range is read from the tables as one slice of the time index (storage.range_reads). Around an
+offset change the cut is looked for on UTC quarter hours, which every zone's offset has been a multiple of
+since 1979 (Asia/Kolkata +5:30, Asia/Kathmandu +5:45 included). The default period is 30 days: a week
+shows each weekday once.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ def local_hours(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[int,
     while moment < end:
         local = moment.astimezone(tz)
         cell = local.weekday() * 24 + local.hour
-        following = min(_next_quarter(moment), end)
+        following = min(_hour_end(moment, local, tz), end)
         if ranges and ranges[-1][0] == cell:  # the same local hour goes on (or is lived again: same cell)
             ranges[-1] = (cell, ranges[-1][1], following)
         else:
@@ -211,6 +212,15 @@ def local_hours(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[int,
 def hour_span(hour: int) -> str:
     """An hour of the day as the span it covers: `10:00–11:00`."""
     return f"{hour:02d}:00–{(hour + 1) % 24:02d}:00"
+
+
+def _hour_end(moment: datetime, local: datetime, tz: ZoneInfo) -> datetime:
+    """Where `moment`'s local hour ends (UTC), or its next UTC quarter hour when the offset changes first."""
+    into = timedelta(minutes=local.minute, seconds=local.second, microseconds=local.microsecond)
+    end = moment - into + timedelta(hours=1)
+    if (end - timedelta(microseconds=1)).astimezone(tz).utcoffset() == local.utcoffset():
+        return end
+    return _next_quarter(moment)
 
 
 def _next_quarter(moment: datetime) -> datetime:
