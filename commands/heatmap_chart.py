@@ -60,7 +60,8 @@ def _draw(heatmap: Heatmap) -> bytes:
     else:
         bar.set_label("inbound messages", fontsize=12)
         bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.suptitle(heatmap_title(heatmap), fontsize=13, fontweight="bold")
+    # a channel name from the settings is text, never matplotlib mathtext (`$…$`)
+    figure.suptitle(heatmap_title(heatmap).replace("$", r"\$"), fontsize=13, fontweight="bold")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", facecolor="white")
     return buffer.getvalue()

@@ -14,7 +14,7 @@ from commands.heatmap import Heatmap, compute_heatmap, local_hours, parse_heatma
 from commands.heatmap_chart import render_heatmap_png
 from commands.kpis.volume import volume
 from commands.query import Query
-from commands.render_heatmap import heatmap_grid, heatmap_text, summary_lines
+from commands.render_heatmap import heatmap_grid, heatmap_message, heatmap_text, summary_lines
 from tests.storage.builders import inbound, reply
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -244,3 +244,15 @@ def test_the_png_is_a_real_png_of_the_chart_size(settings):
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (1250, 550)
     assert np.frombuffer(png[:4], dtype=np.uint8)[0] == 0x89
+
+
+def test_channel_names_from_the_settings_are_inert_in_slack_and_in_the_png(settings):
+    period = parse_heatmap("heatmap 7d", settings, NOW).period
+    counts = tuple(map(tuple, grid({(MON, 10): 1})))
+    answer = Heatmap("volume", ("<!here>&$\\nope{$",), period, "UTC", counts, counts)
+
+    scope = heatmap_message(answer)["blocks"][1]["elements"][0]["text"]
+
+    assert scope == "last 7 days · &lt;!here&gt;&amp;$\\nope{$ · local hours of UTC"
+    # drawn as text: read as mathtext, `$\\nope{$` would stop the drawing with a ValueError
+    assert render_heatmap_png(answer)[:8] == b"\x89PNG\r\n\x1a\n"
