@@ -113,8 +113,8 @@ class Heatmap:
     def to_json(self) -> dict[str, Any]:
         """The heatmap as data: 7 x 24 lists (Monday first; frt medians in seconds, null where empty)."""
         return {
-            "heatmap": self.metric,
-            "metric": METRICS[self.metric],
+            "metric": self.metric,
+            "shows": METRICS[self.metric],
             "period": {
                 "label": self.period.label,
                 "start": self.period.start.isoformat(),

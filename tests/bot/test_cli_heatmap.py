@@ -52,7 +52,7 @@ def test_json_gives_the_7_by_24_grid_with_null_where_nobody_was_answered(runner)
 
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert (document["heatmap"], document["channels"], document["tz"]) == ("frt", ["twitter"], "Europe/Paris")
+    assert (document["metric"], document["channels"], document["tz"]) == ("frt", ["twitter"], "Europe/Paris")
     assert document["grid"][FRI][10] == 2520.0 and document["counts"][FRI][10] == 1
     assert sum(value is not None for row in document["grid"] for value in row) == 1
     assert len(document["grid"]) == 7 and {len(row) for row in document["grid"]} == {24}

@@ -167,7 +167,7 @@ def test_frt_takes_the_median_of_the_first_responses_sent_in_each_local_hour(fee
     assert (
         data["counts"][MON][10] == 3 and len(data["grid"]) == 7 and {len(row) for row in data["grid"]} == {24}
     )
-    assert data["tz"] == "UTC" and data["heatmap"] == "frt" and data["channels"] == []
+    assert data["tz"] == "UTC" and data["metric"] == "frt" and data["channels"] == []
 
 
 def test_an_empty_period_says_so_and_draws_no_grid(heatmap, settings):
