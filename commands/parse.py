@@ -29,6 +29,7 @@ METRIC_SYNONYMS = SYNONYMS
 DIMENSIONS = ("agent", "team", "channel", "topic", "day", "hour", "weekday")
 MODIFIERS = ("all", "bh", "by", "public", "help", "more")
 MORE = ("more", "extended")  # the extended scorecard
+VIEWS = ("heatmap", "me", "export")  # answers of their own, routed by the edges before this grammar
 
 
 @dataclass(frozen=True)
@@ -129,25 +130,38 @@ def help_text(settings: Settings, *, terminal: bool = False) -> str:
     )
     metrics = "\n".join(f"`{key}` {METRIC_NAMES[key]}" for key in METRICS)
     where = (
-        "`--json` the answer as data · `--at TIME` as of another moment"
+        "`--json` the answer as data · `--at TIME` as of another moment · `--list` the conversations "
+        "behind the number"
         if terminal
-        else "`public` post in the channel"
+        else "`public` post in the channel · *Show conversations* under an answer lists those behind it"
+    )
+    views = (
+        "`kpibot kpi more` · `kpibot kpi heatmap [volume|frt] [channel…] [period] [--out heatmap.png]` · "
+        "`kpibot me --agent ID [channel…] [period]` · "
+        "`kpibot export conversations [channel…] PERIOD --out file.csv|.xlsx`"
+        if terminal
+        else "`/kpi more` · `/kpi heatmap [volume|frt] [channel…] [period]` (image by DM) · "
+        "`/kpi me [channel…] [period]` your numbers beside the team's · "
+        "`/kpi export PERIOD [channel…]` one row per conversation, CSV by DM"
     )
     setup = (
         "`kpibot digest list|add|off` · `kpibot alert list|add|off|sla-add|sla-off` · "
         "`kpibot alert sla --preview` · `kpibot intake list|add|off` · `kpibot sla list|set|reset`"
         if terminal
-        else "`/kpi digest here 09:00 Europe/Paris` · `/kpi alert backlog 5 4h here` · "
+        else "`/kpi digest here 09:00 Europe/Paris` (or `weekly mon 09:00`, `monthly 1 09:00`) · "
+        "`/kpi alert backlog 5 4h here` · "
         "`/kpi alert sla here lead 30m` · `/kpi intake here twitter` · "
-        "`/kpi sla set twitter first 1h next 4h resolve 24h` (admins; `list` shows them, `off` stops them)"
+        "`/kpi sla set twitter first 1h next 4h resolve 24h` (admins; `list` shows them, `off` stops them) "
+        "· `/kpi digest me weekly`: yours by DM (anyone)"
     )
     return (
         "*kpibot* — support KPIs where the team works\n"
         f"`{kpi} [metric] [channel…] [period] [by agent|team|channel|topic|day|hour|weekday] [bh]"
         f"{'' if terminal else ' [public]'}`\n"
         f"Words after the metric may come in any order. `{kpi}` alone shows the scorecard "
-        f"(all channels, 7 days, vs previous period and benchmark); `{kpi} more` adds reopens, repeat "
-        "contacts, bands, handle time, transfers and escalations.\n"
+        "(all channels, 7 days, vs previous period and benchmark); `more` adds reopens, repeat contacts, "
+        "bands, handle time, transfers and escalations.\n"
+        f"*Views*: {views}\n"
         f"*Examples*: `{kpi} frt twitter` · `{kpi} backlog` · `{kpi} csat 30d by channel` · "
         f"`{kpi} wait ig last-week bh` · `{sentiment} instagram 30d` · `{topics}`\n"
         "*Periods*: `today` `yesterday` `7d` (default) `30d` `90d` `Nd` `Nh` `this-week` `last-week` "
@@ -214,7 +228,7 @@ def _unknown_word(raw: str, channel_words: dict[str, str]) -> UsageError:
         kinds.setdefault(word, "channel")
     for word in (*METRIC_NAMES, *METRIC_SYNONYMS):
         kinds.setdefault(word, "metric")
-    for word in (*NAMED_PERIODS, "24h", *MODIFIERS):
+    for word in (*NAMED_PERIODS, "24h", *MODIFIERS, *VIEWS):
         kinds.setdefault(word, "word")
     close = difflib.get_close_matches(raw.lower(), list(kinds), n=3)
     if not close:

@@ -239,3 +239,15 @@ def test_help_text_lists_grammar_examples_metrics_and_channels_in_one_slack_sect
 def test_help_text_offers_bh_when_business_hours_are_configured(settings):
     configured = settings.model_copy(update={"business_hours": BusinessHours(hours=OPEN_WEEKDAYS)})
     assert "`bh` durations in business hours" in help_text(configured)
+
+
+def test_help_names_the_views_in_each_syntax_and_typos_of_them_get_a_suggestion(settings):
+    slack, terminal = help_text(settings), help_text(settings, terminal=True)
+    for view in ("`/kpi more`", "`/kpi heatmap", "`/kpi me ", "`/kpi export PERIOD", "Show conversations"):
+        assert view in slack
+    for view in ("`kpibot kpi heatmap", "`kpibot me --agent ID", "`kpibot export conversations", "`--list`"):
+        assert view in terminal
+    assert len(slack) < 3000 and len(terminal) < 3000
+    with pytest.raises(UsageError) as raised:
+        parse_command("heatmp", settings, NOW)
+    assert raised.value.message == "unknown word `heatmp` — did you mean `heatmap`?"
