@@ -14,9 +14,10 @@ and a channel hop ("twitter>whatsapp").
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import exists, select
 from sqlalchemy.engine import Connection
 
@@ -25,6 +26,7 @@ from commands.kpis.spec import KpiSpec, rows
 from commands.query import Query
 from commands.stats import ratio
 from storage import kpi_cache
+from storage.db import raw_rows
 from storage.kpi_cache.measures import OWNER
 from storage.models import Conversation, CustomerChange
 
@@ -56,45 +58,55 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
     q = query.until_now()
     horizon = min(q.end + REPEAT_WINDOW, q.now)
     known = exists().where(CC.customer == C.customer)
-    rows = conn.execute(
-        select(C.customer, C.channel, C.opened_at, OWNER, known)
-        .where(C.opened_at >= q.start, C.opened_at < horizon, C.customer.is_not(None))
-        .order_by(C.opened_at, C.id)
-    ).all()
-    contacts: dict[tuple, list[tuple[datetime, str, bool]]] = {}
-    counted: set[tuple] = set()  # customers with a conversation in the period and scope
-    for customer, channel, opened_at, owner, linked in rows:
-        key = (customer,) if linked else (customer, channel)
-        in_scope = (
-            opened_at < q.end
-            and (not q.channels or channel in q.channels)
-            and (q.agent is None or owner == q.agent)
-        )
-        contacts.setdefault(key, []).append((opened_at, channel, in_scope))
-        if in_scope:
-            counted.add(key)
-    repeats, hops = 0, Counter()
-    for key in counted:
-        hop = _repeat(contacts[key])
-        if hop is not None:
-            repeats += 1
-            if hop[0] != hop[1]:
-                hops[f"{hop[0]}>{hop[1]}"] += 1
+    found = raw_rows(
+        conn,
+        select(C.customer, C.channel, C.opened_at, OWNER, known).where(
+            C.opened_at >= q.start, C.opened_at < horizon, C.customer.is_not(None)
+        ),
+    )
+    if not found:
+        return {"rate": None, "customers": 0, "repeat_customers": 0, "hops": {}}
+    customer, channel, opened, owner, linked = (list(column) for column in zip(*found, strict=True))
+    # one key per customer: the handle alone when customer events name it, else the handle on its channel
+    keys = [
+        who if tied else f"{who}\x00{where}"
+        for who, where, tied in zip(customer, channel, linked, strict=True)
+    ]
+    key = np.unique(np.asarray(keys, dtype=object), return_inverse=True)[1]
+    at = _microseconds(opened)
+    order = np.lexsort((at, key))  # by customer, then by opening
+    key, at = key[order], at[order]
+    channels = np.asarray(channel, dtype=object)[order]
+    in_scope = at < _microseconds([q.end])[0]
+    if q.channels:
+        in_scope &= np.isin(channels, list(q.channels))
+    if q.agent is not None:
+        in_scope &= np.asarray(owner, dtype=object)[order] == q.agent
+    # followed: the customer's next conversation opened within the window after this one
+    followed = np.zeros(len(key), dtype=bool)
+    same = key[1:] == key[:-1]
+    followed[:-1] = same & (at[1:] - at[:-1] <= int(REPEAT_WINDOW.total_seconds() * 1_000_000))
+    counted = np.unique(key[in_scope])
+    repeating = np.flatnonzero(in_scope & followed)
+    # each repeat customer's first repeating conversation (rows are in opening order within a customer)
+    firsts = repeating[np.unique(key[repeating], return_index=True)[1]]
+    hops = Counter(
+        f"{channels[i]}>{channels[i + 1]}" for i in firsts.tolist() if channels[i] != channels[i + 1]
+    )
     return {
-        "rate": ratio(repeats, len(counted)),
+        "rate": ratio(len(firsts), len(counted)),
         "customers": len(counted),
-        "repeat_customers": repeats,
+        "repeat_customers": len(firsts),
         "hops": dict(sorted(hops.items(), key=lambda item: (-item[1], item[0]))),
     }
 
 
-def _repeat(contacts: list[tuple[datetime, str, bool]]) -> tuple[str, str] | None:
-    """(first channel, next channel) of the customer's first conversation in the period and scope that
-    another conversation (any) followed within the window, or None when none did. In opening order."""
-    for i, (opened_at, channel, in_scope) in enumerate(contacts):
-        if in_scope and i + 1 < len(contacts) and contacts[i + 1][0] <= opened_at + REPEAT_WINDOW:
-            return channel, contacts[i + 1][1]
-    return None
+def _microseconds(times: list) -> np.ndarray:
+    """Times as int64 microseconds since the epoch: SQLite's raw text ("2026-11-20 09:00:00.000000") or
+    datetimes (PostgreSQL, or a question's bounds)."""
+    if times and isinstance(times[0], str):
+        return np.asarray(times, dtype="datetime64[us]").astype(np.int64)
+    return np.asarray([round(moment.timestamp() * 1_000_000) for moment in times], dtype=np.int64)
 
 
 SPECS = (
