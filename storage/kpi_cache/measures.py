@@ -220,6 +220,17 @@ RANKINGS = {  # the candidates of the voice quotes: the most negative and the mo
     "most_positive": Ranking(
         M.at, M.channel, M.sentiment, False, (*_STRONG, M.sentiment > POSITIVE_ABOVE), M.id
     ),
+    # the longest first responses, customer waits and resolutions, what "Show conversations" lists
+    # (commands/drill_queries.py): thirty a slot, as several waits may be one conversation's
+    "longest_frt": Ranking(
+        C.first_response_at, C.channel, C.frt_seconds, False, (C.frt_seconds.is_not(None),), C.id, 30
+    ),
+    "longest_wait": Ranking(
+        K.end_at, K.channel, K.seconds, False, (K.kind.in_(WAIT_KINDS), K.seconds.is_not(None)), K.id, 30
+    ),
+    "longest_resolution": Ranking(
+        C.last_resolved_at, C.channel, C.full_resolution_seconds, False, _RESOLUTION, C.id, 30
+    ),
     # the service-level breaches that ended furthest past their deadline, by deadline
     # (every clock has one of CLOCK_KINDS: naming them lets the index on (kind, deadline) serve)
     "sla_late": Ranking(
