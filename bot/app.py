@@ -32,8 +32,9 @@ BOT_SCOPES = {
     "channels:read": "conversations.info: whether the bot is in the public channel a digest or alert goes to",
     "groups:read": "conversations.info for private channels",
     "chat:write": "chat.postMessage: digests and backlog alerts posted in the subscribed channels",
-    "files:write": "files.getUploadURLExternal/completeUploadExternal: the digest chart, the heatmap image",
-    "im:write": "conversations.open: the direct message a /kpi heatmap image is sent to",
+    "files:write": "files.getUploadURLExternal/completeUploadExternal: the digest chart, the heatmap image, "
+    "the /kpi export file",
+    "im:write": "conversations.open: the direct message a /kpi heatmap image or /kpi export file is sent to",
     "channels:history": "message events from public intake channels (a top-level post opens a conversation)",
     "groups:history": "message events from private intake channels",
     "reactions:read": "reaction_added/removed in intake channels: the resolve reaction",

@@ -6,7 +6,7 @@ from importlib.metadata import version as package_version
 
 import typer
 
-from bot.cli import data, db, demo, digest, kpi, me, rejected, rescore, serve
+from bot.cli import data, db, demo, digest, export, kpi, me, rejected, rescore, serve
 from bot.cli.context import close_engines
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ def _print_version(asked: bool) -> None:
         raise typer.Exit()
 
 
-for module in (data, demo, serve, rejected, kpi, me, digest, rescore, db):
+for module in (data, demo, serve, rejected, kpi, me, digest, export, rescore, db):
     module.register(app)
 
 

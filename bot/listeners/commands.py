@@ -1,7 +1,8 @@
 """Slash commands `/kpi`, `/sentiment`, `/topics`: ack at once, then answer through the response_url.
 
 The answer is ephemeral unless `public` was asked for. Settings commands (`/kpi digest …`,
-`/kpi alert …`, `/kpi intake …`) are routed before the KPI grammar.
+`/kpi alert …`, `/kpi intake …`), `/kpi me` (always ephemeral) and `/kpi export` (a CSV file sent by
+direct message) are routed before the KPI grammar.
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ from sqlalchemy.engine import Engine
 from bot.errors import answer_unexpected_error
 from bot.metrics import UNKNOWN, Metrics
 from bot.settings_commands import answer_settings_command
+from bot.slack_export import USAGE as EXPORT_USAGE
+from bot.slack_export import answer_export
+from bot.slack_heatmap import answer_heatmap
+from bot.slack_me import answer_me
 from commands.engine import compute
 from commands.errors import UsageError
+from commands.export import ExportRequest, is_export, parse_export
+from commands.heatmap import HeatmapRequest, is_heatmap, parse_heatmap
+from commands.me import MeRequest, is_me, parse_me
 from commands.parse import KpiRequest, help_text, parse_command
 from commands.render_blocks import answer_message, help_message, notice_message
 from commands.subscribe import is_settings_command
@@ -80,20 +88,30 @@ def _answerer(
     return answer_command
 
 
-def _question(text: str, default_metric: str, settings: Settings, now: datetime) -> str | KpiRequest:
-    """What a command asks: the settings command's word (digest, alert, intake, sla-policy) or the KPI
-    request.
+Question = str | KpiRequest | MeRequest | HeatmapRequest | ExportRequest
+
+
+def _question(text: str, default_metric: str, settings: Settings, now: datetime) -> Question:
+    """What a command asks: the settings command's word (digest, alert, intake, sla-policy), the asker's
+    own numbers (`me`), a heatmap, an export, or the KPI request.
 
     Raises UsageError when the KPI grammar cannot read the text.
     """
     if default_metric == "scorecard" and is_settings_command(text):
         word = text.split()[0].lower()
         return "sla-policy" if word == "sla" else word
+    if default_metric == "scorecard" and is_export(text):
+        words = " ".join(text.split()[1:])  # after `export`
+        return parse_export(words, settings, now, usage=EXPORT_USAGE) or parse_command("help", settings, now)
+    if default_metric == "scorecard" and is_me(text):
+        return parse_me(text, settings, now)
+    if default_metric == "scorecard" and is_heatmap(text):
+        return parse_heatmap(text, settings, now) or parse_command("help", settings, now)
     return parse_command(text, settings, now, default_metric=default_metric)
 
 
 def _answer(
-    question: str | KpiRequest,
+    question: Question,
     body: dict[str, Any],
     client,
     settings: Settings,
@@ -112,6 +130,12 @@ def _answer(
             now=now,
         )
         return notice_message(reply), False
+    if isinstance(question, ExportRequest):
+        return answer_export(question, body, client, settings, engine)
+    if isinstance(question, MeRequest):
+        return answer_me(question, body, settings, engine, now)
+    if isinstance(question, HeatmapRequest):
+        return answer_heatmap(question, body, client, settings, engine, now)
     if question.metric == "help":
         return help_message(help_text(settings)), False
     with engine.connect() as conn:
