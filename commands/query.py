@@ -10,9 +10,9 @@ from sqlalchemy.sql import ColumnElement
 from storage.business_hours import BusinessClock
 from storage.kpi_cache import Scope, Slice
 from storage.kpi_cache.measures import OWNER
-from storage.kpi_cache.slicing import in_ranges, slice_terms
+from storage.kpi_cache.slicing import in_ranges, slice_terms, within
 from storage.models import Conversation
-from storage.planner import on_channels
+from storage.planner import on_channels, unindexed
 from storage.settings import Settings
 
 
@@ -72,8 +72,11 @@ class Query:
 
     def in_period(self, column) -> ColumnElement[bool]:
         """SQL condition: `column` falls in `[start, end)` (and in one of `hours` when given)."""
-        within = (column >= self.start) & (column < self.end)
-        return within if self.hours is None else within & in_ranges(column, self.hours)
+        period = (column >= self.start) & (column < self.end)
+        if self.hours is None:
+            return period
+        # the period drives the query through its index; the hours only filter what it reads
+        return period & in_ranges(unindexed(column), within(self.hours, self.start, self.end))
 
     def duration(self, start: datetime, end: datetime) -> float:
         """Seconds from `start` to `end`, counting only open time when business hours are asked for."""
