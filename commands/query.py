@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sqlalchemy import and_, false, or_
 from sqlalchemy.sql import ColumnElement
 
 from storage.business_hours import BusinessClock
@@ -83,6 +84,18 @@ class Query:
         if self.clock is not None:
             return self.clock.open_seconds(start, end)
         return (end - start).total_seconds()
+
+    def in_period_with(self, column, *terms) -> ColumnElement[bool]:
+        """SQL condition: `terms` hold and `column` falls in the period (in one of `hours`, when given, as one
+        OR term per range with `terms` repeated, so each is read from an index on (terms…, column) alone)."""
+        if self.hours is None:
+            return and_(*terms, self.in_period(column))
+        ranges = within(self.hours, self.start, self.end)
+        return (
+            or_(*(and_(*terms, column >= start, column < end) for start, end in ranges))
+            if ranges
+            else false()
+        )
 
     @property
     def days(self) -> float:

@@ -86,7 +86,7 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     # whose the conversation is (the owner rule of every team figure), its team and topic
     common = [q.in_channels(C.channel), unanswered, *q.conversation_terms()]
     # Open now: the index on (resolved, opened_at, channel) holds exactly these candidates.
-    still_open = [C.resolved.is_(False), q.in_period(C.opened_at), *common]
+    still_open = [q.in_period_with(C.opened_at, C.resolved.is_(False)), *common]
     # Closed now but only after `now` (asked "as of" a past moment): found by when it was resolved.
     closed_later = [
         unindexed(C.resolved).is_(True),

@@ -102,10 +102,13 @@ def test_by_hour_of_first_response_time_is_by_when_the_reply_was_sent(make, sour
         answer("b2", day + timedelta(hours=9, minutes=50), "b"),  # 1200 s, sent at 09:50
         said("c1", day + timedelta(hours=13), "c"),
         answer("c2", day + timedelta(hours=14, minutes=5), "c"),  # 3900 s, sent at 14:05
+        said("d1", day + timedelta(hours=16, minutes=20), "d"),  # never answered: still waiting, 16:00
     ]
     settings, engine = make(events, now)
     found = dict(rows(settings, engine, "frt 7d by hour", now, source, key="mean"))
     assert found["09:00"] == 900.0 and found["14:00"] == 3900.0 and found["13:00"] is None
+    waiting = dict(rows(settings, engine, "frt 7d by hour", now, source, key="still_waiting"))
+    assert {hour: n for hour, n in waiting.items() if n} == {"16:00": 1}
 
 
 def test_by_team_splits_conversations_by_their_team(make, source):
