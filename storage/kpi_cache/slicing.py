@@ -50,13 +50,17 @@ def about(tags, topic: str) -> ColumnElement[bool]:
     )
 
 
-def dated(piece: Slice | None, at, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
-    """The conditions keeping rows dated by `at` in `[start, end)`, and in the slice's hours if it has
-    some: then the hours alone, cut to `[start, end)`, so each range is read from the time index on its
-    own instead of the whole period being read and filtered."""
+def dated(piece: Slice | None, at, start: datetime, end: datetime, terms=()) -> list[ColumnElement[bool]]:
+    """The conditions keeping rows that match `terms` and are dated by `at` in `[start, end)`, and in the
+    slice's hours if it has some: then one OR term per hour, cut to `[start, end)`, with `terms` repeated
+    in each, so each range is read from an index on (terms…, at) on its own instead of the whole period
+    being read and filtered."""
     if piece is None or piece.hours is None:
-        return [at >= start, at < end]
-    return [in_ranges(at, within(piece.hours, start, end))]
+        return [*terms, at >= start, at < end]
+    ranges = within(piece.hours, start, end)
+    if not ranges:
+        return [false()]
+    return [or_(*(and_(*terms, at >= since, at < until) for since, until in ranges))]
 
 
 def within(

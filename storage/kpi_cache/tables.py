@@ -50,7 +50,7 @@ def measure_parts(
     """The measure's rows dated in `[start, end)` on `channels` (() = all), those whose `as_of` is before
     `now` when it has one, credited to `agent` when given, with durations counted by `duration` when given
     (calendar seconds otherwise): one part for the scope, or one per channel (counts only)."""
-    where = [*dated(piece, measure.at, start, end), *measure.where, on_channels(measure.channel, channels)]
+    where = [*dated(piece, measure.at, start, end, measure.where), on_channels(measure.channel, channels)]
     where += slice_terms(piece, measure.at, measure.at.table)
     if measure.as_of is not None and now is not None:
         where.append(measure.as_of < now)
@@ -83,7 +83,7 @@ def ranking_rows(
 ) -> list[tuple[float, datetime, int]]:
     """The first `limit` (score, time, id) of `ranking` dated in `[start, end)` on `channels` (in the
     slice), first first; `ids` is the id column of the ranked table."""
-    where = [*dated(piece, ranking.at, start, end), *ranking.where, on_channels(ranking.channel, channels)]
+    where = [*dated(piece, ranking.at, start, end, ranking.where), on_channels(ranking.channel, channels)]
     where += slice_terms(piece, ranking.at, ranking.at.table)
     order = (
         ranking.score.asc() if ranking.ascending else ranking.score.desc(),
@@ -105,7 +105,7 @@ def tally_counts(
 ) -> dict[str | None, int | list]:
     """How many rows of `tally` dated in `[start, end)` on `channels` (credited to `agent`, when given; in
     the slice) carry each label: {label: count}, or {label: [count, *sums]} for a tally with sums."""
-    where = [*dated(piece, tally.at, start, end), *tally.where, on_channels(tally.channel, channels)]
+    where = [*dated(piece, tally.at, start, end, tally.where), on_channels(tally.channel, channels)]
     where += slice_terms(piece, tally.at, tally.at.table)
     grouped = select(tally.label, func.count(), *tally.sums)
     if agent is not None:
