@@ -22,10 +22,19 @@ def stat_label(key: str) -> str:
     return label(key)
 
 
+SHOWN_ITEMS = 5  # entries of a mapping shown on screen
+
+
 def show(value: Any, unit: ValueUnit) -> str:
-    """One value as text in its unit; None is "—"; a mapping (mix's shares) as "name value · …"."""
+    """One value as text in its unit; None is "—"; a mapping (mix's shares, repeat's hops), largest first,
+    as "name value · …", its first SHOWN_ITEMS and how many more (the JSON holds them all)."""
     if isinstance(value, dict) and isinstance(unit, dict):
-        parts = [f"{_name(name, unit)} {show(item, column_unit(unit, name))}" for name, item in value.items()]
+        items = list(value.items())
+        parts = [
+            f"{_name(name, unit)} {show(item, column_unit(unit, name))}" for name, item in items[:SHOWN_ITEMS]
+        ]
+        if len(items) > SHOWN_ITEMS:
+            parts.append(f"+{len(items) - SHOWN_ITEMS} more")
         return " · ".join(parts) or MISSING
     return format_value(value, unit if isinstance(unit, str) else COUNT)
 

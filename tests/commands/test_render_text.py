@@ -279,3 +279,14 @@ def test_values_made_only_of_records_show_just_their_table():
     assert "previous" not in text  # no empty value/previous/change table above the records
     assert text.splitlines()[2].strip() == "agents"  # the table's title says what its rows are
     assert "rows" not in text
+
+
+def test_a_mapping_shows_its_first_five_entries_and_how_many_more():
+    from commands.format import COUNT
+    from commands.kpis.spec import rows
+    from commands.render_table import show
+
+    hops = {f"a>{name}": 10 - n for n, name in enumerate("bcdefgh")}
+    assert show(hops, rows(count=COUNT)) == "a>b 10 · a>c 9 · a>d 8 · a>e 7 · a>f 6 · +2 more"
+    assert show({"twitter>whatsapp": 1}, rows(count=COUNT)) == "twitter>whatsapp 1"
+    assert show({}, rows(count=COUNT)) == "—"
