@@ -195,7 +195,7 @@ def _alert(words: list[str], settings: Settings, here: str) -> SettingsRequest:
             continue
         if found := _target(word, here):
             target = found
-        elif word.isdigit():
+        elif _NUMBER.fullmatch(word):
             count = int(word)
             if count < 1:
                 raise UsageError(

@@ -182,3 +182,20 @@ def test_any_digest_words_are_read_or_refused_with_a_usage_error(words):
         return
     assert request.kind.startswith("digest")
     assert request.day is None or 0 <= request.day <= 28
+
+
+def test_a_backlog_size_in_other_digits_is_a_usage_error_not_a_crash(settings):
+    # "²".isdigit() is true, yet int("²") raises ValueError: only ASCII digits are a count
+    with pytest.raises(UsageError):
+        parse("alert backlog ² here", settings)
+    assert parse("alert backlog 12 here", settings).threshold == 12
+
+
+@FUZZ
+@given(st.lists(odd_text.filter(lambda word: word.strip() == word and word), max_size=5))
+def test_any_alert_words_are_read_or_refused_with_a_usage_error(words):
+    try:
+        request = parse_settings(" ".join(["alert", "backlog", *words]), Settings(), here="C1")
+    except UsageError:
+        return
+    assert request.kind == "alert" and (request.threshold is None or request.threshold >= 1)
