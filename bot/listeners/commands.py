@@ -69,7 +69,10 @@ def _answerer(
             try:
                 now = clock()
                 question = _question(text, default_metric, settings, now)
+                # what the command metrics count it as: a settings word, a view (heatmap, me, export), a KPI
                 metric = question if isinstance(question, str) else question.metric
+                if isinstance(question, HeatmapRequest):
+                    metric = "heatmap"  # not the metric it draws: one label per kind of answer
                 message, public = _answer(question, body, client, settings, engine, now)
             except UsageError as error:
                 outcome = "usage_error"

@@ -78,11 +78,11 @@ def fresh_process(monkeypatch):
 def test_commands_are_counted_by_command_metric_and_outcome_with_their_latency(database_url, slack_api):
     with running_bot(database_url, slack_api) as bot:
         ingest(bot.engine, bot.settings, twitter_week())
-        for n, words in enumerate(["frt twitter 7d", "frt twiter", "digest list"], 1):
+        for n, words in enumerate(["frt twitter 7d", "frt twiter", "digest list", "heatmap 7d", "me"], 1):
             bot.command(slash_command_body("/kpi", words, response_url=slack_api.new_response_url()))
             slack_api.wait_for_response(count=n)
         exposition = scrape_when(
-            bot.http, lambda page: total(page, "kpibot_commands_total") == 3, message="three commands counted"
+            bot.http, lambda page: total(page, "kpibot_commands_total") == 5, message="five commands counted"
         )
 
     assert samples(exposition, "kpibot_commands_total") == {
@@ -93,6 +93,9 @@ def test_commands_are_counted_by_command_metric_and_outcome_with_their_latency(d
             ("outcome", "usage_error"),
         ): 1.0,  # never the words typed
         (("command", "/kpi"), ("metric", "digest"), ("outcome", "answered")): 1.0,
+        # views by their own name (a heatmap of inbound volume is not the volume KPI)
+        (("command", "/kpi"), ("metric", "heatmap"), ("outcome", "answered")): 1.0,
+        (("command", "/kpi"), ("metric", "me"), ("outcome", "answered")): 1.0,
     }
     assert value(exposition, "kpibot_command_seconds_count", command="/kpi", metric="frt") == 1.0
     assert value(exposition, "kpibot_command_seconds_count", command="/kpi", metric="unknown") == 1.0
