@@ -3,7 +3,6 @@ from the cache and from the tables, across a daylight-saving change; and the gra
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,8 +11,6 @@ from commands.engine import compute
 from commands.errors import UsageError
 from commands.parse import help_text, parse_command
 from commands.render_text import to_text
-from storage.db import make_engine
-from storage.ingest import Ingestor
 from storage.settings import Settings
 from tests.storage.builders import T0, assignment, inbound, reply, status
 
@@ -28,23 +25,6 @@ def said(eid: str, moment: datetime, conv: str, text: str = "hello") -> dict:
 
 def answer(eid: str, moment: datetime, conv: str, agent: str = "U1") -> dict:
     return reply(eid, minutes(moment), conv=conv, agent=agent)
-
-
-@pytest.fixture
-def make(database_url):
-    engines = []
-
-    def _make(events: list[dict], now: datetime, **overrides):
-        settings = Settings(database_url=database_url, pseudonym_key="k", **overrides)
-        engine = make_engine(settings.database_url)
-        engines.append(engine)
-        items = [(n, json.dumps(e)) for n, e in enumerate(events, 1)]
-        assert not Ingestor(engine, settings).ingest(items, now=now).rejected
-        return settings, engine
-
-    yield _make
-    for engine in engines:
-        engine.dispose()
 
 
 @pytest.fixture(params=["auto", "tables"], ids=["cache", "tables"])
@@ -76,8 +56,8 @@ def dst_week() -> list[dict]:
     ]
 
 
-def test_by_hour_counts_each_message_in_its_local_hour_across_the_clock_change(make, source):
-    settings, engine = make(dst_week(), PARIS_NOW, tz="Europe/Paris")
+def test_by_hour_counts_each_message_in_its_local_hour_across_the_clock_change(make_database, source):
+    settings, engine = make_database(dst_week(), PARIS_NOW, tz="Europe/Paris")
     found = dict(rows(settings, engine, "volume 7d by hour", PARIS_NOW, source, key="inbound"))
     # every hour of the day is a row, in order, even without messages
     assert list(found) == [f"{hour:02d}:00" for hour in range(24)]
@@ -85,14 +65,14 @@ def test_by_hour_counts_each_message_in_its_local_hour_across_the_clock_change(m
     assert {key: n for key, n in found.items() if n} == {"01:00": 1, "02:00": 4, "14:00": 1}
 
 
-def test_by_weekday_counts_each_message_on_its_local_weekday(make, source):
-    settings, engine = make(dst_week(), PARIS_NOW, tz="Europe/Paris")
+def test_by_weekday_counts_each_message_on_its_local_weekday(make_database, source):
+    settings, engine = make_database(dst_week(), PARIS_NOW, tz="Europe/Paris")
     found = dict(rows(settings, engine, "volume 7d by weekday", PARIS_NOW, source, key="inbound"))
     assert list(found) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     assert found == {"Mon": 3, "Tue": 0, "Wed": 0, "Thu": 0, "Fri": 0, "Sat": 1, "Sun": 2}
 
 
-def test_by_hour_of_first_response_time_is_by_when_the_reply_was_sent(make, source):
+def test_by_hour_of_first_response_time_is_by_when_the_reply_was_sent(make_database, source):
     now = datetime(2026, 11, 9, tzinfo=UTC)
     day = datetime(2026, 11, 5, tzinfo=UTC)  # UTC workspace
     events = [
@@ -104,14 +84,14 @@ def test_by_hour_of_first_response_time_is_by_when_the_reply_was_sent(make, sour
         answer("c2", day + timedelta(hours=14, minutes=5), "c"),  # 3900 s, sent at 14:05
         said("d1", day + timedelta(hours=16, minutes=20), "d"),  # never answered: still waiting, 16:00
     ]
-    settings, engine = make(events, now)
+    settings, engine = make_database(events, now)
     found = dict(rows(settings, engine, "frt 7d by hour", now, source, key="mean"))
     assert found["09:00"] == 900.0 and found["14:00"] == 3900.0 and found["13:00"] is None
     waiting = dict(rows(settings, engine, "frt 7d by hour", now, source, key="still_waiting"))
     assert {hour: n for hour, n in waiting.items() if n} == {"16:00": 1}
 
 
-def test_by_team_splits_conversations_by_their_team(make, source):
+def test_by_team_splits_conversations_by_their_team(make_database, source):
     now = datetime(2026, 11, 9, tzinfo=UTC)
     day = datetime(2026, 11, 5, 9, tzinfo=UTC)
     events = [
@@ -127,7 +107,7 @@ def test_by_team_splits_conversations_by_their_team(make, source):
         said("d1", day, "d"),  # no team: in no row
         answer("d3", day + timedelta(minutes=5), "d"),
     ]
-    settings, engine = make(events, now)
+    settings, engine = make_database(events, now)
     # worst first: vip 3600 s, billing (600 + 1800) / 2 = 1200 s
     assert rows(settings, engine, "frt 7d by team", now, source, key="mean") == [
         ("vip", 3600.0),
@@ -136,7 +116,7 @@ def test_by_team_splits_conversations_by_their_team(make, source):
     assert rows(settings, engine, "volume 7d by team", now, source) == [("billing", 2), ("vip", 1)]
 
 
-def test_by_topic_splits_conversations_by_what_their_customers_wrote_about(make, source):
+def test_by_topic_splits_conversations_by_what_their_customers_wrote_about(make_database, source):
     now = datetime(2026, 11, 9, tzinfo=UTC)
     day = datetime(2026, 11, 5, 9, tzinfo=UTC)
     events = [
@@ -148,7 +128,7 @@ def test_by_topic_splits_conversations_by_what_their_customers_wrote_about(make,
         said("c2", day + timedelta(minutes=1), "c", "my parcel is late and I want my money back"),  # both
         answer("c3", day + timedelta(minutes=20), "c"),  # 1200 s
     ]
-    settings, engine = make(events, now)
+    settings, engine = make_database(events, now)
     found = rows(settings, engine, "frt 7d by topic", now, source, key="mean")
     # refund: b 2400, c 1200 -> 1800; delivery: a 600, c 1200 -> 900; worst first
     assert found == [("refund", 1800.0), ("delivery", 900.0)]
@@ -157,7 +137,7 @@ def test_by_topic_splits_conversations_by_what_their_customers_wrote_about(make,
     assert counted == {"delivery": 2, "refund": 2}
 
 
-def test_reopens_by_weekday_counts_the_reopening_on_its_day(make, source):
+def test_reopens_by_weekday_counts_the_reopening_on_its_day(make_database, source):
     now = datetime(2026, 11, 9, tzinfo=UTC)
     monday = datetime(2026, 11, 2, 9, tzinfo=UTC)
     events = [
@@ -165,16 +145,16 @@ def test_reopens_by_weekday_counts_the_reopening_on_its_day(make, source):
         status("a2", minutes(monday) + 10, "resolved", conv="a"),
         said("a3", monday + timedelta(days=2), "a"),  # reopened on Wednesday
     ]
-    settings, engine = make(events, now)
+    settings, engine = make_database(events, now)
     found = dict(rows(settings, engine, "reopens 7d by weekday", now, source, key="reopened"))
     assert found == {"Mon": 0, "Tue": 0, "Wed": 1, "Thu": 0, "Fri": 0, "Sat": 0, "Sun": 0}
     resolved = dict(rows(settings, engine, "reopens 7d by weekday", now, source, key="resolved"))
     assert resolved["Mon"] == 1
 
 
-def test_a_breakdown_a_metric_lacks_names_the_metrics_that_have_it(make):
+def test_a_breakdown_a_metric_lacks_names_the_metrics_that_have_it(make_database):
     now = datetime(2026, 11, 9, tzinfo=UTC)
-    settings, engine = make([], now)
+    settings, engine = make_database([], now)
     with pytest.raises(UsageError) as raised, engine.connect() as conn:
         compute(conn, parse_command("backlog by hour", settings, now), settings, now)
     assert "`by hour` is not available for backlog" in raised.value.message
@@ -199,8 +179,8 @@ def test_help_says_which_metrics_have_which_breakdown():
     assert "backlog" in lacking and "sla" in lacking and "volume" not in lacking and "frt" not in lacking
 
 
-def test_a_breakdown_by_hour_renders_in_the_terminal_in_order(make):
-    settings, engine = make(dst_week(), PARIS_NOW, tz="Europe/Paris")
+def test_a_breakdown_by_hour_renders_in_the_terminal_in_order(make_database):
+    settings, engine = make_database(dst_week(), PARIS_NOW, tz="Europe/Paris")
     with engine.connect() as conn:
         result = compute(conn, parse_command("volume 7d by hour", settings, PARIS_NOW), settings, PARIS_NOW)
     lines = [line.split() for line in to_text(result).splitlines()]

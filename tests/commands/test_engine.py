@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from pydantic import ValidationError
@@ -16,8 +17,6 @@ from commands.parse import parse_command
 from commands.render_blocks import kpi_message
 from commands.render_text import to_text
 from commands.result import KpiResult, Scorecard
-from storage.db import make_engine
-from storage.ingest import Ingestor
 from storage.settings import BusinessHours, Settings
 from tests.storage.builders import T0, inbound, reply
 
@@ -37,21 +36,9 @@ def answered(conv: str, opened: datetime, frt_seconds: float, channel: str = "tw
 
 
 @pytest.fixture
-def make(database_url):
-    """Builds settings (UTC unless told) and a database holding the given events."""
-    engines = []
-
-    def _make(events: list[dict], **overrides) -> tuple[Settings, object]:
-        settings = Settings(database_url=database_url, pseudonym_key="k", **overrides)
-        engine = make_engine(settings.database_url)
-        engines.append(engine)
-        items = [(n, json.dumps(e)) for n, e in enumerate(events, 1)]
-        assert not Ingestor(engine, settings).ingest(items, now=NOW).rejected
-        return settings, engine
-
-    yield _make
-    for engine in engines:
-        engine.dispose()
+def make(make_database):
+    """Builds settings (UTC unless told) and a database holding the given events, received at NOW."""
+    return partial(make_database, now=NOW)
 
 
 def run(settings, engine, text: str, now: datetime = NOW, source: str = "auto"):
