@@ -215,7 +215,7 @@ def _table(value: list | dict, units: dict) -> str:
     unit ("customers 84 · retention 95.0 % · …")."""
     if isinstance(value, dict) and set(value) <= set(units):
         return inline(show(value, units))
-    return table(table_rows(value), units, max_chars=MAX_SECTION)
+    return table(table_rows(value, units), units, max_chars=MAX_SECTION)
 
 
 def _scope(label: str, channels: tuple[str, ...], business_hours: bool, asked_by: str | None) -> str:

@@ -54,11 +54,13 @@ def column_unit(units: dict[str, ValueUnit], column: str) -> ValueUnit:
     return TEXT
 
 
-def table_rows(value: list | dict) -> list[dict[str, Any]]:
-    """A values entry as table rows: a list of dicts as is, {name: number} or {name: {…}} one row per name."""
+def table_rows(value: list | dict, units: dict[str, ValueUnit] | None = None) -> list[dict[str, Any]]:
+    """A values entry as table rows: a list of dicts as is, {name: number} or {name: {…}} one row per name;
+    a number goes in the one column `units` declares (mix's "share", repeat's hops' "count")."""
     if isinstance(value, dict):
+        column = next(iter(units)) if units and len(units) == 1 else "share"
         return [
-            {"key": name, **item} if isinstance(item, dict) else {"key": name, "share": item}
+            {"key": name, **item} if isinstance(item, dict) else {"key": name, column: item}
             for name, item in value.items()
         ]
     return [row if isinstance(row, dict) else {"value": row} for row in value]
@@ -75,10 +77,14 @@ def table(
     followed by "…and N more" when rows were cut. Every cell passes `escape` (Slack's, by default: names
     and ids in cells come from events)."""
     columns = [c for c in rows[0] if any(row.get(c) is not None for row in rows)][:MAX_COLUMNS]
-    cells = [[escape(stat_label(c)) if c != "key" else "" for c in columns]]
-    cells += [[escape(show(row.get(c), column_unit(units, c))) for c in columns] for row in rows]
+    cells = [[stat_label(c) if c != "key" else "" for c in columns]]
+    cells += [[show(row.get(c), column_unit(units, c)) for c in columns] for row in rows]
+    # aligned by the text as shown: "&gt;" is one character on screen
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in cells]
+    lines = [
+        "  ".join(escape(cell) + " " * (widths[i] - len(cell)) for i, cell in enumerate(line)).rstrip()
+        for line in cells
+    ]
     shown = lines[: MAX_ROWS + 1]
     while len(shown) > 1 and len("\n".join(shown)) > max_chars - 40:
         shown.pop()

@@ -123,6 +123,15 @@ def test_lists_render_as_aligned_tables():
     )
 
 
+def test_a_mapping_of_counts_is_a_table_headed_by_its_declared_column():
+    values = {"rate": 0.2, "customers": 5, "repeat_customers": 1, "hops": {"twitter>whatsapp": 3}}
+
+    message = kpi_message(result("repeat", values))
+
+    # the hops are counts (a "count" column), not shares as mix's are
+    assert texts(message)[-1] == "*Channel hops*\n```\n                  Count\ntwitter&gt;whatsapp  3\n```"
+
+
 def test_the_team_report_table_is_titled_by_what_its_rows_are():
     rows = [{"agent": "U01AGENT2", "name": "Tom", "conversations": 4, "replies": 6}]
 
