@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from storage.db import make_engine
-from storage.ingest import Ingestor
 from storage.settings import Settings
+from tests.bot.running_bot import ingest
 from tests.storage.builders import inbound, reply
 
 AT = ["--at", "2026-11-20T12:00:00Z"]
@@ -32,7 +32,7 @@ EVENTS = [
 def runner(database_url, monkeypatch) -> CliRunner:
     engine = make_engine(database_url)
     settings = Settings(database_url=database_url, pseudonym_key="test-key")
-    Ingestor(engine, settings).ingest([(n, json.dumps(e)) for n, e in enumerate(EVENTS, 1)])
+    ingest(engine, settings, EVENTS)  # every event accepted
     engine.dispose()
     monkeypatch.setenv("DATABASE_URL", database_url)
     return CliRunner()

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from storage.db import make_engine
-from storage.ingest import Ingestor
 from storage.settings import Settings
+from tests.bot.running_bot import ingest
 from tests.storage.builders import inbound, reply
 
 # Friday 2026-11-20, Paris (+1): twitter opened 09:00 UTC = 10:00 and answered 09:42 UTC = 10:42 (FRT 2520 s);
@@ -25,7 +25,7 @@ FRI = 4
 def runner(database_url, monkeypatch) -> CliRunner:
     engine = make_engine(database_url)
     settings = Settings(database_url=database_url, pseudonym_key="test-key")
-    Ingestor(engine, settings).ingest([(n, json.dumps(e)) for n, e in enumerate(EVENTS, 1)])
+    ingest(engine, settings, EVENTS)  # every event accepted
     engine.dispose()
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("KPIBOT_TZ", "Europe/Paris")
