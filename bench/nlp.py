@@ -1,6 +1,9 @@
 """Sentiment, topics and language detection measured on the hand-labelled set bench/data/nlp_messages.jsonl.
 
-    python bench/nlp.py [--split dev|test|both] [--lang en,fr,de,es,pl] [--json] [--errors N]
+    python bench/nlp.py [--split dev|test|both] [--lang en,fr,de,es,pl] [--batch N] [--json] [--errors N]
+
+--batch N measures only the messages of batch N (1-5, bench/data/README.md; German, Spanish and Polish
+are all in batch 1); the timing still runs over the whole set.
 
 Every figure is given per language (and "all" over the languages asked for) and per split. Rows of fewer
 than 20 messages are marked "~": read them as anecdotes (bench/data/README.md, "Thin cells").
@@ -64,6 +67,8 @@ SENTIMENT_SYSTEMS = ("product", "textblob", "vader")
 TOPIC_SYSTEMS = ("product", "keywords")
 TOPICS = tuple(DEFAULT_TAXONOMY)
 THIN = 20  # rows with fewer messages are marked "~"
+# the first id number of each batch, per language (bench/data/README.md); a language not listed is all batch 1
+BATCH_STARTS = {"en": (1, 276, 476, 676, 916), "fr": (1, 76, 136, 176, 216)}
 MIN_WORDS = 3  # language detection is measured on messages of at least this many words
 VADER_THRESHOLD = 0.05
 TIMING_PASSES = 5  # the product analyser's speed is the fastest of this many passes over the set
@@ -80,9 +85,18 @@ def load_messages(path: Path = DATA) -> list[Message]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-def groups(messages: Sequence[Message], langs: Sequence[str], splits: Sequence[str]) -> list[tuple]:
+def batch_of(msg: Message) -> int:
+    """The batch (1-5) a message was written in, from its id."""
+    number = int(msg["id"].rpartition("-")[2])
+    return sum(number >= start for start in BATCH_STARTS.get(msg["lang"], (1,)))
+
+
+def groups(
+    messages: Sequence[Message], langs: Sequence[str], splits: Sequence[str], batch: int | None = None
+) -> list[tuple]:
     """(lang, split, indices of its messages) per language then "all" (when more than one language is
-    asked for), each for every split asked for; indices point into `messages`."""
+    asked for), each for every split asked for; indices point into `messages`; only batch `batch`'s
+    messages when it is given."""
     names = [*langs, "all"] if len(langs) > 1 else list(langs)
     out = []
     for lang in names:
@@ -90,7 +104,9 @@ def groups(messages: Sequence[Message], langs: Sequence[str], splits: Sequence[s
             members = [
                 i
                 for i, msg in enumerate(messages)
-                if msg["split"] == split and (msg["lang"] == lang or (lang == "all" and msg["lang"] in langs))
+                if msg["split"] == split
+                and (msg["lang"] == lang or (lang == "all" and msg["lang"] in langs))
+                and (batch is None or batch_of(msg) == batch)
             ]
             out.append((lang, split, members))
     return out
@@ -262,12 +278,15 @@ def language_figures(messages, predictions, grouping) -> dict[str, Any]:
     return {"rows": rows, "confusions": confused}
 
 
-def product_errors(messages, predictions, langs: Sequence[str], limit: int) -> tuple[list[dict], int]:
-    """Up to `limit` DEV messages (of `langs`) whose product sentiment class or topic set is wrong, in id
-    order, and how many there are in all."""
+def product_errors(
+    messages, predictions, langs: Sequence[str], limit: int, batch: int | None = None
+) -> tuple[list[dict], int]:
+    """Up to `limit` DEV messages (of `langs`, and of batch `batch` when given) whose product sentiment
+    class or topic set is wrong, in id order, and how many there are in all."""
     wrong = []
     for i, msg in enumerate(messages):
-        if msg["split"] != "dev" or msg["lang"] not in langs:
+        in_batch = batch is None or batch_of(msg) == batch
+        if msg["split"] != "dev" or msg["lang"] not in langs or not in_batch:
             continue
         cls, topics = predictions["sentiment:product"][i], predictions["topics:product"][i]
         if cls != msg["sentiment"] or topics != set(msg["topics"]):
@@ -448,6 +467,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--split", choices=("dev", "test", "both"), help="default both (dev with --errors)")
     parser.add_argument("--lang", default=",".join(LANGS), help=f"comma-separated, default {','.join(LANGS)}")
+    parser.add_argument("--batch", type=int, choices=range(1, 6), metavar="N", help="only batch N (1-5)")
     parser.add_argument("--json", action="store_true", help="the same figures as JSON")
     parser.add_argument("--errors", type=int, metavar="N", help="print up to N misclassified dev messages")
     args = parser.parse_args(argv)
@@ -470,11 +490,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     messages = load_messages()
     predictions, timing = predict(messages)
-    grouping = groups(messages, args.langs, args.splits)
+    grouping = groups(messages, args.langs, args.splits, args.batch)
     report: dict[str, Any] = {
         "data": str(DATA.relative_to(ROOT)),
         "langs": args.langs,
         "splits": list(args.splits),
+        "batch": args.batch,
         "sentiment": sentiment_rows(messages, predictions, grouping),
         "topics": topic_rows(messages, predictions, grouping),
         "language": language_figures(messages, predictions, grouping),
@@ -482,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     if args.errors is not None:
         report["errors"], report["error_count"] = product_errors(
-            messages, predictions, args.langs, args.errors
+            messages, predictions, args.langs, args.errors, args.batch
         )
     report["total_s"] = time.perf_counter() - started
     if args.json:
@@ -491,6 +512,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sections = [
         f"{report['data']}: {len(messages)} messages; languages {','.join(args.langs)}; "
         f"splits {','.join(args.splits)}"
+        + ("" if args.batch is None else f"; batch {args.batch} only")
         + ("" if args.splits == ("dev",) else " (test is held out: measured, never tuned on)"),
         format_sentiment(report["sentiment"]),
         format_topics(report["topics"]),

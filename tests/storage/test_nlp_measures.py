@@ -103,3 +103,34 @@ def test_confusions_most_frequent_first():
     truth = ["en", "fr", "fr", "de", "fr"]
     detected = ["en", "und", "und", "it", "en"]
     assert confusions(truth, detected) == [("fr", "und", 2), ("de", "it", 1), ("fr", "en", 1)]
+
+
+def test_batches_are_read_from_the_ids_and_select_the_groups():
+    from bench.nlp import batch_of, groups, load_messages
+
+    assert [
+        batch_of({"id": i, "lang": i[:2]}) for i in ("en-275", "en-276", "en-915", "en-916", "en-1289")
+    ] == [
+        1,
+        2,
+        4,
+        5,
+        5,
+    ]
+    assert [batch_of({"id": i, "lang": i[:2]}) for i in ("fr-215", "fr-216", "de-040", "pl-001")] == [
+        4,
+        5,
+        1,
+        1,
+    ]
+    messages = load_messages()
+    assert {batch_of(msg) for msg in messages} == {1, 2, 3, 4, 5}
+    # batch 5: 374 English and 73 French messages, every fifth id held out
+    (_, _, en_dev), (_, _, en_test) = groups(messages, ["en"], ["dev", "test"], batch=5)
+    assert (len(en_dev), len(en_test)) == (300, 74)
+    assert all(int(messages[i]["id"][3:]) % 5 == 0 for i in en_test)
+    assert (
+        len(groups(messages, ["fr"], ["dev"], batch=5)[0][2])
+        + len(groups(messages, ["fr"], ["test"], batch=5)[0][2])
+        == 73
+    )
