@@ -1,5 +1,5 @@
-"""Digest, backlog-alert and SLA-risk-alert subscriptions: what an admin asked to be posted in which Slack
-channel.
+"""Digest, backlog-alert, SLA-risk-alert and anomaly-alert subscriptions: what an admin asked to be posted
+in which Slack channel.
 
 Slash commands store them here; the scheduler reads them. One of each kind per Slack channel:
 asking again in the same channel replaces the earlier one (a new time, a new scope). A digest's kind is
@@ -22,7 +22,8 @@ DIGEST_KINDS = {
     "digest-monthly": "monthly",
     MY_DIGEST: "weekly",
 }
-KINDS = (*DIGEST_KINDS, "alert", "sla")  # sla: the SLA-risk alert, `max_age_seconds` its lead time
+# sla: the SLA-risk alert, `max_age_seconds` its lead time; anomaly: the anomaly alert (commands.anomaly)
+KINDS = (*DIGEST_KINDS, "alert", "sla", "anomaly")
 
 
 def add_subscription(session: Session, subscription: Subscription) -> Subscription:

@@ -12,6 +12,7 @@ from storage.models.outcomes import Conversion, CustomerChange, Lead, Survey
 from storage.models.types import UTCDateTime, time_field
 from storage.models.workspace import (
     AlertState,
+    AnomalyPost,
     AppSecret,
     IntakeChannel,
     OutboxEntry,
@@ -22,8 +23,8 @@ from storage.models.workspace import (
 )
 
 __all__ = [
-    "AlertState", "AppSecret", "Conversation", "ConversationEvent", "Conversion", "CustomerChange",
-    "IntakeChannel", "KpiChangeNote", "KpiSlot", "Lead", "Message", "OutboxEntry", "RawEvent",
-    "RejectedEvent", "SlaClaim", "SlaClock", "SlaPolicyRow", "SlackDelivery", "Subscription", "Survey",
-    "UTCDateTime", "time_field",
+    "AlertState", "AnomalyPost", "AppSecret", "Conversation", "ConversationEvent", "Conversion",
+    "CustomerChange", "IntakeChannel", "KpiChangeNote", "KpiSlot", "Lead", "Message", "OutboxEntry",
+    "RawEvent", "RejectedEvent", "SlaClaim", "SlaClock", "SlaPolicyRow", "SlackDelivery", "Subscription",
+    "Survey", "UTCDateTime", "time_field",
 ]  # fmt: skip

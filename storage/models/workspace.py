@@ -1,11 +1,12 @@
 """The workspace's own state: its generated secret, digest and alert subscriptions, the outbox of
-scheduled posts and each alert's state, intake channels added by admins, Slack deliveries seen."""
+scheduled posts and each alert's state, the anomalies the anomaly alert posted, intake channels added by
+admins, Slack deliveries seen."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.models.types import UTCDateTime
@@ -21,8 +22,8 @@ class AppSecret(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
-    """A digest (`time`, `timezone`), a backlog alert (`threshold`, `max_age_seconds`) or an SLA-risk
-    alert (kind "sla": `max_age_seconds` is its lead time).
+    """A digest (`time`, `timezone`), a backlog alert (`threshold`, `max_age_seconds`), an SLA-risk
+    alert (kind "sla": `max_age_seconds` is its lead time) or an anomaly alert (kind "anomaly").
 
     A digest's kind is its cadence: "digest" (daily), "digest-weekly" (`day` the weekday, 0 = Monday) or
     "digest-monthly" (`day` the day of the month, 1-28), so each can live beside the others in one Slack
@@ -88,6 +89,38 @@ class AlertState(SQLModel, table=True):
     last_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # the SLA-risk alert: the latest deadline it listed, so a conversation newly at risk is told at once
     latest_deadline: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AnomalyPost(SQLModel, table=True):
+    """One signal's part of an anomaly alert's post (commands.anomaly_alert): `kind` fire, worse, repeat
+    or clear, in `episode` (`post` its number in the episode, 0 for the all-clear), about `signal` (volume,
+    frt, negative, topic:<name>) of `channel` ("" = the subscription's channels together) over `[window_start,
+    window_end)`: the value, its usual and the scale it was judged with. The latest row of a signal is its
+    state; the digest lists the anomalies of its period from here."""
+
+    __tablename__ = "anomaly_post"
+    __table_args__ = (
+        UniqueConstraint(
+            "subscription_id", "channel", "signal", "episode", "post", name="uq_anomaly_post_episode"
+        ),
+        Index("ix_anomaly_post_signal", "subscription_id", "channel", "signal", "id"),
+        Index("ix_anomaly_post_window", "window_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # No foreign key: what was posted outlives a subscription turned off (the digest still lists it).
+    subscription_id: int
+    channel: str
+    signal: str
+    kind: str
+    episode: int
+    post: int
+    window_start: datetime = Field(sa_type=UTCDateTime)
+    window_end: datetime = Field(sa_type=UTCDateTime)
+    value: float
+    usual: float
+    scale: float
+    posted_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class IntakeChannel(SQLModel, table=True):

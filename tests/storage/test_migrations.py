@@ -23,7 +23,7 @@ from storage.models import UTCDateTime
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0011"  # the newest revision in storage/migrations/versions
+HEAD = "0012"  # the newest revision in storage/migrations/versions
 
 
 # The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).
@@ -84,6 +84,7 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
     # What kpibot did before migrations existed: create_all of the tables it had then (revision 0001's).
     later = {"slack_delivery", "kpi_slot", "kpi_change_note"}  # added by revisions 0002 and 0003 (0007)
     later |= {"sla_clock", "sla_policy", "sla_claim"}  # added by revision 0009
+    later |= {"anomaly_post"}  # added by revision 0012
     tables = [table for name, table in SQLModel.metadata.tables.items() if name not in later]
     SQLModel.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
@@ -610,5 +611,39 @@ def test_revision_0011_gives_stored_reopenings_what_ingestion_gives_and_notes_th
         ("b", "2026-11-20 09:00", "None", None),
     ]
     assert {("2026-11-20", 11), ("2026-11-21", 10)} <= noted
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0012_adds_the_anomaly_posts_and_its_downgrade_drops_them_and_the_anomaly_alerts(
+    new_database_url,
+):
+    """An anomaly alert and its posts made at 0012 go on the way down (an older kpibot could not schedule
+    it); the backlog alert beside it stays."""
+    engine = make_engine(new_database_url("at-0012", empty=True), create=False)
+    upgrade(engine)
+    row = "INSERT INTO subscription (kind, slack_channel, channels, created_by, created_at)"
+    with engine.begin() as conn:
+        for kind in ("alert", "anomaly"):
+            conn.execute(text(row + f" VALUES ('{kind}', 'C1', '', 'U1', '2026-12-01 10:00:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO anomaly_post (subscription_id, channel, signal, kind, episode, post,"
+                " window_start, window_end, value, usual, scale, posted_at)"
+                " VALUES (2, 'x', 'volume', 'fire', 1, 1, '2026-12-01 09:00:00', '2026-12-01 10:00:00',"
+                " 142, 46, 4.6, '2026-12-01 10:00:00')"
+            )
+        )
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0011")
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        left = conn.execute(text("SELECT kind FROM subscription")).scalars().all()
+    upgrade(engine)
+    with engine.connect() as conn:
+        again = conn.execute(text("SELECT count(*) FROM anomaly_post")).scalar_one()
+
+    assert "anomaly_post" not in tables and left == ["alert"]
+    assert again == 0
     assert _differences(engine) == []
     engine.dispose()
