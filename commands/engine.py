@@ -22,6 +22,7 @@ from commands.parse import KpiRequest, metrics_with
 from commands.periods import Period
 from commands.query import Query
 from commands.result import KpiResult, Scorecard
+from commands.why import Why, explain
 from storage.business_hours import BusinessClock
 from storage.days import midnight
 from storage.models import Conversation, Message
@@ -33,14 +34,17 @@ C = Conversation.__table__.c
 
 def compute(
     conn: Connection, request: KpiRequest, settings: Settings, now: datetime, *, source: str = "auto"
-) -> KpiResult | Scorecard:
-    """The answer to `request` as of `now`: one KPI's result (with its breakdown if asked) or the scorecard.
+) -> KpiResult | Scorecard | Why:
+    """The answer to `request` as of `now`: one KPI's result (with its breakdown if asked), the scorecard,
+    or with `why` the explanation of the KPI's change (commands.why).
     `source` "tables" never reads the KPI cache (the answer is the same: tests compare the two).
 
     Raises UsageError for a KPI that is not available yet or a breakdown the KPI does not have.
     """
     if request.metric == "help":
         raise ValueError("`help` is answered with help_text by the edges, not computed")
+    if request.explain:
+        return explain(conn, request, settings, now)
     if request.metric == "scorecard":
         if request.by is not None:
             raise UsageError(f"`by {request.by}` needs one metric, e.g. `frt by {request.by}`")

@@ -30,6 +30,8 @@ DIMENSIONS = ("agent", "team", "channel", "topic", "day", "hour", "weekday")
 MODIFIERS = ("all", "bh", "by", "public", "help", "more")
 MORE = ("more", "extended")  # the extended scorecard
 VIEWS = ("heatmap", "me", "export")  # answers of their own, routed by the edges before this grammar
+WHY = "why"  # `why METRIC …`: the change of a mean KPI split into its causes (commands.why)
+EXPLAINED = ("frt", "wait", "art", "reply-rate", "resolution-rate", "csat")  # commands.why_items.WHY
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class KpiRequest:
     business_hours: bool = False
     public: bool = False
     extended: bool = False  # the scorecard's extended view (`more`)
+    explain: bool = False  # `why`: the change vs the previous period split into its causes
 
 
 def parse_command(
@@ -56,15 +59,19 @@ def parse_command(
     words = iter(word for word in re.split(r"[\s,]+", text.strip()) if word)
     metric: str | None = None
     channels: list[str] = []
-    every = bh = public = extended = False
+    every = bh = public = extended = explain = False
     period_word: str | None = None
     by: str | None = None
     for position, raw in enumerate(words):
         word = raw.lower()
         if word == "help":
             return KpiRequest("help", (), resolve_period(DEFAULT_PERIOD, now, settings.zone), DEFAULT_PERIOD)
-        if position == 0 and _metric_key(word):
+        if position == 0 and word == WHY:
+            explain = True
+        elif position == 0 and _metric_key(word):
             metric = _metric_key(word)
+        elif word == WHY:
+            raise UsageError(f"`why` comes first: `why {metric or 'frt'} …`")
         elif word == "by":
             dimension = _dimension(next(words, None))
             if by not in (None, dimension):
@@ -96,6 +103,8 @@ def parse_command(
     period_word = period_word or DEFAULT_PERIOD
     if extended and (metric or default_metric) != "scorecard":
         raise UsageError("`more` extends the scorecard: ask for `more` without a metric")
+    if explain:
+        _check_explained(metric, by, bh)
     return KpiRequest(
         metric=metric or default_metric,
         channels=() if every else tuple(channels),
@@ -105,6 +114,7 @@ def parse_command(
         business_hours=bh,
         public=public,
         extended=extended,
+        explain=explain,
     )
 
 
@@ -138,11 +148,13 @@ def help_text(settings: Settings, *, terminal: bool = False) -> str:
     views = (
         "`kpibot kpi more` · `kpibot kpi heatmap [volume|frt] [channel…] [period] [--out heatmap.png]` · "
         "`kpibot me --agent ID [channel…] [period]` · "
-        "`kpibot export conversations [channel…] PERIOD --out file.csv|.xlsx`"
+        "`kpibot export conversations [channel…] PERIOD --out file.csv|.xlsx` · "
+        f"`kpibot kpi why METRIC [channel…] [period]` what moved {', '.join(EXPLAINED)}"
         if terminal
         else "`/kpi more` · `/kpi heatmap [volume|frt] [channel…] [period]` (image by DM) · "
         "`/kpi me [channel…] [period]` your numbers beside the team's · "
-        "`/kpi export PERIOD [channel…]` one row per conversation, CSV by DM"
+        "`/kpi export PERIOD [channel…]` one row per conversation, CSV by DM · "
+        f"`/kpi why METRIC [channel…] [period]` what moved {', '.join(EXPLAINED)}"
     )
     setup = (
         "`kpibot digest list|add|off` · `kpibot alert list|add|off|sla-add|sla-off` · "
@@ -209,6 +221,19 @@ def _dimension(raw: str | None) -> str:
     raise UsageError(f"unknown breakdown `by {raw}`{hint} ({usage})", [f"by {name}" for name in close])
 
 
+def _check_explained(metric: str | None, by: str | None, bh: bool) -> None:
+    """`why` needs one of the mean KPIs it explains, and splits the change its own way."""
+    which = " · ".join(f"`why {key}`" for key in EXPLAINED)
+    if metric is None:
+        raise UsageError(f"`why` needs a metric: {which}", [f"why {key}" for key in EXPLAINED])
+    if metric not in EXPLAINED:
+        raise UsageError(f"`why` explains the change of a mean or a rate, not `{metric}`: {which}")
+    if by is not None:
+        raise UsageError("`why` splits the change its own way (channels, hours, agents, topics): drop `by`")
+    if bh:
+        raise UsageError("`why` explains calendar-time figures: ask again without `bh`")
+
+
 def _check_business_hours(settings: Settings) -> None:
     if settings.business_hours is None:
         raise UsageError(
@@ -228,7 +253,7 @@ def _unknown_word(raw: str, channel_words: dict[str, str]) -> UsageError:
         kinds.setdefault(word, "channel")
     for word in (*METRIC_NAMES, *METRIC_SYNONYMS):
         kinds.setdefault(word, "metric")
-    for word in (*NAMED_PERIODS, "24h", *MODIFIERS, *VIEWS):
+    for word in (*NAMED_PERIODS, "24h", *MODIFIERS, *VIEWS, WHY):
         kinds.setdefault(word, "word")
     close = difflib.get_close_matches(raw.lower(), list(kinds), n=3)
     if not close:

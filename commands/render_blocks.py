@@ -17,8 +17,10 @@ from commands.parse import METRIC_NAMES
 from commands.render_drill import drill_button
 from commands.render_nlp import NLP_METRICS, nlp_message
 from commands.render_table import show, table, table_rows
+from commands.render_why import why_button, why_message
 from commands.result import KpiResult, Scorecard, row_name
 from commands.slack_text import inline
+from commands.why import Why
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -26,15 +28,19 @@ MAX_FIELDS = 10
 _WAITING_KEYS = ("still_waiting", "oldest_waiting")
 
 
-def answer_message(answer: KpiResult | Scorecard, *, asked_by: str | None = None) -> dict[str, Any]:
-    """The Slack message answering a question: one KPI, or the scorecard."""
+def answer_message(answer: KpiResult | Scorecard | Why, *, asked_by: str | None = None) -> dict[str, Any]:
+    """The Slack message answering a question: one KPI, the scorecard, or a KPI's change explained."""
     if isinstance(answer, Scorecard):
         return scorecard_message(answer, asked_by=asked_by)
+    if isinstance(answer, Why):
+        return why_message(answer, asked_by=asked_by)
     message = kpi_message(answer, asked_by=asked_by)
-    button = drill_button(answer)  # "Show conversations", for a KPI with conversations behind it
-    if button is not None:  # above the scope line, which stays last
+    # "Show conversations" for a KPI with conversations behind it, "Why?" for a change to explain
+    buttons = [button for button in (drill_button(answer), why_button(answer)) if button is not None]
+    if buttons:  # above the scope line, which stays last
+        actions = {"type": "actions", "block_id": "kpi_answer", "elements": buttons}
         blocks = message["blocks"]
-        message["blocks"] = [*blocks[: min(len(blocks), MAX_BLOCKS - 1) - 1], button, blocks[-1]]
+        message["blocks"] = [*blocks[: min(len(blocks), MAX_BLOCKS - 1) - 1], actions, blocks[-1]]
     return message
 
 

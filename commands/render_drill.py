@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -34,9 +35,21 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
 def drill_button(result: KpiResult) -> dict[str, Any] | None:
-    """The actions block with "Show conversations" for an answer whose KPI has a list (None otherwise)."""
-    if result.metric not in DRILLS:
+    """The "Show conversations" button for an answer whose KPI has a list (None otherwise)."""
+    value = question_value(result) if result.metric in DRILLS else None
+    if value is None:
         return None
+    return {
+        "type": "button",
+        "action_id": DRILL_ACTION,
+        "text": {"type": "plain_text", "text": "Show conversations"},
+        "value": value,
+    }
+
+
+def question_value(result: KpiResult) -> str | None:
+    """What a button under an answer carries: its metric, channels and exact period, as JSON (None when
+    that would not fit a button's value)."""
     period = result.period
     value = json.dumps(
         {
@@ -48,20 +61,18 @@ def drill_button(result: KpiResult) -> dict[str, Any] | None:
         },
         separators=(",", ":"),
     )
-    if len(value) > MAX_VALUE:
-        return None
-    button = {
-        "type": "button",
-        "action_id": DRILL_ACTION,
-        "text": {"type": "plain_text", "text": "Show conversations"},
-        "value": value,
-    }
-    return {"type": "actions", "block_id": "kpi_drill", "elements": [button]}
+    return value if len(value) <= MAX_VALUE else None
 
 
 def drill_request(value: str, settings: Settings) -> KpiRequest:
-    """The question a "Show conversations" button carries. Raises UsageError (STALE) for a value kpibot
-    did not write or can no longer answer: a metric without a list, a channel no longer configured."""
+    """The question a "Show conversations" button carries (`asked_question`)."""
+    return asked_question(value, settings, DRILLS)
+
+
+def asked_question(value: str, settings: Settings, metrics: Collection[str]) -> KpiRequest:
+    """The question a button's value carries (`question_value`). Raises UsageError (STALE) for a value
+    kpibot did not write or can no longer answer: a metric not among `metrics`, a channel no longer
+    configured."""
     try:
         asked = json.loads(value)
         metric, channels = asked["metric"], tuple(asked["channels"])
@@ -71,7 +82,7 @@ def drill_request(value: str, settings: Settings) -> KpiRequest:
     except (TypeError, ValueError, KeyError, AttributeError):
         raise UsageError(STALE) from None
     known = {channel.lower() for channel in settings.channels}
-    if metric not in DRILLS or not all(isinstance(c, str) and c in known for c in channels):
+    if metric not in metrics or not all(isinstance(c, str) and c in known for c in channels):
         raise UsageError(STALE)
     return KpiRequest(metric, channels, period, "")
 
@@ -87,13 +98,13 @@ def drill_message(drill: DrillList) -> dict[str, Any]:
     ]
     if not drill.rows:
         blocks.append(_section(f"_{EMPTY[:1].upper()}{EMPTY[1:]}_"))
-    blocks += [_section(_row_text(drill, row)) for row in drill.rows]
+    blocks += [_section(row_text(drill, row)) for row in drill.rows]
     return {"text": f"{title}: {len(drill.rows)} conversation(s)", "blocks": blocks}
 
 
 def drill_renderable(drill: DrillList) -> RenderableType:
     """The list as a terminal table (ids, links and notes printed as text, never as markup)."""
-    heading = Text(f"{drill.name} — {_channels(drill, _plain)} — {_plain(drill.period.label)}", style="bold")
+    heading = Text(f"{drill.name} — {_channels(drill, plain)} — {plain(drill.period.label)}", style="bold")
     heading.append(f"\n{drill.title}", style="dim")
     if not drill.rows:
         return Group(heading, Text(EMPTY, style="yellow"))
@@ -103,11 +114,11 @@ def drill_renderable(drill: DrillList) -> RenderableType:
     for row in drill.rows:
         cells = [row.conversation_id, row.channel, format_value(row.age, SECONDS), row.agent or "—"]
         cells += [format_value(row.figure, drill.unit)] if drill.figure else []
-        table.add_row(*(Text(_plain(cell)) for cell in (*cells, row.note or "", row.link or "")))
+        table.add_row(*(Text(plain(cell)) for cell in (*cells, row.note or "", row.link or "")))
     return Group(heading, table)
 
 
-def _row_text(drill: DrillList, row: DrillRow) -> str:
+def row_text(drill: DrillList, row: DrillRow) -> str:
     """`*tw-2* · twitter · 2d 1h old · U9` and, below, the figure, the note and an `open` link."""
     first = [f"*{inline(row.conversation_id)}*", inline(row.channel), f"{format_value(row.age, SECONDS)} old"]
     first.append(inline(row.agent) if row.agent else "no agent")
@@ -128,6 +139,6 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
 
 
-def _plain(value: object) -> str:
+def plain(value: object) -> str:
     """Text from events for the terminal: control characters (escape sequences, line breaks) as spaces."""
     return _CONTROL.sub(" ", str(value))

@@ -20,19 +20,23 @@ from commands.kpis import KPIS
 from commands.parse import METRIC_NAMES
 from commands.render_nlp import NLP_METRICS, nlp_renderable
 from commands.render_table import column_unit, show
+from commands.render_why import why_renderable
 from commands.result import KpiResult, Scorecard, row_name
+from commands.why import Why
 
 _GOOD, _BAD, _QUIET = "green", "red", "dim"
 
 
-def render(answer: KpiResult | Scorecard) -> RenderableType:
-    """The rich renderable for a KPI result or the scorecard."""
+def render(answer: KpiResult | Scorecard | Why) -> RenderableType:
+    """The rich renderable for a KPI result, the scorecard or a KPI's change explained (`why`)."""
     if isinstance(answer, Scorecard):
         return render_scorecard(answer)
+    if isinstance(answer, Why):
+        return why_renderable(answer)
     return render_result(answer)
 
 
-def to_text(answer: KpiResult | Scorecard, width: int = 110) -> str:
+def to_text(answer: KpiResult | Scorecard | Why, width: int = 110) -> str:
     """The rendering as plain text (no colours), as a terminal of `width` columns would show it."""
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, legacy_windows=False).print(render(answer))

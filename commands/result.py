@@ -49,8 +49,8 @@ class KpiResult:
             "metric": self.metric,
             "channels": list(self.channels),
             "business_hours": self.business_hours,
-            "period": _period_json(self.period),
-            "previous_period": _period_json(self.previous_period),
+            "period": period_json(self.period),
+            "previous_period": period_json(self.previous_period),
             "values": self.values,
             "previous": self.previous,
             "benchmark": self.benchmark,
@@ -83,8 +83,8 @@ class Scorecard:
             "metric": "scorecard",
             "extended": self.extended,
             "channels": list(self.channels),
-            "period": _period_json(self.period),
-            "previous_period": _period_json(self.previous_period),
+            "period": period_json(self.period),
+            "previous_period": period_json(self.previous_period),
             "kpis": {r.metric: r.to_json() for r in self.results},
         }
 
@@ -102,5 +102,5 @@ def _row_json(row: dict[str, Any], by: str) -> dict[str, Any]:
     return {"key": row["key"], "name": row_name(row), "values": row["values"]}
 
 
-def _period_json(period: Period) -> dict[str, str]:
+def period_json(period: Period) -> dict[str, str]:
     return {"start": period.start.isoformat(), "end": period.end.isoformat()}

@@ -1,10 +1,12 @@
 """Interactive actions: the App Home tab's Refresh button and period picker; the SLA-risk alert's
-buttons (Open, Snooze 30 min, I'm on it); an answer's "Show conversations" (commands.drill)."""
+buttons (Open, Snooze 30 min, I'm on it); an answer's "Show conversations" (commands.drill) and "Why?"
+(commands.why), each answered to whoever pressed it."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,8 +19,11 @@ from bot.metrics import Metrics
 from commands.drill import conversations_behind
 from commands.errors import UsageError
 from commands.render_blocks import notice_message
-from commands.render_drill import DRILL_ACTION, drill_message, drill_request
+from commands.render_drill import DRILL_ACTION, asked_question, drill_message, drill_request
 from commands.render_home import DEFAULT_HOME_PERIOD, PERIOD_ACTION, REFRESH_ACTION
+from commands.render_why import WHY_ACTION, why_message
+from commands.why import explain
+from commands.why_items import WHY
 from storage import sla_claims
 from storage.settings import Settings
 
@@ -85,6 +90,22 @@ def register(
             answer_unexpected_error(error, body, respond, logger, context=context)
 
     app.action(DRILL_ACTION)(ack=_acknowledge, lazy=[show_conversations])
+
+    def explain_change(body, respond, context, logger) -> None:
+        try:
+            try:
+                value, now = body["actions"][0].get("value") or "", clock()
+                request = replace(asked_question(value, settings, WHY), explain=True)
+                with engine.connect() as conn:
+                    message = why_message(explain(conn, request, settings, now))
+            except UsageError as error:
+                message = notice_message(error.message)
+            respond(**message, response_type="ephemeral", replace_original=False)
+        except Exception as error:  # noqa: BLE001 - logged and answered with an apology
+            metrics.failed("answer", error)
+            answer_unexpected_error(error, body, respond, logger, context=context)
+
+    app.action(WHY_ACTION)(ack=_acknowledge, lazy=[explain_change])
 
 
 def answered(blocks: list[dict[str, Any]], conversation: str, note: str) -> list[dict[str, Any]]:

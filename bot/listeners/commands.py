@@ -73,6 +73,8 @@ def _answerer(
                 metric = question if isinstance(question, str) else question.metric
                 if isinstance(question, HeatmapRequest):
                     metric = "heatmap"  # not the metric it draws: one label per kind of answer
+                elif isinstance(question, KpiRequest) and question.explain:
+                    metric = "why"
                 message, public = _answer(question, body, client, settings, engine, now)
             except UsageError as error:
                 outcome = "usage_error"

@@ -53,8 +53,8 @@ def test_show_conversations_lists_the_conversations_behind_the_frt_answer(bot):
 
     listed = press(bot, shown["value"])
 
-    # the button sits above the scope line, which stays last
-    assert answer["blocks"][-2]["elements"] == [shown] and answer["blocks"][-1]["type"] == "context"
+    # the button sits above the scope line, which stays last, before "Why?"
+    assert answer["blocks"][-2]["elements"][0] == shown and answer["blocks"][-1]["type"] == "context"
     assert shown["text"]["text"] == "Show conversations" and len(shown["value"]) < 2000
     assert listed["response_type"] == "ephemeral" and listed["replace_original"] is False
     assert listed["blocks"][0]["text"]["text"] == "Conversations behind First response time"

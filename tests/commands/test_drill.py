@@ -320,7 +320,7 @@ def test_the_button_carries_the_exact_period_and_reads_back_as_the_same_question
     period = Period(t(0), t(DAY), name="today")
     result = KpiResult("frt", ("twitter",), False, period, period.previous(), {}, {})
 
-    request = drill_request(drill_button(result)["elements"][0]["value"], settings)
+    request = drill_request(drill_button(result)["value"], settings)
 
     assert (request.metric, request.channels, request.period, request.period.label) == (
         "frt",
