@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.errors import error_handler
-from bot.listeners import actions, commands, events, intake
+from bot.listeners import actions, anomaly, commands, events, intake
 from bot.metrics import Metrics
 from bot.slack_client import web_client
 from bot.slack_requests import guard
@@ -109,7 +109,7 @@ def create_app(
     app.middleware(guard(tuple(settings.slack_response_origins)))
     app.middleware(_once_per_event(metrics, engine, clock))
     app.error(error_handler(lambda event_id: forget_delivery(engine, event_id)))
-    for module in (commands, events, actions):
+    for module in (commands, events, actions, anomaly):
         module.register(app, settings=settings, engine=engine, clock=clock, metrics=metrics)
     # Last: intake adds catch-all message/reaction listeners that must not shadow the ones above.
     intake.register(

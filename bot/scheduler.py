@@ -46,11 +46,12 @@ ALERT_MINUTES = 5
 SLA_MINUTES = 1
 MAINTENANCE = "kpibot-maintenance"
 KPI_DAYS = "kpibot-kpi-days"
-_PREFIXES = ("digest-", "alert-", "sla-")
+_PREFIXES = ("digest-", "alert-", "sla-", "anomaly-")
 _JOBS = {
     **dict.fromkeys(DIGEST_KINDS, "bot.jobs:run_digest"),
     "alert": "bot.jobs:run_alert",
     "sla": "bot.jobs:run_sla_alert",
+    "anomaly": "bot.jobs:run_anomaly_alert",
 }
 _log = logging.getLogger("kpibot.scheduler")
 
@@ -160,8 +161,8 @@ def job_id(subscription: Subscription) -> str:
 
 
 def job_kind(job_id: str) -> str:
-    """What the metrics call a job: digest, alert, sla, maintenance, warm, or other (one label per kind of
-    job, never per subscription)."""
+    """What the metrics call a job: digest, alert, sla, anomaly, maintenance, warm, or other (one label per
+    kind of job, never per subscription)."""
     if job_id == MAINTENANCE:
         return "maintenance"
     if job_id == KPI_DAYS:
@@ -190,8 +191,9 @@ def job_trigger(
 
 def _every(subscription: Subscription, alert_minutes: int) -> int:
     """Minutes between two checks of an alert: the SLA-risk alert every minute (a breach it warns of may be
-    minutes away), the backlog alert every `alert_minutes`."""
-    return SLA_MINUTES if subscription.kind == "sla" else alert_minutes
+    minutes away), the anomaly alert every minute (its volume is the last 60 minutes'), the backlog alert
+    every `alert_minutes`."""
+    return SLA_MINUTES if subscription.kind in ("sla", "anomaly") else alert_minutes
 
 
 def schedule_note(subscription: Subscription, settings: Settings, now: datetime) -> str:

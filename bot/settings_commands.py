@@ -49,6 +49,7 @@ _NAMES = {
     "digest-me": "own weekly digest",
     "alert": "backlog alert",
     "sla": "SLA-risk alert",
+    "anomaly": "anomaly alert",
 }
 TERMINAL_USER = sla_policy.TERMINAL_USER  # created_by of what the CLI sets: no Slack user
 _HOW_TO_ADD = {  # by whether the listing is for the terminal
@@ -56,11 +57,13 @@ _HOW_TO_ADD = {  # by whether the listing is for the terminal
         "digest": "`/kpi digest here 09:00` (or `weekly mon 09:00`, `monthly 1 09:00`)",
         "alert": "`/kpi alert backlog 5 4h here`",
         "sla": "`/kpi alert sla here lead 30m`",
+        "anomaly": "`/kpi alert anomalies here`",
     },
     True: {
         "digest": "`kpibot digest add C0123ABCD 09:00` (or `weekly mon 09:00`, `monthly 1 09:00`)",
         "alert": "`kpibot alert add C0123ABCD 5 4h`",
         "sla": "`kpibot alert sla-add C0123ABCD --lead 30m`",
+        "anomaly": "`kpibot alert anomalies-add C0123ABCD`",
     },
 }
 
@@ -132,7 +135,8 @@ def settings_reply(
         return _my_digest_reply(request, asker=asker, settings=settings, engine=engine, now=now)
     with session(engine) as db:
         if request.action == "list":
-            kinds = ("alert", "sla") if request.kind in ("alert", "sla") else tuple(DIGEST_KINDS)
+            alerts = ("alert", "sla", "anomaly")
+            kinds = alerts if request.kind in alerts else tuple(DIGEST_KINDS)
             subscriptions = [
                 sub
                 for kind in kinds
@@ -231,6 +235,11 @@ def describe(subscription: Subscription) -> str:
     if subscription.kind == "sla":
         lead = format_duration(subscription.max_age_seconds)
         return f"SLA-risk alert in {where} for breaches due within {lead}, checked every minute, {scope}"
+    if subscription.kind == "anomaly":
+        return (
+            f"anomaly alert in {where} when volume, first response, negative sentiment or a topic is far "
+            f"from the same hour of previous weeks, checked every minute, {scope}"
+        )
     wait = format_duration(subscription.max_age_seconds)
     return (
         f"backlog alert in {where} when {subscription.threshold} or more open conversations "

@@ -4,9 +4,10 @@ whole scope, for the window judged and its baseline windows, from the KPI cache.
 Signals: `volume` (customer messages, the `inbound` measure) over the last 60 minutes, checked every
 minute; over the last whole local hour, `frt` (median first response of the replies sent in it, the
 `frt` measure), `negative` (share of the scored customer messages that were negative, in percent: the
-`sentiment` KPI) and `topic:<name>` (customer messages of each top-level topic: the `topics` tally). An
-hour's slots are kept by the KPI cache (docs/architecture.md, "The KPI cache"), so a past hour is read as
-a few small rows; the window still open is read from the tables through the same measures.
+`sentiment` KPI) and `topic:<name>` (customer messages of each top-level topic of the taxonomy, or seen
+in the messages: the `topics` tally). An hour's slots are kept by the KPI cache (docs/architecture.md,
+"The KPI cache"), so a past hour is read as a few small rows; the window still open is read from the
+tables through the same measures.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from commands.anomaly import (
     last_60_minutes,
     last_hour,
 )
+from commands.engine import top_topics
 from commands.kpis.nlp import _topic_tally, sentiment
 from commands.query import Query
 from storage import kpi_cache
@@ -89,6 +91,7 @@ class _Reader:
     settings: Settings
     now: datetime
     scopes: dict[str, tuple[str, ...]]  # finding channel -> the channels it covers (() = every one)
+    topics: tuple[str, ...] = ()  # the taxonomy's top-level topics: each is judged, even when quiet
     _inbound: dict[Window, dict[str, int]] = field(default_factory=dict)
     _figures: dict[tuple[Window, str], Figures] = field(default_factory=dict)
 
@@ -139,7 +142,7 @@ def evaluate(
     scopes = {channel: (channel,) for channel in named}
     if len(named) > 1:
         scopes[ALL] = channels
-    reader = _Reader(conn, settings, now, scopes)
+    reader = _Reader(conn, settings, now, scopes, tuple(top_topics(settings)))
     start = history_start(conn)
     found: list[Finding] = []
     rolling = last_60_minutes(now)
@@ -165,7 +168,7 @@ def _hourly(reader: _Reader, key: str, hour: Window, before: list[Window], basis
         ("frt", judge(now.frt, now.replies, [f.frt for f in past if f.replies >= MIN_ITEMS])),
         ("negative", judge(now.negative, now.scored, [f.negative for f in past if f.scored >= MIN_ITEMS])),
     ]
-    for topic in sorted(set(now.topics).union(*(f.topics for f in past))):
+    for topic in sorted(set(reader.topics).union(now.topics, *(f.topics for f in past))):
         count = now.topics.get(topic, 0)
         judged.append((f"topic:{topic}", judge(count, count, [f.topics.get(topic, 0) for f in past])))
     return [Finding(key, signal, hour, verdict, basis) for signal, verdict in judged if verdict is not None]

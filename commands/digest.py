@@ -7,6 +7,7 @@ Sentiment and topics appear when those KPIs are registered. The biggest movers a
 value moved most relative to the previous period, good or bad: a duration, rate or count by its relative
 change (a count from 0 as if from 1, so a backlog appearing from nothing counts), NPS by its points out
 of 100 and net sentiment by its difference of shares, as neither has a meaningful base to divide by.
+The anomalies the anomaly alerts posted about the period's hours are listed last (storage.anomalies).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
+from commands.anomaly_alert import digest_line
 from commands.cadence import period_title
 from commands.engine import change, measure
 from commands.format import MISSING, format_change, format_value, meets_benchmark, not_read
@@ -26,7 +28,9 @@ from commands.kpis import KPIS
 from commands.periods import Period
 from commands.result import KpiResult
 from commands.slack_text import inline
+from storage import anomalies
 from storage.days import midnight
+from storage.models import AnomalyPost
 from storage.settings import Settings
 
 # label, metric, values key, unit, better, benchmark key
@@ -47,6 +51,7 @@ LINES = (
 MOVERS = 3
 CHART_PERIODS = {"day": 14, "week": 12, "month": 12}  # how many periods the chart in the thread shows
 TOPICS = 5
+ANOMALIES = 5  # anomalies listed; "and N more" after them
 SPLIT = ("positive", "neutral", "negative")
 
 
@@ -94,6 +99,7 @@ class Digest:
     sentiment: dict[str, float] | None = None
     unscored: str | None = None  # what the sentiment did not read, "12 % unscored: 9 pl, 3 other"
     topics: list[dict[str, Any]] = field(default_factory=list)
+    anomalies: list[AnomalyPost] = field(default_factory=list)  # posted about the period's hours
 
     @property
     def movers(self) -> list[DigestLine]:
@@ -129,6 +135,7 @@ def build_digest(
     if "topics" in results:
         found = results["topics"].values.get("topics") or []
         digest.topics = [t for t in found if isinstance(t, dict) and t.get("topic")][:TOPICS]
+    digest.anomalies = anomalies.fired(conn, period.start, period.end, channels)
     return digest
 
 
@@ -213,6 +220,11 @@ def _extras(digest: Digest, *, bold: bool) -> list[str]:
     if digest.topics:
         shown = inline if bold else str  # topic labels come from settings: inert in Slack
         lines.append(f"{title('Top topics')}: " + "; ".join(_topic(t, shown) for t in digest.topics))
+    if digest.anomalies:
+        shown = inline if bold else str
+        listed = [digest_line(posted, digest.tz, shown) for posted in digest.anomalies[:ANOMALIES]]
+        more = len(digest.anomalies) - len(listed)
+        lines.append(f"{title('Anomalies')}: " + "; ".join(listed) + (f"; and {more} more" if more else ""))
     return lines
 
 

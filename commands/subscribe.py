@@ -11,6 +11,8 @@
 - `alert [backlog] [N] [age] [here|#channel] [channel…|all]`, `alert off [here|#channel]`, `alert list`
 - `alert sla [here|#channel] [lead 30m] [channel…|all]`, `alert sla off [here|#channel]`: the SLA-risk
   alert (commands/sla_risk.py), checked every minute
+- `alert anomalies [here|#channel] [channel…|all]`, `alert anomalies off [here|#channel]`: the anomaly
+  alert (commands/anomaly.py), checked every minute
 
 The Slack channel defaults to the one the command was typed in. A digest's time zone is None when not
 typed (the bot then uses the asking admin's). An alert fires when at least N (default 1) open
@@ -33,6 +35,8 @@ from storage.subscriptions import DIGEST_KINDS, MY_DIGEST
 
 SETTINGS_WORDS = ("digest", "alert", "intake")
 _ACTIONS = ("off", "list")
+_ANOMALIES = ("anomalies", "anomaly")
+_ALERT_WORDS = ("backlog", "sla", "lead", "anomalies")
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII: "²".isdigit() is true, yet int("²") fails
 _AGE = re.compile(r"(\d{1,5})([mhd])")
@@ -44,8 +48,8 @@ _MENTION = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>")
 @dataclass(frozen=True)
 class SettingsRequest:
     """One parsed settings command: `action` is "set", "off" or "list" for a `kind` of storage.subscriptions
-    ("digest", "digest-weekly", "digest-monthly", "alert", "sla"); `day` is a weekly digest's weekday
-    (0 = Monday) or a monthly one's day of the month."""
+    ("digest", "digest-weekly", "digest-monthly", "alert", "sla", "anomaly"); `day` is a weekly digest's
+    weekday (0 = Monday) or a monthly one's day of the month."""
 
     kind: str
     action: str
@@ -80,6 +84,8 @@ def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsReque
         raise ValueError(f"not a digest or alert command: {text!r}")
     if kind == "alert" and words and words[0].lower() == "sla":
         kind, words = "sla", words[1:]
+    elif kind == "alert" and words and words[0].lower() in _ANOMALIES:
+        kind, words = "anomaly", words[1:]
     if words and words[0].lower() in _ACTIONS:
         action, rest = words[0].lower(), words[1:]
         target, named = here, kind
@@ -95,6 +101,8 @@ def parse_settings(text: str, settings: Settings, *, here: str) -> SettingsReque
         return _digest(words, settings, here)
     if kind == "sla":
         return _sla_alert(words, settings, here)
+    if kind == "anomaly":
+        return _anomaly_alert(words, settings, here)
     return _alert(words, settings, here)
 
 
@@ -236,6 +244,17 @@ def _sla_alert(words: list[str], settings: Settings, here: str) -> SettingsReque
     return SettingsRequest("sla", "set", target, channels=channels.chosen(), max_age_seconds=lead)
 
 
+def _anomaly_alert(words: list[str], settings: Settings, here: str) -> SettingsRequest:
+    """`alert anomalies [here|#channel] [channel…|all]`: where to post, which support channels to watch."""
+    target, channels = here, _Channels(settings)
+    for word in words:
+        if found := _target(word, here):
+            target = found
+        elif not channels.take(word):
+            _fail(word, channels.words, "alert")
+    return SettingsRequest("anomaly", "set", target, channels=channels.chosen())
+
+
 class _Channels:
     """The support channels named so far (names or aliases); `all` clears them."""
 
@@ -286,7 +305,7 @@ def _fail(word: str, channel_words, kind: str):
         "all",
         "off",
         "list",
-        *(("backlog", "sla", "lead") if kind == "alert" else CADENCES if kind == "digest" else ()),
+        *(_ALERT_WORDS if kind == "alert" else CADENCES if kind == "digest" else ()),
     ]
     close = difflib.get_close_matches(word.lower(), known, n=3)
     hint = f" — did you mean `{close[0]}`?" if close else ""

@@ -71,13 +71,13 @@ def record_unposted(engine: Engine, rows: Sequence[dict]) -> None:
 
 def fired(conn: Connection, start: datetime, end: datetime, channels: tuple[str, ...]) -> list[AnomalyPost]:
     """The anomalies posted about windows starting in `[start, end)` on `channels` (() = any), each
-    (channel, signal, window) once however many alerts posted it, by window then channel and signal. An
+    (channel, signal, window) once however many alerts posted it, by window then as posted. An
     anomaly over several channels together counts for a digest of all channels only."""
     query = select(AnomalyPost.__table__).where(
         P.window_start >= start, P.window_start < end, P.kind.in_(FIRED)
     )
     query = query.where(P.channel.in_(channels)) if channels else query
     seen: dict[tuple, AnomalyPost] = {}
-    for row in conn.execute(query.order_by(P.window_start, P.channel, P.signal, P.id)):
+    for row in conn.execute(query.order_by(P.window_start, P.id)):
         seen.setdefault((row.channel, row.signal, row.window_start), AnomalyPost(**row._mapping))
     return list(seen.values())

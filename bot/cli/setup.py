@@ -75,13 +75,19 @@ def register(app: typer.Typer, digest: typer.Typer) -> None:
     digest.command("list")(digest_list)
     digest.command("add")(digest_add)
     digest.command("off")(digest_off)
-    alert = typer.Typer(help="Backlog alerts in Slack channels: list, add, turn off.", no_args_is_help=True)
+    alert = typer.Typer(
+        help="Backlog, SLA-risk and anomaly alerts in Slack channels: list, add, turn off, preview.",
+        no_args_is_help=True,
+    )
     alert.command("list")(alert_list)
     alert.command("add")(alert_add)
     alert.command("off")(alert_off)
     alert.command("sla")(alert_sla)
     alert.command("sla-add")(alert_sla_add)
     alert.command("sla-off")(alert_sla_off)
+    alert.command("anomalies")(alert_anomalies)
+    alert.command("anomalies-add")(alert_anomalies_add)
+    alert.command("anomalies-off")(alert_anomalies_off)
     app.add_typer(alert, name="alert")
     intake = typer.Typer(
         help="Slack channels read as support channels: list, add, turn off.", no_args_is_help=True
@@ -259,4 +265,50 @@ def alert_sla(
     )
     for risk in risks:
         console.print("• " + plain(risk_line(risk, now)), markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def alert_anomalies_add(
+    channel: str = channel_argument(),
+    words: list[str] = typer.Argument(None, help="Support channels to watch (default all)."),
+    db: str = db_option(),
+) -> None:
+    """Alert a Slack channel, checked every minute, when volume, first response, negative sentiment or a
+    topic is far from the same hour of previous weeks: `kpibot alert anomalies-add C0123ABCD instagram`."""
+    apply(" ".join(["alert", "anomalies", *(words or [])]), here=channel, db=db)
+
+
+def alert_anomalies_off(channel: str = channel_argument(), db: str = db_option()) -> None:
+    """Stop the anomaly alert in a Slack channel."""
+    apply("alert anomalies off", here=channel, db=db)
+
+
+def alert_anomalies(
+    words: list[str] = typer.Argument(None, help="Support channels to watch (default all)."),
+    preview: bool = typer.Option(True, "--preview", help="Show what the anomaly alert would post now."),
+    at: str = typer.Option(None, "--at", help="Evaluate as of this instant (ISO 8601) instead of now."),
+    db: str = db_option(),
+) -> None:
+    """What an anomaly alert would post at this instant (none of its episodes open yet), without posting
+    or storing anything: each signal far from the same hour of previous weeks (exit 1 when any)."""
+    from commands.anomaly_alert import preview_lines
+    from commands.anomaly_read import evaluate
+
+    settings = load_settings(db)
+    known = settings.channel_words()
+    unknown = [word for word in words or [] if word.lower() not in known and word.lower() != "all"]
+    if unknown:
+        fail(f"unknown support channel {unknown[0]!r}")
+    channels = tuple(dict.fromkeys(known[word.lower()] for word in words or [] if word.lower() in known))
+    now = at_moment(at, settings.zone)
+    engine = open_engine(settings)
+    with engine.connect() as conn:
+        lines = preview_lines(evaluate(conn, settings, channels, now), settings, channels)
+    if not lines:
+        console.print(f"No anomaly at {now:%Y-%m-%d %H:%M} UTC.", markup=False, highlight=False)
+        return
+    for line in lines:
+        console.print(
+            plain(line).replace(":rotating_light: ", ""), markup=False, highlight=False, soft_wrap=True
+        )
     raise typer.Exit(1)

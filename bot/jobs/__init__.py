@@ -1,6 +1,6 @@
 """The scheduler's jobs: module-level functions the persistent job store refers to as "bot.jobs:run_digest"
-"bot.jobs:run_alert" and "bot.jobs:run_sla_alert", with a subscription id as their only argument, and
-"bot.jobs:warm_kpi_days".
+"bot.jobs:run_alert", "bot.jobs:run_sla_alert" and "bot.jobs:run_anomaly_alert", with a subscription id
+as their only argument, and "bot.jobs:warm_kpi_days".
 
 A job reads what it needs from the database when it runs. The settings, engine, Web API client and the
 scheduler itself come from the process's `Runtime`, which bot.scheduler sets when it builds the
@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.jobs.alert import check_alert
+from bot.jobs.anomaly import check_anomalies
 from bot.jobs.digest import KIND, due_digest, post_digest, subscription_zone
 from bot.jobs.sla_alert import check_sla_alert
 from bot.slack_client import web_client
@@ -32,11 +33,13 @@ from storage.subscriptions import DIGEST_KINDS
 
 __all__ = [
     "check_alert",
+    "check_anomalies",
     "check_sla_alert",
     "configure",
     "post_digest",
     "retry_unsent",
     "run_alert",
+    "run_anomaly_alert",
     "run_digest",
     "run_sla_alert",
     "running_scheduler",
@@ -101,6 +104,11 @@ def run_alert(subscription_id: int, now: datetime | None = None) -> str:
 def run_sla_alert(subscription_id: int, now: datetime | None = None) -> str:
     """Job: checks the subscription's SLA-risk alert at `now` (default: the current time); what it did."""
     return _run(check_sla_alert, subscription_id, now)
+
+
+def run_anomaly_alert(subscription_id: int, now: datetime | None = None) -> str:
+    """Job: checks the subscription's anomaly alert at `now` (default: the current time); what it did."""
+    return _run(check_anomalies, subscription_id, now)
 
 
 def _run(job, subscription_id: int, now: datetime | None) -> str:
