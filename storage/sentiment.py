@@ -29,7 +29,8 @@ EMOJI = {
     "😩": -0.6, "😫": -0.6, "😒": -0.4, "🙄": -0.4, "🤦": -0.4, "💩": -0.6, "👎": -0.6, "💔": -0.6,
     "👍": 0.5, "👌": 0.5, "👏": 0.6, "🙏": 0.3, "❤": 0.8, "💙": 0.8, "💯": 0.5, "🎉": 0.6,
     "😀": 0.6, "😃": 0.6, "😄": 0.6, "😁": 0.6, "😊": 0.6, "🙂": 0.4, "😍": 0.9, "🥰": 0.9, "🤩": 0.8,
-    "😂": 0.2, "🤣": 0.2, "🔥": 0.6, "😎": 0.5, "🥳": 0.7, "💪": 0.5,
+    "😂": 0.2, "🤣": 0.2, "🔥": 0.6, "😎": 0.5, "🥳": 0.7, "💪": 0.5, "🙌": 0.6, "🤗": 0.6,
+    "😕": -0.3, "😣": -0.5, "😖": -0.5,
 }  # fmt: skip
 # Variation selectors and skin tones would glue to the emoji and hide it from the lexicon ("👍🏽").
 _EMOJI_NOISE = re.compile("[\u200d\ufe0f\U0001f3fb-\U0001f3ff]")
@@ -171,6 +172,8 @@ def support_score(text: str, lang: str, lexicon_polarity: Callable[[], float]) -
     cues = compiled(lang)
     folded = fold(text)
     found = cues.find(folded)
+    if any(cue.own for cue in found):  # the customer's own mistake: a request; only strong words count
+        found = [cue for cue in found if not cue.own and (cue.weight > 0 or cue.weight <= OWN_KEEPS)]
     clauses = cues.clause_starts(folded)
     last_clause = clauses[-1] if clauses else -1
     praised = any(cue.weight > 0 for cue in found)
@@ -224,17 +227,22 @@ BESIDE_A_COMPLAINT = 0.25
 BEFORE_CONTRAST = 0.5
 QUESTION = 0.15
 TOLD_YOU = -0.2
+OWN_KEEPS = -0.8  # beside the customer's own mistake, only negative cues this strong still count
 # Polite requests that ask without a question mark first ("I'd like to know…", "je voudrais savoir…").
 _ASKING = re.compile(
     r"\b(i'?d like to|i would like to|could you|can you|would you|please (update|change|send|check)|"
     r"je voudrais|j'aimerais|j'attends votre|dans l'attente de votre|"
     r"pourriez-vous|pouvez-vous|est-ce que)\b"
 )
-_ADDRESSED = re.compile(r"\b(you|your|you've|you're|u|ur|yours|vous|votre|vos|tu|ton|ta|tes)\b")
+# "you" as the one who did something; not "sent you", "let you know", "check your inbox", "in case you need"
+_ADDRESSED = re.compile(
+    r"(?<!sent )(?<!send )(?<!dm'd )(?<!dmed )(?<!let )(?<!tell )(?<!check )(?<!case )(?<!thank )(?<!email )"
+    r"\b(you|your|you've|you're|u|ur|yours|vous|votre|vos|tu|ton|ta|tes)\b"
+)
 STRONG = 0.55
 _QUESTION = re.compile(r"(?<!\?)\?\s*$")  # ends with one question mark
-_QUESTION_WORD = re.compile(
-    r"\s*(can|could|how|what|what's|whats|when|where|do|does|is|are|will|would|which|who|est-ce|pouvez|comment"
+_QUESTION_WORD = re.compile(  # after a greeting ("hi, where's my order? #40017")
+    r"\s*((hi|hello|hey|hiya|morning|bonjour|salut)\b[,!.]?\s*)?(can|could|how|what|what's|whats|when|where|do|does|is|are|will|would|which|who|est-ce|pouvez|comment"
     r"|quand|quel|quelle|combien|ou|y a-t-il)\b"
 )
 

@@ -33,13 +33,15 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"not happy|not ok|not okay|not acceptable|not good enough|no excuse|how hard|now what", -0.8),
         (r"done with you|i'm done|im done|going elsewhere|tak(e|ing) my business|switching to|leaving you|lost a customer", -0.8),
         (r"this is how you treat|anyone\?|anyone there|is anyone|hello\?+|is this a joke|on hold|talk to a (human|person)", -0.7),
-        (r"speak to (a|someone|somebody|an?)|real (person|human)|chat ?bot again|bot again", -0.6),
+        (r"speak to (a|someone|somebody|an?)|real (person|human)|chat ?bot again|bot again", -0.5),
+        (r"this is how (i'm|i am|we're|we are|you|your) \w+|(loyal|long-?time|long standing) customer (for|of|since)", -0.7),
         # a problem
         (r"late(?! (checkout|check-out|check out|fee|fees|night|shift))|delayed?|delays|overdue|lost|missing|damaged|broken|broke|cracked|smashed|faulty|leak\w*", -0.7),
-        (r"defective|wrong|error|errors|crash(es|ed|ing)?|bug|bugs|glitch\w*|frozen|freez\w+|dead|unusable", -0.7),
-        (r"refus\w+|rejected|denied|declined|deleted all|wiped|opened and|half empty|instead of(?! having)|not what", -0.6),
+        (r"defective|wrong|error|errors|crash(es|ed|ing|in)?|bug|bugs|glitch\w*|frozen|freez\w+|dead|unusable", -0.7),
+        (r"refus\w+|rejected|denied|declined|deleted all|wiped|opened and|half empty|not what", -0.6),
+        (r"instead of(?! having)", -0.5),
         (r"(doesn't|doesnt|does not|don't|dont|didn't|didnt|won't|wont|isn't|isnt|not) (work\w*|load\w*)", -0.8),
-        (r"(doesn't|doesnt|won't|wont|isn't|isnt|wasn't|wasnt|didn't|didnt|hasn't|hasnt|can't|cant|aren't|arent|weren't|wouldn't|wouldnt) (?!expect|mind|know|think|complain)\w+", -0.4),
+        (r"(doesn't|doesnt|won't|wont|isn't|isnt|wasn't|wasnt|didn't|didnt|hasn't|hasnt|can't|cant|aren't|arent|weren't|wouldn't|wouldnt) (?!expect|mind|know|think|complain|fault|wait|recommend|thank)\w+", -0.4),
         (r"stopped working|not working|no longer work\w*|cannot|could not|couldn't|unable", -0.7),
         (r"locked( out)?|blocked|suspended|banned|hacked|invisible|disappeared|vanished", -0.6),
         (r"someone (logged|used|accessed|ordered)|not me|didn't (order|authori[sz]e)", -0.6),
@@ -84,10 +86,11 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"reported (it|this)|been out|out since|reversed into|drove off|ran (into|over)|hit my|unpaid|auto-?renew\w*", -0.6),
         (r"asked (you )?not to|i had asked|without anyone|(was|were) swapped|(full|down|broken|late|wrong|missing|failed|crashed|happened|stuck) again", -0.6),
         (r"went from \S+ to|from [£$€]?\d[\d,.]* to [£$€]?\d|anyway|regardless|zero (replies|response|responses|answers)|no new date|now (told|says|it says|shows)|an estimate|estimated bill", -0.6),
-        (r"(fee|fees|items|charge|it|this|order|parcel|box|bill|payment|delivery|error) again|twice|two times|only (offers|prints|works|shows)", -0.5),
+        (r"(fee|fees|items|charge|it|this|parcel|box|bill|payment|delivery|error) again|order(?<!would order)(?<!will order)(?<!'ll order) again|twice|two times|only (offers|prints|works|shows)", -0.5),
         (r"since (the )?(\w+day|install\w*|update|upgrade|v?\d[\w.]*|yesterday|this morning|then)", -0.5),
         # thanks, praise, a problem solved
-        (r"thanks?|thank you|thx|tysm|ty|cheers|appreciated?|grateful|kudos", 0.7),
+        # (a courtesy "thanks in advance" thanks for nothing yet: no cue)
+        (r"thanks?(?! in (advance|adv))|thank you(?! in advance)|thx|tysm|ty|cheers|appreciated?|grateful|kudos", 0.7),
         (r"perfect|great|excellent|brilliant|amazing|awesome|fantastic|wonderful|superb|lovely", 0.6),
         (r"love|loved|helpful|kind|patient|friendly|polite|quick|fast|speedy|smooth|easy", 0.5),
         (r"well done|good job|nice one|10/10|five stars|5 stars|best (service|support|team)|for life", 0.7),
@@ -99,8 +102,22 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"game changer|can'?t fault|cannot fault|made my (day|week|month|year)|so gentle|above expectations|exceeded", 1.0),
         (r"(easiest|smoothest|quickest|fastest|simplest|best) \w+ (ever|i've had|i have had)|easiest|smoothest|wow|really helped|helped a lot", 0.6),
         (r"within (seconds|minutes|the hour)|in (under )?(an hour|\d+ minutes|minutes|seconds)", 0.4),
-        # the customer's own mistake: a request, not a complaint (offsets "wrong")
-        (r"(i|i've) (ordered|picked|chose|bought|selected|entered|booked) the wrong|by mistake|my mistake|my bad", 0.7),
+        (r"would (\w+ )?(order|buy|shop|use|book|fly|stay|recommend)( \w+)? again|will (definitely |def )?(order|buy|shop|use|book|fly|stay) (again|here)|will be back", 0.8),
+        (r"never (let|lets|has let) (me|us) down|proper (service|job)", 0.8),
+        # 2026-12-06, from the development messages' misses: problems named without a sentiment word
+        (r"thanks? for nothing|thank you for nothing|so much for(?<!you so much for)(?<!thanks so much for)(?<!ty so much for)|that'?s (your|the) (answer|solution|excuse)|is that (it|your answer)", -1.0),
+        (r"why(?<!explained why)(?<!exactly why)(?! not\b)|seriously(?=\s*(?:$|[?!.,]))", -0.6),
+        (r"(?<!in )(?<!within )(?<!every )(?<!for )(\d+|two|three|four|five|six|seven|eight|nine|ten|a few|several) (days?|weeks?|wks?|months?)(?! (free|early|trial|notice|in advance|before|ahead|after))|(it's|its|it has|over|almost|nearly) (been )?(a|one) (week|fortnight|month)", -0.4),
+        (r"only (\d+|one|two|three|four|five|half|part|some)(?! (minutes?|mins?|seconds?|secs?)\b)|(\d+|one|two|three|four) of (the |my |our )?(\d+|two|three|four|five|six)\b", -0.5),
+        (r"only (plays?|works?|charges?|connects?|lasts?|lasted|loads?|opens?|goes|gets)|(\d+|two|three|four|five|six) different|refunded (for|me for) (\d+|one|two|half)", -0.5),
+        (r"ordered [^.?!]{1,40}?(,| and| but) (i )?(got|received|was sent|they sent|you sent|came)|got nothing|received nothing|nothing (yet|so far|back|arrived|came|changed|happened)|no money|not a penny", -0.6),
+        (r"came off|come off|fell off|falling apart|fell apart|falls apart|snapped|slips|slipping|slipped|disappears|disappearing|vanishes|rejects|rejecting|let (me|us) down|peeling|torn|ripped|dented|soaked|mou?ldy?|drains|draining|died|dies|dying|overheat\w*|grinding|rattl\w+|greyed out|grayed out|loops|looping|ate my|swallowed|empty|faded|shr[au]nk|stained|scratched|chipped", -0.6),
+        (r"same (problem|fault|issue|error|thing|defect|battery|bug)", -0.6),
+        (r"doubled|tripled|went up|gone up|goes up|go up|price (rise|rises|hike|hikes|increase|increases)|prices? (rise|hike|increase)|hiked|more than (new|other) customers", -0.5),
+        (r"(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) (this|in a|of the) (year|month|week|row)", -0.6),
+        (r"missed (deliver\w*|appointments?|slots?|collections?)|no[- ]show|didn'?t (turn up|show up|knock|ring)|(nobody|no one) knocked|without knocking|i was (in|home|at home|here) all", -0.6),
+        (r"(just|i) give up|ever (going to|gonna|coming|arrive)|any time soon|at this rate|went through (and|but)", -0.6),
+        (r"yet(?=\s*(?:$|[.!?,]))", -0.4),
     ],
     "fr": [
         (r"arnaque|nul|nulle|nuls|honteux|honte|inadmissible|inacceptable|scandal\w*|lamentable", -1.0),
@@ -118,12 +135,13 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"depuis (\d+|deux|trois|une|des|plus)|il y a (\d+|deux|trois|une) (jours?|semaines?|mois)", -0.5),
         (r"(encore|troisieme|deuxieme|\d+e) fois|encore une fois|relance\w*|j'attends(?! (votre|vos|ta) (retour|reponse))|attente", -0.6),
         (r"ou est (mon|ma|le|la)|c'est quand|combien de temps", -0.5),
+        (r"pourquoi", -0.6),
         (r"rembourse\w*[- ]moi|je veux (mon|etre|un) rembours\w*|urgent|au plus vite|reglez", -0.6),
         (r"trop cher|hors de prix|abuse|plainte|reclamation", -0.6),
         (r"mdr|wtf|pfff*|grr+", -0.5),
         (r"encore une?|ce que je veux|je veux (juste|seulement)|dommage|mais pas|personne n'|devait (passer|arriver|venir)", -0.6),
         (r"bof|mouais|pas convaincu\w*|decolle\w*|dechire\w*|tombe\w*|a chaque (fois|mise a jour)|systematique\w*", -0.6),
-        (r"(ne )?repond (plus|pas|jamais)|(jamais|pas) (ete )?(expedie|envoye|livre)\w*|multipli\w+ par|annule\w* (ma|mon)", -0.7),
+        (r"ne repond (plus|pas|jamais)|repond (plus|pas|jamais)|(jamais|pas) (ete )?(expedie|envoye|livre)\w*|multipli\w+ par|annule\w* (ma|mon)", -0.7),
         (r"panne generale|ne charge pas|ne s'affiche pas|trop lent|lent\w*|spam|mensonge\w*|menteur\w*|honteu\w+|indigne", -0.7),
         (r"dedommagement|indemnisation|avocat|plainte|mediateur|une etoile|1 etoile|zero etoile|plus jamais chez vous", -0.7),
         (r"sans (mon )?(accord|consentement|autorisation)|pas rembourse\w*|toujours rien|ca fait (\d+|deux|trois|une)", -0.8),
@@ -134,7 +152,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"hausse|augment\w+|deuxieme|troisieme|on en est a|(on m'avait|vous m'avez|vous aviez) promis", -0.6),
         (r"attendre|attends(?! (votre|vos|ta) (retour|reponse))|attend|depuis (le|la|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier)", -0.6),
         (r"depuis (longtemps|des (jours|semaines|mois))|alors qu'\w+|alors que|apparemment|le tour de|au telephone", -0.5),
-        (r"merci|remercie\w*|je vous remercie|top|parfait\w*|super|genial\w*|excellent\w*|bravo", 0.7),
+        (r"merci(?! (d'avance|par avance))|remercie\w*|je vous remercie|top|parfait\w*|super|genial\w*|excellent\w*|bravo", 0.7),
         (r"rapide\w*|efficace\w*|sympa|gentil\w*|agreable\w*|aimable\w*|adore|j'adore|impeccable", 0.6),
         (r"fait vite|sauve\w*|au top|nickel|canon|ravi\w*|content\w*|satisfait\w*|de rien", 0.6),
         (r"pas decu\w*|je (vous )?recommande|chapeau|c'est donne|pas cher|bon rapport", 1.2),
@@ -154,21 +172,35 @@ RESOLVED: dict[str, str] = {
     r"thanks? (you )?for (refunding|sorting|fixing|letting|helping|chasing|the refund|resolving|getting back|waiving)|"
     r"working (now|again)|worked|arrived (today|early|safely|on time|at last|finally|yesterday)|got it|"
     r"received it|all good|back (up|online|to normal)|refund (came|arrived|received)|came through|"
-    r"replaced the|repaired",
+    r"replaced the|repaired|(way|much|so much|loads|a lot) better|better now|"
+    r"no more (crash\w*|lag\w*|errors?|bugs?|glitch\w*|delays?|issues?|problems?|buffering|dropouts?|waiting|queues?)|"
+    r"no longer (crash\w*|lag\w*|drops?)|(with|and) no (lag|crash\w*|errors?|delays?|buffering|dropouts?)|"
+    r"no (hassle|fuss|drama)",
     "fr": r"resolu\w*|regle\w*|ca marche|ca fonctionne|c'est bon|bien recu|c'est arrive|enfin|corrige\w*|"
     r"repare\w*|retabli\w*|m'a rembourse\w*|a ete rembourse\w*|rembourse\w* les frais|"
     r"debloque\w*|rembourse\w* (bien )?recu|(colis|commande) (bien )?(recu|arrive)\w*",
 }
 RESOLVED_WEIGHT = 0.7
-# Greetings the general lexicon would read as praise ("good morning"): left out before it reads.
+# Greetings and courtesies the general lexicon would read as praise ("good morning", "thanks in
+# advance"): left out before it reads.
 GREETINGS: dict[str, re.Pattern[str]] = {
-    "en": re.compile(r"\bgood (morning|afternoon|evening|day|night)\b", re.IGNORECASE),
-    "fr": re.compile(r"\bbonne (journee|soiree|nuit)\b", re.IGNORECASE),
+    "en": re.compile(
+        r"\bgood (morning|afternoon|evening|day|night)\b|\bthank(s| you) in advance\b", re.IGNORECASE
+    ),
+    "fr": re.compile(r"\bbonne (journee|soiree|nuit)\b|\bmerci (d['\u2019]avance|par avance)", re.IGNORECASE),
 }
 # Words after which a new clause overrides the tone of the one before.
 CONTRAST: dict[str, str] = {
-    "en": r"but|however|though|although|yet|except|unfortunately|sadly",
+    "en": r"but|however|though|although|and yet|except|unfortunately|sadly",
     "fr": r"mais|pourtant|cependant|toutefois|malheureusement|sauf que|par contre",
+}
+# The customer's own mistake ("I ordered the wrong size by mistake", "je me suis trompee de taille"): the
+# message asks for a change, it does not complain, so the problems it names ("wrong", "locked out") do not
+# count (only the strong words, weight -0.8 or below, still do).
+OWN: dict[str, str] = {
+    "en": r"(i|i've) (ordered|picked|chose|bought|selected|entered|booked|typed) the wrong|by mistake|"
+    r"my (own )?(mistake|fault)|my bad|by accident|accidentally|myself|i forgot|i've forgotten|forgot my",
+    "fr": r"par erreur|je me suis trompe\w*|ma faute|de ma faute|j'ai oublie|par megarde",
 }
 
 
@@ -180,6 +212,7 @@ class Cue(NamedTuple):
     weight: float
     resolves: bool
     mark: bool = False  # "??", an angry emoji, scare quotes: exasperation, not a problem named
+    own: bool = False  # the customer's own mistake (OWN): weight 0, its message asks for a change
 
 
 @dataclass(frozen=True)
@@ -190,6 +223,7 @@ class Pattern:
     weight: float
     resolves: bool = False
     line: int = -1  # the cue line it is an alternative of: one line counts once at one place
+    own: bool = False  # an OWN cue
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,8 +244,13 @@ class CueSet:
     _candidates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # word -> pattern indexes
 
     def find(self, folded: str) -> list[Cue]:
-        """The cues in `folded` text (see `fold`), in order."""
+        """The cues in `folded` text (see `fold`), in order.
+
+        Where a cue lies inside a longer cue of the opposite sign, the longer one is the reading and the
+        shorter is dropped: "no more crashes" is praise, not a crash; "can't fault", "would order again",
+        "thanks for nothing" say what they say as a whole."""
         found: list[Cue] = []
+        spans: list[tuple[int, int, float]] = []  # (start, end, weight) of the words' cues, for overlaps
         seen: set[tuple[int, int]] = set()
         starts = _WORD.finditer(folded)
         if "'" in folded:  # French elides ("l'erreur", "d'attente"): a cue may start after an apostrophe
@@ -225,13 +264,22 @@ class CueSet:
                 indexes = self._remember(word)
             for index in indexes:
                 pattern = patterns[index]
-                if (at, pattern.line) in seen or not pattern.regex.match(folded, at):
+                if (at, pattern.line) in seen:
+                    continue
+                matched = pattern.regex.match(folded, at)
+                if matched is None:
                     continue
                 seen.add((at, pattern.line))
+                if pattern.own:
+                    found.append(Cue(at, 0.0, False, own=True))
+                    continue
                 if pattern.weight > 0 and _NEGATED.search(folded, 0, at):  # "not impressed"
                     found.append(Cue(at, -NEGATED_SHARE * pattern.weight, False))
                 else:
                     found.append(Cue(at, pattern.weight, pattern.resolves))
+                spans.append((at, matched.end(), found[-1].weight))
+        if len(spans) > 1:
+            found = _longest_readings(found, spans)
         found += [
             Cue(match.start(), pattern.weight, pattern.resolves)
             for pattern in self.always
@@ -262,12 +310,27 @@ class CueSet:
         return [match.start() for match in self.contrast.finditer(folded)]
 
 
+def _longest_readings(found: list[Cue], spans: list[tuple[int, int, float]]) -> list[Cue]:
+    """`found` without the cues lying inside a longer cue of the opposite sign (`spans`: each word cue's
+    start, end and weight, in the order found)."""
+    dropped = {
+        (at, weight)
+        for at, end, weight in spans
+        for other_at, other_end, other in spans
+        if other * weight < 0 and other_at <= at and end <= other_end and other_end - other_at > end - at
+    }
+    if not dropped:
+        return found
+    return [cue for cue in found if (cue.at, cue.weight) not in dropped]
+
+
 _WORD = re.compile(r"[\w']+")
 _AMOUNT = re.compile(r"[£$€]\s?\d|\b\d+(?:[.,]\d\d)?\s?(?:€|eur\b|euros?\b|zl\b|zloty)")
 AMOUNTS_WEIGHT = -0.5
 _ELIDED = re.compile(r"'([\w']+)")
 NEGATED_SHARE = 0.5  # a positive cue after "not" counts half its weight, negative (as TextBlob does)
-_NEGATED = re.compile(r"\b(not|n't|never|isnt|wasnt)\s+$")  # ends "not ": the next cue is negated
+# ends "not ", "haven't ": the next cue is negated
+_NEGATED = re.compile(r"(?:\b(?:not|never|isnt|wasnt|havent|hasnt|didnt|dont|doesnt)|n't)\s+$")
 
 
 _LITERAL = re.compile(r"[a-z0-9']+")
@@ -299,6 +362,10 @@ def _closing(text: str) -> int:
 def _first_words(alternative: str) -> set[str] | None:
     """The literal starts a match of `alternative` can begin with ("(doesn't|dont) work" -> {"doesn't",
     "dont"}), or None when they cannot be told (an optional or non-literal start)."""
+    if alternative.startswith(("(?<!", "(?<=")):  # a lookbehind reads no word: the start is after it
+        return _first_words(alternative[_closing(alternative) + 1 :])
+    if alternative.startswith("\\d"):  # a number: any digit starts it
+        return set("0123456789")
     if alternative.startswith("(?:"):
         alternative = "(" + alternative[3:]
     if alternative.startswith("("):
@@ -355,18 +422,20 @@ def compiled(lang: str) -> CueSet | None:
     """The cues of `lang`, compiled once; None for a language without cues."""
     if lang not in CUES:
         return None
-    lines = [(fragment, weight, False) for fragment, weight in CUES[lang]]
-    lines.append((RESOLVED[lang], RESOLVED_WEIGHT, True))
+    lines = [(fragment, weight, False, False) for fragment, weight in CUES[lang]]
+    lines.append((RESOLVED[lang], RESOLVED_WEIGHT, True, False))
+    lines.append((OWN[lang], 0.0, False, True))
     patterns: list[Pattern] = []
     by_first: dict[str, list[int]] = {}
     always: dict[tuple[float, bool], list[str]] = {}
-    for line, (fragment, weight, resolves) in enumerate(lines):
+    for line, (fragment, weight, resolves, own) in enumerate(lines):
         for alternative in _alternatives(fragment):
             firsts = _first_words(alternative)
             if not firsts:
+                assert not own, f"an OWN cue needs a literal first word: {alternative!r}"
                 always.setdefault((weight, resolves), []).append(alternative)
                 continue
-            patterns.append(Pattern(_words(alternative), weight, resolves, line))
+            patterns.append(Pattern(_words(alternative), weight, resolves, line, own))
             for first in firsts:
                 by_first.setdefault(first, []).append(len(patterns) - 1)
     return CueSet(

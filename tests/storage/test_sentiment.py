@@ -247,3 +247,90 @@ def test_two_sums_side_by_side_and_a_quoted_status_read_as_complaints():
     assert score_text('payment to my landlord has said "pending" since Friday') == (-1.0, "en")
     # one amount is a fact, not a comparison
     assert score_text("The order was £54.50.") == (0.0, "en")
+
+
+# Rules of 2026-12-06 (docs/metrics.md, "sentiment"): each changes the class of the message shown.
+
+
+def test_time_elapsed_quantities_and_why_make_a_calm_message_a_complaint():
+    # "3 weeks" -0.4; "no money" -0.6; "yet" ending a clause -0.4 (TextBlob: "confirmed" is no opinion)
+    assert (
+        sentiment_class(score_text("3 weeks since you confirmed the return. no money yet")[0]) == "negative"
+    )
+    # "only 2" -0.5 and "2 of 3"-style counts of what came
+    assert score_text("my order was split into 3 boxes and only 2 arrived") == (-0.5, "en")
+    assert score_text("the box came with one of the two chairs") == (-0.5, "en")
+    # "why" -0.6 is strong enough to count in a question: a problem asked about
+    assert score_text("why do I have two invoices for the same month?") == (-0.6, "en")
+    # ... but "in 2 days" is speed, not waiting, and a question about days is asked, not complained
+    assert sentiment_class(score_text("replacement card came in 2 days, brilliant")[0]) == "positive"
+    assert sentiment_class(score_text("what's the fee if I leave 3 months early?")[0]) == "neutral"
+
+
+def test_a_defect_told_by_what_it_does_is_a_complaint():
+    for text in (
+        "the heel came off my boots on the second day",
+        "the new update drains the battery in 3 hours",
+        "the bike's gears keep slipping after 50 km",
+        "the replacement phone has the same battery problem as the first one",
+        "another price rise. third this year",
+        "members price disappears at checkout",
+    ):
+        assert sentiment_class(score_text(text)[0]) == "negative", text
+
+
+def test_a_cue_inside_a_longer_cue_of_the_other_sign_is_dropped():
+    # "no more crashes" (solved, +0.7) holds "crashes" (-0.7): only the longer reading counts
+    assert (
+        sentiment_class(score_text("game's been brilliant since the patch, no more crashes")[0]) == "positive"
+    )
+    # "can't fault" +1.0 holds "can't …" -0.4; "would order again" +0.8 holds "order again" -0.5
+    assert score_text("can't fault the installation team")[0] > 0.1
+    assert score_text("10/10 would order again")[0] > 0.1
+    # "thanks for nothing" -1.0 holds "thanks" +0.7
+    assert score_text("thanks for nothing") == (-1.0, "en")
+    # "so much for" -1.0 is sarcasm, but not inside "thank you so much for"
+    assert sentiment_class(score_text("so much for 24h delivery")[0]) == "negative"
+    assert sentiment_class(score_text("thank you so much for your help")[0]) == "positive"
+
+
+def test_a_negated_solution_is_no_solution():
+    # "got it" would say it is solved; "haven't got it" does not (and "still" -0.4, "10 days" -0.4)
+    text = "my refund was approved 10 days ago and I still haven't got it"
+    assert sentiment_class(score_text(text)[0]) == "negative"
+
+
+def test_the_customers_own_mistake_asks_for_a_change_it_does_not_complain():
+    # "wrong" -0.7 and "too many times" -0.6 drop beside "by mistake"/"myself"; strong words stay
+    assert sentiment_class(
+        score_text("I'd like to cancel order 88213, I ordered the wrong size by mistake")[0]
+    ) == ("neutral")
+    assert sentiment_class(
+        score_text("I locked myself out by typing the wrong PIN too many times, help?")[0]
+    ) == ("neutral")
+    assert sentiment_class(
+        score_text("je voudrais annuler ma commande, je me suis trompée de taille")[0]
+    ) == ("neutral")
+    assert sentiment_class(score_text("I ordered the wrong size by mistake and you charged me twice")[0]) == (
+        "negative"
+    )
+
+
+def test_a_you_told_to_is_no_complaint_and_a_greeting_does_not_hide_a_question():
+    # "sent you", "let you know", "check your": the customer acts, nothing is reported (was TOLD_YOU -0.2)
+    for text in (
+        "just sent you a DM",
+        "I'll try that tonight and let you know",
+        "check your inbox, details there",
+    ):
+        assert score_text(text) == (0.0, "en"), text
+    assert score_text("you put my parcel on a van to Scotland") == (-0.2, "en")
+    # "hi, where's my parcel? order 90126": a question after a greeting, "where's my" -0.5 x0.15
+    assert score_text("hi, where's my parcel? order 90126")[0] == pytest.approx(-0.075)
+
+
+def test_courtesy_thanks_in_advance_is_no_thanks():
+    # "thanks in advance" is no thanks cue, and is left out before the lexicon reads
+    assert score_text("thanks in advance, I need to change the email on my account") == (0.0, "en")
+    assert sentiment_class(score_text("thanks in advance")[0]) == "neutral"
+    assert sentiment_class(score_text("merci d'avance")[0]) == "neutral"
