@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.anomaly import baseline_windows, hour_label, judge, last_hour, shifted
-from commands.anomaly_alert import voice_request, voice_value
-from commands.anomaly_read import evaluate
+from commands.anomaly import Verdict, baseline_windows, hour_label, judge, last_hour, shifted
+from commands.anomaly_alert import SignalState, decide, finding_line, voice_request, voice_value
+from commands.anomaly_read import Finding, evaluate
 from commands.errors import UsageError
 from storage.settings import Settings
 from tests.fuzzing import FUZZ, odd_text
@@ -24,10 +24,11 @@ LATE = "my parcel is late again"  # scored -1.0, delivery/status and delivery/la
 
 
 def messages(
-    start: datetime, count: int, text: str = QUIET, channel: str = "instagram", tag: str = ""
+    start: datetime, count: int, text: str = QUIET, channel: str = "instagram", tag: str = "", every: int = 0
 ) -> list:
-    """`count` customer messages spread over the hour from `start`, each in a conversation of its own."""
-    step = 3600 // max(count, 1)
+    """`count` customer messages spread over the hour from `start` (or `every` seconds apart), each in a
+    conversation of its own."""
+    step = every or 3600 // max(count, 1)
     stamp = f"{start:%Y%m%d%H%M}{tag}"
     return [
         {
@@ -214,3 +215,87 @@ def test_shifting_keeps_the_length_and_the_local_time():
     window = (datetime(2026, 3, 31, 12, 25, tzinfo=UTC), datetime(2026, 3, 31, 13, 25, tzinfo=UTC))
     start, end = shifted(window, 7, paris)  # summer time began on 29 March: an hour later in UTC
     assert (start, end - start) == (datetime(2026, 3, 24, 13, 25, tzinfo=UTC), timedelta(hours=1))
+
+
+def test_volume_is_checked_every_minute_over_the_last_60_minutes(make_database):
+    # 20 messages an hour from 12:00 to 15:00, every three minutes, on the four Tuesdays before and on
+    # this one, plus 20 more this Tuesday from 13:40, every 30 seconds
+    events = []
+    for week in range(5):
+        for hour in (2, 1, 0):
+            events += messages(NOW - timedelta(days=7 * week, hours=hour), 20, tag=f"w{week}")
+    events += messages(NOW - timedelta(minutes=20), 20, tag="spike", every=30)
+    settings, engine = make_database(events, NOW, channels=["instagram"])
+    at = NOW - timedelta(minutes=10)  # 13:50
+
+    with engine.connect() as conn:
+        volume = by_signal(evaluate(conn, settings, (), at))["volume"]
+        hourly = {f.window for f in evaluate(conn, settings, (), at) if f.signal != "volume"}
+
+    # 12:50-13:50: 3 + 17 usual ones every week (m = 20, s = 2), this week 20 more: 40 > 20 + 8
+    assert volume.window == (at - timedelta(hours=1), at)
+    assert (volume.verdict.value, volume.verdict.usual, volume.verdict.scale) == (40, 20, 2)
+    assert volume.verdict.anomalous
+    assert hourly == {(NOW - timedelta(hours=2), NOW - timedelta(hours=1))}  # the last whole hour
+
+
+def test_a_slow_hour_of_first_responses_is_judged_by_its_median(make_database):
+    def answered(conv: str, asked: datetime, wait: int) -> list[dict]:
+        (question,) = messages(asked, 1, tag=conv)
+        reply = {**question, "id": f"{question['id']}-r", "direction": "outbound", "text": "on it"}
+        reply |= {
+            "at": (asked + timedelta(seconds=wait)).isoformat(),
+            "author": {"kind": "agent", "id": "U1"},
+        }
+        return [question, reply]
+
+    events = []
+    for week in range(1, 5):  # 20 replies between 13:00 and 13:38, each 10 minutes after the question
+        for n in range(20):
+            events += answered(f"w{week}-{n}", NOW - timedelta(days=7 * week, minutes=70 - 2 * n), 600)
+    for n in range(24):  # this Tuesday: 24 replies between 13:00 and 13:46, each an hour after
+        events += answered(f"now-{n}", NOW - timedelta(minutes=120 - 2 * n), 3600)
+    settings, engine = make_database(events, NOW, channels=["instagram"])
+
+    with engine.connect() as conn:
+        frt = by_signal(evaluate(conn, settings, (), NOW))["frt"]
+
+    # [600, 600, 600, 600]: m = 600, MAD = 0, s = max(0, 60, 1) = 60; 3600 is 3000 away, over 240
+    assert (frt.verdict.value, frt.verdict.items, frt.verdict.usual, frt.verdict.scale) == (3600, 24, 600, 60)
+    assert frt.verdict.anomalous
+    assert finding_line(frt, settings.zone) == (
+        "median first response 1h over 24 replies, 6.0× the usual for Tue 13:00–14:00 (10m)"
+    )
+
+
+def _finding(value: float, minutes: int = 0) -> Finding:
+    verdict = judge(value, value, [44, 46, 46, 50])  # m = 46, s = 4.6
+    window = (NOW - timedelta(hours=1) + timedelta(minutes=minutes), NOW + timedelta(minutes=minutes))
+    return Finding("instagram", "volume", window, verdict, "weeks")
+
+
+def test_an_episode_repeats_after_an_hour_sooner_when_clearly_worse_and_clears_once():
+    fired = SignalState(True, 3, 1, 142, 46, NOW)  # posted at NOW, 96 from usual
+    key = ("instagram", "volume")
+
+    def kinds(state: SignalState, value: float, minutes: int) -> list[str]:
+        found = decide({key: state}, [_finding(value, minutes)], NOW + timedelta(minutes=minutes))
+        return [step.kind for post in found for step in post.steps]
+
+    assert kinds(SignalState(), 142, 0) == ["fire"]
+    assert kinds(fired, 180, 30) == []  # 134 away: not 1.5 x 96 = 144
+    assert kinds(fired, 190, 30) == ["worse"]  # 144 away
+    assert kinds(fired, 150, 60) == ["repeat"]  # the cool-down is over
+    assert kinds(fired, 60, 10) == []  # 14 away: no longer anomalous (18.4), not settled (9.2) either
+    assert kinds(fired, 50, 10) == ["clear"]
+    assert kinds(SignalState(False, 3, 0, 50, 46, NOW), 50, 10) == []  # cleared: nothing more to say
+    (post,) = decide({key: fired}, [_finding(190, 30)], NOW)
+    assert post.key == "instagram|volume/e3/p2"
+    (first,) = decide({key: SignalState(False, 3, 0, 50, 46, NOW)}, [_finding(142)], NOW)
+    assert first.key == "instagram|volume/e4/p1"  # a new episode
+
+
+def test_a_verdict_says_how_far_and_how_many_times():
+    verdict = Verdict(142.0, 46.0, 4.6, 142, True, False)
+    assert (verdict.distance, round(verdict.ratio, 3)) == (96.0, 3.087)
+    assert Verdict(5.0, 0.0, 1.0, 5, False, False).ratio is None
