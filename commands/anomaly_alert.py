@@ -70,7 +70,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Post:
-    """One message: the steps of one scope (`channel`, ALL for the scope's channels together), all
+    """One message: the steps of one scope (`channel`, see commands.anomaly_read.Finding), all
     all-clears or none."""
 
     channel: str
@@ -111,11 +111,17 @@ def _step(state: SignalState, finding: Finding, now: datetime) -> Step | None:
     return None
 
 
-def scope_name(channel: str, channels: tuple[str, ...]) -> str:
-    """How a post names its scope: the channel ("Instagram"), or "All channels" / the channels named."""
-    if channel != ALL:
-        return channel[:1].upper() + channel[1:]
-    return ", ".join(channels) if channels else "All channels"
+def scope_name(channel: str) -> str:
+    """How a post names a finding's scope: "Instagram", "twitter + instagram", "All channels"."""
+    if channel == ALL:
+        return "All channels"
+    named = scope_channels(channel)
+    return " + ".join(named) if len(named) > 1 else channel[:1].upper() + channel[1:]
+
+
+def scope_channels(channel: str) -> tuple[str, ...]:
+    """The support channels a finding's scope covers (() = every one)."""
+    return tuple(name for name in channel.split(",") if name)
 
 
 def finding_line(finding: Finding, tz: ZoneInfo) -> str:
@@ -157,7 +163,7 @@ def digest_line(posted: AnomalyPost, tz: ZoneInfo, shown: Callable[[object], str
     13:00–14:00"; `shown` escapes names (mrkdwn) or not (terminal)."""
     value = _shown(posted.signal)
     ratio = f", {posted.value / posted.usual:.1f}×" if posted.usual else ""
-    where = shown(scope_name(posted.channel, ()))
+    where = shown(scope_name(posted.channel))
     name = _signal_name(posted.signal, shown)
     when = hour_label((posted.window_start, posted.window_end), tz)
     return f"{where} {name} {value(posted.value)} (usual {value(posted.usual)}{ratio}), {when}"
@@ -186,13 +192,11 @@ def new_phrase(
     return next((phrase for phrase in found if phrase not in known), None)
 
 
-def post_message(
-    post: Post, settings: Settings, channels: tuple[str, ...], *, phrase: str | None = None
-) -> dict[str, Any]:
+def post_message(post: Post, settings: Settings, *, phrase: str | None = None) -> dict[str, Any]:
     """The post as a Slack message: what is unusual (or usual again), how far, what drives it, and a button
     opening the customers' own words of the window."""
     tz = settings.zone
-    name = inline(scope_name(post.channel, channels))
+    name = inline(scope_name(post.channel))
     if post.clear:
         lines = [clear_line(step.finding, tz) for step in post.steps]
         text = f":white_check_mark: *{name}*: " + "; ".join(lines)
@@ -221,7 +225,7 @@ def post_message(
                     "type": "button",
                     "text": {"type": "plain_text", "text": "Show what customers said"},
                     "action_id": VOICE_ACTION,
-                    "value": voice_value(first.finding.window, _channels_of(post.channel, channels)),
+                    "value": voice_value(first.finding.window, scope_channels(post.channel)),
                 }
             ],
         },
@@ -232,10 +236,10 @@ def post_message(
     return {"text": text.replace("*", ""), "blocks": blocks}
 
 
-def preview_lines(findings: list[Finding], settings: Settings, channels: tuple[str, ...]) -> list[str]:
+def preview_lines(findings: list[Finding], settings: Settings) -> list[str]:
     """What an alert with no episode open would post now, a line per scope (terminal `--preview`)."""
     posts = decide({}, findings, _EPOCH)  # no state: `now` is not read
-    return [post_message(post, settings, channels)["text"] for post in posts]
+    return [post_message(post, settings)["text"] for post in posts]
 
 
 def voice_value(window: Window, channels: tuple[str, ...]) -> str:
@@ -255,10 +259,6 @@ def voice_request(value: str, settings: Settings) -> tuple[Window, tuple[str, ..
     if not timedelta(0) < end - start <= _MAX_WINDOW or any(c not in settings.channels for c in channels):
         raise UsageError(_STALE_BUTTON)
     return (start, end), channels
-
-
-def _channels_of(channel: str, channels: tuple[str, ...]) -> tuple[str, ...]:
-    return channels if channel == ALL else (channel,)
 
 
 def _count(value: float) -> str:

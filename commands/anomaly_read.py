@@ -38,7 +38,7 @@ from storage.models import Message
 from storage.settings import Settings
 
 M = Message.__table__.c
-ALL = ""  # the channel of a finding over the whole scope
+ALL = ""  # the channel of a finding over every channel; several named ones together: "twitter,x"
 DRIVERS = 2  # topics named as driving a volume anomaly
 
 
@@ -70,7 +70,7 @@ class Driver:
 
 @dataclass(frozen=True)
 class Finding:
-    """One signal of one scope (`channel`, or ALL: the scope's channels together) judged over `window`
+    """One signal of one scope (`channel`; several joined by commas, or ALL, together) judged over `window`
     against `basis` ("weeks" or "days"), with what explains it: for volume the topics gaining most share
     and the net sentiment (percent) against its usual."""
 
@@ -141,7 +141,7 @@ def evaluate(
     named = channels or tuple(settings.channels)
     scopes = {channel: (channel,) for channel in named}
     if len(named) > 1:
-        scopes[ALL] = channels
+        scopes[",".join(channels)] = channels  # ALL when channels is ()
     reader = _Reader(conn, settings, now, scopes, tuple(top_topics(settings)))
     start = history_start(conn)
     found: list[Finding] = []

@@ -291,6 +291,8 @@ def alert_anomalies(
 ) -> None:
     """What an anomaly alert would post at this instant (none of its episodes open yet), without posting
     or storing anything: each signal far from the same hour of previous weeks (exit 1 when any)."""
+    from html import unescape
+
     from commands.anomaly_alert import preview_lines
     from commands.anomaly_read import evaluate
 
@@ -303,12 +305,11 @@ def alert_anomalies(
     now = at_moment(at, settings.zone)
     engine = open_engine(settings)
     with engine.connect() as conn:
-        lines = preview_lines(evaluate(conn, settings, channels, now), settings, channels)
+        lines = preview_lines(evaluate(conn, settings, channels, now), settings)
     if not lines:
         console.print(f"No anomaly at {now:%Y-%m-%d %H:%M} UTC.", markup=False, highlight=False)
         return
-    for line in lines:
-        console.print(
-            plain(line).replace(":rotating_light: ", ""), markup=False, highlight=False, soft_wrap=True
-        )
+    for line in lines:  # mrkdwn's escapes (&lt; for <) back to the characters
+        shown = unescape(plain(line)).replace(":rotating_light: ", "")
+        console.print(shown, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)

@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.jobs.posting import SKIPPED, permanent, record_failure
-from commands.anomaly_alert import Post, SignalState, decide, new_phrase, post_message
-from commands.anomaly_read import ALL, evaluate
+from commands.anomaly_alert import Post, SignalState, decide, new_phrase, post_message, scope_channels
+from commands.anomaly_read import evaluate
 from storage import anomalies, outbox
 from storage.models import Subscription
 from storage.settings import Settings
@@ -25,9 +25,8 @@ def check_anomalies(
 ) -> str:
     """What the check at `now` did: quiet, or what became of each post due (posted, skipped because
     another process posts it, or the failure recorded)."""
-    channels = subscription.channel_list
     with engine.connect() as conn:
-        findings = evaluate(conn, settings, channels, now)
+        findings = evaluate(conn, settings, subscription.channel_list, now)
         states = {(p.channel, p.signal): _state(p) for p in anomalies.latest(conn, subscription.id)}
     posts = decide(states, findings, now)
     if not posts:
@@ -50,14 +49,13 @@ def _post(
     if held is None:
         return SKIPPED
     rows = [_row(subscription.id, step, now) for step in post.steps]
-    channels = subscription.channel_list
     try:
         phrase = None
         if not post.clear:
-            scope = channels if post.channel == ALL else (post.channel,)
+            scope = scope_channels(post.channel)
             with engine.connect() as conn:
                 phrase = new_phrase(conn, settings, scope, post.steps[0].finding.window, now)
-        message = post_message(post, settings, channels, phrase=phrase)
+        message = post_message(post, settings, phrase=phrase)
         ts = client.chat_postMessage(channel=subscription.slack_channel, **message)["ts"]
     except Exception as exc:  # noqa: BLE001 - recorded; the next check decides again and retries
         result = record_failure(engine, held, subscription, exc, now)

@@ -124,6 +124,11 @@ def test_every_channel_and_all_of_them_together_are_judged_each_in_its_own_post(
     together, instagram = posts(bot.slack)
     assert together["text"].startswith(":rotating_light: All channels (unusual activity): 142 messages")
     assert instagram["text"] == FIRE_TEXT
+    named = subscribe(bot.engine, channels="instagram,twitter")  # in C2 too: replaces the one above
+    assert check(bot, named).startswith("fire posted 2026-11-17 14:00 UTC (instagram,twitter: volume")
+    both = posts(bot.slack)[2]
+    assert both["text"].startswith(":rotating_light: instagram + twitter (unusual activity): 142 messages")
+    assert both["blocks"][1]["elements"][0]["value"].endswith(":instagram,twitter")
 
 
 def test_names_from_settings_are_escaped_in_the_message(database_url, slack_api):
