@@ -44,7 +44,7 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "dispatched", "in transit", "eta", "out for delivery", "parcel", "package", "locker",
                    "preparing", "awaiting collection", "tracker", "meal kit arrived", "box arrived"],
             "fr": ["livraison", "livrer", "livré", "livrez", "livrée", "expédition", "expédié", "expédiée",
-                   "colis", "acheminement", "en transit", "envoi", "envoyé"],
+                   "colis", "acheminement", "en transit", "envoi du colis", "colis envoyé", "expédiés"],
             "de": ["Lieferung", "liefern", "geliefert", "Versand", "versenden", "versendet", "verschickt",
                    "Paket", "Sendung", "zugestellt", "Zustellung", "angekommen", "Lieferzeit"],
             "es": ["envío", "enviar", "enviado", "entrega", "entregado", "entregar", "paquete", "en camino",
@@ -57,8 +57,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "where is my order", "where is my parcel", "where is my package", "where's my order",
                    "where's my parcel", "where's my package", "isn't here", "not here yet",
                    "still waiting for my order", "still waiting for the parcel"],
-            "fr": ["retard", "en retard", "pas arrivé", "pas reçu", "toujours rien", "toujours pas reçu",
-                   "où est mon colis", "où est ma commande", "attendue", "délai"],
+            "fr": ["retard", "en retard", "pas arrivé", "pas reçu", "toujours pas reçu",
+                   "où est mon colis", "où est ma commande", "attendue", "délai de livraison",
+                   "délais de livraison"],
             "de": ["Verspätung", "verspätet", "überfällig", "verschoben", "noch nicht angekommen",
                    "noch nicht da", "nicht angekommen", "wo ist mein Paket", "wo bleibt"],
             "es": ["retraso", "retrasado", "no ha llegado", "no llega", "todavía no llega",
@@ -138,7 +139,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "wrong charge": {
             "en": ["charge", "charged", "charges", "overcharged", "overcharge", "wrong charge",
-                   "wrong amount", "unexpected charge", "incorrect charge"],
+                   "wrong amount", "unexpected charge", "incorrect charge",
+                   # 2026-12-06: a fee charged is on the bill (a fee asked about before is pricing's)
+                   "fee", "fees"],
             "fr": ["prélevé", "prélèvement", "débité", "facturé", "montant"],
             "de": ["abgebucht", "Abbuchung", "belastet", "berechnet", "Betrag"],
             "es": ["cobro", "cobrado", "cobrar", "cobran", "cobrando", "cargo", "importe"],
@@ -154,8 +157,12 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "payment": {
             "en": ["payment", "card declined", "credit card", "debit card", "direct debit", "paypal",
-                   "credit", "owe", "pay by", "pay with", "pay in", "trying to pay", "instalments",
-                   "installments"],
+                   "credit", "owe", "pay by", "pay with", "pay in", "trying to pay",
+                   # ("instalments" alone stems as "install" does: "in instalments" is the payment)
+                   "in instalments", "in installments", "instalment plan", "monthly instalments",
+                   # 2026-12-06
+                   "pay", "my card", "still paying", "paying for", "apple pay", "google pay", "klarna",
+                   "unpaid", "cashback", "top up", "topped up", "funds"],
             "fr": ["paiement", "carte bancaire", "carte refusée", "paypal", "payer par", "payer en"],
             "de": ["Zahlung", "zahlen", "bezahlen", "Lastschrift", "Kreditkarte", "PayPal", "Gutschrift"],
             "es": ["pago", "pagar", "tarjeta de crédito", "domiciliación", "bizum", "paypal"],
@@ -179,7 +186,7 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "pl": ["hasło", "zresetować", "zresetowac"],
         },
         "locked": {
-            "en": ["locked out", "account locked", "blocked", "suspended", "banned", "hacked", "unlocked"],
+            "en": ["locked out", "account locked", "blocked", "suspended", "banned", "hacked"],
             "fr": ["compte bloqué", "suspendu", "piraté", "débloqué"],
             "de": ["gesperrt", "entsperrt", "gehackt"],
             "es": ["bloqueado", "bloqueada", "bloquear", "hackeado", "suspendida"],
@@ -196,7 +203,12 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
     },
     "defect": {
         "broken": {
-            "en": ["broken", "broke", "cracked", "faulty", "defective", "fault", "leaking", "leak"],
+            "en": ["broken", "broke", "cracked", "faulty", "defective", "fault", "leaking", "leak",
+                   # 2026-12-06: what a broken thing does or looks like
+                   "breaks", "snapped", "came off", "fell off", "falling apart", "peeling", "buzzing",
+                   "grinding", "noise", "flickers", "flickering", "sparks", "died", "drains", "overheating",
+                   "out of order", "chipped", "battery lasts", "battery problem", "battery drain",
+                   "battery life", "paper jam", "no ink"],
             "fr": ["cassé", "en panne", "panne", "défectueux", "défectueuse", "fissuré", "fuit", "fuite"],
             "de": ["kaputt", "defekt", "Defekt", "Störung", "undicht", "gerissen"],
             "es": ["roto", "rota", "averiado", "avería", "defectuoso", "no aguanta"],
@@ -206,10 +218,21 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "en": ["not working", "stopped working", "doesn't work", "does not work", "isn't working",
                    "won't turn on", "won't charge", "won't pair", "won't connect", "dead", "no signal",
                    "no internet", "dropping", "unusable", "outage", "not cooling", "fixed", "repair",
-                   "repaired", "engineer", "technician"],
+                   "repaired", "engineer", "technician",
+                   # 2026-12-06: a thing or a service that does not do its job, or does it again
+                   "won't open", "won't unlock", "won't close", "doesn't close", "won't scan", "doesn't scan",
+                   "won't print", "hasn't worked", "not cold", "isn't cold", "hot water", "no power",
+                   "power cut", "power's back", "is down", "down again", "been down", "servers down",
+                   "went down", "only prints", "only plays", "times out", "timed out", "timing out", "fails",
+                   "keeps crashing", "buffers", "buffering", "out of sync", "404", "500s", "just reloads",
+                   "just spins", "loops back", "wiped", "greyed out", "session expired", "flat tyre"],
             "fr": ["ne marche pas", "ne marche plus", "ne fonctionne pas", "ne fonctionne plus",
                    "marche pas", "redémarre", "ne s'ouvre plus", "ne s'ouvre pas", "tiennent pas la charge",
-                   "ne charge pas", "coupure", "réparé", "technicien"],
+                   "ne charge pas", "coupure", "réparé", "technicien",
+                   # 2026-12-06
+                   "décollé", "décollée", "rayé", "rayée", "se coupe", "échoue", "bourrage", "plus de réseau",
+                   "pas de réseau", "plus de 4g", "serveurs", "rétabli", "voyant", "le problème est toujours",
+                   "marche toujours pas", "fonctionne toujours pas"],
             "de": ["funktioniert nicht", "geht nicht", "fällt aus", "ausgefallen", "druckt nicht",
                    "startet nicht", "lädt nicht", "repariert", "Techniker"],
             "es": ["no funciona", "no va", "no enciende", "no carga", "se cae", "se reinicia", "arregló",
@@ -245,7 +268,12 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "recommend", "smooth", "smoothly", "superb",
                    "nice work", "good job", "5 stars", "10 10", "customer for life", "not bad", "legend",
                    "respect", "rock solid", "painless", "nice one", "no complaints", "way better", "spot on",
-                   "solved it", "much better", "game changer", "so gentle", "can't fault"],
+                   "solved it", "much better", "game changer", "so gentle", "can't fault",
+                   # 2026-12-06
+                   "decent", "gorgeous", "stunning", "above and beyond", "made my day", "made my week",
+                   "you made my", "like a dream", "smoothest", "easiest", "no fuss",
+                   "never had a single issue", "never had an issue", "never let me down", "proper service",
+                   "top guy", "so careful"],
             "fr": ["top", "au top", "génial", "super", "parfait", "excellent", "bravo",
                    "recommande", "pas mal", "formidable", "efficace", "sauvez la vie", "rapide"],
             "de": ["super", "top", "toll", "klasse", "prima", "spitze", "perfekt", "hervorragend",
@@ -260,7 +288,7 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
     "pricing": {
         "price": {
             "en": ["price", "prices", "pricing", "expensive", "cost", "costs", "overpriced", "too much",
-                   "how much", "cheaper", "price match", "value for money", "price increase", "sale", "fees",
+                   "how much", "cheaper", "price match", "value for money", "price increase", "sale",
                    "price dropped", "tariff", "tariffs", "premium is", "full price", "months free"],
             "fr": ["prix", "tarif", "tarifs", "cher", "trop cher", "coût", "coûte", "hausse", "augmentation",
                    "qualité prix", "combien ça coûte"],
@@ -271,7 +299,8 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "podwyżka", "taniej"],
         },
         "discount": {
-            "en": ["discount", "coupon", "promo code", "promo", "voucher", "discount code", "offer", "deal"],
+            "en": ["discount", "coupon", "promo code", "promo", "voucher code", "discount voucher",
+                   "discount code", "special offer", "on offer", "deal"],
             "fr": ["réduction", "réductions", "remise", "promo", "code promo", "soldes", "bon de réduction",
                    "offre"],
             "de": ["Rabatt", "Gutschein", "Gutscheincode", "Rabattcode", "Aktion", "Angebot"],
@@ -351,7 +380,9 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
         "pl": ["pobraliście dwa razy", "pobrano dwa razy"],
     },
     "account/login": {
-        "en": ["delete account", "close account", "cancel account", "account number"],
+        "en": ["delete account", "close account", "cancel account", "account number", "left my account",
+               "from my account", "bank account", "accounts team", "accounts department", "accounts inbox",
+               "money ... my account"],
         "fr": ["supprimer compte", "supprimez compte", "fermer compte"],
         "pl": ["na koncie"],
     },

@@ -278,3 +278,27 @@ def test_key_phrases_in_french_use_french_stop_words_and_stems():
     assert key_phrases(texts) == [("ecran clignote", 3)]
     # read as English, "L'écran" is one word ("lecran") and "clignotait" no inflection of "clignote"
     assert key_phrases([text for text, _ in texts]) == [("clignote", 2), ("ecran", 2)]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "topics"),
+    [
+        # 2026-12-06 keywords: a defect told by what it does, a service down, a payment made or owed
+        ("the heel came off my boots on the second day", "en", {"defect"}),
+        ("the new update drains the battery in 3 hours", "en", {"defect"}),
+        ("your site has been down all morning", "en", {"defect"}),
+        ("insurance portal times out every time I upload the photos", "en", {"defect"}),
+        ("do you take klarna?", "en", {"billing"}),
+        ("paid the invoice and now there's a late fee", "en", {"billing"}),
+        ("la semelle s'est décollée au bout d'un mois", "fr", {"defect"}),
+        # what no longer matches: "install" is not "instalments", money in a bank account is no login,
+        # a smart lock unlocked is no account, photos sent are no parcel
+        ("Router has had an orange light since the install", "en", {"defect"}),
+        ("the transfer has left my account but the recipient doesn't have it", "en", set()),
+        ("smart lock unlocked by itself twice last night", "en", set()),
+        ("je vous envoie les photos en MP", "fr", set()),
+        ("can I pay in instalments?", "en", {"billing"}),
+    ],
+)
+def test_broadened_keywords_tag_the_topic_a_support_lead_would(default, text, lang, topics):
+    assert {label.partition("/")[0] for label in default.match(text, lang)} == topics
