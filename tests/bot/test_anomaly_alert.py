@@ -258,3 +258,27 @@ def test_the_terminal_previews_what_would_be_posted_without_posting_or_storing(b
     with bot.engine.connect() as conn:
         assert conn.execute(select(AnomalyPost.__table__)).all() == []
     assert posts(bot.slack) == []
+
+
+def test_the_scheduler_runs_the_alert_every_minute_under_its_own_metrics_label(bot, monkeypatch):
+    from bot import jobs
+    from bot.scheduler import build_scheduler, job_kind, sync_jobs
+
+    monkeypatch.setattr(jobs, "_runtime", [])  # this process's runtime only, none left behind
+    subscription = subscribe(bot.engine)
+    scheduler = build_scheduler(bot.settings, bot.engine, client=web_client(bot.settings))
+    scheduler.start(paused=True)
+    try:
+        assert sync_jobs(scheduler, bot.engine, bot.settings) == [f"anomaly-{subscription.id}"]
+        job = scheduler.get_job(f"anomaly-{subscription.id}")
+        ran = jobs.run_anomaly_alert(subscription.id, NOW)
+    finally:
+        scheduler.shutdown()
+
+    assert (job.func_ref, job.args, job.trigger.interval) == (
+        "bot.jobs:run_anomaly_alert",
+        (subscription.id,),
+        timedelta(minutes=1),
+    )
+    assert job_kind(job.id) == "anomaly"
+    assert ran == "fire posted 2026-11-17 14:00 UTC (instagram: volume, negative, topic:delivery)"
