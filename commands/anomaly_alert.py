@@ -201,7 +201,6 @@ def post_message(post: Post, settings: Settings, *, phrase: str | None = None) -
         lines = [clear_line(step.finding, tz) for step in post.steps]
         text = f":white_check_mark: *{name}*: " + "; ".join(lines)
         return {"text": text.replace("*", ""), "blocks": [_section(text)]}
-    opening = {"fire": ":rotating_light:", "worse": ":rotating_light:", "repeat": ":hourglass:"}
     first = post.steps[0]
     lines = [finding_line(step.finding, tz) for step in post.steps]
     if phrase:
@@ -209,7 +208,7 @@ def post_message(post: Post, settings: Settings, *, phrase: str | None = None) -
     worse = any(step.kind == "worse" for step in post.steps)
     still = all(step.kind == "repeat" for step in post.steps)
     title = "still unusual" if still else "getting worse" if worse else "unusual activity"
-    text = f"{opening[first.kind]} *{name}* ({title}): " + "; ".join(lines)
+    text = f"{':hourglass:' if still else ':rotating_light:'} *{name}* ({title}): " + "; ".join(lines)
     basis = first.finding.basis
     compared = (
         f"the same hour of the previous {WEEKS} weeks"

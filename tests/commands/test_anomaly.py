@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commands.anomaly import Verdict, baseline_windows, hour_label, judge, last_hour, shifted
-from commands.anomaly_alert import SignalState, decide, finding_line, voice_request, voice_value
+from commands.anomaly_alert import SignalState, decide, finding_line, post_message, voice_request, voice_value
 from commands.anomaly_read import Finding, evaluate
 from commands.errors import UsageError
 from storage.settings import Settings
@@ -299,3 +299,20 @@ def test_a_verdict_says_how_far_and_how_many_times():
     verdict = Verdict(142.0, 46.0, 4.6, 142, True, False)
     assert (verdict.distance, round(verdict.ratio, 3)) == (96.0, 3.087)
     assert Verdict(5.0, 0.0, 1.0, 5, False, False).ratio is None
+
+
+def test_a_repeat_says_still_unusual_and_a_worse_one_getting_worse():
+    settings = Settings(database_url="sqlite://", channels=["instagram"])
+    fired = SignalState(True, 3, 1, 142, 46, NOW)
+    key = ("instagram", "volume")
+    (repeat,) = decide({key: fired}, [_finding(150, 60)], NOW + timedelta(hours=1))
+    (worse,) = decide({key: fired}, [_finding(190, 30)], NOW + timedelta(minutes=30))
+
+    assert post_message(repeat, settings)["text"] == (
+        ":hourglass: Instagram (still unusual): 150 messages in the last hour, 3.3× the usual for "
+        "Tue 14:00–15:00 (46)"
+    )
+    assert post_message(worse, settings)["text"].startswith(
+        ":rotating_light: Instagram (getting worse): 190 messages in the last hour, 4.1× the usual for "
+        "Tue 13:30–14:30 (46)"
+    )
