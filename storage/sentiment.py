@@ -172,7 +172,8 @@ def support_score(text: str, lang: str, lexicon_polarity: Callable[[], float]) -
     cues = compiled(lang)
     folded = fold(text)
     found = cues.find(folded)
-    if any(cue.own for cue in found):  # the customer's own mistake: a request; only strong words count
+    own = any(cue.own for cue in found)
+    if own:  # the customer's own mistake: a request; only strong words count
         found = [cue for cue in found if not cue.own and (cue.weight > 0 or cue.weight <= OWN_KEEPS)]
     clauses = cues.clause_starts(folded)
     last_clause = clauses[-1] if clauses else -1
@@ -200,9 +201,18 @@ def support_score(text: str, lang: str, lexicon_polarity: Callable[[], float]) -
     named = sum(cue.weight for cue in found if not cue.mark)  # marks do not make a question a complaint
     if abs(named) < STRONG and _asks(folded):
         total *= QUESTION  # a question without a strong cue asks, it does not complain or praise
-    elif not found and abs(total) <= 0.1 and _ADDRESSED.search(folded) and "?" not in folded:
-        total = TOLD_YOU  # a plain statement to the company ("you sent it to Scotland") reports a fault
+    elif not found and not own and abs(total) <= 0.1 and _reports(folded):
+        total = TOLD_YOU  # a plain statement ("you sent it to Scotland", "Delivery slot 8-10am. It's 2pm.")
     return max(-1.0, min(1.0, total))
+
+
+def _reports(folded: str) -> bool:
+    """Whether a message without a cue is a plain statement of what happened, which support reads as a
+    fault reported: no question mark, nothing that asks, informs or announces (`_INFORMS`: "I'd like",
+    "please", "I'll", "sent", "ref", "ok"…), and either told to "you" or of REPORT_WORDS words or more."""
+    if "?" in folded or _INFORMS.search(folded) or _QUESTION_WORD.match(folded):
+        return False
+    return bool(_ADDRESSED.search(folded)) or len(_LETTERS.findall(folded)) >= REPORT_WORDS
 
 
 def _asks(folded: str) -> bool:
@@ -227,6 +237,23 @@ BESIDE_A_COMPLAINT = 0.25
 BEFORE_CONTRAST = 0.5
 QUESTION = 0.15
 TOLD_YOU = -0.2
+REPORT_WORDS = 4
+_LETTERS = re.compile(r"[^\W\d_]+")
+# What makes a plain statement a request, a piece of information, an announcement or an acknowledgement
+# rather than a report of what went wrong (folded text: lowercase, no accents, straight apostrophes).
+_INFORMS = re.compile(
+    r"\b(i'?d like|i would like|i want to|i wanna|(i )?need|please|pls|plz|can you|could you|would you|"
+    r"i'?ll|we'?ll|i will|we will|i'?m (moving|going|sending|away|off)|moving|question|wondering|"
+    r"attached|attaching|sending|(i|i've|ive|we|just|have|already) sent|sent (you|it|them|the|my)|posted|"
+    r"here is|here's|heres|ref|reference|number is|is the one|details|dm'?d?|inbox|ok|okay|done|will do|"
+    r"updat\w*|chang\w*|new (phone|address|email|number|card)|in case|fyi|just checking|checking in|"
+    r"any (update|news)|my name|(address|email|name|phone|postcode|number) is|looking (to|for)|interested|"
+    r"thinking (of|about)|planning|hope|"
+    r"je voudrais|j'aimerais|je souhaite|merci de|svp|s'il vous plait|voici|ci-joint|"
+    r"je vous (envoie|ai envoye)|"
+    r"j'ai envoye|j'ai depose|numero|voila|reservation|je (vais|serai|passerai)|d'accord|c'est note|besoin|"
+    r"il me (faut|faudrait)|changer|modifier|on \w+era)\b|:\s*\d|n°"
+)
 OWN_KEEPS = -0.8  # beside the customer's own mistake, only negative cues this strong still count
 # Polite requests that ask without a question mark first ("I'd like to know…", "je voudrais savoir…").
 _ASKING = re.compile(

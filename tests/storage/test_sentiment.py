@@ -232,10 +232,17 @@ def test_the_plain_tokenizer_agrees_with_textblob_on_every_labelled_and_demo_mes
 
 
 def test_a_plain_statement_to_the_company_reports_a_fault_but_a_request_does_not():
-    # no cue, no polar word: told to "you", a statement of fact is a complaint (-0.2); the same without
-    # "you", or asked ("I'd like to know", "je voudrais savoir"), stays neutral
+    # no cue, no polar word: told to "you", or of 4 words or more, a statement of fact is a complaint
+    # (-0.2, since 2026-12-06 also without "you"); a short one, one that informs or announces ("ref",
+    # "I'll", "sent"), or one asked ("I'd like to know", "je voudrais savoir") stays neutral
     assert score_text("the pickup point you chose is 25 km from my house") == (-0.2, "en")
-    assert score_text("the pickup point is 25 km from my house") == (0.0, "en")
+    assert score_text("the pickup point is 25 km from my house") == (-0.2, "en")
+    assert score_text("Delivery slot 8-10am. It's 2pm.") == (-0.2, "en")
+    assert sentiment_class(score_text("arrived in grey")[0]) == "neutral"  # 3 words of letters
+    for informs in ("order ref 55-71930 in case you need it", "I'll send the serial number tonight",
+                    "meter reading for this month: 03418", "return posted today, tracking ref RT-44810",
+                    "réservation HTL-55120, on arrivera vers minuit"):  # fmt: skip
+        assert sentiment_class(score_text(informs)[0]) == "neutral", informs
     assert sentiment_class(score_text("I'd like to know if you ship to Canada")[0]) == "neutral"
     assert sentiment_class(score_text("je voudrais savoir si vous livrez en Belgique")[0]) == "neutral"
 
