@@ -233,11 +233,14 @@ class CueSet:
     Each alternative of a cue line is a pattern of its own, tried only where a word of the message starts
     as the pattern's first word does ("still (no|not…)" only at words starting "still"): a message is
     matched by the few patterns that can match, where they can, not scanned by all of them (4x faster).
-    Patterns whose first word cannot be told (a digit class, say) scan every message.
+    A first word that is a whole word in the pattern ("i" in "i was (in|home)") is tried only at that
+    word, not at every word it begins ("it", "is"); one that may go on ("refus" in "refus\\w+") at every
+    word it begins. Patterns whose first word cannot be told (an optional start) scan every message.
     """
 
     patterns: tuple[Pattern, ...]
     by_first: dict[str, tuple[int, ...]]  # the literal start of a pattern -> the patterns' indexes
+    by_word: dict[str, tuple[int, ...]]  # a first word that is a whole word -> the patterns' indexes
     always: tuple[Pattern, ...]
     contrast: re.Pattern[str]
     longest: int  # the longest literal start
@@ -299,7 +302,7 @@ class CueSet:
         repeats its vocabulary (forgotten all at once past 100,000 words)."""
         if len(self._candidates) >= 100_000:
             self._candidates.clear()
-        found: dict[int, None] = {}
+        found: dict[int, None] = dict.fromkeys(self.by_word.get(word, ()))
         for end in range(1, min(len(word), self.longest) + 1):
             found.update(dict.fromkeys(self.by_first.get(word[:end], ())))
         self._candidates[word] = indexes = tuple(found)
@@ -359,22 +362,23 @@ def _closing(text: str) -> int:
     raise ValueError(f"unbalanced cue pattern: {text!r}")
 
 
-def _first_words(alternative: str) -> set[str] | None:
-    """The literal starts a match of `alternative` can begin with ("(doesn't|dont) work" -> {"doesn't",
-    "dont"}), or None when they cannot be told (an optional or non-literal start)."""
+def _first_words(alternative: str, after: str = "") -> set[tuple[str, bool]] | None:
+    """The literal starts a match of `alternative` (followed by `after`) can begin with, each with whether
+    it is a whole word ("(doesn't|dont) work" -> {("doesn't", True), ("dont", True)}; "refus\\w+" ->
+    {("refus", False)}), or None when they cannot be told (an optional or non-literal start)."""
     if alternative.startswith(("(?<!", "(?<=")):  # a lookbehind reads no word: the start is after it
-        return _first_words(alternative[_closing(alternative) + 1 :])
+        return _first_words(alternative[_closing(alternative) + 1 :], after)
     if alternative.startswith("\\d"):  # a number: any digit starts it
-        return set("0123456789")
+        return {(digit, False) for digit in "0123456789"}
     if alternative.startswith("(?:"):
         alternative = "(" + alternative[3:]
     if alternative.startswith("("):
         end = _closing(alternative)
         if alternative[end + 1 : end + 2] in ("?", "*"):
             return None
-        starts: set[str] = set()
+        starts: set[tuple[str, bool]] = set()
         for inner in _alternatives(alternative[1:end]):
-            words = _first_words(inner)
+            words = _first_words(inner, alternative[end + 1 :] + after)
             if words is None:
                 return None
             starts |= words
@@ -383,9 +387,23 @@ def _first_words(alternative: str) -> set[str] | None:
     if literal is None:
         return None
     word = literal.group(0)
-    if alternative[len(word) : len(word) + 1] in ("?", "*", "{"):
-        word = word[:-1]  # "i'?m": the last letter is optional
-    return {word} if word else None
+    rest = alternative[len(word) :]
+    if rest[:1] in ("?", "*", "{"):
+        word, whole = word[:-1], False  # "i'?m": the last letter is optional
+    else:
+        whole = _ends_word(rest + after)
+    return {(word, whole)} if word else None
+
+
+_LOOKAROUND = re.compile(r"\(\?<?[=!]")
+
+
+def _ends_word(rest: str) -> bool:
+    """Whether a pattern's word ends where `rest` (the pattern after it) starts: nothing but lookarounds
+    before the pattern's end, a space or a \\s (the pattern ends with "(?![\\w'])", see `_words`)."""
+    while _LOOKAROUND.match(rest):
+        rest = rest[_closing(rest) + 1 :]
+    return rest == "" or rest.startswith((" ", "\\s"))
 
 
 # Apostrophes and quotation marks straightened into "'": a complaint quotes the status it is stuck at
@@ -427,6 +445,7 @@ def compiled(lang: str) -> CueSet | None:
     lines.append((OWN[lang], 0.0, False, True))
     patterns: list[Pattern] = []
     by_first: dict[str, list[int]] = {}
+    by_word: dict[str, list[int]] = {}
     always: dict[tuple[float, bool], list[str]] = {}
     for line, (fragment, weight, resolves, own) in enumerate(lines):
         for alternative in _alternatives(fragment):
@@ -436,11 +455,12 @@ def compiled(lang: str) -> CueSet | None:
                 always.setdefault((weight, resolves), []).append(alternative)
                 continue
             patterns.append(Pattern(_words(alternative), weight, resolves, line, own))
-            for first in firsts:
-                by_first.setdefault(first, []).append(len(patterns) - 1)
+            for first, whole in firsts:
+                (by_word if whole else by_first).setdefault(first, []).append(len(patterns) - 1)
     return CueSet(
         patterns=tuple(patterns),
         by_first={first: tuple(indexes) for first, indexes in by_first.items()},
+        by_word={word: tuple(indexes) for word, indexes in by_word.items()},
         # the patterns without a literal start, one scan per weight
         always=tuple(
             Pattern(_words("|".join(f"(?:{a})" for a in alternatives)), weight, resolves)

@@ -341,3 +341,19 @@ def test_courtesy_thanks_in_advance_is_no_thanks():
     assert score_text("thanks in advance, I need to change the email on my account") == (0.0, "en")
     assert sentiment_class(score_text("thanks in advance")[0]) == "neutral"
     assert sentiment_class(score_text("merci d'avance")[0]) == "neutral"
+
+
+def test_a_cue_whose_first_word_is_whole_is_tried_only_at_that_word():
+    from storage.support_cues import _first_words, compiled
+
+    assert _first_words("i was (in|home) all") == {("i", True)}
+    assert _first_words("refus\\w+") == {("refus", False)}
+    assert _first_words("(doesn't|dont) (work\\w*)") == {("doesn't", True), ("dont", True)}
+    assert _first_words("late(?! (checkout|fee))") == {("late", True)}
+    assert _first_words("i'?m done") == {("i", False)}  # "i" may go on ("im", "i'm")
+    assert _first_words("(?<!in )(\\d+|two) days") == {(d, False) for d in "0123456789"} | {("two", True)}
+    cues = compiled("en")
+    whole_i = set(cues.by_word["i"])
+    assert whole_i and whole_i.isdisjoint(cues._remember("it")) and whole_i <= set(cues._remember("i"))
+    # found the same as by scanning: a cue led by a number is found at the number
+    assert [cue.weight for cue in cues.find("it's been 3 weeks")][-1] == -0.4
