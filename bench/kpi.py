@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, inspect, text  # noqa: E402
 
 from bench.kpi_data import NOW, bench_database, build, is_complete  # noqa: E402
 from commands.engine import compute  # noqa: E402
@@ -94,6 +94,28 @@ def prepare(url: str, conversations: int, settings: Settings | None = None) -> N
         ", ".join(f"{n:,} {t.replace('sla_clock', 'clock')}s" for t, n in counts.items()),
         f"- {size / 1e9:.1f} GB",
     )
+
+
+def reuse_or_prepare(path: str, conversations: int, settings: Settings) -> None:
+    """The SQLite bench database at `path`: reused as it is when it holds `conversations` already, even
+    built at another schema revision (one bench never rebuilds it under another), else built."""
+    url = f"sqlite:///{path}"
+    if Path(path).exists() and _holds(url, conversations):
+        print(f"reusing {path} ({conversations:,} conversations)")
+    else:
+        prepare(url, conversations, settings)
+
+
+def _holds(url: str, conversations: int) -> bool:
+    """Whether the database holds that many conversations (a finished build: rows come in one load)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("sla_clock"):
+                return False
+            return conn.execute(text("SELECT count(*) FROM conversation")).scalar_one() == conversations
+    finally:
+        engine.dispose()
 
 
 def _name(url: str) -> str:

@@ -22,9 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, inspect, text  # noqa: E402
-
-from bench.kpi import bench_settings, prepare, timed  # noqa: E402
+from bench.kpi import bench_settings, reuse_or_prepare, timed  # noqa: E402
 from bench.kpi_data import NOW  # noqa: E402
 from commands.me import build_me, resolve_agent  # noqa: E402
 from commands.me_figures import figures, waiting_on  # noqa: E402
@@ -40,18 +38,6 @@ def answer(conn, settings, user: str, period, channels):
     return me_message(build_me(conn, settings, agent, NOW, period, channels))
 
 
-def _holds(url: str, conversations: int) -> bool:
-    """Whether the database holds that many conversations (a finished build: rows come in one load)."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            if not inspect(conn).has_table("sla_clock"):
-                return False
-            return conn.execute(text("SELECT count(*) FROM conversation")).scalar_one() == conversations
-    finally:
-        engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=1_000_000)
@@ -62,11 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     url = f"sqlite:///{args.db}"
     settings = bench_settings(url)
-    if Path(args.db).exists() and _holds(url, args.conversations):
-        # reused as it is, even built at another schema revision: never rebuilt under another bench
-        print(f"reusing {args.db} ({args.conversations:,} conversations)")
-    else:
-        prepare(url, args.conversations, settings)
+    reuse_or_prepare(args.db, args.conversations, settings)
     engine = make_engine(url)
     print(f"\n/kpi me for {args.agent}, ms p50 / p95 (runs) first, as of {NOW:%Y-%m-%d %H:%M} UTC")
     with engine.connect() as conn:

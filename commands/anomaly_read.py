@@ -29,7 +29,7 @@ from commands.anomaly import (
     last_hour,
 )
 from commands.engine import top_topics
-from commands.kpis.nlp import _topic_tally, sentiment
+from commands.kpis.nlp import sentiment, topic_tally
 from commands.query import Query
 from storage import kpi_cache
 from storage.kpi_cache import Scope
@@ -107,7 +107,7 @@ class _Reader:
             query = Query(*window, self.scopes[key], self.now, self.settings)
             responses = kpi_cache.sample(self.conn, "frt", query.until_now().scope())
             mood = sentiment(self.conn, query)
-            tally, read = _topic_tally(self.conn, query.until_now())
+            tally, read = topic_tally(self.conn, query.until_now())
             labels: dict[str, int] = defaultdict(int)
             for topic, (_, _, _, subtopics) in tally.items():
                 for subtopic, count in subtopics.items():

@@ -44,7 +44,7 @@ def compute(
     if request.metric == "help":
         raise ValueError("`help` is answered with help_text by the edges, not computed")
     if request.explain:
-        return explain(conn, request, settings, now)
+        return explain(conn, request, settings, now, source=source)
     if request.metric == "scorecard":
         if request.by is not None:
             raise UsageError(f"`by {request.by}` needs one metric, e.g. `frt by {request.by}`")

@@ -157,12 +157,13 @@ def help_text(settings: Settings, *, terminal: bool = False) -> str:
         f"`/kpi why METRIC [channel…] [period]` what moved {', '.join(EXPLAINED)}"
     )
     setup = (
-        "`kpibot digest list|add|off` · `kpibot alert list|add|off|sla-add|sla-off` · "
-        "`kpibot alert sla --preview` · `kpibot intake list|add|off` · `kpibot sla list|set|reset`"
+        "`kpibot digest list|add|off` · "
+        "`kpibot alert list|add|off|sla-add|sla-off|anomalies-add|anomalies-off` · "
+        "`kpibot alert sla|anomalies --preview` · `kpibot intake list|add|off` · `kpibot sla list|set|reset`"
         if terminal
         else "`/kpi digest here 09:00 Europe/Paris` (or `weekly mon 09:00`, `monthly 1 09:00`) · "
         "`/kpi alert backlog 5 4h here` · "
-        "`/kpi alert sla here lead 30m` · `/kpi intake here twitter` · "
+        "`/kpi alert sla here lead 30m` · `/kpi alert anomalies here` · `/kpi intake here twitter` · "
         "`/kpi sla set twitter first 1h next 4h resolve 24h` (admins; `list` shows them, `off` stops them) "
         "· `/kpi digest me weekly`: yours by DM (anyone)"
     )

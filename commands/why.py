@@ -30,12 +30,11 @@ from commands.parse import KpiRequest
 from commands.periods import Period
 from commands.query import Query
 from commands.result import period_json
-from commands.why_items import BUSINESS_HOURS, OFF_HOURS, WHY, Items, agent_hours, read_items
+from commands.why_items import SPLITS, WHY, Sums, agent_hours, read_sums
 from commands.why_words import summary
 from storage import kpi_cache
 from storage.settings import Settings
 
-SPLITS = ("hours", "agent", "topic")  # the groupings within channels, in the order shown
 SHOWN = 3  # conversations weighing most on the current value
 NO_WHY = "`why` explains " + ", ".join(f"`{key}`" for key in WHY)
 
@@ -130,8 +129,11 @@ class Why:
         }
 
 
-def explain(conn: Connection, request: KpiRequest, settings: Settings, now: datetime) -> Why:
-    """Why `request.metric` moved between the previous period and `request.period`, as of `now`.
+def explain(
+    conn: Connection, request: KpiRequest, settings: Settings, now: datetime, *, source: str = "auto"
+) -> Why:
+    """Why `request.metric` moved between the previous period and `request.period`, as of `now` (from
+    the KPI cache where it serves; `source` "tables" never reads it: the answer is the same).
 
     Raises UsageError for a KPI that is not a mean, a breakdown, or business hours."""
     how = WHY.get(request.metric)
@@ -142,58 +144,61 @@ def explain(conn: Connection, request: KpiRequest, settings: Settings, now: date
     if request.business_hours:
         raise UsageError("`why` explains calendar-time figures: ask without `bh`")
     period, previous_period = request.period, request.period.previous()
-    query = Query(period.start, period.end, request.channels, now, settings)
+    query = Query(period.start, period.end, request.channels, now, settings, source=source)
     before_query = query.with_range(previous_period.start, previous_period.end)
-    items, before = read_items(conn, request.metric, query), read_items(conn, request.metric, before_query)
+    sums, before = read_sums(conn, request.metric, query), read_sums(conn, request.metric, before_query)
+    (count, total), (previous_count, previous_total) = _total(sums), _total(before)
     why = Why(
         request.metric,
         how.headline,
         request.channels,
         period,
         previous_period,
-        _mean(items.value),
-        _mean(before.value),
-        len(items),
-        len(before),
+        total / count if count else None,
+        previous_total / previous_count if previous_count else None,
+        count,
+        previous_count,
     )
     if why.change is None:
         why.words = summary(why)
         return why
-    why.by_channel = split(before, items, "channel")
-    why.within = {by: split(before, items, by, within="channel") for by in SPLITS}
-    why.load = _load(conn, before_query, query)
+    why.by_channel = split({"": _channels(before)}, {"": _channels(sums)}, "channel")
+    why.within = {by: split(before[by], sums[by], by) for by in SPLITS}
+    why.load = agent_load(conn, before_query, query)
     why.drill = conversations_behind(conn, request, settings, now, limit=SHOWN)
     why.words = summary(why)
     return why
 
 
-def split(before: Items, items: Items, by: str, *, within: str | None = None) -> Split:
-    """The change of the items' mean split by `by` ("channel", "hours", "agent", "topic"), over the whole
-    (`within` None) or within each group of `within`: exact, the rows' parts add up to the change (or to
-    the performance part of `within`)."""
-    p, q = _sums(before, by, within), _sums(items, by, within)
-    total_p = _totals(p)
-    total_q = _totals(q)
-    n_p, s_p = sum(n for n, _ in total_p.values()), sum(s for _, s in total_p.values())
+Groups = dict[str, dict[str, tuple[int, float]]]  # {parent: {group: (count, sum)}}
+
+
+def split(before: Groups, now: Groups, by: str) -> Split:
+    """The change of the mean from `before` to `now` split over the groups of each parent (one parent ""
+    for a split over the whole, the channels for a split within them): exact, the rows' parts add up to
+    the change (or, within channels, to its performance part)."""
+    total_p, total_q = _totals(before), _totals(now)
+    n_p, s_p = (sum(values) for values in zip(*total_p.values(), strict=True))
     n_q = sum(n for n, _ in total_q.values())
     overall_p = s_p / n_p
     parts: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for parent, groups in q.items():  # a parent without current items weighs 0
+    for parent, groups in now.items():  # a parent without current items weighs 0
         np_, sp = total_p.get(parent, (0, 0.0))
-        nq, _ = total_q.get(parent, (0, 0.0))
+        nq = total_q[parent][0]
         parent_mean = sp / np_ if np_ else overall_p
         weight = nq / n_q
-        for key in set(groups) | set(p.get(parent, {})):
-            gp_n, gp_s = p.get(parent, {}).get(key, (0, 0.0))
+        earlier = before.get(parent, {})
+        for key in set(groups) | set(earlier):
+            gp_n, gp_s = earlier.get(key, (0, 0.0))
             gq_n, gq_s = groups.get(key, (0, 0.0))
             mean_p = gp_s / gp_n if gp_n else parent_mean
             mean_q = gq_s / gq_n if gq_n else mean_p
-            share_p, share_q = (gp_n / np_ if np_ else 0.0), (gq_n / nq if nq else 0.0)
+            share_p, share_q = (gp_n / np_ if np_ else 0.0), gq_n / nq
             parts[key][0] += weight * (share_q - share_p) * (mean_p - parent_mean)
             parts[key][1] += weight * share_q * (mean_q - mean_p)
-    flat_p, flat_q = _sums(before, by, None).get("", {}), _sums(items, by, None).get("", {})
+    flat_p, flat_q = _flat(before), _flat(now)
     rows = []
-    for key in set(flat_p) | set(flat_q) | set(parts):
+    for key in set(flat_p) | set(flat_q):
         (pn, ps), (qn, qs) = flat_p.get(key, (0, 0.0)), flat_q.get(key, (0, 0.0))
         mix, performance = parts.get(key, (0.0, 0.0))
         means = (ps / pn if pn else None, qs / qn if qn else None)
@@ -202,36 +207,35 @@ def split(before: Items, items: Items, by: str, *, within: str | None = None) ->
     return Split(by, rows)
 
 
-def _sums(items: Items, by: str, within: str | None) -> dict[str, dict[str, tuple[int, float]]]:
-    """{parent: {group: (count, sum)}}: `within`'s groups (one "" without), then `by`'s in each."""
-    sums: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
-    keys = _keys(items, by)
-    parents = _keys(items, within) if within else [""] * len(items)
-    for parent, key, value in zip(parents, keys, items.value.tolist(), strict=True):
-        cell = sums[parent][key]
-        cell[0] += 1
-        cell[1] += value
-    return {parent: {key: (n, s) for key, (n, s) in groups.items()} for parent, groups in sums.items()}
-
-
-def _totals(sums: dict[str, dict[str, tuple[int, float]]]) -> dict[str, tuple[int, float]]:
+def _totals(groups: Groups) -> dict[str, tuple[int, float]]:
+    """Each parent's count and sum over its groups."""
     return {
-        parent: (sum(n for n, _ in groups.values()), sum(s for _, s in groups.values()))
-        for parent, groups in sums.items()
+        parent: (sum(n for n, _ in cells.values()), sum(s for _, s in cells.values()))
+        for parent, cells in groups.items()
     }
 
 
-def _keys(items: Items, by: str) -> list[str]:
-    if by == "hours":
-        return [OFF_HOURS if off else BUSINESS_HOURS for off in items.off_hours.tolist()]
-    return {"channel": items.channel, "agent": items.agent, "topic": items.topic}[by].tolist()
+def _flat(groups: Groups) -> dict[str, tuple[int, float]]:
+    """Each group's count and sum over the parents."""
+    flat: dict[str, tuple[int, float]] = {}
+    for cells in groups.values():
+        for key, (n, s) in cells.items():
+            fn, fs = flat.get(key, (0, 0.0))
+            flat[key] = (fn + n, fs + s)
+    return flat
 
 
-def _mean(values) -> float | None:
-    return float(values.sum() / len(values)) if len(values) else None
+def _channels(sums: Sums) -> dict[str, tuple[int, float]]:
+    """Each channel's count and sum (every split holds them all: the agent split is read)."""
+    return _totals(sums["agent"])
 
 
-def _load(conn: Connection, before: Query, query: Query) -> dict[str, tuple[float | None, float | None]]:
+def _total(sums: Sums) -> tuple[int, float]:
+    found = _channels(sums).values()
+    return sum(n for n, _ in found), sum(s for _, s in found)
+
+
+def agent_load(conn: Connection, before: Query, query: Query) -> dict[str, tuple[float | None, float | None]]:
     """Conversations opened per active agent-hour, per channel and over all ("all"), in both periods."""
     loads: dict[str, list[float | None]] = defaultdict(lambda: [None, None])
     for index, q in enumerate((before, query)):

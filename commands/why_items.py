@@ -1,52 +1,52 @@
-"""The items behind a mean KPI, as `/kpi why` splits them (commands.why; docs/metrics.md, "why").
+"""The items behind a mean KPI, grouped as `/kpi why` splits them (commands.why; docs/metrics.md, "why").
 
 A mean duration (frt, wait, art) is the mean of its items' seconds; a rate (reply-rate, resolution-rate,
-csat) the mean of 0/1 items. Each item is read here with what the split groups it by: its channel, the
-agent credited with it, when its customer arrived (business hours or off hours), and its conversation's
-topic. The rows are those of the KPI's own measure declaration (storage.kpi_cache.measures), so the mean
-of the items is the KPI's figure exactly; tests compare the two.
+csat) the mean of 0/1 items. Within each channel the items are counted and summed per agent credited,
+per arrival (business or off hours, told from the UTC ten minutes the customer arrived in) and per
+topic of their conversation (the top-level topic of its earliest customer message that has one). These
+are KPI-cache tallies (storage.kpi_cache.measures, `why:…`) declared from the KPI's own measure, so the
+mean over every group is the KPI's figure exactly; tests compare the two. The rates' items depend on
+the instant asked (answered by `now`?), so theirs are read from the tables with `now` in the sums.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, select
 from sqlalchemy.engine import Connection
 
-from commands.kpis.outcome import SATISFIED
 from commands.query import Query
+from storage import kpi_cache
 from storage.business_hours import BusinessClock
-from storage.db import raw_rows
-from storage.kpi_cache.measures import CUSTOMER_SAID, HUMAN_REPLY, MEASURES, OWNER, C, K, M, V
-from storage.kpi_cache.slicing import dated
-from storage.planner import on_channels
+from storage.kpi_cache.measures import MEASURES, OWNER, C, split_tallies
+from storage.kpi_cache.tables import tally_counts
+from storage.planner import unindexed
 
 UNASSIGNED = "unassigned"
 UNTAGGED = "untagged"
 OFF_HOURS, BUSINESS_HOURS = "off hours", "business hours"
+SPLITS = ("hours", "agent", "topic")  # the groupings within channels, in the order shown
+_LABELS = {"hours": "arrival", "agent": "agent", "topic": "topic"}  # the tally of each
 # Without configured business hours, "business hours" are Monday to Friday, 09:00-18:00 local time.
 DEFAULT_OPEN = (0, 5, 9, 18)  # first weekday, weekday after the last, opening hour, closing hour
+# {split: {channel: {group: (count, sum)}}}
+Sums = dict[str, dict[str, dict[str, tuple[int, float]]]]
 
 
 @dataclass(frozen=True)
 class Explained:
-    """How one KPI's items are read: the measure whose rows they are, the KPI values they make (`headline`
-    the mean, `count` how many), each item's value (None: the measure's own; else built for `now`), the
-    agent it is credited to, when its customer arrived, its conversation, and the conversation table's
-    join where the measure's rows live elsewhere."""
+    """One KPI `why` explains: the values of its answer that are the mean of its items and their count;
+    for a rate whose items are valued by an outcome (an answer, a resolution) known later, its time and
+    the value as of an instant, for a question asked before some outcome of its period."""
 
-    measure: str
     headline: str
     count: str
-    agent: ColumnElement
-    arrival: ColumnElement
-    conversation: ColumnElement
-    value: Callable[[datetime], ColumnElement] | None = None
-    outer: bool = False  # the rows are surveys: join their conversation (if any) for owner and arrival
+    outcome_at: ColumnElement | None = None
+    outcome: Callable[[datetime], ColumnElement] | None = None
 
 
 def _answered(now: datetime) -> ColumnElement:
@@ -58,152 +58,108 @@ def _resolved(now: datetime) -> ColumnElement:
     return case((done, 1), else_=0)
 
 
-def _satisfied(_now: datetime) -> ColumnElement:
-    return case((V.score >= SATISFIED, 1), else_=0)
-
-
 WHY: dict[str, Explained] = {
-    "frt": Explained("frt", "mean", "count", C.first_responder, C.opened_at, C.id),
-    "wait": Explained("wait", "mean", "count", K.agent, K.start_at, K.conversation_id),
-    "art": Explained("first_resolution", "first_mean", "count", OWNER, C.opened_at, C.id),
-    "reply-rate": Explained("opened", "rate", "opened", OWNER, C.opened_at, C.id, _answered),
-    "resolution-rate": Explained("opened", "rate", "opened", OWNER, C.opened_at, C.id, _resolved),
-    "csat": Explained(
-        "csat",
-        "score",
-        "responses",
-        OWNER,
-        func.coalesce(C.opened_at, V.at),
-        V.conversation_id,
-        _satisfied,
-        outer=True,
-    ),
+    "frt": Explained("mean", "count"),
+    "wait": Explained("mean", "count"),
+    "art": Explained("first_mean", "count"),
+    "reply-rate": Explained("rate", "opened", C.first_response_at, _answered),
+    "resolution-rate": Explained("rate", "opened", C.first_resolved_at, _resolved),
+    "csat": Explained("score", "responses"),
 }
 
 
-@dataclass(frozen=True)
-class Items:
-    """One period's items, one array entry each: value, channel, agent, off hours (arrived outside
-    business hours), topic."""
+def read_sums(conn: Connection, key: str, query: Query) -> Sums:
+    """The count and sum of KPI `key`'s items in `query`'s period (up to its `now`) on its channels, per
+    channel and group of each split."""
+    q, how = query.until_now(), WHY[key]
+    if how.outcome is None or not _outcome_after(conn, how, q):
+        scope = q.scope()
+        read = {
+            by: kpi_cache.tally_parts(conn, f"why:{key}:{_LABELS[by]}", scope, by_channel=True)
+            for by in SPLITS
+        }
+    else:  # a rate asked as of an instant before some of its outcomes: valued as of then, from the tables
+        tallies = split_tallies(key, MEASURES["opened"], OWNER, C.opened_at, C.id, how.outcome(q.now))
+        read = {
+            by: tally_counts(
+                conn, tallies[f"why:{key}:{_LABELS[by]}"], q.start, q.end, q.channels, by_channel=True
+            ).items()
+            for by in SPLITS
+        }
+    name = {"hours": _hours_namer(q), "agent": _agent, "topic": _topic}
+    sums: Sums = {}
+    for by, parts in read.items():
+        grouped, named = sums.setdefault(by, {}), name[by]
+        for channel, labels in parts:
+            into = grouped.setdefault(channel or "", {})
+            for label, (count, total) in labels.items():
+                group = named(label)
+                n, s = into.get(group, (0, 0.0))
+                into[group] = (n + count, s + (total or 0))
+    return sums
 
-    value: np.ndarray
-    channel: np.ndarray
-    agent: np.ndarray
-    off_hours: np.ndarray
-    topic: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.value)
-
-
-def read_items(conn: Connection, key: str, query: Query) -> Items:
-    """The items of KPI `key` counted for `query`'s period (up to its `now`) on its channels."""
-    how, q = WHY[key], query.until_now()
-    measure = MEASURES[how.measure]
-    value = how.value(q.now) if how.value is not None else measure.value
-    where = dated(None, measure.at, q.start, q.end, measure.where)
-    where.append(on_channels(measure.channel, q.channels))
-    if measure.as_of is not None:
-        where.append(measure.as_of < q.now)
-    statement = select(how.conversation, measure.channel, how.agent, how.arrival, value).where(*where)
-    if how.outer:
-        statement = statement.select_from(_with_conversation(how, measure))
-    rows = raw_rows(conn, statement)
-    ids = [row[0] for row in rows]
-    topics = _topics(conn, how, measure, where) if rows else {}
-    arrival = _epochs([row[3] for row in rows])
-    return Items(
-        value=np.fromiter((row[4] for row in rows), dtype=np.float64, count=len(rows)),
-        channel=np.array([row[1] or "" for row in rows], dtype=object),
-        agent=np.array([row[2] or UNASSIGNED for row in rows], dtype=object),
-        off_hours=_off_hours(arrival, query),
-        topic=np.array([topics.get(i, UNTAGGED) for i in ids], dtype=object),
+def _outcome_after(conn: Connection, how: Explained, q: Query) -> bool:
+    """Whether a conversation opened in the period had its outcome at or after `now` (read from the index
+    on the outcome's time: none, or few, for a question about now)."""
+    later = select(C.id).where(
+        how.outcome_at >= q.now, unindexed(C.opened_at) >= q.start, unindexed(C.opened_at) < q.end
     )
+    return conn.execute(later.limit(1)).first() is not None
 
 
 def agent_hours(conn: Connection, query: Query) -> dict[str, int]:
-    """Active agent-hours per channel in the period: the different (agent, UTC hour) pairs in which an
-    agent sent a human reply on that channel."""
-    q = query.until_now()
-    hour = (
-        func.date_trunc("hour", M.at)
-        if conn.dialect.name == "postgresql"
-        else func.substr(M.at, 1, 13)  # SQLite keeps times as ISO text
-    )
-    pairs = (
-        select(M.channel, M.author_id, hour.label("hour"))
-        .where(*HUMAN_REPLY, q.in_period(M.at), q.in_channels(M.channel), M.author_id.is_not(None))
-        .distinct()
-        .subquery()
-    )
-    counted = select(pairs.c.channel, func.count()).group_by(pairs.c.channel)
-    return {channel or "": n for channel, n in raw_rows(conn, counted)}
+    """Active agent-hours per channel in the period: the different UTC hours in which each agent sent a
+    human reply on that channel, added up over the agents."""
+    hours: dict[str, int] = {}
+    for channel, agents in kpi_cache.tally_parts(
+        conn, "agent_hours", query.until_now().scope(), by_channel=True
+    ):
+        hours[channel] = hours.get(channel, 0) + sum(counted for _, counted in agents.values())
+    return hours
 
 
-def _topics(conn: Connection, how: Explained, measure, where: list) -> dict:
-    """Each item's conversation's topic: the top-level topic of its earliest customer message that has
-    one (conversations without any are left out)."""
-    conversations = select(how.conversation).where(*where)
-    if how.outer:
-        conversations = conversations.select_from(_with_conversation(how, measure))
-    first = (
-        select(M.conversation_id, func.min(M.id))
-        .where(
-            M.conversation_id.in_(conversations.scalar_subquery()),
-            *CUSTOMER_SAID,
-            M.topics.is_not(None),
-            M.topics != "",
-        )
-        .group_by(M.conversation_id)
-        .subquery()
-    )
-    labels = select(M.conversation_id, M.topics).where(M.id.in_(select(first.c[1])))
-    return {conversation: tags.split(",")[0].split("/")[0] for conversation, tags in raw_rows(conn, labels)}
+def _agent(label: str | None) -> str:
+    return UNASSIGNED if label in (None, "null", "") else label
 
 
-def _with_conversation(how: Explained, measure):
-    """The measure's table joined to its rows' conversations, kept when they have none (a survey)."""
-    return measure.at.table.outerjoin(C.id.table, how.conversation == C.id)
+@functools.lru_cache(maxsize=4096)
+def _topic(label: str | None) -> str:
+    """The top-level topic of the first stored label ("delivery/late,billing" -> "delivery")."""
+    if label in (None, "null", ""):
+        return UNTAGGED
+    return label.split(",")[0].split("/")[0] or UNTAGGED
 
 
-def _epochs(times: Sequence) -> np.ndarray:
-    """Seconds since 1970 of times as the cursor gave them: ISO text (SQLite) or aware datetimes."""
-    if not times:
-        return np.zeros(0)
-    if isinstance(times[0], str):
-        return np.array(times, dtype="datetime64[us]").astype(np.int64) / 1e6
-    return np.fromiter((t.timestamp() for t in times), dtype=np.float64, count=len(times))
-
-
-def _off_hours(arrival: np.ndarray, query: Query) -> np.ndarray:
-    """Whether each arrival was outside business hours (the configured ones, else DEFAULT_OPEN in the
-    workspace time zone), judged per minute."""
-    minutes = np.floor(arrival / 60).astype(np.int64)
-    unique, where = np.unique(minutes, return_inverse=True)
+def _hours_namer(query: Query) -> Callable[[str | None], str]:
+    """Names an arrival's UTC ten minutes ("2026-11-20 09:3") business or off hours: the configured
+    business hours, else DEFAULT_OPEN in the workspace time zone, at the start of those ten minutes."""
     is_open = _opening(query)
-    known = np.fromiter((not is_open(int(m) * 60) for m in unique), dtype=bool, count=len(unique))
-    return known[where] if len(minutes) else np.zeros(0, dtype=bool)
+    named: dict[str | None, str] = {}
+
+    def name(label: str | None) -> str:
+        if label not in named:
+            start = datetime.fromisoformat(f"{label}0").replace(tzinfo=UTC) if label else None
+            named[label] = BUSINESS_HOURS if start is not None and is_open(start) else OFF_HOURS
+        return named[label]
+
+    return name
 
 
-def _opening(query: Query) -> Callable[[int], bool]:
-    """Whether the workspace is open at a second since 1970."""
+def _opening(query: Query) -> Callable[[datetime], bool]:
+    """Whether the workspace is open at an instant."""
     settings = query.settings
     try:
         clock = BusinessClock.from_settings(settings)
-    except ValueError:  # misconfigured hours: said where they are used for durations; the default here
+    except ValueError:  # misconfigured hours: said where durations use them; the default here
         clock = None
     if clock is not None:
-
-        def open_at(second: int) -> bool:
-            start = datetime.fromtimestamp(second, UTC)
-            return clock.open_seconds(start, start + timedelta(minutes=1)) > 0
-
-        return open_at
+        return lambda instant: clock.open_seconds(instant, instant + timedelta(minutes=1)) > 0
     first, after, opens, closes = DEFAULT_OPEN
     zone = settings.zone
 
-    def default_open(second: int) -> bool:
-        local = datetime.fromtimestamp(second, zone)
+    def default_open(instant: datetime) -> bool:
+        local = instant.astimezone(zone)
         return first <= local.weekday() < after and opens <= local.hour < closes
 
     return default_open

@@ -90,8 +90,8 @@ def topics(conn: Connection, query: Query) -> dict[str, Any]:
     unread_in = {
         lang: n for lang, (n, _) in languages.items() if lang != "und" and lang not in TOPIC_LANGUAGES
     }
-    tally, considered = _topic_tally(conn, q)
-    previous, before = _topic_tally(conn, q.with_range(q.start - (q.end - q.start), q.start))
+    tally, considered = topic_tally(conn, q)
+    previous, before = topic_tally(conn, q.with_range(q.start - (q.end - q.start), q.start))
     # the period's latest customer messages, those in a language phrases are read in (from the index
     # alone: storage.topics has stop words and a stemmer for it), then the rows of those
     latest = select(M.id, M.lang).where(*_said(q)).order_by(M.at.desc()).limit(PHRASE_SCAN).subquery()
@@ -153,7 +153,7 @@ def _said(q: Query) -> list[ColumnElement[bool]]:
     ]
 
 
-def _topic_tally(conn: Connection, q: Query) -> tuple[dict[str, list], int]:
+def topic_tally(conn: Connection, q: Query) -> tuple[dict[str, list], int]:
     """Per topic [messages, score sum, scored messages, Counter of subtopics], and the messages read."""
     scope = q.scope()
     read = kpi_cache.count(conn, "read", scope)

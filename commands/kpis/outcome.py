@@ -24,12 +24,12 @@ from commands.kpis.spec import KpiSpec, rows
 from commands.query import Query
 from commands.stats import ratio
 from storage import kpi_cache
+from storage.kpi_cache.measures import SATISFIED
 from storage.models import Conversation, CustomerChange, Survey
 
 C = Conversation.__table__.c
 S = Survey.__table__.c
 CC = CustomerChange.__table__.c
-SATISFIED = 4  # CSAT answers of 4 or 5 on the 1-5 scale
 PROMOTER = 9  # NPS 9-10
 DETRACTOR_BELOW = 7  # NPS 0-6; answers arrive as numbers, so 6.5 is a detractor too
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # stands for "never lost" when comparing change times

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -164,25 +164,38 @@ def top(conn: Connection, key: str, scope: Scope) -> list[int]:
     return [row_id for _, _, row_id in rows[: ranking.limit]]
 
 
-def tally(conn: Connection, key: str, scope: Scope) -> dict:
+def tally(conn: Connection, key: str, scope: Scope, *, by_channel: bool = False) -> dict:
     """How many rows of the tally over the scope carry each label ({label: count}, or {label: [count,
-    *sums]} for a tally with sums)."""
+    *sums]} for a tally with sums); with `by_channel`, that per channel ({channel: {label: …}})."""
+    counts: dict = {}
+    for channel, found in tally_parts(conn, key, scope, by_channel=by_channel):
+        into = counts.setdefault(channel, {}) if by_channel else counts
+        for label, value in found.items():
+            add_to_tally(into, label, value)
+    return counts
+
+
+def tally_parts(
+    conn: Connection, key: str, scope: Scope, *, by_channel: bool = False
+) -> Iterator[tuple[str, dict]]:
+    """The tally over the scope in the pieces it is read in — each cached slot's row, each range read from
+    the tables — as (channel, {label: value}) (channel EVERY without `by_channel`): for a reader that
+    folds labels into a few groups of its own, without merging every label first."""
     spec = TALLIES[key]
     whole = split(scope.start, scope.end, scope.now) if scope.cached() else None
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
-    counts: dict = {}
     for edge_start, edge_end in edges:
-        for label, value in tally_counts(
-            conn, spec, edge_start, edge_end, scope.channels, scope.agent, scope.slice
-        ).items():
-            add_to_tally(counts, label, value)
-    ready = current(conn, key, slots, scope.channels, values=True, by_channel=False, compute=computer(key))
-    for by_channel in ready.values():
-        for channel, part in by_channel.items():
-            if wanted(channel, scope.channels, False):
-                for label, value in json.loads(part.values).items():
-                    add_to_tally(counts, label, value)
-    return counts
+        found = tally_counts(
+            conn, spec, edge_start, edge_end, scope.channels, scope.agent, scope.slice, by_channel=by_channel
+        )
+        yield from found.items() if by_channel else [(EVERY, found)]
+    ready = current(
+        conn, key, slots, scope.channels, values=True, by_channel=by_channel, compute=computer(key)
+    )
+    for by_slot in ready.values():
+        for channel, part in by_slot.items():
+            if wanted(channel, scope.channels, by_channel):
+                yield channel, json.loads(part.values)
 
 
 def note(conn: Connection, times: Iterable[datetime], now: datetime) -> None:

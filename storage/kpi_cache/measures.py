@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import ScalarSelect, and_, case, distinct, func, or_, select
 
+from storage.kpi_cache.labels import ten_minutes, utc_hour
 from storage.models import Conversation, Message, SlaClock, Survey
 from storage.planner import unindexed
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
@@ -289,5 +290,80 @@ TALLIES = {
         M.topics,
         (*CUSTOMER_SAID, M.topics.is_not(None)),
         (func.sum(M.sentiment), func.count(M.sentiment)),
+    ),
+}
+
+
+# `/kpi why` (docs/metrics.md, "why"): a mean KPI's items grouped, within each channel, by the agent credited
+# with them, when their customer arrived (the UTC ten minutes: business or off hours are told from it) and
+# their conversation's first topic (the labels of its earliest customer message that has any), with the
+# count and sum of their values per label; and the active agent-hours of the load. A period's split is then
+# read from a few rows a day.
+SATISFIED = 4  # CSAT answers of 4 or 5 on the 1-5 scale are satisfied
+_EARLIER = Message.__table__.alias("earlier")
+_ASKED = Conversation.__table__.alias("asked")
+
+
+def first_topics(conversation) -> ScalarSelect:
+    """The topic labels of the conversation's earliest customer message that has any (None without)."""
+    said = _EARLIER.c
+    return (
+        select(said.topics)
+        .where(
+            said.conversation_id == conversation,
+            said.direction == "inbound",
+            said.author_kind == "customer",
+            said.private.is_(False),
+            func.coalesce(said.topics, "") != "",
+        )
+        .order_by(said.at, said.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def split_tallies(key: str, measure: Measure, agent, arrival, conversation, value=None) -> dict[str, Tally]:
+    """The three tallies (`why:KEY:agent|arrival|topic`) of a KPI whose items are `measure`'s rows, each
+    valued `value` (the measure's own value by default)."""
+    sums = (func.sum(measure.value if value is None else value),)
+    labels = {"agent": agent, "arrival": ten_minutes(arrival), "topic": first_topics(conversation)}
+    return {
+        f"why:{key}:{by}": Tally(measure.at, measure.channel, label, measure.where, sums)
+        for by, label in labels.items()
+    }
+
+
+ANSWERED = case((C.first_response_at.is_not(None), 1), else_=0)
+RESOLVED_ONCE = case((and_(C.resolved.is_(True), C.first_resolved_at.is_not(None)), 1), else_=0)
+
+
+def _of_survey(column):
+    """A column of a survey's conversation (None for a survey without one)."""
+    return select(column).where(_ASKED.c.id == V.conversation_id).scalar_subquery()
+
+
+TALLIES |= {
+    **split_tallies("frt", MEASURES["frt"], C.first_responder, C.opened_at, C.id),
+    **split_tallies("wait", MEASURES["wait"], K.agent, K.start_at, K.conversation_id),
+    **split_tallies("art", MEASURES["first_resolution"], OWNER, C.opened_at, C.id),
+    **split_tallies(
+        "csat",
+        MEASURES["csat"],
+        _of_survey(func.coalesce(_ASKED.c.agent, _ASKED.c.first_responder)),
+        func.coalesce(_of_survey(_ASKED.c.opened_at), V.at),
+        V.conversation_id,
+        case((V.score >= SATISFIED, 1), else_=0),
+    ),
+    # rates: the conversations opened, valued 1 once answered (resolved); as of an instant before an answer
+    # (a resolution) of the period's conversations, commands.why_items reads the tables instead
+    **split_tallies("reply-rate", MEASURES["opened"], OWNER, C.opened_at, C.id, ANSWERED),
+    **split_tallies("resolution-rate", MEASURES["opened"], OWNER, C.opened_at, C.id, RESOLVED_ONCE),
+    # the different UTC hours each agent sent a human reply in: active agent-hours, per channel
+    "agent_hours": Tally(
+        M.at,
+        M.channel,
+        M.author_id,
+        (*HUMAN_REPLY, M.author_id.is_not(None)),
+        (func.count(distinct(utc_hour(M.at))),),
     ),
 }

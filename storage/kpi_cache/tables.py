@@ -102,12 +102,16 @@ def tally_counts(
     channels: Sequence[str],
     agent: str | None = None,
     piece: Slice | None = None,
-) -> dict[str | None, int | list]:
+    *,
+    by_channel: bool = False,
+) -> dict:
     """How many rows of `tally` dated in `[start, end)` on `channels` (credited to `agent`, when given; in
-    the slice) carry each label: {label: count}, or {label: [count, *sums]} for a tally with sums."""
+    the slice) carry each label: {label: count}, or {label: [count, *sums]} for a tally with sums; with
+    `by_channel`, that per channel: {channel: {label: …}} (rows without a channel under EVERY)."""
     where = [*dated(piece, tally.at, start, end, tally.where), on_channels(tally.channel, channels)]
     where += slice_terms(piece, tally.at, tally.at.table)
-    grouped = select(tally.label, func.count(), *tally.sums)
+    keys = (tally.channel, tally.label) if by_channel else (tally.label,)
+    grouped = select(*keys, func.count(), *tally.sums)
     if agent is not None:
         if tally.owner is None:
             raise ValueError("this tally is not credited to agents")
@@ -115,8 +119,13 @@ def tally_counts(
         if tally.join is not None:
             table, on = tally.join
             grouped = grouped.select_from(tally.at.table.join(table, on))
-    grouped = grouped.where(*where).group_by(tally.label)
-    return {label: tally_value(values, tally) for label, *values in conn.execute(grouped)}
+    rows = conn.execute(grouped.where(*where).group_by(*keys))
+    if not by_channel:
+        return {label: tally_value(values, tally) for label, *values in rows}
+    counts: dict[str, dict] = {}
+    for channel, label, *values in rows:
+        counts.setdefault(channel or EVERY, {})[label] = tally_value(values, tally)
+    return counts
 
 
 def tally_value(values: Sequence, tally: Tally) -> int | list:

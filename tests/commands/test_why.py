@@ -16,7 +16,7 @@ from commands.render_text import to_text
 from commands.render_why import why_message
 from commands.why import Why, explain
 from commands.why_items import WHY
-from tests.storage.builders import T0, inbound, reply
+from tests.storage.builders import T0, inbound, reply, status
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday: 7d is Nov 16-23, the previous period Nov 9-16
 SAT_PREV, WED_PREV = datetime(2026, 11, 14, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC)
@@ -63,9 +63,14 @@ def database(make_database):
     return make_database(two_periods(), NOW, topics=TAXONOMY)
 
 
-def why(settings, engine, text: str) -> Why:
+def why(settings, engine, text: str, source: str = "auto") -> Why:
     with engine.connect() as conn:
-        return explain(conn, parse_command(text, settings, NOW), settings, NOW)
+        return explain(conn, parse_command(text, settings, NOW), settings, NOW, source=source)
+
+
+@pytest.fixture(params=["auto", "tables"], ids=["cache", "tables"])
+def source(request) -> str:
+    return request.param
 
 
 def parts(split) -> dict[str, tuple[float, float]]:
@@ -158,6 +163,67 @@ def test_a_rate_is_a_mean_of_zero_or_one_items(database):
         "facebook": (0.07, 0),
     }
     assert found.words.startswith("Reply rate rose 20.0 pt: 8.3 pt from twitter getting higher, ")
+
+
+def survey(eid: str, moment: datetime, score: int, channel: str, conv: str | None) -> dict:
+    event = {"id": eid, "type": "survey", "at": moment.isoformat(), "channel": channel, "kind": "csat"}
+    return {**event, "score": score, **({"conversation_id": conv} if conv else {})}
+
+
+def test_csat_items_are_credited_through_their_conversation(make_database):
+    later = timedelta(days=1)
+    answers = [
+        survey("v1", SAT_PREV + later, 5, "twitter", "tw-p1"),  # previous: twitter 1 of 1 satisfied
+        survey("v2", WED_PREV + later, 2, "facebook", "fb-p1"),  # facebook 0 of 1
+        survey("v3", WED_NOW + later, 5, "facebook", "fb-c1"),  # current: facebook 2 of 2 (A, B)
+        survey("v4", WED_NOW + later, 4, "facebook", "fb-c2"),
+        survey("v5", SAT_NOW - later, 1, "twitter", "tw-c1"),  # twitter 1 of 2, one without a conversation
+        survey("v6", SAT_NOW - later, 5, "twitter", None),
+    ]
+    settings, engine = make_database([*two_periods(), *answers], NOW, topics=TAXONOMY)
+    found = why(settings, engine, "why csat 7d")
+    # M_p = 1/2, M_q = 3/4; shares 1/2 in both periods: no mix; twitter 1/2 (1/2 - 1), facebook 1/2 (1 - 0)
+    assert (found.previous, found.current) == (0.5, 0.75)
+    assert parts(found.by_channel) == {"twitter": (0, -0.25), "facebook": (0, 0.5)}
+    agents = {row.key: (row.previous_count, row.count) for row in found.within["agent"].rows}
+    assert agents == {"A": (2, 1), "B": (0, 2), "unassigned": (0, 1)}
+    for split in found.within.values():
+        assert sum(row.part for row in split.rows) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("key", list(WHY))
+def test_the_cache_and_the_tables_give_the_same_explanation(make_database, key):
+    later = timedelta(hours=5)
+    resolved = [
+        status(f"{conv}-done", minutes(opened + later), "resolved", conv=conv, channel=channel)
+        for conv, channel, opened in [
+            ("tw-p1", "twitter", SAT_PREV + timedelta(hours=10)),
+            ("fb-p2", "facebook", WED_PREV + timedelta(hours=11)),
+            ("fb-c1", "facebook", WED_NOW + timedelta(hours=10)),
+            ("tw-c1", "twitter", SAT_NOW + timedelta(hours=10)),
+        ]
+    ]
+    answers = [survey("v1", SAT_PREV, 5, "twitter", "tw-p1"), survey("v2", SAT_NOW, 2, "twitter", "tw-c1")]
+    settings, engine = make_database([*two_periods(), *resolved, *answers], NOW, topics=TAXONOMY)
+    from_tables = why(settings, engine, f"why {key} 7d", source="tables").to_json()
+    computed = why(settings, engine, f"why {key} 7d").to_json()  # the slots computed, then stored
+    stored = why(settings, engine, f"why {key} 7d").to_json()  # read back
+    assert from_tables == computed == stored
+    assert from_tables["previous"] is not None and from_tables["current"] is not None
+
+
+def test_a_rate_asked_as_of_an_earlier_instant_counts_the_answers_given_by_then(database, source):
+    settings, engine = database
+    asked = WED_NOW + timedelta(hours=11, minutes=40)  # fb-c3 arrived at 11:30, is answered at 11:45
+    request = parse_command("why reply-rate 2026-11-16..2026-11-22", settings, asked)
+    with engine.connect() as conn:
+        found = explain(conn, request, settings, asked, source=source)
+        kpi = compute(
+            conn, parse_command("reply-rate 2026-11-16..2026-11-22", settings, asked), settings, asked
+        )
+    # by 11:40: fb-c1 and fb-c2 answered, fb-c3 not yet; twitter's conversation opens on Saturday
+    assert (found.previous, found.current) == pytest.approx((0.8, 2 / 3))
+    assert (found.previous, found.current) == (kpi.previous["rate"], kpi.values["rate"])
 
 
 def test_one_channel_asked_is_the_whole_mix(database):
