@@ -75,37 +75,39 @@ def register(
     app.action(SLA_TAKEN)(ack=_acknowledge, lazy=[answer_sla_button])
     app.action(SLA_OPEN)(_acknowledge)  # a link: Slack opens it, the bot has nothing to do
 
-    def show_conversations(body, respond, context, logger) -> None:
+    def show_conversations(value: str) -> dict[str, Any]:
+        request, now = drill_request(value, settings), clock()
+        with engine.connect() as conn:
+            return drill_message(conversations_behind(conn, request, settings, now))
+
+    def explain_change(value: str) -> dict[str, Any]:
+        request, now = replace(asked_question(value, settings, WHY), explain=True), clock()
+        with engine.connect() as conn:
+            return why_message(explain(conn, request, settings, now))
+
+    answer_privately(app, DRILL_ACTION, show_conversations, metrics)
+    answer_privately(app, WHY_ACTION, explain_change, metrics)
+
+
+def answer_privately(
+    app: App, action_id: str, answer: Callable[[str], dict[str, Any]], metrics: Metrics
+) -> None:
+    """Adds a button listener answering a press with `answer(value)` (the button's value), to whoever
+    pressed it and beside the message (which may be the channel's): a UsageError as its message, any
+    other failure logged and answered with an apology."""
+
+    def respond_to_press(body, respond, context, logger) -> None:
         try:
             try:
-                request, now = drill_request(body["actions"][0].get("value") or "", settings), clock()
-                with engine.connect() as conn:
-                    message = drill_message(conversations_behind(conn, request, settings, now))
+                message = answer(body["actions"][0].get("value") or "")
             except UsageError as error:
                 message = notice_message(error.message)
-            # to whoever pressed it, beside the answer (which may be the channel's)
             respond(**message, response_type="ephemeral", replace_original=False)
         except Exception as error:  # noqa: BLE001 - logged and answered with an apology
             metrics.failed("answer", error)
             answer_unexpected_error(error, body, respond, logger, context=context)
 
-    app.action(DRILL_ACTION)(ack=_acknowledge, lazy=[show_conversations])
-
-    def explain_change(body, respond, context, logger) -> None:
-        try:
-            try:
-                value, now = body["actions"][0].get("value") or "", clock()
-                request = replace(asked_question(value, settings, WHY), explain=True)
-                with engine.connect() as conn:
-                    message = why_message(explain(conn, request, settings, now))
-            except UsageError as error:
-                message = notice_message(error.message)
-            respond(**message, response_type="ephemeral", replace_original=False)
-        except Exception as error:  # noqa: BLE001 - logged and answered with an apology
-            metrics.failed("answer", error)
-            answer_unexpected_error(error, body, respond, logger, context=context)
-
-    app.action(WHY_ACTION)(ack=_acknowledge, lazy=[explain_change])
+    app.action(action_id)(ack=_acknowledge, lazy=[respond_to_press])
 
 
 def answered(blocks: list[dict[str, Any]], conversation: str, note: str) -> list[dict[str, Any]]:

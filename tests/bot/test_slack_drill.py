@@ -21,19 +21,19 @@ def bot(database_url, slack_api):
         yield running
 
 
-def button(answer: dict) -> dict | None:
-    """The "Show conversations" button of an answer, if it has one."""
+def button(answer: dict, action_id: str = DRILL_ACTION) -> dict | None:
+    """The button `action_id` ("Show conversations") of an answer, if it has one."""
     for block in answer["blocks"]:
         for element in block.get("elements", []):
-            if element.get("action_id") == DRILL_ACTION:
+            if element.get("action_id") == action_id:
                 return element
     return None
 
 
-def press(bot, value: str) -> dict:
+def press(bot, value: str, action_id: str = DRILL_ACTION) -> dict:
     """Presses a button carrying `value`; checks the empty 200 ack and returns what was posted back."""
     before = len(bot.slack.responses)
-    body = block_action_body(DRILL_ACTION, value, response_url=bot.slack.new_response_url())
+    body = block_action_body(action_id, value, response_url=bot.slack.new_response_url())
     ack = bot.post(body, content_type="application/x-www-form-urlencoded")
     assert (ack.status_code, ack.text) == (200, "")
     return bot.slack.wait_for_response(count=before + 1)[1]

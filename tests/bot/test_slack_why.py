@@ -11,7 +11,8 @@ from commands.render_drill import STALE
 from commands.render_why import WHY_ACTION
 from tests.bot.running_bot import NOW, ingest, running_bot, twitter_week
 from tests.bot.test_app_commands import ask
-from tests.slack_standin import block_action_body
+from tests.bot.test_slack_drill import button
+from tests.bot.test_slack_drill import press as press_button
 
 # twitter_week: twitter first responses of 1 h and 2 h this week, 3 h the week before
 FELL = "First response time fell 1h 30m: 1h 30m from twitter getting faster."
@@ -24,19 +25,11 @@ def bot(database_url, slack_api):
 
 
 def why_button(answer: dict) -> dict | None:
-    for block in answer["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == WHY_ACTION:
-                return element
-    return None
+    return button(answer, WHY_ACTION)
 
 
 def press(bot, value: str) -> dict:
-    before = len(bot.slack.responses)
-    body = block_action_body(WHY_ACTION, value, response_url=bot.slack.new_response_url())
-    ack = bot.post(body, content_type="application/x-www-form-urlencoded")
-    assert (ack.status_code, ack.text) == (200, "")
-    return bot.slack.wait_for_response(count=before + 1)[1]
+    return press_button(bot, value, WHY_ACTION)
 
 
 def test_kpi_why_is_answered_ephemerally_words_first(bot):
