@@ -461,10 +461,17 @@ class Taxonomy:
 
 def _found(tokens: list[str], phrases: Phrases) -> set[int]:
     found: set[int] = set()
+    present: set[str] | None = None  # the message's stems, to skip a phrase whose last word is absent
     for i, token in enumerate(tokens):
         for rest, label in phrases.get(token, ()):
-            if label not in found and _follows(tokens, i, rest):
-                found.add(label)
+            if label in found:
+                continue
+            if rest:
+                if present is None:
+                    present = set(tokens)
+                if rest[-1] not in present or not _follows(tokens, i, rest):
+                    continue
+            found.add(label)
     return found
 
 
