@@ -5,8 +5,9 @@ csat) the mean of 0/1 items. Within each channel the items are counted and summe
 per arrival (business or off hours, told from the UTC ten minutes the customer arrived in) and per
 topic of their conversation (the top-level topic of its earliest customer message that has one). These
 are KPI-cache tallies (storage.kpi_cache.measures, `why:…`) declared from the KPI's own measure, so the
-mean over every group is the KPI's figure exactly; tests compare the two. The rates' items depend on
-the instant asked (answered by `now`?), so theirs are read from the tables with `now` in the sums.
+mean over every group is the KPI's figure exactly; tests compare the two. A rate's items are worth 1
+once answered (resolved) in the tallies; asked as of an instant before some of those outcomes, the
+few that came later are read from the index on their time and taken back out.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import Connection
 
 from commands.query import Query
 from storage import kpi_cache
 from storage.business_hours import BusinessClock
-from storage.kpi_cache.measures import MEASURES, OWNER, C, split_tallies
-from storage.kpi_cache.tables import tally_counts
-from storage.planner import unindexed
+from storage.db import raw_rows
+from storage.kpi_cache.measures import TALLIES, C, Tally
+from storage.planner import on_channels, unindexed
 
 UNASSIGNED = "unassigned"
 UNTAGGED = "untagged"
@@ -40,30 +41,21 @@ Sums = dict[str, dict[str, dict[str, tuple[int, float]]]]
 @dataclass(frozen=True)
 class Explained:
     """One KPI `why` explains: the values of its answer that are the mean of its items and their count;
-    for a rate whose items are valued by an outcome (an answer, a resolution) known later, its time and
-    the value as of an instant, for a question asked before some outcome of its period."""
+    for a rate valued by an outcome known later (an answer, a resolution), when that came: the cached
+    tallies count every outcome stored, and those at or after the instant asked are taken back out."""
 
     headline: str
     count: str
     outcome_at: ColumnElement | None = None
-    outcome: Callable[[datetime], ColumnElement] | None = None
-
-
-def _answered(now: datetime) -> ColumnElement:
-    return case((and_(C.first_response_at.is_not(None), C.first_response_at < now), 1), else_=0)
-
-
-def _resolved(now: datetime) -> ColumnElement:
-    done = and_(C.resolved.is_(True), C.first_resolved_at.is_not(None), C.first_resolved_at < now)
-    return case((done, 1), else_=0)
+    indexed_after: ColumnElement | None = None  # an indexed time never before the outcome's, to read by
 
 
 WHY: dict[str, Explained] = {
     "frt": Explained("mean", "count"),
     "wait": Explained("mean", "count"),
     "art": Explained("first_mean", "count"),
-    "reply-rate": Explained("rate", "opened", C.first_response_at, _answered),
-    "resolution-rate": Explained("rate", "opened", C.first_resolved_at, _resolved),
+    "reply-rate": Explained("rate", "opened", C.first_response_at, C.first_response_at),
+    "resolution-rate": Explained("rate", "opened", C.first_resolved_at, C.last_resolved_at),
     "csat": Explained("score", "responses"),
 }
 
@@ -72,20 +64,8 @@ def read_sums(conn: Connection, key: str, query: Query) -> Sums:
     """The count and sum of KPI `key`'s items in `query`'s period (up to its `now`) on its channels, per
     channel and group of each split."""
     q, how = query.until_now(), WHY[key]
-    if how.outcome is None or not _outcome_after(conn, how, q):
-        scope = q.scope()
-        read = {
-            by: kpi_cache.tally_parts(conn, f"why:{key}:{_LABELS[by]}", scope, by_channel=True)
-            for by in SPLITS
-        }
-    else:  # a rate asked as of an instant before some of its outcomes: valued as of then, from the tables
-        tallies = split_tallies(key, MEASURES["opened"], OWNER, C.opened_at, C.id, how.outcome(q.now))
-        read = {
-            by: tally_counts(
-                conn, tallies[f"why:{key}:{_LABELS[by]}"], q.start, q.end, q.channels, by_channel=True
-            ).items()
-            for by in SPLITS
-        }
+    scope = q.scope()
+    read = {by: kpi_cache.tally_parts(conn, _tally(key, by), scope, by_channel=True) for by in SPLITS}
     name = {"hours": _hours_namer(q), "agent": _agent, "topic": _topic}
     sums: Sums = {}
     for by, parts in read.items():
@@ -96,16 +76,33 @@ def read_sums(conn: Connection, key: str, query: Query) -> Sums:
                 group = named(label)
                 n, s = into.get(group, (0, 0.0))
                 into[group] = (n + count, s + (total or 0))
+        if how.outcome_at is not None:  # outcomes after the instant asked are not yet: worth 0, not 1
+            for channel, label, later in _outcomes_after(conn, how, TALLIES[_tally(key, by)], q):
+                into = grouped[channel or ""]
+                n, s = into[named(label)]
+                into[named(label)] = (n, s - later)
     return sums
 
 
-def _outcome_after(conn: Connection, how: Explained, q: Query) -> bool:
-    """Whether a conversation opened in the period had its outcome at or after `now` (read from the index
-    on the outcome's time: none, or few, for a question about now)."""
-    later = select(C.id).where(
-        how.outcome_at >= q.now, unindexed(C.opened_at) >= q.start, unindexed(C.opened_at) < q.end
-    )
-    return conn.execute(later.limit(1)).first() is not None
+def _tally(key: str, by: str) -> str:
+    return f"why:{key}:{_LABELS[by]}"
+
+
+def _outcomes_after(conn: Connection, how: Explained, tally: Tally, q: Query) -> list[tuple]:
+    """(channel, label, items) of the period's items whose outcome, counted in the tally, came at or after
+    `now`: read from the index on the outcome's time (none, or few, for a question about now)."""
+    (worth,) = tally.sums
+    channel = unindexed(tally.channel)  # grouped by, yet no index on it may drive the read
+    where = [
+        how.indexed_after >= q.now,
+        unindexed(how.outcome_at) >= q.now,
+        unindexed(tally.at) >= q.start,
+        unindexed(tally.at) < q.end,
+        on_channels(tally.channel, q.channels),
+        *tally.where,
+    ]
+    counted = select(channel, tally.label, worth).where(*where).group_by(channel, tally.label)
+    return [row for row in raw_rows(conn, counted) if row[2]]
 
 
 def agent_hours(conn: Connection, query: Query) -> dict[str, int]:
