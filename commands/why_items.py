@@ -2,7 +2,7 @@
 
 A mean duration (frt, wait, art) is the mean of its items' seconds; a rate (reply-rate, resolution-rate,
 csat) the mean of 0/1 items. Within each channel the items are counted and summed per agent credited,
-per arrival (business or off hours, told from the UTC ten minutes the customer arrived in) and per
+per arrival (business or off hours, told from the UTC half hour the customer arrived in) and per
 topic of their conversation (the top-level topic of its earliest customer message that has one). These
 are KPI-cache tallies (storage.kpi_cache.measures, `why:…`) declared from the KPI's own measure, so the
 mean over every group is the KPI's figure exactly; tests compare the two. A rate's items are worth 1
@@ -129,8 +129,8 @@ def _topic(label: str | None) -> str:
 
 
 def _hours_namer(query: Query) -> Callable[[str | None], str]:
-    """Names an arrival's UTC ten minutes ("2026-11-20 09:3") business or off hours: the configured
-    business hours, else DEFAULT_OPEN in the workspace time zone, at the start of those ten minutes."""
+    """Names an arrival's UTC half hour ("2026-11-20 09:3": 09:30-10:00) business or off hours: the
+    configured business hours, else DEFAULT_OPEN in the workspace time zone, at the start of it."""
     is_open = _opening(query)
     named: dict[str | None, str] = {}
 

@@ -1,6 +1,6 @@
-"""Labels of times, for tallies grouped by when something happened: the UTC ten minutes or hour a time
-falls in, as text ("2026-11-20 09:3", "2026-11-20 09"), the same in SQLite (which keeps times as ISO
-text) and PostgreSQL (naive UTC timestamps), so cached labels read alike on both."""
+"""Labels of times, for tallies grouped by when something happened: the UTC half hour or hour a time
+falls in, as text ("2026-11-20 09:3" for 09:30-10:00, "2026-11-20 09"), the same in SQLite (which keeps
+times as ISO text) and PostgreSQL (naive UTC timestamps), so cached labels read alike on both."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ from sqlalchemy import String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-TEN_MINUTES, HOUR = 15, 13  # characters of "YYYY-MM-DD HH:M" and "YYYY-MM-DD HH"
+HOUR = 13  # characters of "YYYY-MM-DD HH"
 
 
-class ten_minutes(FunctionElement):  # noqa: N801 - reads as SQL in queries
-    """The UTC ten minutes a time falls in: "YYYY-MM-DD HH:M" (its first minute is that digit and 0)."""
+class half_hour(FunctionElement):  # noqa: N801 - reads as SQL in queries
+    """The UTC half hour a time falls in: "YYYY-MM-DD HH:0" (minutes 0-29) or "YYYY-MM-DD HH:3" (30-59)."""
 
-    name = "ten_minutes"
+    name = "half_hour"
     inherit_cache = True
     type = String()
-    length = TEN_MINUTES
 
 
 class utc_hour(FunctionElement):  # noqa: N801
@@ -29,14 +28,25 @@ class utc_hour(FunctionElement):  # noqa: N801
     length = HOUR
 
 
-@compiles(ten_minutes, "sqlite")
 @compiles(utc_hour, "sqlite")
-def _sqlite(element, compiler, **kw) -> str:
+def _sqlite_hour(element, compiler, **kw) -> str:
     return f"substr({compiler.process(element.clauses, **kw)}, 1, {element.length})"
 
 
-@compiles(ten_minutes, "postgresql")
 @compiles(utc_hour, "postgresql")
-def _postgresql(element, compiler, **kw) -> str:
-    text = f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD HH24:MI')"
-    return f"substr({text}, 1, {element.length})"
+def _postgresql_hour(element, compiler, **kw) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD HH24')"
+
+
+@compiles(half_hour, "sqlite")
+def _sqlite_half_hour(element, compiler, **kw) -> str:
+    at = compiler.process(element.clauses, **kw)
+    return f"substr({at}, 1, 14) || CASE WHEN substr({at}, 15, 1) < '3' THEN '0' ELSE '3' END"
+
+
+@compiles(half_hour, "postgresql")
+def _postgresql_half_hour(element, compiler, **kw) -> str:
+    at = compiler.process(element.clauses, **kw)
+    return (
+        f"to_char({at}, 'YYYY-MM-DD HH24:') || CASE WHEN extract(minute FROM {at}) < 30 THEN '0' ELSE '3' END"
+    )

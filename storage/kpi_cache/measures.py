@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import ScalarSelect, and_, case, distinct, func, or_, select
 
-from storage.kpi_cache.labels import ten_minutes, utc_hour
+from storage.kpi_cache.labels import half_hour, utc_hour
 from storage.models import Conversation, Message, SlaClock, Survey
 from storage.planner import unindexed
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
@@ -295,7 +295,7 @@ TALLIES = {
 
 
 # `/kpi why` (docs/metrics.md, "why"): a mean KPI's items grouped, within each channel, by the agent credited
-# with them, when their customer arrived (the UTC ten minutes: business or off hours are told from it) and
+# with them, when their customer arrived (the UTC half hour: business or off hours are told from it) and
 # their conversation's first topic (the labels of its earliest customer message that has any), with the
 # count and sum of their values per label; and the active agent-hours of the load. A period's split is then
 # read from a few rows a day.
@@ -326,7 +326,7 @@ def split_tallies(key: str, measure: Measure, agent, arrival, conversation, valu
     """The three tallies (`why:KEY:agent|arrival|topic`) of a KPI whose items are `measure`'s rows, each
     valued `value` (the measure's own value by default)."""
     sums = (func.sum(measure.value if value is None else value),)
-    labels = {"agent": agent, "arrival": ten_minutes(arrival), "topic": first_topics(conversation)}
+    labels = {"agent": agent, "arrival": half_hour(arrival), "topic": first_topics(conversation)}
     return {
         f"why:{key}:{by}": Tally(measure.at, measure.channel, label, measure.where, sums)
         for by, label in labels.items()

@@ -12,6 +12,7 @@ import pytest
 from commands.engine import compute
 from commands.errors import UsageError
 from commands.parse import EXPLAINED, help_text, parse_command
+from commands.query import Query
 from commands.render_text import to_text
 from commands.render_why import why_message
 from commands.why import Why, explain
@@ -298,3 +299,42 @@ def test_the_grammar_and_the_explained_kpis_agree():
     from storage.settings import Settings
 
     assert "`/kpi why METRIC [channel…] [period]`" in help_text(Settings())
+
+
+@pytest.mark.parametrize(
+    ("label", "named"),
+    [
+        ("2026-11-18 07:3", "off hours"),  # Wednesday 08:30 in Paris (UTC+1)
+        ("2026-11-18 08:0", "business hours"),  # 09:00
+        ("2026-11-18 16:3", "business hours"),  # 17:30
+        ("2026-11-18 17:0", "off hours"),  # 18:00
+        ("2026-11-21 10:0", "off hours"),  # a Saturday
+        ("2026-07-01 07:0", "business hours"),  # 09:00 in summer time (UTC+2)
+        ("2026-07-01 06:3", "off hours"),  # 08:30 in summer time
+        (None, "off hours"),  # no arrival time
+    ],
+)
+def test_arrivals_are_business_hours_by_default_monday_to_friday_9_to_18_local(label, named):
+    from commands.why_items import _hours_namer
+    from storage.settings import Settings
+
+    query = Query(NOW, NOW, (), NOW, Settings(tz="Europe/Paris"))
+    assert _hours_namer(query)(label) == named
+
+
+@pytest.mark.parametrize(
+    ("label", "named"),
+    [
+        ("2026-11-18 03:3", "off hours"),
+        ("2026-11-18 04:0", "business hours"),
+        ("2026-11-18 12:3", "off hours"),
+    ],
+)
+def test_configured_business_hours_decide_arrivals_to_the_half_hour(label, named):
+    from commands.why_items import _hours_namer
+    from storage.settings import BusinessHours, Settings
+
+    # Kolkata is UTC+5:30: 03:30 UTC is 09:00 there, 04:00 is 09:30, 12:30 is 18:00
+    hours = BusinessHours(hours={"wed": ["09:30-18:00"]}, timezone="Asia/Kolkata")
+    query = Query(NOW, NOW, (), NOW, Settings(business_hours=hours))
+    assert _hours_namer(query)(label) == named
