@@ -84,8 +84,8 @@ def _part(value: float, what: str, change: float, unit: str) -> str:
 
 
 def _within(by: str, split: Split, change: float, unit: str) -> str | None:
-    """The group that moved most within the channels, if it weighs: "agent U7 slower (adds 20m)",
-    "off-hours arrivals 22 % → 35 % (adds 12m)". Items without an agent or a topic are not named."""
+    """The group that moved most within the channels, if it weighs: "agent U7 slower (20m of it)",
+    "off-hours arrivals 22 % → 35 % (offsets 12m)". Items without an agent or a topic are not named."""
     rows = [
         row
         for row in split.rows
@@ -94,7 +94,8 @@ def _within(by: str, split: Split, change: float, unit: str) -> str | None:
     if not rows:
         return None
     row: Row = rows[0]
-    adds = f"{'adds' if (row.part > 0) == (change > 0) else 'offsets'} {amount(row.part, unit)}"
+    size = amount(row.part, unit)
+    adds = f"{size} of it" if (row.part > 0) == (change > 0) else f"offsets {size}"
     if abs(row.mix) > abs(row.performance):
         if by == "hours":
             off = next(r for r in split.rows if r.key == OFF_HOURS) if row.key != OFF_HOURS else row

@@ -139,8 +139,8 @@ def test_words_come_first_with_the_largest_parts(database):
     assert found.words == (
         "First response time rose 4m 45s: 2m 30s from facebook getting slower, "
         "1m 4s from more traffic on facebook (slowest channel), 1m 4s from less traffic on twitter. "
-        "Within channels: arrivals in business hours slower (adds 2m 30s); agent A slower (adds 1m 53s); "
-        "conversations about parcels slower (adds 1m 23s). "
+        "Within channels: arrivals in business hours slower (2m 30s of it); agent A slower (1m 53s of it); "
+        "conversations about parcels slower (1m 23s of it). "
         "Load: 1.2 → 1.3 conversations per active agent-hour."
     )
 
