@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from commands.engine import compute
 from commands.errors import UsageError
@@ -17,6 +19,7 @@ from commands.render_text import to_text
 from commands.render_why import why_message
 from commands.why import Why, explain
 from commands.why_items import WHY
+from tests.fuzzing import FUZZ, json_values, odd_text
 from tests.storage.builders import T0, inbound, reply, status
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday: 7d is Nov 16-23, the previous period Nov 9-16
@@ -338,3 +341,35 @@ def test_configured_business_hours_decide_arrivals_to_the_half_hour(label, named
     hours = BusinessHours(hours={"wed": ["09:30-18:00"]}, timezone="Asia/Kolkata")
     query = Query(NOW, NOW, (), NOW, Settings(business_hours=hours))
     assert _hours_namer(query)(label) == named
+
+
+@FUZZ
+@given(
+    words=st.lists(
+        st.one_of(odd_text, st.sampled_from(["frt", "csat", "by", "bh", "7d", "why", "all"])), max_size=5
+    )
+)
+def test_any_words_after_why_are_a_request_or_a_usage_error(words):
+    from storage.settings import Settings
+
+    settings = Settings()
+    try:
+        request = parse_command(" ".join(["why", *words]), settings, NOW)
+    except UsageError as error:
+        assert error.message
+    else:
+        assert request.metric == "help" or (request.explain and request.metric in EXPLAINED)
+
+
+@FUZZ
+@given(value=st.one_of(odd_text, json_values.map(json.dumps)))
+def test_any_why_button_value_is_a_question_or_the_stale_notice(value):
+    from commands.render_drill import STALE, asked_question
+    from storage.settings import Settings
+
+    try:
+        request = asked_question(value, Settings(), WHY)
+    except UsageError as error:
+        assert error.message == STALE
+    else:
+        assert request.metric in WHY
