@@ -373,3 +373,18 @@ def test_any_why_button_value_is_a_question_or_the_stale_notice(value):
         assert error.message == STALE
     else:
         assert request.metric in WHY
+
+
+def test_a_channel_gone_and_a_channel_new_still_add_up():
+    from commands.why import split
+
+    # before: a 2 items at 100, b 2 at 200 (M_p 150); now: b 1 at 300, c 1 at 500 (M_q 400): +250
+    before = {"": {"a": (2, 200.0), "b": (2, 400.0)}}
+    now = {"": {"b": (1, 300.0), "c": (1, 500.0)}}
+    found = split(before, now, "channel")
+    # a: share 1/2 -> 0 at 100, below the mean: mix (0 - 1/2)(100 - 150) = 25; b: performance 1/2 (300 - 200)
+    # c: new, counted at M_p: performance 1/2 (500 - 150) = 175
+    assert parts(found) == {"a": (25, 0), "b": (0, 50), "c": (0, 175)}
+    assert found.mix + found.performance == 250
+    gone = next(row for row in found.rows if row.key == "a")
+    assert (gone.count, gone.mean, gone.share) == (0, None, 0)
