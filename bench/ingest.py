@@ -27,6 +27,7 @@ import psycopg  # noqa: E402
 from sqlalchemy import make_url  # noqa: E402
 
 from bench.kpi_data import bench_database  # noqa: E402
+from storage.analysis_pool import default_workers, import_pool  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.importer import import_items  # noqa: E402
 from storage.ingest import Ingestor  # noqa: E402
@@ -60,11 +61,25 @@ def message_lines(n: int):
         yield i + 1, json.dumps(message_event(i))
 
 
-def timed_import(engine, settings, n: int, *, analyse: bool = True) -> tuple[float, object]:
+def timed_import(
+    engine, settings, n: int, *, analyse: bool = True, workers: int | None = None
+) -> tuple[float, object]:
     ingestor = Ingestor(engine, settings, analyse_text=analyse)
     started = time.perf_counter()
-    result = import_items(ingestor, message_lines(n))
-    return time.perf_counter() - started, result
+    cpu = time.process_time()
+    with import_pool(settings, analyse=analyse, workers=workers) as pool:
+        result = import_items(ingestor, message_lines(n), pool=pool)
+    elapsed = time.perf_counter() - started
+    print(
+        f"         CPU {time.process_time() - cpu:.1f} s in the importing process, "
+        f"{pool.cpu_seconds:.1f} s in {pool.workers} analysis workers"
+    )
+    return elapsed, result
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 minutes): the machine is shared, figures are read beside them."""
+    return "load " + " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def floor_rate(path: str, n: int) -> float:
@@ -142,6 +157,12 @@ def main() -> None:
         help="a PostgreSQL server (postgresql+psycopg://…); the bench uses a database kpibot_bench_ingest",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="text-analysis worker processes (default: one per spare core; 0 analyses in-process)",
+    )
+    parser.add_argument(
         "--no-analysis",
         action="store_true",
         help="skip sentiment/topic scoring of inbound text (measures storage alone)",
@@ -158,7 +179,9 @@ def main() -> None:
     engine = make_engine(url)
     print(f"database: {engine.dialect.name} {'.'.join(map(str, engine.dialect.server_version_info))}")
     analyse = not args.no_analysis
-    elapsed, result = timed_import(engine, settings, args.events, analyse=analyse)
+    workers = (args.workers if args.workers is not None else default_workers()) if analyse else 0
+    print(f"start: {load()}; {os.cpu_count()} cores, {workers} analysis workers")
+    elapsed, result = timed_import(engine, settings, args.events, analyse=analyse, workers=workers)
     rate = args.events / elapsed
     mode = "with sentiment+topics on inbound text" if analyse else "without text analysis"
     print(
@@ -167,7 +190,7 @@ def main() -> None:
     )
     if analyse:  # 3 of every 5 generated messages are the customer's
         print(f"         inbound messages scored during import: {rate * 3 / 5:9,.0f} messages/s")
-    elapsed_dup, dup = timed_import(engine, settings, args.events, analyse=analyse)
+    elapsed_dup, dup = timed_import(engine, settings, args.events, analyse=analyse, workers=workers)
     print(
         f"re-import {args.events:>8,} duplicates      in {elapsed_dup:6.1f} s = "
         f"{args.events / elapsed_dup:9,.0f} events/s (duplicates {dup.duplicates:,})"
@@ -184,7 +207,7 @@ def main() -> None:
             print(
                 f"bare psycopg {how} floor: {floor:,.0f} rows/s; kpibot import = {rate / floor:.2f} x floor"
             )
-    print(f"database size {size / 1e6:,.0f} MB")
+    print(f"database size {size / 1e6:,.0f} MB; end: {load()}")
     engine.dispose()
 
 

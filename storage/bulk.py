@@ -41,35 +41,64 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=None)
 
 
+class _Memo:
+    """A converter remembering what it gave: a batch's times repeat (the receive time of every raw event,
+    a message's time as its conversation's opening and its wait's start), and turning one into text is the
+    costliest step of a bulk write (docs/performance.md, "Import (ingestion core)"). Bounded: cleared when
+    it holds MEMO_SIZE values."""
+
+    __slots__ = ("convert", "seen")
+
+    def __init__(self, convert):
+        self.convert = convert
+        self.seen: dict = {}
+
+    def __call__(self, value):
+        stored = self.seen.get(value)
+        if stored is None and value is not None:
+            if len(self.seen) >= MEMO_SIZE:
+                self.seen.clear()
+            stored = self.seen[value] = self.convert(value)
+        return stored
+
+
+MEMO_SIZE = 100_000
+_STORED_TIME = {"sqlite": _Memo(_sqlite_time), "postgresql": _Memo(_naive_utc)}
+
+
+def _sqlite_bool(value):
+    return None if value is None else int(value)
+
+
 @lru_cache(maxsize=64)
 def _plan(dialect: str, table: Table, columns: tuple[str, ...]) -> tuple[str, tuple]:
     """The placeholder list and per-column converters for `columns` of `table` on `dialect`."""
     mark = "?" if dialect == "sqlite" else "%s"
-    time_fn = _sqlite_time if dialect == "sqlite" else _naive_utc
+    time_fn = _STORED_TIME.get(dialect) or _Memo(_naive_utc)
     converters = []
     for name in columns:
         column_type = table.c[name].type
         if isinstance(column_type, UTCDateTime):
             converters.append(time_fn)
         elif dialect == "sqlite" and column_type.python_type is bool:
-            converters.append(lambda v: None if v is None else int(v))
+            converters.append(_sqlite_bool)
         else:
             converters.append(None)
     return mark, tuple(converters)
 
 
 def _tuples(rows: Sequence[dict[str, Any]], columns: tuple[str, ...], converters: tuple) -> list:
+    """The rows as tuples of `columns`, converted column by column (a column's values in one `map`)."""
     get = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
-    converted = [(i, fn) for i, fn in enumerate(converters) if fn is not None]
-    if not converted:
+    if not rows:
+        return []
+    if not any(converters):
         return [get(row) for row in rows]
-    out = []
-    for row in rows:
-        values = list(get(row))
-        for i, fn in converted:
-            values[i] = fn(values[i])
-        out.append(tuple(values))
-    return out
+    values = list(zip(*map(get, rows), strict=True))
+    for i, fn in enumerate(converters):
+        if fn is not None:
+            values[i] = map(fn, values[i])
+    return list(zip(*values, strict=True))
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -22,11 +22,14 @@ import gzip
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from storage.ingest import Ingestor, IngestResult
+from storage.ingest import Ingestor, IngestResult, Prepared
 from storage.normalise import MAX_EVENT_CHARS, Unreadable
 from storage.rebuild import chunks
+
+if TYPE_CHECKING:
+    from storage.analysis_pool import AnalysisPool
 
 BATCH = 5000
 _BOM = codecs.BOM_UTF8
@@ -193,16 +196,42 @@ def import_items(
     batch: int = BATCH,
     progress: Callable[[int], None] | None = None,
     done: IngestResult | None = None,
+    pool: AnalysisPool | None = None,
 ) -> IngestResult:
-    """Ingests `items` in transactions of `batch` events; returns the summed outcome (added to `done`,
-    when given, as each batch commits: what it holds stays true if a later batch fails)."""
+    """Ingests `items` in transactions of `batch` events, in order; returns the summed outcome (added to
+    `done`, when given, as each batch commits: what it holds stays true if a later batch fails).
+
+    Each batch is validated while the one before it waits to be stored; with a `pool` (and text analysis)
+    its texts are scored by the pool's workers meanwhile. The pool is used from the second batch on, so an
+    import of one batch never waits for its workers to start."""
     total = done if done is not None else IngestResult()
+    parts = chunks(items, batch)
     with bulk_collection():
-        for part in chunks(items, batch):
-            total.add(ingestor.ingest(part, source=source))
-            if progress is not None:
-                progress(len(part))
+        pending: Prepared | None = None
+        while True:
+            try:
+                part = next(parts)
+            except StopIteration:
+                break
+            except BaseException:
+                if pending is not None:  # read before the file failed: stored, as without a pipeline
+                    _store(ingestor, pending, total, progress)
+                raise
+            prepared = ingestor.prepare(part, source=source, pool=pool if pending is not None else None)
+            if pending is not None:
+                _store(ingestor, pending, total, progress)
+            pending = prepared
+        if pending is not None:
+            _store(ingestor, pending, total, progress)
     return total
+
+
+def _store(
+    ingestor: Ingestor, prepared: Prepared, total: IngestResult, progress: Callable[[int], None] | None
+) -> None:
+    total.add(ingestor.store(prepared))
+    if progress is not None:
+        progress(prepared.size)
 
 
 # Generation-0 threshold while importing. Ingestion makes and drops millions of small objects (parsed

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
@@ -25,10 +25,13 @@ from storage.normalise import Accepted, Normaliser, Unreadable
 from storage.privacy import private_event, pseudonymiser, redacted
 from storage.projection import Step
 from storage.rebuild import rebuild_conversations
-from storage.rows import TABLES, TIMELINE_TYPES, Analyser, row_for, step_for
+from storage.rows import TABLES, TIMELINE_TYPES, Analyser, Analysis, analysed_text, row_for, step_for
 from storage.service_levels import Deadlines
 from storage.settings import Settings
-from storage.writes import conversation_ids, link_conversions, set_links, store_raw
+from storage.writes import conversation_ids, link_conversions, set_links, store_raw, stored_keys
+
+if TYPE_CHECKING:
+    from storage.analysis_pool import AnalysisPool, Scored
 
 _CONVERSATION_TYPES = ("message", "status", "assignment", "escalation", "survey")
 _log = logging.getLogger("kpibot.ingest")
@@ -55,6 +58,21 @@ class IngestResult:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
+
+
+@dataclass
+class Prepared:
+    """A batch validated, not yet stored (`Ingestor.prepare`): its accepted events (one per key), the
+    payloads rejected with their reasons, how many repeated a key of the batch, and the analyses of
+    the texts of `scored_keys` when a pool is computing them."""
+
+    source: str
+    accepted: list[Accepted]
+    rejected: list[tuple[int, str, Any]]
+    repeated: int
+    size: int  # how many payloads the batch held
+    scored_keys: list[tuple[str, str]] = field(default_factory=list)
+    scored: Scored | None = None
 
 
 class Ingestor:
@@ -97,24 +115,58 @@ class Ingestor:
         batch and rejected alone; a failure that is not about one event's data (the database is down,
         locked, or refuses every event) is raised, and nothing of the batch is stored.
         """
-        received = now or datetime.now(UTC)
+        return self.store(self.prepare(items, source=source, pseudonymised=pseudonymised), now=now)
+
+    def prepare(
+        self,
+        items: Iterable[tuple[int, Any]],
+        *,
+        source: str = "kpibot",
+        pseudonymised: bool = False,
+        pool: AnalysisPool | None = None,
+    ) -> Prepared:
+        """The first half of `ingest`, which touches no database: every payload validated and normalised,
+        and with a `pool`, the texts of the accepted events sent to it for analysis (the caller stores
+        another batch meanwhile: `storage.importer.import_items`)."""
         clock = self.clock()
-        result = IngestResult()
         accepted: dict[tuple[str, str], Accepted] = {}
         rejected: list[tuple[int, str, Any]] = []
+        repeated = size = 0
         for position, payload in items:
+            size += 1
             try:
                 event = self.normalise(position, payload, source, now=clock, pseudonymised=pseudonymised)
             except EventError as exc:
                 rejected.append((position, str(exc), payload))
                 continue
             if event.key in accepted:
-                result.duplicates += 1
+                repeated += 1
             else:
                 accepted[event.key] = event
-        stored, duplicates, refused = self._store(list(accepted.values()), received)
+        prepared = Prepared(source, list(accepted.values()), rejected, repeated, size)
+        if pool is not None and pool.active and self.analyser is not None:
+            texts = [(item.key, analysed_text(item)) for item in prepared.accepted]
+            texts = [(key, text) for key, text in texts if text is not None]
+            if texts:  # a re-imported file's events are duplicates: their texts need no analysis
+                with self.engine.connect() as conn:
+                    known = stored_keys(conn, [key for key, _ in texts])
+                texts = [(key, text) for key, text in texts if key not in known]
+            prepared.scored_keys = [key for key, _ in texts]
+            prepared.scored = pool.score([text for _, text in texts])
+        return prepared
+
+    def store(self, prepared: Prepared, *, now: datetime | None = None) -> IngestResult:
+        """The second half of `ingest`: the accepted events of `prepared` stored in one transaction (split
+        on an event the database refuses), the rejected ones kept; `now` is the receive time."""
+        received = now or datetime.now(UTC)
+        source = prepared.source
+        analyses = self._analyses(prepared)  # waited for before the transaction, never inside it
+        result = IngestResult(duplicates=prepared.repeated)
+        stored, duplicates, refused = self._store(prepared.accepted, received, analyses)
         result.stored, result.duplicates = stored, result.duplicates + duplicates
-        rows = [self._kept(source, pos, reason, payload, received) for pos, reason, payload in rejected]
+        rows = [
+            self._kept(source, pos, reason, payload, received) for pos, reason, payload in prepared.rejected
+        ]
         # accepted events refused by the database: their bodies are pseudonymised already
         rows += [
             kept_row(source, i.position, why, i.body, received, pseudonymised=True) for i, why in refused
@@ -128,6 +180,17 @@ class Ingestor:
         result.rejected = [Outcome(row["position"], "rejected", row["reason"]) for row in rows]
         return result
 
+    def _analyses(self, prepared: Prepared) -> dict[tuple[str, str], Analysis]:
+        """The analyses the pool made for `prepared`, by event key (none without a pool). Should the pool
+        fail (a worker killed), the texts are analysed in-process instead, as without one."""
+        if prepared.scored is None:
+            return {}
+        try:
+            return dict(zip(prepared.scored_keys, prepared.scored.result(), strict=True))
+        except Exception as exc:  # noqa: BLE001 - the same analyses are made in-process
+            _log.warning("text analysis workers failed (%s); analysing in this process", type(exc).__name__)
+            return {}
+
     def _kept(self, source: str, position: int, reason: str, payload: Any, received: datetime) -> dict:
         """The rejected-event row for a refused payload: customer handles pseudonymised and names dropped
         when it is a JSON object (NaN and Infinity read as numbers here); else only its shape
@@ -138,14 +201,19 @@ class Ingestor:
         return kept_row(source, position, reason, private, received, pseudonymised=True)
 
     def _store(
-        self, accepted: list[Accepted], received: datetime, *, top: bool = True
+        self,
+        accepted: list[Accepted],
+        received: datetime,
+        analyses: dict[tuple[str, str], Analysis],
+        *,
+        top: bool = True,
     ) -> tuple[int, int, list[tuple[Accepted, str]]]:
         """(stored, duplicates, refused by the database with why) for `accepted`, split on a data error."""
         try:
             with self.engine.begin() as conn:
                 new = store_raw(conn, accepted, received)
                 if new:
-                    self._project(conn, new)
+                    self._project(conn, new, analyses)
             return len(new), len(accepted) - len(new), []
         except _DATA_ERRORS as exc:
             if not _about_data(exc):
@@ -155,7 +223,10 @@ class Ingestor:
                     raise
                 return 0, 0, [(accepted[0], f"the database refused this event ({_kind(exc)})")]
             half = len(accepted) // 2
-            parts = [self._store(part, received, top=False) for part in (accepted[:half], accepted[half:])]
+            parts = [
+                self._store(part, received, analyses, top=False)
+                for part in (accepted[:half], accepted[half:])
+            ]
             refused = parts[0][2] + parts[1][2]
             if top and len(refused) == len(accepted):
                 raise  # every event refused: the database, not the events
@@ -164,7 +235,9 @@ class Ingestor:
             )
             return parts[0][0] + parts[1][0], parts[0][1] + parts[1][1], refused
 
-    def _project(self, conn: Connection, new: list[tuple[int, Accepted]]) -> None:
+    def _project(
+        self, conn: Connection, new: list[tuple[int, Accepted]], analyses: dict[tuple[str, str], Analysis]
+    ) -> None:
         ids, created = conversation_ids(
             conn, [a for _, a in new if a.event.type in _CONVERSATION_TYPES and a.event.conversation_id]
         )
@@ -174,7 +247,7 @@ class Ingestor:
         for raw_id, item in new:
             e = item.event
             cid = ids.get((item.source, e.conversation_id)) if e.conversation_id else None
-            row = row_for(raw_id, item, cid, self.analyser)
+            row = row_for(raw_id, item, cid, self._analysis(item, analyses) if e.type == "message" else None)
             rows[TABLES[e.type]].append(row)
             if e.type in TIMELINE_TYPES:
                 steps[cid].append(step_for(item))
@@ -195,6 +268,16 @@ class Ingestor:
         deadlines = Deadlines.load(conn, self.settings)
         rebuild_conversations(conn, steps, known=known, deadlines=deadlines, now=self.clock())
         set_links(conn, ids, new)  # after the rebuild, which locks the conversations in a deadlock-free order
+
+    def _analysis(self, item: Accepted, analyses: dict[tuple[str, str], Analysis]) -> Analysis | None:
+        """The analysis of a message's text: made by the pool, else here; None when not analysed."""
+        if self.analyser is None:
+            return None
+        analysis = analyses.get(item.key)
+        if analysis is None:
+            text = analysed_text(item)
+            analysis = None if text is None else self.analyser(text)
+        return analysis
 
 
 def _lenient(payload: Any) -> Any:

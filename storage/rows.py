@@ -12,7 +12,8 @@ from storage.normalise import Accepted
 from storage.projection import Step
 
 # (score or None when unscored, language, comma-separated topic labels or None) for one inbound text.
-Analyser = Callable[[str], tuple[float | None, str | None, str | None]]
+Analysis = tuple[float | None, str | None, str | None]
+Analyser = Callable[[str], Analysis]
 
 TIMELINE_TYPES = frozenset({"message", "status", "assignment", "escalation"})
 # Insert order: parents before children is irrelevant here (all reference conversation/raw_event only).
@@ -28,14 +29,21 @@ TABLES: dict[str, Table] = {
 }
 
 
-def row_for(raw_id: int, item: Accepted, cid: int | None, analyser: Analyser | None) -> dict:
-    """The row `item` adds to its projection table (TABLES[event type])."""
+def analysed_text(item: Accepted) -> str | None:
+    """The text of `item` that text analysis reads: a customer-visible inbound message's; else None."""
+    e = item.event
+    if e.type == "message" and e.direction == "inbound" and e.text and not e.private:
+        return e.text
+    return None
+
+
+def row_for(raw_id: int, item: Accepted, cid: int | None, analysis: Analysis | None) -> dict:
+    """The row `item` adds to its projection table (TABLES[event type]); `analysis` is its text's
+    (`analysed_text`), None when not analysed."""
     e = item.event
     kind = e.type
     if kind == "message":
-        sentiment = lang = topics = None
-        if analyser is not None and e.direction == "inbound" and e.text and not e.private:
-            sentiment, lang, topics = analyser(e.text)
+        sentiment, lang, topics = analysis or (None, None, None)
         return {
             "conversation_id": cid,
             "raw_event_id": raw_id,

@@ -37,6 +37,22 @@ def store_raw(conn: Connection, accepted: list[Accepted], received: datetime) ->
     return sorted(((raw_id, by_key[(src, ext)]) for raw_id, src, ext in stored), key=lambda pair: pair[0])
 
 
+def stored_keys(conn: Connection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (source, id) keys have a raw event stored already (duplicates, as things stand)."""
+    table = RawEvent.__table__
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in keys:
+        by_source.setdefault(source, []).append(external_id)
+    found: set[tuple[str, str]] = set()
+    for source, external_ids in by_source.items():
+        for part in chunks(external_ids):
+            query = select(table.c.external_id).where(
+                and_(table.c.source == source, table.c.external_id.in_(part))
+            )
+            found.update((source, external_id) for external_id in conn.execute(query).scalars())
+    return found
+
+
 def conversation_ids(conn: Connection, items: list[Accepted]) -> tuple[dict[tuple[str, str], int], set[int]]:
     """Ids of the conversations these events belong to, and which of them this call created."""
     table = Conversation.__table__

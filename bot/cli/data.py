@@ -22,7 +22,8 @@ from bot.cli.context import (
 )
 
 if TYPE_CHECKING:
-    from storage.ingest import IngestResult
+    from storage.analysis_pool import AnalysisPool
+    from storage.ingest import Ingestor, IngestResult
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +50,7 @@ def import_files(
     (no such file, a CSV header naming a field twice), 3 if the import stopped on an error (what was
     imported before it is kept: run the same command again to finish).
     """
-    from storage.importer import import_items, open_binary, read_events
+    from storage.analysis_pool import import_pool
     from storage.ingest import Ingestor, IngestResult
 
     settings = load_settings(db)
@@ -63,35 +64,54 @@ def import_files(
     engine = open_engine(settings)
     ingestor = Ingestor(engine, settings)
     total = IngestResult()
-    for name in files:
-        lines = None if name == "-" else _count_lines(name)
-        done = IngestResult()
-        try:
-            with open_binary(name, sys.stdin.buffer) as stream, _progress() as progress:
-                task = progress.add_task(f"importing {name}", total=lines)
-                import_items(
-                    ingestor,
-                    read_events(stream, name),
-                    source=source,
-                    batch=batch,
-                    progress=lambda n, task=task: progress.advance(task, n),
-                    done=done,
-                )
-        except Exception as exc:  # noqa: BLE001 - stopped: say what is kept and how to finish
-            _print_rejections(done, name, files)
-            total.add(done)
-            _summary(total)
-            fail(
-                f"{name}: the import stopped ({type(exc).__name__}: {_first_line(exc)}); the "
-                f"{total.stored} events imported before it are kept; run the same command again to finish "
-                "(what is already imported counts as duplicates)",
-                EXIT_STOPPED,
-            )
-        _print_rejections(done, name, files)
-        total.add(done)
+    with import_pool(settings) as pool:  # text analysis on the spare cores, started by the second batch
+        for name in files:
+            _import_file(ingestor, pool, name, files, source, batch, total)
     _summary(total)
     if total.rejected:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _import_file(
+    ingestor: Ingestor,
+    pool: AnalysisPool,
+    name: str,
+    files: list[str],
+    source: str,
+    batch: int,
+    total: IngestResult,
+) -> None:
+    """Imports one file with a progress bar, its rejections printed and its counts added to `total`;
+    exits 3, saying what is kept, when the import stops on an error."""
+    from storage.importer import import_items, open_binary, read_events
+    from storage.ingest import IngestResult
+
+    lines = None if name == "-" else _count_lines(name)
+    done = IngestResult()
+    try:
+        with open_binary(name, sys.stdin.buffer) as stream, _progress() as progress:
+            task = progress.add_task(f"importing {name}", total=lines)
+            import_items(
+                ingestor,
+                read_events(stream, name),
+                source=source,
+                batch=batch,
+                progress=lambda n, task=task: progress.advance(task, n),
+                done=done,
+                pool=pool,
+            )
+    except Exception as exc:  # noqa: BLE001 - stopped: say what is kept and how to finish
+        _print_rejections(done, name, files)
+        total.add(done)
+        _summary(total)
+        fail(
+            f"{name}: the import stopped ({type(exc).__name__}: {_first_line(exc)}); the "
+            f"{total.stored} events imported before it are kept; run the same command again to finish "
+            "(what is already imported counts as duplicates)",
+            EXIT_STOPPED,
+        )
+    _print_rejections(done, name, files)
+    total.add(done)
 
 
 def _check_csv_header(name: str) -> None:

@@ -7,21 +7,26 @@ import gc
 import pytest
 
 from storage.importer import BULK_GC_THRESHOLD, import_items
-from storage.ingest import IngestResult
+from storage.ingest import IngestResult, Prepared
 
 
 class Recording:
-    """An ingestor that records the collector's thresholds it ran under (and fails when told to)."""
+    """An ingestor that records the collector's thresholds it stored under (and fails when told to)."""
+
+    analyser = None  # no text analysis: no worker pool
 
     def __init__(self, fail: bool = False) -> None:
         self.seen: list[tuple[int, int, int]] = []
         self.fail = fail
 
-    def ingest(self, part, *, source):
+    def prepare(self, part, *, source, pool):
+        return Prepared(source, [], [], 0, len(part))
+
+    def store(self, prepared):
         self.seen.append(gc.get_threshold())
         if self.fail:
             raise RuntimeError("the database went away")
-        return IngestResult(stored=len(part))
+        return IngestResult(stored=prepared.size)
 
 
 def test_an_import_runs_with_a_higher_collection_threshold_and_restores_the_old_one():
