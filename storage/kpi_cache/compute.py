@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -27,6 +28,8 @@ from storage.kpi_cache.store import Batch, one_by_one, stored
 from storage.kpi_cache.tables import EVERY, Part, add_to_tally, compact, tally_value
 
 WARM_DAYS = 100  # what `warm` keeps ready: the longest usual question (90 days) and its edges
+# seconds `warm` rests between slices, leaving the GIL and the database to the questions and webhooks
+WARM_PAUSE = 0.05
 
 
 def computer(key: str):
@@ -38,36 +41,64 @@ def computer(key: str):
     return one_by_one(partial(_compute_tally_day, key=key, spec=TALLIES[key]))
 
 
-def warm(engine: Engine, now: datetime, days: int = WARM_DAYS) -> int:
+def warm(
+    engine: Engine, now: datetime, days: int = WARM_DAYS, *, stop: Callable[[], bool] | None = None
+) -> int:
     """Computes and stores, for every measure, ranking, tally and the agents' activity, the slots among
     the last `days` cached days at `now`, and the hours over since the last of them (today's), that are
     missing or changed, so no question has to (run by the bot's scheduler at start and hourly). Returns
-    how many slots it computed."""
+    how many slots it computed.
+
+    At 1M conversations a cold cache is minutes of work, so it goes newest first — today's hours, then
+    each day back — one slice (the hours, or a day) at a time, each on a connection and in transactions
+    of its own, with a pause between slices: a question arriving meanwhile is answered at once (from
+    the days already done, or computing its own), never behind the whole warm-up, and the last week is
+    ready within seconds. `stop()`, asked between slices, ends it early (the bot shutting down): the
+    slices done are stored, and the next run goes on with the rest."""
+    computed = 0
+    for key_slots in _missing_slices(engine, now, days):
+        if stop is not None and stop():
+            break
+        with engine.connect() as conn:
+            for key, compute_day, slots in key_slots:
+                # a question may have computed some of them since: those are not done again
+                ready = stored(conn, key, slots, (), values=False, by_channel=False)
+                batch = Batch()
+                for slot in slots:
+                    if slot not in ready:
+                        compute_day(conn, slot=slot, batch=batch)
+                        computed += 1
+                batch.store(conn)
+                conn.rollback()  # a fresh snapshot per measure; SQLite can checkpoint in between
+        time.sleep(WARM_PAUSE)
+    return computed
+
+
+def _missing_slices(engine: Engine, now: datetime, days: int) -> list[list[tuple[str, Callable, list[Slot]]]]:
+    """What `warm` has to compute, newest first: the hours over today, then each of the last `days`
+    cached days back to the first with data, each as (key, compute_day, its missing slots) for the
+    measures, rankings, tallies and agents that miss one; slices with nothing missing are left out."""
     last = last_cached_day(now)
     hours = hours_between(midnight(last + timedelta(days=1)), cached_until(now))
-    first = last - timedelta(days=days - 1)
-    computed = 0
     with engine.connect() as conn:
         oldest = [conn.execute(select(func.min(column))).scalar() for column in (C.opened_at, V.at)]
         if all(at is None for at in oldest):
-            return 0  # nothing stored yet
-        first = max(first, min(at for at in oldest if at is not None).date())  # no work before the data
-        days = (last - first).days + 1
+            return []  # nothing stored yet
+        first = max(last - timedelta(days=days - 1), min(at for at in oldest if at is not None).date())
+        slices = [hours] + [[Slot(last - timedelta(days=n))] for n in range((last - first).days + 1)]
+        every = [slot for slots in slices for slot in slots]
         computers = [(key, partial(_compute_day, key=key, measure=m)) for key, m in MEASURES.items()]
         computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in RANKINGS.items()]
         computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
         computers.append((agents.KEY, agents.compute_day))
-        for key, compute_day in computers:
-            slots = [Slot(first + timedelta(days=n)) for n in range(days)] + hours
-            ready = stored(conn, key, slots, (), values=False, by_channel=False)
-            batch = Batch()
-            for slot in slots:
-                if slot not in ready:
-                    compute_day(conn, slot=slot, batch=batch)
-                    computed += 1
-            batch.store(conn)
-            conn.rollback()  # a fresh snapshot per measure; SQLite can checkpoint in between
-    return computed
+        ready = {key: stored(conn, key, every, (), values=False, by_channel=False) for key, _ in computers}
+    planned = []
+    for slots in slices:
+        work = [(key, compute, [s for s in slots if s not in ready[key]]) for key, compute in computers]
+        work = [(key, compute, missing) for key, compute, missing in work if missing]
+        if work:
+            planned.append(work)
+    return planned
 
 
 def _compute_top_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec: Ranking) -> dict[str, Part]:
