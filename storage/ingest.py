@@ -23,7 +23,7 @@ from storage.events import EventError
 from storage.models import RejectedEvent
 from storage.normalise import Accepted, Normaliser, Unreadable
 from storage.privacy import private_event, pseudonymiser, redacted
-from storage.projection import Step
+from storage.projection import Step, project
 from storage.rebuild import rebuild_conversations
 from storage.rows import TABLES, TIMELINE_TYPES, Analyser, Analysis, analysed_text, row_for, step_for
 from storage.service_levels import Deadlines
@@ -238,20 +238,25 @@ class Ingestor:
     def _project(
         self, conn: Connection, new: list[tuple[int, Accepted]], analyses: dict[tuple[str, str], Analysis]
     ) -> None:
+        timelines: dict[tuple[str, str], list[Step]] = defaultdict(list)  # by (source, conversation id)
+        for _, item in new:
+            if item.event.type in TIMELINE_TYPES:
+                timelines[(item.source, item.event.conversation_id)].append(step_for(item))
+        # A conversation this batch creates has all its events here: it is inserted with its projection,
+        # one write (and one note of its hours for the KPI cache) instead of a blank row updated at once.
         ids, created = conversation_ids(
-            conn, [a for _, a in new if a.event.type in _CONVERSATION_TYPES and a.event.conversation_id]
+            conn,
+            [a for _, a in new if a.event.type in _CONVERSATION_TYPES and a.event.conversation_id],
+            projected=lambda key: project(timelines.get(key, [])).columns(),
         )
         rows: dict[Table, list[dict]] = defaultdict(list)
-        steps: dict[int, list[Step]] = defaultdict(list)
         linked: list[dict] = []
         for raw_id, item in new:
             e = item.event
             cid = ids.get((item.source, e.conversation_id)) if e.conversation_id else None
             row = row_for(raw_id, item, cid, self._analysis(item, analyses) if e.type == "message" else None)
             rows[TABLES[e.type]].append(row)
-            if e.type in TIMELINE_TYPES:
-                steps[cid].append(step_for(item))
-            elif e.type in ("lead", "conversion"):
+            if e.type in ("lead", "conversion"):
                 linked.append(row)
         if linked:  # a lead and its conversion stored at once by two processes must still meet
             lock_names(
@@ -263,6 +268,7 @@ class Ingestor:
                 kpi_cache.note(conn, {row["at"] for row in table_rows}, self.clock())
         if linked:
             link_conversions(conn, linked)
+        steps = {ids[key]: timeline for key, timeline in timelines.items()}
         # Conversations created by this batch have all their events here; others are replayed from the DB.
         known = {cid: steps[cid] for cid in created if cid in steps}
         deadlines = Deadlines.load(conn, self.settings)

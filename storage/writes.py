@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
@@ -53,8 +55,13 @@ def stored_keys(conn: Connection, keys: list[tuple[str, str]]) -> set[tuple[str,
     return found
 
 
-def conversation_ids(conn: Connection, items: list[Accepted]) -> tuple[dict[tuple[str, str], int], set[int]]:
-    """Ids of the conversations these events belong to, and which of them this call created."""
+def conversation_ids(
+    conn: Connection,
+    items: list[Accepted],
+    projected: Callable[[tuple[str, str]], dict[str, Any]] | None = None,
+) -> tuple[dict[tuple[str, str], int], set[int]]:
+    """Ids of the conversations these events belong to, and which of them this call created: a created
+    one with the columns `projected` gives for its (source, id), when given (else blank: status "new")."""
     table = Conversation.__table__
     wanted: dict[tuple[str, str], str] = {}
     for item in items:
@@ -70,15 +77,13 @@ def conversation_ids(conn: Connection, items: list[Accepted]) -> tuple[dict[tupl
             )
             found.update(((source, ext), cid) for cid, ext in conn.execute(query))
     missing = sorted(key for key in wanted if key not in found)  # one insert order: no deadlock
+    blank = {"status": "new", "resolved": False, "reopen_count": 0, "transfer_count": 0}
     rows = [
         {
+            **(blank if projected is None else projected((s, ext))),
             "source": s,
             "external_id": ext,
             "channel": wanted[(s, ext)],
-            "status": "new",
-            "resolved": False,
-            "reopen_count": 0,
-            "transfer_count": 0,
         }
         for s, ext in missing
     ]
