@@ -5,7 +5,8 @@ Scoring a message (sentiment, language, topics: `storage.analysis`) is pure Pyth
 long as storing the event, and the same text always gets the same result. So a big import sends each
 batch's texts to `workers` processes, each running the very analyser ingestion runs in-process, and
 stores the previous batch meanwhile (`storage.importer.import_items`). It pays only with a spare core
-(docs/performance.md, "Import (ingestion core)"); a single-core machine keeps analysing in-process.
+(docs/performance.md, "Import (ingestion core)"): a single-core or busy machine keeps analysing
+in-process.
 Workers are started by `forkserver`: the importing process may run threads (the progress bar), which a
 plain fork would copy mid-lock.
 """
@@ -27,9 +28,16 @@ _analyse: Analyser | None = None  # the worker process's analyser
 
 
 def default_workers() -> int:
-    """One worker per core beyond the importing process's own; 0 on a single core (nothing runs beside
-    the import, so workers would only add their start-up and the texts' round trip)."""
-    return max(0, (os.cpu_count() or 1) - 1)
+    """One worker per core left idle beside the importing process: the cores less one, less the 1-minute
+    load average, rounded; 0 on a single core or a busy machine. A worker pays only on a core of its own:
+    where other work takes the spare core, the importer waits for the texts' analyses and pays their round
+    trip besides (docs/performance.md, "Import (ingestion core)")."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        busy = 0.0
+    return max(0, min(cores - 1, round(cores - 1 - busy)))
 
 
 def import_pool(settings: Settings, *, analyse: bool = True, workers: int | None = None) -> AnalysisPool:

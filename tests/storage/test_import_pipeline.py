@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from storage.analysis_pool import AnalysisPool, import_pool
+from storage.analysis_pool import AnalysisPool, default_workers, import_pool
 from storage.db import make_engine
 from storage.importer import import_items
 from storage.ingest import Ingestor
@@ -175,3 +175,14 @@ def test_re_imported_events_are_not_sent_for_analysis(engine, settings):
         result = import_items(ingestor, items, batch=10, pool=pool)
 
     assert result.duplicates == len(items) and pool.cpu_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "workers"),
+    [(1, 0.0, 0), (2, 0.1, 1), (2, 0.9, 0), (2, 3.5, 0), (8, 2.0, 5), (8, 0.0, 7)],
+)
+def test_workers_by_default_are_the_idle_cores_beside_the_importer(monkeypatch, cores, load, workers):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
+
+    assert default_workers() == workers
