@@ -24,9 +24,9 @@ M = Message.__table__.c
 DAY = 1440
 # Ingested with the default taxonomy, on Friday 2026-11-20 from 09:00 (minute 0) and the day before.
 EVENTS = [
-    inbound("old", -DAY, conv="tw-0", text="my battery died again"),  # Thursday: no default topic
+    inbound("old", -DAY, conv="tw-0", text="my battery icon is orange again"),  # Thursday: no default topic
     inbound("m1", 0, text="where is my parcel?"),  # delivery/late
-    inbound("m2", 5, text="my screen flickers"),  # no default topic
+    inbound("m2", 5, text="my screen saver is pink"),  # no default topic
     inbound("m3", 10, text="I love it"),  # praise/compliment, "love" 0.5 + 0.6 x lexicon 0.5 = +0.8
     inbound("fr", 15, text="Bonjour, mon colis est en retard"),  # French: delivery, -1.0
     reply("out", 20, text="is the screen broken?"),  # outbound: never analysed
@@ -69,8 +69,8 @@ def test_new_taxonomy_retags_stored_messages_and_reports_what_changed(database, 
     # sentiment 1, language 0, topics 4 (m3 keeps praise/compliment).
     assert "rescored 5 messages: 5 changed (sentiment 1, language 0, topics 4)" in result.stdout
     after = stored(database)
-    assert after["my battery died again"][2] == "hardware/battery"
-    assert after["my screen flickers"][2] == "hardware/screen"
+    assert after["my battery icon is orange again"][2] == "hardware/battery"
+    assert after["my screen saver is pink"][2] == "hardware/screen"
     assert after["where is my parcel?"] == (pytest.approx(-0.075), "en", None)  # a question: -0.5 x 0.15
     assert after["I love it"] == (pytest.approx(0.8), "en", "praise/compliment")
     assert after["Bonjour, mon colis est en retard"] == (-1.0, "fr", None)
@@ -88,7 +88,7 @@ def test_since_rescores_only_messages_sent_from_that_day(database, tmp_path, mon
     # Friday from 00:00 UTC: m1, m2, m3, fr = 4 read; m1, m2 and fr change; Thursday's message is kept
     assert result.exit_code == 0, result.output
     assert "rescored 4 messages sent since 2026-11-20 00:00 UTC: 3 changed" in result.stdout
-    assert stored(database)["my battery died again"][2] is None
+    assert stored(database)["my battery icon is orange again"][2] is None
 
 
 def test_progress_is_told_the_total_and_each_batch(database):
@@ -137,7 +137,7 @@ def test_topics_of_cached_days_follow_a_rescore(database, settings, tmp_path, mo
         after = topics(conn, period)
 
     assert [row["topic"] for row in before["topics"]] == ["delivery", "praise"]
-    # Thursday's "my battery died again" (a cached day) and Friday's "my screen flickers": hardware
+    # Thursday's "my battery icon is orange again" (a cached day) and Friday's "my screen saver is pink": hardware
     hardware = {"topic": "hardware", "count": 2, "subtopics": [{"subtopic": "battery", "count": 1}]}
     assert {key: after["topics"][0][key] for key in ("topic", "count")} == {"topic": "hardware", "count": 2}
     assert after["topics"][0]["subtopics"] == hardware["subtopics"] + [{"subtopic": "screen", "count": 1}]
