@@ -1,13 +1,17 @@
 """Bulk import throughput: plain message events through the real ingestion core into a fresh database.
 
     python bench/ingest.py [--events 1000000] [--db /tmp/kpibot-bench-ingest.db] [--no-analysis]
-                           [--database-url postgresql+psycopg://USER:PW@HOST:PORT/postgres]
+                           [--workers N] [--database-url postgresql+psycopg://USER:PW@HOST:PORT/postgres]
 
-Prints events/s for the whole run (JSON parsing, validation, raw insert, projections, commit), the
-same for a re-import (every event a duplicate), and the ratio to a bare load of the raw rows (the
-floor set by the database itself on this machine): sqlite3 executemany on SQLite; psycopg executemany
-and COPY on PostgreSQL. The default database is the SQLite file `--db`; with `--database-url` of a
-PostgreSQL server the bench drops and recreates its own database `kpibot_bench_ingest` there.
+Prints events/s for the whole run (JSON parsing, validation, raw insert, projections, commit; with
+analysis, the inbound messages scored per second), the same for a re-import (every event a duplicate),
+and the ratio to a bare load of the raw rows (the floor set by the database itself on this machine):
+sqlite3 executemany on SQLite; psycopg executemany and COPY on PostgreSQL. Beside each import, the CPU
+seconds of the importing process and of the text-analysis workers (`--workers`, default as `kpibot
+import`: one per idle core), and the load average at start and end: the machine may be shared, and the
+CPU split says what the import would do on idle cores. The default database is the SQLite file `--db`;
+with `--database-url` of a PostgreSQL server the bench drops and recreates its own database
+`kpibot_bench_ingest` there.
 """
 
 from __future__ import annotations
