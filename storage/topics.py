@@ -42,7 +42,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "status": {
             "en": ["delivery", "deliver", "delivered", "shipping", "shipped", "shipment", "dispatch",
                    "dispatched", "in transit", "eta", "out for delivery", "parcel", "package", "locker",
-                   "preparing", "awaiting collection", "tracker", "meal kit arrived", "box arrived"],
+                   "preparing", "awaiting collection", "tracker", "meal kit arrived", "box arrived",
+                   # 2026-12-06 (sixth batch)
+                   "warehouse", "click and collect", "being traced"],
             "fr": ["livraison", "livrer", "livré", "livrez", "livrée", "expédition", "expédié", "expédiée",
                    "colis", "acheminement", "en transit", "envoi du colis", "colis envoyé", "expédiés"],
             "de": ["Lieferung", "liefern", "geliefert", "Versand", "versenden", "versendet", "verschickt",
@@ -56,7 +58,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "en": ["late", "delay", "delayed", "overdue", "not arrived", "hasn't arrived", "not delivered",
                    "where is my order", "where is my parcel", "where is my package", "where's my order",
                    "where's my parcel", "where's my package", "isn't here", "not here yet",
-                   "still waiting for my order", "still waiting for the parcel"],
+                   "still waiting for my order", "still waiting for the parcel",
+                   # 2026-12-06 (sixth batch): an order that was due
+                   "hasn't come", "come yet", "meant to come", "supposed to come", "supposed to be here"],
             "fr": ["retard", "en retard", "pas arrivé", "pas reçu", "toujours pas reçu",
                    "où est mon colis", "où est ma commande", "attendue", "délai de livraison",
                    "délais de livraison"],
@@ -69,8 +73,13 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "lost": {
             "en": ["lost", "missing", "never arrived", "never received", "not received", "stolen",
-                   "never turned up", "never came"],
-            "fr": ["perdu", "égaré", "manquant", "jamais reçu", "jamais arrivé", "volé", "disparu"],
+                   "never turned up", "never came",
+                   # 2026-12-06 (sixth batch): a wrong or short parcel
+                   "only one of", "in the box", "wrong colour", "wrong color", "someone else's order",
+                   "someone else's parcel", "someone else's package"],
+            "fr": ["perdu", "égaré", "manquant", "jamais reçu", "jamais arrivé", "volé", "disparu",
+                   # 2026-12-06 (sixth batch): un colis faux ou incomplet
+                   "mauvaise taille", "dans le carton", "dans la boîte", "éventré", "en morceaux"],
             "de": ["verloren", "fehlt", "verschwunden", "nie angekommen", "nicht erhalten", "gestohlen"],
             "es": ["perdido", "extraviado", "nunca llegó", "no he recibido", "falta", "robado"],
             "pl": ["zaginęła", "zaginiona", "zgubił", "zgubiona", "zgubili", "nie otrzymałem",
@@ -111,7 +120,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
     },
     "refund": {
         "request": {
-            "en": ["refund", "refunded", "money back", "reimburse", "reimbursement", "credited back"],
+            "en": ["refund", "refunded", "money back", "reimburse", "reimbursement", "credited back",
+                   # 2026-12-06 (sixth batch)
+                   "back on my card", "back to my card", "deposit back"],
             "fr": ["remboursement", "rembourser", "remboursé", "argent"],
             "de": ["Rückerstattung", "erstatten", "Erstattung", "erstattet", "Geld zurück", "Geld"],
             "es": ["reembolso", "reembolsar", "devuelvan el dinero", "devolver el dinero", "dinero"],
@@ -162,7 +173,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "in instalments", "in installments", "instalment plan", "monthly instalments",
                    # 2026-12-06
                    "pay", "my card", "still paying", "paying for", "apple pay", "google pay", "klarna",
-                   "unpaid", "cashback", "top up", "topped up", "funds"],
+                   "unpaid", "cashback", "top up", "topped up", "funds",
+                   # 2026-12-06 (sixth batch): money taken
+                   "taking money", "took the money", "took money", "money leaving", "money left",
+                   "money's gone", "money gone", "still being taken"],
             "fr": ["paiement", "carte bancaire", "carte refusée", "paypal", "payer par", "payer en"],
             "de": ["Zahlung", "zahlen", "bezahlen", "Lastschrift", "Kreditkarte", "PayPal", "Gutschrift"],
             "es": ["pago", "pagar", "tarjeta de crédito", "domiciliación", "bizum", "paypal"],
@@ -172,7 +186,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
     "account": {
         "login": {
             "en": ["login", "log in", "log into", "logged into", "sign in", "signin", "logged out", "account",
-                   "username", "email address"],
+                   "username", "email address",
+                   # 2026-12-06 (sixth batch)
+                   "profile", "pin", "security code", "id check", "points balance", "kyc"],
             "fr": ["compte", "connexion", "connecter", "identifiant", "identifiants", "espace client"],
             "de": ["Konto", "Kundenkonto", "anmelden", "Anmeldung", "einloggen", "Login", "Benutzername"],
             "es": ["cuenta", "iniciar sesión", "acceder", "usuario"],
@@ -208,7 +224,13 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "breaks", "snapped", "came off", "fell off", "falling apart", "peeling", "buzzing",
                    "grinding", "noise", "flickers", "flickering", "sparks", "died", "drains", "overheating",
                    "out of order", "chipped", "battery lasts", "battery problem", "battery drain",
-                   "battery life", "paper jam", "no ink"],
+                   "battery life", "paper jam", "no ink",
+                   # 2026-12-06 (sixth batch): torn, split, swollen, noisy, dripping, hot, weak
+                   "ripped", "tore", "torn", "came apart", "unravelling", "unravelled", "fraying", "frayed",
+                   "shattered", "bulging", "swollen", "seam", "seams", "stitching", "pilling", "faded",
+                   "shrunk", "shrank", "drips", "dripping", "gets hot", "getting hot", "really hot",
+                   "too hot", "suction", "dead pixels", "green line", "loses", "packed in", "sagging", "sags",
+                   "colour ran", "slips", "don't line up", "doesn't line up"],
             "fr": ["cassé", "en panne", "panne", "défectueux", "défectueuse", "fissuré", "fuit", "fuite"],
             "de": ["kaputt", "defekt", "Defekt", "Störung", "undicht", "gerissen"],
             "es": ["roto", "rota", "averiado", "avería", "defectuoso", "no aguanta"],
@@ -225,14 +247,33 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "power cut", "power's back", "is down", "down again", "been down", "servers down",
                    "went down", "only prints", "only plays", "times out", "timed out", "timing out", "fails",
                    "keeps crashing", "buffers", "buffering", "out of sync", "404", "500s", "just reloads",
-                   "just spins", "loops back", "wiped", "greyed out", "session expired", "flat tyre"],
+                   "just spins", "loops back", "wiped", "greyed out", "session expired", "flat tyre",
+                   # 2026-12-06 (sixth batch): restarting or dropping by itself, no line, no heat
+                   "reboots", "restarts", "resets itself", "itself", "on its own", "won't restart",
+                   "won't respond", "doesn't respond", "not responding", "unresponsive", "disconnecting",
+                   "disconnects", "disconnected", "cuts out", "cutting out", "won't start", "won't work",
+                   "won't lock", "doesn't lock", "won't submit", "won't drain", "no service", "no connection",
+                   "dial tone", "no heat", "no heating", "heating off", "not heating", "been off",
+                   "gone down", "goes down", "nothing connects", "doesn't connect", "not connecting",
+                   "can't connect", "flashing", "flashes", "service unavailable", "temporarily unavailable",
+                   "hasn't recorded", "not recording", "won't record", "just refreshes", "keeps refreshing",
+                   "doesn't clean", "not cleaning", "internet is back", "internet's back", "wifi is back",
+                   "signal is back", "back up and running",
+                   # (sounds a thing makes here: "noise" in "broken" is taken back by "noise cancelling")
+                   "crackles", "crackling", "whine", "whining", "rattles", "rattling"],
             "fr": ["ne marche pas", "ne marche plus", "ne fonctionne pas", "ne fonctionne plus",
                    "marche pas", "redémarre", "ne s'ouvre plus", "ne s'ouvre pas", "tiennent pas la charge",
                    "ne charge pas", "coupure", "réparé", "technicien",
                    # 2026-12-06
                    "décollé", "décollée", "rayé", "rayée", "se coupe", "échoue", "bourrage", "plus de réseau",
                    "pas de réseau", "plus de 4g", "serveurs", "rétabli", "voyant", "le problème est toujours",
-                   "marche toujours pas", "fonctionne toujours pas"],
+                   "marche toujours pas", "fonctionne toujours pas",
+                   # 2026-12-06 (sixth batch): ce qui ne démarre, ne s'allume, ne charge ou ne refroidit plus
+                   "ne démarre plus", "ne démarre pas", "s'éteint", "ne s'allume plus", "ne s'allume pas",
+                   "impossible de l'allumer", "écran noir", "reste noir", "se ferme toute seule",
+                   "se ferme tout seul", "ne refroidit plus", "ne refroidit pas", "ne recharge plus",
+                   "ne se recharge plus", "ne charge plus", "perd la connexion", "pas de son", "plus de son",
+                   "ne fait rien"],
             "de": ["funktioniert nicht", "geht nicht", "fällt aus", "ausgefallen", "druckt nicht",
                    "startet nicht", "lädt nicht", "repariert", "Techniker"],
             "es": ["no funciona", "no va", "no enciende", "no carga", "se cae", "se reinicia", "arregló",
@@ -246,7 +287,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "orange light", "drops every", "mbps", "something went wrong", "does nothing",
                    "blank page", "blank screen", "under maintenance",
                    "won't accept", "invalid", "lag", "laggy", "not loading", "won't load", "burning",
-                   "smells"],
+                   "smells",
+                   # 2026-12-06 (sixth batch)
+                   "white screen", "goes black", "splash screen", "loading screen", "vanished",
+                   "deleted all"],
             "fr": ["bug", "bugue", "beug", "erreur", "plante", "crash"],
             "de": ["Fehler", "Fehlermeldung", "Absturz", "stürzt ab", "abgestürzt", "Bug"],
             "es": ["error", "fallo", "falla", "se cierra", "se cuelga", "bug"],
@@ -273,7 +317,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "decent", "gorgeous", "stunning", "above and beyond", "made my day", "made my week",
                    "you made my", "like a dream", "smoothest", "easiest", "no fuss",
                    "never had a single issue", "never had an issue", "never let me down", "proper service",
-                   "top guy", "so careful"],
+                   "top guy", "so careful",
+                   # 2026-12-06 (sixth batch)
+                   "very kind", "so kind", "really kind", "kind of you", "so sweet"],
             "fr": ["top", "au top", "génial", "super", "parfait", "excellent", "bravo",
                    "recommande", "pas mal", "formidable", "efficace", "sauvez la vie", "rapide"],
             "de": ["super", "top", "toll", "klasse", "prima", "spitze", "perfekt", "hervorragend",
@@ -328,7 +374,11 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "subscription": {
             "en": ["cancel", "cancelled", "canceled", "cancelling", "cancellation", "unsubscribe",
                    "cancel membership", "close account", "close my account", "delete account",
-                   "delete my account", "terminate", "end my contract"],
+                   "delete my account", "terminate", "end my contract",
+                   # 2026-12-06 (sixth batch): leaving a contract or a provider
+                   "notice period", "end the contract", "leave the contract", "out of the contract",
+                   "out of my contract", "switching provider", "pac code", "end my membership",
+                   "membership ended"],
             "fr": ["annuler", "annule", "annulé", "annulation", "résilier", "résiliation", "résilié",
                    "désabonner", "désabonnement", "supprimer mon compte", "supprimez mon compte",
                    "fermer mon compte", "clôturer"],
@@ -349,7 +399,7 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
 DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
     "praise/thanks": {
         "en": ["thanks ... but", "thank you ... but", "thanks for nothing", "thanks in advance",
-               "thanks anyway"],
+               "thanks anyway", "cheers ... but", "thanks ... however", "thank you ... however"],
         "fr": ["merci ... mais", "merci pour rien", "merci d'avance", "merci quand même"],
         "de": ["danke ... aber", "danke für nichts", "danke im Voraus", "trotzdem danke"],
         "es": ["gracias ... pero", "gracias por nada", "gracias de antemano"],
@@ -357,28 +407,43 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
     },
     "praise/compliment": {
         "en": ["not happy", "not impressed", "love being", "love waiting", "love how", "oh great",
-               "oh wonderful", "oh brilliant", "great another", "just great"],
+               "oh wonderful", "oh brilliant", "great another", "just great", "didn't help",
+               "doesn't help", "no help"],
         "fr": ["pas content", "pas contente"],
         "de": ["nicht zufrieden"],
         "es": ["no estoy contento", "me encanta estar", "me encanta esperar"],
         "pl": ["nie jestem zadowolony", "nie jestem zadowolona"],
     },
     "delivery/status": {
-        "en": ["free shipping", "shipping cost", "return shipping", "pay for shipping",
-               "how much is shipping", "for shipping"],
+        "en": ["fitness tracker", "free shipping", "shipping cost", "return shipping", "pay for shipping",
+               "how much is shipping", "for shipping", "free delivery", "delivery fee", "delivery charge",
+               "delivery cost", "pay for delivery", "how much is delivery"],
         "fr": ["frais de port", "frais de livraison"],
         "es": ["gastos de envío", "coste de envío"],
         "pl": ["za wysyłkę", "koszt wysyłki"],
     },
     "delivery/late": {"en": ["late fee", "late payment"]},
+    # a code, email or text that never comes is the account's; a lost password is no lost parcel
+    "delivery/lost": {"en": ["code ... never", "email ... never", "text ... never", "lost ... password"]},
     "billing/wrong charge": {
         "en": ["double charged", "charged twice", "charged two times", "stopped charging", "not charging",
-               "won't charge"],
+               "won't charge", "when charging", "while charging", "charging cable", "charging port",
+               "wireless charging", "fast charging"],
         "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois"],
         "de": ["doppelt abgebucht", "zweimal abgebucht", "doppelt berechnet"],
         "es": ["cobrado dos veces"],
         "pl": ["pobraliście dwa razy", "pobrano dwa razy"],
     },
+    # a promo code or a return label that is refused is pricing's or refund's, no product defect
+    "defect/bug": {"en": ["code ... invalid", "voucher ... invalid", "coupon ... invalid"]},
+    "defect/not working": {
+        "en": ["code ... doesn't work", "code ... not working", "discount ... doesn't work",
+               "voucher ... doesn't work", "label ... doesn't work"],
+        "fr": ["code promo ... ne marche pas", "code promo ... ne fonctionne pas"],
+    },
+    # headphones' noise cancelling is a feature, neither a noise nor a cancellation
+    "defect/broken": {"en": ["noise cancelling", "noise canceling", "noise cancellation"]},
+    "cancellation/subscription": {"en": ["noise cancelling", "noise canceling", "noise cancellation"]},
     "account/login": {
         "en": ["delete account", "close account", "cancel account", "account number", "left my account",
                "from my account", "bank account", "accounts team", "accounts department", "accounts inbox",
