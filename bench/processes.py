@@ -24,6 +24,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -338,7 +339,8 @@ def main() -> None:
     verdict = "YES" if lost_or_doubled else "none"
     print(f"lost or doubled: {verdict}; retried events stored once: {retried_events:,}")
     if lost_or_doubled or digests != 1 or any(codes):
-        raise SystemExit(1)
+        raise SystemExit(f"the servers' logs are in {workdir}")
+    shutil.rmtree(workdir)
 
 
 if __name__ == "__main__":

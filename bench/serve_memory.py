@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -174,6 +175,7 @@ def main() -> None:
     if load.event_failures or load.command_failures or code != 0:
         print(log.read_text()[-3000:])
         raise SystemExit(1)
+    shutil.rmtree(workdir)  # the server's log
 
 
 if __name__ == "__main__":
