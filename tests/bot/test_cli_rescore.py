@@ -137,7 +137,8 @@ def test_topics_of_cached_days_follow_a_rescore(database, settings, tmp_path, mo
         after = topics(conn, period)
 
     assert [row["topic"] for row in before["topics"]] == ["delivery", "praise"]
-    # Thursday's "my battery icon is orange again" (a cached day) and Friday's "my screen saver is pink": hardware
+    # Thursday's "my battery icon is orange again" (a cached day) and Friday's "my screen saver is pink":
+    # hardware
     hardware = {"topic": "hardware", "count": 2, "subtopics": [{"subtopic": "battery", "count": 1}]}
     assert {key: after["topics"][0][key] for key in ("topic", "count")} == {"topic": "hardware", "count": 2}
     assert after["topics"][0]["subtopics"] == hardware["subtopics"] + [{"subtopic": "screen", "count": 1}]
