@@ -46,7 +46,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    # 2026-12-06 (sixth batch)
                    "warehouse", "click and collect", "being traced"],
             "fr": ["livraison", "livrer", "livré", "livrez", "livrée", "expédition", "expédié", "expédiée",
-                   "colis", "acheminement", "en transit", "envoi du colis", "colis envoyé", "expédiés"],
+                   "colis", "acheminement", "en transit", "envoi du colis", "colis envoyé", "expédiés",
+                   # 2026-12-06 (seventh batch)
+                   "paquet", "paquets", "expédiez", "envois vers", "faites des envois"],
             "de": ["Lieferung", "liefern", "geliefert", "Versand", "versenden", "versendet", "verschickt",
                    "Paket", "Sendung", "zugestellt", "Zustellung", "angekommen", "Lieferzeit"],
             "es": ["envío", "enviar", "enviado", "entrega", "entregado", "entregar", "paquete", "en camino",
@@ -63,7 +65,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "hasn't come", "come yet", "meant to come", "supposed to come", "supposed to be here"],
             "fr": ["retard", "en retard", "pas arrivé", "pas reçu", "toujours pas reçu",
                    "où est mon colis", "où est ma commande", "attendue", "délai de livraison",
-                   "délais de livraison"],
+                   "délais de livraison",
+                   # 2026-12-06 (seventh batch)
+                   "pas arrivée"],
             "de": ["Verspätung", "verspätet", "überfällig", "verschoben", "noch nicht angekommen",
                    "noch nicht da", "nicht angekommen", "wo ist mein Paket", "wo bleibt"],
             "es": ["retraso", "retrasado", "no ha llegado", "no llega", "todavía no llega",
@@ -79,7 +83,12 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "someone else's parcel", "someone else's package"],
             "fr": ["perdu", "égaré", "manquant", "jamais reçu", "jamais arrivé", "volé", "disparu",
                    # 2026-12-06 (sixth batch): un colis faux ou incomplet
-                   "mauvaise taille", "dans le carton", "dans la boîte", "éventré", "en morceaux"],
+                   "mauvaise taille", "dans le carton", "dans la boîte", "éventré", "en morceaux",
+                   # 2026-12-06 (seventh batch)
+                   "égarée", "jamais arrivée", "volée", "éventrée", "reçu qu'un", "reçu qu'une",
+                   "un seul des", "une seule des", "la moitié des", "mauvaise couleur", "mauvais article",
+                   "mauvais produit", "mauvais modèle", "avais commandé", "reçu une taille",
+                   "reçu le mauvais", "reçu la mauvaise"],
             "de": ["verloren", "fehlt", "verschwunden", "nie angekommen", "nicht erhalten", "gestohlen"],
             "es": ["perdido", "extraviado", "nunca llegó", "no he recibido", "falta", "robado"],
             "pl": ["zaginęła", "zaginiona", "zgubił", "zgubiona", "zgubili", "nie otrzymałem",
@@ -94,7 +103,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "damaged": {
             "en": ["damaged", "crushed", "dented", "smashed", "arrived broken", "arrived opened"],
-            "fr": ["abîmé", "endommagé", "écrasé", "arrivé cassé"],
+            "fr": ["abîmé", "endommagé", "écrasé", "arrivé cassé",
+                   # 2026-12-06 (seventh batch)
+                   "abîmée", "endommagée", "écrasée", "arrivée cassée", "trempé", "trempée", "mouillé",
+                   "mouillée"],
             "de": ["beschädigt", "zerdrückt", "kaputt angekommen", "eingedrückt"],
             "es": ["dañado", "llegó roto", "aplastado", "mojado"],
             "pl": ["uszkodzona", "uszkodzone", "uszkodzony", "zgnieciona"],
@@ -111,7 +123,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "en": ["courier", "driver", "postman", "carrier", "pickup point", "pick up my order",
                    "collect my parcel", "signature", "neighbour", "left outside"],
             "fr": ["livreur", "transporteur", "facteur", "point relais", "la poste", "retirer ma commande",
-                   "voisin"],
+                   "voisin",
+                   # 2026-12-06 (seventh batch)
+                   "casier"],
             "de": ["Bote", "Zusteller", "Kurier", "Paketdienst", "Packstation", "Nachbar", "Nachbarn", "DHL",
                    "Hermes"],
             "es": ["repartidor", "mensajero", "transportista", "correos", "punto de recogida", "recoger"],
@@ -123,7 +137,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "en": ["refund", "refunded", "money back", "reimburse", "reimbursement", "credited back",
                    # 2026-12-06 (sixth batch)
                    "back on my card", "back to my card", "deposit back"],
-            "fr": ["remboursement", "rembourser", "remboursé", "argent"],
+            "fr": ["remboursement", "rembourser", "remboursé", "argent",
+                   # 2026-12-06 (seventh batch)
+                   "remboursée", "recrédité", "recréditée", "recrédités", "revenus sur ma carte",
+                   "revenu sur ma carte", "revenu sur mon compte", "revenus sur mon compte"],
             "de": ["Rückerstattung", "erstatten", "Erstattung", "erstattet", "Geld zurück", "Geld"],
             "es": ["reembolso", "reembolsar", "devuelvan el dinero", "devolver el dinero", "dinero"],
             "pl": ["zwrot pieniędzy", "pieniądze", "pieniędzy", "zwrot środków"],
@@ -131,7 +148,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "return": {
             "en": ["return", "returned", "returning", "send back", "sent back", "return label", "exchange",
                    "exchanged", "swap"],
-            "fr": ["retour", "retourner", "renvoyer", "échanger", "échange", "étiquette retour"],
+            "fr": ["retour", "retourner", "renvoyer", "échanger", "échange", "étiquette retour",
+                   # 2026-12-06 (seventh batch)
+                   "renvoyé", "renvoyée", "retournée", "échangée", "colis retour"],
             "de": ["Rücksendung", "zurücksenden", "zurückschicken", "Retoure", "Umtausch", "umtauschen",
                    "Rückgabe"],
             "es": ["devolución", "devolver", "devolví", "devuelto", "cambiar el producto",
@@ -143,7 +162,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "double charge": {
             "en": ["double charged", "charged twice", "duplicate charge", "two charges", "charged two times",
                    "taken twice", "debited twice"],
-            "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois", "double prélèvement"],
+            "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois", "double prélèvement",
+                   # 2026-12-06 (seventh batch)
+                   "prélevée deux fois", "débitée deux fois", "facturée deux fois", "deux débits",
+                   "deux prélèvements"],
             "de": ["doppelt abgebucht", "zweimal abgebucht", "doppelt berechnet", "doppelte Abbuchung"],
             "es": ["cobrado dos veces", "cobro duplicado", "cargo duplicado", "dos cargos"],
             "pl": ["dwa razy opłatę", "pobraliście dwa razy", "pobrano dwa razy", "podwójna opłata"],
@@ -153,7 +175,12 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "wrong amount", "unexpected charge", "incorrect charge",
                    # 2026-12-06: a fee charged is on the bill (a fee asked about before is pricing's)
                    "fee", "fees"],
-            "fr": ["prélevé", "prélèvement", "débité", "facturé", "montant"],
+            "fr": ["prélevé", "prélèvement", "débité", "facturé",
+                   # 2026-12-06 (seventh batch): "montant" alone stems as "monte" does ("monte le son")
+                   "le montant", "un montant", "ce montant", "du montant", "des montants", "les montants",
+                   "montant de", "montant du", "mauvais montant",
+                   "prélevée", "débitée", "facturée", "me réclame", "me réclamez", "me réclament",
+                   "frais de dossier", "frais bancaires", "frais de gestion"],
             "de": ["abgebucht", "Abbuchung", "belastet", "berechnet", "Betrag"],
             "es": ["cobro", "cobrado", "cobrar", "cobran", "cobrando", "cargo", "importe"],
             "pl": ["pobraliście", "pobrali", "pobrano", "obciążenie", "obciążyli", "kwota", "kwotę"],
@@ -161,7 +188,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "invoice": {
             "en": ["invoice", "bill", "billed", "billing", "statement", "bills", "meter", "meter reading",
                    "meter readings", "payout"],
-            "fr": ["facture", "factures", "facturation"],
+            "fr": ["facture", "factures", "facturation",
+                   # 2026-12-06 (seventh batch)
+                   "relevé", "compteur", "index"],
             "de": ["Rechnung", "Rechnungen", "Mahnung"],
             "es": ["factura", "facturas"],
             "pl": ["faktura", "fakturę", "faktury", "rachunek"],
@@ -177,7 +206,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    # 2026-12-06 (sixth batch): money taken
                    "taking money", "took the money", "took money", "money leaving", "money left",
                    "money's gone", "money gone", "still being taken"],
-            "fr": ["paiement", "carte bancaire", "carte refusée", "paypal", "payer par", "payer en"],
+            "fr": ["paiement", "carte bancaire", "carte refusée", "paypal", "payer par", "payer en",
+                   # 2026-12-06 (seventh batch)
+                   "rib", "compte bancaire", "compte en banque"],
             "de": ["Zahlung", "zahlen", "bezahlen", "Lastschrift", "Kreditkarte", "PayPal", "Gutschrift"],
             "es": ["pago", "pagar", "tarjeta de crédito", "domiciliación", "bizum", "paypal"],
             "pl": ["płatność", "płatności", "płacić", "zapłacić", "blik", "przelew", "karta kredytowa"],
@@ -189,7 +220,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "username", "email address",
                    # 2026-12-06 (sixth batch)
                    "profile", "pin", "security code", "id check", "points balance", "kyc"],
-            "fr": ["compte", "connexion", "connecter", "identifiant", "identifiants", "espace client"],
+            "fr": ["compte", "connexion", "connecter", "identifiant", "identifiants", "espace client",
+                   # 2026-12-06 (seventh batch)
+                   "loguer", "login", "profil"],
             "de": ["Konto", "Kundenkonto", "anmelden", "Anmeldung", "einloggen", "Login", "Benutzername"],
             "es": ["cuenta", "iniciar sesión", "acceder", "usuario"],
             "pl": ["konto", "zalogować", "zalogowac", "logowanie", "login"],
@@ -203,7 +236,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "locked": {
             "en": ["locked out", "account locked", "blocked", "suspended", "banned", "hacked"],
-            "fr": ["compte bloqué", "suspendu", "piraté", "débloqué"],
+            "fr": ["compte bloqué", "suspendu", "piraté", "débloqué",
+                   # 2026-12-06 (seventh batch)
+                   "piratée", "débloquée", "verrouillé", "verrouillée"],
             "de": ["gesperrt", "entsperrt", "gehackt"],
             "es": ["bloqueado", "bloqueada", "bloquear", "hackeado", "suspendida"],
             "pl": ["zablokowane", "zablokowali", "zablokowano", "odblokowane", "odblokować"],
@@ -211,7 +246,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "2fa": {
             "en": ["2fa", "two factor", "verification code", "verification email", "login code", "otp",
                    "authentication code"],
-            "fr": ["authentification", "code de vérification", "code sms", "double authentification"],
+            "fr": ["authentification", "code de vérification", "code sms", "double authentification",
+                   # 2026-12-06 (seventh batch)
+                   "code à 6 chiffres", "code de confirmation", "code de sécurité", "code par sms",
+                   "sms avec le code", "validation en deux étapes", "double facteur"],
             "de": ["Zwei-Faktor", "Authentifizierung", "Bestätigungscode", "Verifizierung"],
             "es": ["verificación", "código de verificación", "dos factores", "doble factor"],
             "pl": ["weryfikacja", "kod sms", "kod weryfikacyjny", "dwuetapowa", "dwuskładnikowe"],
@@ -231,7 +269,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "shrunk", "shrank", "drips", "dripping", "gets hot", "getting hot", "really hot",
                    "too hot", "suction", "dead pixels", "green line", "loses", "packed in", "sagging", "sags",
                    "colour ran", "slips", "don't line up", "doesn't line up"],
-            "fr": ["cassé", "en panne", "panne", "défectueux", "défectueuse", "fissuré", "fuit", "fuite"],
+            "fr": ["cassé", "en panne", "panne", "défectueux", "défectueuse", "fissuré", "fuit", "fuite",
+                   # 2026-12-06 (seventh batch)
+                   "cassée", "fissurée", "grésille", "grésillement", "non conforme", "pas conforme",
+                   "décongelé", "ne congèle plus", "dysfonctionnement"],
             "de": ["kaputt", "defekt", "Defekt", "Störung", "undicht", "gerissen"],
             "es": ["roto", "rota", "averiado", "avería", "defectuoso", "no aguanta"],
             "pl": ["zepsuty", "zepsuta", "zepsuło", "awaria", "usterka", "wadliwy", "wadliwa", "pęknięty"],
@@ -273,7 +314,12 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "impossible de l'allumer", "écran noir", "reste noir", "se ferme toute seule",
                    "se ferme tout seul", "ne refroidit plus", "ne refroidit pas", "ne recharge plus",
                    "ne se recharge plus", "ne charge plus", "perd la connexion", "pas de son", "plus de son",
-                   "ne fait rien"],
+                   "ne fait rien",
+                   # 2026-12-06 (seventh batch)
+                   "réparée", "capte plus", "capte pas", "captait", "ne génère plus", "ne marchent plus",
+                   "ne marchent pas", "ne fonctionnent plus", "ne fonctionnent pas", "soucis de connexion",
+                   "problème de connexion", "problèmes de connexion", "perturbation", "perturbations",
+                   "incident"],
             "de": ["funktioniert nicht", "geht nicht", "fällt aus", "ausgefallen", "druckt nicht",
                    "startet nicht", "lädt nicht", "repariert", "Techniker"],
             "es": ["no funciona", "no va", "no enciende", "no carga", "se cae", "se reinicia", "arregló",
@@ -291,7 +337,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    # 2026-12-06 (sixth batch)
                    "white screen", "goes black", "splash screen", "loading screen", "vanished",
                    "deleted all"],
-            "fr": ["bug", "bugue", "beug", "erreur", "plante", "crash"],
+            "fr": ["bug", "bugue", "beug", "erreur", "plante", "crash",
+                   # 2026-12-06 (seventh batch)
+                   "se fige", "fige", "figé", "figée", "écran de chargement", "chargement infini"],
             "de": ["Fehler", "Fehlermeldung", "Absturz", "stürzt ab", "abgestürzt", "Bug"],
             "es": ["error", "fallo", "falla", "se cierra", "se cuelga", "bug"],
             "pl": ["błąd", "wywala się", "zawiesza się", "crash", "bug"],
@@ -321,7 +369,11 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    # 2026-12-06 (sixth batch)
                    "very kind", "so kind", "really kind", "kind of you", "so sweet"],
             "fr": ["top", "au top", "génial", "super", "parfait", "excellent", "bravo",
-                   "recommande", "pas mal", "formidable", "efficace", "sauvez la vie", "rapide"],
+                   "recommande", "pas mal", "formidable", "efficace", "sauvez la vie", "rapide",
+                   # 2026-12-06 (seventh batch)
+                   "adore", "chapeau", "réactivité", "réactif", "réactive", "délicieux", "délicieuse", "joli",
+                   "jolie", "magnifique", "adorable", "adorables", "trop gentil", "très gentil",
+                   "trop gentille", "très gentille", "nickel", "ravi", "ravie", "impeccable", "merveilleux"],
             "de": ["super", "top", "toll", "klasse", "prima", "spitze", "perfekt", "hervorragend",
                    "freundlich", "hilfreich", "bestens", "zufrieden", "empfehlen", "weiterempfehlen",
                    "nicht schlecht", "schnelle"],
@@ -337,7 +389,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "how much", "cheaper", "price match", "value for money", "price increase", "sale",
                    "price dropped", "tariff", "tariffs", "premium is", "full price", "months free"],
             "fr": ["prix", "tarif", "tarifs", "cher", "trop cher", "coût", "coûte", "hausse", "augmentation",
-                   "qualité prix", "combien ça coûte"],
+                   "qualité prix", "combien ça coûte",
+                   # 2026-12-06 (seventh batch)
+                   "abonnement passe"],
             "de": ["Preis", "Preise", "teuer", "zu teuer", "kostet", "Kosten", "Preiserhöhung", "günstiger",
                    "billiger", "Preis-Leistung"],
             "es": ["precio", "precios", "caro", "cuesta", "cuánto cuesta", "coste", "costo", "subida"],
@@ -348,7 +402,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "en": ["discount", "coupon", "promo code", "promo", "voucher code", "discount voucher",
                    "discount code", "special offer", "on offer", "deal"],
             "fr": ["réduction", "réductions", "remise", "promo", "code promo", "soldes", "bon de réduction",
-                   "offre"],
+                   "offre",
+                   # 2026-12-06 (seventh batch)
+                   "coupon", "réduc", "code avantage"],
             "de": ["Rabatt", "Gutschein", "Gutscheincode", "Rabattcode", "Aktion", "Angebot"],
             "es": ["descuento", "descuentos", "cupón", "código promocional", "oferta", "rebajas",
                    "promoción"],
@@ -381,7 +437,13 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "membership ended"],
             "fr": ["annuler", "annule", "annulé", "annulation", "résilier", "résiliation", "résilié",
                    "désabonner", "désabonnement", "supprimer mon compte", "supprimez mon compte",
-                   "fermer mon compte", "clôturer"],
+                   "fermer mon compte", "clôturer",
+                   # 2026-12-06 (seventh batch)
+                   "résiliée", "annulée", "mettre fin", "mets fin", "met fin", "fin au contrat",
+                   "fin à mon contrat", "fin à l'abonnement", "fin à mon abonnement", "arrêter le contrat",
+                   "arrêter mon contrat", "arrêter l'abonnement", "arrêter mon abonnement",
+                   "changer d'opérateur", "code rio", "fermer compte", "supprimer compte", "clôturer compte",
+                   "désinscrire", "désinscription"],
             "de": ["kündigen", "Kündigung", "gekündigt", "Abo beenden", "Vertrag beenden", "Konto löschen",
                    "widerrufen", "Widerruf"],
             "es": ["cancelar", "cancelado", "cancelación", "anular", "darme de baja", "dar de baja",
@@ -400,7 +462,11 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
     "praise/thanks": {
         "en": ["thanks ... but", "thank you ... but", "thanks for nothing", "thanks in advance",
                "thanks anyway", "cheers ... but", "thanks ... however", "thank you ... however"],
-        "fr": ["merci ... mais", "merci pour rien", "merci d'avance", "merci quand même"],
+        "fr": ["merci ... mais", "merci pour rien", "merci d'avance", "merci quand même",
+               # 2026-12-06 (seventh batch)
+               "merci de me", "merci de bien vouloir", "merci d'annuler", "merci de clôturer",
+               "merci de corriger", "merci de rembourser", "merci de vérifier", "merci de confirmer",
+               "merci de faire"],
         "de": ["danke ... aber", "danke für nichts", "danke im Voraus", "trotzdem danke"],
         "es": ["gracias ... pero", "gracias por nada", "gracias de antemano"],
         "pl": ["dzięki ... ale", "dziękuję ... ale", "z góry dziękuję"],
@@ -409,7 +475,10 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
         "en": ["not happy", "not impressed", "love being", "love waiting", "love how", "oh great",
                "oh wonderful", "oh brilliant", "great another", "just great", "didn't help",
                "doesn't help", "no help"],
-        "fr": ["pas content", "pas contente"],
+        "fr": ["pas content", "pas contente",
+               # 2026-12-06 (seventh batch)
+               "adore attendre", "adore être", "adore devoir", "super encore", "génial encore",
+               "bravo encore", "top encore", "carton ... nickel", "emballage ... nickel"],
         "de": ["nicht zufrieden"],
         "es": ["no estoy contento", "me encanta estar", "me encanta esperar"],
         "pl": ["nie jestem zadowolony", "nie jestem zadowolona"],
@@ -418,18 +487,29 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
         "en": ["fitness tracker", "free shipping", "shipping cost", "return shipping", "pay for shipping",
                "how much is shipping", "for shipping", "free delivery", "delivery fee", "delivery charge",
                "delivery cost", "pay for delivery", "how much is delivery"],
-        "fr": ["frais de port", "frais de livraison"],
+        "fr": ["frais de port", "frais de livraison",
+               # 2026-12-06 (seventh batch)
+               "renvoyé le colis", "retourné le colis", "colis retour", "carton ... intact",
+               "carton ... nickel", "emballage ... intact", "combien coûte la livraison",
+               "coût de la livraison", "prix de la livraison"],
         "es": ["gastos de envío", "coste de envío"],
         "pl": ["za wysyłkę", "koszt wysyłki"],
     },
     "delivery/late": {"en": ["late fee", "late payment"]},
     # a code, email or text that never comes is the account's; a lost password is no lost parcel
-    "delivery/lost": {"en": ["code ... never", "email ... never", "text ... never", "lost ... password"]},
+    "delivery/lost": {
+        "en": ["code ... never", "email ... never", "text ... never", "lost ... password"],
+        # a flight ("vol") is no theft ("volé" stems as "vol" does)
+        "fr": ["du vol", "mon vol", "notre vol", "ce vol", "votre vol", "perdu mon mot de passe",
+               "perdu mes identifiants"],
+    },
     "billing/wrong charge": {
         "en": ["double charged", "charged twice", "charged two times", "stopped charging", "not charging",
                "won't charge", "when charging", "while charging", "charging cable", "charging port",
                "wireless charging", "fast charging"],
-        "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois"],
+        "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois",
+               # 2026-12-06 (seventh batch)
+               "prélevée deux fois", "débitée deux fois", "facturée deux fois"],
         "de": ["doppelt abgebucht", "zweimal abgebucht", "doppelt berechnet"],
         "es": ["cobrado dos veces"],
         "pl": ["pobraliście dwa razy", "pobrano dwa razy"],
@@ -448,8 +528,29 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
         "en": ["delete account", "close account", "cancel account", "account number", "left my account",
                "from my account", "bank account", "accounts team", "accounts department", "accounts inbox",
                "money ... my account"],
-        "fr": ["supprimer compte", "supprimez compte", "fermer compte"],
+        "fr": ["supprimer compte", "supprimez compte", "fermer compte",
+               # 2026-12-06 (seventh batch)
+               "compte bancaire", "compte en banque", "ma compta", "la compta", "comptabilité",
+               "perd la connexion", "connexion bluetooth", "connexion internet", "connexion wifi",
+               "connexion fibre", "clôturer compte"],
         "pl": ["na koncie"],
+    },
+    # 2026-12-06 (seventh batch): a box that arrived intact means the fault is the product's, no transit
+    # damage; a return dropped at the post office is the refund's; "merci pour le suivi" thanks for a
+    # follow-up; an email address is no delivery address; "ça me renvoie à l'accueil" is no return
+    "delivery/damaged": {
+        "fr": ["carton ... intact", "carton ... nickel", "emballage ... intact", "colis ... intact"],
+    },
+    "delivery/courier": {"fr": ["retour ... la poste", "retour ... point relais"]},
+    "delivery/tracking": {
+        "fr": ["merci pour le suivi", "merci du suivi", "suivi de mon dossier", "suivi du dossier"],
+    },
+    "delivery/address": {
+        "fr": ["adresse mail", "adresse e-mail", "adresse email", "adresse électronique", "adresse ip"],
+    },
+    "refund/return": {
+        "fr": ["me renvoie à", "me renvoie vers", "me renvoie sur", "renvoie vers", "attends votre retour",
+               "attente de votre retour"],
     },
 }  # fmt: skip
 
