@@ -333,3 +333,29 @@ def test_broadened_keywords_tag_the_topic_a_support_lead_would(default, text, la
 )
 def test_sixth_batch_keywords_and_exceptions(default, text, lang, topics):
     assert {label.partition("/")[0] for label in default.match(text, lang)} == topics
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "topics"),
+    [
+        # seventh batch's French keywords: feminine participles, which accent folding leaves with a stem
+        # of their own ("arrivée" -> "arrive", "arrivé" -> "arriv"), and new wordings
+        ("ma commande n'est toujours pas arrivée", "fr", {"delivery"}),
+        ("je veux être remboursée", "fr", {"refund"}),
+        ("ma carte a été débitée deux fois", "fr", {"billing"}),
+        ("ma ligne a été résiliée sans mon accord", "fr", {"cancellation"}),
+        ("le paquet est arrivé hier", "fr", {"delivery"}),
+        ("zéro réseau, le téléphone ne capte plus", "fr", {"defect"}),
+        ("je veux mettre fin à mon contrat", "fr", {"cancellation"}),
+        # and what they take back: a request, sarcasm, an intact box, an email address, a flight, the
+        # volume turned up
+        ("merci de me rappeler demain", "fr", set()),
+        ("super, encore une coupure", "fr", {"defect"}),
+        ("l'aspirateur est arrivé cassé, le carton était intact", "fr", {"defect"}),
+        ("comment changer mon adresse mail ?", "fr", set()),
+        ("merci à l'équipage du vol", "fr", {"praise"}),
+        ("quand je monte le son ça grésille", "fr", {"defect"}),
+    ],
+)
+def test_seventh_batch_french_keywords_and_exceptions(default, text, lang, topics):
+    assert {label.partition("/")[0] for label in default.match(text, lang)} == topics
