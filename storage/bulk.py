@@ -14,7 +14,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Float, Table
 from sqlalchemy.engine import Connection
 
 from storage.models import UTCDateTime
@@ -128,14 +128,41 @@ def _copy_in(conn: Connection, table: Table, columns: tuple[str, ...], values: l
 
 
 def bulk_update(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Updates rows of `table` whose `key` column equals each dict's `key` value (one executemany)."""
+    """Updates rows of `table` whose `key` column equals each dict's `key` value: one executemany on SQLite,
+    one statement on PostgreSQL (each column's values as one array, `unnest` joined on the key), so the
+    statement-level triggers of `conversation` (migration 0013) run once per batch, not once per row. Each
+    key at most once."""
     if not rows:
         return
     columns = tuple(name for name in rows[0] if name != key)
     mark, converters = _plan(conn.dialect.name, table, (*columns, key))
+    values = _tuples(rows, (*columns, key), converters)
+    if conn.dialect.name == "postgresql":
+        arrays = [
+            [None if v is None else float(v) for v in column] if _is_float(table, name) else list(column)
+            for name, column in zip((*columns, key), zip(*values, strict=True), strict=True)
+        ]  # one element type per array: a float column's whole numbers may come as ints
+        conn.exec_driver_sql(_update_from_arrays(conn, table, key, columns), tuple(arrays))
+        return
     assignments = ", ".join(f"{name} = {mark}" for name in columns)
-    sql = f"UPDATE {table.name} SET {assignments} WHERE {key} = {mark}"
-    conn.exec_driver_sql(sql, _tuples(rows, (*columns, key), converters))
+    conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE {key} = {mark}", values)
+
+
+def _is_float(table: Table, name: str) -> bool:
+    return isinstance(table.c[name].type, Float)
+
+
+def _update_from_arrays(conn: Connection, table: Table, key: str, columns: tuple[str, ...]) -> str:
+    """`UPDATE table SET c = v.c … FROM unnest(%s::type[], …) AS v(c, …, key) WHERE table.key = v.key`: every
+    array typed by its column (an array of NULLs alone would carry no type)."""
+    quote = conn.dialect.identifier_preparer.quote
+    names = (*columns, key)
+    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names)
+    assignments = ", ".join(f"{quote(name)} = v.{quote(name)}" for name in columns)
+    return (
+        f"UPDATE {conn.dialect.identifier_preparer.format_table(table)} AS t SET {assignments}"
+        f" FROM unnest({arrays}) AS v({', '.join(map(quote, names))}) WHERE t.{quote(key)} = v.{quote(key)}"
+    )
 
 
 def insert_new_returning(

@@ -23,7 +23,7 @@ from storage.models import UTCDateTime
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0012"  # the newest revision in storage/migrations/versions
+HEAD = "0013"  # the newest revision in storage/migrations/versions
 
 
 # The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).
@@ -645,5 +645,101 @@ def test_revision_0012_adds_the_anomaly_posts_and_its_downgrade_drops_them_and_t
 
     assert "anomaly_post" not in tables and left == ["alert"]
     assert again == 0
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0013_notes_per_statement_exactly_the_hours_0012_noted_per_row(new_database_url):
+    """The same writes to `conversation` (single rows, several rows in one statement, an update of a
+    column no KPI reads, the bulk update an import makes) note the same hours before and after 0013, and
+    after its downgrade. On PostgreSQL 0013 replaces the row triggers by statement-level ones."""
+    from storage.bulk import bulk_update
+    from storage.models import Conversation
+
+    engine = make_engine(new_database_url(empty=True), create=False)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    over, old, older = now - timedelta(hours=3), now - timedelta(days=2), now - timedelta(days=5)
+    not_over = now + timedelta(hours=2)
+    row = "(:id{n}, 't', :name{n}, 'twitter', :opened{n}, :first{n}, 'open', false, 'U1', 0, 0)"
+    head_sql = (
+        "INSERT INTO conversation (id, source, external_id, channel, opened_at, first_response_at, status,"
+        " resolved, agent, reopen_count, transfer_count) VALUES "
+    )
+
+    def rows(*specs):
+        sql = head_sql + ", ".join(row.format(n=n) for n in range(len(specs)))
+        params = {}
+        for n, (cid, opened, first) in enumerate(specs):
+            params.update({f"id{n}": cid, f"name{n}": f"c{cid}", f"opened{n}": opened, f"first{n}": first})
+        return sql, params
+
+    def bulk(conn):  # as an import's rebuild writes: one call, several rows, one of them unchanged
+        table = Conversation.__table__
+        bulk_update(
+            conn,
+            table,
+            "id",
+            [
+                {"id": 1, "frt_seconds": 90.0, "first_response_at": over, "status": "open"},
+                {"id": 3, "frt_seconds": None, "first_response_at": None, "status": "pending"},
+                {"id": 4, "frt_seconds": 5, "first_response_at": old, "status": "open"},
+            ],
+        )
+
+    writes = [
+        rows((1, old, None)),
+        rows((2, not_over, None)),  # live traffic: no note
+        rows((3, older, None), (4, older, None), (5, old, older)),  # one statement, three rows
+        ("UPDATE conversation SET first_response_at = :at WHERE id = 1", {"at": over}),
+        ("UPDATE conversation SET agent = 'U2' WHERE id IN (1, 5)", {}),  # a watched column: their hours
+        ("UPDATE conversation SET status = 'pending'", {}),  # not watched: nothing
+        ("UPDATE conversation SET opened_at = :at WHERE id = 2", {"at": over}),  # from not over into over
+        bulk,
+        ("DELETE FROM conversation WHERE id IN (4, 5)", {}),
+        ("DELETE FROM conversation", {}),
+    ]
+
+    def notes() -> list[set[tuple[str, int]]]:
+        noted = []
+        for write in writes:
+            with engine.begin() as conn:
+                if callable(write):
+                    write(conn)
+                else:
+                    statement, params = write
+                    texts = {k: str(v) for k, v in params.items() if isinstance(v, datetime)}
+                    conn.execute(text(statement), {**params, **texts})
+                found = conn.execute(text("SELECT day, hour FROM kpi_change_note"))
+                noted.append({(str(day)[:10], hour) for day, hour in found})
+                conn.execute(text("DELETE FROM kpi_change_note"))
+        return noted
+
+    upgrade(engine, "0012")
+    at_0012 = notes()
+    upgrade(engine, "0013")
+    with engine.connect() as conn:
+        installed = {name for name in _triggers(conn) if name.startswith("kpi_change_conversation")}
+    at_0013 = notes()
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0012")
+    back_at_0012 = notes()
+    upgrade(engine)
+
+    hour = lambda at: (at.date().isoformat(), at.hour)  # noqa: E731
+    assert at_0013 == at_0012 == back_at_0012
+    assert at_0013 == [
+        {hour(old)},
+        set(),
+        {hour(older), hour(old)},
+        {hour(old), hour(over)},
+        {hour(old), hour(over), hour(older)},
+        set(),
+        {hour(over)},
+        {hour(old), hour(over), hour(older)},  # 1 leaves `over`; 3 changes nothing watched; 4 gets `old`
+        {hour(older), hour(old)},
+        {hour(old), hour(over), hour(older)},
+    ]
+    if engine.dialect.name == "postgresql":
+        assert installed == {f"kpi_change_conversation_{event}" for event in ("insert", "delete", "update")}
     assert _differences(engine) == []
     engine.dispose()
