@@ -138,31 +138,32 @@ def bulk_update(conn: Connection, table: Table, key: str, rows: Sequence[dict[st
     mark, converters = _plan(conn.dialect.name, table, (*columns, key))
     values = _tuples(rows, (*columns, key), converters)
     if conn.dialect.name == "postgresql":
-        arrays = [
-            [None if v is None else float(v) for v in column] if _is_float(table, name) else list(column)
-            for name, column in zip((*columns, key), zip(*values, strict=True), strict=True)
-        ]  # one element type per array: a float column's whole numbers may come as ints
-        conn.exec_driver_sql(_update_from_arrays(conn, table, key, columns), tuple(arrays))
+        rows_sql, arrays = _unnest(conn, table, (*columns, key), values)
+        quote, name = conn.dialect.identifier_preparer.quote, conn.dialect.identifier_preparer.format_table
+        assignments = ", ".join(f"{quote(column)} = v.{quote(column)}" for column in columns)
+        conn.exec_driver_sql(
+            f"UPDATE {name(table)} AS t SET {assignments} FROM {rows_sql}"
+            f" WHERE t.{quote(key)} = v.{quote(key)}",
+            arrays,
+        )
         return
     assignments = ", ".join(f"{name} = {mark}" for name in columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE {key} = {mark}", values)
 
 
-def _is_float(table: Table, name: str) -> bool:
-    return isinstance(table.c[name].type, Float)
-
-
-def _update_from_arrays(conn: Connection, table: Table, key: str, columns: tuple[str, ...]) -> str:
-    """`UPDATE table SET c = v.c … FROM unnest(%s::type[], …) AS v(c, …, key) WHERE table.key = v.key`: every
-    array typed by its column (an array of NULLs alone would carry no type)."""
+def _unnest(conn: Connection, table: Table, names: tuple[str, ...], values: list[tuple]) -> tuple[str, tuple]:
+    """PostgreSQL: `values` (rows of `names`) as the rows of `unnest(%s::type[], …) AS v(name, …)` and its
+    parameters, one array per column: a statement of any size has as many parameters as columns. Each array
+    is typed by its column (an array of NULLs alone would carry no type) and holds one element type (a
+    float column's whole numbers may come as ints)."""
     quote = conn.dialect.identifier_preparer.quote
-    names = (*columns, key)
-    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names)
-    assignments = ", ".join(f"{quote(name)} = v.{quote(name)}" for name in columns)
-    return (
-        f"UPDATE {conn.dialect.identifier_preparer.format_table(table)} AS t SET {assignments}"
-        f" FROM unnest({arrays}) AS v({', '.join(map(quote, names))}) WHERE t.{quote(key)} = v.{quote(key)}"
-    )
+    arrays = []
+    for name, column in zip(names, zip(*values, strict=True), strict=True):
+        if isinstance(table.c[name].type, Float):
+            column = [None if v is None else float(v) for v in column]
+        arrays.append(list(column))
+    types = ", ".join(f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names)
+    return f"unnest({types}) AS v({', '.join(map(quote, names))})", tuple(arrays)
 
 
 def insert_new_returning(
@@ -175,7 +176,9 @@ def insert_new_returning(
 ) -> list[tuple]:
     """Inserts rows skipping unique-key conflicts; returns `returning` columns of the rows really inserted.
 
-    Multi-row VALUES with ON CONFLICT DO NOTHING RETURNING (SQLite ≥ 3.35 and PostgreSQL both have it).
+    Multi-row VALUES with ON CONFLICT DO NOTHING RETURNING (SQLite ≥ 3.35 and PostgreSQL both have it). (On
+    PostgreSQL, one statement of `unnest` arrays instead cost the client more CPU than it saved: 4.2 → 5.3 s
+    for 50,000 events, the same wall time.)
     """
     if not rows:
         return []
