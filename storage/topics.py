@@ -48,7 +48,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["livraison", "livrer", "livré", "livrez", "livrée", "expédition", "expédié", "expédiée",
                    "colis", "acheminement", "en transit", "envoi du colis", "colis envoyé", "expédiés",
                    # 2026-12-06 (seventh batch)
-                   "paquet", "paquets", "expédiez", "envois vers", "faites des envois"],
+                   "paquet", "paquets", "expédiez", "envois vers", "faites des envois",
+                   # 2026-12-06 (eighth batch)
+                   "expédier", "entrepôt", "centre de tri", "recevoir ma commande", "arrivé en avance",
+                   "arrivée en avance", "reçu en avance", "envoyez jusqu'en", "envoyez en"],
             "de": ["Lieferung", "liefern", "geliefert", "Versand", "versenden", "versendet", "verschickt",
                    "Paket", "Sendung", "zugestellt", "Zustellung", "angekommen", "Lieferzeit"],
             "es": ["envío", "enviar", "enviado", "entrega", "entregado", "entregar", "paquete", "en camino",
@@ -67,7 +70,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "où est mon colis", "où est ma commande", "attendue", "délai de livraison",
                    "délais de livraison",
                    # 2026-12-06 (seventh batch)
-                   "pas arrivée"],
+                   "pas arrivée",
+                   # 2026-12-06 (eighth batch)
+                   "attends ma commande", "attends toujours ma commande", "attendons notre commande"],
             "de": ["Verspätung", "verspätet", "überfällig", "verschoben", "noch nicht angekommen",
                    "noch nicht da", "nicht angekommen", "wo ist mein Paket", "wo bleibt"],
             "es": ["retraso", "retrasado", "no ha llegado", "no llega", "todavía no llega",
@@ -88,7 +93,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "égarée", "jamais arrivée", "volée", "éventrée", "reçu qu'un", "reçu qu'une",
                    "un seul des", "une seule des", "la moitié des", "mauvaise couleur", "mauvais article",
                    "mauvais produit", "mauvais modèle", "avais commandé", "reçu une taille",
-                   "reçu le mauvais", "reçu la mauvaise"],
+                   "reçu le mauvais", "reçu la mauvaise",
+                   # 2026-12-06 (eighth batch)
+                   "dans ma boîte", "pas ce que j'ai commandé", "pas le bon article", "pas la bonne taille",
+                   "mauvaise pointure", "mauvais coloris", "erreur de colis", "erreur de préparation"],
             "de": ["verloren", "fehlt", "verschwunden", "nie angekommen", "nicht erhalten", "gestohlen"],
             "es": ["perdido", "extraviado", "nunca llegó", "no he recibido", "falta", "robado"],
             "pl": ["zaginęła", "zaginiona", "zgubił", "zgubiona", "zgubili", "nie otrzymałem",
@@ -106,7 +114,11 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["abîmé", "endommagé", "écrasé", "arrivé cassé",
                    # 2026-12-06 (seventh batch)
                    "abîmée", "endommagée", "écrasée", "arrivée cassée", "trempé", "trempée", "mouillé",
-                   "mouillée"],
+                   "mouillée",
+                   # 2026-12-06 (eighth batch)
+                   "cabossé", "cabossée", "arrivé enfoncé", "arrivée enfoncée", "en miettes",
+                   "carton déchiré", "emballage déchiré", "colis déchiré", "colis ouvert", "carton ouvert",
+                   "détrempé", "détrempée"],
             "de": ["beschädigt", "zerdrückt", "kaputt angekommen", "eingedrückt"],
             "es": ["dañado", "llegó roto", "aplastado", "mojado"],
             "pl": ["uszkodzona", "uszkodzone", "uszkodzony", "zgnieciona"],
@@ -125,7 +137,11 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["livreur", "transporteur", "facteur", "point relais", "la poste", "retirer ma commande",
                    "voisin",
                    # 2026-12-06 (seventh batch)
-                   "casier"],
+                   "casier",
+                   # 2026-12-06 (eighth batch)
+                   "livreuse", "relais", "avis de passage", "chronopost", "colissimo", "mondial relay", "dhl",
+                   "dpd", "gls", "fedex", "devant la porte", "devant ma porte", "boîte aux lettres",
+                   "dessus le portail", "dessus mon portail", "devant le portail", "digicode"],
             "de": ["Bote", "Zusteller", "Kurier", "Paketdienst", "Packstation", "Nachbar", "Nachbarn", "DHL",
                    "Hermes"],
             "es": ["repartidor", "mensajero", "transportista", "correos", "punto de recogida", "recoger"],
@@ -140,7 +156,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["remboursement", "rembourser", "remboursé", "argent",
                    # 2026-12-06 (seventh batch)
                    "remboursée", "recrédité", "recréditée", "recrédités", "revenus sur ma carte",
-                   "revenu sur ma carte", "revenu sur mon compte", "revenus sur mon compte"],
+                   "revenu sur ma carte", "revenu sur mon compte", "revenus sur mon compte",
+                   # 2026-12-06 (eighth batch)
+                   "un avoir", "mon avoir", "cet avoir", "d'un avoir", "mes sous", "recréditer"],
             "de": ["Rückerstattung", "erstatten", "Erstattung", "erstattet", "Geld zurück", "Geld"],
             "es": ["reembolso", "reembolsar", "devuelvan el dinero", "devolver el dinero", "dinero"],
             "pl": ["zwrot pieniędzy", "pieniądze", "pieniędzy", "zwrot środków"],
@@ -150,7 +168,11 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "exchanged", "swap"],
             "fr": ["retour", "retourner", "renvoyer", "échanger", "échange", "étiquette retour",
                    # 2026-12-06 (seventh batch)
-                   "renvoyé", "renvoyée", "retournée", "échangée", "colis retour"],
+                   "renvoyé", "renvoyée", "retournée", "échangée", "colis retour",
+                   # 2026-12-06 (eighth batch)
+                   "rétractation", "rendre l'article", "rendre un article", "rendre le produit",
+                   "rapporter en magasin", "rapporter en boutique", "rapporter sans ticket",
+                   "rapporter l'article", "rapporter un article"],
             "de": ["Rücksendung", "zurücksenden", "zurückschicken", "Retoure", "Umtausch", "umtauschen",
                    "Rückgabe"],
             "es": ["devolución", "devolver", "devolví", "devuelto", "cambiar el producto",
@@ -165,7 +187,11 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois", "double prélèvement",
                    # 2026-12-06 (seventh batch)
                    "prélevée deux fois", "débitée deux fois", "facturée deux fois", "deux débits",
-                   "deux prélèvements"],
+                   "deux prélèvements",
+                   # 2026-12-06 (eighth batch)
+                   "prélevé 2 fois", "débité 2 fois", "facturé 2 fois", "prélevée 2 fois", "débitée 2 fois",
+                   "facturée 2 fois", "payé deux fois", "payé 2 fois", "pris deux fois", "pris 2 fois",
+                   "paiement en double", "prélèvement en double", "débit en double", "facturé en double"],
             "de": ["doppelt abgebucht", "zweimal abgebucht", "doppelt berechnet", "doppelte Abbuchung"],
             "es": ["cobrado dos veces", "cobro duplicado", "cargo duplicado", "dos cargos"],
             "pl": ["dwa razy opłatę", "pobraliście dwa razy", "pobrano dwa razy", "podwójna opłata"],
@@ -180,7 +206,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "le montant", "un montant", "ce montant", "du montant", "des montants", "les montants",
                    "montant de", "montant du", "mauvais montant",
                    "prélevée", "débitée", "facturée", "me réclame", "me réclamez", "me réclament",
-                   "frais de dossier", "frais bancaires", "frais de gestion"],
+                   "frais de dossier", "frais bancaires", "frais de gestion",
+                   # 2026-12-06 (eighth batch)
+                   "débit", "débits", "encaissé", "encaissée", "encaisser", "encaissement",
+                   "échéance", "impayé", "impayée", "impayés", "recouvrement", "virement"],
             "de": ["abgebucht", "Abbuchung", "belastet", "berechnet", "Betrag"],
             "es": ["cobro", "cobrado", "cobrar", "cobran", "cobrando", "cargo", "importe"],
             "pl": ["pobraliście", "pobrali", "pobrano", "obciążenie", "obciążyli", "kwota", "kwotę"],
@@ -208,7 +237,12 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "money's gone", "money gone", "still being taken"],
             "fr": ["paiement", "carte bancaire", "carte refusée", "paypal", "payer par", "payer en",
                    # 2026-12-06 (seventh batch)
-                   "rib", "compte bancaire", "compte en banque"],
+                   "rib", "compte bancaire", "compte en banque",
+                   # 2026-12-06 (eighth batch)
+                   "en 3 fois", "en trois fois", "en 4 fois", "en quatre fois", "en 10 fois",
+                   "en plusieurs fois", "ma carte", "ma nouvelle carte", "ma cb", "par cb", "la cb",
+                   "carte bleue", "iban", "coordonnées bancaires", "apple pay", "google pay", "paylib",
+                   "transaction"],
             "de": ["Zahlung", "zahlen", "bezahlen", "Lastschrift", "Kreditkarte", "PayPal", "Gutschrift"],
             "es": ["pago", "pagar", "tarjeta de crédito", "domiciliación", "bizum", "paypal"],
             "pl": ["płatność", "płatności", "płacić", "zapłacić", "blik", "przelew", "karta kredytowa"],
@@ -222,14 +256,20 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "profile", "pin", "security code", "id check", "points balance", "kyc"],
             "fr": ["compte", "connexion", "connecter", "identifiant", "identifiants", "espace client",
                    # 2026-12-06 (seventh batch)
-                   "loguer", "login", "profil"],
+                   "loguer", "login", "profil",
+                   # 2026-12-06 (eighth batch)
+                   "mon espace", "votre espace", "notre espace", "espace perso", "espace personnel",
+                   "espace membre", "empreinte digitale", "face id", "reconnaissance faciale", "biométrie",
+                   "pseudo", "nom d'utilisateur"],
             "de": ["Konto", "Kundenkonto", "anmelden", "Anmeldung", "einloggen", "Login", "Benutzername"],
             "es": ["cuenta", "iniciar sesión", "acceder", "usuario"],
             "pl": ["konto", "zalogować", "zalogowac", "logowanie", "login"],
         },
         "password": {
             "en": ["password", "passcode"],
-            "fr": ["mot de passe", "mdp", "réinitialiser"],
+            "fr": ["mot de passe", "mdp", "réinitialiser",
+                   # 2026-12-06 (eighth batch)
+                   "code secret", "code pin", "code d'accès"],
             "de": ["Passwort", "Kennwort"],
             "es": ["contraseña", "restablecer"],
             "pl": ["hasło", "zresetować", "zresetowac"],
@@ -238,7 +278,12 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "en": ["locked out", "account locked", "blocked", "suspended", "banned", "hacked"],
             "fr": ["compte bloqué", "suspendu", "piraté", "débloqué",
                    # 2026-12-06 (seventh batch)
-                   "piratée", "débloquée", "verrouillé", "verrouillée"],
+                   "piratée", "débloquée", "verrouillé", "verrouillée",
+                   # 2026-12-06 (eighth batch)
+                   "désactivé mon compte", "compte désactivé", "compte a été désactivé",
+                   "accès bloqué", "accès a été bloqué", "accès refusé", "plus accès à mon",
+                   "plus accès à ma", "perdu l'accès", "récupérer l'accès", "récupérer mon compte", "hacké",
+                   "hackée", "usurpation", "appareil inconnu", "activité suspecte", "connexion suspecte"],
             "de": ["gesperrt", "entsperrt", "gehackt"],
             "es": ["bloqueado", "bloqueada", "bloquear", "hackeado", "suspendida"],
             "pl": ["zablokowane", "zablokowali", "zablokowano", "odblokowane", "odblokować"],
@@ -249,7 +294,10 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["authentification", "code de vérification", "code sms", "double authentification",
                    # 2026-12-06 (seventh batch)
                    "code à 6 chiffres", "code de confirmation", "code de sécurité", "code par sms",
-                   "sms avec le code", "validation en deux étapes", "double facteur"],
+                   "sms avec le code", "validation en deux étapes", "double facteur",
+                   # 2026-12-06 (eighth batch)
+                   "code de validation", "code par texto", "sms de validation", "sms de confirmation",
+                   "texto de confirmation", "code à usage unique", "authentifier"],
             "de": ["Zwei-Faktor", "Authentifizierung", "Bestätigungscode", "Verifizierung"],
             "es": ["verificación", "código de verificación", "dos factores", "doble factor"],
             "pl": ["weryfikacja", "kod sms", "kod weryfikacyjny", "dwuetapowa", "dwuskładnikowe"],
@@ -272,7 +320,27 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["cassé", "en panne", "panne", "défectueux", "défectueuse", "fissuré", "fuit", "fuite",
                    # 2026-12-06 (seventh batch)
                    "cassée", "fissurée", "grésille", "grésillement", "non conforme", "pas conforme",
-                   "décongelé", "ne congèle plus", "dysfonctionnement"],
+                   "décongelé", "ne congèle plus", "dysfonctionnement",
+                   # 2026-12-06 (eighth batch)
+                   "hs depuis", "complètement hs", "totalement hs", "hors service", "hors d'usage",
+                   "défaillant", "défaillante", "défaillance", "défaut", "défauts", "vice caché", "malfaçon",
+                   "problème technique", "problèmes techniques", "souci technique", "soucis techniques",
+                   "déchiré", "déchirée", "déchirés", "déchirées", "troué", "trouée", "décousu", "décousue",
+                   "se découd", "bouloche", "boulochent", "déteint", "décoloré", "décolorée", "rétréci",
+                   "rétrécie", "se détache", "s'est détaché", "s'est détachée", "arraché", "arrachée",
+                   "s'arrache", "a lâché", "ont lâché", "fendu", "fendue", "ébréché", "ébréchée", "tordu",
+                   "tordue", "rouillé", "rouillée", "rouille", "périmé", "périmée",
+                   "rayure", "craquelé", "craquelée", "coule", "de l'eau partout", "étincelles", "fumée",
+                   "fume", "odeur de brûlé", "sent le brûlé", "court-circuit", "disjoncte", "surchauffe",
+                   "chauffe énormément", "chauffe trop", "chauffe beaucoup", "lignes vertes", "ligne verte",
+                   "lignes sur l'écran", "bandes sur l'écran", "pixels morts", "pixel mort",
+                   "tache sur l'écran", "image floue", "photos floues", "photo floue", "photo flou", "bruit",
+                   "bruits", "bruyant", "bruyante", "clignote rouge", "clignote en rouge", "clignote orange",
+                   "clignote en orange", "scintille", "batterie tient",
+                   "batterie ne tient", "batterie se vide", "se vide en", "se décharge", "autonomie",
+                   "batterie gonflée", "tient pas la charge", "tient plus la charge", "est mort", "est morte",
+                   "rendu l'âme", "a claqué", "a grillé", "est grillé", "est grillée", "est foutu",
+                   "est fichu", "en rade"],
             "de": ["kaputt", "defekt", "Defekt", "Störung", "undicht", "gerissen"],
             "es": ["roto", "rota", "averiado", "avería", "defectuoso", "no aguanta"],
             "pl": ["zepsuty", "zepsuta", "zepsuło", "awaria", "usterka", "wadliwy", "wadliwa", "pęknięty"],
@@ -319,7 +387,31 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "réparée", "capte plus", "capte pas", "captait", "ne génère plus", "ne marchent plus",
                    "ne marchent pas", "ne fonctionnent plus", "ne fonctionnent pas", "soucis de connexion",
                    "problème de connexion", "problèmes de connexion", "perturbation", "perturbations",
-                   "incident"],
+                   "incident",
+                   # 2026-12-06 (eighth batch)
+                   "marche plus", "marche mal", "marchent mal", "fonctionne plus", "fonctionne pas",
+                   "fonctionne mal", "fonctionnent mal", "s'allume plus", "s'allume pas", "démarre plus",
+                   "démarre pas", "charge plus", "se charge plus", "charge pas", "rien ne charge",
+                   "ne charge rien", "s'ouvre plus", "s'ouvre pas", "s'éteint plus", "ne tourne plus",
+                   "tourne plus", "ne ferme plus", "ne se ferme plus", "ne vidange", "vidange plus",
+                   "vidange pas", "ne lave plus", "lave plus", "lave mal", "ne sèche plus", "sèche plus",
+                   "essore plus", "ne fait plus de froid", "fait plus de froid", "ne chauffe plus",
+                   "ne chauffe pas", "chauffe plus", "n'imprime plus", "n'imprime pas", "imprime plus",
+                   "imprime pas", "pages blanches", "n'émet plus", "émet plus", "aucun son", "sans son",
+                   "aucun signal", "pas de signal", "plus de signal", "plus de tonalité", "pas de tonalité",
+                   "plus d'internet", "pas d'internet", "plus de wifi", "pas de wifi", "plus de connexion",
+                   "pas de connexion", "aucune connexion", "plus de télé", "plus de tv", "plus de chaînes",
+                   "rien ne passe", "rien ne marche", "rien ne fonctionne", "pas d'eau chaude",
+                   "plus d'eau chaude", "plus de chauffage", "pas de chauffage", "tout seul", "toute seule",
+                   "coupe sans arrêt", "coupe tout le temps", "saute sans arrêt", "image saute", "son saute",
+                   "réseau saute", "connexion saute", "wifi saute", "internet saute", "ne se connecte plus",
+                   "ne se connecte pas", "se connecte plus", "pas reconnue", "pas reconnu", "plus reconnue",
+                   "plus reconnu", "non reconnue", "non reconnu", "écran ne répond", "tactile ne répond",
+                   "télécommande ne répond", "manette ne répond", "clavier ne répond", "appli ne répond",
+                   "application ne répond", "site ne répond", "touches ne répondent", "boutons ne répondent",
+                   "remarche", "refonctionne", "fonctionne à nouveau", "marche à nouveau", "dépannage",
+                   "dépanneur", "dépanner", "souci est revenu", "problème est revenu", "inutilisable",
+                   "injouable", "instable"],
             "de": ["funktioniert nicht", "geht nicht", "fällt aus", "ausgefallen", "druckt nicht",
                    "startet nicht", "lädt nicht", "repariert", "Techniker"],
             "es": ["no funciona", "no va", "no enciende", "no carga", "se cae", "se reinicia", "arregló",
@@ -339,7 +431,17 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "deleted all"],
             "fr": ["bug", "bugue", "beug", "erreur", "plante", "crash",
                    # 2026-12-06 (seventh batch)
-                   "se fige", "fige", "figé", "figée", "écran de chargement", "chargement infini"],
+                   "se fige", "fige", "figé", "figée", "écran de chargement", "chargement infini",
+                   # 2026-12-06 (eighth batch)
+                   "bugge", "buggé", "bugué", "beugue", "plantage", "plantages", "rame", "rament", "lag",
+                   "lagge", "ralentit", "ralentissements", "freeze", "page blanche", "écran blanc",
+                   "écran bleu", "écran bloqué", "bloqué sur l'écran", "bloquée sur l'écran",
+                   "bloqué sur le logo", "bloquée sur le logo", "tourne dans le vide", "tourne en boucle",
+                   "charge à l'infini", "inaccessible", "indisponible", "hors ligne", "en maintenance",
+                   "down", "ne s'affiche plus", "n'affiche plus rien", "n'affiche rien", "ne se synchronise",
+                   "synchronise plus", "synchronisation", "appli quitte", "application quitte",
+                   "quitte au lancement", "se déconnecte", "déconnecte", "déconnectée", "déconnexion",
+                   "déconnexions"],
             "de": ["Fehler", "Fehlermeldung", "Absturz", "stürzt ab", "abgestürzt", "Bug"],
             "es": ["error", "fallo", "falla", "se cierra", "se cuelga", "bug"],
             "pl": ["błąd", "wywala się", "zawiesza się", "crash", "bug"],
@@ -373,7 +475,13 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    # 2026-12-06 (seventh batch)
                    "adore", "chapeau", "réactivité", "réactif", "réactive", "délicieux", "délicieuse", "joli",
                    "jolie", "magnifique", "adorable", "adorables", "trop gentil", "très gentil",
-                   "trop gentille", "très gentille", "nickel", "ravi", "ravie", "impeccable", "merveilleux"],
+                   "trop gentille", "très gentille", "nickel", "ravi", "ravie", "impeccable", "merveilleux",
+                   # 2026-12-06 (eighth batch)
+                   "satisfait", "satisfaite", "satisfaits", "meilleur", "meilleure", "meilleurs",
+                   "meilleures", "bien joué", "trop bien", "sympa", "agréable", "aimable", "aimables",
+                   "irréprochable", "rien à redire", "félicitations", "félicite", "saluer", "salue",
+                   "reconnaissant", "reconnaissante", "aux petits soins", "5 étoiles", "cinq étoiles",
+                   "un plaisir", "trop cool", "super cool", "professionnalisme", "très professionnel"],
             "de": ["super", "top", "toll", "klasse", "prima", "spitze", "perfekt", "hervorragend",
                    "freundlich", "hilfreich", "bestens", "zufrieden", "empfehlen", "weiterempfehlen",
                    "nicht schlecht", "schnelle"],
@@ -391,7 +499,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["prix", "tarif", "tarifs", "cher", "trop cher", "coût", "coûte", "hausse", "augmentation",
                    "qualité prix", "combien ça coûte",
                    # 2026-12-06 (seventh batch)
-                   "abonnement passe"],
+                   "abonnement passe",
+                   # 2026-12-06 (eighth batch)
+                   "de plus par mois", "euros de plus", "c'est combien"],
             "de": ["Preis", "Preise", "teuer", "zu teuer", "kostet", "Kosten", "Preiserhöhung", "günstiger",
                    "billiger", "Preis-Leistung"],
             "es": ["precio", "precios", "caro", "cuesta", "cuánto cuesta", "coste", "costo", "subida"],
@@ -404,7 +514,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
             "fr": ["réduction", "réductions", "remise", "promo", "code promo", "soldes", "bon de réduction",
                    "offre",
                    # 2026-12-06 (seventh batch)
-                   "coupon", "réduc", "code avantage"],
+                   "coupon", "réduc", "code avantage",
+                   # 2026-12-06 (eighth batch)
+                   "rabais", "parrainage", "prix réduit", "tarif réduit"],
             "de": ["Rabatt", "Gutschein", "Gutscheincode", "Rabattcode", "Aktion", "Angebot"],
             "es": ["descuento", "descuentos", "cupón", "código promocional", "oferta", "rebajas",
                    "promoción"],
@@ -413,7 +525,9 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
         "shipping cost": {
             "en": ["shipping cost", "delivery cost", "shipping fee", "delivery fee", "postage",
                    "free shipping", "free delivery", "for shipping", "is shipping"],
-            "fr": ["frais de port", "frais de livraison", "livraison gratuite", "port offert"],
+            "fr": ["frais de port", "frais de livraison", "livraison gratuite", "port offert",
+                   # 2026-12-06 (eighth batch)
+                   "de port"],
             "de": ["Versandkosten", "Lieferkosten", "kostenloser Versand", "Versand für"],
             "es": ["gastos de envío", "coste de envío", "envío gratis", "envío gratuito"],
             "pl": ["koszt wysyłki", "koszty wysyłki", "darmowa dostawa", "darmowa wysyłka", "za wysyłkę"],
@@ -443,7 +557,14 @@ DEFAULT_TAXONOMY: dict[str, dict[str, dict[str, list[str]]]] = {
                    "fin à mon contrat", "fin à l'abonnement", "fin à mon abonnement", "arrêter le contrat",
                    "arrêter mon contrat", "arrêter l'abonnement", "arrêter mon abonnement",
                    "changer d'opérateur", "code rio", "fermer compte", "supprimer compte", "clôturer compte",
-                   "désinscrire", "désinscription"],
+                   "désinscrire", "désinscription",
+                   # 2026-12-06 (eighth batch)
+                   "arrêter mon forfait", "arrêter le forfait", "arrêter ma ligne", "stopper mon abonnement",
+                   "stopper l'abonnement", "stopper le contrat", "suspendre mon abonnement",
+                   "fin de l'engagement", "fin d'engagement", "fin de mon abonnement", "fin de l'abonnement",
+                   "fin du contrat", "fin de mon contrat", "rompre le contrat", "rompre mon contrat",
+                   "je vous quitte", "vous quitter", "quitter votre", "quitte votre", "portabilité",
+                   "à la concurrence", "désactiver mon compte"],
             "de": ["kündigen", "Kündigung", "gekündigt", "Abo beenden", "Vertrag beenden", "Konto löschen",
                    "widerrufen", "Widerruf"],
             "es": ["cancelar", "cancelado", "cancelación", "anular", "darme de baja", "dar de baja",
@@ -478,7 +599,17 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
         "fr": ["pas content", "pas contente",
                # 2026-12-06 (seventh batch)
                "adore attendre", "adore être", "adore devoir", "super encore", "génial encore",
-               "bravo encore", "top encore", "carton ... nickel", "emballage ... nickel"],
+               "bravo encore", "top encore", "carton ... nickel", "emballage ... nickel",
+               # 2026-12-06 (eighth batch)
+               "pas satisfait", "pas satisfaite", "pas du tout satisfait", "pas du tout satisfaite",
+               "pas très satisfait", "peu satisfait", "peu satisfaite", "meilleur prix", "meilleurs prix",
+               "meilleure offre", "meilleur tarif", "meilleur moyen", "meilleure façon", "meilleure solution",
+               "pas sympa", "pas très sympa", "pas aimable", "pas très aimable", "peu aimable",
+               "pas agréable", "pas très agréable", "pas cool", "super l'accueil", "bravo l'accueil",
+               "génial l'accueil", "top l'accueil", "meilleurs délais", "meilleur délai",
+               "meilleures salutations", "meilleurs sentiments", "satisfait ou remboursé",
+               "satisfaite ou remboursée", "manque de professionnalisme", "aucun professionnalisme",
+               "zéro professionnalisme", "pas très professionnel", "pas professionnel"],
         "de": ["nicht zufrieden"],
         "es": ["no estoy contento", "me encanta estar", "me encanta esperar"],
         "pl": ["nie jestem zadowolony", "nie jestem zadowolona"],
@@ -491,17 +622,33 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
                # 2026-12-06 (seventh batch)
                "renvoyé le colis", "retourné le colis", "colis retour", "carton ... intact",
                "carton ... nickel", "emballage ... intact", "combien coûte la livraison",
-               "coût de la livraison", "prix de la livraison"],
+               "coût de la livraison", "prix de la livraison",
+               # 2026-12-06 (eighth batch): the box was fine, the fault is the product's; a return
+               "bon état mais", "parfait état mais", "intact mais", "retour ... entrepôt",
+               "retourné ... entrepôt"],
         "es": ["gastos de envío", "coste de envío"],
         "pl": ["za wysyłkę", "koszt wysyłki"],
     },
-    "delivery/late": {"en": ["late fee", "late payment"]},
+    "delivery/late": {
+        "en": ["late fee", "late payment"],
+        # 2026-12-06 (eighth batch): a code or an email not received is the account's
+        "fr": ["pas reçu le code", "pas reçu de code", "pas reçu le sms", "pas reçu de sms",
+               "pas reçu le mail", "pas reçu de mail", "pas reçu le lien"],
+    },
     # a code, email or text that never comes is the account's; a lost password is no lost parcel
     "delivery/lost": {
         "en": ["code ... never", "email ... never", "text ... never", "lost ... password"],
         # a flight ("vol") is no theft ("volé" stems as "vol" does)
         "fr": ["du vol", "mon vol", "notre vol", "ce vol", "votre vol", "perdu mon mot de passe",
-               "perdu mes identifiants"],
+               "perdu mes identifiants",
+               # 2026-12-06 (eighth batch): money missing from a refund is the refund's
+               "remboursé ... manque", "manque ... remboursement",
+               # (the customer's own wrong choice is no wrong item)
+               "pris la mauvaise", "pris le mauvais", "commandé la mauvaise", "commandé le mauvais",
+               "trompé de", "trompée de", "boîte mail", "boîte de réception",
+               # ("manque de ..." is a lack, no missing item)
+               "manque de professionnalisme", "manque de respect", "manque de sérieux",
+               "manque de communication", "manque d'information", "manque de réactivité"],
     },
     "billing/wrong charge": {
         "en": ["double charged", "charged twice", "charged two times", "stopped charging", "not charging",
@@ -509,20 +656,39 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
                "wireless charging", "fast charging"],
         "fr": ["prélevé deux fois", "débité deux fois", "facturé deux fois",
                # 2026-12-06 (seventh batch)
-               "prélevée deux fois", "débitée deux fois", "facturée deux fois"],
+               "prélevée deux fois", "débitée deux fois", "facturée deux fois",
+               # 2026-12-06 (eighth batch): a refund's transfer; a connection's speed ("débit")
+               "prélevé 2 fois", "débité 2 fois", "facturé 2 fois", "prélevée 2 fois", "débitée 2 fois",
+               "facturée 2 fois", "remboursé ... virement", "virement ... remboursé", "débit internet",
+               "débit ... fibre", "débit ... wifi", "débit ... connexion", "débit ... box"],
         "de": ["doppelt abgebucht", "zweimal abgebucht", "doppelt berechnet"],
         "es": ["cobrado dos veces"],
         "pl": ["pobraliście dwa razy", "pobrano dwa razy"],
     },
     # a promo code or a return label that is refused is pricing's or refund's, no product defect
-    "defect/bug": {"en": ["code ... invalid", "voucher ... invalid", "coupon ... invalid"]},
+    "defect/bug": {
+        "en": ["code ... invalid", "voucher ... invalid", "coupon ... invalid"],
+        # 2026-12-06 (eighth batch): done by mistake; an item or an adviser that is unavailable
+        "fr": ["par erreur", "article indisponible", "produit indisponible", "taille indisponible",
+               "modèle indisponible", "indisponible en stock", "conseiller indisponible",
+               "conseillers indisponibles"],
+    },
     "defect/not working": {
         "en": ["code ... doesn't work", "code ... not working", "discount ... doesn't work",
                "voucher ... doesn't work", "label ... doesn't work"],
-        "fr": ["code promo ... ne marche pas", "code promo ... ne fonctionne pas"],
+        "fr": ["code promo ... ne marche pas", "code promo ... ne fonctionne pas",
+               # 2026-12-06 (eighth batch): left to cope alone; a payment not recognised
+               "débrouiller tout seul", "débrouiller toute seule", "paiement ... reconnu",
+               "prélèvement ... reconnu", "débit ... reconnu", "opération ... reconnu"],
     },
     # headphones' noise cancelling is a feature, neither a noise nor a cancellation
-    "defect/broken": {"en": ["noise cancelling", "noise canceling", "noise cancellation"]},
+    "defect/broken": {
+        "en": ["noise cancelling", "noise canceling", "noise cancellation"],
+        # 2026-12-06 (eighth batch): "par défaut" is "by default"; a warranty question about breakage; a
+        # torn box is the delivery's
+        "fr": ["par défaut", "à défaut", "couvre la casse", "garantie casse", "assurance casse",
+               "en cas de casse", "carton déchiré", "emballage déchiré", "colis déchiré"],
+    },
     "cancellation/subscription": {"en": ["noise cancelling", "noise canceling", "noise cancellation"]},
     "account/login": {
         "en": ["delete account", "close account", "cancel account", "account number", "left my account",
@@ -532,7 +698,15 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
                # 2026-12-06 (seventh batch)
                "compte bancaire", "compte en banque", "ma compta", "la compta", "comptabilité",
                "perd la connexion", "connexion bluetooth", "connexion internet", "connexion wifi",
-               "connexion fibre", "clôturer compte"],
+               "connexion fibre", "clôturer compte",
+               # 2026-12-06 (eighth batch): an account closed, money on a bank account, a device's link
+               "supprimer ... compte", "fermer ... compte", "clôturer ... compte", "désactiver ... compte",
+               "résilier ... compte", "argent ... compte", "remboursé ... compte", "virement ... compte",
+               "crédité ... compte", "versé ... compte", "débité sur mon compte", "prélevé sur mon compte",
+               "connecte ... wifi", "connecte ... bluetooth", "connecte ... box", "connecte ... réseau",
+               "connecte ... télé", "connexion ... box", "connexion ... réseau", "connexion ... 4g",
+               "connexion instable", "connexion saute", "connexion coupe", "perte de connexion",
+               "coupure de connexion", "soucis de connexion"],
         "pl": ["na koncie"],
     },
     # 2026-12-06 (seventh batch): a box that arrived intact means the fault is the product's, no transit
@@ -541,9 +715,15 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
     "delivery/damaged": {
         "fr": ["carton ... intact", "carton ... nickel", "emballage ... intact", "colis ... intact"],
     },
-    "delivery/courier": {"fr": ["retour ... la poste", "retour ... point relais"]},
+    "delivery/courier": {
+        "fr": ["retour ... la poste", "retour ... point relais",
+               # 2026-12-06 (eighth batch): an adviser who takes over
+               "retour ... relais", "prendre le relais", "prend le relais", "pris le relais"],
+    },
     "delivery/tracking": {
-        "fr": ["merci pour le suivi", "merci du suivi", "suivi de mon dossier", "suivi du dossier"],
+        "fr": ["merci pour le suivi", "merci du suivi", "suivi de mon dossier", "suivi du dossier",
+               # 2026-12-06 (eighth batch): a return's tracking is the refund's
+               "retour ... suivi", "retourné ... suivi", "renvoyé ... suivi"],
     },
     "delivery/address": {
         "fr": ["adresse mail", "adresse e-mail", "adresse email", "adresse électronique", "adresse ip"],
@@ -551,6 +731,19 @@ DEFAULT_EXCEPTIONS: dict[str, dict[str, list[str]]] = {
     "refund/return": {
         "fr": ["me renvoie à", "me renvoie vers", "me renvoie sur", "renvoie vers", "attends votre retour",
                "attente de votre retour"],
+    },
+    # 2026-12-06 (eighth batch): a bank balance ("solde") is no sale ("soldes"); both stem as "sold"
+    "pricing/discount": {
+        "fr": ["mon solde", "le solde de", "votre solde", "solde de mon compte", "solde du compte",
+               "solde disponible", "solde bancaire", "solde de tout compte"],
+    },
+    # 2026-12-06 (eighth batch): cards that are no means of payment
+    "billing/payment": {
+        "fr": ["carte sim", "carte de fidélité", "carte grise", "carte d'identité", "carte vitale",
+               "carte de train", "carte jeune", "carte mère", "carte graphique", "carte sd", "carte mémoire",
+               "carte d'embarquement", "carte cadeau", "carte de transport", "carte navigo",
+               # money coming back to a card is the refund's
+               "revenu sur ma carte", "revenus sur ma carte", "remboursé ... carte", "recrédité ... carte"],
     },
 }  # fmt: skip
 

@@ -359,3 +359,59 @@ def test_sixth_batch_keywords_and_exceptions(default, text, lang, topics):
 )
 def test_seventh_batch_french_keywords_and_exceptions(default, text, lang, topics):
     assert {label.partition("/")[0] for label in default.match(text, lang)} == topics
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "topics"),
+    [
+        # eighth batch's French keywords, by topic vocabulary: defect (what a broken thing does, plainly
+        # or in slang), then the other topics
+        ("mon téléphone est HS depuis la mise à jour", "fr", {"defect"}),
+        ("le t-shirt a rétréci au premier lavage", "fr", {"defect"}),
+        ("le jean s'est déchiré à la couture", "fr", {"defect"}),
+        ("mon lave-linge fait un bruit d'enfer à l'essorage", "fr", {"defect"}),
+        ("la batterie se vide en 2 heures", "fr", {"defect"}),
+        ("mon casque a grillé pendant la charge", "fr", {"defect"}),
+        ("l'appli rame depuis la dernière maj", "fr", {"defect"}),
+        ("le site est inaccessible depuis ce matin", "fr", {"defect"}),
+        ("la box redémarre en boucle", "fr", {"defect"}),
+        ("plus d'internet depuis hier soir", "fr", {"defect"}),
+        ("mon tel s'allume plus", "fr", {"defect"}),
+        ("la machine ne vidange plus", "fr", {"defect"}),
+        ("la télécommande ne répond plus", "fr", {"defect"}),
+        ("la lampe s'éteint toute seule", "fr", {"defect"}),
+        ("le jeu me déconnecte toutes les 5 minutes", "fr", {"defect"}),
+        ("ça charge à l'infini sur la page de paiement", "fr", {"billing", "defect"}),
+        ("le colis est arrivé tout cabossé", "fr", {"delivery"}),
+        ("mon colis est bloqué au centre de tri", "fr", {"delivery"}),
+        ("je peux payer en 3 fois ?", "fr", {"billing"}),
+        ("on m'a pris deux fois l'abonnement", "fr", {"billing"}),
+        ("mon compte a été hacké", "fr", {"account"}),
+        ("je n'ai pas reçu le code de validation", "fr", {"account"}),
+        ("j'aimerais un avoir plutôt qu'un remboursement", "fr", {"refund"}),
+        ("votre conseillère était très aimable", "fr", {"praise"}),
+        ("je suis très satisfait de ma commande", "fr", {"praise"}),
+        ("je veux arrêter mon forfait", "fr", {"cancellation"}),
+        # and the near misses they must leave alone: a time ("14 h" is no "HS"), a default setting, an
+        # unavailable size, a tariff grid, a mailbox, an adviser taking over, coping alone, a lack, a
+        # formal closing, a bank balance, a SIM card, a wrong size ordered, deleting an account
+        ("il est 14 h et toujours rien", "fr", set()),
+        ("le paramètre est activé par défaut ?", "fr", set()),
+        ("l'article est indisponible en 42", "fr", set()),
+        ("la grille tarifaire a changé ?", "fr", set()),
+        ("je n'ai rien reçu dans ma boîte mail", "fr", set()),
+        ("un conseiller va prendre le relais", "fr", set()),
+        ("je me suis débrouillé tout seul finalement", "fr", set()),
+        ("quel manque de professionnalisme", "fr", set()),
+        ("merci de me répondre dans les meilleurs délais", "fr", set()),
+        ("je ne suis pas satisfait du tout", "fr", set()),
+        ("je voudrais connaître mon solde avant le prélèvement", "fr", {"billing"}),
+        ("ma carte sim n'est pas reconnue", "fr", {"defect"}),
+        ("j'ai pris la mauvaise pointure, je peux échanger ?", "fr", {"refund"}),
+        ("comment supprimer définitivement mon compte ?", "fr", {"cancellation"}),
+        ("j'ai commandé par erreur, vous pouvez annuler ?", "fr", {"cancellation"}),
+        ("l'extension de garantie couvre la casse ?", "fr", set()),
+    ],
+)
+def test_eighth_batch_french_keywords_and_exceptions(default, text, lang, topics):
+    assert {label.partition("/")[0] for label in default.match(text, lang)} == topics
