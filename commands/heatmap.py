@@ -3,16 +3,18 @@ the workspace time zone (docs/metrics.md#heatmap).
 
 Two metrics, read from the same declarations as the KPIs (storage.kpi_cache.measures), so a heatmap's
 total is the KPI's figure over the same period:
-- `volume` (the default): inbound customer messages, as the volume KPI counts them, by when they arrived;
+- `volume` (the default): inbound customer messages, as the volume KPI counts them, by when they arrived,
+  read from the KPI cache's count of them per UTC quarter hour (`inbound_quarters`), each quarter placed
+  in its local hour;
 - `frt`: the median first response time of the first responses sent in each hour (the event-time rule
   of the frt KPI: a conversation counts where its first human reply happened), with their number.
 
 Every timestamp is placed by its own local hour: the period is cut where the local hour changes (each
 local hour of a day where clocks go back is its own range; the skipped hour of a spring change has none),
-and each range is read from the tables as one slice of the time index (storage.range_reads). Around an
-offset change the cut is looked for on UTC quarter hours, which every zone's offset has been a multiple of
-since 1979 (Asia/Kolkata +5:30, Asia/Kathmandu +5:45 included). The default period is 30 days: a week
-shows each weekday once.
+and for `frt` each range is read from the tables as one slice of the time index (storage.range_reads).
+Around an offset change the cut is looked for on UTC quarter hours, which every zone's offset has been a
+multiple of since 1979 (Asia/Kolkata +5:30, Asia/Kathmandu +5:45 included). The default period is 30
+days: a week shows each weekday once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,9 +32,10 @@ from sqlalchemy.engine import Connection
 from commands.errors import UsageError
 from commands.parse import parse_command
 from commands.periods import Period, is_period_word
+from storage import kpi_cache
 from storage.kpi_cache import MEASURES
 from storage.kpi_cache.sample import Sample
-from storage.range_reads import counts_in_ranges, values_in_ranges
+from storage.range_reads import values_in_ranges
 from storage.settings import Settings
 
 WORD = "heatmap"
@@ -170,14 +174,16 @@ def compute_heatmap(conn: Connection, request: HeatmapRequest, settings: Setting
     median taken) in its weekday and hour."""
     tz = settings.zone
     end = min(request.period.end, now)
-    ranges = local_hours(request.period.start, end, tz)
     counts = np.zeros((7, 24), dtype=np.int64)
     values: list[list[float | None]] = [[None] * 24 for _ in range(7)]
     if request.metric == "volume":
-        for cell, n in counts_in_ranges(conn, MEASURES["inbound"], ranges, request.channels).items():
-            counts[divmod(cell, 24)] = n
+        scope = kpi_cache.Scope(request.period.start, end, request.channels, now)
+        for _, quarters in kpi_cache.tally_parts(conn, "inbound_quarters", scope):
+            for quarter, n in quarters.items():
+                counts[quarter_cell(quarter, tz)] += n
         values = [[int(n) for n in row] for row in counts]
     else:
+        ranges = local_hours(request.period.start, end, tz)
         for cell, found in values_in_ranges(conn, MEASURES["frt"], ranges, request.channels).items():
             weekday, hour = divmod(cell, 24)
             counts[weekday, hour] = len(found)
@@ -190,6 +196,14 @@ def compute_heatmap(conn: Connection, request: HeatmapRequest, settings: Setting
         tuple(tuple(int(n) for n in row) for row in counts),
         tuple(tuple(row) for row in values),
     )
+
+
+@lru_cache(maxsize=50_000)
+def quarter_cell(quarter: str, tz: ZoneInfo) -> tuple[int, int]:
+    """(weekday, local hour) in `tz` of a UTC quarter hour labelled "YYYY-MM-DD HH:MM" (the whole quarter
+    lies in one local hour: every offset is a multiple of 15 minutes)."""
+    local = datetime.fromisoformat(quarter).replace(tzinfo=UTC).astimezone(tz)
+    return local.weekday(), local.hour
 
 
 def local_hours(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[int, datetime, datetime]]:

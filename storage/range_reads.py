@@ -1,11 +1,12 @@
-"""A measure read over many labelled time ranges at once: how many rows, or which values, fall in each.
+"""A measure's values read over many labelled time ranges at once: which values fall in each.
 
-The hour x weekday heatmap (commands.heatmap) cuts a period into the local hours of the workspace and
-needs each hour's count or values. Grouping every row by an expression of its timestamp makes SQLite sort
-millions of index entries; here the ranges go to the database as one small VALUES table and each is read
-as its own slice of the time index (a count per range, or the rows joined to their range), which costs
-what one plain count over the period costs. The measure's declaration (storage.kpi_cache.measures) says
-which rows count, so a heatmap's total is the KPI's figure.
+The frt heatmap (commands.heatmap) cuts a period into the local hours of the workspace and needs each
+hour's first-response times (a median does not add up over hours, so the KPI cache's per-day slots cannot
+serve it). Grouping every row by an expression of its timestamp makes SQLite sort millions of index
+entries; here the ranges go to the database as one small VALUES table and each is read as its own slice of
+the time index (the rows joined to their range), which costs what one plain read over the period costs.
+The measure's declaration (storage.kpi_cache.measures) says which rows count, so a heatmap's total is the
+KPI's figure. (The volume heatmap, counts that do add up, reads the cache's per-quarter-hour tally.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Integer, and_, column, func, select, values
+from sqlalchemy import Integer, and_, column, select, values
 from sqlalchemy.engine import Connection
 
 from storage.db import raw_rows
@@ -26,25 +27,6 @@ from storage.planner import on_channels
 # Ranges per statement: three bound parameters each stays far below SQLite's and PostgreSQL's limits.
 CHUNK = 1000
 Range = tuple[int, datetime, datetime]  # (label, start, end): rows dated in [start, end) carry the label
-
-
-def counts_in_ranges(
-    conn: Connection, measure: Measure, ranges: Sequence[Range], channels: Sequence[str]
-) -> dict[int, int]:
-    """How many of the measure's rows on `channels` (() = all) are dated in each range, summed per label
-    (labels without rows are left out). The ranges must not overlap."""
-    _plain(measure)
-    counts: dict[int, int] = {}
-    for table in _tables(ranges):
-        counted = (
-            select(func.count())
-            .where(measure.at >= table.c.start, measure.at < table.c.end, *_where(measure, channels))
-            .scalar_subquery()
-        )
-        for label, n in raw_rows(conn, select(table.c.label, counted)):
-            if n:
-                counts[label] = counts.get(label, 0) + n
-    return counts
 
 
 def values_in_ranges(

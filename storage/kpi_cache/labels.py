@@ -1,6 +1,7 @@
-"""Labels of times, for tallies grouped by when something happened: the UTC half hour or hour a time
-falls in, as text ("2026-11-20 09:3" for 09:30-10:00, "2026-11-20 09"), the same in SQLite (which keeps
-times as ISO text) and PostgreSQL (naive UTC timestamps), so cached labels read alike on both."""
+"""Labels of times, for tallies grouped by when something happened: the UTC quarter hour, half hour or hour
+a time falls in, as text ("2026-11-20 09:45" for 09:45-10:00, "2026-11-20 09:3" for 09:30-10:00,
+"2026-11-20 09"), the same in SQLite (which keeps times as ISO text) and PostgreSQL (naive UTC timestamps),
+so cached labels read alike on both."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ class half_hour(FunctionElement):  # noqa: N801 - reads as SQL in queries
     """The UTC half hour a time falls in: "YYYY-MM-DD HH:0" (minutes 0-29) or "YYYY-MM-DD HH:3" (30-59)."""
 
     name = "half_hour"
+    inherit_cache = True
+    type = String()
+
+
+class quarter_hour(FunctionElement):  # noqa: N801
+    """The UTC quarter hour a time falls in, as "YYYY-MM-DD HH:MM" (MM 00, 15, 30 or 45): every time zone's
+    offset is a multiple of 15 minutes, so a quarter hour lies in one local hour wherever it is read."""
+
+    name = "quarter_hour"
     inherit_cache = True
     type = String()
 
@@ -50,3 +60,20 @@ def _postgresql_half_hour(element, compiler, **kw) -> str:
     return (
         f"to_char({at}, 'YYYY-MM-DD HH24:') || CASE WHEN extract(minute FROM {at}) < 30 THEN '0' ELSE '3' END"
     )
+
+
+@compiles(quarter_hour, "sqlite")
+def _sqlite_quarter_hour(element, compiler, **kw) -> str:
+    at = compiler.process(element.clauses, **kw)
+    minute = f"substr({at}, 15, 2)"
+    return (
+        f"substr({at}, 1, 14) || CASE WHEN {minute} < '15' THEN '00' WHEN {minute} < '30' THEN '15'"
+        f" WHEN {minute} < '45' THEN '30' ELSE '45' END"
+    )
+
+
+@compiles(quarter_hour, "postgresql")
+def _postgresql_quarter_hour(element, compiler, **kw) -> str:
+    at = compiler.process(element.clauses, **kw)
+    quarter = f"date_trunc('hour', {at}) + floor(extract(minute FROM {at}) / 15) * interval '15 minutes'"
+    return f"to_char({quarter}, 'YYYY-MM-DD HH24:MI')"

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import ScalarSelect, and_, case, distinct, func, or_, select
 
-from storage.kpi_cache.labels import half_hour, utc_hour
+from storage.kpi_cache.labels import half_hour, quarter_hour, utc_hour
 from storage.models import Conversation, Message, SlaClock, Survey
 from storage.planner import unindexed
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
@@ -341,6 +341,12 @@ def _of_survey(column):
     """A column of a survey's conversation (None for a survey without one)."""
     return select(column).where(_ASKED.c.id == V.conversation_id).scalar_subquery()
 
+
+# the volume heatmap (commands/heatmap.py): the volume KPI's inbound messages per UTC quarter hour, which
+# the heatmap places in its local hours (a UTC day's row holds its 96 quarters, so 90 days are 90 rows)
+TALLIES["inbound_quarters"] = Tally(
+    MEASURES["inbound"].at, MEASURES["inbound"].channel, quarter_hour(M.at), MEASURES["inbound"].where
+)
 
 TALLIES |= {
     **split_tallies("frt", MEASURES["frt"], C.first_responder, C.opened_at, C.id),

@@ -98,6 +98,47 @@ def test_a_half_hour_zone_splits_a_utc_hour_at_its_local_hour(feed, heatmap, set
     assert [list(row) for row in answer.counts] == grid({(MON, 8): 1, (MON, 9): 2})
 
 
+def test_a_quarter_hour_zone_places_each_utc_quarter_in_its_local_hour(feed, heatmap, settings):
+    # Asia/Kathmandu is +5:45: 03:14 UTC is 08:59, 03:15 UTC is 09:00 (Monday 2026-11-16); the volume
+    # heatmap reads UTC quarter hours, each of which lies in one local hour
+    feed(
+        when(inbound("a", 0, conv="c1"), utc(2026, 11, 16, 3, 14, 59)),
+        when(inbound("b", 0, conv="c2"), utc(2026, 11, 16, 3, 15)),
+        when(inbound("c", 0, conv="c3"), utc(2026, 11, 16, 4, 14)),  # 09:59 -> Mon 9
+        when(inbound("d", 0, conv="c4"), utc(2026, 11, 16, 4, 15)),  # 10:00 -> Mon 10
+    )
+    answer = heatmap("heatmap 2026-11-16", settings.model_copy(update={"tz": "Asia/Kathmandu"}))
+
+    assert [list(row) for row in answer.counts] == grid({(MON, 8): 1, (MON, 9): 2, (MON, 10): 1})
+
+
+def test_the_volume_heatmap_is_kept_in_the_kpi_cache_and_follows_a_late_message(
+    feed, heatmap, settings, engine
+):
+    import json
+
+    from sqlalchemy import text
+
+    feed(
+        when(inbound("a", 0, conv="c1"), utc(2026, 11, 16, 10, 5)),
+        when(inbound("b", 0, conv="c2"), utc(2026, 11, 17, 22, 50)),
+    )
+    first = heatmap("heatmap 2026-11-16..2026-11-17", settings)
+    with engine.connect() as conn:
+        kept = conn.execute(
+            text("SELECT day, payload FROM kpi_slot WHERE measure = 'inbound_quarters' AND channel = ''")
+        ).all()
+    feed(when(inbound("late", 0, conv="c3"), utc(2026, 11, 16, 10, 40)))  # a day already kept
+    after = heatmap("heatmap 2026-11-16..2026-11-17", settings)
+
+    assert [list(row) for row in first.counts] == grid({(MON, 10): 1, (TUE, 22): 1})
+    quarters = {str(day)[:10]: json.loads(payload) for day, payload in kept}
+    assert quarters["2026-11-16"] == {"2026-11-16 10:00": 1} and quarters["2026-11-17"] == {
+        "2026-11-17 22:45": 1
+    }
+    assert [list(row) for row in after.counts] == grid({(MON, 10): 2, (TUE, 22): 1})
+
+
 def test_local_hours_cut_a_period_where_the_local_hour_changes():
     from zoneinfo import ZoneInfo
 
