@@ -21,6 +21,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from storage.db import binary_rows
 from storage.dialect import NOTES_LOCK, short_wait
 from storage.kpi_cache.slots import Slot
 from storage.kpi_cache.tables import EVERY, Part
@@ -113,11 +114,13 @@ def stored(
     if hours:
         partial = {slot.day for slot in slots if slot.hour is not None}
         which.append(and_(K.hour.in_(sorted(hours)), K.day.in_(sorted(partial))))
-    rows = conn.execute(
+    # the payloads in binary format (PostgreSQL): bytea as hex text would be twice the bytes to send and parse
+    rows = binary_rows(
+        conn,
         select(K.day, K.hour, K.seen, K.channel, K.count, K.total, blob, K.latest).where(
             K.measure == measure, or_(*which), *scope
-        )
-    ).all()
+        ),
+    )
     by_slot: dict[Slot, dict[str, Part]] = defaultdict(dict)
     for day, hour, seen, *row in rows:
         day = as_date(day)
@@ -204,6 +207,8 @@ class Batch:
         ]
         try:
             with conn.engine.connect() as writer, short_wait(writer), writer.begin():
+                if _lz4(writer):
+                    writer.exec_driver_sql("SET LOCAL default_toast_compression = lz4")
                 replaced = delete(KpiSlot.__table__).where(
                     K.measure == bindparam("m"), K.day == bindparam("d"), K.hour == bindparam("h")
                 )
@@ -237,6 +242,21 @@ def _hour(slot: Slot) -> int:
 
 def as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _lz4(conn: Connection) -> bool:
+    """Whether the PostgreSQL server compresses with lz4 (PostgreSQL 14 on, built with it; asked once per
+    engine). The payloads a batch stores are then compressed with it rather than pglz (the column sets no
+    method, so the transaction's default decides): as small, and read back 2-3 times faster — pglz took
+    ~7 ms of the 20 ms a 90-day question spent fetching 10 MB of waits. The bytes stored are the same."""
+    if conn.dialect.name != "postgresql":
+        return False
+    known = getattr(conn.engine, "_kpibot_lz4", None)
+    if known is None:
+        offered = "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+        methods = conn.exec_driver_sql(offered).scalar()
+        known = conn.engine._kpibot_lz4 = "lz4" in (methods or [])
+    return known
 
 
 # The back-off lives on the engine (one per database, not per process): a test's fresh engine starts
