@@ -124,9 +124,12 @@ def test_batches_are_read_from_the_ids_and_select_the_groups():
         1,
     ]
     messages = load_messages()
-    assert {batch_of(msg) for msg in messages} == {1, 2, 3, 4, 5, 6, 7}
+    assert {batch_of(msg) for msg in messages} == {1, 2, 3, 4, 5, 6, 7, 8}
     assert [batch_of({"id": i, "lang": i[:2]}) for i in ("en-1290", "fr-288", "fr-289")] == [6, 5, 6]
     assert [batch_of({"id": i, "lang": i[:2]}) for i in ("fr-334", "fr-335", "en-1558")] == [6, 7, 6]
+    assert [batch_of({"id": i, "lang": i[:2]}) for i in ("fr-424", "fr-425", "fr-554")] == [7, 8, 8]
+    # batch 8: 130 French messages, 26 of them held out
+    assert [len(groups(messages, ["fr"], [split], batch=8)[0][2]) for split in ("dev", "test")] == [104, 26]
     # batch 5: 374 English and 73 French messages, every fifth id held out
     (_, _, en_dev), (_, _, en_test) = groups(messages, ["en"], ["dev", "test"], batch=5)
     assert (len(en_dev), len(en_test)) == (300, 74)
