@@ -95,12 +95,18 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
         q.in_period(unindexed(C.opened_at)),
         *common,
     ]
-    count, oldest = 0, None
-    for where in (still_open, closed_later):
-        n, first = conn.execute(select(func.count(), func.min(C.opened_at)).where(*where)).one()
-        count += n
-        if first is not None and (oldest is None or first < oldest):
-            oldest = first
+    # Counted apart: those never answered, from the cache ("unanswered", by day, read ready-made), and those
+    # answered only after `now` (a past moment asked; for today's questions next to none), from the tables.
+    # The oldest is the first entry of the index in opening order (min alone: the planner stops there).
+    answered_later = [q.in_period_with(C.opened_at, C.resolved.is_(False)), C.first_response_at >= q.now]
+    answered_later += [q.in_channels(C.channel), *q.conversation_terms()]
+    count = kpi_cache.count(conn, "unanswered", q.scope())
+    count += conn.execute(select(func.count()).where(*answered_later)).scalar_one()
+    oldest = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar()
+    n, first = conn.execute(select(func.count(), func.min(C.opened_at)).where(*closed_later)).one()
+    count += n
+    if first is not None and (oldest is None or first < oldest):
+        oldest = first
     return {"still_waiting": count, "oldest_waiting": _age(q, oldest)}
 
 

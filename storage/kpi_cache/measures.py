@@ -122,6 +122,14 @@ MEASURES = {
     "opened": Measure(C.opened_at, C.channel, owner=OWNER),
     # still open now, by when they opened: the backlog of any instant counts those opened before it
     "open": Measure(C.opened_at, C.channel, where=(C.resolved.is_(False),), owner=OWNER),
+    # still open now and never answered, by when they opened: most of frt's "still waiting" (those
+    # answered only after the instant asked are read from the tables)
+    "unanswered": Measure(
+        C.opened_at,
+        C.channel,
+        where=(C.resolved.is_(False), unindexed(C.first_response_at).is_(None)),
+        owner=OWNER,
+    ),
     "replied": Measure(
         C.opened_at,
         C.channel,
