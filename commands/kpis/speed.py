@@ -97,9 +97,11 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     ]
     # Counted apart: those never answered, from the cache ("unanswered", by day, read ready-made), and those
     # answered only after `now` (a past moment asked; for today's questions next to none), from the tables.
-    # The oldest is the first entry of the index in opening order (min alone: the planner stops there).
-    answered_later = [q.in_period_with(C.opened_at, C.resolved.is_(False)), C.first_response_at >= q.now]
-    answered_later += [q.in_channels(C.channel), *q.conversation_terms()]
+    # Those are found by when they were answered (`unindexed` keeps SQLite on that index: on the opening
+    # one it would walk every open conversation of the period). The oldest is the first entry of the
+    # index in opening order (min alone: the planner stops there).
+    answered_later = [C.first_response_at >= q.now, unindexed(C.resolved).is_(False)]
+    answered_later += [q.in_period(unindexed(C.opened_at)), q.in_channels(C.channel), *q.conversation_terms()]
     count = kpi_cache.count(conn, "unanswered", q.scope())
     count += conn.execute(select(func.count()).where(*answered_later)).scalar_one()
     oldest = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar()
