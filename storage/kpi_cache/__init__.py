@@ -28,7 +28,7 @@ from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES
 from storage.kpi_cache.sample import Sample
 from storage.kpi_cache.slicing import Slice
 from storage.kpi_cache.slots import hours_over, last_cached_day, split
-from storage.kpi_cache.store import current, note_hour, wanted
+from storage.kpi_cache.store import current, note_hours, wanted
 from storage.kpi_cache.tables import (
     EVERY,
     Duration,
@@ -201,5 +201,4 @@ def tally_parts(
 def note(conn: Connection, times: Iterable[datetime], now: datetime) -> None:
     """Notes, in `conn`'s transaction, the hours among `times` that are over at `now` as changed (what the
     triggers do for `conversation` and `wait`), for tables written by ingestion alone (NOTED_BY_INGEST)."""
-    for day, hour in hours_over(times, now):
-        note_hour(conn, day, hour)
+    note_hours(conn, hours_over(times, now))

@@ -3,7 +3,7 @@
 A slot's rows (storage.kpi_cache.slots) are kept in `kpi_slot` per measure and channel, with `EVERY` the
 row over every channel, which also proves the slot was computed. Changes are noted per hour
 (`kpi_change_note`: the day and the hour changed; -1: the whole day) by triggers on the projection tables
-and by ingestion for messages and surveys (`note_hour`). A row records the newest note it had `seen` when
+and by ingestion for messages and surveys (`note_hours`). A row records the newest note it had `seen` when
 computed: a day's row is current while no note of its day is newer, an hour's row while no note of its
 hour or of its whole day is. A question stores what it computed in one short transaction of its own
 (`Batch`); a busy database only costs the next question the same work.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, text
@@ -32,7 +32,7 @@ K = KpiSlot.__table__.c
 S = KpiChangeNote.__table__.c
 BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy (see `Batch.store`)
 _log = logging.getLogger("kpibot.kpi_cache")
-# What the triggers do (migration 0007), for the changes ingestion notes itself: see `note_hour`.
+# What the triggers do (migrations 0007, 0013), for the changes ingestion notes itself: see `note_hours`.
 _NOTE_SQLITE = (
     text("DELETE FROM kpi_change_note WHERE day = :day AND hour = :hour"),
     text("INSERT INTO kpi_change_note (day, hour) VALUES (:day, :hour)"),
@@ -40,8 +40,10 @@ _NOTE_SQLITE = (
 _NOTE_POSTGRES = (
     text("SELECT pg_advisory_xact_lock_shared(:lock)"),
     text(
-        "INSERT INTO kpi_change_note (day, hour) SELECT :day, :hour WHERE NOT EXISTS (SELECT 1 FROM"
-        " kpi_change_note n WHERE n.day = :day AND n.hour = :hour AND n.xmin = pg_current_xact_id()::xid)"
+        "INSERT INTO kpi_change_note (day, hour) SELECT t.day, t.hour"
+        " FROM unnest(CAST(:days AS date[]), CAST(:hours AS integer[])) AS t(day, hour)"
+        " WHERE NOT EXISTS (SELECT 1 FROM kpi_change_note n WHERE n.day = t.day AND n.hour = t.hour"
+        " AND n.xmin = pg_current_xact_id()::xid)"
     ),
 )
 
@@ -54,13 +56,21 @@ def wanted(channel: str, channels: Sequence[str], by_channel: bool) -> bool:
     return channel != EVERY if by_channel else channel == EVERY
 
 
-def note_hour(conn: Connection, day: date, hour: int) -> None:
-    """Notes, in `conn`'s transaction, a change to `hour` of `day` (an hour that is over), as the triggers
-    of migration 0007 do: a note newer than every row of the day has seen (SQLite: replacing the hour's
-    older notes; PostgreSQL: one per hour and transaction, under NOTES_LOCK shared)."""
-    params = {"day": day, "hour": hour, "lock": NOTES_LOCK}
-    for statement in _NOTE_POSTGRES if conn.dialect.name == "postgresql" else _NOTE_SQLITE:
-        conn.execute(statement, params)
+def note_hours(conn: Connection, hours: Iterable[tuple[date, int]]) -> None:
+    """Notes, in `conn`'s transaction, a change to each (day, hour) of `hours` (hours that are over), as the
+    triggers of migrations 0007 and 0013 do: notes newer than every row of their days has seen (SQLite:
+    replacing the hours' older notes; PostgreSQL: one per hour and transaction, under NOTES_LOCK shared,
+    all in one statement: a statement per hour cost an import ~0.6 ms each)."""
+    hours = sorted(set(hours))
+    if not hours:
+        return
+    if conn.dialect.name == "postgresql":
+        lock, insert = _NOTE_POSTGRES
+        conn.execute(lock, {"lock": NOTES_LOCK})
+        conn.execute(insert, {"days": [day for day, _ in hours], "hours": [hour for _, hour in hours]})
+        return
+    for statement in _NOTE_SQLITE:
+        conn.execute(statement, [{"day": day, "hour": hour} for day, hour in hours])
 
 
 def newest_note(conn: Connection, day: date) -> int | None:
