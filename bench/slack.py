@@ -99,8 +99,11 @@ def texts_for(db_path: str, texts: list[str]) -> list[str]:
     return [text.format(week=week, month=month) for text in texts]
 
 
-def start_server(db_path: str, api_url: str, workdir: Path) -> tuple[subprocess.Popen, str, Path]:
-    """Starts `kpibot serve --port 0`; returns the process, its base URL and its log file."""
+def start_server(
+    db_path: str, api_url: str, workdir: Path, answers_url: str
+) -> tuple[subprocess.Popen, str, Path]:
+    """Starts `kpibot serve --port 0`, allowed to answer at `answers_url` (the local response_url
+    endpoint, as a real bot is allowed Slack's); returns the process, its base URL and its log file."""
     script = shutil.which("kpibot", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-c", "from bot.cli import main; main()"]
     env = {
@@ -110,6 +113,7 @@ def start_server(db_path: str, api_url: str, workdir: Path) -> tuple[subprocess.
         "SLACK_BOT_TOKEN": "xoxb-bench",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": api_url,
+        "SLACK_RESPONSE_ORIGINS": answers_url,
     }
     log = workdir / "serve.log"
     with log.open("wb") as stream:
@@ -186,13 +190,13 @@ def main() -> None:
 
         db_path = str(workdir / "kpibot.db")
         started = time.perf_counter()
-        build(db_path, args.conversations)
+        build(f"sqlite:///{db_path}", args.conversations)
         took = time.perf_counter() - started
         print(f"built {args.conversations:,} conversations at {db_path} in {took:.1f} s")
     texts = texts_for(db_path, args.text or list(TEXTS))
     answers = AnswerClock()
     with SlackStandIn() as slack:
-        process, base_url, log = start_server(db_path, slack.api_url, workdir)
+        process, base_url, log = start_server(db_path, slack.api_url, workdir, answers.base_url)
         try:
             run(base_url, answers, texts, 10, 1, "warm-up")  # auth.test, caches, connections
             started = time.perf_counter()
@@ -203,6 +207,9 @@ def main() -> None:
         finally:
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=60)
+    if not acks:  # every command failed: nothing to measure, say why
+        print(f"no command was answered: {sorted(set(failures))[:5]}\n{log.read_text()[-3000:]}")
+        raise SystemExit(1)
     acks.sort()
     latencies.sort()
     print(f"database: {db_path}; commands: {len(acks):,} from {args.users} users in {elapsed:.1f} s")
