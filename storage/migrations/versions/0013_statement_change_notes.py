@@ -29,26 +29,14 @@ branch_labels = None
 depends_on = None
 
 cache_names = importlib.import_module("storage.migrations.versions.0007_kpi_cache_names")
-
 NOTES_LOCK = 0x6B7062_6F74_0003  # storage.dialect.NOTES_LOCK, as of this revision
-_WATCHED = (
-    "opened_at",
-    "first_response_at",
-    "frt_seconds",
-    "handle_seconds",
-    "channel",
-    "last_resolved_at",
-    "resolved",
-    "first_resolved_at",
-    "first_resolution_seconds",
-    "full_resolution_seconds",
-    "escalated_to",
-    "escalated_at",
-    "transfer_count",
-    "agent",
-    "first_responder",
-)  # what 0007's update trigger watches
+# the dating times and the watched columns of 0007's triggers, as 0004 set them
+_TIMES, _WATCHED = importlib.import_module("storage.migrations.versions.0004_kpi_day_agents").WATCHED[
+    "conversation"
+]
 _CHANGED = " OR ".join(f"o.{name} IS DISTINCT FROM n.{name}" for name in _WATCHED)
+_ROW_TIMES = ", ".join(f"(c.{name})" for name in _TIMES)
+_BOTH_TIMES = ", ".join(f"({row}.{name})" for row in ("o", "n") for name in _TIMES)
 
 UPGRADE = [
     "DROP TRIGGER IF EXISTS kpi_change_conversation_write ON conversation",
@@ -73,10 +61,9 @@ UPGRADE = [
                             AND n.xmin = pg_current_xact_id()::xid);
     END $$""",
     # Rows inserted or deleted: their times (the transition table is `changed` in both triggers).
-    """CREATE FUNCTION kpi_change_conversation_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    f"""CREATE FUNCTION kpi_change_conversation_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
         PERFORM kpi_change_note_hours(ARRAY(
-            SELECT t.at FROM changed AS c,
-                LATERAL (VALUES (c.opened_at), (c.first_response_at), (c.last_resolved_at)) AS t(at)
+            SELECT t.at FROM changed AS c, LATERAL (VALUES {_ROW_TIMES}) AS t(at)
             WHERE t.at IS NOT NULL));
         RETURN NULL;
     END $$""",
@@ -84,8 +71,7 @@ UPGRADE = [
     f"""CREATE FUNCTION kpi_change_conversation_updated() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
         PERFORM kpi_change_note_hours(ARRAY(
             SELECT t.at FROM removed AS o JOIN added AS n ON n.id = o.id,
-                LATERAL (VALUES (o.opened_at), (o.first_response_at), (o.last_resolved_at),
-                                (n.opened_at), (n.first_response_at), (n.last_resolved_at)) AS t(at)
+                LATERAL (VALUES {_BOTH_TIMES}) AS t(at)
             WHERE t.at IS NOT NULL AND ({_CHANGED})));
         RETURN NULL;
     END $$""",
