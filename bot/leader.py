@@ -50,6 +50,12 @@ class Leadership:
             return
         self._thread.start()
 
+    def retire(self) -> None:
+        """Stops trying to become the leader, as the process starts shutting down (SIGTERM): a process on
+        its way out must not take the lock a leader that stopped first just gave up. A leader keeps
+        its lock and work until `stop`. Safe to call from a signal handler."""
+        self._stopping.set()
+
     def stop(self) -> None:
         """Stops the leader's work (if leading) and gives up the lock for another process to take."""
         self._stopping.set()

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from types import FrameType
 
 import anyio
 import uvicorn
@@ -208,6 +209,7 @@ def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = N
     engine = app.state.engine
     if changed := ensure_stamped(engine, settings):  # the YAML's policies edited since the last start
         _log.info("service levels of %s changed: their deadlines are stamped again", ", ".join(changed))
+    on_exit: Callable[[], None] = _nothing  # what to do the moment the process is told to stop
     if slack_mode(settings) is None:
         warmer = start_cache_warmer(settings, engine, metrics=app.state.metrics)
         stop_background = warmer.shutdown
@@ -220,6 +222,7 @@ def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = N
         app.state.leadership = leadership
         leadership.start()
         stop_background = leadership.stop
+        on_exit = leadership.retire
     config = uvicorn.Config(
         app,
         host=host,
@@ -233,11 +236,27 @@ def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = N
     # handler that ignores it lets the process end with exit code 0 once everything is finished.
     previous = {sig: signal.signal(sig, _already_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        uvicorn.Server(config).run()
+        _Server(config, on_exit).run()
     finally:
         stop_background()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _nothing() -> None:
+    pass
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that also calls `on_exit` when told to stop, before its graceful shutdown."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def _already_stopped(signum: int, frame: object) -> None:

@@ -1,5 +1,6 @@
 """Leadership: one process of several on a database runs the scheduler; another takes over when it goes."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -82,3 +83,16 @@ def test_a_leader_whose_connection_is_cut_stops_its_work_and_one_process_leads_a
         wait_for(lambda: first.leading or second.leading, message="a leader again")
         assert [first.leading, second.leading].count(True) == 1
         assert works[0].started + works[1].started == 2
+
+
+@pytest.mark.postgresql_only("the leader lock is a PostgreSQL advisory lock")
+def test_a_process_told_to_stop_no_longer_takes_over_from_a_leader_that_stops_first(database_url):
+    # As when every process of a deployment gets SIGTERM: the leader's graceful shutdown may end first,
+    # and the others, still finishing theirs, must not pick up the scheduler on their way out.
+    with two_processes(database_url) as (first, second, works):
+        second.retire()
+        first.stop()
+
+        time.sleep(1.0)  # ten of the second's retries
+        assert (second.leading, works[1].started) == (False, 0)
+        assert (works[0].started, works[0].stopped) == (1, 1)
