@@ -11,7 +11,8 @@ total is the KPI's figure over the same period:
 
 Every timestamp is placed by its own local hour: the period is cut where the local hour changes (each
 local hour of a day where clocks go back is its own range; the skipped hour of a spring change has none),
-and for `frt` each range is read from the tables as one slice of the time index (storage.range_reads).
+and for `frt` each cell's ranges are read from the KPI cache's days per UTC quarter hour
+(storage.kpi_cache.quarters).
 Around an offset change the cut is looked for on UTC quarter hours, which every zone's offset has been a
 multiple of since 1979 (Asia/Kolkata +5:30, Asia/Kathmandu +5:45 included). The default period is 30
 days: a week shows each weekday once.
@@ -33,9 +34,6 @@ from commands.errors import UsageError
 from commands.parse import parse_command
 from commands.periods import Period, is_period_word
 from storage import kpi_cache
-from storage.kpi_cache import MEASURES
-from storage.kpi_cache.sample import Sample
-from storage.range_reads import values_in_ranges
 from storage.settings import Settings
 
 WORD = "heatmap"
@@ -183,11 +181,17 @@ def compute_heatmap(conn: Connection, request: HeatmapRequest, settings: Setting
                 counts[quarter_cell(quarter, tz)] += n
         values = [[int(n) for n in row] for row in counts]
     else:
-        ranges = local_hours(request.period.start, end, tz)
-        for cell, found in values_in_ranges(conn, MEASURES["frt"], ranges, request.channels).items():
-            weekday, hour = divmod(cell, 24)
-            counts[weekday, hour] = len(found)
-            values[weekday][hour] = Sample(found, float(found.sum())).percentiles(0.5)[0]
+        hours: dict[int, list[tuple[datetime, datetime]]] = {}
+        for cell, since, until in local_hours(request.period.start, end, tz):
+            hours.setdefault(cell, []).append((since, until))
+        with kpi_cache.shared_reads():  # each cell cuts the same cached days to its hours
+            for cell, ranges in hours.items():
+                piece = kpi_cache.Slice(hours=tuple(ranges))
+                scope = kpi_cache.Scope(request.period.start, end, request.channels, now, slice=piece)
+                found = kpi_cache.sample(conn, "frt", scope)
+                weekday, hour = divmod(cell, 24)
+                counts[weekday, hour] = found.count
+                values[weekday][hour] = found.percentiles(0.5)[0]
     return Heatmap(
         request.metric,
         request.channels,

@@ -12,9 +12,10 @@ for one agent: the same declaration either way). Only "still waiting" is read he
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
@@ -22,6 +23,8 @@ from commands.format import COUNT, FRACTION, SECONDS
 from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from storage import kpi_cache
+from storage.db import raw_rows
+from storage.kpi_cache.slicing import within
 from storage.models import Conversation
 from storage.planner import unindexed
 
@@ -82,6 +85,17 @@ def aht(conn: Connection, query: Query) -> dict[str, Any]:
 def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     """Conversations opened in the period, not answered by a human by `now` and not closed before it:
     their count and the oldest one's age at `now` (seconds, open time only with business hours)."""
+    if q.hours is not None:  # a row of `by hour` / `by weekday`: its hours of the whole period's ones
+        asked = ("still waiting", q.start, q.end, q.channels, q.now, q.agent, q.team, q.topic)
+        opened = kpi_cache.remembered(asked, lambda: _waiting(conn, q))
+        count, oldest = 0, None
+        for start, end in within(q.hours, q.start, q.end):
+            first, stop = np.searchsorted(opened, [_utc64(start), _utc64(end)])
+            count += int(stop - first)
+            if stop > first and (oldest is None or opened[first] < oldest):
+                oldest = opened[first]
+        since = None if oldest is None else oldest.astype(datetime).replace(tzinfo=UTC)
+        return {"still_waiting": count, "oldest_waiting": _age(q, since)}
     unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
     # whose the conversation is (the owner rule of every team figure), its team and topic
     common = [q.in_channels(C.channel), unanswered, *q.conversation_terms()]
@@ -110,6 +124,30 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     if first is not None and (oldest is None or first < oldest):
         oldest = first
     return {"still_waiting": count, "oldest_waiting": _age(q, oldest)}
+
+
+def _waiting(conn: Connection, q: Query) -> np.ndarray:
+    """When each conversation still waiting at `now` (see `_still_waiting`) of the whole period opened, in
+    order (datetime64, UTC): read once for a breakdown's rows (`kpi_cache.shared_reads`), each of which
+    counts those of its hours."""
+    unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
+    common = [q.in_channels(C.channel), unanswered, *q.conversation_terms()]
+    period = (C.opened_at >= q.start, C.opened_at < q.end)
+    still_open = select(C.opened_at).where(C.resolved.is_(False), *period, *common)
+    closed_later = select(C.opened_at).where(
+        unindexed(C.resolved).is_(True),
+        C.last_resolved_at >= q.now,
+        unindexed(C.first_resolved_at) >= q.now,
+        unindexed(C.opened_at) >= q.start,
+        unindexed(C.opened_at) < q.end,
+        *common,
+    )
+    found = [at for statement in (still_open, closed_later) for (at,) in raw_rows(conn, statement)]
+    return np.sort(np.array(found, dtype="datetime64[us]"))
+
+
+def _utc64(moment: datetime) -> np.datetime64:
+    return np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "us")
 
 
 def _age(q: Query, since: datetime | None) -> float | None:

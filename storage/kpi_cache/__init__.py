@@ -23,12 +23,13 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from storage.kpi_cache.compute import computer, warm
+from storage.kpi_cache import quarters
+from storage.kpi_cache.compute import computer, quarter_computer, warm
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES
 from storage.kpi_cache.sample import Sample
-from storage.kpi_cache.slicing import Slice
+from storage.kpi_cache.slicing import Slice, within
 from storage.kpi_cache.slots import hours_over, last_cached_day, split
-from storage.kpi_cache.store import current, note_hours, wanted
+from storage.kpi_cache.store import current, note_hours, remembered, shared_reads, wanted
 from storage.kpi_cache.tables import (
     EVERY,
     Duration,
@@ -50,7 +51,7 @@ __all__ = [
     "counts_by_channel",
     "distinct",
 ]
-__all__ += ["last_cached_day", "note", "sample", "tally", "top", "warm"]
+__all__ += ["last_cached_day", "note", "remembered", "sample", "shared_reads", "tally", "top", "warm"]
 
 # Messages and survey answers are only ever inserted, by ingestion, which notes their hours (`note`): a
 # trigger on `message`, even one that does nothing, would slow every import (docs/performance.md).
@@ -78,12 +79,21 @@ class Scope:
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {self.source!r}")
 
-    def cached(self, timed: bool = False) -> bool:
-        """Whether the cache may serve: every agent, no slice, and calendar time for a measure whose values
-        are durations between two times (`timed`)."""
-        if self.source != "auto" or self.agent is not None or self.slice is not None:
+    def cached(self, timed: bool = False, *, hours: bool = False) -> bool:
+        """Whether the cache may serve: every agent, no slice (with `hours`, a slice of hours alone: see
+        storage.kpi_cache.quarters), and calendar time for a measure whose values are durations between
+        two times (`timed`)."""
+        if self.source != "auto" or self.agent is not None:
+            return False
+        if self.slice is not None and not (hours and self.hours_only):
             return False
         return not (timed and self.duration is not None)
+
+    @property
+    def hours_only(self) -> bool:
+        """Whether the scope is sliced by hours alone (no team, no topic)."""
+        piece = self.slice
+        return piece is not None and piece.hours is not None and piece.team is None and piece.topic is None
 
 
 def sample(conn: Connection, key: str, scope: Scope) -> Sample:
@@ -101,11 +111,15 @@ def count(conn: Connection, key: str, scope: Scope) -> int:
 
 def distinct(conn: Connection, key: str, scope: Scope) -> int:
     """How many different ids a `distinct` measure holds over the scope. The slots' id arrays are marked
-    in one bitmap: no sort, whatever the number of days."""
+    in one bitmap (no sort, whatever the number of days), or, when they are few beside the largest id
+    (a bitmap of a million ids to zero for a breakdown row's hundreds), sorted."""
     arrays = [unpacked(part.values, part.count) for part in _parts(conn, key, scope) if part.count]
     if not arrays:
         return 0
-    seen = np.zeros(int(max(int(a.max()) for a in arrays)) + 1, dtype=bool)
+    largest = int(max(int(a.max()) for a in arrays))
+    if sum(len(a) for a in arrays) * 64 < largest:
+        return len(np.unique(np.concatenate(arrays)))
+    seen = np.zeros(largest + 1, dtype=bool)
     for ids in arrays:
         seen[ids.astype(np.int64)] = True
     return int(np.count_nonzero(seen))
@@ -126,24 +140,45 @@ def _parts(conn: Connection, key: str, scope: Scope, by_channel: bool = False) -
     measure = MEASURES[key]
     read = {"now": scope.now, "by_channel": by_channel, "agent": scope.agent, "duration": scope.duration}
     read["piece"] = scope.slice
-    whole = split(scope.start, scope.end, scope.now) if scope.cached(measure.span is not None) else None
+    cached = scope.cached(measure.span is not None, hours=True)
+    asked = ("split", scope.start, scope.end, scope.now)
+    whole = remembered(asked, lambda: split(scope.start, scope.end, scope.now)) if cached else None
     if whole is None:
         return measure_parts(conn, measure, scope.start, scope.end, scope.channels, **read)
-    slots, edges = whole
+    slots, tables = whole
+    every, days = slots, {}
+    if scope.hours_only:  # whole hour slots as they are, days cut to the hours, the rest from the tables
+        hours = scope.slice.hours
+        asked = ("plan", every[0], every[-1], len(every), hours)  # the same for each measure of a row
+        slots, days, cut_out = remembered(asked, lambda: quarters.plan(every, hours))
+        tables = [(start, end) for start, end in tables + cut_out if within(hours, start, end)]
     parts = []
-    for edge_start, edge_end in edges:
-        parts += measure_parts(conn, measure, edge_start, edge_end, scope.channels, **read)
+    for start, end in tables:
+        parts += measure_parts(conn, measure, start, end, scope.channels, **read)
+    # read for every slot of the range, not only this question's: a breakdown's rows share the reads
     values = measure.value is not None
+    hour_slots = [slot for slot in every if slot.hour is not None] if scope.hours_only else every
     ready = current(
-        conn, key, slots, scope.channels, values=values, by_channel=by_channel, compute=computer(key)
+        conn, key, hour_slots, scope.channels, values=values, by_channel=by_channel, compute=computer(key)
     )
-    for slot in slots:
-        rows = ready[slot]
+    by_quarter = current(
+        conn,
+        key + quarters.QUARTERED,
+        [slot for slot in every if slot.hour is None] if scope.hours_only else [],
+        scope.channels,
+        values=True,
+        by_channel=by_channel,
+        compute=quarter_computer(key),
+    )
+    for slot in [*slots, *days]:
+        rows = ready[slot] if slot in ready else by_quarter[slot]
         latest = rows[EVERY].latest
         if latest is not None and latest >= scope.now:  # asked as of before the slot's outcomes
             parts += measure_parts(conn, measure, slot.start, slot.end, scope.channels, **read)
             continue
-        parts += [row for channel, row in rows.items() if wanted(channel, scope.channels, by_channel)]
+        for channel, row in rows.items():
+            if wanted(channel, scope.channels, by_channel):
+                parts.append(row if slot not in days else quarters.cut(row, days[slot], (key, slot, channel)))
     return parts
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from storage.days import midnight
 from storage.db import raw_rows
-from storage.kpi_cache import agents
+from storage.kpi_cache import agents, quarters
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, C, Measure, Ranking, Tally, V
 from storage.kpi_cache.slots import HOUR, Slot, cached_until, hours_between, last_cached_day
 from storage.kpi_cache.store import Batch, one_by_one, stored
@@ -150,16 +150,46 @@ def _compute_tally_day(conn: Connection, slot: Slot, batch: Batch, key: str, spe
 def _compute_day(conn: Connection, slot: Slot, batch: Batch, key: str, measure: Measure) -> dict[str, Part]:
     """One slot (a day, or an hour) of the measure from the projection table, by channel and over every
     channel, kept in `batch` to be stored. Rows without a channel count in EVERY only."""
+    if slot.hour is None:
+        return _compute_whole_day(conn, slot, batch, key, measure)[0]
     return _compute_run(conn, key, measure, [slot], batch)[slot]
+
+
+def _compute_whole_day(
+    conn: Connection, slot: Slot, batch: Batch, key: str, measure: Measure
+) -> tuple[dict[str, Part], dict[str, Part]]:
+    """A day's plain rows of the measure and its quarter-hour rows (storage.kpi_cache.quarters), both
+    from one read of the day, both kept in `batch`."""
+    seen = batch.newest_note(conn, slot.day)
+    by_channel, newest = quarters.read_day(conn, slot, measure)
+    if measure.value is None:
+        plain = _count_parts((c, int(rows[:, 1].sum()), newest.get(c)) for c, rows in by_channel.items())
+    else:
+        plain = _value_parts(measure, {c: rows[:, 1] for c, rows in by_channel.items()}, newest)
+    by_quarter = quarters.packed_rows(by_channel, measure, newest)
+    batch.add(key, slot, seen, plain)
+    batch.add(key + quarters.QUARTERED, slot, seen, by_quarter)
+    return plain, by_quarter
+
+
+def quarter_computer(key: str):
+    """The `compute(conn, missing, batch)` of `store.current` for a measure's quarter-hour rows (days only):
+    the days' plain rows are computed and stored with them."""
+    measure = MEASURES[key]
+    return one_by_one(lambda conn, slot, batch: _compute_whole_day(conn, slot, batch, key, measure)[1])
 
 
 def _compute_runs(
     conn: Connection, missing: list[Slot], batch: Batch, key: str, measure: Measure
 ) -> dict[Slot, dict[str, Part]]:
-    """The missing slots of the measure, each day alone and consecutive hours at once (`_runs`)."""
+    """The missing slots of the measure, each day alone (with its quarter-hour rows) and consecutive hours
+    at once (`_runs`)."""
     computed: dict[Slot, dict[str, Part]] = {}
     for run in _runs(missing):
-        computed.update(_compute_run(conn, key, measure, run, batch))
+        if run[0].hour is None:
+            computed[run[0]] = _compute_whole_day(conn, run[0], batch, key, measure)[0]
+        else:
+            computed.update(_compute_run(conn, key, measure, run, batch))
     return computed
 
 
@@ -230,12 +260,13 @@ def _count_parts(counted: Iterable[tuple]) -> dict[str, Part]:
 
 
 def _value_parts(
-    measure: Measure, by_channel: dict[str | None, list[float]], newest: dict | None = None
+    measure: Measure, by_channel: dict[str | None, list[float] | np.ndarray], newest: dict | None = None
 ) -> dict[str, Part]:
     """A slot's rows of a value measure from its values per channel, sorted (ids: once each), with the
     newest outcome time per channel (`newest`) for a measure that has one."""
     newest = dict(newest or {})
-    by_channel[EVERY] = [value for values in list(by_channel.values()) for value in values]
+    found = [np.asarray(values, dtype=np.float64) for values in by_channel.values()]
+    by_channel[EVERY] = np.concatenate(found) if found else np.empty(0)
     newest[EVERY] = max(newest.values(), default=None)
     rows = {}
     for channel, values in by_channel.items():

@@ -1,11 +1,11 @@
 """Labels of times, for tallies grouped by when something happened: the UTC quarter hour, half hour or hour
 a time falls in, as text ("2026-11-20 09:45" for 09:45-10:00, "2026-11-20 09:3" for 09:30-10:00,
 "2026-11-20 09"), the same in SQLite (which keeps times as ISO text) and PostgreSQL (naive UTC timestamps),
-so cached labels read alike on both."""
+so cached labels read alike on both; and the quarter of its day as a number (0-95)."""
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -77,3 +77,23 @@ def _postgresql_quarter_hour(element, compiler, **kw) -> str:
     at = compiler.process(element.clauses, **kw)
     quarter = f"date_trunc('hour', {at}) + floor(extract(minute FROM {at}) / 15) * interval '15 minutes'"
     return f"to_char({quarter}, 'YYYY-MM-DD HH24:MI')"
+
+
+class quarter_of_day(FunctionElement):  # noqa: N801
+    """The UTC quarter hour of its day a time falls in, as a number: 0 (00:00-00:15) to 95 (23:45-24:00)."""
+
+    name = "quarter_of_day"
+    inherit_cache = True
+    type = Integer()
+
+
+@compiles(quarter_of_day, "sqlite")
+def _sqlite_quarter_of_day(element, compiler, **kw) -> str:
+    at = compiler.process(element.clauses, **kw)
+    return f"(CAST(substr({at}, 12, 2) AS INTEGER) * 4 + CAST(substr({at}, 15, 2) AS INTEGER) / 15)"
+
+
+@compiles(quarter_of_day, "postgresql")
+def _postgresql_quarter_of_day(element, compiler, **kw) -> str:
+    at = compiler.process(element.clauses, **kw)
+    return f"(CAST(extract(hour FROM {at}) AS integer) * 4 + CAST(extract(minute FROM {at}) AS integer) / 15)"

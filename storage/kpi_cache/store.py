@@ -14,8 +14,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
+from functools import partial
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -32,6 +35,10 @@ K = KpiSlot.__table__.c
 S = KpiChangeNote.__table__.c
 BUSY_BACKOFF = 2.0  # seconds without storing after the database was found busy (see `Batch.store`)
 _log = logging.getLogger("kpibot.kpi_cache")
+# Computes the missing slots of a measure into a batch (see `current`).
+Compute = Callable[[Connection, list[Slot], "Batch"], dict[Slot, dict[str, Part]]]
+# What the reads of one question shared so far (see `shared_reads`); None outside one.
+_SHARED: ContextVar[dict | None] = ContextVar("kpi_cache_shared_reads", default=None)
 # What the triggers do (migrations 0007, 0013), for the changes ingestion notes itself: see `note_hours`.
 _NOTE_SQLITE = (
     text("DELETE FROM kpi_change_note WHERE day = :day AND hour = :hour"),
@@ -151,10 +158,18 @@ def current(
     *,
     values: bool,
     by_channel: bool,
-    compute: Callable[[Connection, list[Slot], Batch], dict[Slot, dict[str, Part]]],
+    compute: Compute,
 ) -> dict[Slot, dict[str, Part]]:
     """The rows of every slot: the current stored ones (see `stored`) and, for the others, what
-    `compute(conn, missing, batch)` gives, stored together afterwards."""
+    `compute(conn, missing, batch)` gives, stored together afterwards. Within `shared_reads`, the same
+    rows asked again are not read again."""
+    asked = ("current", measure, tuple(slots), tuple(channels), values, by_channel)
+    return remembered(asked, partial(_current, conn, measure, slots, channels, values, by_channel, compute))
+
+
+def _current(
+    conn, measure, slots, channels, values, by_channel, compute: Compute
+) -> dict[Slot, dict[str, Part]]:
     ready = stored(conn, measure, slots, channels, values, by_channel)
     missing = [slot for slot in slots if slot not in ready]
     if missing:
@@ -162,6 +177,31 @@ def current(
         ready.update(compute(conn, missing, batch))
         batch.store(conn)
     return ready
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within it (one question, in one thread), rows read from the cache are kept and given again when
+    asked again: the 24 rows of a breakdown `by hour` each read the period's days, cut to their hours
+    (storage.kpi_cache.quarters). Nested, the outer one keeps them."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def remembered(key: tuple, read: Callable[[], object]):
+    """`read()`, or within `shared_reads` what it gave the first time for `key`."""
+    shared = _SHARED.get()
+    if shared is None:
+        return read()
+    if key not in shared:
+        shared[key] = read()
+    return shared[key]
 
 
 def one_by_one(compute: Callable[[Connection, Slot, Batch], dict[str, Part]]):

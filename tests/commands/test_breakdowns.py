@@ -3,14 +3,17 @@ from the cache and from the tables, across a daylight-saving change; and the gra
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from commands.engine import compute
 from commands.errors import UsageError
 from commands.parse import help_text, parse_command
 from commands.render_text import to_text
+from storage.ingest import Ingestor
 from storage.settings import Settings
 from tests.storage.builders import T0, assignment, inbound, reply, status
 
@@ -89,6 +92,68 @@ def test_by_hour_of_first_response_time_is_by_when_the_reply_was_sent(make_datab
     assert found["09:00"] == 900.0 and found["14:00"] == 3900.0 and found["13:00"] is None
     waiting = dict(rows(settings, engine, "frt 7d by hour", now, source, key="still_waiting"))
     assert {hour: n for hour, n in waiting.items() if n} == {"16:00": 1}
+
+
+def test_by_hour_in_a_quarter_hour_zone_puts_replies_either_side_of_the_local_hour_in_their_rows(
+    make_database, source
+):
+    # Kathmandu is UTC+05:45: local 08:00 starts at 02:15 UTC, within a UTC hour. The cache reads whole
+    # days by UTC quarter hour (storage.kpi_cache.quarters); a reply a second either side of a local hour
+    # lands in its own row.
+    now = datetime(2026, 11, 9, tzinfo=UTC)
+    day = datetime(2026, 11, 5, tzinfo=UTC)
+
+    def at(hour: int, minute: int, second: int = 0) -> datetime:
+        return day + timedelta(hours=hour, minutes=minute, seconds=second)
+
+    events = [
+        said("a1", at(1, 0), "a"),
+        answer("a2", at(2, 14, 59), "a"),  # 4499 s, local 07:59:59
+        said("b1", at(1, 0), "b"),
+        answer("b2", at(2, 15), "b"),  # 4500 s, local 08:00:00
+        said("c1", at(1, 30), "c"),
+        answer("c2", at(3, 14, 59), "c"),  # 6299 s, local 08:59:59
+        said("d1", at(3, 0), "d"),
+        answer("d2", at(3, 15), "d"),  # 900 s, local 09:00:00
+    ]
+    settings, engine = make_database(events, now, tz="Asia/Kathmandu")
+    found = dict(rows(settings, engine, "frt 7d by hour", now, source, key="mean"))
+    assert {hour: mean for hour, mean in found.items() if mean is not None} == {
+        "07:00": 4499.0,
+        "08:00": (4500 + 6299) / 2,
+        "09:00": 900.0,
+    }
+    counted = dict(rows(settings, engine, "wait 7d by weekday", now, source, key="count"))
+    assert counted == {"Mon": 0, "Tue": 0, "Wed": 0, "Thu": 4, "Fri": 0, "Sat": 0, "Sun": 0}
+
+
+def test_a_late_event_on_a_cached_day_shows_in_the_next_by_hour_answer(make_database):
+    # The first answer stores the days' quarter-hour rows; a reply imported later into one of those days
+    # makes its rows stale (the change notes), so the next answer has it.
+    now = datetime(2026, 11, 9, tzinfo=UTC)
+    day = datetime(2026, 11, 5, tzinfo=UTC)
+    events = [
+        said("a1", day + timedelta(hours=9), "a"),
+        answer("a2", day + timedelta(hours=9, minutes=10), "a"),
+    ]
+    settings, engine = make_database(events, now)
+    assert dict(rows(settings, engine, "frt 7d by hour", now, "auto", key="count"))["09:00"] == 1
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM kpi_slot WHERE measure = 'frt@q'")).scalar_one()
+    assert stored > 0  # the answer came from, and stored, the quarter-hour rows
+
+    late = [
+        said("b1", day + timedelta(hours=9, minutes=20), "b"),
+        answer("b2", day + timedelta(hours=9, minutes=50), "b"),
+    ]
+    assert (
+        not Ingestor(engine, settings)
+        .ingest([(n, json.dumps(e)) for n, e in enumerate(late)], now=now)
+        .rejected
+    )
+
+    found = dict(rows(settings, engine, "frt 7d by hour", now, "auto", key="mean"))
+    assert found["09:00"] == (600 + 1800) / 2
 
 
 def test_by_team_splits_conversations_by_their_team(make_database, source):

@@ -13,10 +13,12 @@ import itertools
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from commands.heatmap import local_hours
 from commands.kpis import KPIS
 from commands.query import Query
 from storage.ingest import Ingestor
@@ -101,19 +103,58 @@ def close(cached, tables) -> bool:
     return cached == tables
 
 
-@FUZZ_DB
-@given(events=history(), question=questions)
-def test_every_cached_kpi_answers_from_the_cache_what_the_tables_give(engine, settings, events, question):
+def stored_and_asked(engine, settings, events, question) -> tuple[datetime, datetime, datetime, tuple]:
+    """Stores the example's events; the question's start, end, instant asked and channels."""
     result = Ingestor(engine, settings).ingest(list(enumerate(json.dumps(e) for e in events)))
     assert not result.rejected, result.rejected
     start_minutes, length, later, channels = question
     start = T0 + timedelta(minutes=start_minutes)
     end = start + timedelta(minutes=length)
-    now = end + timedelta(minutes=later)
+    return start, end, end + timedelta(minutes=later), channels
+
+
+@FUZZ_DB
+@given(events=history(), question=questions)
+def test_every_cached_kpi_answers_from_the_cache_what_the_tables_give(engine, settings, events, question):
+    start, end, now, channels = stored_and_asked(engine, settings, events, question)
 
     with engine.connect() as conn:
         for key in CACHED:
             compute = KPIS[key].compute
             cached = compute(conn, Query(start, end, channels, now, settings, source="auto"))
             tables = compute(conn, Query(start, end, channels, now, settings, source="tables"))
+            assert close(cached, tables), (key, cached, tables)
+
+
+# Zones whose offsets are whole hours, half hours (St John's, -03:30 / -02:30) and quarter hours
+# (Kathmandu, +05:45): a local hour is whole quarters of UTC hours, not always whole UTC hours.
+ZONES = ("UTC", "Europe/Paris", "America/St_Johns", "Asia/Kathmandu")
+HOURLY = [key for key in CACHED if "hour" in KPIS[key].breakdowns]
+
+
+@FUZZ_DB
+@given(
+    events=history(),
+    question=questions,
+    zone=st.sampled_from(ZONES),
+    cell=st.tuples(st.sampled_from(["hour", "weekday"]), st.integers(0, 23)),
+)
+def test_some_hours_of_a_period_answer_from_the_cache_what_the_tables_give(
+    engine, settings, events, question, zone, cell
+):
+    """`by hour` and `by weekday` rows: the period's ranges that were one local hour (weekday) of a zone,
+    read from the cache's quarter-hour days (storage.kpi_cache.quarters) and from the tables."""
+    start, end, now, channels = stored_and_asked(engine, settings, events, question)
+    by, n = cell
+    hours = tuple(
+        (since, until)
+        for number, since, until in local_hours(start, end, ZoneInfo(zone))
+        if (number % 24 if by == "hour" else number // 24) == (n if by == "hour" else n % 7)
+    )
+
+    with engine.connect() as conn:
+        for key in HOURLY:
+            compute = KPIS[key].compute
+            cached = compute(conn, Query(start, end, channels, now, settings, source="auto", hours=hours))
+            tables = compute(conn, Query(start, end, channels, now, settings, source="tables", hours=hours))
             assert close(cached, tables), (key, cached, tables)
