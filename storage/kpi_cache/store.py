@@ -109,14 +109,17 @@ def stored(
         return {}
     days = sorted({slot.day for slot in slots})
     in_range = (S.day >= days[0], S.day <= days[-1])
-    notes = conn.execute(select(S.day, S.hour, func.max(S.id)).where(*in_range).group_by(S.day, S.hour)).all()
-    # The newest note per (day, hour): a day's row is stale after a note of any of its hours (None
-    # below), an hour's row after a note of that hour or of the whole day (WHOLE_DAY)
-    newest: dict[tuple[date, int | None], int] = defaultdict(int)
-    for day, hour, note in notes:
-        day = as_date(day)
-        newest[day, hour] = note
-        newest[day, None] = max(newest[day, None], note)
+    # The newest note: a day's row is stale after a note of any of its hours (per day, key hour None), an
+    # hour's row after a note of that hour or of the whole day (per hour of the days with hour slots, a
+    # few: a day keeps up to 24 notes, which 90 days' every read would otherwise go through)
+    newest: dict[tuple[date, int | None], int] = {}
+    for day, note in conn.execute(select(S.day, func.max(S.id)).where(*in_range).group_by(S.day)):
+        newest[as_date(day), None] = note
+    partial = sorted({slot.day for slot in slots if slot.hour is not None})
+    if partial:
+        per_hour = select(S.day, S.hour, func.max(S.id)).where(S.day.in_(partial)).group_by(S.day, S.hour)
+        for day, hour, note in conn.execute(per_hour):
+            newest[as_date(day), hour] = note
     blob = K.payload if values else literal(b"")
     if channels:  # the every-channel row only proves the slot was computed: its values are not read
         scope = [K.channel.in_([EVERY, *channels])]
