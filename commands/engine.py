@@ -88,9 +88,10 @@ def scorecard(
     NPS, sentiment — those available), each with its previous period and benchmark."""
     clock = _clock(settings, business_hours)
     keys = EXTENDED if extended else SCORECARD
-    results = [
-        measure(conn, KPIS[key], settings, now, channels, period, clock, source=source) for key in keys
-    ]
+    with kpi_cache.shared_reads():  # the KPIs read some measures alike, and the same days' change notes
+        results = [
+            measure(conn, KPIS[key], settings, now, channels, period, clock, source=source) for key in keys
+        ]
     return Scorecard(channels, period, period.previous(), results, extended)
 
 

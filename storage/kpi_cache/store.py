@@ -108,18 +108,9 @@ def stored(
     if not slots:
         return {}
     days = sorted({slot.day for slot in slots})
-    in_range = (S.day >= days[0], S.day <= days[-1])
-    # The newest note: a day's row is stale after a note of any of its hours (per day, key hour None), an
-    # hour's row after a note of that hour or of the whole day (per hour of the days with hour slots, a
-    # few: a day keeps up to 24 notes, which 90 days' every read would otherwise go through)
-    newest: dict[tuple[date, int | None], int] = {}
-    for day, note in conn.execute(select(S.day, func.max(S.id)).where(*in_range).group_by(S.day)):
-        newest[as_date(day), None] = note
-    partial = sorted({slot.day for slot in slots if slot.hour is not None})
-    if partial:
-        per_hour = select(S.day, S.hour, func.max(S.id)).where(S.day.in_(partial)).group_by(S.day, S.hour)
-        for day, hour, note in conn.execute(per_hour):
-            newest[as_date(day), hour] = note
+    partial = tuple(sorted({slot.day for slot in slots if slot.hour is not None}))
+    asked = ("notes", days[0], days[-1], partial)  # the same for every measure a question reads
+    newest = remembered(asked, lambda: _newest_notes(conn, days[0], days[-1], partial))
     blob = K.payload if values else literal(b"")
     if channels:  # the every-channel row only proves the slot was computed: its values are not read
         scope = [K.channel.in_([EVERY, *channels])]
@@ -151,6 +142,24 @@ def stored(
     # the query also matches other hours of the partial days (any asked hour on any of them): left out
     asked = set(slots)
     return {slot: rows for slot, rows in by_slot.items() if EVERY in rows and slot in asked}
+
+
+def _newest_notes(
+    conn: Connection, first: date, last: date, partial: Sequence[date]
+) -> dict[tuple[date, int | None], int]:
+    """The newest change notes from `first` to `last`: a day's row is stale after a note of any of its
+    hours (per day, key hour None), an hour's row after a note of that hour or of the whole day (per
+    hour, read only for the days with hour slots, `partial`: a day keeps up to 24 notes, which every read
+    of 90 days would otherwise go through)."""
+    newest: dict[tuple[date, int | None], int] = {}
+    per_day = select(S.day, func.max(S.id)).where(S.day >= first, S.day <= last).group_by(S.day)
+    for day, note in conn.execute(per_day):
+        newest[as_date(day), None] = note
+    if partial:
+        per_hour = select(S.day, S.hour, func.max(S.id)).where(S.day.in_(partial)).group_by(S.day, S.hour)
+        for day, hour, note in conn.execute(per_hour):
+            newest[as_date(day), hour] = note
+    return newest
 
 
 def current(
