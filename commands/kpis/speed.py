@@ -12,7 +12,8 @@ for one agent: the same declaration either way). Only "still waiting" is read he
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -85,17 +86,8 @@ def aht(conn: Connection, query: Query) -> dict[str, Any]:
 def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     """Conversations opened in the period, not answered by a human by `now` and not closed before it:
     their count and the oldest one's age at `now` (seconds, open time only with business hours)."""
-    if q.hours is not None:  # a row of `by hour` / `by weekday`: its hours of the whole period's ones
-        asked = ("still waiting", q.start, q.end, q.channels, q.now, q.agent, q.team, q.topic)
-        opened = kpi_cache.remembered(asked, lambda: _waiting(conn, q))
-        count, oldest = 0, None
-        for start, end in within(q.hours, q.start, q.end):
-            first, stop = np.searchsorted(opened, [_utc64(start), _utc64(end)])
-            count += int(stop - first)
-            if stop > first and (oldest is None or opened[first] < oldest):
-                oldest = opened[first]
-        since = None if oldest is None else oldest.astype(datetime).replace(tzinfo=UTC)
-        return {"still_waiting": count, "oldest_waiting": _age(q, since)}
+    if q.hours is not None:  # a row of `by hour` / `by weekday`
+        return _still_waiting_in_hours(conn, q)
     unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
     # whose the conversation is (the owner rule of every team figure), its team and topic
     common = [q.in_channels(C.channel), unanswered, *q.conversation_terms()]
@@ -126,28 +118,87 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     return {"still_waiting": count, "oldest_waiting": _age(q, oldest)}
 
 
-def _waiting(conn: Connection, q: Query) -> np.ndarray:
-    """When each conversation still waiting at `now` (see `_still_waiting`) of the whole period opened, in
-    order (datetime64, UTC): read once for a breakdown's rows (`kpi_cache.shared_reads`), each of which
-    counts those of its hours."""
-    unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
-    common = [q.in_channels(C.channel), unanswered, *q.conversation_terms()]
-    period = (C.opened_at >= q.start, C.opened_at < q.end)
-    still_open = select(C.opened_at).where(C.resolved.is_(False), *period, *common)
-    closed_later = select(C.opened_at).where(
-        unindexed(C.resolved).is_(True),
-        C.last_resolved_at >= q.now,
-        unindexed(C.first_resolved_at) >= q.now,
-        unindexed(C.opened_at) >= q.start,
-        unindexed(C.opened_at) < q.end,
-        *common,
-    )
-    found = [at for statement in (still_open, closed_later) for (at,) in raw_rows(conn, statement)]
+def _still_waiting_in_hours(conn: Connection, q: Query) -> dict[str, Any]:
+    """`_still_waiting` for a row of a breakdown by hour or weekday: the never answered counted by the
+    cache (the row's hours of its quarter-hour days), the others (answered or closed only after `now`:
+    few) and each row's oldest read once for all the rows (`_Waiting`)."""
+    asked = ("still waiting", q.start, q.end, q.channels, q.now, q.agent, q.team, q.topic)
+    waiting: _Waiting = kpi_cache.remembered(asked, lambda: _Waiting(conn, q))
+    ranges = within(q.hours or (), q.start, q.end)
+    later = waiting.later_in(ranges)
+    count = kpi_cache.count(conn, "unanswered", q.scope()) + len(later)
+    oldest = min(filter(None, (waiting.oldest_open_in(ranges), *later[:1])), default=None)
+    since = None if oldest is None else oldest.astype(datetime).replace(tzinfo=UTC)
+    return {"still_waiting": count, "oldest_waiting": _age(q, since)}
+
+
+FIRST_READ = 1024  # how many open conversations `_Waiting` reads first (then 4 times more each time)
+
+
+class _Waiting:
+    """The conversations of a period still waiting at `now`, for the rows of a breakdown by hour or
+    weekday: those answered or closed only after `now` (few; all read at once), and those open now in
+    opening order, read a growing prefix at a time until each row found its oldest (at 90 days, 70,000
+    open ones; a row's oldest is in the first day or two)."""
+
+    def __init__(self, conn: Connection, q: Query) -> None:
+        self._conn = conn
+        unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
+        common = [q.in_channels(C.channel), *q.conversation_terms()]
+        in_period = (unindexed(C.opened_at) >= q.start, unindexed(C.opened_at) < q.end)
+        answered_later = select(C.opened_at).where(
+            C.first_response_at >= q.now, unindexed(C.resolved).is_(False), *in_period, *common
+        )
+        closed_later = select(C.opened_at).where(
+            unindexed(C.resolved).is_(True),
+            C.last_resolved_at >= q.now,
+            unindexed(C.first_resolved_at) >= q.now,
+            unanswered,
+            *in_period,
+            *common,
+        )
+        self._later = _times(conn, answered_later, closed_later)
+        period = (C.opened_at >= q.start, C.opened_at < q.end)
+        self._open_query = select(C.opened_at).where(C.resolved.is_(False), *period, unanswered, *common)
+        self._open_query = self._open_query.order_by(C.opened_at)
+        self._open, self._limit, self._all = np.empty(0, dtype="datetime64[us]"), 0, False
+
+    def later_in(self, ranges: tuple[tuple[datetime, datetime], ...]) -> np.ndarray:
+        """When those answered or closed only after `now` opened, in `ranges`, oldest first."""
+        return _in(self._later, ranges)
+
+    def oldest_open_in(self, ranges: tuple[tuple[datetime, datetime], ...]) -> np.datetime64 | None:
+        """When the oldest of those open now and not answered by `now` opened, in `ranges`."""
+        while True:
+            found = _in(self._open, ranges)
+            if len(found) or self._all:
+                return found[0] if len(found) else None
+            self._limit = max(FIRST_READ, self._limit * 4)
+            self._open = _times(self._conn, self._open_query.limit(self._limit))
+            self._all = len(self._open) < self._limit
+
+
+def _times(conn: Connection, *statements) -> np.ndarray:
+    """The one time column of `statements`' rows, in order (datetime64, UTC)."""
+    found = [at for statement in statements for (at,) in raw_rows(conn, statement)]
     return np.sort(np.array(found, dtype="datetime64[us]"))
 
 
+def _in(times: np.ndarray, ranges: tuple[tuple[datetime, datetime], ...]) -> np.ndarray:
+    """The `times` (in order) that fall in `ranges` (in order, not overlapping), in order."""
+    if not len(times) or not ranges:
+        return times[:0]
+    bounds = np.array([_utc64(moment) for moment in itertools.chain.from_iterable(ranges)])
+    cuts = np.searchsorted(times, bounds).reshape(-1, 2)
+    pieces = [times[first:stop] for first, stop in cuts.tolist() if stop > first]
+    return np.concatenate(pieces) if pieces else times[:0]
+
+
 def _utc64(moment: datetime) -> np.datetime64:
-    return np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "us")
+    return np.datetime64((moment - _EPOCH) // _MICROSECOND, "us")
+
+
+_EPOCH, _MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 
 
 def _age(q: Query, since: datetime | None) -> float | None:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from commands.engine import compute
 from commands.errors import UsageError
+from commands.kpis import speed
 from commands.parse import help_text, parse_command
 from commands.render_text import to_text
 from storage.ingest import Ingestor
@@ -154,6 +155,28 @@ def test_a_late_event_on_a_cached_day_shows_in_the_next_by_hour_answer(make_data
 
     found = dict(rows(settings, engine, "frt 7d by hour", now, "auto", key="mean"))
     assert found["09:00"] == (600 + 1800) / 2
+
+
+def test_by_hour_still_waiting_finds_each_rows_oldest_reading_more_open_conversations_as_needed(
+    make_database, source, monkeypatch
+):
+    # The rows read the open conversations in opening order, a growing prefix at a time: with a first read
+    # of one, 10:00's and 16:00's oldest are found only in the later, larger reads.
+    monkeypatch.setattr(speed, "FIRST_READ", 1)
+    now = datetime(2026, 11, 9, tzinfo=UTC)
+    day = datetime(2026, 11, 5, tzinfo=UTC)
+    opened = {"a": (9, 0), "b": (9, 30), "c": (10, 0), "d": (16, 0)}  # none answered
+    events = [said(f"{c}1", day + timedelta(hours=h, minutes=m), c) for c, (h, m) in opened.items()]
+    settings, engine = make_database(events, now)
+    waiting = dict(rows(settings, engine, "frt 7d by hour", now, source, key="still_waiting"))
+    assert {hour: n for hour, n in waiting.items() if n} == {"09:00": 2, "10:00": 1, "16:00": 1}
+    oldest = dict(rows(settings, engine, "frt 7d by hour", now, source, key="oldest_waiting"))
+    age = {hour: (now - day).total_seconds() - hour * 3600 for hour in (9, 10, 16)}
+    assert {hour: s for hour, s in oldest.items() if s is not None} == {
+        "09:00": age[9],
+        "10:00": age[10],
+        "16:00": age[16],
+    }
 
 
 def test_by_team_splits_conversations_by_their_team(make_database, source):
