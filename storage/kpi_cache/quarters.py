@@ -159,14 +159,17 @@ def decoded(part: Part) -> Quartered:
     return Quartered(ends - counts, ends, values)
 
 
-def cut(part: Part, runs: Runs, key: tuple) -> Part:
-    """`part` (a day's quarter-hour row) cut to the quarters of `runs`: a plain part of those rows."""
-    rows = remembered(key, lambda: decoded(part))
+def cut(part: Part, runs: Runs, *, total: bool = True) -> Part:
+    """`part` (a day's quarter-hour row) cut to the quarters of `runs`: a plain part of those rows, with
+    the exact sum of its values unless `total` is False (ids: 0)."""
+    rows = remembered(("decoded", id(part)), lambda: decoded(part))  # parts outlive the shared reads
     if rows.values is None:
         count = sum(int(rows.ends[stop - 1] - rows.starts[first]) for first, stop in runs if stop > first)
         return Part(part.channel, count, 0.0, b"", part.latest)
     pieces = [rows.values[rows.starts[first] : rows.ends[stop - 1]] for first, stop in runs if stop > first]
     values = np.concatenate(pieces) if len(pieces) != 1 else pieces[0]
     whole_seconds = values.dtype == np.dtype("<i4")  # summed exactly in int64; floats by fsum
-    total = float(values.sum(dtype=np.int64)) if whole_seconds else math.fsum(values)
-    return Part(part.channel, len(values), total, values.tobytes(), part.latest)
+    summed = 0.0
+    if total:
+        summed = float(values.sum(dtype=np.int64)) if whole_seconds else math.fsum(values)
+    return Part(part.channel, len(values), summed, values.tobytes(), part.latest)
