@@ -23,7 +23,7 @@ from storage.models import UTCDateTime
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0013"  # the newest revision in storage/migrations/versions
+HEAD = "0014"  # the newest revision in storage/migrations/versions
 
 
 # The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).
@@ -742,4 +742,44 @@ def test_revision_0013_notes_per_statement_exactly_the_hours_0012_noted_per_row(
     if engine.dialect.name == "postgresql":
         assert installed == {f"kpi_change_conversation_{event}" for event in ("insert", "delete", "update")}
     assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0014_notes_a_conversation_whose_customer_changed_and_0013_did_not(new_database_url):
+    """The repeat-contact KPI's cached rows hold each conversation's customer: from 0014 a changed customer
+    notes the conversation's hours (on both databases), before it nothing did."""
+    engine = make_engine(new_database_url(empty=True), create=False)
+    upgrade(engine, "0013")
+    opened = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=2)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO conversation (source, external_id, channel, opened_at, status, resolved,"
+                " customer, reopen_count, transfer_count)"
+                " VALUES ('t', 'c1', 'twitter', :at, 'open', false, 'a', 0, 0)"
+            ),
+            {"at": str(opened)},
+        )
+        conn.execute(text("DELETE FROM kpi_change_note"))
+
+    def notes_after_customer(name: str) -> set[tuple[str, int]]:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE conversation SET customer = :name"), {"name": name})
+            found = {
+                (str(day)[:10], hour)
+                for day, hour in conn.execute(text("SELECT day, hour FROM kpi_change_note"))
+            }
+            conn.execute(text("DELETE FROM kpi_change_note"))
+        return found
+
+    at_0013 = notes_after_customer("b")
+    upgrade(engine, "0014")
+    at_0014 = notes_after_customer("c")
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0013")
+    back_at_0013 = notes_after_customer("d")
+    upgrade(engine)
+
+    assert (at_0013, at_0014, back_at_0013) == (set(), {(opened.date().isoformat(), opened.hour)}, set())
+    assert notes_after_customer("e") == {(opened.date().isoformat(), opened.hour)}
     engine.dispose()
