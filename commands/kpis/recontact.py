@@ -14,7 +14,7 @@ and a channel hop ("twitter>whatsapp").
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,12 +27,14 @@ from commands.query import Query
 from commands.stats import ratio
 from storage import kpi_cache
 from storage.db import raw_rows
+from storage.kpi_cache import contacts
 from storage.kpi_cache.measures import OWNER
 from storage.models import Conversation, CustomerChange
 
 C = Conversation.__table__.c
 CC = CustomerChange.__table__.c
 REPEAT_WINDOW = timedelta(hours=72)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def reopens(conn: Connection, query: Query) -> dict[str, Any]:
@@ -57,31 +59,21 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
     and the channel hops of those repeats (first channel > next channel)."""
     q = query.until_now()
     horizon = min(q.end + REPEAT_WINDOW, q.now)
-    known = exists().where(CC.customer == C.customer)
-    found = raw_rows(
-        conn,
-        select(C.customer, C.channel, C.opened_at, OWNER, known).where(
-            C.opened_at >= q.start, C.opened_at < horizon, C.customer.is_not(None)
-        ),
-    )
-    if not found:
+    if q.scope().cached():  # every agent: who opened what when, from the KPI cache's "contacts" rows
+        found = contacts.opened(conn, q.start, horizon, q.now)
+        key = np.where(np.isin(found.handle, contacts.known(conn)), found.handle, found.alone)
+        at, codes, names, owner = found.at, found.channel, found.channels, None
+    else:
+        key, at, codes, names, owner = _from_tables(conn, q, horizon)
+    if not len(key):
         return {"rate": None, "customers": 0, "repeat_customers": 0, "hops": {}}
-    customer, channel, opened, owner, linked = (list(column) for column in zip(*found, strict=True))
-    # one key per customer: the handle alone when customer events name it, else the handle on its channel
-    keys = [
-        who if tied else f"{who}\x00{where}"
-        for who, where, tied in zip(customer, channel, linked, strict=True)
-    ]
-    key = np.unique(np.asarray(keys, dtype=object), return_inverse=True)[1]
-    at = _microseconds(opened)
     order = np.lexsort((at, key))  # by customer, then by opening
-    key, at = key[order], at[order]
-    channels = np.asarray(channel, dtype=object)[order]
-    in_scope = at < _microseconds([q.end])[0]
+    key, at, codes = key[order], at[order], codes[order]
+    in_scope = at < (q.end - EPOCH) // timedelta(microseconds=1)
     if q.channels:
-        in_scope &= np.isin(channels, list(q.channels))
-    if q.agent is not None:
-        in_scope &= np.asarray(owner, dtype=object)[order] == q.agent
+        in_scope &= np.isin(codes, [names.index(c) for c in q.channels if c in names])
+    if q.agent is not None:  # read from the tables, with each conversation's owner
+        in_scope &= owner[order] == q.agent
     # followed: the customer's next conversation opened within the window after this one
     followed = np.zeros(len(key), dtype=bool)
     same = key[1:] == key[:-1]
@@ -91,7 +83,7 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
     # each repeat customer's first repeating conversation (rows are in opening order within a customer)
     firsts = repeating[np.unique(key[repeating], return_index=True)[1]]
     hops = Counter(
-        f"{channels[i]}>{channels[i + 1]}" for i in firsts.tolist() if channels[i] != channels[i + 1]
+        f"{names[codes[i]]}>{names[codes[i + 1]]}" for i in firsts.tolist() if codes[i] != codes[i + 1]
     )
     return {
         "rate": ratio(len(firsts), len(counted)),
@@ -101,12 +93,25 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
     }
 
 
-def _microseconds(times: list) -> np.ndarray:
-    """Times as int64 microseconds since the epoch: SQLite's raw text ("2026-11-20 09:00:00.000000") or
-    datetimes (PostgreSQL, or a question's bounds)."""
-    if times and isinstance(times[0], str):
-        return np.asarray(times, dtype="datetime64[us]").astype(np.int64)
-    return np.asarray([round(moment.timestamp() * 1_000_000) for moment in times], dtype=np.int64)
+def _from_tables(conn: Connection, q: Query, horizon: datetime) -> tuple:
+    """What `repeat` matches, read from the tables (one agent's question: each conversation's owner too):
+    per conversation its customer key (a number), opening time, channel code, the channel names, owners."""
+    known = exists().where(CC.customer == C.customer)
+    found = raw_rows(
+        conn,
+        select(C.customer, C.channel, C.opened_at, OWNER, known).where(
+            C.opened_at >= q.start, C.opened_at < horizon, C.customer.is_not(None)
+        ),
+    )
+    columns = [list(column) for column in zip(*found, strict=True)] if found else [[] for _ in range(5)]
+    customer, channel, opened, owner, linked = columns
+    # one key per customer: the handle alone when customer events name it, else the handle on its channel
+    named = zip(customer, channel, linked, strict=True)
+    keys = [who if tied else f"{who}\x00{where}" for who, where, tied in named]
+    key = np.unique(np.asarray(keys, dtype=object), return_inverse=True)[1] if keys else np.empty(0, np.int64)
+    names = sorted(set(channel))
+    codes = np.array([names.index(c) for c in channel], dtype=np.int64)
+    return key, contacts.microseconds(opened), codes, names, np.asarray(owner, dtype=object)
 
 
 SPECS = (

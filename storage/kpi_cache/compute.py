@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from storage.days import midnight
 from storage.db import raw_rows
-from storage.kpi_cache import agents, quarters
+from storage.kpi_cache import agents, contacts, quarters
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, C, Measure, Ranking, Tally, V
 from storage.kpi_cache.slots import HOUR, Slot, cached_until, hours_between, last_cached_day
 from storage.kpi_cache.store import Batch, one_by_one, stored
@@ -46,10 +46,10 @@ def computer(key: str):
 def warm(
     engine: Engine, now: datetime, days: int = WARM_DAYS, *, stop: Callable[[], bool] | None = None
 ) -> int:
-    """Computes and stores, for every measure, ranking, tally and the agents' activity, the slots among
-    the last `days` cached days at `now`, and the hours over since the last of them (today's), that are
-    missing or changed, so no question has to (run by the bot's scheduler at start and hourly). Returns
-    how many slots it computed.
+    """Computes and stores, for every measure, ranking, tally, the agents' activity and who opened
+    conversations when (`contacts`), the slots among the last `days` cached days at `now`, and the hours
+    over since the last of them (today's), that are missing or changed, so no question has to (run by
+    the bot's scheduler at start and hourly). Returns how many slots it computed.
 
     At 1M conversations a cold cache is minutes of work, so it goes newest first — today's hours, then
     each day back — one slice (the hours, or a day) at a time, each on a connection and in transactions
@@ -93,7 +93,7 @@ def _missing_slices(engine: Engine, now: datetime, days: int) -> list[list[tuple
         computers = [(key, partial(_compute_day, key=key, measure=m)) for key, m in MEASURES.items()]
         computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in RANKINGS.items()]
         computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
-        computers.append((agents.KEY, agents.compute_day))
+        computers += [(agents.KEY, agents.compute_day), (contacts.KEY, contacts.compute_day)]
         ready = {key: stored(conn, key, every, (), values=False, by_channel=False) for key, _ in computers}
     planned = []
     for slots in slices:

@@ -3,6 +3,8 @@ contacts within 72 hours and channel hops. Hand-computed, from the cache and fro
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from commands.kpis import recontact as kpi
 from tests.commands.kpis.events import DAY, NOW
 from tests.storage.builders import at, inbound, reply, status
@@ -128,6 +130,29 @@ def test_repeat_counts_customers_who_came_back_within_72_hours(feed, ask):
     }
     # asked an hour in: @dee's second contact is known, @ana's is not yet
     assert ask(kpi.repeat, now=91)["repeat_customers"] == 1
+
+
+def test_a_customer_event_after_the_contacts_were_cached_joins_their_channels(feed, ask, engine, source):
+    # Who opened what when is cached per day; whether `customer` events name a customer is looked up when
+    # asked, so an event naming @cy after the first answer makes their two channels one customer.
+    feed(
+        inbound("c1", 20, conv="tw-c1", handle="@cy"),
+        inbound("c2", 80, conv="fb-c2", channel="facebook", handle="@cy"),
+    )
+    now = 5 * DAY
+    assert ask(kpi.repeat, now=now) == {"rate": 0.0, "customers": 2, "repeat_customers": 0, "hops": {}}
+    with engine.connect() as conn:
+        cached = conn.execute(text("SELECT count(*) FROM kpi_slot WHERE measure = 'contacts'")).scalar_one()
+    assert (cached > 0) == (source == "auto")
+
+    feed(customer("k1", 200, "@cy"))
+
+    assert ask(kpi.repeat, now=now) == {
+        "rate": 1.0,
+        "customers": 1,
+        "repeat_customers": 1,
+        "hops": {"twitter>facebook": 1},
+    }
 
 
 def test_repeat_with_nobody_is_no_data(feed, ask):
