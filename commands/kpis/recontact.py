@@ -78,10 +78,10 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
     followed = np.zeros(len(key), dtype=bool)
     same = key[1:] == key[:-1]
     followed[:-1] = same & (at[1:] - at[:-1] <= int(REPEAT_WINDOW.total_seconds() * 1_000_000))
-    counted = np.unique(key[in_scope])
+    counted = _firsts(key[in_scope])  # the rows are in key order: a key's first row where it changes
     repeating = np.flatnonzero(in_scope & followed)
     # each repeat customer's first repeating conversation (rows are in opening order within a customer)
-    firsts = repeating[np.unique(key[repeating], return_index=True)[1]]
+    firsts = repeating[_firsts(key[repeating])]
     hops = Counter(
         f"{names[codes[i]]}>{names[codes[i + 1]]}" for i in firsts.tolist() if codes[i] != codes[i + 1]
     )
@@ -91,6 +91,14 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
         "repeat_customers": len(firsts),
         "hops": dict(sorted(hops.items(), key=lambda item: (-item[1], item[0]))),
     }
+
+
+def _firsts(keys: np.ndarray) -> np.ndarray:
+    """Where each key first appears in `keys` (sorted): what np.unique(return_index=True) gives, without
+    sorting again."""
+    if not len(keys):
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
 
 
 def _from_tables(conn: Connection, q: Query, horizon: datetime) -> tuple:
