@@ -91,17 +91,25 @@ def _missing_slices(engine: Engine, now: datetime, days: int) -> list[list[tuple
         slices = [hours] + [[Slot(last - timedelta(days=n))] for n in range((last - first).days + 1)]
         every = [slot for slots in slices for slot in slots]
         computers = [(key, partial(_compute_day, key=key, measure=m)) for key, m in MEASURES.items()]
+        # a day's quarter-hour rows are computed with its plain ones; alone only where the plain rows were
+        # kept without them (a cache filled before they existed)
+        computers += [(key + quarters.QUARTERED, _quarter_day(key)) for key in MEASURES]
         computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in RANKINGS.items()]
         computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
         computers += [(agents.KEY, agents.compute_day), (contacts.KEY, contacts.compute_day)]
         ready = {key: stored(conn, key, every, (), values=False, by_channel=False) for key, _ in computers}
     planned = []
     for slots in slices:
-        work = [(key, compute, [s for s in slots if s not in ready[key]]) for key, compute in computers]
+        work = [(k, compute, [s for s in slots if _wanted(k, s, ready[k])]) for k, compute in computers]
         work = [(key, compute, missing) for key, compute, missing in work if missing]
         if work:
             planned.append(work)
     return planned
+
+
+def _wanted(key: str, slot: Slot, ready: dict) -> bool:
+    """Whether `warm` computes the slot of `key`: missing, and for quarter-hour rows a whole day."""
+    return slot not in ready and (slot.hour is None or not key.endswith(quarters.QUARTERED))
 
 
 def _compute_top_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec: Ranking) -> dict[str, Part]:
@@ -172,11 +180,16 @@ def _compute_whole_day(
     return plain, by_quarter
 
 
+def _quarter_day(key: str) -> Callable[..., dict[str, Part]]:
+    """A `compute_day` for the warm job: one day's quarter-hour rows of the measure (with its plain rows)."""
+    measure = MEASURES[key]
+    return lambda conn, slot, batch: _compute_whole_day(conn, slot, batch, key, measure)[1]
+
+
 def quarter_computer(key: str):
     """The `compute(conn, missing, batch)` of `store.current` for a measure's quarter-hour rows (days only):
     the days' plain rows are computed and stored with them."""
-    measure = MEASURES[key]
-    return one_by_one(lambda conn, slot, batch: _compute_whole_day(conn, slot, batch, key, measure)[1])
+    return one_by_one(_quarter_day(key))
 
 
 def _compute_runs(

@@ -12,6 +12,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 from storage import kpi_cache
 from storage.kpi_cache import compute as cache_compute
@@ -80,3 +81,19 @@ def test_a_question_asked_while_the_warm_up_is_half_done_gets_the_tables_answer(
     for kpi, answer in answers.items():
         assert answer == pytest.approx(expected[kpi])
         assert ask(engine, settings, kpi) == pytest.approx(expected[kpi])  # once warm, too
+
+
+def test_warm_fills_the_quarter_hour_rows_a_cache_kept_without_them(engine, ingestor):
+    # A cache filled before days were kept per quarter hour too has the plain rows only: the warm-up adds
+    # the quarter-hour ones (days only), and then has nothing left to do.
+    feed(ingestor, week_of_conversations())
+    kpi_cache.warm(engine, WARM_AT)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM kpi_slot WHERE measure LIKE '%@q'"))
+
+    assert kpi_cache.warm(engine, WARM_AT) == (SLICES - 1) * len(kpi_cache.MEASURES)
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT day, hour FROM kpi_slot WHERE measure = 'frt@q' AND channel = ''"))
+        days = sorted((str(day)[:10], hour) for day, hour in found)
+    assert days == [(f"2026-11-{day}", -1) for day in range(13, 21)]  # whole days, no hour rows
+    assert kpi_cache.warm(engine, WARM_AT) == 0
