@@ -13,7 +13,7 @@ conversation triggers watch `customer` (migration 0014), `channel` and `opened_a
 by the same change notes as every other.
 
 A row's blob: a 4-byte length, the JSON list of channel names padded to 8 bytes, then the handles' hashes,
-the handle-and-channel hashes and the times (int64 each), then the channel codes (uint8).
+the handle-and-channel hashes and the times (int64 each), then the channel codes (uint16).
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from storage.db import raw_rows
 from storage.kpi_cache.measures import C
 from storage.kpi_cache.slots import Slot, split
-from storage.kpi_cache.store import Batch, current, one_by_one, remembered
+from storage.kpi_cache.store import Batch, current, one_by_one
 from storage.kpi_cache.tables import EVERY, Part
 from storage.models import CustomerChange
 
@@ -62,9 +62,19 @@ def opened(conn: Connection, start: datetime, end: datetime, now: datetime) -> C
 
 
 def known(conn: Connection) -> np.ndarray:
-    """The hashes of the handles `customer` events name, sorted (for np.isin); read once per question."""
-    names = remembered(("known customers",), lambda: raw_rows(conn, select(_CC.customer).distinct()))
-    return np.unique(np.array([_hash(name) for (name,) in names], dtype=np.int64))
+    """The hashes of the handles `customer` events name, sorted (for np.isin). Hashed again only when
+    the table changed (its newest id or its size: rows are added, or removed by retention); until then
+    kept on the engine, as a CRM may name hundreds of thousands of customers."""
+    stamp = tuple(
+        conn.execute(select(func.max(_CC.id), func.count()).select_from(CustomerChange.__table__)).one()
+    )
+    kept = getattr(conn.engine, "_kpibot_known_customers", None)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    names = raw_rows(conn, select(_CC.customer).distinct())
+    hashes = np.unique(np.array([_hash(name) for (name,) in names], dtype=np.int64))
+    conn.engine._kpibot_known_customers = (stamp, hashes)
+    return hashes
 
 
 def compute_day(conn: Connection, slot: Slot, batch: Batch) -> dict[str, Part]:
@@ -88,7 +98,7 @@ def _read(conn: Connection, start: datetime, end: datetime) -> Contacts:
         np.array([_hash(who) for who, _, _ in rows], dtype=np.int64),
         np.array([_hash(f"{who}\x00{channel or ''}") for who, channel, _ in rows], dtype=np.int64),
         microseconds([at for _, _, at in rows]),
-        np.array([code[channel or ""] for _, channel, _ in rows], dtype=np.uint8),
+        np.array([code[channel or ""] for _, channel, _ in rows], dtype=np.uint16),
         channels,
     )
 
@@ -122,9 +132,9 @@ def _unpacked(blob: bytes) -> Contacts:
     (size,) = struct.unpack_from("<I", blob)
     channels = json.loads(blob[4 : 4 + size])
     body = memoryview(blob)[4 + size :]
-    n = len(body) // 25  # 3 x 8 bytes and 1 byte per conversation
+    n = len(body) // 26  # 3 x 8 bytes and 2 bytes per conversation
     handle, alone, at = (np.frombuffer(body, dtype="<i8", count=n, offset=k * 8 * n) for k in range(3))
-    return Contacts(handle, alone, at, np.frombuffer(body, dtype=np.uint8, offset=24 * n), channels)
+    return Contacts(handle, alone, at, np.frombuffer(body, dtype="<u2", offset=24 * n), channels)
 
 
 def _joined(found: list[Contacts]) -> Contacts:
@@ -132,11 +142,11 @@ def _joined(found: list[Contacts]) -> Contacts:
     channels = sorted({name for part in found for name in part.channels})
     code = {name: n for n, name in enumerate(channels)}
     recoded = [
-        np.array([code[name] for name in part.channels], dtype=np.uint8)[part.channel] for part in found
+        np.array([code[name] for name in part.channels], dtype=np.uint16)[part.channel] for part in found
     ]
     if not found:
         empty = np.empty(0, dtype=np.int64)
-        return Contacts(empty, empty, empty, np.empty(0, dtype=np.uint8), [])
+        return Contacts(empty, empty, empty, np.empty(0, dtype=np.uint16), [])
     return Contacts(
         np.concatenate([part.handle for part in found]),
         np.concatenate([part.alone for part in found]),
