@@ -3,14 +3,14 @@
 The figures are those of the team report (commands/kpis/team.py: replies, resolutions) and, per agent,
 the first responses and CSAT answers, read from the KPI cache's own declarations (`MEASURES`) with the
 owner each declares: a first response is the first responder's; a CSAT answer is credited like a
-resolution, to its conversation's owner (the assignee, else whoever answered first). Reads for one agent
-or per agent never come from the cache (its slots are per channel, not per agent): docs/performance.md.
+resolution, to its conversation's owner (the assignee, else whoever answered first). The first responses
+per agent come from the cache's days kept per owner (storage.kpi_cache.owners); the CSAT answers from the
+tables (a reassignment does not note the hours of the conversation's survey answers): docs/performance.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -23,9 +23,8 @@ from commands.kpis import team
 from commands.kpis.outcome import SATISFIED
 from commands.query import Query
 from commands.stats import ratio
-from storage.db import raw_rows
-from storage.kpi_cache import Sample
-from storage.kpi_cache.measures import MEASURES, OWNER, WAIT_KINDS, K, Measure, V
+from storage.kpi_cache import Sample, owners
+from storage.kpi_cache.measures import MEASURES, OWNER, WAIT_KINDS, K, V
 from storage.models import Conversation, SlaClock
 from storage.planner import on_channels
 
@@ -61,8 +60,8 @@ def figures(conn: Connection, query: Query) -> dict[str, dict[str, Any]]:
     }
     if q.agent is not None and q.agent not in found:
         found[q.agent] = {"name": None, "replies": 0, "resolutions": 0}
-    first = _by_owner(conn, MEASURES["frt"], q)
-    answers = _by_owner(conn, _CSAT, q)
+    first = owners.values_by_owner(conn, "frt", replace(q, agent=None).scope(), agent=q.agent)
+    answers = owners.read(conn, _CSAT, q.start, q.end, q.channels, q.now, q.agent)
     for agent, one in found.items():
         stats = Sample(first.get(agent, np.empty(0)), math.fsum(first.get(agent, ()))).summary()
         scores = answers.get(agent, np.empty(0))
@@ -101,26 +100,3 @@ def waiting_on(
         Waiting(row.external_id, row.channel, row.start_at, (now - row.start_at).total_seconds(), row.link)
         for row in list(oldest.values())[:limit]
     ]
-
-
-def _by_owner(conn: Connection, measure: Measure, q: Query) -> dict[str, np.ndarray]:
-    """The measure's values over the query per agent it credits (only `q.agent`'s when set), compiled
-    from its declaration like every cache read (storage.kpi_cache.tables)."""
-    where = [
-        measure.at >= q.start,
-        measure.at < q.end,
-        *measure.where,
-        on_channels(measure.channel, q.channels),
-        measure.owner.is_not(None),
-    ]
-    if measure.as_of is not None:
-        where.append(measure.as_of < q.now)
-    if q.agent is not None:
-        where.append(measure.owner == q.agent)
-    statement = select(measure.owner, measure.value).where(*where)
-    if measure.join is not None:
-        statement = statement.select_from(measure.at.table.join(*measure.join))
-    values: dict[str, list[float]] = defaultdict(list)
-    for agent, value in raw_rows(conn, statement):
-        values[agent].append(value)
-    return {agent: np.asarray(found, dtype=np.float64) for agent, found in values.items()}

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from storage.days import midnight
 from storage.db import raw_rows
-from storage.kpi_cache import agents, contacts, quarters
+from storage.kpi_cache import agents, contacts, owners, quarters
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, C, Measure, Ranking, Tally, V
 from storage.kpi_cache.slots import HOUR, Slot, cached_until, hours_between, last_cached_day
 from storage.kpi_cache.store import Batch, one_by_one, stored
@@ -97,6 +97,7 @@ def _missing_slices(engine: Engine, now: datetime, days: int) -> list[list[tuple
         computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in RANKINGS.items()]
         computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
         computers += [(agents.KEY, agents.compute_day), (contacts.KEY, contacts.compute_day)]
+        computers += [(key + owners.SUFFIX, partial(owners.compute_day, key=key)) for key in owners.OWNED]
         ready = {key: stored(conn, key, every, (), values=False, by_channel=False) for key, _ in computers}
     planned = []
     for slots in slices:

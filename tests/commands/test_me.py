@@ -98,6 +98,23 @@ def test_an_agents_figures_beside_the_team_median_and_their_previous_period(feed
     assert figures(me(C))["frt_mean"] == (900.0, 300.0, None)
 
 
+def test_first_responses_per_agent_over_whole_days_come_from_the_cache_kept_per_owner(feed, me):
+    # [-DAY, DAY) holds the whole UTC day of T0 (the 20th): its first responses per agent are read from
+    # the cache's rows per owner (storage.kpi_cache.owners), the hours around it from the tables.
+    feed(*three_agents())
+    report = me(A, period=Period(t(-DAY), t(DAY)))
+    # A: c0 600 s (07:30 on the 20th), c1 60 s, c2 180 s -> 3, mean 280, median 180; B 300; C 600 and 1200
+    assert {
+        key: value for key, (value, _, _) in figures(report).items() if key.startswith(("first", "frt"))
+    } == {
+        "first_responses": 3,
+        "frt_mean": 280.0,
+        "frt_median": 180.0,
+    }
+    # C's median beside the team's median of medians: A 180, B 300, C 900 -> 300
+    assert figures(me(C, period=Period(t(-DAY), t(DAY))))["frt_median"][:2] == (900.0, 300.0)
+
+
 def test_the_agents_own_figures_are_those_of_the_frt_kpi_and_the_team_report_for_that_agent(
     feed, engine, settings
 ):

@@ -1,0 +1,127 @@
+"""A measure's values per agent it credits, for `/kpi me` (commands/me_figures.py): every active agent's
+first responses (count, mean, median), beside which an agent's own are shown.
+
+The plain rows of the cache keep a day's values per channel, not per agent. For the measures in OWNED,
+the cache also keeps each day's values grouped by owner (key "frt@owner"), per channel and over every
+channel: a 4-byte length, the JSON list of owners padded to 4 bytes, one uint32 count per owner, then the
+values owner after owner (`compact`, as a plain row's). A first response's owner is its conversation's
+first responder, a column the conversation triggers watch (migration 0004), so the rows are current by
+the same change notes as every other. The hours of the days a period starts or ends inside, and any
+question the cache does not serve (business hours, `source="tables"`), are read from the tables.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from storage.db import raw_rows
+from storage.kpi_cache.measures import MEASURES, Measure
+from storage.kpi_cache.slots import Slot, split
+from storage.kpi_cache.store import Batch, current, one_by_one, wanted
+from storage.kpi_cache.tables import EVERY, Part, compact, unpacked
+from storage.planner import on_channels
+
+OWNED = ("frt",)  # measures kept per owner; each without an outcome time (`as_of`)
+SUFFIX = "@owner"
+
+
+def values_by_owner(conn: Connection, key: str, scope, *, agent: str | None = None) -> dict[str, np.ndarray]:
+    """The measure's values over `scope` (a `kpi_cache.Scope` for every agent) per agent it credits, or
+    only `agent`'s: from the cache's days where it serves, the tables for the rest."""
+    measure = MEASURES[key]
+    whole = split(scope.start, scope.end, scope.now) if key in OWNED and scope.cached(True) else None
+    slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
+    days = [slot for slot in slots if slot.hour is None]
+    edges += [(slot.start, slot.end) for slot in slots if slot.hour is not None]
+    found: dict[str, list[np.ndarray]] = defaultdict(list)
+    for start, end in edges:
+        for owner, values in read(conn, measure, start, end, scope.channels, scope.now, agent).items():
+            found[owner].append(values)
+    compute = one_by_one(lambda conn, slot, batch: compute_day(conn, slot, batch, key))
+    ready = current(conn, key + SUFFIX, days, scope.channels, values=True, by_channel=False, compute=compute)
+    for rows in ready.values():
+        for channel, part in rows.items():
+            if wanted(channel, scope.channels, False):
+                for owner, values in _unpacked(part).items():
+                    if agent in (None, owner):
+                        found[owner].append(values)
+    return {owner: np.concatenate(parts).astype(np.float64) for owner, parts in found.items()}
+
+
+def read(
+    conn: Connection,
+    measure: Measure,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    now: datetime,
+    agent: str | None = None,
+) -> dict[str, np.ndarray]:
+    """The measure's values dated in `[start, end)` on `channels` per agent it credits (only `agent`'s
+    when given), from the tables, compiled from its declaration like every cache read."""
+    where = [
+        measure.at >= start,
+        measure.at < end,
+        *measure.where,
+        on_channels(measure.channel, channels),
+        measure.owner.is_not(None),
+    ]
+    if measure.as_of is not None:
+        where.append(measure.as_of < now)
+    if agent is not None:
+        where.append(measure.owner == agent)
+    statement = select(measure.owner, measure.value).where(*where)
+    if measure.join is not None:
+        statement = statement.select_from(measure.at.table.join(*measure.join))
+    values: dict[str, list[float]] = defaultdict(list)
+    for owner, value in raw_rows(conn, statement):
+        values[owner].append(value)
+    return {owner: np.asarray(found, dtype=np.float64) for owner, found in values.items()}
+
+
+def compute_day(conn: Connection, slot: Slot, batch: Batch, key: str) -> dict[str, Part]:
+    """A day's rows of the measure per owner, per channel and over every channel, kept in `batch`."""
+    measure = MEASURES[key]
+    seen = batch.newest_note(conn, slot.day)
+    where = [measure.at >= slot.start, measure.at < slot.end, *measure.where, measure.owner.is_not(None)]
+    by_channel: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    statement = select(measure.channel, measure.owner, measure.value).where(*where)
+    for channel, owner, value in raw_rows(conn, statement):
+        by_channel[EVERY][owner].append(value)
+        if channel is not None:
+            by_channel[channel][owner].append(value)
+    by_channel.setdefault(EVERY, defaultdict(list))
+    rows = {channel: _packed(channel, owners) for channel, owners in by_channel.items()}
+    batch.add(key + SUFFIX, slot, seen, rows)
+    return rows
+
+
+def _packed(channel: str, owners: dict[str, list[float]]) -> Part:
+    names = sorted(owners)
+    header = json.dumps(names).encode()
+    header += b" " * (-(len(header) + 4) % 4)
+    counts = np.array([len(owners[name]) for name in names], dtype="<u4")
+    values = [value for name in names for value in owners[name]]
+    body = compact(np.asarray(values, dtype=np.float64)).tobytes()
+    blob = struct.pack("<I", len(header)) + header + counts.tobytes() + body
+    return Part(channel, len(values), float(sum(values)), blob)
+
+
+def _unpacked(part: Part) -> dict[str, np.ndarray]:
+    """A row's values per owner."""
+    blob = part.values
+    (size,) = struct.unpack_from("<I", blob)
+    names = json.loads(blob[4 : 4 + size])
+    counts = np.frombuffer(blob, dtype="<u4", count=len(names), offset=4 + size)
+    values = unpacked(blob[4 + size + 4 * len(names) :], part.count)
+    ends = np.cumsum(counts)
+    bounds = zip(names, counts.tolist(), ends.tolist(), strict=True)
+    return {name: values[end - n : end] for name, n, end in bounds}
