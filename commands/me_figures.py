@@ -3,9 +3,8 @@
 The figures are those of the team report (commands/kpis/team.py: replies, resolutions) and, per agent,
 the first responses and CSAT answers, read from the KPI cache's own declarations (`MEASURES`) with the
 owner each declares: a first response is the first responder's; a CSAT answer is credited like a
-resolution, to its conversation's owner (the assignee, else whoever answered first). The first responses
-per agent come from the cache's days kept per owner (storage.kpi_cache.owners); the CSAT answers from the
-tables (a reassignment does not note the hours of the conversation's survey answers): docs/performance.md.
+resolution, to its conversation's owner (the assignee, else whoever answered first). Both per agent come
+from the cache's days kept per owner (storage.kpi_cache.owners): docs/performance.md.
 """
 
 from __future__ import annotations
@@ -24,14 +23,12 @@ from commands.kpis.outcome import SATISFIED
 from commands.query import Query
 from commands.stats import ratio
 from storage.kpi_cache import Sample, owners
-from storage.kpi_cache.measures import MEASURES, OWNER, WAIT_KINDS, K, V
+from storage.kpi_cache.measures import WAIT_KINDS, K
 from storage.models import Conversation, SlaClock
 from storage.planner import on_channels
 
 C = Conversation.__table__.c
 WAITING_SHOWN = 10
-# The csat measure is not credited to agents in the cache; here it is, through its conversation.
-_CSAT = replace(MEASURES["csat"], owner=OWNER, join=(Conversation.__table__, V.conversation_id == C.id))
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ def figures(conn: Connection, query: Query) -> dict[str, dict[str, Any]]:
     if q.agent is not None and q.agent not in found:
         found[q.agent] = {"name": None, "replies": 0, "resolutions": 0}
     first = owners.values_by_owner(conn, "frt", replace(q, agent=None).scope(), agent=q.agent)
-    answers = owners.read(conn, _CSAT, q.start, q.end, q.channels, q.now, q.agent)
+    answers = owners.values_by_owner(conn, "csat", replace(q, agent=None).scope(), agent=q.agent)
     for agent, one in found.items():
         stats = Sample(first.get(agent, np.empty(0)), math.fsum(first.get(agent, ()))).summary()
         scores = answers.get(agent, np.empty(0))

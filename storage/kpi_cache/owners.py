@@ -1,13 +1,14 @@
 """A measure's values per agent it credits, for `/kpi me` (commands/me_figures.py): every active agent's
-first responses (count, mean, median), beside which an agent's own are shown.
+first responses (count, mean, median) and CSAT answers, beside which an agent's own are shown.
 
 The plain rows of the cache keep a day's values per channel, not per agent. For the measures in OWNED,
-the cache also keeps each day's values grouped by owner (key "frt@owner"), per channel and over every
-channel: a 4-byte length, the JSON list of owners padded to 4 bytes, one uint32 count per owner, then the
-values owner after owner (`compact`, as a plain row's). A first response's owner is its conversation's
-first responder, a column the conversation triggers watch (migration 0004), so the rows are current by
-the same change notes as every other. The hours of the days a period starts or ends inside, and any
-question the cache does not serve (business hours, `source="tables"`), are read from the tables.
+the cache also keeps each day's values grouped by owner (keys "frt@owner", "csat@owner"), per channel
+and over every channel: a 4-byte length, the JSON list of owners padded to 4 bytes, one uint32 count per
+owner, then the values owner after owner (`compact`, as a plain row's). A first response's owner is its
+conversation's first responder, a column the conversation triggers watch (migration 0004); a change of a
+conversation's owner notes the hours of its CSAT answers (0014): so the rows are current by the same
+change notes as every other. The hours of the days a period starts or ends inside, and any question the
+cache does not serve (business hours, `source="tables"`), are read from the tables.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import struct
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -23,21 +25,28 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from storage.db import raw_rows
-from storage.kpi_cache.measures import MEASURES, Measure
+from storage.kpi_cache.measures import MEASURES, OWNER, C, Measure, V
 from storage.kpi_cache.slots import Slot, split
 from storage.kpi_cache.store import Batch, current, one_by_one, wanted
 from storage.kpi_cache.tables import EVERY, Part, compact, unpacked
+from storage.models import Conversation
 from storage.planner import on_channels
 
-OWNED = ("frt",)  # measures kept per owner; each without an outcome time (`as_of`)
 SUFFIX = "@owner"
+# The measures kept per owner (each without an outcome time, `as_of`): first responses, credited to the
+# first responder; CSAT answers, credited like a resolution to their conversation's owner (the assignee,
+# else whoever answered first), whose change notes the answers' hours (migration 0014).
+OWNED = {
+    "frt": MEASURES["frt"],
+    "csat": replace(MEASURES["csat"], owner=OWNER, join=(Conversation.__table__, V.conversation_id == C.id)),
+}
 
 
 def values_by_owner(conn: Connection, key: str, scope, *, agent: str | None = None) -> dict[str, np.ndarray]:
     """The measure's values over `scope` (a `kpi_cache.Scope` for every agent) per agent it credits, or
     only `agent`'s: from the cache's days where it serves, the tables for the rest."""
-    measure = MEASURES[key]
-    whole = split(scope.start, scope.end, scope.now) if key in OWNED and scope.cached(True) else None
+    measure = OWNED[key]
+    whole = split(scope.start, scope.end, scope.now) if scope.cached(measure.span is not None) else None
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
     days = [slot for slot in slots if slot.hour is None]
     edges += [(slot.start, slot.end) for slot in slots if slot.hour is not None]
@@ -89,11 +98,13 @@ def read(
 
 def compute_day(conn: Connection, slot: Slot, batch: Batch, key: str) -> dict[str, Part]:
     """A day's rows of the measure per owner, per channel and over every channel, kept in `batch`."""
-    measure = MEASURES[key]
+    measure = OWNED[key]
     seen = batch.newest_note(conn, slot.day)
     where = [measure.at >= slot.start, measure.at < slot.end, *measure.where, measure.owner.is_not(None)]
     by_channel: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     statement = select(measure.channel, measure.owner, measure.value).where(*where)
+    if measure.join is not None:
+        statement = statement.select_from(measure.at.table.join(*measure.join))
     for channel, owner, value in raw_rows(conn, statement):
         by_channel[EVERY][owner].append(value)
         if channel is not None:

@@ -14,7 +14,11 @@ class Survey(SQLModel, table=True):
     """A CSAT (1-5), NPS (0-10) or CES answer, counted by when it was answered."""
 
     __tablename__ = "survey"
-    __table_args__ = (Index("ix_survey_kind_at", "kind", "at", "channel"),)
+    # the conversation's answers, which a reassignment of the conversation notes (migration 0014)
+    __table_args__ = (
+        Index("ix_survey_kind_at", "kind", "at", "channel"),
+        Index("ix_survey_conversation", "conversation_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     raw_event_id: int = Field(foreign_key="raw_event.id")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import text
 
 from commands.errors import UsageError
 from commands.kpis import speed, team
@@ -113,6 +114,22 @@ def test_first_responses_per_agent_over_whole_days_come_from_the_cache_kept_per_
     }
     # C's median beside the team's median of medians: A 180, B 300, C 900 -> 300
     assert figures(me(C, period=Period(t(-DAY), t(DAY))))["frt_median"][:2] == (900.0, 300.0)
+
+
+def test_a_reassignment_after_the_csat_per_owner_was_cached_moves_the_answer_to_the_new_owner(
+    feed, me, engine
+):
+    # A CSAT answer counts for its conversation's owner and is cached by when it was given: assigning c2
+    # to B later notes the answer's hour (migration 0014), so the next report credits it to B. c2's answer
+    # is moved to the next day, which none of c2's own times is in (a change notes the hours of those).
+    feed(*[event for event in three_agents() if event["id"] != "v2"], csat("v2", DAY + 300, "c2", 3))
+    days = Period(t(-DAY), t(2 * DAY))  # the 20th and the 21st whole
+    assert figures(me(A, period=days))["csat"][0] == 0.5  # c1 5 and c2 3, both A's
+    with engine.begin() as conn:  # any writer: here SQL, as an operator's fix would be
+        conn.execute(text("UPDATE conversation SET agent = :agent WHERE external_id = 'c2'"), {"agent": B})
+    assert figures(me(A, period=days))["csat"][0] == 1.0  # c1 only
+    assert figures(me(B, period=days))["csat_responses"][0] == 2  # c3 and c2 (4 and 3: 1 of 2)
+    assert figures(me(B, period=days))["csat"][0] == 0.5
 
 
 def test_the_agents_own_figures_are_those_of_the_frt_kpi_and_the_team_report_for_that_agent(

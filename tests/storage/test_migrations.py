@@ -94,6 +94,7 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
         conn.execute(text("ALTER TABLE rejected_event DROP COLUMN fingerprint"))
         conn.execute(text("ALTER TABLE alert_state DROP COLUMN latest_deadline"))  # added by revision 0009
         conn.execute(text("ALTER TABLE subscription DROP COLUMN day"))  # added by revision 0010
+        conn.execute(text("DROP INDEX ix_survey_conversation"))  # added by revision 0014
         conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
 
     with pytest.raises(SchemaBehind, match=f"at revision 0001 and this kpibot needs {HEAD}"):
@@ -745,41 +746,60 @@ def test_revision_0013_notes_per_statement_exactly_the_hours_0012_noted_per_row(
     engine.dispose()
 
 
-def test_revision_0014_notes_a_conversation_whose_customer_changed_and_0013_did_not(new_database_url):
-    """The repeat-contact KPI's cached rows hold each conversation's customer: from 0014 a changed customer
-    notes the conversation's hours (on both databases), before it nothing did."""
+def test_revision_0014_notes_a_changed_customer_and_a_new_owners_survey_answers_and_0013_did_not(
+    new_database_url,
+):
+    """From 0014 a conversation whose customer changed notes its hours (the cached repeat contacts), and
+    one whose owner changed notes the hours of its survey answers too (the cached CSAT per owner); at
+    0013, and after 0014's downgrade, neither does (the owner change notes the conversation's own hours
+    only)."""
     engine = make_engine(new_database_url(empty=True), create=False)
     upgrade(engine, "0013")
-    opened = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=2)
+    opened = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=3)
+    answered = opened + timedelta(days=1, hours=2)
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO conversation (source, external_id, channel, opened_at, status, resolved,"
-                " customer, reopen_count, transfer_count)"
-                " VALUES ('t', 'c1', 'twitter', :at, 'open', false, 'a', 0, 0)"
+                "INSERT INTO raw_event (id, source, external_id, type, event_at, received_at, body)"
+                " VALUES (1, 't', 'v1', 'survey', :at, :at, '{}')"
             ),
             {"at": str(opened)},
         )
+        conn.execute(
+            text(
+                "INSERT INTO conversation (id, source, external_id, channel, opened_at, status, resolved,"
+                " customer, agent, reopen_count, transfer_count)"
+                " VALUES (1, 't', 'c1', 'twitter', :at, 'open', false, 'a', 'U1', 0, 0)"
+            ),
+            {"at": str(opened)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO survey (raw_event_id, conversation_id, channel, kind, score, at)"
+                " VALUES (1, 1, 'twitter', 'csat', 5, :at)"
+            ),
+            {"at": str(answered)},
+        )
         conn.execute(text("DELETE FROM kpi_change_note"))
 
-    def notes_after_customer(name: str) -> set[tuple[str, int]]:
+    def notes_after(column: str, value: str) -> set[tuple[str, int]]:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE conversation SET customer = :name"), {"name": name})
-            found = {
-                (str(day)[:10], hour)
-                for day, hour in conn.execute(text("SELECT day, hour FROM kpi_change_note"))
-            }
+            conn.execute(text(f"UPDATE conversation SET {column} = :value"), {"value": value})
+            found = conn.execute(text("SELECT day, hour FROM kpi_change_note"))
+            noted = {(str(day)[:10], hour) for day, hour in found}
             conn.execute(text("DELETE FROM kpi_change_note"))
-        return found
+        return noted
 
-    at_0013 = notes_after_customer("b")
+    hour = lambda at: (at.date().isoformat(), at.hour)  # noqa: E731
+    at_0013 = notes_after("customer", "b"), notes_after("agent", "U2")
     upgrade(engine, "0014")
-    at_0014 = notes_after_customer("c")
+    at_0014 = notes_after("customer", "c"), notes_after("agent", "U3")
     with schema.schema_change(engine) as conn:
         command.downgrade(schema.alembic_config(conn), "0013")
-    back_at_0013 = notes_after_customer("d")
+    back_at_0013 = notes_after("customer", "d"), notes_after("agent", "U4")
     upgrade(engine)
 
-    assert (at_0013, at_0014, back_at_0013) == (set(), {(opened.date().isoformat(), opened.hour)}, set())
-    assert notes_after_customer("e") == {(opened.date().isoformat(), opened.hour)}
+    assert at_0013 == back_at_0013 == (set(), {hour(opened)})
+    assert at_0014 == ({hour(opened)}, {hour(opened), hour(answered)})
+    assert notes_after("first_responder", "U5") == {hour(opened), hour(answered)}
     engine.dispose()

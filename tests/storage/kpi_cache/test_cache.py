@@ -316,8 +316,8 @@ def test_warm_fills_every_measure_for_the_closed_days_with_data_and_then_has_not
     hours = (cache_slots.cached_until(now) - midnight(kpi_cache.last_cached_day(now))) // HOUR - 24
 
     kinds = (
-        len(kpi_cache.MEASURES) + len(cache_compute.RANKINGS) + len(cache_compute.TALLIES) + 3
-    )  # and the agents' activity, the contacts, the first responses per owner
+        len(kpi_cache.MEASURES) + len(cache_compute.RANKINGS) + len(cache_compute.TALLIES) + 4
+    )  # and the agents' activity, the contacts, first responses and CSAT per owner
     assert kpi_cache.warm(engine, now) == (days + hours) * kinds
     assert kpi_cache.warm(engine, now) == 0
     assert cached_days(engine, "transferred")[:2] == ["2026-11-13", "2026-11-14"]

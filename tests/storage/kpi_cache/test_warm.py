@@ -21,8 +21,8 @@ from tests.storage.kpi_cache.test_cache import ask, cached_days, week_of_convers
 
 WARM_AT = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 SLICES = 1 + 8  # the hour, then 8 days
-# every measure, ranking and tally; the agents' activity, the contacts and first responses per owner
-KINDS = len(kpi_cache.MEASURES) + len(cache_compute.RANKINGS) + len(cache_compute.TALLIES) + 3
+# every measure, ranking and tally; the agents' activity, the contacts, first responses and CSAT per owner
+KINDS = len(kpi_cache.MEASURES) + len(cache_compute.RANKINGS) + len(cache_compute.TALLIES) + 4
 
 
 class StopAfter:
