@@ -26,6 +26,7 @@ from commands.why import Why, explain
 from storage import kpi_cache
 from storage.business_hours import BusinessClock
 from storage.days import midnight
+from storage.kpi_cache.slicing import joined
 from storage.models import Conversation, Message
 from storage.settings import Settings
 
@@ -184,18 +185,8 @@ def local_cycle(
     for cell, start, end in local_hours(period.start, min(period.end, max(now, period.start)), period.tz):
         weekday, hour = divmod(cell, 24)
         ranges.setdefault(hour if by == "hour" else weekday, []).append((start, end))
-    return [(name, tuple(_merged(ranges.get(n, [])))) for n, name in enumerate(CYCLES[by])]
-
-
-def _merged(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Adjacent ranges joined (a weekday is one range a day, not 24)."""
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in ranges:
-        if merged and merged[-1][1] == start:
-            merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
+    # adjacent ranges joined: a weekday is one range a day, not 24
+    return [(name, tuple(joined(ranges.get(n, [])))) for n, name in enumerate(CYCLES[by])]
 
 
 def top_topics(settings: Settings) -> list[str]:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from storage.db import raw_rows
 from storage.kpi_cache.measures import MEASURES, OWNER, C, Measure, V
+from storage.kpi_cache.slicing import joined
 from storage.kpi_cache.slots import Slot, split
 from storage.kpi_cache.store import Batch, current, one_by_one, wanted
 from storage.kpi_cache.tables import EVERY, Part, compact, unpacked
@@ -51,7 +52,7 @@ def values_by_owner(conn: Connection, key: str, scope, *, agent: str | None = No
     days = [slot for slot in slots if slot.hour is None]
     edges += [(slot.start, slot.end) for slot in slots if slot.hour is not None]
     found: dict[str, list[np.ndarray]] = defaultdict(list)
-    for start, end in edges:
+    for start, end in joined(sorted(edges)):  # the hours before and after the days, a read each
         for owner, values in read(conn, measure, start, end, scope.channels, scope.now, agent).items():
             found[owner].append(values)
     compute = one_by_one(lambda conn, slot, batch: compute_day(conn, slot, batch, key))

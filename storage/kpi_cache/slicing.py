@@ -63,6 +63,17 @@ def dated(piece: Slice | None, at, start: datetime, end: datetime, terms=()) -> 
     return [or_(*(and_(*terms, at >= since, at < until) for since, until in ranges))]
 
 
+def joined(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """`ranges` (in order, not overlapping) with those that touch joined into one."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in ranges:
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def within(
     ranges: tuple[tuple[datetime, datetime], ...], start: datetime, end: datetime
 ) -> tuple[tuple[datetime, datetime], ...]:
