@@ -43,6 +43,7 @@ DEFAULT_PERIOD = "30d"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _QUARTER = timedelta(minutes=15)
+_HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -212,11 +213,21 @@ def quarter_cell(quarter: str, tz: ZoneInfo) -> tuple[int, int]:
 
 def local_hours(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[int, datetime, datetime]]:
     """`[start, end)` cut where the local hour in `tz` changes: (cell, from, to) with cell = weekday x 24
-    + local hour, the ranges one after another."""
+    + local hour, the ranges one after another. A local day of 24 hours on one offset (nearly all of
+    them) is cut in one step; the others hour by hour."""
     ranges: list[tuple[int, datetime, datetime]] = []
     moment = start.astimezone(UTC)
     while moment < end:
         local = moment.astimezone(tz)
+        if not (local.hour or local.minute or local.second or local.microsecond):
+            day = _plain_day(moment, local, tz)
+            if day is not None:
+                cell = local.weekday() * 24
+                ranges += [
+                    (cell + h, since, min(since + _HOUR, end)) for h, since in enumerate(day) if since < end
+                ]
+                moment = day[-1] + _HOUR
+                continue
         cell = local.weekday() * 24 + local.hour
         following = min(_hour_end(moment, local, tz), end)
         if ranges and ranges[-1][0] == cell:  # the same local hour goes on (or is lived again: same cell)
@@ -225,6 +236,15 @@ def local_hours(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[int,
             ranges.append((cell, moment, following))
         moment = following
     return ranges
+
+
+def _plain_day(midnight_utc: datetime, local: datetime, tz: ZoneInfo) -> list[datetime] | None:
+    """The starts (UTC) of the 24 hours of the local day starting at `midnight_utc` when the offset stays
+    the same at its start and its end; None when the clock changes that day."""
+    last = midnight_utc + 23 * _HOUR
+    if (last + _HOUR - timedelta(microseconds=1)).astimezone(tz).utcoffset() != local.utcoffset():
+        return None
+    return [midnight_utc + h * _HOUR for h in range(24)]
 
 
 def hour_span(hour: int) -> str:

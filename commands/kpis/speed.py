@@ -124,10 +124,10 @@ def _still_waiting_in_hours(conn: Connection, q: Query) -> dict[str, Any]:
     few) and each row's oldest read once for all the rows (`_Waiting`)."""
     asked = ("still waiting", q.start, q.end, q.channels, q.now, q.agent, q.team, q.topic)
     waiting: _Waiting = kpi_cache.remembered(asked, lambda: _Waiting(conn, q))
-    ranges = within(q.hours or (), q.start, q.end)
-    later = waiting.later_in(ranges)
+    bounds = _bounds(within(q.hours or (), q.start, q.end))
+    later = waiting.later_in(bounds)
     count = kpi_cache.count(conn, "unanswered", q.scope()) + len(later)
-    oldest = min(filter(None, (waiting.oldest_open_in(ranges), *later[:1])), default=None)
+    oldest = min(filter(None, (waiting.oldest_open_in(bounds), *later[:1])), default=None)
     since = None if oldest is None else oldest.astype(datetime).replace(tzinfo=UTC)
     return {"still_waiting": count, "oldest_waiting": _age(q, since)}
 
@@ -163,14 +163,16 @@ class _Waiting:
         self._open_query = self._open_query.order_by(C.opened_at)
         self._open, self._limit, self._all = np.empty(0, dtype="datetime64[us]"), 0, False
 
-    def later_in(self, ranges: tuple[tuple[datetime, datetime], ...]) -> np.ndarray:
-        """When those answered or closed only after `now` opened, in `ranges`, oldest first."""
-        return _in(self._later, ranges)
+    def later_in(self, bounds: np.ndarray) -> np.ndarray:
+        """When those answered or closed only after `now` opened, in the ranges of `bounds`, oldest
+        first."""
+        return _in(self._later, bounds)
 
-    def oldest_open_in(self, ranges: tuple[tuple[datetime, datetime], ...]) -> np.datetime64 | None:
-        """When the oldest of those open now and not answered by `now` opened, in `ranges`."""
+    def oldest_open_in(self, bounds: np.ndarray) -> np.datetime64 | None:
+        """When the oldest of those open now and not answered by `now` opened, in the ranges of
+        `bounds`."""
         while True:
-            found = _in(self._open, ranges)
+            found = _in(self._open, bounds)
             if len(found) or self._all:
                 return found[0] if len(found) else None
             self._limit = max(FIRST_READ, self._limit * 4)
@@ -184,11 +186,18 @@ def _times(conn: Connection, *statements) -> np.ndarray:
     return np.sort(np.array(found, dtype="datetime64[us]"))
 
 
-def _in(times: np.ndarray, ranges: tuple[tuple[datetime, datetime], ...]) -> np.ndarray:
-    """The `times` (in order) that fall in `ranges` (in order, not overlapping), in order."""
-    if not len(times) or not ranges:
+def _bounds(ranges: tuple[tuple[datetime, datetime], ...]) -> np.ndarray:
+    """`ranges` as one array of their starts and ends (datetime64, UTC)."""
+    return np.array(
+        [_utc64(moment) for moment in itertools.chain.from_iterable(ranges)], dtype="datetime64[us]"
+    )
+
+
+def _in(times: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The `times` (in order) that fall in the ranges of `bounds` (`_bounds`: in order, not overlapping),
+    in order."""
+    if not len(times) or not len(bounds):
         return times[:0]
-    bounds = np.array([_utc64(moment) for moment in itertools.chain.from_iterable(ranges)])
     cuts = np.searchsorted(times, bounds).reshape(-1, 2)
     pieces = [times[first:stop] for first, stop in cuts.tolist() if stop > first]
     return np.concatenate(pieces) if pieces else times[:0]

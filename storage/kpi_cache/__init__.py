@@ -146,41 +146,90 @@ def _parts(conn: Connection, key: str, scope: Scope, by_channel: bool = False) -
     if whole is None:
         return measure_parts(conn, measure, scope.start, scope.end, scope.channels, **read)
     slots, tables = whole
-    every, days = slots, {}
-    if scope.hours_only:  # whole hour slots as they are, days cut to the hours, the rest from the tables
-        hours = scope.slice.hours
-        asked = ("plan", every[0], every[-1], len(every), hours)  # the same for each measure of a row
-        slots, days, cut_out = remembered(asked, lambda: quarters.plan(every, hours))
-        tables = [(start, end) for start, end in tables + cut_out if within(hours, start, end)]
+    if scope.hours_only:
+        return _hours_parts(conn, key, scope, read, slots, tables)
     parts = []
     for start, end in tables:
         parts += measure_parts(conn, measure, start, end, scope.channels, **read)
-    # read for every slot of the range, not only this question's: a breakdown's rows share the reads
     values = measure.value is not None
-    hour_slots = [slot for slot in every if slot.hour is not None] if scope.hours_only else every
+    ready = current(
+        conn, key, slots, scope.channels, values=values, by_channel=by_channel, compute=computer(key)
+    )
+    for slot in slots:
+        parts += _slot_parts(conn, measure, scope, read, slot, ready[slot])
+    return parts
+
+
+def _hours_parts(
+    conn: Connection, key: str, scope: Scope, read: dict, slots: list, tables: list[tuple[datetime, datetime]]
+) -> list[Part]:
+    """`_parts` for a scope sliced by hours alone (a row of `by hour` or `by weekday`, a heatmap cell): the
+    hour slots the hours cover taken whole, the days' quarter-hour rows laid end to end once per
+    breakdown (`quarters.Stack`) and cut to the hours' quarters, the rest from the tables with the
+    hours' slice. Every row of a breakdown reads the same slots: the reads are shared."""
+    measure, hours, by_channel = MEASURES[key], scope.slice.hours, read["by_channel"]
+    hour_slots = [slot for slot in slots if slot.hour is not None]
+    days = [slot for slot in slots if slot.hour is None]  # consecutive days
+    whole, cut_out = remembered(("plan", tuple(hour_slots), hours), lambda: quarters.plan(hour_slots, hours))
+    runs = None
+    if days:
+        asked = ("cells", days[0], len(days), hours)
+        runs = remembered(asked, lambda: quarters.cells(hours, days[0].day, len(days)))
+        if runs is None:  # hours off the quarter hours: the days from the tables too
+            cut_out = [*cut_out, *((day.start, day.end) for day in days)]
+    parts = []
+    for start, end in [*tables, *cut_out]:
+        if within(hours, start, end):
+            parts += measure_parts(conn, measure, start, end, scope.channels, **read)
+    values = measure.value is not None
     ready = current(
         conn, key, hour_slots, scope.channels, values=values, by_channel=by_channel, compute=computer(key)
     )
+    for slot in whole:
+        parts += _slot_parts(conn, measure, scope, read, slot, ready[slot])
+    if runs is None or not len(runs[0]):
+        return parts
     by_quarter = current(
         conn,
         key + quarters.QUARTERED,
-        [slot for slot in every if slot.hour is None] if scope.hours_only else [],
+        days,
         scope.channels,
         values=True,
         by_channel=by_channel,
         compute=quarter_computer(key),
     )
-    for slot in [*slots, *days]:
-        rows = ready[slot] if slot in ready else by_quarter[slot]
-        latest = rows[EVERY].latest
-        if latest is not None and latest >= scope.now:  # asked as of before the slot's outcomes
-            parts += measure_parts(conn, measure, slot.start, slot.end, scope.channels, **read)
-            continue
-        for channel, row in rows.items():
-            if wanted(channel, scope.channels, by_channel):
-                ids = measure.distinct  # summed for nothing
-                parts.append(row if slot not in days else quarters.cut(row, days[slot], total=not ids))
-    return parts
+    asked = ("stacks", key, days[0], len(days), scope.channels, by_channel, scope.now)
+    stale, stacks = remembered(asked, lambda: _stacks(by_quarter, days, scope, by_channel))
+    for slot in stale:
+        parts += measure_parts(conn, measure, slot.start, slot.end, scope.channels, **read)
+    return parts + [quarters.taken(stack, runs, total=not measure.distinct) for stack in stacks]
+
+
+def _slot_parts(
+    conn: Connection, measure, scope: Scope, read: dict, slot, rows: dict[str, Part]
+) -> list[Part]:
+    """A cached slot's rows in the scope, or the slot read from the tables when the scope asks as of before
+    its outcomes."""
+    if _asked_before(rows, scope.now):
+        return measure_parts(conn, measure, slot.start, slot.end, scope.channels, **read)
+    return [row for channel, row in rows.items() if wanted(channel, scope.channels, read["by_channel"])]
+
+
+def _stacks(
+    by_quarter: dict, days: list, scope: Scope, by_channel: bool
+) -> tuple[list, list[quarters.Stack]]:
+    """The days asked as of before their outcomes (read from the tables), and the other days' quarter-hour
+    rows laid end to end, one stack per channel in the scope."""
+    stale = [slot for slot in days if _asked_before(by_quarter[slot], scope.now)]
+    taken = [None if _asked_before(by_quarter[slot], scope.now) else by_quarter[slot] for slot in days]
+    channels = {c for rows in taken if rows for c in rows if wanted(c, scope.channels, by_channel)}
+    return stale, [quarters.stacked(channel, taken) for channel in sorted(channels)]
+
+
+def _asked_before(rows: dict[str, Part], now: datetime) -> bool:
+    """Whether a slot's rows hold outcomes at or after `now` (the scope asks as of before them)."""
+    latest = rows[EVERY].latest
+    return latest is not None and latest >= now
 
 
 def top(conn: Connection, key: str, scope: Scope) -> list[int]:

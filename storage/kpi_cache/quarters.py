@@ -6,12 +6,13 @@ Those questions ask a measure over the ranges of the period that were one local 
 measure's key with QUARTERED appended ("frt@q"), the day's rows with their rows grouped by the UTC quarter
 hour they are dated in: a payload of 96 counts (one per quarter of the day, little-endian uint32), then
 the values in quarter order (`compact`, as a plain row's; none for a count measure). Every time zone's
-offset is a multiple of 15 minutes, so each local hour is whole quarters of UTC days, and a day cut to the
-asked hours is a few runs of its values. An hour slot (a day the period starts or ends in) is taken whole
-when the hours cover it, left out when they miss it; anything else — an hour cut by them (a zone at
-+05:45), a day not on quarters — is read from the tables. The rows are computed on first use, current
-by the same change notes as the day's plain row (storage.kpi_cache.store), and shared by the rows of one
-breakdown (`store.shared_reads`), which all read the same days.
+offset is a multiple of 15 minutes, so each local hour is whole quarters of UTC days. The period's days
+are laid end to end once per breakdown (`Stack`, shared by its rows through `store.remembered`), and a
+row takes the runs of quarters its hours cover (`cells`, `taken`) in a few array operations, however
+many days. An hour slot (a day the period starts or ends in) is taken whole when the hours cover it,
+left out when they miss it; anything else — an hour cut by them, hours off the quarter hours — is read
+from the tables. The rows are computed on first use, current by the same change notes as the day's plain
+row (storage.kpi_cache.store).
 """
 
 from __future__ import annotations
@@ -19,83 +20,120 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from storage.days import midnight
 from storage.db import raw_rows
 from storage.kpi_cache.labels import quarter_of_day
 from storage.kpi_cache.measures import Measure
-from storage.kpi_cache.slots import Slot
-from storage.kpi_cache.store import remembered
+from storage.kpi_cache.slicing import within
+from storage.kpi_cache.slots import DAY, Slot
 from storage.kpi_cache.tables import EVERY, Part, compact
 
 QUARTERED = "@q"  # appended to a measure's key: its days per quarter hour
 QUARTERS = 96
 QUARTER = timedelta(minutes=15)
 HEADER = QUARTERS * 4  # bytes of the 96 counts
-Runs = tuple[tuple[int, int], ...]  # quarters [first, stop) of a day
+MICROSECOND = timedelta(microseconds=1)
+Runs = tuple[np.ndarray, np.ndarray]  # runs of cells: where each starts, where each stops
 
 
 class Plan(NamedTuple):
-    """How the slots of a question about some hours are read: hour slots taken whole, day slots cut to
-    runs of quarters, and ranges read from the tables (with the hours' slice)."""
+    """How the hour slots of a question about some hours are read: taken whole, or read from the tables
+    (with the hours' slice) when the hours cut them."""
 
     whole: list[Slot]
-    days: dict[Slot, Runs]
     tables: list[tuple[datetime, datetime]]
 
 
-class Quartered(NamedTuple):
-    """A quarter-hour row decoded: where each quarter's values start and end, and the values."""
+class Stack(NamedTuple):
+    """One channel's quarter-hour rows of consecutive days laid end to end, built once per breakdown
+    (`store.remembered`): cell d × 96 + q is quarter q of the d-th day, `offsets[cell]` where its values
+    start (`offsets[-1]`: how many there are), `values` None for a count measure."""
 
-    starts: np.ndarray
-    ends: np.ndarray
-    values: np.ndarray | None  # None for a count measure
+    channel: str
+    offsets: np.ndarray
+    values: np.ndarray | None
+    latest: datetime | None
 
 
 def plan(slots: list[Slot], hours: tuple[tuple[datetime, datetime], ...]) -> Plan:
-    """The slots of a question cut to `hours` (ranges in order, not overlapping; see `Plan`)."""
-    whole, days, tables = [], {}, []
+    """The hour slots of a question cut to `hours` (ranges in order, not overlapping): those the hours
+    cover taken whole, those they cut read from the tables, those they miss left out."""
+    whole, tables = [], []
     ends = [end for _, end in hours]
     for slot in slots:
         start, end = slot.start, slot.end
         first = bisect_right(ends, start)  # the first range ending after the slot starts
-        inside = []
+        inside = timedelta()
         for since, until in hours[first:]:
             if since >= end:
                 break
-            inside.append((max(since, start), min(until, end)))
-        if not inside:
-            continue
-        if slot.hour is not None:
-            if sum((until - since for since, until in inside), timedelta()) == end - start:
-                whole.append(slot)
-            else:
-                tables.append((start, end))
-            continue
-        runs = _runs(start, inside)
-        if runs is None:
+            inside += min(until, end) - max(since, start)
+        if inside == end - start:
+            whole.append(slot)
+        elif inside:
             tables.append((start, end))
-        else:
-            days[slot] = runs
-    return Plan(whole, days, tables)
+    return Plan(whole, tables)
 
 
-def _runs(midnight: datetime, inside: list[tuple[datetime, datetime]]) -> Runs | None:
-    """The quarters of the day starting at `midnight` that `inside` (ranges within it) covers, as runs;
-    None when a range does not start and end on a quarter hour."""
-    runs = []
-    for start, end in inside:
-        first, rest = divmod(start - midnight, QUARTER)
-        stop, rest_end = divmod(end - midnight, QUARTER)
-        if rest or rest_end:
-            return None
-        runs.append((first, stop))
-    return tuple(runs)
+def cells(hours: tuple[tuple[datetime, datetime], ...], first: date, days: int) -> Runs | None:
+    """The quarter cells of the `days` days from `first` (cell d × 96 + q, see `Stack`) that `hours`
+    cover, as runs [start, stop); None when one of the hours does not start and end on a quarter hour
+    (every time zone's offset today is a multiple of 15 minutes)."""
+    origin = midnight(first)
+    ranges = within(hours, origin, origin + days * DAY)
+    bounds = [(moment - origin) // MICROSECOND for pair in ranges for moment in pair]
+    found, rest = np.divmod(np.array(bounds, dtype=np.int64), QUARTER // MICROSECOND)
+    if rest.any():
+        return None
+    return found[0::2], found[1::2]
+
+
+def stacked(channel: str, days: list[dict[str, Part] | None]) -> Stack:
+    """The channel's quarter-hour rows of `days` (in order; None: a day not taken) as one `Stack`."""
+    counts = np.zeros(len(days) * QUARTERS, dtype=np.int64)
+    pieces, latest = [], None
+    for n, rows in enumerate(days):
+        part = None if rows is None else rows.get(channel)
+        if part is None or not part.count:
+            continue
+        quarter_counts, values = decoded(part)
+        counts[n * QUARTERS : (n + 1) * QUARTERS] = quarter_counts
+        if values is not None:
+            pieces.append(values)
+        if part.latest is not None and (latest is None or part.latest > latest):
+            latest = part.latest
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    values = (np.concatenate(pieces) if len(pieces) > 1 else pieces[0]) if pieces else None
+    return Stack(channel, offsets, values, latest)
+
+
+def taken(stack: Stack, runs: Runs, *, total: bool = True) -> Part:
+    """The rows of `stack` in the cells of `runs` as a plain part, with the exact sum of their values
+    unless `total` is False (ids: 0)."""
+    starts, stops = stack.offsets[runs[0]], stack.offsets[runs[1]]
+    lengths = stops - starts
+    count = int(lengths.sum())
+    if stack.values is None:  # a count measure, or no values at all
+        return Part(stack.channel, count, 0.0, b"", stack.latest)
+    # each run's rows in order: the index of a run's first row, then one more per row
+    index = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(count)
+    return _part(stack, stack.values[index], total)
+
+
+def _part(stack: Stack, values: np.ndarray, total: bool) -> Part:
+    whole_seconds = values.dtype == np.dtype("<i4")  # summed exactly in int64; floats by fsum
+    summed = 0.0
+    if total:
+        summed = float(values.sum(dtype=np.int64)) if whole_seconds else math.fsum(values)
+    return Part(stack.channel, len(values), summed, values.tobytes(), stack.latest)
 
 
 def read_day(conn: Connection, slot: Slot, measure: Measure) -> tuple[dict[str | None, np.ndarray], dict]:
@@ -150,26 +188,9 @@ def _packed(channel: str, found: np.ndarray, measure: Measure, latest: datetime 
     return Part(channel, len(values), total, counts.tobytes() + compact(values).tobytes(), latest)
 
 
-def decoded(part: Part) -> Quartered:
-    """A quarter-hour row's counts and values, decoded once per breakdown (`store.remembered`)."""
-    counts = np.frombuffer(part.values[:HEADER], dtype="<u4").astype(np.int64)
-    ends = np.cumsum(counts)
-    body = part.values[HEADER:]  # empty for a count measure, or a day without values
+def decoded(part: Part) -> tuple[np.ndarray, np.ndarray | None]:
+    """A quarter-hour row's 96 counts and its values (None for a count measure, or a day without any)."""
+    counts = np.frombuffer(part.values[:HEADER], dtype="<u4")
+    body = part.values[HEADER:]
     values = np.frombuffer(body, dtype="<i4" if len(body) == 4 * part.count else "<f8") if body else None
-    return Quartered(ends - counts, ends, values)
-
-
-def cut(part: Part, runs: Runs, *, total: bool = True) -> Part:
-    """`part` (a day's quarter-hour row) cut to the quarters of `runs`: a plain part of those rows, with
-    the exact sum of its values unless `total` is False (ids: 0)."""
-    rows = remembered(("decoded", id(part)), lambda: decoded(part))  # parts outlive the shared reads
-    if rows.values is None:
-        count = sum(int(rows.ends[stop - 1] - rows.starts[first]) for first, stop in runs if stop > first)
-        return Part(part.channel, count, 0.0, b"", part.latest)
-    pieces = [rows.values[rows.starts[first] : rows.ends[stop - 1]] for first, stop in runs if stop > first]
-    values = np.concatenate(pieces) if len(pieces) != 1 else pieces[0]
-    whole_seconds = values.dtype == np.dtype("<i4")  # summed exactly in int64; floats by fsum
-    summed = 0.0
-    if total:
-        summed = float(values.sum(dtype=np.int64)) if whole_seconds else math.fsum(values)
-    return Part(part.channel, len(values), summed, values.tobytes(), part.latest)
+    return counts, values

@@ -9,9 +9,9 @@ that hour is over (storage.kpi_cache.store), so by then every write made during 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from storage.days import midnight
 
@@ -24,9 +24,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_CACHED_DAYS = 1000
 
 
-@dataclass(frozen=True, order=True)
-class Slot:
-    """What a cached row covers: a whole UTC day, or one hour of it (`hour`)."""
+class Slot(NamedTuple):
+    """What a cached row covers: a whole UTC day, or one hour of it (`hour`). A tuple: a breakdown's rows
+    look up and hash their period's slots thousands of times."""
 
     day: date
     hour: int | None = None

@@ -20,12 +20,13 @@ from contextvars import ContextVar
 from datetime import date
 from functools import partial
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, text
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage.db import binary_rows
 from storage.dialect import NOTES_LOCK, short_wait
+from storage.kpi_cache.payloads import payloads
 from storage.kpi_cache.slots import Slot
 from storage.kpi_cache.tables import EVERY, Part
 from storage.models import KpiChangeNote, KpiSlot
@@ -111,10 +112,8 @@ def stored(
     partial = tuple(sorted({slot.day for slot in slots if slot.hour is not None}))
     asked = ("notes", days[0], days[-1], partial)  # the same for every measure a question reads
     newest = remembered(asked, lambda: _newest_notes(conn, days[0], days[-1], partial))
-    blob = K.payload if values else literal(b"")
     if channels:  # the every-channel row only proves the slot was computed: its values are not read
         scope = [K.channel.in_([EVERY, *channels])]
-        blob = case((K.channel == EVERY, b""), else_=blob)
     elif by_channel:
         scope = []
     else:
@@ -125,23 +124,67 @@ def stored(
     if hours:
         partial = {slot.day for slot in slots if slot.hour is not None}
         which.append(and_(K.hour.in_(sorted(hours)), K.day.in_(sorted(partial))))
-    # the payloads in binary format (PostgreSQL): bytea as hex text would be twice the bytes to send and parse
-    rows = binary_rows(
-        conn,
-        select(K.day, K.hour, K.seen, K.channel, K.count, K.total, blob, K.latest).where(
+    # the rows without their payloads, which come from memory when it holds them (`payloads`)
+    rows = conn.execute(
+        select(K.day, K.hour, K.seen, K.channel, K.count, K.total, K.latest).where(
             K.measure == measure, or_(*which), *scope
-        ),
-    )
+        )
+    ).all()
+    memory = payloads(conn.engine)
     by_slot: dict[Slot, dict[str, Part]] = defaultdict(dict)
-    for day, hour, seen, *row in rows:
+    fetch: set[tuple] = set()  # (day, hour, channel) of the rows whose payloads are not in memory
+    for day, hour, seen, channel, count, total, latest in rows:
         day = as_date(day)
-        hour = None if hour == WHOLE_DAY else hour
-        notes_seen = newest.get((day, hour), 0), 0 if hour is None else newest.get((day, WHOLE_DAY), 0)
-        if seen >= max(notes_seen):
-            by_slot[Slot(day, hour)][row[0]] = Part(*row)
+        slot = Slot(day, None if hour == WHOLE_DAY else hour)
+        if seen < _needed(newest, slot):
+            continue
+        payload = b""
+        if values and not (channels and channel == EVERY):
+            payload = memory.get((measure, day, hour, channel, seen))
+            if payload is None:
+                fetch.add((day, hour, channel))
+        by_slot[slot][channel] = Part(channel, count, total, payload, latest)
+    if fetch:
+        _fetch(conn, measure, by_slot, fetch, newest, memory)
     # the query also matches other hours of the partial days (any asked hour on any of them): left out
     asked = set(slots)
     return {slot: rows for slot, rows in by_slot.items() if EVERY in rows and slot in asked}
+
+
+def _fetch(conn: Connection, measure: str, by_slot: dict, fetch: set[tuple], newest: dict, memory) -> None:
+    """Fills in the payloads of `fetch`'s rows (kept in memory for the next question), in the binary format
+    on PostgreSQL: bytea as hex text would be twice the bytes to send and parse. A row computed again
+    since it was read is taken as it is now; a slot with a row gone or no longer current is left out
+    whole (computed again), never answered without it."""
+    days = sorted({day for day, _, _ in fetch})
+    found = binary_rows(
+        conn,
+        select(K.day, K.hour, K.seen, K.channel, K.count, K.total, K.payload, K.latest).where(
+            K.measure == measure,
+            K.day.in_(days),
+            K.hour.in_(sorted({hour for _, hour, _ in fetch})),
+            K.channel.in_(sorted({channel for _, _, channel in fetch})),
+        ),
+    )
+    for day, hour, seen, channel, count, total, payload, latest in found:
+        day = as_date(day)
+        if (day, hour, channel) not in fetch:
+            continue
+        slot = Slot(day, None if hour == WHOLE_DAY else hour)
+        if seen >= _needed(newest, slot):
+            fetch.discard((day, hour, channel))
+            memory.put((measure, day, hour, channel, seen), payload)
+            by_slot[slot][channel] = Part(channel, count, total, payload, latest)
+    for day, hour, _ in fetch:  # gone or no longer current since read
+        by_slot.pop(Slot(day, None if hour == WHOLE_DAY else hour), None)
+
+
+def _needed(newest: dict, slot: Slot) -> int:
+    """The `seen` a row of `slot` needs to be current: a day's row the newest note of the day (key hour
+    None), an hour's row that of its hour and of its whole day."""
+    if slot.hour is None:
+        return newest.get((slot.day, None), 0)
+    return max(newest.get((slot.day, slot.hour), 0), newest.get((slot.day, WHOLE_DAY), 0))
 
 
 def _newest_notes(

@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from commands.errors import UsageError
 from commands.heatmap import Heatmap, compute_heatmap, local_hours, parse_heatmap
@@ -297,3 +300,55 @@ def test_channel_names_from_the_settings_are_inert_in_slack_and_in_the_png(setti
     assert scope == "last 7 days · &lt;!here&gt;&amp;$\\nope{$ · local hours of UTC"
     # drawn as text: read as mathtext, `$\\nope{$` would stop the drawing with a ValueError
     assert render_heatmap_png(answer)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _by_minute(start: datetime, end: datetime, tz) -> list[tuple[int, datetime, datetime]]:
+    """What `local_hours` must give, worked out another way: every minute's local weekday and hour, runs
+    of the same cell joined (slow, but a different path from the code's day and hour steps)."""
+    from datetime import timedelta
+
+    ranges: list[tuple[int, datetime, datetime]] = []
+    moment = start
+    while moment < end:
+        local = moment.astimezone(tz)
+        cell = local.weekday() * 24 + local.hour
+        following = min(moment.replace(second=0, microsecond=0) + timedelta(minutes=1), end)
+        if ranges and ranges[-1][0] == cell:
+            ranges[-1] = (cell, ranges[-1][1], following)
+        else:
+            ranges.append((cell, moment, following))
+        moment = following
+    return ranges
+
+
+@settings_hypothesis(max_examples=60, deadline=None)
+@given(
+    zone=st.sampled_from(
+        [
+            "UTC",
+            "Europe/Paris",
+            "America/St_Johns",
+            "Asia/Kathmandu",
+            "Australia/Lord_Howe",
+            "America/Santiago",
+        ]
+    ),
+    start=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31)),
+    minutes=st.integers(min_value=0, max_value=4 * 24 * 60),
+    at_midnight=st.booleans(),
+)
+def test_local_hours_match_the_local_hour_of_every_minute(zone, start, minutes, at_midnight):
+    # days of 24 hours on one offset are cut in one step, clock-change days hour by hour: both must give
+    # what the local clock shows minute by minute (Lord Howe moves by half an hour, Santiago at midnight)
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from storage.days import midnight
+
+    tz = ZoneInfo(zone)
+    begin = start.replace(tzinfo=UTC)
+    if at_midnight:
+        begin = midnight(begin.astimezone(tz).date(), tz)
+    end = begin + timedelta(minutes=minutes)
+
+    assert local_hours(begin, end, tz) == _by_minute(begin, end, tz)
