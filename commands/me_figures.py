@@ -9,7 +9,6 @@ from the cache's days kept per owner (storage.kpi_cache.owners): docs/performanc
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from commands.query import Query
 from commands.stats import ratio
 from storage.kpi_cache import Sample, owners
 from storage.kpi_cache.measures import WAIT_KINDS, K
+from storage.kpi_cache.tables import exact_sum
 from storage.models import Conversation, SlaClock
 from storage.planner import on_channels
 
@@ -60,7 +60,8 @@ def figures(conn: Connection, query: Query) -> dict[str, dict[str, Any]]:
     first = owners.values_by_owner(conn, "frt", replace(q, agent=None).scope(), agent=q.agent)
     answers = owners.values_by_owner(conn, "csat", replace(q, agent=None).scope(), agent=q.agent)
     for agent, one in found.items():
-        stats = Sample(first.get(agent, np.empty(0)), math.fsum(first.get(agent, ()))).summary()
+        mine = first.get(agent, np.empty(0))
+        stats = Sample(mine, exact_sum(mine)).summary()
         scores = answers.get(agent, np.empty(0))
         one.update(
             first_responses=stats["count"],

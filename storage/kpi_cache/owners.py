@@ -26,7 +26,6 @@ from sqlalchemy.engine import Connection
 
 from storage.db import raw_rows
 from storage.kpi_cache.measures import MEASURES, OWNER, C, Measure, V
-from storage.kpi_cache.slicing import joined
 from storage.kpi_cache.slots import Slot, split
 from storage.kpi_cache.store import Batch, current, one_by_one, wanted
 from storage.kpi_cache.tables import EVERY, Part, compact, unpacked
@@ -49,21 +48,20 @@ def values_by_owner(conn: Connection, key: str, scope, *, agent: str | None = No
     measure = OWNED[key]
     whole = split(scope.start, scope.end, scope.now) if scope.cached(measure.span is not None) else None
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
-    days = [slot for slot in slots if slot.hour is None]
-    edges += [(slot.start, slot.end) for slot in slots if slot.hour is not None]
     found: dict[str, list[np.ndarray]] = defaultdict(list)
-    for start, end in joined(sorted(edges)):  # the hours before and after the days, a read each
+    for start, end in edges:  # the minutes before the first whole hour, the last hour or two
         for owner, values in read(conn, measure, start, end, scope.channels, scope.now, agent).items():
             found[owner].append(values)
     compute = one_by_one(lambda conn, slot, batch: compute_day(conn, slot, batch, key))
-    ready = current(conn, key + SUFFIX, days, scope.channels, values=True, by_channel=False, compute=compute)
+    ready = current(conn, key + SUFFIX, slots, scope.channels, values=True, by_channel=False, compute=compute)
     for rows in ready.values():
         for channel, part in rows.items():
             if wanted(channel, scope.channels, False):
                 for owner, values in _unpacked(part).items():
                     if agent in (None, owner):
                         found[owner].append(values)
-    return {owner: np.concatenate(parts).astype(np.float64) for owner, parts in found.items()}
+    # whole seconds stay int32 (summed exactly as integers: kpi_cache.tables.exact_sum)
+    return {owner: np.concatenate(parts) for owner, parts in found.items()}
 
 
 def read(
@@ -94,7 +92,7 @@ def read(
     values: dict[str, list[float]] = defaultdict(list)
     for owner, value in raw_rows(conn, statement):
         values[owner].append(value)
-    return {owner: np.asarray(found, dtype=np.float64) for owner, found in values.items()}
+    return {owner: compact(np.asarray(found, dtype=np.float64)) for owner, found in values.items()}
 
 
 def compute_day(conn: Connection, slot: Slot, batch: Batch, key: str) -> dict[str, Part]:

@@ -33,7 +33,7 @@ from storage.kpi_cache.labels import quarter_of_day
 from storage.kpi_cache.measures import Measure
 from storage.kpi_cache.slicing import within
 from storage.kpi_cache.slots import DAY, Slot
-from storage.kpi_cache.tables import EVERY, Part, compact
+from storage.kpi_cache.tables import EVERY, Part, compact, exact_sum
 
 QUARTERED = "@q"  # appended to a measure's key: its days per quarter hour
 QUARTERS = 96
@@ -129,10 +129,7 @@ def taken(stack: Stack, runs: Runs, *, total: bool = True) -> Part:
 
 
 def _part(stack: Stack, values: np.ndarray, total: bool) -> Part:
-    whole_seconds = values.dtype == np.dtype("<i4")  # summed exactly in int64; floats by fsum
-    summed = 0.0
-    if total:
-        summed = float(values.sum(dtype=np.int64)) if whole_seconds else math.fsum(values)
+    summed = exact_sum(values) if total else 0.0
     return Part(stack.channel, len(values), summed, values.tobytes(), stack.latest)
 
 

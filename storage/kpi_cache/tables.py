@@ -152,6 +152,15 @@ def compact(values: np.ndarray) -> np.ndarray:
     return values.astype("<f8")
 
 
+def exact_sum(values: np.ndarray) -> float:
+    """The exact sum of `values`: whole seconds summed as int64 (an array's worth in a millisecond),
+    anything else by math.fsum (exact, but a Python float at a time: ~30 ms for a million values)."""
+    if values.dtype.kind in "iu":
+        return float(values.sum(dtype=np.int64))
+    whole = compact(values)
+    return float(whole.sum(dtype=np.int64)) if whole.dtype.kind == "i" else math.fsum(values)
+
+
 def unpacked(blob: bytes, count: int) -> np.ndarray:
     """A part's values: int32 when the blob holds 4 bytes per value, float64 when 8."""
     return np.frombuffer(blob, dtype="<i4" if len(blob) == 4 * count else "<f8")

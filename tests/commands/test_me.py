@@ -101,7 +101,7 @@ def test_an_agents_figures_beside_the_team_median_and_their_previous_period(feed
 
 def test_first_responses_per_agent_over_whole_days_come_from_the_cache_kept_per_owner(feed, me):
     # [-DAY, DAY) holds the whole UTC day of T0 (the 20th): its first responses per agent are read from
-    # the cache's rows per owner (storage.kpi_cache.owners), the hours around it from the tables.
+    # the cache's rows per owner (storage.kpi_cache.owners), and so are the whole hours around it.
     feed(*three_agents())
     report = me(A, period=Period(t(-DAY), t(DAY)))
     # A: c0 600 s (07:30 on the 20th), c1 60 s, c2 180 s -> 3, mean 280, median 180; B 300; C 600 and 1200
@@ -114,6 +114,17 @@ def test_first_responses_per_agent_over_whole_days_come_from_the_cache_kept_per_
     }
     # C's median beside the team's median of medians: A 180, B 300, C 900 -> 300
     assert figures(me(C, period=Period(t(-DAY), t(DAY))))["frt_median"][:2] == (900.0, 300.0)
+
+
+def test_a_late_first_response_in_a_cached_hour_shows_in_the_next_report(feed, me):
+    # PERIOD starts at 09:00 on the 20th: its hours to midnight are hour slots, kept per owner on first
+    # use. A conversation of 10:00 answered by A at 10:10 arrives afterwards: its hour's note makes the
+    # slot stale, so the next report counts it (A: 60 s, 180 s and now 600 s).
+    feed(*three_agents())
+    assert figures(me(A))["first_responses"][0] == 2
+    feed(inbound("late1", 60, conv="late"), reply("late2", 70, conv="late", agent=A, name="Ana"))
+    assert figures(me(A))["first_responses"][0] == 3
+    assert figures(me(A))["frt_mean"][0] == (60 + 180 + 600) / 3
 
 
 def test_a_reassignment_after_the_csat_per_owner_was_cached_moves_the_answer_to_the_new_owner(
