@@ -65,12 +65,13 @@ def compute(
         having = ", ".join(f"`{key}`" for key in metrics_with(request.by)) or "no metric"
         raise UsageError(f"`by {request.by}` is not available for {spec.key} (it is for {having})")
     clock = _clock(settings, request.business_hours)
-    result = measure(conn, spec, settings, now, request.channels, request.period, clock, source=source)
-    if request.by is not None:
-        period = request.period
-        base = Query(period.start, period.end, request.channels, now, settings, clock, source=source)
-        result.by = request.by
-        result.breakdown = breakdown(conn, spec, base, request.by, request.period)
+    with kpi_cache.shared_reads():  # the periods and the rows read the same days' change notes, some rows
+        result = measure(conn, spec, settings, now, request.channels, request.period, clock, source=source)
+        if request.by is not None:
+            period = request.period
+            base = Query(period.start, period.end, request.channels, now, settings, clock, source=source)
+            result.by = request.by
+            result.breakdown = breakdown(conn, spec, base, request.by, request.period)
     return result
 
 
