@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from storage.kpi_cache import quarters
 from storage.kpi_cache.compute import computer, quarter_computer, warm
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES
-from storage.kpi_cache.sample import Sample
+from storage.kpi_cache.sample import Sample, distinct_count
 from storage.kpi_cache.slicing import Slice, within
 from storage.kpi_cache.slots import hours_over, last_cached_day, split
 from storage.kpi_cache.store import current, note_hours, remembered, shared_reads, wanted
@@ -110,19 +110,10 @@ def count(conn: Connection, key: str, scope: Scope) -> int:
 
 
 def distinct(conn: Connection, key: str, scope: Scope) -> int:
-    """How many different ids a `distinct` measure holds over the scope. The slots' id arrays are marked
-    in one bitmap (no sort, whatever the number of days), or, when they are few beside the largest id
-    (a bitmap of a million ids to zero for a breakdown row's hundreds), sorted."""
-    arrays = [unpacked(part.values, part.count) for part in _parts(conn, key, scope) if part.count]
-    if not arrays:
-        return 0
-    largest = int(max(int(a.max()) for a in arrays))
-    if sum(len(a) for a in arrays) * 64 < largest:
-        return len(np.unique(np.concatenate(arrays)))
-    seen = np.zeros(largest + 1, dtype=bool)
-    for ids in arrays:
-        seen[ids.astype(np.int64)] = True
-    return int(np.count_nonzero(seen))
+    """How many different ids a `distinct` measure holds over the scope (`sample.distinct_count`)."""
+    return distinct_count(
+        [unpacked(part.values, part.count) for part in _parts(conn, key, scope) if part.count]
+    )
 
 
 def counts_by_channel(conn: Connection, key: str, scope: Scope) -> dict[str, int]:

@@ -49,3 +49,33 @@ def test_percentiles_match_numpy_on_random_durations():
         values = [rng.uniform(0, 86400) for _ in range(n)]
         got = sample(values).percentiles(0.5, 0.9)
         assert got == pytest.approx(list(numpy.percentile(values, [50, 90])), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "expected"),
+    [
+        # few ids beside the largest (3 x 128 < 1,000,000): sorted, counted where they change
+        ([[5, 1_000_000], [5]], 2),
+        # many beside the largest: marked in a bitmap
+        ([[1, 2, 3], [3, 2, 9]], 4),
+        ([[], [7]], 1),
+        ([[], []], 0),
+    ],
+)
+def test_distinct_ids_over_several_days_count_a_repeated_id_once(arrays, expected):
+    from storage.kpi_cache.sample import distinct_count
+
+    assert distinct_count([numpy.asarray(ids, dtype=numpy.int32) for ids in arrays]) == expected
+
+
+def test_both_ways_of_counting_distinct_ids_agree():
+    from storage.kpi_cache.sample import distinct_count
+
+    rng = random.Random(7)
+    for size in (1, 10, 1_000, 20_000):
+        arrays = [
+            numpy.asarray([rng.randrange(2_000_000) for _ in range(size)], dtype=numpy.int32)
+            for _ in range(3)
+        ]
+        expected = len(set(numpy.concatenate(arrays).tolist()))
+        assert distinct_count(arrays) == expected
