@@ -25,6 +25,7 @@ from sqlalchemy import create_engine  # noqa: E402
 
 from bench.kpi import prepare, timed  # noqa: E402
 from bench.kpi_data import NOW  # noqa: E402
+from bot.heap import freeze_loaded  # noqa: E402
 from commands.heatmap import compute_heatmap, parse_heatmap  # noqa: E402
 from commands.heatmap_chart import render_heatmap_png  # noqa: E402
 from storage.settings import Settings  # noqa: E402
@@ -60,6 +61,7 @@ def main() -> None:
         + "".join(f"{scope + ' ' + period:>26}" for period in periods for scope in ("all", "twitter"))
     )
     first: list[str] = []
+    freeze_loaded()  # as `kpibot serve` does before it listens (bot/heap.py)
     with engine.connect() as conn:
         for metric in ("volume", "frt"):
             cells = []

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, inspect, text  # noqa: E402
 
 from bench.kpi_data import NOW, bench_database, build, is_complete  # noqa: E402
+from bot.heap import freeze_loaded  # noqa: E402
 from commands.engine import compute  # noqa: E402
 from commands.errors import UsageError  # noqa: E402
 from commands.kpis import KPIS  # noqa: E402
@@ -283,6 +284,7 @@ def main() -> None:
     keys = args.kpis.split(",") if args.kpis else ["scorecard", *KPIS]
     periods = args.periods.split(",")
     scopes = tuple((scope, period) for period in periods for scope in ("all", "twitter"))
+    freeze_loaded()  # as `kpibot serve` does before it listens (bot/heap.py)
     time_kpis(engine, settings, keys, args.runs, scopes)
     if not args.no_duckdb and engine.dialect.name == "sqlite":
         compare_duckdb(url.removeprefix("sqlite:///"), engine, settings, args.runs)

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.kpi import bench_settings, reuse_or_prepare, timed  # noqa: E402
 from bench.kpi_data import NOW  # noqa: E402
+from bot.heap import freeze_loaded  # noqa: E402
 from commands.me import build_me, resolve_agent  # noqa: E402
 from commands.me_figures import figures, waiting_on  # noqa: E402
 from commands.periods import resolve_period  # noqa: E402
@@ -51,6 +52,7 @@ def main() -> None:
     reuse_or_prepare(args.db, args.conversations, settings)
     engine = make_engine(url)
     print(f"\n/kpi me for {args.agent}, ms p50 / p95 (runs) first, as of {NOW:%Y-%m-%d %H:%M} UTC")
+    freeze_loaded()  # as `kpibot serve` does before it listens (bot/heap.py)
     with engine.connect() as conn:
         for word in args.periods.split(","):
             period = resolve_period(word, NOW, settings.zone)

@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.app import create_app
+from bot.heap import freeze_loaded
 from bot.leader import Leadership
 from bot.metrics import Metrics
 from bot.scheduler import start_cache_warmer, start_scheduler
@@ -235,6 +236,7 @@ def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = N
     # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler it found; a
     # handler that ignores it lets the process end with exit code 0 once everything is finished.
     previous = {sig: signal.signal(sig, _already_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    _log.debug("%d objects loaded at start set aside from garbage collection", freeze_loaded())
     try:
         _Server(config, on_exit).run()
     finally:
