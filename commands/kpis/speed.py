@@ -110,7 +110,9 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     answered_later += [q.in_period(unindexed(C.opened_at)), q.in_channels(C.channel), *q.conversation_terms()]
     count = kpi_cache.count(conn, "unanswered", q.scope())
     count += conn.execute(select(func.count()).where(*answered_later)).scalar_one()
-    oldest = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar()
+    # those two are the ones still open: none, and the index walk for the oldest is not needed (on a
+    # channel without any it went through every open conversation of the period: 15 ms at 90 days)
+    oldest = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar() if count else None
     n, first = conn.execute(select(func.count(), func.min(C.opened_at)).where(*closed_later)).one()
     count += n
     if first is not None and (oldest is None or first < oldest):
