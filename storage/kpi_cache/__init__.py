@@ -139,12 +139,21 @@ def _parts(conn: Connection, key: str, scope: Scope, by_channel: bool = False) -
     slots, tables = whole
     if scope.hours_only:
         return _hours_parts(conn, key, scope, read, slots, tables)
+    return _plain_parts(conn, key, scope, read, tables, slots, slots)
+
+
+def _plain_parts(
+    conn: Connection, key: str, scope: Scope, read: dict, ranges: list, slots: list, read_slots: list
+) -> list[Part]:
+    """`ranges` read from the tables and the cached rows of `slots`, read with those of `read_slots` (the
+    slots every row of a breakdown reads, so that they share one read)."""
+    measure = MEASURES[key]
     parts = []
-    for start, end in tables:
+    for start, end in ranges:
         parts += measure_parts(conn, measure, start, end, scope.channels, **read)
-    values = measure.value is not None
+    values, by_channel = measure.value is not None, read["by_channel"]
     ready = current(
-        conn, key, slots, scope.channels, values=values, by_channel=by_channel, compute=computer(key)
+        conn, key, read_slots, scope.channels, values=values, by_channel=by_channel, compute=computer(key)
     )
     for slot in slots:
         parts += _slot_parts(conn, measure, scope, read, slot, ready[slot])
@@ -168,16 +177,8 @@ def _hours_parts(
         runs = remembered(asked, lambda: quarters.cells(hours, days[0].day, len(days)))
         if runs is None:  # hours off the quarter hours: the days from the tables too
             cut_out = [*cut_out, *((day.start, day.end) for day in days)]
-    parts = []
-    for start, end in [*tables, *cut_out]:
-        if within(hours, start, end):
-            parts += measure_parts(conn, measure, start, end, scope.channels, **read)
-    values = measure.value is not None
-    ready = current(
-        conn, key, hour_slots, scope.channels, values=values, by_channel=by_channel, compute=computer(key)
-    )
-    for slot in whole:
-        parts += _slot_parts(conn, measure, scope, read, slot, ready[slot])
+    ranges = [(start, end) for start, end in [*tables, *cut_out] if within(hours, start, end)]
+    parts = _plain_parts(conn, key, scope, read, ranges, whole, hour_slots)
     if runs is None or not len(runs[0]):
         return parts
     by_quarter = current(
@@ -211,8 +212,8 @@ def _stacks(
 ) -> tuple[list, list[quarters.Stack]]:
     """The days asked as of before their outcomes (read from the tables), and the other days' quarter-hour
     rows laid end to end, one stack per channel in the scope."""
-    stale = [slot for slot in days if _asked_before(by_quarter[slot], scope.now)]
     taken = [None if _asked_before(by_quarter[slot], scope.now) else by_quarter[slot] for slot in days]
+    stale = [slot for slot, rows in zip(days, taken, strict=True) if rows is None]
     channels = {c for rows in taken if rows for c in rows if wanted(c, scope.channels, by_channel)}
     return stale, [quarters.stacked(channel, taken) for channel in sorted(channels)]
 
