@@ -67,7 +67,7 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
         key, at, codes, names, owner = _from_tables(conn, q, horizon)
     if not len(key):
         return {"rate": None, "customers": 0, "repeat_customers": 0, "hops": {}}
-    order = np.lexsort((at, key))  # by customer, then by opening
+    order = contacts.by_customer(key, at)  # by customer, then by opening
     key, at, codes = key[order], at[order], codes[order]
     in_scope = at < (q.end - EPOCH) // timedelta(microseconds=1)
     if q.channels:

@@ -13,7 +13,10 @@ conversation triggers watch `customer` (migration 0014), `channel` and `opened_a
 by the same change notes as every other.
 
 A row's blob: a 4-byte length, the JSON list of channel names padded to 8 bytes, then the handles' hashes,
-the handle-and-channel hashes and the times (int64 each), then the channel codes (uint16).
+the handle-and-channel hashes and the times (int64 each), then the channel codes (uint16). The
+conversations are in customer order — by the handle-and-channel hash, then by time (from migration 0015;
+it deletes the rows kept before) — so the days of a period, one after another, are sorted runs that
+`recontact.repeat` puts in customer order with one stable sort (`by_customer`).
 """
 
 from __future__ import annotations
@@ -55,10 +58,11 @@ def opened(conn: Connection, start: datetime, end: datetime, now: datetime) -> C
     cache, the rest from the tables."""
     whole = split(start, end, now)
     slots, edges = whole if whole is not None else ([], [(start, end)])
-    found = [_read(conn, edge_start, edge_end) for edge_start, edge_end in edges]
+    found = [(edge_start, _read(conn, edge_start, edge_end)) for edge_start, edge_end in edges]
     ready = current(conn, KEY, slots, (), values=True, by_channel=False, compute=one_by_one(compute_day))
-    found += [_unpacked(ready[slot][EVERY].values) for slot in slots]
-    return _joined(found)
+    found += [(slot.start, _unpacked(ready[slot][EVERY].values)) for slot in slots]
+    found.sort(key=lambda piece: piece[0])  # in time order: each piece in customer order (`by_customer`)
+    return _joined([piece for _, piece in found])
 
 
 def known(conn: Connection) -> np.ndarray:
@@ -94,13 +98,12 @@ def _read(conn: Connection, start: datetime, end: datetime) -> Contacts:
     rows = raw_rows(conn, statement)
     channels = sorted({channel or "" for _, channel, _ in rows})
     code = {name: n for n, name in enumerate(channels)}
-    return Contacts(
-        np.array([_hash(who) for who, _, _ in rows], dtype=np.int64),
-        np.array([_hash(f"{who}\x00{channel or ''}") for who, channel, _ in rows], dtype=np.int64),
-        microseconds([at for _, _, at in rows]),
-        np.array([code[channel or ""] for _, channel, _ in rows], dtype=np.uint16),
-        channels,
-    )
+    handle = np.array([_hash(who) for who, _, _ in rows], dtype=np.int64)
+    alone = np.array([_hash(f"{who}\x00{channel or ''}") for who, channel, _ in rows], dtype=np.int64)
+    at = microseconds([at for _, _, at in rows])
+    order = np.lexsort((at, alone))  # in customer order (see the module's docstring)
+    codes = np.array([code[channel or ""] for _, channel, _ in rows], dtype=np.uint16)
+    return Contacts(handle[order], alone[order], at[order], codes[order], channels)
 
 
 def _hash(text: str) -> int:
@@ -154,3 +157,16 @@ def _joined(found: list[Contacts]) -> Contacts:
         np.concatenate(recoded),
         channels,
     )
+
+
+def by_customer(key: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The order putting conversations by customer `key`, then by time `at`: what np.lexsort((at, key))
+    gives. The days' rows are each in customer order and come one day after another, so a stable sort by
+    the key alone (merging those runs: ~30 ms for a million against ~90) keeps each customer's
+    conversations in time order; that is checked, and anything else (a customer that `customer` events
+    name, keyed by the handle alone; a range read from the tables) is sorted by both."""
+    order = np.argsort(key, kind="stable")
+    keys, times = key[order], at[order]
+    if np.any((keys[1:] == keys[:-1]) & (times[1:] < times[:-1])):
+        return np.lexsort((at, key))
+    return order

@@ -23,7 +23,7 @@ from storage.models import UTCDateTime
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0014"  # the newest revision in storage/migrations/versions
+HEAD = "0015"  # the newest revision in storage/migrations/versions
 
 
 # The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).
@@ -802,4 +802,27 @@ def test_revision_0014_notes_a_changed_customer_and_a_new_owners_survey_answers_
     assert at_0013 == back_at_0013 == (set(), {hour(opened)})
     assert at_0014 == ({hour(opened)}, {hour(opened), hour(answered)})
     assert notes_after("first_responder", "U5") == {hour(opened), hour(answered)}
+    engine.dispose()
+
+
+def test_revision_0015_deletes_the_repeat_contacts_kept_in_table_order_and_nothing_else(new_database_url):
+    """The cached contacts are kept in customer order from 0015 on; rows kept before are deleted (computed
+    again when next asked), the other measures' rows stay."""
+    engine = make_engine(new_database_url(empty=True), create=False)
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        for measure in ("contacts", "frt"):
+            conn.execute(
+                text(
+                    "INSERT INTO kpi_slot (measure, day, hour, channel, seen, count, total, payload)"
+                    " VALUES (:measure, '2026-11-19', -1, '', 0, 1, 0, :payload)"
+                ),
+                {"measure": measure, "payload": b"\x00" * 4},
+            )
+    upgrade(engine, "0015")
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT measure FROM kpi_slot")).scalars().all()
+
+    assert kept == ["frt"]
+    assert _differences(engine) == []
     engine.dispose()

@@ -159,3 +159,26 @@ def test_repeat_with_nobody_is_no_data(feed, ask):
     feed(inbound("a1", -100, conv="tw-a1"))
     assert ask(kpi.repeat) == {"rate": None, "customers": 0, "repeat_customers": 0, "hops": {}}
     assert NOW == 2 * DAY
+
+
+def test_a_days_cached_contacts_are_in_customer_order(feed, engine):
+    # six conversations of three customers fed in time order; the day's row sorts them by the
+    # handle-and-channel hash, then each customer's by time (20 and 30 minutes apart)
+    import numpy as np
+
+    from storage.kpi_cache import contacts
+    from storage.kpi_cache.slots import Slot
+    from storage.kpi_cache.store import Batch
+    from tests.storage.builders import T0
+
+    handles = ["@zed", "@amy", "@zed", "@kim", "@amy", "@zed"]
+    feed(*[inbound(f"m{n}", 10 * n, conv=f"c{n}", handle=handle) for n, handle in enumerate(handles)])
+    with engine.connect() as conn:
+        row = contacts.compute_day(conn, Slot(T0.date()), Batch())[contacts.EVERY]
+    found = contacts._unpacked(row.values)
+
+    assert len(found.at) == 6
+    assert np.all(np.diff(found.alone) >= 0)
+    same = found.alone[1:] == found.alone[:-1]
+    minute = 60 * 10**6
+    assert sorted(np.diff(found.at)[same].tolist()) == [20 * minute, 30 * minute, 30 * minute]
