@@ -7,7 +7,6 @@ import gc
 
 import bot.server
 from bot.heap import freeze_loaded
-from storage.settings import Settings
 
 
 def test_freezing_sets_every_object_alive_aside_and_a_full_collection_no_longer_walks_them():
@@ -22,11 +21,11 @@ def test_freezing_sets_every_object_alive_aside_and_a_full_collection_no_longer_
         gc.unfreeze()
 
 
-def test_serve_freezes_what_it_loaded_before_it_listens(database_url, monkeypatch):
+def test_serve_freezes_what_it_loaded_before_it_listens(settings, engine, monkeypatch):
     order: list[str] = []
     monkeypatch.setattr(bot.server, "freeze_loaded", lambda: order.append("freeze") or 0)
     monkeypatch.setattr(bot.server._Server, "run", lambda self: order.append("listen"))
 
-    bot.server.serve(Settings(database_url=database_url), host="127.0.0.1", port=0)
+    bot.server.serve(settings, host="127.0.0.1", port=0, engine=engine)  # the test's engine: disposed after
 
     assert order == ["freeze", "listen"]
