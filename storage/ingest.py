@@ -273,6 +273,11 @@ class Ingestor:
         known = {cid: steps[cid] for cid in created if cid in steps}
         deadlines = Deadlines.load(conn, self.settings)
         rebuild_conversations(conn, steps, known=known, deadlines=deadlines, now=self.clock())
+        # A tagged customer message makes its conversation's other rows count for its topics (`by topic`):
+        # their past hours are stale. A conversation this batch created has no other rows stored before.
+        messages = rows.get(TABLES["message"], ())
+        tagged = {r["conversation_id"] for r in messages if r["direction"] == "inbound" and r["topics"]}
+        kpi_cache.note_conversations(conn, tagged - set(created) - {None}, self.clock())
         set_links(conn, ids, new)  # after the rebuild, which locks the conversations in a deadlock-free order
 
     def _analysis(self, item: Accepted, analyses: dict[tuple[str, str], Analysis]) -> Analysis | None:

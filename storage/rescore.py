@@ -22,6 +22,7 @@ from storage.rows import Analyser
 
 M = Message.__table__.c
 FIELDS = ("sentiment", "lang", "topics")
+TOPICS = FIELDS.index("topics")
 
 
 @dataclass
@@ -63,24 +64,28 @@ def rescore_messages(
     while True:
         with engine.begin() as conn:
             rows = conn.execute(
-                select(M.id, M.at, M.text, *(M[name] for name in FIELDS))
+                select(M.id, M.at, M.conversation_id, M.text, *(M[name] for name in FIELDS))
                 .where(*where, M.id > last)
                 .order_by(M.id)
                 .limit(batch)
             ).all()
-            changes, changed_at = [], set()
-            for row_id, at, text, *stored in rows:
+            changes, changed_at, retagged = [], set(), set()
+            for row_id, at, conversation, text, *stored in rows:
                 fresh = analyser(text)
                 if tuple(stored) != fresh:
                     changes.append(
                         {"_id": row_id, **{f"_{n}": v for n, v in zip(FIELDS, fresh, strict=True)}}
                     )
                     changed_at.add(at)
+                    if stored[TOPICS] != fresh[TOPICS] and conversation is not None:
+                        retagged.add(conversation)
                     for name, old, new in zip(FIELDS, stored, fresh, strict=True):
                         setattr(result, name, getattr(result, name) + (old != new))
             if changes:
                 conn.execute(store, changes)
                 kpi_cache.note(conn, changed_at, now or datetime.now(UTC))  # the cache recomputes those hours
+                # and those of the conversations' other rows, which count for their messages' topics
+                kpi_cache.note_conversations(conn, retagged, now or datetime.now(UTC))
         if not rows:
             return result
         result.read += len(rows)

@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 INITIAL_REVISION = "0001"
 # The newest revision this kpibot ships (tests/storage/test_migrations.py checks it is Alembic's head).
 # Known without Alembic, so that opening an up-to-date database does not import it (start-up time).
-HEAD = "0015"
+HEAD = "0016"
 VERSION_TABLE = "alembic_version"
 
 

@@ -23,8 +23,9 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from storage.kpi_cache import quarters
+from storage.kpi_cache import labelled, quarters
 from storage.kpi_cache.compute import computer, quarter_computer, warm
+from storage.kpi_cache.labelled import note_conversations
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES
 from storage.kpi_cache.sample import Sample, distinct_count
 from storage.kpi_cache.slicing import Slice, within
@@ -51,7 +52,17 @@ __all__ = [
     "counts_by_channel",
     "distinct",
 ]
-__all__ += ["last_cached_day", "note", "remembered", "sample", "shared_reads", "tally", "top", "warm"]
+__all__ += [
+    "last_cached_day",
+    "note",
+    "note_conversations",
+    "remembered",
+    "sample",
+    "shared_reads",
+    "tally",
+    "top",
+    "warm",
+]
 
 # Messages and survey answers are only ever inserted, by ingestion, which notes their hours (`note`): a
 # trigger on `message`, even one that does nothing, would slow every import (docs/performance.md).
@@ -79,13 +90,13 @@ class Scope:
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {self.source!r}")
 
-    def cached(self, timed: bool = False, *, hours: bool = False) -> bool:
-        """Whether the cache may serve: every agent, no slice (with `hours`, a slice of hours alone: see
-        storage.kpi_cache.quarters), and calendar time for a measure whose values are durations between
-        two times (`timed`)."""
+    def cached(self, timed: bool = False, *, sliced: bool = False) -> bool:
+        """Whether the cache may serve: every agent, no slice (with `sliced`, a slice of hours alone, see
+        storage.kpi_cache.quarters, or of one team or topic, see storage.kpi_cache.labelled), and calendar
+        time for a measure whose values are durations between two times (`timed`)."""
         if self.source != "auto" or self.agent is not None:
             return False
-        if self.slice is not None and not (hours and self.hours_only):
+        if self.slice is not None and not (sliced and (self.hours_only or labelled.key("", self.slice))):
             return False
         return not (timed and self.duration is not None)
 
@@ -131,7 +142,7 @@ def _parts(conn: Connection, key: str, scope: Scope, by_channel: bool = False) -
     measure = MEASURES[key]
     read = {"now": scope.now, "by_channel": by_channel, "agent": scope.agent, "duration": scope.duration}
     read["piece"] = scope.slice
-    cached = scope.cached(measure.span is not None, hours=True)
+    cached = scope.cached(measure.span is not None, sliced=True)
     asked = ("split", scope.start, scope.end, scope.now)
     whole = remembered(asked, lambda: split(scope.start, scope.end, scope.now)) if cached else None
     if whole is None:
@@ -146,14 +157,17 @@ def _plain_parts(
     conn: Connection, key: str, scope: Scope, read: dict, ranges: list, slots: list, read_slots: list
 ) -> list[Part]:
     """`ranges` read from the tables and the cached rows of `slots`, read with those of `read_slots` (the
-    slots every row of a breakdown reads, so that they share one read)."""
+    slots every row of a breakdown reads, so that they share one read); for one team or topic, its rows
+    (storage.kpi_cache.labelled)."""
     measure = MEASURES[key]
     parts = []
     for start, end in ranges:
         parts += measure_parts(conn, measure, start, end, scope.channels, **read)
     values, by_channel = measure.value is not None, read["by_channel"]
+    label = labelled.key(key, scope.slice)
+    kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
     ready = current(
-        conn, key, read_slots, scope.channels, values=values, by_channel=by_channel, compute=computer(key)
+        conn, kept, read_slots, scope.channels, values=values, by_channel=by_channel, compute=compute
     )
     for slot in slots:
         parts += _slot_parts(conn, measure, scope, read, slot, ready[slot])

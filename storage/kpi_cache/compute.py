@@ -172,9 +172,9 @@ def _compute_whole_day(
     seen = batch.newest_note(conn, slot.day)
     by_channel, newest = quarters.read_day(conn, slot, measure)
     if measure.value is None:
-        plain = _count_parts((c, int(rows[:, 1].sum()), newest.get(c)) for c, rows in by_channel.items())
+        plain = count_parts((c, int(rows[:, 1].sum()), newest.get(c)) for c, rows in by_channel.items())
     else:
-        plain = _value_parts(measure, {c: rows[:, 1] for c, rows in by_channel.items()}, newest)
+        plain = value_parts(measure, {c: rows[:, 1] for c, rows in by_channel.items()}, newest)
     by_quarter = quarters.packed_rows(by_channel, measure, newest)
     batch.add(key, slot, seen, plain)
     batch.add(key + quarters.QUARTERED, slot, seen, by_quarter)
@@ -221,12 +221,12 @@ def _compute_run(
             counted = conn.execute(
                 select(measure.channel, func.count(), latest).where(*where).group_by(measure.channel)
             ).all()
-            by_slot = {run[0]: _count_parts(counted)}
+            by_slot = {run[0]: count_parts(counted)}
         elif measure.as_of is None:
             by_channel: dict[str | None, list[float]] = defaultdict(list)
             for channel, value in raw_rows(conn, select(measure.channel, measure.value).where(*where)):
                 by_channel[channel].append(value)
-            by_slot = {run[0]: _value_parts(measure, by_channel)}
+            by_slot = {run[0]: value_parts(measure, by_channel)}
         else:  # values with an outcome time: the newest of those too (times as datetimes: no raw rows)
             by_channel, newest = defaultdict(list), {}
             for channel, value, done in conn.execute(
@@ -234,7 +234,7 @@ def _compute_run(
             ):
                 by_channel[channel].append(value)
                 newest[channel] = max(newest.get(channel, done), done)
-            by_slot = {run[0]: _value_parts(measure, by_channel, newest)}
+            by_slot = {run[0]: value_parts(measure, by_channel, newest)}
     else:
         extra = measure.value if measure.value is not None else measure.as_of
         if extra is None:
@@ -257,15 +257,15 @@ def _compute_run(
                     (channel, len(times), max((t for t in times if t is not None), default=None))
                     for channel, times in by_channel.items()
                 ]
-                by_slot[slot] = _count_parts(counted)
+                by_slot[slot] = count_parts(counted)
             else:
-                by_slot[slot] = _value_parts(measure, dict(by_channel), ends.get(n, {}))
+                by_slot[slot] = value_parts(measure, dict(by_channel), ends.get(n, {}))
     for slot, rows in by_slot.items():
         batch.add(key, slot, seen[slot], rows)
     return by_slot
 
 
-def _count_parts(counted: Iterable[tuple]) -> dict[str, Part]:
+def count_parts(counted: Iterable[tuple]) -> dict[str, Part]:
     """A slot's rows of a count measure from (channel, count, newest as_of) per channel."""
     rows = {channel: Part(channel, n, 0.0, b"", last) for channel, n, last in counted}
     newest = max((row.latest for row in rows.values() if row.latest is not None), default=None)
@@ -273,7 +273,7 @@ def _count_parts(counted: Iterable[tuple]) -> dict[str, Part]:
     return {channel: row for channel, row in rows.items() if channel is not None}
 
 
-def _value_parts(
+def value_parts(
     measure: Measure, by_channel: dict[str | None, list[float] | np.ndarray], newest: dict | None = None
 ) -> dict[str, Part]:
     """A slot's rows of a value measure from its values per channel, sorted (ids: once each), with the

@@ -23,7 +23,7 @@ from storage.models import UTCDateTime
 from storage.schema import SchemaBehind, current, ensure_schema, head, include_object, upgrade
 from tests.concurrently import at_once
 
-HEAD = "0015"  # the newest revision in storage/migrations/versions
+HEAD = "0016"  # the newest revision in storage/migrations/versions
 
 
 # The customer waits' table as revisions 0001-0008 had it (0009 replaced it by sla_clock's first/next clocks).

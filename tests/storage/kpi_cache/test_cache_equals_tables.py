@@ -63,7 +63,8 @@ def conversation(draw, tag: str) -> list[dict]:
             follow.update(direction="inbound", author={"kind": "customer", "id": f"@{tag}"}, text="any news?")
             events.append(follow)
     if draw(st.booleans()):
-        events.append({"id": f"{tag}-a", "type": "assignment", "at": at(start + 5), **where, "agent": "U2"})
+        assignment = {"id": f"{tag}-a", "type": "assignment", "at": at(start + 5), **where, "agent": "U2"}
+        events.append({**assignment, "team": draw(st.sampled_from([None, "t1", "t2"]))})
     if draw(st.booleans()):
         t += draw(st.integers(1, 24 * 60))
         events.append({"id": f"{tag}-s", "type": "status", "at": at(t), **where, "status": "resolved"})
@@ -158,3 +159,58 @@ def test_some_hours_of_a_period_answer_from_the_cache_what_the_tables_give(
             cached = compute(conn, Query(start, end, channels, now, settings, source="auto", hours=hours))
             tables = compute(conn, Query(start, end, channels, now, settings, source="tables", hours=hours))
             assert close(cached, tables), (key, cached, tables)
+
+
+BY_LABEL = [key for key in CACHED if {"team", "topic"} <= set(KPIS[key].breakdowns)]
+LABELS = [("team", "t1"), ("team", "t2"), ("topic", "delivery"), ("topic", "refund"), ("topic", "praise")]
+# what comes later to a conversation stored before: another team, or a customer message about a topic
+LATE = st.lists(
+    st.tuples(st.integers(0, 5), st.sampled_from(["t1", "t2", "where is my parcel?", "no refund yet"])),
+    max_size=3,
+)
+
+
+@FUZZ_DB
+@given(
+    events=history(), question=questions, label=st.sampled_from(LABELS), late=LATE, when=st.integers(0, SPAN)
+)
+def test_one_team_or_topic_answers_from_the_cache_what_the_tables_give(
+    engine, settings, events, question, label, late, when
+):
+    """`by team` and `by topic` rows: one team's or topic's rows read from the cache's rows per label
+    (storage.kpi_cache.labelled) and from the tables, before and after a conversation stored earlier
+    changes team or gets a tagged customer message (which must make the cached rows stale)."""
+    start, end, now, channels = stored_and_asked(engine, settings, events, question)
+    by, name = label
+    sliced = {by: name}
+
+    def same() -> None:
+        with engine.connect() as conn:
+            for key in BY_LABEL:
+                compute = KPIS[key].compute
+                cached = compute(conn, Query(start, end, channels, now, settings, source="auto", **sliced))
+                tables = compute(conn, Query(start, end, channels, now, settings, source="tables", **sliced))
+                assert close(cached, tables), (key, cached, tables)
+
+    same()
+    stored = sorted({(e["conversation_id"], e["channel"]) for e in events})
+    later = []
+    for n, (target, what) in enumerate(late):
+        conversation, channel = stored[target % len(stored)]
+        where = {
+            "id": f"late-{conversation}-{n}",
+            "at": at(when),
+            "conversation_id": conversation,
+            "channel": channel,
+        }
+        if what.startswith("t"):
+            later.append({**where, "type": "assignment", "agent": "U1", "team": what})
+        else:
+            customer = {"kind": "customer", "id": "@" + conversation.removeprefix("c-")}
+            later.append(
+                {**where, "type": "message", "direction": "inbound", "author": customer, "text": what}
+            )
+    if later:
+        result = Ingestor(engine, settings).ingest(list(enumerate(json.dumps(e) for e in later)))
+        assert not result.rejected, result.rejected
+        same()

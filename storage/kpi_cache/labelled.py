@@ -1,0 +1,145 @@
+"""A measure's slots kept per team and per topic, so the rows of `by team` and `by topic` are read from the
+cache too (docs/architecture.md, "Teams and topics").
+
+A row of those breakdowns asks a measure over one team's or one topic's conversations (a `Slice` with a
+team or a topic and no hours). The cache keeps, under the measure's key with TEAM or TOPIC and the label
+appended ("frt@team:tier2", "wait@topic:delivery"), the slot's rows of that label per channel and over
+every channel, exactly as the measure's plain rows: a question about one team reads its rows as it would
+read the plain ones. A slot is computed for every label at once, from one read that gives each row its
+labels (`labels`): its conversation's team; the top-level topics of its conversation's tagged customer
+messages, or of the message itself for a measure of messages — `slicing.slice_terms` in Python. The
+asked label is stored even when the slot has none of its rows, so that it is not computed again.
+
+Current by the same change notes as every row, which also cover what a label depends on: a change of a
+conversation's team notes the hours of the conversation's messages, clocks and survey answers (migration
+0016), and a tagged customer message stored in a conversation notes the hours of the conversation's other
+rows (`note_conversations`, from ingestion and `kpibot rescore`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
+
+from sqlalchemy import func, literal, select
+from sqlalchemy.engine import Connection
+
+from storage.kpi_cache.compute import count_parts, value_parts
+from storage.kpi_cache.measures import MEASURES, Measure
+from storage.kpi_cache.slicing import Slice
+from storage.kpi_cache.slots import Slot, hours_over
+from storage.kpi_cache.store import Batch, note_hours, one_by_one
+from storage.kpi_cache.tables import Part
+from storage.models import Conversation, Message, SlaClock, Survey
+
+TEAM, TOPIC = "@team:", "@topic:"
+_CONVERSATION = Conversation.__table__
+_OF_ROW = _CONVERSATION.alias("labelled")  # the conversation of a message, clock or survey answer
+_TAGGED = Message.__table__.alias("tagged_any")
+C, M, K, V = _CONVERSATION.c, Message.__table__.c, SlaClock.__table__.c, Survey.__table__.c
+# the times a clock is dated by in the measures (its end, its start, the resolution it reopened)
+_CLOCK_TIMES = (K.end_at, K.start_at, K.reopened_from)
+
+
+def key(measure: str, piece: Slice | None) -> str | None:
+    """The cache key of the measure's rows of one team or one topic (None: the slice is not one label)."""
+    if piece is None or piece.hours is not None or (piece.team is None) == (piece.topic is None):
+        return None
+    return measure + (TEAM + piece.team if piece.team is not None else TOPIC + piece.topic)
+
+
+def computer(cache_key: str):
+    """The `compute(conn, missing, batch)` of `store.current` for a key made by `key`."""
+    for by in (TEAM, TOPIC):
+        measure, found, label = cache_key.partition(by)
+        if found and measure in MEASURES:
+            return one_by_one(partial(_compute_slot, measure=measure, by=by, label=label))
+    raise ValueError(f"not a labelled key: {cache_key!r}")
+
+
+def top_level(tags: str | None) -> set[str]:
+    """The top-level topics of stored topic labels ("delivery/late,refund" -> {"delivery", "refund"}): what
+    `slicing.about` matches."""
+    return {tag.split("/", 1)[0] for tag in tags.split(",")} - {""} if tags else set()
+
+
+def _compute_slot(
+    conn: Connection, slot: Slot, batch: Batch, measure: str, by: str, label: str
+) -> dict[str, Part]:
+    """The slot's rows of every label of `by` found in it, kept in `batch`; those of `label`, returned
+    (rows over every channel without any, when it has none)."""
+    spec = MEASURES[measure]
+    seen = batch.newest_note(conn, slot.day)
+    value = spec.value if spec.value is not None else literal(None)
+    done = spec.as_of if spec.as_of is not None else literal(None)
+    statement = select(spec.channel, _label(spec, by), value, done).where(
+        spec.at >= slot.start, spec.at < slot.end, *spec.where
+    )
+    values: dict[str, dict] = defaultdict(lambda: defaultdict(list))
+    newest: dict[str, dict] = defaultdict(dict)
+    for channel, found, row_value, at in conn.execute(statement):
+        for name in _names(by, found):
+            values[name][channel].append(row_value)
+            if at is not None:
+                newest[name][channel] = max(newest[name].get(channel, at), at)
+    rows = {}
+    for name in {*values, label}:
+        by_channel = values.get(name, {})
+        if spec.value is None:
+            counted = [
+                (channel, len(found), newest[name].get(channel)) for channel, found in by_channel.items()
+            ]
+            rows[name] = count_parts(counted)
+        else:
+            rows[name] = value_parts(spec, dict(by_channel), newest.get(name, {}))
+        batch.add(measure + by + name, slot, seen, rows[name])
+    return rows[label]
+
+
+def _label(spec: Measure, by: str):
+    """SQL: what a row of the measure is labelled by — its conversation's team, or the topic labels of its
+    conversation's tagged customer messages (joined by commas), or a message's own."""
+    table = spec.at.table
+    conversation = table.c.id if table is _CONVERSATION else table.c.conversation_id
+    if by == TEAM:
+        if table is _CONVERSATION:
+            return C.team
+        return select(_OF_ROW.c.team).where(_OF_ROW.c.id == conversation).scalar_subquery()
+    if table is Message.__table__:
+        return M.topics
+    tagged = _TAGGED.c
+    return (
+        select(func.aggregate_strings(tagged.topics, ","))
+        .where(
+            tagged.conversation_id == conversation, tagged.direction == "inbound", tagged.topics.is_not(None)
+        )
+        .scalar_subquery()
+    )
+
+
+def _names(by: str, found: str | None) -> Iterable[str]:
+    if by == TEAM:
+        return () if found is None else (found,)
+    return top_level(found)
+
+
+def note_conversations(conn: Connection, conversations: Iterable[int], now: datetime) -> None:
+    """Notes, in `conn`'s transaction, the hours over at `now` of the rows of `conversations` that are dated
+    apart from their messages — the conversations' own times, their clocks' and survey answers' — for a
+    change of what those rows are labelled by (a tagged customer message: the conversation's topics)."""
+    ids = sorted(set(conversations))
+    times: list[datetime] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        times += _times(
+            conn, select(C.opened_at, C.first_response_at, C.last_resolved_at).where(C.id.in_(chunk))
+        )
+        times += _times(conn, select(*_CLOCK_TIMES).where(K.conversation_id.in_(chunk)))
+        times += _times(conn, select(V.at).where(V.conversation_id.in_(chunk)))
+    note_hours(conn, hours_over(times, now))
+
+
+def _times(conn: Connection, statement) -> list[datetime]:
+    return [at for row in conn.execute(statement) for at in row if at is not None]

@@ -1,0 +1,144 @@
+"""A measure's rows per team and per topic (`storage.kpi_cache.labelled`): the rows of `by team` and `by
+topic` read from the cache, kept current when a conversation stored earlier changes team (migration 0016)
+or gets a tagged customer message (`kpi_cache.note_conversations`). Hand-made conversations in days of
+their own, so that nothing else notes the hours read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from commands.engine import compute
+from commands.kpis import KPIS
+from commands.parse import parse_command
+from commands.query import Query
+from storage.kpi_cache.labelled import key, top_level
+from storage.kpi_cache.slicing import Slice
+from storage.rescore import rescore_messages
+from tests.storage.builders import T0, assignment, inbound, reply
+from tests.storage.conftest import feed
+
+DAY = 24 * 60  # minutes
+# the week from Friday 2026-11-20 00:00 UTC, asked on the 30th
+START, END, NOW = (
+    datetime(2026, 11, 20, tzinfo=UTC),
+    datetime(2026, 11, 27, tzinfo=UTC),
+    T0 + timedelta(days=10),
+)
+
+
+def ask(engine, settings, metric: str, source: str = "auto", **sliced):
+    with engine.connect() as conn:
+        return KPIS[metric].compute(conn, Query(START, END, (), NOW, settings, source=source, **sliced))
+
+
+def labelled_rows(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(text("SELECT DISTINCT measure FROM kpi_slot WHERE measure LIKE '%@%:%'")).scalars()
+        )
+
+
+def test_keys_and_top_level_topics():
+    assert key("frt", Slice(team="tier 2")) == "frt@team:tier 2"
+    assert key("wait", Slice(topic="delivery")) == "wait@topic:delivery"
+    assert key("frt", None) is key("frt", Slice(hours=((START, END),))) is None
+    assert key("frt", Slice(team="a", topic="b")) is None  # both: read from the tables
+    assert top_level("delivery/late,refund,delivery/status") == {"delivery", "refund"}
+    assert top_level("") == top_level(None) == set()
+
+
+def test_a_new_team_makes_the_cached_rows_of_its_conversations_messages_stale(ingestor, engine, settings):
+    """A customer message on a day of its own (the 21st: no other time of its conversation falls then)
+    counts for the conversation's team once it is assigned one on the 25th: the trigger notes the
+    message's hour, so the sentiment of team t1 read from the cache sees it."""
+    feed(
+        ingestor,
+        [
+            inbound("c1-i1", 0, conv="c1", text="hello"),
+            inbound("c1-i2", DAY, conv="c1", text="This is terrible, the worst delivery ever"),
+            inbound("c1-i3", 2 * DAY, conv="c1", text="hello?"),
+            reply("c1-o1", 3 * DAY, conv="c1"),
+        ],
+    )
+    before = ask(engine, settings, "sentiment", team="t1")
+    assert before["count"] == 0
+    assert "sentiment@team:t1" in labelled_rows(engine)
+
+    feed(ingestor, [assignment("c1-a", 5 * DAY, conv="c1", team="t1")])
+
+    after = ask(engine, settings, "sentiment", team="t1")
+    assert after == ask(engine, settings, "sentiment", "tables", team="t1")
+    assert after["count"] == 3  # the three customer messages
+
+
+def test_a_tagged_message_makes_its_conversations_other_cached_rows_stale(ingestor, engine, settings):
+    """A CSAT answer on the 22nd, alone that day, counts for `delivery` once a customer message of its
+    conversation is tagged so, on the 25th: ingestion notes the answer's hour."""
+    survey = {"id": "c2-csat", "type": "survey", "at": "2026-11-22T12:00:00Z", "kind": "csat", "score": 2}
+    feed(
+        ingestor,
+        [
+            inbound("c2-i1", 0, conv="c2", text="hello"),
+            reply("c2-o1", 10, conv="c2"),
+            {**survey, "conversation_id": "c2", "channel": "twitter"},
+        ],
+    )
+    assert ask(engine, settings, "csat", topic="delivery")["responses"] == 0
+
+    feed(ingestor, [inbound("c2-i2", 5 * DAY, conv="c2", text="where is my parcel?")])
+
+    after = ask(engine, settings, "csat", topic="delivery")
+    assert after == ask(engine, settings, "csat", "tables", topic="delivery")
+    assert after["responses"] == 1 and after["score"] == 0.0
+
+
+def test_rescoring_a_message_into_a_topic_makes_its_conversations_rows_stale(ingestor, engine, settings):
+    """`kpibot rescore` tagging a stored message (here: its topics cleared by hand, as an older taxonomy
+    would have left them) notes the hours of its conversation's other rows, as ingestion does."""
+    survey = {"id": "c3-csat", "type": "survey", "at": "2026-11-22T12:00:00Z", "kind": "csat", "score": 5}
+    feed(
+        ingestor,
+        [
+            inbound("c3-i1", 0, conv="c3", text="hello"),
+            reply("c3-o1", 10, conv="c3"),
+            inbound("c3-i2", 5 * DAY, conv="c3", text="where is my parcel?"),
+            {**survey, "conversation_id": "c3", "channel": "twitter"},
+        ],
+    )
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE message SET topics = NULL"))
+    assert ask(engine, settings, "csat", topic="delivery")["responses"] == 0
+
+    result = rescore_messages(engine, ingestor.analyser, now=NOW)
+
+    assert result.topics == 1
+    after = ask(engine, settings, "csat", topic="delivery")
+    assert after == ask(engine, settings, "csat", "tables", topic="delivery")
+    assert after["responses"] == 1 and after["score"] == 1.0
+
+
+@pytest.mark.parametrize("request_text", ["frt by team 7d", "frt by topic 7d", "volume by topic 7d"])
+def test_breakdowns_by_team_and_topic_are_the_same_from_the_cache(ingestor, engine, settings, request_text):
+    """Two teams and three topics over a week; every row from the cache equals the tables' (the cached rows
+    computed by the first answer, read by the second)."""
+    events = []
+    for n in range(6):
+        conv, words = f"b{n}", ("where is my parcel?", "still no refund", "thanks, great help")[n % 3]
+        events += [
+            inbound(f"{conv}-i", n * DAY + 60, conv=conv, text=words),
+            reply(f"{conv}-o", n * DAY + 60 + n, conv=conv),
+        ]
+        events.append(assignment(f"{conv}-a", n * DAY + 61, conv=conv, team=("t1", "t2")[n % 2]))
+    feed(ingestor, events)
+    request = parse_command(request_text, settings, NOW)
+    with engine.connect() as conn:
+        tables = compute(conn, request, settings, NOW, source="tables").breakdown
+        first = compute(conn, request, settings, NOW).breakdown
+        again = compute(conn, request, settings, NOW).breakdown
+
+    assert first == again == tables
+    assert len(tables) >= 2
+    assert labelled_rows(engine)
