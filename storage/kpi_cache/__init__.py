@@ -241,12 +241,14 @@ def _asked_before(rows: dict[str, Part], now: datetime) -> bool:
 def top(conn: Connection, key: str, scope: Scope) -> list[int]:
     """The ids of the first `limit` rows of the ranking over the scope, first first."""
     ranking = RANKINGS[key]
-    whole = split(scope.start, scope.end, scope.now) if scope.cached() else None
+    label = labelled.key(key, scope.slice) if scope.cached(sliced=True) else None  # one team's or topic's
+    whole = split(scope.start, scope.end, scope.now) if scope.cached() or label else None
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
     rows = []
     for edge_start, edge_end in edges:
         rows += ranking_rows(conn, ranking, edge_start, edge_end, scope.channels, ranking.id, scope.slice)
-    ready = current(conn, key, slots, scope.channels, values=True, by_channel=False, compute=computer(key))
+    kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
+    ready = current(conn, kept, slots, scope.channels, values=True, by_channel=False, compute=compute)
     for by_channel in ready.values():
         for channel, part in by_channel.items():
             if wanted(channel, scope.channels, False):
@@ -273,16 +275,16 @@ def tally_parts(
     the tables — as (channel, {label: value}) (channel EVERY without `by_channel`): for a reader that
     folds labels into a few groups of its own, without merging every label first."""
     spec = TALLIES[key]
-    whole = split(scope.start, scope.end, scope.now) if scope.cached() else None
+    label = labelled.key(key, scope.slice) if scope.cached(sliced=True) else None  # one team's or topic's
+    whole = split(scope.start, scope.end, scope.now) if scope.cached() or label else None
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
     for edge_start, edge_end in edges:
         found = tally_counts(
             conn, spec, edge_start, edge_end, scope.channels, scope.agent, scope.slice, by_channel=by_channel
         )
         yield from found.items() if by_channel else [(EVERY, found)]
-    ready = current(
-        conn, key, slots, scope.channels, values=True, by_channel=by_channel, compute=computer(key)
-    )
+    kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
+    ready = current(conn, kept, slots, scope.channels, values=True, by_channel=by_channel, compute=compute)
     for by_slot in ready.values():
         for channel, part in by_slot.items():
             if wanted(channel, scope.channels, by_channel):

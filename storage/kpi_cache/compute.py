@@ -122,13 +122,22 @@ def _compute_top_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec:
         select(spec.channel, spec.score, spec.at, spec.id).where(*where)
     ):
         by_channel[channel].append((score, at, row_id))
+    parts = top_rows(spec, by_channel)
+    batch.add(key, slot, seen, parts)
+    return parts
+
+
+def top_rows(
+    spec: Ranking, by_channel: dict[str | None, list[tuple[float, datetime, int]]]
+) -> dict[str, Part]:
+    """A slot's rows of a ranking from its (score, time, id) per channel: the first `limit` of each channel
+    and over every channel (EVERY), with how many there were."""
     by_channel[EVERY] = [row for rows in list(by_channel.values()) for row in rows]
     parts = {}
     for channel, rows in by_channel.items():
         first = sorted(rows, key=spec.rank)[: spec.limit]
         packed = json.dumps([[score, at.isoformat(), row_id] for score, at, row_id in first]).encode()
         parts[channel] = Part(channel, len(rows), 0.0, packed)
-    batch.add(key, slot, seen, parts)
     return parts
 
 
@@ -141,8 +150,16 @@ def _compute_tally_day(conn: Connection, slot: Slot, batch: Batch, key: str, spe
     for channel, label, *values in conn.execute(grouped.group_by(spec.channel, spec.label)):
         add_to_tally(by_channel[channel], label, tally_value(values, spec))
         add_to_tally(by_channel[EVERY], label, tally_value(values, spec))
+    parts = tally_rows({channel: counts for channel, counts in by_channel.items() if channel is not None})
+    batch.add(key, slot, seen, parts)
+    return parts
+
+
+def tally_rows(by_channel: dict[str, dict]) -> dict[str, Part]:
+    """A slot's rows of a tally from its counts per channel and over every channel (EVERY; made empty when
+    missing: the proof the slot was computed)."""
     by_channel.setdefault(EVERY, {})
-    parts = {
+    return {
         channel: Part(
             channel,
             sum(value[0] if isinstance(value, list) else value for value in counts.values()),
@@ -150,10 +167,7 @@ def _compute_tally_day(conn: Connection, slot: Slot, batch: Batch, key: str, spe
             json.dumps(counts).encode(),
         )
         for channel, counts in by_channel.items()
-        if channel is not None
     }
-    batch.add(key, slot, seen, parts)
-    return parts
 
 
 def _compute_day(conn: Connection, slot: Slot, batch: Batch, key: str, measure: Measure) -> dict[str, Part]:

@@ -26,12 +26,12 @@ from functools import partial
 from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Connection
 
-from storage.kpi_cache.compute import count_parts, value_parts
-from storage.kpi_cache.measures import MEASURES, Measure
+from storage.kpi_cache.compute import count_parts, tally_rows, top_rows, value_parts
+from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, Measure, Ranking, Tally
 from storage.kpi_cache.slicing import Slice
 from storage.kpi_cache.slots import Slot, hours_over
 from storage.kpi_cache.store import Batch, note_hours, one_by_one
-from storage.kpi_cache.tables import Part
+from storage.kpi_cache.tables import EVERY, Part, add_to_tally, tally_value
 from storage.models import Conversation, Message, SlaClock, Survey
 
 TEAM, TOPIC = "@team:", "@topic:"
@@ -51,11 +51,16 @@ def key(measure: str, piece: Slice | None) -> str | None:
 
 
 def computer(cache_key: str):
-    """The `compute(conn, missing, batch)` of `store.current` for a key made by `key`."""
+    """The `compute(conn, missing, batch)` of `store.current` for a key made by `key` (of a measure or a
+    tally)."""
     for by in (TEAM, TOPIC):
-        measure, found, label = cache_key.partition(by)
-        if found and measure in MEASURES:
-            return one_by_one(partial(_compute_slot, measure=measure, by=by, label=label))
+        name, found, label = cache_key.partition(by)
+        if found and name in MEASURES:
+            return one_by_one(partial(_compute_slot, measure=name, by=by, label=label))
+        if found and name in TALLIES:
+            return one_by_one(partial(_compute_tally_slot, tally=name, by=by, label=label))
+        if found and name in RANKINGS:
+            return one_by_one(partial(_compute_top_slot, ranking=name, by=by, label=label))
     raise ValueError(f"not a labelled key: {cache_key!r}")
 
 
@@ -98,9 +103,59 @@ def _compute_slot(
     return rows[label]
 
 
-def _label(spec: Measure, by: str):
-    """SQL: what a row of the measure is labelled by — its conversation's team, or the topic labels of its
-    conversation's tagged customer messages (joined by commas), or a message's own."""
+def _compute_tally_slot(
+    conn: Connection, slot: Slot, batch: Batch, tally: str, by: str, label: str
+) -> dict[str, Part]:
+    """`_compute_slot` for a tally: the slot's counts per tally label of every team or topic found in it,
+    kept as `compute`'s tally rows are."""
+    spec = TALLIES[tally]
+    seen = batch.newest_note(conn, slot.day)
+    found = _label(spec, by)
+    statement = (
+        select(spec.channel, found, spec.label, func.count(), *spec.sums)
+        .where(spec.at >= slot.start, spec.at < slot.end, *spec.where)
+        .group_by(spec.channel, found, spec.label)
+    )
+    counts: dict[str, dict] = defaultdict(lambda: defaultdict(dict))
+    for channel, labels, value_label, *values in conn.execute(statement):
+        value = tally_value(values, spec)
+        for name in _names(by, labels):
+            add_to_tally(counts[name][channel], value_label, value)
+            add_to_tally(counts[name][EVERY], value_label, value)
+    rows = {}
+    for name in {*counts, label}:
+        rows[name] = tally_rows(
+            {channel: found for channel, found in counts[name].items() if channel is not None}
+        )
+        batch.add(tally + by + name, slot, seen, rows[name])
+    return rows[label]
+
+
+def _compute_top_slot(
+    conn: Connection, slot: Slot, batch: Batch, ranking: str, by: str, label: str
+) -> dict[str, Part]:
+    """`_compute_slot` for a ranking: the slot's first rows of every team or topic found in it."""
+    spec = RANKINGS[ranking]
+    seen = batch.newest_note(conn, slot.day)
+    statement = select(spec.channel, _label(spec, by), spec.score, spec.at, spec.id).where(
+        spec.at >= slot.start, spec.at < slot.end, *spec.where
+    )
+    found: dict[str, dict] = defaultdict(lambda: defaultdict(list))
+    for channel, labels, score, at, row_id in conn.execute(statement):
+        for name in _names(by, labels):
+            found[name][channel].append((score, at, row_id))
+    rows = {}
+    for name in {*found, label}:
+        rows[name] = top_rows(spec, dict(found[name]))
+        batch.add(
+            ranking + by + name, slot, seen, {c: part for c, part in rows[name].items() if c is not None}
+        )
+    return rows[label]
+
+
+def _label(spec: Measure | Tally | Ranking, by: str):
+    """SQL: what a row of the measure (tally) is labelled by — its conversation's team, or the topic labels
+    of its conversation's tagged customer messages (joined by commas), or a message's own."""
     table = spec.at.table
     conversation = table.c.id if table is _CONVERSATION else table.c.conversation_id
     if by == TEAM:

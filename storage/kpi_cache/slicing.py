@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, false, func, literal, or_, select
+from sqlalchemy import and_, exists, false, func, literal, or_
 from sqlalchemy.sql import ColumnElement
 
 from storage.models import Conversation, Message
+from storage.planner import unindexed
 
 C = Conversation.__table__.c
 _TAGGED = Message.__table__.alias("tagged")
+_TEAMED = Conversation.__table__.alias("teamed")
 _T = _TAGGED.c
 
 
@@ -89,10 +91,12 @@ def slice_terms(piece: Slice | None, at, table) -> list[ColumnElement[bool]]:
     terms = []
     conversation = table.c.id if table is Conversation.__table__ else table.c.conversation_id
     if piece.team is not None:
-        if table is Conversation.__table__:
-            terms.append(C.team == piece.team)
-        else:
-            terms.append(conversation.in_(select(C.id).where(C.team == piece.team)))
+        if table is Conversation.__table__:  # filtered, never the index read (`ix_conversation_team`, which
+            # the planner would walk through every conversation of a large team)
+            terms.append(unindexed(C.team) == piece.team)
+        else:  # row by row (each its conversation by primary key): the period's index leads, even for a
+            # team of most conversations, where `IN (its conversations)` walked them all for a minute's rows
+            terms.append(exists().where(_TEAMED.c.id == conversation, _TEAMED.c.team == piece.team))
     if piece.topic is not None:
         if table is Message.__table__:
             terms.append(func.coalesce(table.c.topics, "") != "")

@@ -41,6 +41,16 @@ class Conversation(SQLModel, table=True):
         ),
         # first_response_at too, so "still waiting for a first reply" is counted from the index alone
         Index("ix_conversation_open", "resolved", "opened_at", "channel", "first_response_at"),
+        # the teams of a period (`by team`): each team's first conversation active since a time, by seeks
+        Index(
+            "ix_conversation_team",
+            "team",
+            "last_message_at",
+            "opened_at",
+            "channel",
+            sqlite_where=text("team IS NOT NULL"),
+            postgresql_where=text("team IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

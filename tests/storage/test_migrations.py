@@ -95,6 +95,7 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
         conn.execute(text("ALTER TABLE alert_state DROP COLUMN latest_deadline"))  # added by revision 0009
         conn.execute(text("ALTER TABLE subscription DROP COLUMN day"))  # added by revision 0010
         conn.execute(text("DROP INDEX ix_survey_conversation"))  # added by revision 0014
+        conn.execute(text("DROP INDEX ix_conversation_team"))  # added by revision 0016
         conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
 
     with pytest.raises(SchemaBehind, match=f"at revision 0001 and this kpibot needs {HEAD}"):
@@ -824,5 +825,57 @@ def test_revision_0015_deletes_the_repeat_contacts_kept_in_table_order_and_nothi
         kept = conn.execute(text("SELECT measure FROM kpi_slot")).scalars().all()
 
     assert kept == ["frt"]
+    upgrade(engine)
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_revision_0016_notes_the_hours_of_a_conversations_rows_when_its_team_changes(new_database_url):
+    """From 0016 a new team notes the hours of the conversation's own times, its messages', its clocks' and
+    its survey answers' (the cache's rows per team: storage.kpi_cache.labelled); at 0015, and after 0016's
+    downgrade, a team change notes nothing."""
+    engine = make_engine(new_database_url(empty=True), create=False)
+    upgrade(engine, "0015")
+    opened = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=5)
+    said, answered, replied = (opened + timedelta(days=n, hours=n) for n in (1, 2, 3))
+    times = {"opened": str(opened), "said": str(said), "answered": str(answered), "replied": str(replied)}
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO raw_event (id, source, external_id, type, event_at, received_at, body)"
+            " VALUES (1, 't', 'v1', 'survey', :opened, :opened, '{}'), (2, 't', 'm1', 'message', :said, :said, '{}')",
+            "INSERT INTO conversation (id, source, external_id, channel, opened_at, status, resolved,"
+            " reopen_count, transfer_count) VALUES (1, 't', 'c1', 'twitter', :opened, 'open', false, 0, 0)",
+            "INSERT INTO survey (raw_event_id, conversation_id, channel, kind, score, at)"
+            " VALUES (1, 1, 'twitter', 'csat', 5, :answered)",
+            "INSERT INTO message (raw_event_id, conversation_id, channel, direction, author_kind, private, at)"
+            " VALUES (2, 1, 'twitter', 'inbound', 'customer', false, :said)",
+            "INSERT INTO sla_clock (conversation_id, channel, kind, start_at, end_at)"
+            " VALUES (1, 'twitter', 'first', :opened, :replied)",
+        ):
+            conn.execute(text(statement), times)
+        conn.execute(text("DELETE FROM kpi_change_note"))
+
+    def notes_after(team: str) -> set[tuple[str, int]]:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE conversation SET team = :team"), {"team": team})
+            noted = {
+                (str(day)[:10], hour)
+                for day, hour in conn.execute(text("SELECT day, hour FROM kpi_change_note"))
+            }
+            conn.execute(text("DELETE FROM kpi_change_note"))
+        return noted
+
+    hour = lambda at: (at.date().isoformat(), at.hour)  # noqa: E731
+    at_0015 = notes_after("t1")
+    upgrade(engine, "0016")
+    at_0016 = notes_after("t2")
+    with schema.schema_change(engine) as conn:
+        command.downgrade(schema.alembic_config(conn), "0015")
+    back_at_0015 = notes_after("t3")
+    upgrade(engine)
+
+    assert at_0015 == back_at_0015 == set()
+    assert at_0016 == {hour(opened), hour(said), hour(answered), hour(replied)}
+    assert notes_after(None) == at_0016
     assert _differences(engine) == []
     engine.dispose()

@@ -120,7 +120,17 @@ def test_rescoring_a_message_into_a_topic_makes_its_conversations_rows_stale(ing
     assert after["responses"] == 1 and after["score"] == 1.0
 
 
-@pytest.mark.parametrize("request_text", ["frt by team 7d", "frt by topic 7d", "volume by topic 7d"])
+BREAKDOWNS = {  # a breakdown, and a measure or tally whose rows per label it keeps
+    "frt by team 7d": "frt@team:t1",
+    "frt by topic 7d": "frt@topic:delivery",
+    "volume by topic 7d": "inbound@topic:refund",
+    "sentiment by topic 7d": "languages@topic:praise",
+    "sla by team 7d": "sla_met@team:t2",
+    "sla by topic 7d": "sla_late@topic:delivery",  # a ranking: the worst breaches
+}
+
+
+@pytest.mark.parametrize("request_text", BREAKDOWNS)
 def test_breakdowns_by_team_and_topic_are_the_same_from_the_cache(ingestor, engine, settings, request_text):
     """Two teams and three topics over a week; every row from the cache equals the tables' (the cached rows
     computed by the first answer, read by the second)."""
@@ -141,4 +151,4 @@ def test_breakdowns_by_team_and_topic_are_the_same_from_the_cache(ingestor, engi
 
     assert first == again == tables
     assert len(tables) >= 2
-    assert labelled_rows(engine)
+    assert BREAKDOWNS[request_text] in labelled_rows(engine)
