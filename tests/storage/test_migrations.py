@@ -842,13 +842,14 @@ def test_revision_0016_notes_the_hours_of_a_conversations_rows_when_its_team_cha
     with engine.begin() as conn:
         for statement in (
             "INSERT INTO raw_event (id, source, external_id, type, event_at, received_at, body)"
-            " VALUES (1, 't', 'v1', 'survey', :opened, :opened, '{}'), (2, 't', 'm1', 'message', :said, :said, '{}')",
+            " VALUES (1, 't', 'v1', 'survey', :opened, :opened, '{}'),"
+            " (2, 't', 'm1', 'message', :said, :said, '{}')",
             "INSERT INTO conversation (id, source, external_id, channel, opened_at, status, resolved,"
             " reopen_count, transfer_count) VALUES (1, 't', 'c1', 'twitter', :opened, 'open', false, 0, 0)",
             "INSERT INTO survey (raw_event_id, conversation_id, channel, kind, score, at)"
             " VALUES (1, 1, 'twitter', 'csat', 5, :answered)",
-            "INSERT INTO message (raw_event_id, conversation_id, channel, direction, author_kind, private, at)"
-            " VALUES (2, 1, 'twitter', 'inbound', 'customer', false, :said)",
+            "INSERT INTO message (raw_event_id, conversation_id, channel, direction, author_kind, private,"
+            " at) VALUES (2, 1, 'twitter', 'inbound', 'customer', false, :said)",
             "INSERT INTO sla_clock (conversation_id, channel, kind, start_at, end_at)"
             " VALUES (1, 'twitter', 'first', :opened, :replied)",
         ):
