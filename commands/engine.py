@@ -26,6 +26,7 @@ from commands.why import Why, explain
 from storage import kpi_cache
 from storage.business_hours import BusinessClock
 from storage.days import midnight
+from storage.kpi_cache import labelled
 from storage.kpi_cache.slicing import joined
 from storage.models import Conversation, Message
 from storage.planner import unindexed
@@ -155,13 +156,12 @@ def breakdown(conn: Connection, spec: KpiSpec, query: Query, by: str, period: Pe
             {"key": a, "name": names.get(a, a), "values": spec.compute(conn, replace(query, agent=a))}
             for a in _agents(conn, query)
         ]
-    elif by == "team":
-        rows = [{"key": t, "values": spec.compute(conn, replace(query, team=t))} for t in _teams(conn, query)]
-    elif by == "topic":
-        rows = [
-            {"key": t, "values": spec.compute(conn, replace(query, topic=t))}
-            for t in top_topics(query.settings)
-        ]
+    elif by in ("team", "topic"):  # each row's slots computed once for all the rows (labelled.among)
+        names = _teams(conn, query) if by == "team" else top_topics(query.settings)
+        with kpi_cache.shared_reads(), labelled.among(names):
+            rows = [
+                {"key": name, "values": spec.compute(conn, replace(query, **{by: name}))} for name in names
+            ]
     else:
         raise UsageError(f"unknown breakdown `by {by}`")
     rows = [row for row in rows if _has_data(row["values"])]

@@ -160,11 +160,16 @@ def _plain_parts(
     slots every row of a breakdown reads, so that they share one read); for one team or topic, its rows
     (storage.kpi_cache.labelled)."""
     measure = MEASURES[key]
+    label = labelled.key(key, scope.slice)
     parts = []
     for start, end in ranges:
-        parts += measure_parts(conn, measure, start, end, scope.channels, **read)
+        if label is None:
+            parts += measure_parts(conn, measure, start, end, scope.channels, **read)
+        else:  # one read for every team (topic) of a breakdown
+            parts += labelled.range_parts(
+                conn, label, start, end, scope.channels, scope.now, read["by_channel"]
+            )
     values, by_channel = measure.value is not None, read["by_channel"]
-    label = labelled.key(key, scope.slice)
     kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
     ready = current(
         conn, kept, read_slots, scope.channels, values=values, by_channel=by_channel, compute=compute

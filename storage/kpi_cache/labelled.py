@@ -18,11 +18,15 @@ rows (`note_conversations`, from ingestion and `kpibot rescore`).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from functools import partial
 
+import numpy as np
 from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Connection
 
@@ -30,9 +34,10 @@ from storage.kpi_cache.compute import count_parts, tally_rows, top_rows, value_p
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, Measure, Ranking, Tally
 from storage.kpi_cache.slicing import Slice
 from storage.kpi_cache.slots import Slot, hours_over
-from storage.kpi_cache.store import Batch, note_hours, one_by_one
-from storage.kpi_cache.tables import EVERY, Part, add_to_tally, tally_value
+from storage.kpi_cache.store import Batch, note_hours, one_by_one, remembered
+from storage.kpi_cache.tables import EVERY, Part, add_to_tally, compact, tally_value
 from storage.models import Conversation, Message, SlaClock, Survey
+from storage.planner import on_channels
 
 TEAM, TOPIC = "@team:", "@topic:"
 _CONVERSATION = Conversation.__table__
@@ -41,6 +46,20 @@ _TAGGED = Message.__table__.alias("tagged_any")
 C, M, K, V = _CONVERSATION.c, Message.__table__.c, SlaClock.__table__.c, Survey.__table__.c
 # the times a clock is dated by in the measures (its end, its start, the resolution it reopened)
 _CLOCK_TIMES = (K.end_at, K.start_at, K.reopened_from)
+# The teams or topics a breakdown asks (see `among`): a slot computed for one of them stores every one's rows
+_AMONG: ContextVar[frozenset[str]] = ContextVar("kpi_cache_labelled_among", default=frozenset())
+
+
+@contextmanager
+def among(names: Iterable[str]) -> Iterator[None]:
+    """Within it, a slot computed for one team or topic also stores the rows of each of `names` (empty when
+    the slot has none of them), so that a breakdown's other rows find theirs instead of reading the slot
+    again: a topic absent from a day would otherwise be computed anew for every row asking it."""
+    token = _AMONG.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _AMONG.reset(token)
 
 
 def key(measure: str, piece: Slice | None) -> str | None:
@@ -53,15 +72,12 @@ def key(measure: str, piece: Slice | None) -> str | None:
 def computer(cache_key: str):
     """The `compute(conn, missing, batch)` of `store.current` for a key made by `key` (of a measure or a
     tally)."""
-    for by in (TEAM, TOPIC):
-        name, found, label = cache_key.partition(by)
-        if found and name in MEASURES:
-            return one_by_one(partial(_compute_slot, measure=name, by=by, label=label))
-        if found and name in TALLIES:
-            return one_by_one(partial(_compute_tally_slot, tally=name, by=by, label=label))
-        if found and name in RANKINGS:
-            return one_by_one(partial(_compute_top_slot, ranking=name, by=by, label=label))
-    raise ValueError(f"not a labelled key: {cache_key!r}")
+    name, by, label = _parsed(cache_key)
+    if name in MEASURES:
+        return one_by_one(partial(_compute_slot, measure=name, by=by, label=label))
+    if name in TALLIES:
+        return one_by_one(partial(_compute_tally_slot, tally=name, by=by, label=label))
+    return one_by_one(partial(_compute_top_slot, ranking=name, by=by, label=label))
 
 
 def top_level(tags: str | None) -> set[str]:
@@ -90,7 +106,7 @@ def _compute_slot(
             if at is not None:
                 newest[name][channel] = max(newest[name].get(channel, at), at)
     rows = {}
-    for name in {*values, label}:
+    for name in {*values, label, *_AMONG.get()}:
         by_channel = values.get(name, {})
         if spec.value is None:
             counted = [
@@ -101,6 +117,58 @@ def _compute_slot(
             rows[name] = value_parts(spec, dict(by_channel), newest.get(name, {}))
         batch.add(measure + by + name, slot, seen, rows[name])
     return rows[label]
+
+
+def range_parts(
+    conn: Connection,
+    cache_key: str,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    now: datetime,
+    by_channel: bool,
+) -> list[Part]:
+    """The rows of one team or topic (`cache_key`, made by `key`) of a measure dated in `[start, end)` on
+    `channels`, as `tables.measure_parts` reads them with that slice: read once for every label of the
+    question (within `shared_reads`, a breakdown's other rows take theirs from the same read)."""
+    measure, by, label = _parsed(cache_key)
+    asked = ("labelled range", measure, by, start, end, tuple(channels), now, by_channel)
+    found = remembered(asked, lambda: _range_rows(conn, MEASURES[measure], by, start, end, channels, now))
+    spec, rows = MEASURES[measure], found.get(label, {})
+    if spec.value is None:
+        if by_channel:
+            return [Part(channel, len(values), 0.0, b"") for channel, values in rows.items()]
+        return [Part(EVERY, sum(len(values) for values in rows.values()), 0.0, b"")]
+    values = [value for found in rows.values() for value in found]
+    array = compact(np.asarray(values, dtype=np.float64))
+    return [Part(EVERY, len(values), math.fsum(values), array.tobytes())]
+
+
+def _range_rows(
+    conn: Connection, spec: Measure, by: str, start: datetime, end: datetime, channels: Sequence[str], now
+) -> dict[str, dict]:
+    """{label: {channel: [value, …]}} of the measure's rows dated in `[start, end)` (those whose outcome
+    came before `now`, for a measure with one)."""
+    where = [spec.at >= start, spec.at < end, *spec.where, on_channels(spec.channel, channels)]
+    if spec.as_of is not None:
+        where.append(spec.as_of < now)
+    value = spec.value if spec.value is not None else literal(None)
+    found: dict[str, dict] = defaultdict(lambda: defaultdict(list))
+    for channel, labels, row_value in conn.execute(
+        select(spec.channel, _label(spec, by), value).where(*where)
+    ):
+        for name in _names(by, labels):
+            found[name][channel].append(row_value)
+    return found
+
+
+def _parsed(cache_key: str) -> tuple[str, str, str]:
+    """(measure, tally or ranking; TEAM or TOPIC; label) of a key made by `key`."""
+    for by in (TEAM, TOPIC):
+        name, found, label = cache_key.partition(by)
+        if found and name in (*MEASURES, *TALLIES, *RANKINGS):
+            return name, by, label
+    raise ValueError(f"not a labelled key: {cache_key!r}")
 
 
 def _compute_tally_slot(
@@ -123,7 +191,7 @@ def _compute_tally_slot(
             add_to_tally(counts[name][channel], value_label, value)
             add_to_tally(counts[name][EVERY], value_label, value)
     rows = {}
-    for name in {*counts, label}:
+    for name in {*counts, label, *_AMONG.get()}:
         rows[name] = tally_rows(
             {channel: found for channel, found in counts[name].items() if channel is not None}
         )
@@ -145,7 +213,7 @@ def _compute_top_slot(
         for name in _names(by, labels):
             found[name][channel].append((score, at, row_id))
     rows = {}
-    for name in {*found, label}:
+    for name in {*found, label, *_AMONG.get()}:
         rows[name] = top_rows(spec, dict(found[name]))
         batch.add(
             ranking + by + name, slot, seen, {c: part for c, part in rows[name].items() if c is not None}

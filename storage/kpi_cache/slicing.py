@@ -4,8 +4,10 @@ breakdowns `by team`, `by topic`, `by hour` and `by weekday`; docs/metrics.md, "
 A slice narrows any measure, ranking or tally to the rows of its conversations, whatever table the rows
 live in: a conversation by its own `team`; a message, clock or survey answer by its conversation's; a
 topic by the conversation having a customer message tagged with it (a message by its own tags). Hours
-keep the rows dated in one of the ranges. A sliced question is read from the tables: the cache keeps
-whole periods per channel, not per team, topic or hour of the day.
+keep the rows dated in one of the ranges. These are the conditions of a sliced question read from the
+tables; the cache serves a slice of hours from its quarter-hour rows (storage.kpi_cache.quarters) and one
+of a single team or topic from its rows per label (storage.kpi_cache.labelled), which `labelled.top_level`
+labels as `about` matches.
 """
 
 from __future__ import annotations

@@ -102,7 +102,9 @@ class Message(SQLModel, table=True):
             "author_name",
             "lang",
         ),
-        Index("ix_message_conversation", "conversation_id", "at"),
+        # a conversation's messages in order, and (read from the index alone) its tagged customer messages'
+        # topics, which label its rows for `by topic` (storage.kpi_cache.labelled)
+        Index("ix_message_conversation", "conversation_id", "at", "direction", "topics"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -95,7 +95,9 @@ def test_a_database_built_before_migrations_is_recorded_as_the_initial_revision_
         conn.execute(text("ALTER TABLE alert_state DROP COLUMN latest_deadline"))  # added by revision 0009
         conn.execute(text("ALTER TABLE subscription DROP COLUMN day"))  # added by revision 0010
         conn.execute(text("DROP INDEX ix_survey_conversation"))  # added by revision 0014
-        conn.execute(text("DROP INDEX ix_conversation_team"))  # added by revision 0016
+        conn.execute(text("DROP INDEX ix_conversation_team"))  # added by revision 0016, which also widened
+        conn.execute(text("DROP INDEX ix_message_conversation"))
+        conn.execute(text("CREATE INDEX ix_message_conversation ON message (conversation_id, at)"))
         conn.execute(text("INSERT INTO app_secret (name, value) VALUES ('kept', 'yes')"))
 
     with pytest.raises(SchemaBehind, match=f"at revision 0001 and this kpibot needs {HEAD}"):

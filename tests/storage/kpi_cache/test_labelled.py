@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from commands.engine import compute
+from commands.engine import compute, top_topics
 from commands.kpis import KPIS
 from commands.parse import parse_command
 from commands.query import Query
+from storage.kpi_cache import labelled
 from storage.kpi_cache.labelled import key, top_level
 from storage.kpi_cache.slicing import Slice
 from storage.rescore import rescore_messages
@@ -152,3 +153,33 @@ def test_breakdowns_by_team_and_topic_are_the_same_from_the_cache(ingestor, engi
     assert first == again == tables
     assert len(tables) >= 2
     assert BREAKDOWNS[request_text] in labelled_rows(engine)
+
+
+def test_a_breakdown_computes_each_slot_once_for_all_its_rows(ingestor, engine, settings, monkeypatch):
+    """`frt by topic`: eight topics, two of them in the data. Each slot a row reads is computed once, and
+    stores the rows of every topic the breakdown asks (`labelled.among`): a topic absent from a day does
+    not make the day computed again for its row."""
+    events = []
+    for n in range(4):
+        conv, words = f"d{n}", ("where is my parcel?", "still no refund")[n % 2]
+        events += [
+            inbound(f"{conv}-i", (n + 4) * DAY + 60, conv=conv, text=words),
+            reply(f"{conv}-o", (n + 4) * DAY + 70, conv=conv),
+        ]
+    feed(ingestor, events)
+    computed = []
+    real = labelled._compute_slot
+    monkeypatch.setattr(
+        labelled,
+        "_compute_slot",
+        lambda conn, slot, batch, **kw: (
+            computed.append((kw["measure"], slot)) or real(conn, slot, batch, **kw)
+        ),
+    )
+    request = parse_command("frt by topic 7d", settings, NOW)
+    with engine.connect() as conn:
+        rows = compute(conn, request, settings, NOW).breakdown
+
+    assert sorted(row["key"] for row in rows) == ["delivery", "refund"]
+    assert computed and len(computed) == len(set(computed))
+    assert {f"frt@topic:{topic}" for topic in top_topics(settings)} <= labelled_rows(engine)
