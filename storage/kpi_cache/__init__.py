@@ -284,9 +284,19 @@ def tally_parts(
     whole = split(scope.start, scope.end, scope.now) if scope.cached() or label else None
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
     for edge_start, edge_end in edges:
-        found = tally_counts(
-            conn, spec, edge_start, edge_end, scope.channels, scope.agent, scope.slice, by_channel=by_channel
-        )
+        if label is None:
+            found = tally_counts(
+                conn,
+                spec,
+                edge_start,
+                edge_end,
+                scope.channels,
+                scope.agent,
+                scope.slice,
+                by_channel=by_channel,
+            )
+        else:  # one read for every team (topic) of a breakdown
+            found = labelled.range_tally(conn, label, edge_start, edge_end, scope.channels, by_channel)
         yield from found.items() if by_channel else [(EVERY, found)]
     kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
     ready = current(conn, kept, slots, scope.channels, values=True, by_channel=by_channel, compute=compute)

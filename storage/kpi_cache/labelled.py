@@ -31,7 +31,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Connection
 
 from storage.kpi_cache.compute import count_parts, tally_rows, top_rows, value_parts
-from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, Measure, Ranking, Tally
+from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, Measure, Tally
 from storage.kpi_cache.slicing import Slice
 from storage.kpi_cache.slots import Slot, hours_over
 from storage.kpi_cache.store import Batch, note_hours, one_by_one, remembered
@@ -95,13 +95,13 @@ def _compute_slot(
     seen = batch.newest_note(conn, slot.day)
     value = spec.value if spec.value is not None else literal(None)
     done = spec.as_of if spec.as_of is not None else literal(None)
-    statement = select(spec.channel, _label(spec, by), value, done).where(
+    statement = select(spec.channel, label_of(spec.at.table, by), value, done).where(
         spec.at >= slot.start, spec.at < slot.end, *spec.where
     )
     values: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     newest: dict[str, dict] = defaultdict(dict)
     for channel, found, row_value, at in conn.execute(statement):
-        for name in _names(by, found):
+        for name in names(by, found):
             values[name][channel].append(row_value)
             if at is not None:
                 newest[name][channel] = max(newest[name].get(channel, at), at)
@@ -155,11 +155,50 @@ def _range_rows(
     value = spec.value if spec.value is not None else literal(None)
     found: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     for channel, labels, row_value in conn.execute(
-        select(spec.channel, _label(spec, by), value).where(*where)
+        select(spec.channel, label_of(spec.at.table, by), value).where(*where)
     ):
-        for name in _names(by, labels):
+        for name in names(by, labels):
             found[name][channel].append(row_value)
     return found
+
+
+def range_tally(
+    conn: Connection,
+    cache_key: str,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[str],
+    by_channel: bool,
+) -> dict:
+    """`tables.tally_counts` of one team or topic (`cache_key`, of a tally) over `[start, end)`, read once for
+    every label of the question as `range_parts` does."""
+    tally, by, label = _parsed(cache_key)
+    asked = ("labelled tally", tally, by, start, end, tuple(channels))
+    found = remembered(asked, lambda: _range_tally(conn, TALLIES[tally], by, start, end, channels))
+    counts = found.get(label, {})
+    if by_channel:
+        return {channel or EVERY: dict(labels) for channel, labels in counts.items()}
+    merged: dict = {}
+    for labels in counts.values():
+        for value_label, value in labels.items():
+            add_to_tally(merged, value_label, value)
+    return merged
+
+
+def _range_tally(
+    conn: Connection, spec: Tally, by: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> dict[str, dict]:
+    """{label: {channel: {tally label: value}}} of the tally's rows dated in `[start, end)`."""
+    where = [spec.at >= start, spec.at < end, *spec.where, on_channels(spec.channel, channels)]
+    found = label_of(spec.at.table, by)
+    statement = select(spec.channel, found, spec.label, func.count(), *spec.sums).where(*where)
+    counts: dict[str, dict] = defaultdict(lambda: defaultdict(dict))
+    for channel, labels, value_label, *values in conn.execute(
+        statement.group_by(spec.channel, found, spec.label)
+    ):
+        for name in names(by, labels):
+            add_to_tally(counts[name][channel], value_label, tally_value(values, spec))
+    return counts
 
 
 def _parsed(cache_key: str) -> tuple[str, str, str]:
@@ -178,7 +217,7 @@ def _compute_tally_slot(
     kept as `compute`'s tally rows are."""
     spec = TALLIES[tally]
     seen = batch.newest_note(conn, slot.day)
-    found = _label(spec, by)
+    found = label_of(spec.at.table, by)
     statement = (
         select(spec.channel, found, spec.label, func.count(), *spec.sums)
         .where(spec.at >= slot.start, spec.at < slot.end, *spec.where)
@@ -187,7 +226,7 @@ def _compute_tally_slot(
     counts: dict[str, dict] = defaultdict(lambda: defaultdict(dict))
     for channel, labels, value_label, *values in conn.execute(statement):
         value = tally_value(values, spec)
-        for name in _names(by, labels):
+        for name in names(by, labels):
             add_to_tally(counts[name][channel], value_label, value)
             add_to_tally(counts[name][EVERY], value_label, value)
     rows = {}
@@ -205,12 +244,12 @@ def _compute_top_slot(
     """`_compute_slot` for a ranking: the slot's first rows of every team or topic found in it."""
     spec = RANKINGS[ranking]
     seen = batch.newest_note(conn, slot.day)
-    statement = select(spec.channel, _label(spec, by), spec.score, spec.at, spec.id).where(
+    statement = select(spec.channel, label_of(spec.at.table, by), spec.score, spec.at, spec.id).where(
         spec.at >= slot.start, spec.at < slot.end, *spec.where
     )
     found: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     for channel, labels, score, at, row_id in conn.execute(statement):
-        for name in _names(by, labels):
+        for name in names(by, labels):
             found[name][channel].append((score, at, row_id))
     rows = {}
     for name in {*found, label, *_AMONG.get()}:
@@ -221,10 +260,10 @@ def _compute_top_slot(
     return rows[label]
 
 
-def _label(spec: Measure | Tally | Ranking, by: str):
-    """SQL: what a row of the measure (tally) is labelled by — its conversation's team, or the topic labels
-    of its conversation's tagged customer messages (joined by commas), or a message's own."""
-    table = spec.at.table
+def label_of(table, by: str):
+    """SQL: what a row of `table` is labelled by (`by` TEAM or TOPIC) — its conversation's team, or the topic
+    labels of its conversation's tagged customer messages (joined by commas), or a message's own; `names`
+    turns it into the teams or topics it counts for."""
     conversation = table.c.id if table is _CONVERSATION else table.c.conversation_id
     if by == TEAM:
         if table is _CONVERSATION:
@@ -242,7 +281,8 @@ def _label(spec: Measure | Tally | Ranking, by: str):
     )
 
 
-def _names(by: str, found: str | None) -> Iterable[str]:
+def names(by: str, found: str | None) -> Iterable[str]:
+    """The team or topics a row labelled `found` (`label_of`) counts for."""
     if by == TEAM:
         return () if found is None else (found,)
     return top_level(found)
