@@ -6,9 +6,11 @@ team or a topic and no hours). The cache keeps, under the measure's key with TEA
 appended ("frt@team:tier2", "wait@topic:delivery"), the slot's rows of that label per channel and over
 every channel, exactly as the measure's plain rows: a question about one team reads its rows as it would
 read the plain ones. A slot is computed for every label at once, from one read that gives each row its
-labels (`labels`): its conversation's team; the top-level topics of its conversation's tagged customer
-messages, or of the message itself for a measure of messages — `slicing.slice_terms` in Python. The
-asked label is stored even when the slot has none of its rows, so that it is not computed again.
+labels (`label_of`, `names`): its conversation's team; the top-level topics of its conversation's tagged
+customer messages, or of the message itself for a measure of messages — `slicing.slice_terms` in
+Python. The asked label, and those of the breakdown (`among`), are stored even when the slot has none of
+their rows, so that they are not computed again. Tallies and rankings are kept the same way; the ranges
+around the cached slots are read once for all the labels of a question (`range_parts`, `range_tally`).
 
 Current by the same change notes as every row, which also cover what a label depends on: a change of a
 conversation's team notes the hours of the conversation's messages, clocks and survey answers (migration
@@ -51,11 +53,11 @@ _AMONG: ContextVar[frozenset[str]] = ContextVar("kpi_cache_labelled_among", defa
 
 
 @contextmanager
-def among(names: Iterable[str]) -> Iterator[None]:
-    """Within it, a slot computed for one team or topic also stores the rows of each of `names` (empty when
+def among(labels: Iterable[str]) -> Iterator[None]:
+    """Within it, a slot computed for one team or topic also stores the rows of each of `labels` (empty when
     the slot has none of them), so that a breakdown's other rows find theirs instead of reading the slot
     again: a topic absent from a day would otherwise be computed anew for every row asking it."""
-    token = _AMONG.set(frozenset(names))
+    token = _AMONG.set(frozenset(labels))
     try:
         yield
     finally:
@@ -70,8 +72,8 @@ def key(measure: str, piece: Slice | None) -> str | None:
 
 
 def computer(cache_key: str):
-    """The `compute(conn, missing, batch)` of `store.current` for a key made by `key` (of a measure or a
-    tally)."""
+    """The `compute(conn, missing, batch)` of `store.current` for a key made by `key` (of a measure, a tally
+    or a ranking)."""
     name, by, label = _parsed(cache_key)
     if name in MEASURES:
         return one_by_one(partial(_compute_slot, measure=name, by=by, label=label))
