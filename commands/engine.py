@@ -192,13 +192,22 @@ def local_cycle(
 
 
 def top_topics(settings: Settings) -> list[str]:
-    """The taxonomy's top-level topics, in its order."""
+    """The taxonomy's top-level topics, in its order (the taxonomy compiled once per content: 25 ms of every
+    `by topic` answer otherwise)."""
     from storage.topics import compile_taxonomy
 
-    names: dict[str, None] = {}
-    for label in compile_taxonomy(settings.topics).labels:
-        names.setdefault(label.split("/")[0], None)
-    return list(names)
+    known = repr(settings.topics)
+    if known not in _TOP_TOPICS:
+        names: dict[str, None] = {}
+        for label in compile_taxonomy(settings.topics).labels:
+            names.setdefault(label.split("/")[0], None)
+        if len(_TOP_TOPICS) >= 8:
+            _TOP_TOPICS.clear()
+        _TOP_TOPICS[known] = tuple(names)
+    return list(_TOP_TOPICS[known])
+
+
+_TOP_TOPICS: dict[str, tuple[str, ...]] = {}  # by the taxonomy's repr
 
 
 def change(current: Any, previous: Any, unit: str, better: str | None = None) -> dict[str, Any]:
