@@ -180,8 +180,13 @@ def range_tally(
     counts = found.get(label, {})
     if by_channel:
         return {channel or EVERY: dict(labels) for channel, labels in counts.items()}
+    return _merged(counts)
+
+
+def _merged(by_channel: dict[str | None, dict]) -> dict:
+    """A tally's counts per channel added up over the channels."""
     merged: dict = {}
-    for labels in counts.values():
+    for labels in by_channel.values():
         for value_label, value in labels.items():
             add_to_tally(merged, value_label, value)
     return merged
@@ -217,25 +222,13 @@ def _compute_tally_slot(
 ) -> dict[str, Part]:
     """`_compute_slot` for a tally: the slot's counts per tally label of every team or topic found in it,
     kept as `compute`'s tally rows are."""
-    spec = TALLIES[tally]
     seen = batch.newest_note(conn, slot.day)
-    found = label_of(spec.at.table, by)
-    statement = (
-        select(spec.channel, found, spec.label, func.count(), *spec.sums)
-        .where(spec.at >= slot.start, spec.at < slot.end, *spec.where)
-        .group_by(spec.channel, found, spec.label)
-    )
-    counts: dict[str, dict] = defaultdict(lambda: defaultdict(dict))
-    for channel, labels, value_label, *values in conn.execute(statement):
-        value = tally_value(values, spec)
-        for name in names(by, labels):
-            add_to_tally(counts[name][channel], value_label, value)
-            add_to_tally(counts[name][EVERY], value_label, value)
+    counts = _range_tally(conn, TALLIES[tally], by, slot.start, slot.end, ())
     rows = {}
     for name in {*counts, label, *_AMONG.get()}:
-        rows[name] = tally_rows(
-            {channel: found for channel, found in counts[name].items() if channel is not None}
-        )
+        by_channel = counts.get(name, {})
+        kept = {channel: dict(found) for channel, found in by_channel.items() if channel is not None}
+        rows[name] = tally_rows({**kept, EVERY: _merged(by_channel)})
         batch.add(tally + by + name, slot, seen, rows[name])
     return rows[label]
 
