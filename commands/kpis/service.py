@@ -96,9 +96,11 @@ def _label(q: Query) -> str | None:
 
 def _pending_by_label(conn: Connection, by: str, where: list) -> Counter:
     """`_pending`'s count per team or topic (`by`), from one read of the clocks labelled."""
+    label = labelled.label_of(SlaClock.__table__, by)
     found: Counter = Counter()
-    for (label,) in conn.execute(select(labelled.label_of(SlaClock.__table__, by)).where(*where)):
-        found.update(labelled.names(by, label))
+    for found_as, count in conn.execute(select(label, func.count()).where(*where).group_by(label)):
+        for name in labelled.names(by, found_as):
+            found[name] += count
     return found
 
 
