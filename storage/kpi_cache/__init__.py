@@ -172,7 +172,14 @@ def _plain_parts(
     values, by_channel = measure.value is not None, read["by_channel"]
     kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
     ready = current(
-        conn, kept, read_slots, scope.channels, values=values, by_channel=by_channel, compute=compute
+        conn,
+        kept,
+        read_slots,
+        scope.channels,
+        values=values,
+        by_channel=by_channel,
+        compute=compute,
+        together=labelled.together(label),
     )
     for slot in slots:
         parts += _slot_parts(conn, measure, scope, read, slot, ready[slot])
@@ -251,9 +258,21 @@ def top(conn: Connection, key: str, scope: Scope) -> list[int]:
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
     rows = []
     for edge_start, edge_end in edges:
-        rows += ranking_rows(conn, ranking, edge_start, edge_end, scope.channels, ranking.id, scope.slice)
+        if label is None:
+            rows += ranking_rows(conn, ranking, edge_start, edge_end, scope.channels, ranking.id, scope.slice)
+        else:  # one read for every team (topic) of a breakdown
+            rows += labelled.range_top(conn, label, edge_start, edge_end, scope.channels)
     kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
-    ready = current(conn, kept, slots, scope.channels, values=True, by_channel=False, compute=compute)
+    ready = current(
+        conn,
+        kept,
+        slots,
+        scope.channels,
+        values=True,
+        by_channel=False,
+        compute=compute,
+        together=labelled.together(label),
+    )
     for by_channel in ready.values():
         for channel, part in by_channel.items():
             if wanted(channel, scope.channels, False):
@@ -299,7 +318,16 @@ def tally_parts(
             found = labelled.range_tally(conn, label, edge_start, edge_end, scope.channels, by_channel)
         yield from found.items() if by_channel else [(EVERY, found)]
     kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
-    ready = current(conn, kept, slots, scope.channels, values=True, by_channel=by_channel, compute=compute)
+    ready = current(
+        conn,
+        kept,
+        slots,
+        scope.channels,
+        values=True,
+        by_channel=by_channel,
+        compute=compute,
+        together=labelled.together(label),
+    )
     for by_slot in ready.values():
         for channel, part in by_slot.items():
             if wanted(channel, scope.channels, by_channel):

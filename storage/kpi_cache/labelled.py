@@ -10,7 +10,8 @@ labels (`label_of`, `names`): its conversation's team; the top-level topics of i
 customer messages, or of the message itself for a measure of messages — `slicing.slice_terms` in
 Python. The asked label, and those of the breakdown (`among`), are stored even when the slot has none of
 their rows, so that they are not computed again. Tallies and rankings are kept the same way; the ranges
-around the cached slots are read once for all the labels of a question (`range_parts`, `range_tally`).
+around the cached slots are read once for all the labels of a question (`range_parts`, `range_tally`,
+`range_top`), and the cached rows of all the labels of a breakdown in one statement (`together`).
 
 Current by the same change notes as every row, which also cover what a label depends on: a change of a
 conversation's team notes the hours of the conversation's messages, clocks and survey answers (migration
@@ -33,7 +34,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Connection
 
 from storage.kpi_cache.compute import count_parts, tally_rows, top_rows, value_parts
-from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, Measure, Tally
+from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, Measure, Ranking, Tally
 from storage.kpi_cache.slicing import Slice
 from storage.kpi_cache.slots import Slot, hours_over
 from storage.kpi_cache.store import Batch, note_hours, one_by_one, remembered
@@ -69,6 +70,15 @@ def key(measure: str, piece: Slice | None) -> str | None:
     if piece is None or piece.hours is not None or (piece.team is None) == (piece.topic is None):
         return None
     return measure + (TEAM + piece.team if piece.team is not None else TOPIC + piece.topic)
+
+
+def together(cache_key: str | None) -> tuple[str, ...]:
+    """The keys of the same measure for the other teams or topics the breakdown asks (`among`): read with
+    `cache_key`'s rows in one statement (`store.current`)."""
+    if cache_key is None or not (labels := _AMONG.get()):
+        return ()
+    name, by, _ = _parsed(cache_key)
+    return tuple(name + by + label for label in sorted(labels))
 
 
 def computer(cache_key: str):
@@ -206,6 +216,30 @@ def _range_tally(
         for name in names(by, labels):
             add_to_tally(counts[name][channel], value_label, tally_value(values, spec))
     return counts
+
+
+def range_top(
+    conn: Connection, cache_key: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> list[tuple[float, datetime, int]]:
+    """`tables.ranking_rows` of one team or topic (`cache_key`, of a ranking) over `[start, end)`, read once
+    for every label of the question as `range_parts` does."""
+    ranking, by, label = _parsed(cache_key)
+    asked = ("labelled top", ranking, by, start, end, tuple(channels))
+    found = remembered(asked, lambda: _range_top(conn, RANKINGS[ranking], by, start, end, channels))
+    return found.get(label, [])
+
+
+def _range_top(
+    conn: Connection, spec: Ranking, by: str, start: datetime, end: datetime, channels: Sequence[str]
+) -> dict[str, list[tuple[float, datetime, int]]]:
+    """{label: the first rows of the ranking dated in `[start, end)`, first first}."""
+    where = [spec.at >= start, spec.at < end, *spec.where, on_channels(spec.channel, channels)]
+    statement = select(label_of(spec.at.table, by), spec.score, spec.at, spec.id).where(*where)
+    found: dict[str, list] = defaultdict(list)
+    for labels, score, at, row_id in conn.execute(statement):
+        for name in names(by, labels):
+            found[name].append((score, at, row_id))
+    return {name: sorted(rows, key=spec.rank)[: spec.limit] for name, rows in found.items()}
 
 
 def _parsed(cache_key: str) -> tuple[str, str, str]:

@@ -106,7 +106,20 @@ def stored(
 ) -> dict[Slot, dict[str, Part]]:
     """The current rows of `measure` over `slots` in scope, by slot then channel (with their values if
     `values`); a slot appears only if its every-channel row (the proof it was computed) is current."""
-    if not slots:
+    return stored_together(conn, (measure,), slots, channels, values, by_channel).get(measure, {})
+
+
+def stored_together(
+    conn: Connection,
+    measures: Sequence[str],
+    slots: Sequence[Slot],
+    channels: Sequence[str],
+    values: bool,
+    by_channel: bool,
+) -> dict[str, dict[Slot, dict[str, Part]]]:
+    """`stored` of several measures over the same slots, in one read ({measure: {slot: {channel: row}}}): the
+    rows of every team or topic of a breakdown (storage.kpi_cache.labelled), a statement each otherwise."""
+    if not slots or not measures:
         return {}
     days = sorted({slot.day for slot in slots})
     partial = tuple(sorted({slot.day for slot in slots if slot.hour is not None}))
@@ -125,15 +138,16 @@ def stored(
         partial = {slot.day for slot in slots if slot.hour is not None}
         which.append(and_(K.hour.in_(sorted(hours)), K.day.in_(sorted(partial))))
     # the rows without their payloads, which come from memory when it holds them (`payloads`)
+    named = K.measure == measures[0] if len(measures) == 1 else K.measure.in_(sorted(set(measures)))
     rows = conn.execute(
-        select(K.day, K.hour, K.seen, K.channel, K.count, K.total, K.latest).where(
-            K.measure == measure, or_(*which), *scope
+        select(K.measure, K.day, K.hour, K.seen, K.channel, K.count, K.total, K.latest).where(
+            named, or_(*which), *scope
         )
     ).all()
     memory = payloads(conn.engine)
-    by_slot: dict[Slot, dict[str, Part]] = defaultdict(dict)
-    fetch: set[tuple] = set()  # (day, hour, channel) of the rows whose payloads are not in memory
-    for day, hour, seen, channel, count, total, latest in rows:
+    found: dict[str, dict[Slot, dict[str, Part]]] = defaultdict(lambda: defaultdict(dict))
+    fetch: set[tuple] = set()  # (measure, day, hour, channel) of the rows whose payloads are not in memory
+    for measure, day, hour, seen, channel, count, total, latest in rows:
         day = as_date(day)
         slot = Slot(day, None if hour == WHOLE_DAY else hour)
         if seen < _needed(newest, slot):
@@ -142,41 +156,43 @@ def stored(
         if values and not (channels and channel == EVERY):
             payload = memory.get((measure, day, hour, channel, seen))
             if payload is None:
-                fetch.add((day, hour, channel))
-        by_slot[slot][channel] = Part(channel, count, total, payload, latest)
+                fetch.add((measure, day, hour, channel))
+        found[measure][slot][channel] = Part(channel, count, total, payload, latest)
     if fetch:
-        _fetch(conn, measure, by_slot, fetch, newest, memory)
+        _fetch(conn, found, fetch, newest, memory)
     # the query also matches other hours of the partial days (any asked hour on any of them): left out
     asked = set(slots)
-    return {slot: rows for slot, rows in by_slot.items() if EVERY in rows and slot in asked}
+    return {
+        measure: {slot: rows for slot, rows in by_slot.items() if EVERY in rows and slot in asked}
+        for measure, by_slot in found.items()
+    }
 
 
-def _fetch(conn: Connection, measure: str, by_slot: dict, fetch: set[tuple], newest: dict, memory) -> None:
+def _fetch(conn: Connection, found: dict, fetch: set[tuple], newest: dict, memory) -> None:
     """Fills in the payloads of `fetch`'s rows (kept in memory for the next question), in the binary format
     on PostgreSQL: bytea as hex text would be twice the bytes to send and parse. A row computed again
     since it was read is taken as it is now; a slot with a row gone or no longer current is left out
     whole (computed again), never answered without it."""
-    days = sorted({day for day, _, _ in fetch})
-    found = binary_rows(
+    rows = binary_rows(
         conn,
-        select(K.day, K.hour, K.seen, K.channel, K.count, K.total, K.payload, K.latest).where(
-            K.measure == measure,
-            K.day.in_(days),
-            K.hour.in_(sorted({hour for _, hour, _ in fetch})),
-            K.channel.in_(sorted({channel for _, _, channel in fetch})),
+        select(K.measure, K.day, K.hour, K.seen, K.channel, K.count, K.total, K.payload, K.latest).where(
+            K.measure.in_(sorted({measure for measure, _, _, _ in fetch})),
+            K.day.in_(sorted({day for _, day, _, _ in fetch})),
+            K.hour.in_(sorted({hour for _, _, hour, _ in fetch})),
+            K.channel.in_(sorted({channel for _, _, _, channel in fetch})),
         ),
     )
-    for day, hour, seen, channel, count, total, payload, latest in found:
+    for measure, day, hour, seen, channel, count, total, payload, latest in rows:
         day = as_date(day)
-        if (day, hour, channel) not in fetch:
+        if (measure, day, hour, channel) not in fetch:
             continue
         slot = Slot(day, None if hour == WHOLE_DAY else hour)
         if seen >= _needed(newest, slot):
-            fetch.discard((day, hour, channel))
+            fetch.discard((measure, day, hour, channel))
             memory.put((measure, day, hour, channel, seen), payload)
-            by_slot[slot][channel] = Part(channel, count, total, payload, latest)
-    for day, hour, _ in fetch:  # gone or no longer current since read
-        by_slot.pop(Slot(day, None if hour == WHOLE_DAY else hour), None)
+            found[measure][slot][channel] = Part(channel, count, total, payload, latest)
+    for measure, day, hour, _ in fetch:  # gone or no longer current since read
+        found[measure].pop(Slot(day, None if hour == WHOLE_DAY else hour), None)
 
 
 def _needed(newest: dict, slot: Slot) -> int:
@@ -214,22 +230,38 @@ def current(
     values: bool,
     by_channel: bool,
     compute: Compute,
+    together: Sequence[str] = (),
 ) -> dict[Slot, dict[str, Part]]:
     """The rows of every slot: the current stored ones (see `stored`) and, for the others, what
     `compute(conn, missing, batch)` gives, stored together afterwards. Within `shared_reads`, the same
-    rows asked again are not read again."""
+    rows asked again are not read again, and the stored rows of the measures `together` (those the same
+    question asks next over the same slots: a breakdown's other teams or topics) are read in the same
+    statement, with those a computation kept for them."""
     asked = ("current", measure, tuple(slots), tuple(channels), values, by_channel)
-    return remembered(asked, partial(_current, conn, measure, slots, channels, values, by_channel, compute))
+    read = partial(_current, conn, measure, slots, channels, values, by_channel, compute, tuple(together))
+    return remembered(asked, read)
 
 
 def _current(
-    conn, measure, slots, channels, values, by_channel, compute: Compute
+    conn, measure, slots, channels, values, by_channel, compute: Compute, together: tuple[str, ...]
 ) -> dict[Slot, dict[str, Part]]:
-    ready = stored(conn, measure, slots, channels, values, by_channel)
+    group: dict | None = None
+    if together and _SHARED.get() is not None:
+        keys = tuple(sorted({measure, *together}))
+        asked = ("stored together", keys, tuple(slots), tuple(channels), values, by_channel)
+        group = remembered(asked, lambda: stored_together(conn, keys, slots, channels, values, by_channel))
+        ready = dict(group.get(measure, {}))
+    else:
+        ready = stored(conn, measure, slots, channels, values, by_channel)
     missing = [slot for slot in slots if slot not in ready]
     if missing:
         batch = Batch()
         ready.update(compute(conn, missing, batch))
+        if group is not None:  # what the computation kept for the others: theirs, not to compute again
+            computed = set(missing)
+            for key, slot, _, rows in batch.slots:
+                if key != measure and key in keys and slot in computed:
+                    group.setdefault(key, {})[slot] = rows
         batch.store(conn)
     return ready
 

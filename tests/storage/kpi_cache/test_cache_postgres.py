@@ -65,8 +65,9 @@ def test_the_cache_reads_its_payloads_in_binary_format_and_other_statements_as_t
 
     assert rows[Slot(DAY)][EVERY].values == waits().values
     reads = [columns for statement, columns in seen if "FROM kpi_slot" in statement]
-    # the cache's rows without payloads (text), their payloads (all 8 columns binary), then a plain read
-    assert reads == [[0] * 7, [1] * 8, [0]]
+    # the cache's rows without payloads (8 columns as text), their payloads (all 9 columns binary), then a
+    # plain read
+    assert reads == [[0] * 8, [1] * 9, [0]]
 
 
 @pytest.mark.postgresql_only("TOAST compression")
