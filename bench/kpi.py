@@ -29,7 +29,7 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -141,22 +141,24 @@ def timed(fn, runs: int) -> tuple[float, float, int]:
     return statistics.median(times), p95, len(times)
 
 
-def time_kpis(engine, settings: Settings, keys: list[str], runs: int, scopes=SCOPES) -> None:
+def time_kpis(
+    engine, settings: Settings, keys: list[str], runs: int, scopes=SCOPES, now: datetime = NOW
+) -> None:
     """Times every case after a first, untimed call, shown as `first` (the per-day cache starts empty, as
-    after a bulk load: the first call computes and stores the whole days it reads)."""
+    after a bulk load: the first call computes and stores the whole days it reads), asked at `now`."""
     with engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM kpi_slot")
     # As a bot would answer at NOW: the hours cached are those over an hour before NOW (the question's
     # `now` decides, not the wall clock); the last hour or two are read from the tables.
-    print(f"\nengine.compute, ms p50 / p95 (runs) first, as of {NOW:%Y-%m-%d %H:%M} UTC")
+    print(f"\nengine.compute, ms p50 / p95 (runs) first, as of {now:%Y-%m-%d %H:%M} UTC")
     print(f"{'kpi':<16}" + "".join(f"{scope + ' ' + period:>32}" for scope, period in scopes))
     with engine.connect() as conn:
         for key in keys:
             cells = []
             for scope, period in scopes:
                 words = f"{'' if key == 'scorecard' else key} {'' if scope == 'all' else scope} {period}"
-                request = parse_command(words, settings, NOW)
-                answer = partial(compute, conn, request, settings, NOW)
+                request = parse_command(words, settings, now)
+                answer = partial(compute, conn, request, settings, now)
                 try:
                     started = time.perf_counter()
                     answer()
@@ -262,6 +264,13 @@ def main() -> None:
     )
     parser.add_argument("--no-duckdb", action="store_true")
     parser.add_argument(
+        "--minutes-past",
+        type=int,
+        default=0,
+        help="ask that many minutes after the data's last hour (default 0: on the hour), as a question asked "
+        "mid-hour is: its minutes read from the tables, and the running period never a settled one",
+    )
+    parser.add_argument(
         "--no-prepare",
         action="store_true",
         help="PostgreSQL: never prepare statements server-side (psycopg prepare_threshold=None), a what-if: "
@@ -285,7 +294,7 @@ def main() -> None:
     periods = args.periods.split(",")
     scopes = tuple((scope, period) for period in periods for scope in ("all", "twitter"))
     freeze_loaded()  # as `kpibot serve` does before it listens (bot/heap.py)
-    time_kpis(engine, settings, keys, args.runs, scopes)
+    time_kpis(engine, settings, keys, args.runs, scopes, NOW + timedelta(minutes=args.minutes_past))
     if not args.no_duckdb and engine.dialect.name == "sqlite":
         compare_duckdb(url.removeprefix("sqlite:///"), engine, settings, args.runs)
     engine.dispose()
