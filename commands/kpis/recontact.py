@@ -29,6 +29,7 @@ from storage import kpi_cache
 from storage.db import raw_rows
 from storage.kpi_cache import contacts
 from storage.kpi_cache.measures import OWNER
+from storage.kpi_cache.settled import settled
 from storage.models import Conversation, CustomerChange
 
 C = Conversation.__table__.c
@@ -59,12 +60,27 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
     and the channel hops of those repeats (first channel > next channel)."""
     q = query.until_now()
     horizon = min(q.end + REPEAT_WINDOW, q.now)
-    if q.scope().cached():  # every agent: who opened what when, from the KPI cache's "contacts" rows
-        found = contacts.opened(conn, q.start, horizon, q.now)
-        key = np.where(np.isin(found.handle, contacts.known(conn)), found.handle, found.alone)
-        at, codes, names, owner = found.at, found.channel, found.channels, None
-    else:
-        key, at, codes, names, owner = _from_tables(conn, q, horizon)
+    if not q.scope().cached():  # one agent's: read from the tables, with each conversation's owner
+        return _matched(q, *_from_tables(conn, q, horizon))
+    # every agent: who opened what when, from the KPI cache's "contacts" rows; a period over (the
+    # previous one) is matched again only when its conversations or the customers events name changed
+    stamp, named = contacts.known(conn)
+    asked = ("repeat", q.start, q.end, horizon, q.channels, stamp)
+    found = settled(
+        conn, asked, q.start, horizon, q.now, lambda: _matched(q, *_cached(conn, q, horizon, named))
+    )
+    return {**found, "hops": dict(found["hops"])}
+
+
+def _cached(conn: Connection, q: Query, horizon: datetime, named: np.ndarray) -> tuple:
+    """What `repeat` matches, from the KPI cache (see `_from_tables`; no owners)."""
+    found = contacts.opened(conn, q.start, horizon, q.now)
+    key = np.where(np.isin(found.handle, named), found.handle, found.alone)
+    return key, found.at, found.channel, found.channels, None
+
+
+def _matched(q: Query, key, at, codes, names, owner) -> dict[str, Any]:
+    """`repeat`'s values from each conversation's customer key, opening time (µs), channel code and owner."""
     if not len(key):
         return {"rate": None, "customers": 0, "repeat_customers": 0, "hops": {}}
     order = contacts.by_customer(key, at)  # by customer, then by opening

@@ -65,20 +65,20 @@ def opened(conn: Connection, start: datetime, end: datetime, now: datetime) -> C
     return _joined([piece for _, piece in found])
 
 
-def known(conn: Connection) -> np.ndarray:
-    """The hashes of the handles `customer` events name, sorted (for np.isin). Hashed again only when
-    the table changed (its newest id or its size: rows are added, or removed by retention); until then
-    kept on the engine, as a CRM may name hundreds of thousands of customers."""
+def known(conn: Connection) -> tuple[tuple, np.ndarray]:
+    """The hashes of the handles `customer` events name, sorted (for np.isin), with the table's stamp (its
+    newest id and its size: rows are added, or removed by retention). Hashed again only when the stamp
+    changed; until then kept on the engine, as a CRM may name hundreds of thousands of customers."""
     stamp = tuple(
         conn.execute(select(func.max(_CC.id), func.count()).select_from(CustomerChange.__table__)).one()
     )
     kept = getattr(conn.engine, "_kpibot_known_customers", None)
     if kept is not None and kept[0] == stamp:
-        return kept[1]
+        return kept
     names = raw_rows(conn, select(_CC.customer).distinct())
     hashes = np.unique(np.array([_hash(name) for (name,) in names], dtype=np.int64))
     conn.engine._kpibot_known_customers = (stamp, hashes)
-    return hashes
+    return stamp, hashes
 
 
 def compute_day(conn: Connection, slot: Slot, batch: Batch) -> dict[str, Part]:

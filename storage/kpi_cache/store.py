@@ -81,11 +81,13 @@ def note_hours(conn: Connection, hours: Iterable[tuple[date, int]]) -> None:
         conn.execute(statement, [{"day": day, "hour": hour} for day, hour in hours])
 
 
-def newest_note(conn: Connection, day: date) -> int | None:
-    """The id of the day's newest note (0: none): what rows computed now have seen. None — store nothing
-    — on PostgreSQL while a transaction that noted a change is still open: ids come from a sequence as
-    notes are made, so that one may commit a note older than the newest seen now."""
-    newest = select(func.coalesce(func.max(S.id), 0)).where(S.day == day)
+def newest_note(conn: Connection, day: date, last: date | None = None) -> int | None:
+    """The id of the day's newest note (0: none), or with `last` the newest from `day` to `last`: what rows
+    computed now have seen. None — store nothing — on PostgreSQL while a transaction that noted a change is
+    still open: ids come from a sequence as notes are made, so that one may commit a note older than the
+    newest seen now."""
+    days = S.day == day if last is None else and_(S.day >= day, S.day <= last)
+    newest = select(func.coalesce(func.max(S.id), 0)).where(days)
     if conn.dialect.name != "postgresql":
         return conn.execute(newest).scalar_one()
     if not conn.execute(text("SELECT pg_try_advisory_lock(:lock)"), {"lock": NOTES_LOCK}).scalar_one():

@@ -1,0 +1,66 @@
+"""Values over a range of time that is over, kept in a process's memory while nothing in that range
+changes: the previous period of a question that reads every row of its days, which no cached slot
+can add up (`repeat`: the customers of 90 days matched to their next contact, ~40 ms a period).
+
+A value is kept with the newest change note of its days (storage.kpi_cache.store) when computed. Every
+change to a row dated in an hour that is over is noted with a newer id, and a day's newest note never
+goes away (ids only grow), so while the newest note over the range is the same, no row of it changed and
+the value stands. Only ranges over before the current hour are kept: a change to an hour still running is
+not noted. On PostgreSQL nothing is kept while a transaction that noted a change is still open (its note
+may be older than the newest seen: `store.newest_note`). Least recently used values go first beyond
+LIMIT; one memory per engine (per database), shared by the threads answering questions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.engine import Connection
+
+from storage.kpi_cache.store import newest_note
+
+LIMIT = 64  # values kept per process (a question's previous period each)
+T = TypeVar("T")
+
+
+def settled(
+    conn: Connection, key: Hashable, start: datetime, end: datetime, now: datetime, compute: Callable[[], T]
+) -> T:
+    """`compute()`, the value over `[start, end)` named `key` (which says everything else it depends on),
+    or what it gave before if `end` is before `now`'s hour and no row of the range changed since."""
+    if end > now.replace(minute=0, second=0, microsecond=0):
+        return compute()
+    first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    stamp = newest_note(conn, first, last)
+    memory = _memory(conn.engine)
+    if stamp is not None:
+        with memory.lock:
+            kept = memory.values.get(key)
+            if kept is not None and kept[0] == stamp:
+                memory.values.move_to_end(key)
+                return kept[1]
+    value = compute()
+    if stamp is not None:
+        with memory.lock:
+            memory.values[key] = (stamp, value)
+            memory.values.move_to_end(key)
+            while len(memory.values) > LIMIT:
+                memory.values.popitem(last=False)
+    return value
+
+
+class _Memory:
+    def __init__(self) -> None:
+        self.values: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
+        self.lock = threading.Lock()
+
+
+def _memory(engine) -> _Memory:
+    memory = getattr(engine, "_kpibot_settled", None)
+    if memory is None:
+        memory = engine._kpibot_settled = _Memory()
+    return memory

@@ -1,0 +1,103 @@
+"""Values over a range that is over, kept while no row of it changes (`storage.kpi_cache.settled`), and
+`repeat`'s previous period matched once (commands/kpis/recontact.py). Hand-made conversations on days of
+their own, noted by the conversation triggers as any writer's changes are."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from commands.kpis import recontact
+from commands.query import Query
+from storage.kpi_cache import settled as settled_module
+from storage.kpi_cache.settled import settled
+from storage.models import Conversation
+from tests.storage.builders import T0, inbound
+from tests.storage.conftest import feed
+
+DAY = 24 * 60  # minutes
+START, END = T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=2)  # 2026-11-20 and 21, UTC
+NOW = T0 + timedelta(days=10)
+
+
+def opened(conn) -> int:
+    """What the kept value stands for here: conversations opened in [START, END)."""
+    where = (Conversation.opened_at >= START, Conversation.opened_at < END)
+    return conn.execute(select(func.count()).select_from(Conversation).where(*where)).scalar_one()
+
+
+def test_a_ranges_value_is_kept_until_a_row_of_its_days_changes(ingestor, engine):
+    feed(ingestor, [inbound("a1", 0, conv="a"), inbound("b1", 60, conv="b")])
+    computed = []
+
+    def ask(now=NOW):
+        with engine.connect() as conn:
+            return settled(conn, ("opened",), START, END, now, lambda: computed.append(1) or opened(conn))
+
+    assert ask() == 2 and ask() == 2
+    assert len(computed) == 1
+    # a conversation on a day after the range: the range's days have no newer note, the value stands
+    feed(ingestor, [inbound("z1", 3 * DAY, conv="z")])
+    assert ask() == 2 and len(computed) == 1
+    # one opened in the range, stored late (a backfill): its hour is noted, the value is computed again
+    feed(ingestor, [inbound("c1", DAY + 30, conv="c")])
+    assert ask() == 3 and len(computed) == 2
+    assert ask() == 3 and len(computed) == 2
+
+
+def test_a_range_reaching_into_the_current_hour_is_never_kept(ingestor, engine):
+    # a change to an hour still running is not noted, so a value over it could not be trusted later
+    feed(ingestor, [inbound("a1", 0, conv="a")])
+    running, over = [], []
+    with engine.connect() as conn:
+        for _ in range(2):
+            settled(conn, ("opened",), START, END, END - timedelta(minutes=30), lambda: running.append(1))
+            settled(conn, ("opened",), START, END, END + timedelta(minutes=5), lambda: over.append(1))
+    assert (len(running), len(over)) == (2, 1)
+
+
+def test_only_the_newest_values_are_kept(ingestor, engine, monkeypatch):
+    monkeypatch.setattr(settled_module, "LIMIT", 2)
+    feed(ingestor, [inbound("a1", 0, conv="a")])
+    computed = []
+    with engine.connect() as conn:
+        for key in ("one", "two", "three", "one"):
+            settled(conn, (key,), START, END, NOW, lambda key=key: computed.append(key))
+    assert computed == ["one", "two", "three", "one"]  # "one" was the least recently used, dropped
+
+
+def test_repeats_previous_period_is_matched_once_while_its_conversations_stay(
+    ingestor, engine, settings, monkeypatch
+):
+    """`repeat` over a day that is over, 72 hours and more ago: matched once while its conversations stay,
+    again after one is stored late; a question reaching into `now`'s hour is matched every time. Each
+    answer equals the tables'."""
+    feed(
+        ingestor,
+        [
+            inbound("a1", 0, conv="a1", handle="@ana"),
+            inbound("a2", 60, conv="a2", handle="@ana"),  # again an hour later: a repeat
+            inbound("b1", 10, conv="b1", handle="@bob"),
+            inbound("c1", DAY + 10, conv="c1", handle="@cy"),  # the next day
+        ],
+    )
+    matched = []
+    real = recontact._matched
+    monkeypatch.setattr(recontact, "_matched", lambda q, *found: matched.append(q.end) or real(q, *found))
+    now = T0 + timedelta(days=4, minutes=30)
+    day, running = (T0, T0 + timedelta(days=1)), (T0, now)
+
+    def ask(period, source="auto"):
+        with engine.connect() as conn:
+            return recontact.repeat(conn, Query(*period, (), now, settings, source=source))
+
+    expected = {"rate": 0.5, "customers": 2, "repeat_customers": 1, "hops": {}}
+    assert ask(day) == ask(day) == ask(day, "tables") == expected
+    assert matched.count(day[1]) == 1 + 1  # from the cache once, from the tables once
+    assert ask(running) == ask(running) == ask(running, "tables")
+    assert matched.count(now) == 3
+
+    feed(ingestor, [inbound("b2", 70, conv="b2", handle="@bob")])  # @bob came back, stored late
+    assert ask(day) == ask(day, "tables") == {"rate": 1.0, "customers": 2, "repeat_customers": 2, "hops": {}}
+    assert matched.count(day[1]) == 4
