@@ -226,6 +226,39 @@ def test_a_breakdown_reads_every_rows_cached_rows_in_one_statement(ingestor, eng
     assert len(read_together) < len(topics)
 
 
+def test_cached_tallies_and_rankings_are_parsed_once_while_read(ingestor, engine, settings, monkeypatch):
+    """`sla by topic` reads three tallies and a ranking per topic and slot, as JSON: parsed at the first
+    answer that reads them, not again at the next (a 90-day answer parsed ~3,400 of them each time)."""
+    import json
+
+    from storage import kpi_cache
+
+    events = []
+    for n in range(4):
+        conv, words = f"p{n}", ("where is my parcel?", "still no refund")[n % 2]
+        events += [
+            inbound(f"{conv}-i", (n + 4) * DAY + 60, conv=conv, text=words),
+            reply(f"{conv}-o", (n + 4) * DAY + 70 + 600 * n, conv=conv),  # the last two breach 1 h
+        ]
+    feed(ingestor, events)
+    kpi_cache._counted.cache_clear()
+    kpi_cache._ranked.cache_clear()
+    parsed = []
+    real = json.loads
+    monkeypatch.setattr(json, "loads", lambda text, **kw: parsed.append(1) or real(text, **kw))
+    request = parse_command("sla by topic 7d", settings, NOW)
+    with engine.connect() as conn:
+        compute(conn, request, settings, NOW)  # computes and stores the slots
+        first = compute(conn, request, settings, NOW)  # reads and parses them
+        read = len(parsed)
+        again = compute(conn, request, settings, NOW)
+        tables = compute(conn, request, settings, NOW, source="tables")
+
+    assert read > 0 and len(parsed) == read
+    assert again.breakdown == first.breakdown == tables.breakdown
+    assert any(row["values"]["breaches"] for row in again.breakdown)
+
+
 def test_the_topics_of_a_breakdown_are_compiled_once_per_taxonomy(settings, monkeypatch):
     """`by topic` lists the taxonomy's top-level topics; compiling it took 25 ms of every answer, so it is
     done once per taxonomy content (a changed taxonomy is compiled again)."""
