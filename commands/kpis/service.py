@@ -11,7 +11,7 @@ index, the breaches that ended late from the cache's ranking of the latest.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,20 +45,20 @@ def sla(conn: Connection, query: Query) -> dict[str, Any]:
     met_by_kind = kpi_cache.tally(conn, "sla_met", scope)
     breached_by_kind = kpi_cache.tally(conn, "sla_breached", scope)
     values: dict[str, Any] = {"hit_rate": None}
-    for name in TARGETS:
-        groups = known.groups(name, q.channels)
-        if not groups:
-            continue
+    asked = {name: groups for name in TARGETS if (groups := known.groups(name, q.channels))}
+    every = [group for groups in asked.values() for group in groups]
+    reach = timedelta(seconds=max((seconds for seconds, _ in every), default=0))
+    if any(business for _, business in every):
+        reach += _BH_REACH
+    pending = _pending(conn, q, [CLOCK[name] for name in asked], reach) if asked else {}
+    for name, groups in asked.items():
         kind = CLOCK[name]
         met, breached = met_by_kind.get(kind, 0), breached_by_kind.get(kind, 0)
-        reach = timedelta(seconds=max(seconds for seconds, _ in groups))
-        if any(business for _, business in groups):
-            reach += _BH_REACH
         targets = {seconds for seconds, _ in groups}
         values[TARGET_KEYS[name]] = {
             "met": met,
             "breached": breached,
-            "pending": _pending(conn, q, kind, reach),
+            "pending": pending.get(kind, 0),
             "hit_rate": met / (met + breached) if met + breached else None,
             "target": targets.pop() if len(targets) == 1 else None,
         }
@@ -68,23 +68,25 @@ def sla(conn: Connection, query: Query) -> dict[str, Any]:
     return values
 
 
-def _pending(conn: Connection, q: Query, kind: str, reach: timedelta) -> int:
-    """Clocks running at the period's end (or now) whose deadline is still ahead of it."""
+def _pending(conn: Connection, q: Query, kinds: list[str], reach: timedelta) -> dict[str, int]:
+    """Per clock kind of `kinds`, the clocks running at the period's end (or now) whose deadline is still
+    ahead of it; `reach` bounds how far after the end such a deadline may fall (the longest target, and
+    closed hours), so that only those deadlines are read. One statement for every kind."""
     end = q.end
-    where = [K.kind == kind, K.deadline >= end, q.in_channels(K.channel)]
+    where = [K.kind.in_(kinds), K.deadline >= end, q.in_channels(K.channel)]
     if end >= q.now:  # now: the running clocks, from their own index
         where.append(K.end_at.is_(None))
     else:
         where += [K.deadline < end + reach, K.start_at < end, or_(K.end_at.is_(None), K.end_at >= end)]
     if q.source == "auto" and q.agent is None and (by := _label(q)) is not None:  # one read for every row
-        asked = ("sla pending", by, kind, q.start, q.end, q.now, q.channels, reach)
+        asked = ("sla pending", by, tuple(kinds), q.start, q.end, q.now, q.channels, reach)
         pending = kpi_cache.remembered(asked, lambda: _pending_by_label(conn, by, where))
-        return pending.get(q.team if q.topic is None else q.topic, 0)
-    counted = select(func.count()).select_from(SlaClock.__table__)
+        return pending.get(q.team if q.topic is None else q.topic, {})
+    counted = select(K.kind, func.count()).select_from(SlaClock.__table__)
     if narrowed := q.conversation_terms():  # an agent's, a team's or a topic's conversations
         counted = counted.join(Conversation.__table__, K.conversation_id == C.id)
         where += narrowed
-    return conn.execute(counted.where(*where)).scalar_one()
+    return dict(conn.execute(counted.where(*where).group_by(K.kind)).all())
 
 
 def _label(q: Query) -> str | None:
@@ -94,13 +96,15 @@ def _label(q: Query) -> str | None:
     return labelled.TEAM if q.team is not None else labelled.TOPIC
 
 
-def _pending_by_label(conn: Connection, by: str, where: list) -> Counter:
-    """`_pending`'s count per team or topic (`by`), from one read of the clocks labelled."""
+def _pending_by_label(conn: Connection, by: str, where: list) -> dict[str, Counter]:
+    """`_pending`'s counts per team or topic (`by`), from one read of the clocks labelled."""
     label = labelled.label_of(SlaClock.__table__, by)
-    found: Counter = Counter()
-    for found_as, count in conn.execute(select(label, func.count()).where(*where).group_by(label)):
+    found: dict[str, Counter] = defaultdict(Counter)
+    for kind, found_as, count in conn.execute(
+        select(K.kind, label, func.count()).where(*where).group_by(K.kind, label)
+    ):
         for name in labelled.names(by, found_as):
-            found[name] += count
+            found[name][kind] += count
     return found
 
 
