@@ -66,30 +66,79 @@ def repeat(conn: Connection, query: Query) -> dict[str, Any]:
     # previous one) is matched again only when its conversations or the customers events name changed
     stamp, named = contacts.known(conn)
     asked = ("repeat", q.start, q.end, horizon, q.channels, stamp)
-    found = settled(
-        conn, asked, q.start, horizon, q.now, lambda: _matched(q, *_cached(conn, q, horizon, named))
-    )
+    found = settled(conn, asked, q.start, horizon, q.now, lambda: _running(conn, q, horizon, stamp, named))
     return {**found, "hops": dict(found["hops"])}
 
 
-def _cached(conn: Connection, q: Query, horizon: datetime, named: np.ndarray) -> tuple:
-    """What `repeat` matches, from the KPI cache (see `_from_tables`; no owners)."""
-    found = contacts.opened(conn, q.start, horizon, q.now)
+def _running(
+    conn: Connection, q: Query, horizon: datetime, stamp: tuple, named: np.ndarray
+) -> dict[str, Any]:
+    """`repeat` from the cache for a range reaching into `now`'s hour: its conversations up to that hour,
+    in customer order, are kept while none of them changes (`settled`: sorting ~1M of them was most of a
+    90-day answer), and those since are sorted and merged into them."""
+    hour = q.now.replace(minute=0, second=0, microsecond=0)
+    if hour <= q.start or horizon <= hour:  # nothing over yet, or all of it (kept whole by the caller)
+        return _matched(q, *_cached(conn, q.start, horizon, q.now, named))
+    asked = ("repeat contacts", q.start, hour, stamp)
+    before = settled(
+        conn,
+        asked,
+        q.start,
+        hour,
+        q.now,
+        lambda: _in_order(*_cached(conn, q.start, hour, q.now, named)),
+        size=lambda kept: sum(array.nbytes for array in kept[:3]),
+    )
+    since = _in_order(*_cached(conn, hour, horizon, q.now, named))
+    return _counted(q, *_merged(before, since), None)
+
+
+def _cached(conn: Connection, start: datetime, end: datetime, now: datetime, named: np.ndarray) -> tuple:
+    """What `repeat` matches of the conversations opened in `[start, end)`, from the KPI cache (see
+    `_from_tables`; no owners)."""
+    found = contacts.opened(conn, start, end, now)
     key = np.where(np.isin(found.handle, named), found.handle, found.alone)
     return key, found.at, found.channel, found.channels, None
 
 
+def _in_order(key, at, codes, names, _owner=None) -> tuple:
+    """The conversations by customer, then by opening."""
+    order = contacts.by_customer(key, at)
+    return key[order], at[order], codes[order], names
+
+
+def _merged(before: tuple, since: tuple) -> tuple:
+    """Two sets of conversations in customer order, those of `since` all opened after those of `before`,
+    as one in customer order (each customer's in opening order), their channel codes into one list."""
+    names = sorted({*before[3], *since[3]})
+    recoded = [
+        np.array([names.index(name) for name in part[3]], dtype=np.int64)[part[2]]
+        if len(part[3])
+        else np.empty(0, np.int64)
+        for part in (before, since)
+    ]
+    at_places = np.searchsorted(before[0], since[0], side="right")  # after the same customer's earlier ones
+    key = np.insert(before[0], at_places, since[0])
+    at = np.insert(before[1], at_places, since[1])
+    codes = np.insert(recoded[0], at_places, recoded[1])
+    return key, at, codes, names
+
+
 def _matched(q: Query, key, at, codes, names, owner) -> dict[str, Any]:
     """`repeat`'s values from each conversation's customer key, opening time (µs), channel code and owner."""
+    order = contacts.by_customer(key, at)  # by customer, then by opening
+    return _counted(q, key[order], at[order], codes[order], names, None if owner is None else owner[order])
+
+
+def _counted(q: Query, key, at, codes, names, owner) -> dict[str, Any]:
+    """`repeat`'s values from the conversations in customer order, each customer's in opening order."""
     if not len(key):
         return {"rate": None, "customers": 0, "repeat_customers": 0, "hops": {}}
-    order = contacts.by_customer(key, at)  # by customer, then by opening
-    key, at, codes = key[order], at[order], codes[order]
     in_scope = at < (q.end - EPOCH) // timedelta(microseconds=1)
     if q.channels:
         in_scope &= np.isin(codes, [names.index(c) for c in q.channels if c in names])
     if q.agent is not None:  # read from the tables, with each conversation's owner
-        in_scope &= owner[order] == q.agent
+        in_scope &= owner == q.agent
     # followed: the customer's next conversation opened within the window after this one
     followed = np.zeros(len(key), dtype=bool)
     same = key[1:] == key[:-1]

@@ -8,7 +8,8 @@ goes away (ids only grow), so while the newest note over the range is the same, 
 the value stands. Only ranges over before the current hour are kept: a change to an hour still running is
 not noted. On PostgreSQL nothing is kept while a transaction that noted a change is still open (its note
 may be older than the newest seen: `store.newest_note`). Least recently used values go first beyond
-LIMIT; one memory per engine (per database), shared by the threads answering questions.
+LIMIT values or BUDGET bytes (told by the caller for large values); one memory per engine (per database),
+shared by the threads answering questions.
 """
 
 from __future__ import annotations
@@ -24,14 +25,24 @@ from sqlalchemy.engine import Connection
 from storage.kpi_cache.store import newest_note
 
 LIMIT = 64  # values kept per process (a question's previous period each)
+BUDGET = 32 * 1024 * 1024  # bytes of values whose size is told (`repeat`: 90 days at 1M conversations: 18 MB)
 T = TypeVar("T")
 
 
 def settled(
-    conn: Connection, key: Hashable, start: datetime, end: datetime, now: datetime, compute: Callable[[], T]
+    conn: Connection,
+    key: Hashable,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    compute: Callable[[], T],
+    *,
+    size: Callable[[T], int] | None = None,
 ) -> T:
     """`compute()`, the value over `[start, end)` named `key` (which says everything else it depends on),
-    or what it gave before if `end` is before `now`'s hour and no row of the range changed since."""
+    or what it gave before if `end` is before `now`'s hour and no row of the range changed since. `size`
+    tells the bytes a large value holds (counted against BUDGET; one over it is not kept). A kept value is
+    shared: read it, never change it."""
     if end > now.replace(minute=0, second=0, microsecond=0):
         return compute()
     first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
@@ -45,18 +56,26 @@ def settled(
                 return kept[1]
     value = compute()
     if stamp is not None:
-        with memory.lock:
-            memory.values[key] = (stamp, value)
-            memory.values.move_to_end(key)
-            while len(memory.values) > LIMIT:
-                memory.values.popitem(last=False)
+        memory.put(key, stamp, value, size(value) if size is not None else 0)
     return value
 
 
 class _Memory:
     def __init__(self) -> None:
-        self.values: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
+        self.values: OrderedDict[Hashable, tuple[int, object, int]] = OrderedDict()
+        self.size = 0
         self.lock = threading.Lock()
+
+    def put(self, key: Hashable, stamp: int, value: object, size: int) -> None:
+        if size > BUDGET:
+            return
+        with self.lock:
+            old = self.values.pop(key, None)
+            self.size += size - (old[2] if old is not None else 0)
+            self.values[key] = (stamp, value, size)
+            while len(self.values) > LIMIT or self.size > BUDGET:
+                _, (_, _, dropped) = self.values.popitem(last=False)
+                self.size -= dropped
 
 
 def _memory(engine) -> _Memory:

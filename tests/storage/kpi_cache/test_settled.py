@@ -13,7 +13,7 @@ from commands.query import Query
 from storage.kpi_cache import settled as settled_module
 from storage.kpi_cache.settled import settled
 from storage.models import Conversation
-from tests.storage.builders import T0, inbound
+from tests.storage.builders import T0, at, inbound
 from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
@@ -71,8 +71,7 @@ def test_repeats_previous_period_is_matched_once_while_its_conversations_stay(
     ingestor, engine, settings, monkeypatch
 ):
     """`repeat` over a day that is over, 72 hours and more ago: matched once while its conversations stay,
-    again after one is stored late; a question reaching into `now`'s hour is matched every time. Each
-    answer equals the tables'."""
+    again after one is stored late. Each answer equals the tables'."""
     feed(
         ingestor,
         [
@@ -86,18 +85,87 @@ def test_repeats_previous_period_is_matched_once_while_its_conversations_stay(
     real = recontact._matched
     monkeypatch.setattr(recontact, "_matched", lambda q, *found: matched.append(q.end) or real(q, *found))
     now = T0 + timedelta(days=4, minutes=30)
-    day, running = (T0, T0 + timedelta(days=1)), (T0, now)
+    day = (T0, T0 + timedelta(days=1))
 
-    def ask(period, source="auto"):
+    def ask(source="auto"):
         with engine.connect() as conn:
-            return recontact.repeat(conn, Query(*period, (), now, settings, source=source))
+            return recontact.repeat(conn, Query(*day, (), now, settings, source=source))
 
-    expected = {"rate": 0.5, "customers": 2, "repeat_customers": 1, "hops": {}}
-    assert ask(day) == ask(day) == ask(day, "tables") == expected
+    assert ask() == ask() == ask("tables") == {"rate": 0.5, "customers": 2, "repeat_customers": 1, "hops": {}}
     assert matched.count(day[1]) == 1 + 1  # from the cache once, from the tables once
-    assert ask(running) == ask(running) == ask(running, "tables")
-    assert matched.count(now) == 3
 
     feed(ingestor, [inbound("b2", 70, conv="b2", handle="@bob")])  # @bob came back, stored late
-    assert ask(day) == ask(day, "tables") == {"rate": 1.0, "customers": 2, "repeat_customers": 2, "hops": {}}
+    assert ask() == ask("tables") == {"rate": 1.0, "customers": 2, "repeat_customers": 2, "hops": {}}
     assert matched.count(day[1]) == 4
+
+
+def test_a_running_periods_conversations_before_the_hour_are_sorted_once(
+    ingestor, engine, settings, monkeypatch
+):
+    """`repeat` up to `now` (30 minutes into an hour): the conversations opened before the hour are put in
+    customer order once and kept while they stay; those of the running hour are read and merged in at
+    every answer. Each answer equals the tables'."""
+    feed(
+        ingestor,
+        [
+            inbound("a1", 0, conv="a1", handle="@ana"),
+            inbound("a2", 60, conv="a2", handle="@ana"),
+            inbound("b1", 10, conv="b1", handle="@bob"),
+            inbound("c1", DAY + 10, conv="c1", handle="@cy"),
+            inbound("d1", 30, conv="d1", handle="@dee"),
+        ],
+    )
+    sorted_sizes = []
+    real = recontact._in_order
+    monkeypatch.setattr(
+        recontact, "_in_order", lambda key, *rest: sorted_sizes.append(len(key)) or real(key, *rest)
+    )
+    # the first hour of the 24th is running; the days before it are what is kept (a change in the running
+    # hour is not noted: here ingestion, on the wall clock, notes the 24th, which the kept days leave out)
+    now = START + timedelta(days=4, minutes=30)
+
+    def ask(source="auto"):
+        with engine.connect() as conn:
+            return recontact.repeat(conn, Query(T0, now, (), now, settings, source=source))
+
+    expected = {"rate": 1 / 4, "customers": 4, "repeat_customers": 1, "hops": {}}
+    assert ask() == ask() == ask("tables") == expected
+    assert sorted_sizes == [5, 0, 0]  # the five before the hour once; the running hour's (none) each time
+
+    # in the running hour, merged in after each customer's earlier ones: @cy again 62 h 55 min after the
+    # first (a repeat), @dee 86 h 40 min after (not)
+    feed(
+        ingestor,
+        [
+            inbound("c2", 3 * DAY + 15 * 60 + 5, conv="c2", handle="@cy"),
+            inbound("d2", 3 * DAY + 15 * 60 + 10, conv="d2", handle="@dee"),
+        ],
+    )
+    assert ask() == ask("tables") == {"rate": 2 / 4, "customers": 4, "repeat_customers": 2, "hops": {}}
+    assert sorted_sizes == [5, 0, 0, 2]
+
+    # @bob came back an hour after b1, stored late: the hours before are sorted again
+    feed(ingestor, [inbound("b2", 70, conv="b2", handle="@bob")])
+    assert ask() == ask("tables") == {"rate": 3 / 4, "customers": 4, "repeat_customers": 3, "hops": {}}
+    assert sorted_sizes == [5, 0, 0, 2, 6, 2]
+
+
+def test_a_channel_first_seen_in_the_running_hour_is_a_hop_from_the_kept_ones(ingestor, engine, settings):
+    # @eve, whom a customer event names, on twitter before the hour and on whatsapp in it: the two parts
+    # list their channels apart, and the merge puts both in one list
+    feed(
+        ingestor,
+        [
+            {"id": "k1", "type": "customer", "at": at(-500), "customer_id": "@eve", "change": "active"},
+            inbound("e1", 3 * DAY + 14 * 60, conv="e1", handle="@eve"),
+            inbound("e2", 3 * DAY + 15 * 60 + 5, conv="e2", channel="whatsapp", handle="@eve"),
+        ],
+    )
+    now = START + timedelta(days=4, minutes=30)
+    with engine.connect() as conn:
+        cached, tables = (
+            recontact.repeat(conn, Query(T0, now, (), now, settings, source=source))
+            for source in ("auto", "tables")
+        )
+    expected = {"rate": 1.0, "customers": 1, "repeat_customers": 1, "hops": {"twitter>whatsapp": 1}}
+    assert cached == tables == expected
