@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from storage.db import raw_rows
 from storage.kpi_cache.measures import HUMAN_REPLY, OWNER, C, M
+from storage.kpi_cache.settled import settled
 from storage.kpi_cache.slots import Slot, split
 from storage.kpi_cache.store import Batch, current, one_by_one, wanted
 from storage.kpi_cache.tables import EVERY, Duration, Part
@@ -80,17 +82,34 @@ def activity(
     for edge_start, edge_end in edges:
         for by_agent in _gather(conn, edge_start, edge_end, channels, duration).values():
             _merge(merged, by_agent)
+    if slots:  # the cached slots merged, kept while none of them changes (a 90-day report: 90 rows' ids)
+        asked = (KEY, tuple(slots), tuple(channels))
+        read = partial(_cached, conn, slots, channels)
+        _merge(merged, settled(conn, asked, slots[0].start, slots[-1].end, now, read, size=_bytes))
+    for one in merged.values():  # one array per agent: a few numpy calls each, not a few per day
+        one.ids = [np.concatenate(one.ids)] if len(one.ids) > 1 else one.ids
+    arrays = [ids for one in merged.values() for ids in one.ids if ids.size]
+    seen = np.zeros(max((int(ids.max()) for ids in arrays), default=-1) + 1, dtype=bool)
+    return {agent: _report(one, seen) for agent, one in merged.items()}
+
+
+def _cached(conn: Connection, slots: list[Slot], channels: Sequence[str]) -> dict[str, Activity]:
+    """The activity per agent of the cached slots, each agent's ids in one array (shared once kept:
+    merged into another, never changed)."""
+    merged: dict[str, Activity] = defaultdict(Activity)
     computer = one_by_one(compute_day)
     cached = current(conn, KEY, slots, channels, values=True, by_channel=False, compute=computer)
     for by_channel in cached.values():
         for channel, part in by_channel.items():
             if wanted(channel, channels, False):
                 _merge(merged, _unpack(part.values))
-    for one in merged.values():  # one array per agent: a few numpy calls each, not a few per day
+    for one in merged.values():
         one.ids = [np.concatenate(one.ids)] if len(one.ids) > 1 else one.ids
-    arrays = [ids for one in merged.values() for ids in one.ids if ids.size]
-    seen = np.zeros(max((int(ids.max()) for ids in arrays), default=-1) + 1, dtype=bool)
-    return {agent: _report(one, seen) for agent, one in merged.items()}
+    return dict(merged)
+
+
+def _bytes(by_agent: dict[str, Activity]) -> int:
+    return sum(ids.nbytes for one in by_agent.values() for ids in one.ids)
 
 
 def compute_day(conn: Connection, slot: Slot, batch: Batch) -> dict[str, Part]:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from storage.db import raw_rows
 from storage.kpi_cache.measures import MEASURES, OWNER, C, Measure, V
+from storage.kpi_cache.settled import settled
 from storage.kpi_cache.slots import Slot, split
 from storage.kpi_cache.store import Batch, current, one_by_one, wanted
 from storage.kpi_cache.tables import EVERY, Part, compact, unpacked
@@ -52,16 +54,35 @@ def values_by_owner(conn: Connection, key: str, scope, *, agent: str | None = No
     for start, end in edges:  # the minutes before the first whole hour, the last hour or two
         for owner, values in read(conn, measure, start, end, scope.channels, scope.now, agent).items():
             found[owner].append(values)
+    if slots:  # the cached slots' values per owner, kept while none of them changes
+        asked = (key + SUFFIX, tuple(slots), tuple(scope.channels), agent)
+        cached = partial(_cached, conn, key, slots, scope.channels, agent)
+        kept = settled(conn, asked, slots[0].start, slots[-1].end, scope.now, cached, size=_bytes)
+        for owner, values in kept.items():
+            found[owner].append(values)
+    # whole seconds stay int32 (summed exactly as integers: kpi_cache.tables.exact_sum)
+    return {owner: np.concatenate(parts) if len(parts) > 1 else parts[0] for owner, parts in found.items()}
+
+
+def _cached(
+    conn: Connection, key: str, slots: list[Slot], channels: Sequence[str], agent: str | None
+) -> dict[str, np.ndarray]:
+    """The values per owner (only `agent`'s when given) of the cached slots, one array each (shared once
+    kept: never changed)."""
     compute = one_by_one(lambda conn, slot, batch: compute_day(conn, slot, batch, key))
-    ready = current(conn, key + SUFFIX, slots, scope.channels, values=True, by_channel=False, compute=compute)
+    ready = current(conn, key + SUFFIX, slots, channels, values=True, by_channel=False, compute=compute)
+    found: dict[str, list[np.ndarray]] = defaultdict(list)
     for rows in ready.values():
         for channel, part in rows.items():
-            if wanted(channel, scope.channels, False):
+            if wanted(channel, channels, False):
                 for owner, values in _unpacked(part).items():
                     if agent in (None, owner):
                         found[owner].append(values)
-    # whole seconds stay int32 (summed exactly as integers: kpi_cache.tables.exact_sum)
     return {owner: np.concatenate(parts) for owner, parts in found.items()}
+
+
+def _bytes(by_owner: dict[str, np.ndarray]) -> int:
+    return sum(values.nbytes for values in by_owner.values())
 
 
 def read(

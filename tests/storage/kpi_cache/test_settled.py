@@ -13,7 +13,7 @@ from commands.query import Query
 from storage.kpi_cache import settled as settled_module
 from storage.kpi_cache.settled import settled
 from storage.models import Conversation
-from tests.storage.builders import T0, at, inbound
+from tests.storage.builders import T0, at, inbound, reply
 from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
@@ -169,3 +169,41 @@ def test_a_channel_first_seen_in_the_running_hour_is_a_hop_from_the_kept_ones(in
         )
     expected = {"rate": 1.0, "customers": 1, "repeat_customers": 1, "hops": {"twitter>whatsapp": 1}}
     assert cached == tables == expected
+
+
+def test_the_team_figures_of_the_cached_days_are_merged_once_until_a_day_changes(
+    ingestor, engine, settings, monkeypatch
+):
+    """`/kpi me`'s figures of every agent (their activity, first responses and CSAT answers per owner): the
+    cached days' rows are unpacked and merged once while they stay (a 90-day answer unpacked ~300 rows
+    each time); a late reply in one of them is seen. Each answer equals the tables'."""
+    from commands.me_figures import figures
+    from storage.kpi_cache import agents, owners
+
+    def conversation(n: int, minutes: int, agent: str) -> list[dict]:
+        return [
+            inbound(f"i{n}", minutes, conv=f"m{n}"),
+            reply(f"o{n}", minutes + 2 + n, conv=f"m{n}", agent=agent, name=agent.title()),
+        ]
+
+    feed(ingestor, [e for n in range(6) for e in conversation(n, n * DAY // 2, ("ana", "bo")[n % 2])])
+    unpacked = []
+    for module, name in ((agents, "_unpack"), (owners, "_unpacked")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda blob, real=real: unpacked.append(1) or real(blob))
+    now = START + timedelta(days=5, minutes=30)
+
+    def ask(source="auto"):
+        with engine.connect() as conn:
+            return figures(conn, Query(START, now, (), now, settings, source=source))
+
+    first = ask()
+    read = len(unpacked)
+    assert ask() == first == ask("tables")
+    assert read > 0 and len(unpacked) == read
+    assert (first["ana"]["first_responses"], first["bo"]["first_responses"]) == (3, 3)
+
+    feed(ingestor, conversation(9, DAY + 60, "bo"))  # stored late, in a cached day
+    late = ask()
+    assert late == ask("tables") and late["bo"]["first_responses"] == 4
+    assert len(unpacked) > read
