@@ -170,17 +170,8 @@ def _plain_parts(
             parts += labelled.range_parts(
                 conn, label, start, end, scope.channels, scope.now, read["by_channel"]
             )
-    values, by_channel = measure.value is not None, read["by_channel"]
-    kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
-    ready = current(
-        conn,
-        kept,
-        read_slots,
-        scope.channels,
-        values=values,
-        by_channel=by_channel,
-        compute=compute,
-        together=labelled.together(label),
+    ready = _cached(
+        conn, key, label, read_slots, scope, values=measure.value is not None, by_channel=read["by_channel"]
     )
     for slot in slots:
         parts += _slot_parts(conn, measure, scope, read, slot, ready[slot])
@@ -254,26 +245,14 @@ def _asked_before(rows: dict[str, Part], now: datetime) -> bool:
 def top(conn: Connection, key: str, scope: Scope) -> list[int]:
     """The ids of the first `limit` rows of the ranking over the scope, first first."""
     ranking = RANKINGS[key]
-    label = labelled.key(key, scope.slice) if scope.cached(sliced=True) else None  # one team's or topic's
-    whole = split(scope.start, scope.end, scope.now) if scope.cached() or label else None
-    slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
+    label, slots, edges = _pieces(key, scope)
     rows = []
     for edge_start, edge_end in edges:
         if label is None:
             rows += ranking_rows(conn, ranking, edge_start, edge_end, scope.channels, ranking.id, scope.slice)
         else:  # one read for every team (topic) of a breakdown
             rows += labelled.range_top(conn, label, edge_start, edge_end, scope.channels)
-    kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
-    ready = current(
-        conn,
-        kept,
-        slots,
-        scope.channels,
-        values=True,
-        by_channel=False,
-        compute=compute,
-        together=labelled.together(label),
-    )
+    ready = _cached(conn, key, label, slots, scope)
     for by_channel in ready.values():
         for channel, part in by_channel.items():
             if wanted(channel, scope.channels, False):
@@ -301,9 +280,7 @@ def tally_parts(
     folds labels into a few groups of its own, without merging every label first. A cached row's values
     are shared with later readers: read them, never change them."""
     spec = TALLIES[key]
-    label = labelled.key(key, scope.slice) if scope.cached(sliced=True) else None  # one team's or topic's
-    whole = split(scope.start, scope.end, scope.now) if scope.cached() or label else None
-    slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
+    label, slots, edges = _pieces(key, scope)
     for edge_start, edge_end in edges:
         if label is None:
             found = tally_counts(
@@ -319,21 +296,46 @@ def tally_parts(
         else:  # one read for every team (topic) of a breakdown
             found = labelled.range_tally(conn, label, edge_start, edge_end, scope.channels, by_channel)
         yield from found.items() if by_channel else [(EVERY, found)]
-    kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
-    ready = current(
-        conn,
-        kept,
-        slots,
-        scope.channels,
-        values=True,
-        by_channel=by_channel,
-        compute=compute,
-        together=labelled.together(label),
-    )
+    ready = _cached(conn, key, label, slots, scope, by_channel=by_channel)
     for by_slot in ready.values():
         for channel, part in by_slot.items():
             if wanted(channel, scope.channels, by_channel):
                 yield channel, _counted(part.values)
+
+
+def _pieces(key: str, scope: Scope) -> tuple[str | None, list, list[tuple[datetime, datetime]]]:
+    """For a tally or ranking over the scope: the key of one team's or topic's rows (None: the plain rows),
+    the cached slots, and the ranges around them read from the tables (all of it, when not cached)."""
+    label = labelled.key(key, scope.slice) if scope.cached(sliced=True) else None
+    whole = split(scope.start, scope.end, scope.now) if scope.cached() or label else None
+    slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
+    return label, slots, edges
+
+
+def _cached(
+    conn: Connection,
+    key: str,
+    label: str | None,
+    slots: list,
+    scope: Scope,
+    *,
+    values: bool = True,
+    by_channel: bool = False,
+) -> dict:
+    """The current rows of `key` (a measure, tally or ranking), or of one team's or topic's (`label`), over
+    `slots`: read with those of the breakdown's other teams or topics, the missing ones computed."""
+    kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
+    together = labelled.together(label)
+    return current(
+        conn,
+        kept,
+        slots,
+        scope.channels,
+        values=values,
+        by_channel=by_channel,
+        compute=compute,
+        together=together,
+    )
 
 
 # A cached row's ranking or tally, parsed once while recently read: a breakdown by topic over 90 days parses

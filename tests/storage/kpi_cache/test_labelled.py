@@ -121,6 +121,19 @@ def test_rescoring_a_message_into_a_topic_makes_its_conversations_rows_stale(ing
     assert after["responses"] == 1 and after["score"] == 1.0
 
 
+def parcels_and_refunds(prefix: str, slower: int = 0) -> list[dict]:
+    """Four conversations on four days from the 24th, about a parcel and a refund by turns, each answered
+    10 minutes after it opened (and `slower` minutes more per conversation before it)."""
+    events = []
+    for n in range(4):
+        conv, words = f"{prefix}{n}", ("where is my parcel?", "still no refund")[n % 2]
+        events += [
+            inbound(f"{conv}-i", (n + 4) * DAY + 60, conv=conv, text=words),
+            reply(f"{conv}-o", (n + 4) * DAY + 70 + slower * n, conv=conv),
+        ]
+    return events
+
+
 BREAKDOWNS = {  # a breakdown, and a measure or tally whose rows per label it keeps
     "frt by team 7d": "frt@team:t1",
     "frt by topic 7d": "frt@topic:delivery",
@@ -159,14 +172,7 @@ def test_a_breakdown_computes_each_slot_once_for_all_its_rows(ingestor, engine, 
     """`frt by topic`: eight topics, two of them in the data. Each slot a row reads is computed once, and
     stores the rows of every topic the breakdown asks (`labelled.among`): a topic absent from a day does
     not make the day computed again for its row."""
-    events = []
-    for n in range(4):
-        conv, words = f"d{n}", ("where is my parcel?", "still no refund")[n % 2]
-        events += [
-            inbound(f"{conv}-i", (n + 4) * DAY + 60, conv=conv, text=words),
-            reply(f"{conv}-o", (n + 4) * DAY + 70, conv=conv),
-        ]
-    feed(ingestor, events)
+    feed(ingestor, parcels_and_refunds("d"))
     computed = []
     real = labelled._compute_slot
     monkeypatch.setattr(
@@ -190,14 +196,7 @@ def test_a_breakdown_reads_every_rows_cached_rows_in_one_statement(ingestor, eng
     """Asked again (every slot cached), a breakdown reads each measure's rows of all its topics in one
     statement (`labelled.together`), not one per topic: on PostgreSQL each read cost ~1 ms. The answer is
     the same as the tables'."""
-    events = []
-    for n in range(4):
-        conv, words = f"r{n}", ("where is my parcel?", "still no refund")[n % 2]
-        events += [
-            inbound(f"{conv}-i", (n + 4) * DAY + 60, conv=conv, text=words),
-            reply(f"{conv}-o", (n + 4) * DAY + 70, conv=conv),
-        ]
-    feed(ingestor, events)
+    feed(ingestor, parcels_and_refunds("r"))
     request = parse_command(request_text, settings, NOW)
     with engine.connect() as conn:
         compute(conn, request, settings, NOW)  # fills the cache
@@ -233,14 +232,7 @@ def test_cached_tallies_and_rankings_are_parsed_once_while_read(ingestor, engine
 
     from storage import kpi_cache
 
-    events = []
-    for n in range(4):
-        conv, words = f"p{n}", ("where is my parcel?", "still no refund")[n % 2]
-        events += [
-            inbound(f"{conv}-i", (n + 4) * DAY + 60, conv=conv, text=words),
-            reply(f"{conv}-o", (n + 4) * DAY + 70 + 600 * n, conv=conv),  # the last two breach 1 h
-        ]
-    feed(ingestor, events)
+    feed(ingestor, parcels_and_refunds("p", slower=600))  # the last two first responses breach 1 h
     kpi_cache._counted.cache_clear()
     kpi_cache._ranked.cache_clear()
     parsed = []
