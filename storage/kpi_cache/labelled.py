@@ -105,28 +105,38 @@ def _compute_slot(
     (rows over every channel without any, when it has none)."""
     spec = MEASURES[measure]
     seen = batch.newest_note(conn, slot.day)
-    value = spec.value if spec.value is not None else literal(None)
+    found = label_of(spec.at.table, by)
+    where = (spec.at >= slot.start, spec.at < slot.end, *spec.where)
+    if spec.value is None:  # a count: counted by the database per channel and label, not fetched
+        done = func.max(spec.as_of) if spec.as_of is not None else literal(None)
+        counts: dict[str, dict] = defaultdict(dict)
+        grouped = select(spec.channel, found, func.count(), done).where(*where).group_by(spec.channel, found)
+        for channel, labels, n, at in conn.execute(grouped):
+            for name in names(by, labels):
+                was, last = counts[name].get(channel, (0, None))
+                counts[name][channel] = (
+                    was + n,
+                    at if last is None or (at is not None and at > last) else last,
+                )
+        rows = {}
+        for name in {*counts, label, *_AMONG.get()}:
+            counted = [(channel, n, at) for channel, (n, at) in counts.get(name, {}).items()]
+            rows[name] = count_parts(counted)
+            batch.add(measure + by + name, slot, seen, rows[name])
+        return rows[label]
     done = spec.as_of if spec.as_of is not None else literal(None)
-    statement = select(spec.channel, label_of(spec.at.table, by), value, done).where(
-        spec.at >= slot.start, spec.at < slot.end, *spec.where
-    )
     values: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     newest: dict[str, dict] = defaultdict(dict)
-    for channel, found, row_value, at in conn.execute(statement):
-        for name in names(by, found):
+    for channel, labels, row_value, at in conn.execute(
+        select(spec.channel, found, spec.value, done).where(*where)
+    ):
+        for name in names(by, labels):
             values[name][channel].append(row_value)
             if at is not None:
                 newest[name][channel] = max(newest[name].get(channel, at), at)
     rows = {}
     for name in {*values, label, *_AMONG.get()}:
-        by_channel = values.get(name, {})
-        if spec.value is None:
-            counted = [
-                (channel, len(found), newest[name].get(channel)) for channel, found in by_channel.items()
-            ]
-            rows[name] = count_parts(counted)
-        else:
-            rows[name] = value_parts(spec, dict(by_channel), newest.get(name, {}))
+        rows[name] = value_parts(spec, dict(values.get(name, {})), newest.get(name, {}))
         batch.add(measure + by + name, slot, seen, rows[name])
     return rows[label]
 
