@@ -29,7 +29,7 @@ from storage import kpi_cache
 from storage.db import raw_rows
 from storage.kpi_cache import contacts
 from storage.kpi_cache.measures import OWNER
-from storage.kpi_cache.settled import settled
+from storage.kpi_cache.settled import hour_of, settled
 from storage.models import Conversation, CustomerChange
 
 C = Conversation.__table__.c
@@ -76,7 +76,7 @@ def _running(
     """`repeat` from the cache for a range reaching into `now`'s hour: its conversations up to that hour,
     in customer order, are kept while none of them changes (`settled`: sorting ~1M of them was most of a
     90-day answer), and those since are sorted and merged into them."""
-    hour = q.now.replace(minute=0, second=0, microsecond=0)
+    hour = hour_of(q.now)
     if hour <= q.start or horizon <= hour:  # nothing over yet, or all of it (kept whole by the caller)
         return _matched(q, *_cached(conn, q.start, horizon, q.now, named))
     asked = ("repeat contacts", q.start, hour, stamp)

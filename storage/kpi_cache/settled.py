@@ -43,7 +43,7 @@ def settled(
     or what it gave before if `end` is before `now`'s hour and no row of the range changed since. `size`
     tells the bytes a large value holds (counted against BUDGET; one over it is not kept). A kept value is
     shared: read it, never change it."""
-    if end > now.replace(minute=0, second=0, microsecond=0):
+    if end > hour_of(now):
         return compute()
     first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
     stamp = newest_note(conn, first, last)
@@ -58,6 +58,12 @@ def settled(
     if stamp is not None:
         memory.put(key, stamp, value, size(value) if size is not None else 0)
     return value
+
+
+def hour_of(now: datetime) -> datetime:
+    """The start of `now`'s UTC hour: the change notes' hours are UTC hours (a zone 30 minutes off UTC would
+    otherwise put a running hour's minutes in a range taken as over)."""
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 class _Memory:

@@ -5,6 +5,7 @@ their own, noted by the conversation triggers as any writer's changes are."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -55,6 +56,19 @@ def test_a_range_reaching_into_the_current_hour_is_never_kept(ingestor, engine):
             settled(conn, ("opened",), START, END, END - timedelta(minutes=30), lambda: running.append(1))
             settled(conn, ("opened",), START, END, END + timedelta(minutes=5), lambda: over.append(1))
     assert (len(running), len(over)) == (2, 1)
+
+
+def test_a_zone_half_an_hour_off_utc_does_not_end_a_running_utc_hour(ingestor, engine):
+    # 00:50 UTC is 06:20 in Kolkata (+05:30): its local hour began at 00:30 UTC, but the UTC hour from
+    # 00:00, whose changes are not noted yet, is still running; a range up to 00:30 is not over
+    feed(ingestor, [inbound("a1", 0, conv="a")])
+    now = (END + timedelta(minutes=50)).astimezone(ZoneInfo("Asia/Kolkata"))
+    computed = []
+    with engine.connect() as conn:
+        for _ in range(2):
+            settled(conn, ("opened",), START, END + timedelta(minutes=30), now, lambda: computed.append(1))
+            settled(conn, ("up to the UTC hour",), START, END, now, lambda: computed.append(2))
+    assert computed == [1, 2, 1]
 
 
 def test_only_the_newest_values_are_kept(ingestor, engine, monkeypatch):
