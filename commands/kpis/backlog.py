@@ -47,14 +47,18 @@ def backlog(
     # `unindexed` opened_at and resolved keeping SQLite off the indexes that would walk every
     # conversation ever opened; those were open then, so few, and are read once.
     still_open = [C.resolved.is_(False), C.opened_at <= instant, *scope]
+    first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
+    # An instant nearer the first conversation than now (the previous 90 days of a young workspace) has
+    # fewer conversations opened before it than resolved after it: those are walked instead (1M
+    # conversations, the snapshot 90 days back: ~100 ms the other way on SQLite).
+    early = first_opened is not None and instant - first_opened < q.now - instant
     closed_later = [
         unindexed(C.resolved).is_(True),
-        C.last_resolved_at >= instant,
+        (unindexed(C.last_resolved_at) if early else C.last_resolved_at) >= instant,
         C.first_resolved_at >= instant,
-        unindexed(C.opened_at) <= instant,
+        (C.opened_at if early else unindexed(C.opened_at)) <= instant,
         *scope,
     ]
-    first_opened = conn.execute(select(func.min(C.opened_at))).scalar()  # the first index entry
     open_now = _open_now(conn, q, instant, first_opened)
     limits = limits or thresholds(conn, q)
     late = _over_threshold(conn, q, instant, still_open, open_now, limits)

@@ -47,6 +47,9 @@ def test_backlog_of_a_past_period_is_the_snapshot_at_its_end(feed, ask):
     # at 1440: tw-old open 24 h exactly (not over 24 h), fb-late open 22 h 20 min (resolved only later)
     assert (values["open"], values["over_threshold"], values["oldest_age"]) == (2, 0, 86400.0)
     assert [row["conversation_id"] for row in values["oldest"]] == ["tw-old", "fb-late"]
+    # asked later, the instant is nearer the first conversation than now: those resolved since are found
+    # from the openings before it rather than the resolutions after it, the same snapshot
+    assert ask(backlog.backlog, start=0, end=DAY, now=3 * DAY) == values
     # at 2880 fb-late is resolved and tw-old is 48 h old
     now = ask(backlog.backlog, start=DAY, end=NOW)
     assert (now["open"], now["over_threshold"]) == (1, 1)
