@@ -27,6 +27,7 @@ from commands.me_figures import C, Waiting, figures, waiting_on
 from commands.parse import parse_command
 from commands.periods import Period
 from commands.query import Query
+from storage import kpi_cache
 from storage.kpi_cache.measures import HUMAN_REPLY, M
 from storage.settings import Settings
 
@@ -179,9 +180,11 @@ def build_me(
     their previous period, and the conversations waiting on them at `now`."""
     previous_period = period.previous()
     query = Query(period.start, period.end, channels, now, settings, source=source)
-    team = figures(conn, query)
-    before = figures(conn, replace(query, start=previous_period.start, end=previous_period.end, agent=agent))
-    mine = team.get(agent) or figures(conn, replace(query, agent=agent))[agent]
+    with kpi_cache.shared_reads():  # the figures read the same days' change notes
+        team = figures(conn, query)
+        previous = replace(query, start=previous_period.start, end=previous_period.end, agent=agent)
+        before = figures(conn, previous)
+        mine = team.get(agent) or figures(conn, replace(query, agent=agent))[agent]
     shown = [
         Figure(key, label, unit, better, mine[key], _median(team, key), before[agent][key])
         for key, label, unit, better in FIGURES

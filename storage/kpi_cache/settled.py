@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
-from storage.kpi_cache.store import newest_note
+from storage.kpi_cache.store import newest_note, remembered
 
 LIMIT = 64  # values kept per process (a question's previous period each)
 BUDGET = 32 * 1024 * 1024  # bytes of values whose size is told (`repeat`: 90 days at 1M conversations: 18 MB)
@@ -46,7 +46,9 @@ def settled(
     if end > hour_of(now):
         return compute()
     first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
-    stamp = newest_note(conn, first, last)
+    stamp = remembered(
+        ("newest note", first, last), lambda: newest_note(conn, first, last)
+    )  # once a question
     memory = _memory(conn.engine)
     if stamp is not None:
         with memory.lock:
