@@ -29,9 +29,10 @@ from storage.kpi_cache.compute import computer, quarter_computer, warm
 from storage.kpi_cache.labelled import note_conversations
 from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES
 from storage.kpi_cache.sample import Sample, distinct_count
+from storage.kpi_cache.settled import rows_over
 from storage.kpi_cache.slicing import Slice, within
 from storage.kpi_cache.slots import hours_over, last_cached_day, split
-from storage.kpi_cache.store import current, note_hours, remembered, shared_reads, wanted
+from storage.kpi_cache.store import current, current_stored, note_hours, remembered, shared_reads, wanted
 from storage.kpi_cache.tables import (
     EVERY,
     Duration,
@@ -307,7 +308,12 @@ def _pieces(key: str, scope: Scope) -> tuple[str | None, list, list[tuple[dateti
     """For a tally or ranking over the scope: the key of one team's or topic's rows (None: the plain rows),
     the cached slots, and the ranges around them read from the tables (all of it, when not cached)."""
     label = labelled.key(key, scope.slice) if scope.cached(sliced=True) else None
-    whole = split(scope.start, scope.end, scope.now) if scope.cached() or label else None
+    asked = ("split", scope.start, scope.end, scope.now)
+    whole = (
+        remembered(asked, lambda: split(scope.start, scope.end, scope.now))
+        if scope.cached() or label
+        else None
+    )
     slots, edges = whole if whole is not None else ([], [(scope.start, scope.end)])
     return label, slots, edges
 
@@ -323,10 +329,12 @@ def _cached(
     by_channel: bool = False,
 ) -> dict:
     """The current rows of `key` (a measure, tally or ranking), or of one team's or topic's (`label`), over
-    `slots`: read with those of the breakdown's other teams or topics, the missing ones computed."""
+    `slots`: read with those of the breakdown's other teams or topics, the missing ones computed; kept in
+    memory while none of their days changes (`settled.rows_over`)."""
     kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
     together = labelled.together(label)
-    return current(
+    read = functools.partial(
+        current_stored,
         conn,
         kept,
         slots,
@@ -336,6 +344,7 @@ def _cached(
         compute=compute,
         together=together,
     )
+    return rows_over(conn, (kept, tuple(slots), scope.channels, values, by_channel), slots, read)
 
 
 # A cached row's ranking or tally, parsed once while recently read: a breakdown by topic over 90 days parses

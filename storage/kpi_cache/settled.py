@@ -10,23 +10,33 @@ not noted. On PostgreSQL nothing is kept while a transaction that noted a change
 may be older than the newest seen: `store.newest_note`). Least recently used values go first beyond
 LIMIT values or BUDGET bytes (told by the caller for large values); one memory per engine (per database),
 shared by the threads answering questions.
+
+`rows_over` keeps, the same way and in a memory of its own (ROWS_LIMIT, ROWS_BUDGET), a measure's cached
+rows over a question's slots (storage.kpi_cache.store.current): a breakdown by topic over 90 days reads
+and checks ~3,400 of them at every answer otherwise.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
+from storage.kpi_cache.slots import Slot
 from storage.kpi_cache.store import newest_note, remembered
 
 LIMIT = 64  # values kept per process (a question's previous period each)
 BUDGET = 32 * 1024 * 1024  # bytes of values whose size is told (`repeat`: 90 days at 1M conversations: 18 MB)
+ROWS_LIMIT = 1024  # `rows_over`: a measure's rows over a question's slots (one team's, one topic's…)
+ROWS_BUDGET = (
+    32 * 1024 * 1024
+)  # their payloads' bytes (shared with the payloads in memory while both hold them)
 T = TypeVar("T")
+_MISSING = object()
 
 
 def settled(
@@ -45,21 +55,57 @@ def settled(
     shared: read it, never change it."""
     if end > hour_of(now):
         return compute()
-    first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
-    stamp = remembered(
-        ("newest note", first, last), lambda: newest_note(conn, first, last)
-    )  # once a question
-    memory = _memory(conn.engine)
-    if stamp is not None:
-        with memory.lock:
-            kept = memory.values.get(key)
-            if kept is not None and kept[0] == stamp:
-                memory.values.move_to_end(key)
-                return kept[1]
+    return _kept(conn, _memory(conn.engine, "values", LIMIT, BUDGET), key, start, end, compute, size)
+
+
+def rows_over(
+    conn: Connection, key: Hashable, slots: Sequence[Slot], read: Callable[[], tuple[dict, bool]]
+) -> dict:
+    """A measure's rows over `slots` ({slot: {channel: Part}}; `key` says whose and how read) as `read()`
+    gives them, with whether they are all stored, or what it gave before if no row of the slots' days
+    changed since. Slots are over by definition (cached an hour after they end). Rows a busy database did
+    not store are not kept: the next question computes and stores them. Shared: read them, never change
+    them."""
+    if not slots:
+        return read()[0]
+    memory = _memory(conn.engine, "rows", ROWS_LIMIT, ROWS_BUDGET)
+    stamp = _stamp(conn, min(slot.start for slot in slots), max(slot.end for slot in slots))
+    if (found := memory.get(key, stamp)) is not _MISSING:
+        return found
+    rows, stored = read()
+    if stamp is not None and stored:
+        memory.put(key, stamp, rows, _rows_bytes(rows))
+    return rows
+
+
+def _rows_bytes(rows: dict) -> int:
+    """What `rows_over`'s value holds: its payloads' bytes, and ~200 bytes a row besides."""
+    return sum(len(part.values) + 200 for by_channel in rows.values() for part in by_channel.values())
+
+
+def _kept(
+    conn: Connection,
+    memory: _Memory,
+    key: Hashable,
+    start: datetime,
+    end: datetime,
+    compute: Callable[[], T],
+    size: Callable[[T], int] | None,
+) -> T:
+    stamp = _stamp(conn, start, end)
+    if (found := memory.get(key, stamp)) is not _MISSING:
+        return found
     value = compute()
     if stamp is not None:
         memory.put(key, stamp, value, size(value) if size is not None else 0)
     return value
+
+
+def _stamp(conn: Connection, start: datetime, end: datetime) -> int | None:
+    """The newest change note over the UTC days of `[start, end)`, read once a question (None: none may be
+    trusted now, `store.newest_note`)."""
+    first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    return remembered(("newest note", first, last), lambda: newest_note(conn, first, last))
 
 
 def hour_of(now: datetime) -> datetime:
@@ -69,25 +115,43 @@ def hour_of(now: datetime) -> datetime:
 
 
 class _Memory:
-    def __init__(self) -> None:
+    def __init__(self, limit: int, budget: int) -> None:
         self.values: OrderedDict[Hashable, tuple[int, object, int]] = OrderedDict()
         self.size = 0
+        self.limit, self.budget = limit, budget
         self.lock = threading.Lock()
 
+    def get(self, key: Hashable, stamp: int | None) -> object:
+        """The value kept for `key` with `stamp`, or _MISSING (always for no stamp)."""
+        if stamp is None:
+            return _MISSING
+        with self.lock:
+            kept = self.values.get(key)
+            if kept is None or kept[0] != stamp:
+                return _MISSING
+            self.values.move_to_end(key)
+            return kept[1]
+
     def put(self, key: Hashable, stamp: int, value: object, size: int) -> None:
-        if size > BUDGET:
+        if size > self.budget:
             return
         with self.lock:
             old = self.values.pop(key, None)
             self.size += size - (old[2] if old is not None else 0)
             self.values[key] = (stamp, value, size)
-            while len(self.values) > LIMIT or self.size > BUDGET:
+            while len(self.values) > self.limit or self.size > self.budget:
                 _, (_, _, dropped) = self.values.popitem(last=False)
                 self.size -= dropped
 
 
-def _memory(engine) -> _Memory:
-    memory = getattr(engine, "_kpibot_settled", None)
+def _memory(engine, name: str, limit: int, budget: int) -> _Memory:
+    """The engine's memory `name`, bounded by `limit` values and `budget` bytes (as set now: tests lower
+    them)."""
+    memories = getattr(engine, "_kpibot_settled", None)
+    if memories is None:
+        memories = engine._kpibot_settled = {}
+    memory = memories.get(name)
     if memory is None:
-        memory = engine._kpibot_settled = _Memory()
+        memory = memories[name] = _Memory(limit, budget)
+    memory.limit, memory.budget = limit, budget
     return memory

@@ -239,6 +239,31 @@ def current(
     rows asked again are not read again, and the stored rows of the measures `together` (those the same
     question asks next over the same slots: a breakdown's other teams or topics) are read in the same
     statement, with those a computation kept for them."""
+    return current_stored(
+        conn,
+        measure,
+        slots,
+        channels,
+        values=values,
+        by_channel=by_channel,
+        compute=compute,
+        together=together,
+    )[0]
+
+
+def current_stored(
+    conn: Connection,
+    measure: str,
+    slots: Sequence[Slot],
+    channels: Sequence[str],
+    *,
+    values: bool,
+    by_channel: bool,
+    compute: Compute,
+    together: Sequence[str] = (),
+) -> tuple[dict[Slot, dict[str, Part]], bool]:
+    """`current`, and whether every row of it is stored (False when some were computed and a busy database
+    did not take them)."""
     asked = ("current", measure, tuple(slots), tuple(channels), values, by_channel)
     read = partial(_current, conn, measure, slots, channels, values, by_channel, compute, tuple(together))
     return remembered(asked, read)
@@ -246,7 +271,7 @@ def current(
 
 def _current(
     conn, measure, slots, channels, values, by_channel, compute: Compute, together: tuple[str, ...]
-) -> dict[Slot, dict[str, Part]]:
+) -> tuple[dict[Slot, dict[str, Part]], bool]:
     group: dict | None = None
     if together and _SHARED.get() is not None:
         keys = tuple(sorted({measure, *together}))
@@ -256,16 +281,16 @@ def _current(
     else:
         ready = stored(conn, measure, slots, channels, values, by_channel)
     missing = [slot for slot in slots if slot not in ready]
-    if missing:
-        batch = Batch()
-        ready.update(compute(conn, missing, batch))
-        if group is not None:  # what the computation kept for the others: theirs, not to compute again
-            computed = set(missing)
-            for key, slot, _, rows in batch.slots:
-                if key != measure and key in keys and slot in computed:
-                    group.setdefault(key, {})[slot] = rows
-        batch.store(conn)
-    return ready
+    if not missing:
+        return ready, True
+    batch = Batch()
+    ready.update(compute(conn, missing, batch))
+    if group is not None:  # what the computation kept for the others: theirs, not to compute again
+        computed = set(missing)
+        for key, slot, _, rows in batch.slots:
+            if key != measure and key in keys and slot in computed:
+                group.setdefault(key, {})[slot] = rows
+    return ready, batch.store(conn)
 
 
 @contextmanager
@@ -304,6 +329,7 @@ class Batch:
 
     def __init__(self) -> None:
         self.slots: list[tuple[str, Slot, int, dict[str, Part]]] = []
+        self.unknown = False  # a slot computed without a known `seen`: not stored
         self._notes: dict[date, int] = {}
 
     def newest_note(self, conn: Connection, day: date) -> int | None:
@@ -317,14 +343,19 @@ class Batch:
         stored)."""
         if seen is not None:
             self.slots.append((measure, slot, seen, rows))
+        else:
+            self.unknown = True
 
-    def store(self, conn: Connection) -> None:
+    def store(self, conn: Connection) -> bool:
         """Replaces the kept slots' rows in a transaction of its own; gives up at once when the database is
         busy (the caller has its values already), and then stores nothing for BUSY_BACKOFF seconds, so
-        questions wait once, not once per slot, behind a long write."""
+        questions wait once, not once per slot, behind a long write. Whether it stored them all (those
+        without a known `seen` are never stored)."""
         slots, self.slots = self.slots, []
-        if not slots or time.monotonic() < _busy_until(conn.engine):
-            return
+        if not slots:
+            return not self.unknown
+        if time.monotonic() < _busy_until(conn.engine):
+            return False
         spent: dict[date, int] = {}  # per day, the notes every stored slot has seen
         for _, slot, seen, _ in slots:
             spent[slot.day] = min(seen, spent.get(slot.day, seen))
@@ -373,6 +404,8 @@ class Batch:
                 first[1].day,
                 exc.__class__.__name__,
             )
+            return False
+        return not self.unknown
 
 
 def _hour(slot: Slot) -> int:
