@@ -1,7 +1,7 @@
 """Memory of `kpibot serve` under a steady mixed load: its RSS every few seconds for as long as asked.
 
     python bench/serve_memory.py --db COPY.db [--minutes 60] [--events-per-second 20]
-                                 [--command-every 5] [--sample-every 10]
+                                 [--command-every 5] [--sample-every 10] [--wide]
 
 Starts `kpibot serve --port 0` (tests/bot/running_bot.kpibot_serve) on the SQLite database at --db — it
 writes to it (webhook events, the KPI cache, the job store): pass a copy of the 1M-conversation database
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import message_event  # noqa: E402
 from bench.slack import SECRET as SLACK_SECRET  # noqa: E402
-from bench.slack import TEXTS, AnswerClock, percentile, texts_for  # noqa: E402
+from bench.slack import TEXTS, WIDE_TEXTS, AnswerClock, percentile, texts_for  # noqa: E402
 from bench.webhook import SECRET as WEBHOOK_SECRET  # noqa: E402
 from bench.webhook import signed_headers  # noqa: E402
 from tests.bot.running_bot import kpibot_serve, served_url  # noqa: E402
@@ -125,8 +125,13 @@ def main() -> None:
     parser.add_argument("--events-per-second", type=float, default=20)
     parser.add_argument("--command-every", type=float, default=5, help="seconds between slash commands")
     parser.add_argument("--sample-every", type=float, default=10, help="seconds between RSS samples")
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="ask bench/slack.py's wider mix (repeat, agents, by team / by topic over a quarter) as well",
+    )
     args = parser.parse_args()
-    texts = texts_for(args.db, list(TEXTS))
+    texts = texts_for(args.db, list(WIDE_TEXTS if args.wide else TEXTS))
     answers = AnswerClock()
     workdir = Path(tempfile.mkdtemp(prefix="kpibot-bench-memory-"))
     with SlackStandIn() as slack:

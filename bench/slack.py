@@ -57,6 +57,17 @@ TEXTS = (
     "volume instagram {week}",
     "wait fb {week}",
 )
+# What also fills the bot's memories of answers (storage/kpi_cache: parsed payloads, values of periods that
+# are over): repeat contacts, the team report, `by team` / `by topic` over a month and a quarter.
+WIDE_TEXTS = (
+    *TEXTS,
+    "repeat {month}",
+    "sla by topic {month}",
+    "frt by team {quarter}",
+    "reopens by topic {quarter}",
+    "agents {quarter}",
+    "scorecard {week}",
+)
 
 
 class AnswerClock:
@@ -86,7 +97,8 @@ class AnswerClock:
 
 
 def texts_for(db_path: str, texts: list[str]) -> list[str]:
-    """The command texts with {week} and {month} replaced by date ranges ending on the last day with data."""
+    """The command texts with {week}, {month} and {quarter} replaced by date ranges (7, 30 and 90 days)
+    ending on the last day with data."""
     engine = make_engine(f"sqlite:///{db_path}", create=False)
     upgrade(engine)  # a database built by an earlier kpibot: `kpibot serve` would ask for this first
     with engine.connect() as conn:
@@ -96,7 +108,8 @@ def texts_for(db_path: str, texts: list[str]) -> list[str]:
         raise SystemExit(f"{db_path} has no conversations")
     end = date.fromisoformat(str(last)[:10])
     week, month = f"{end - timedelta(days=6)}..{end}", f"{end - timedelta(days=29)}..{end}"
-    return [text.format(week=week, month=month) for text in texts]
+    quarter = f"{end - timedelta(days=89)}..{end}"
+    return [text.format(week=week, month=month, quarter=quarter) for text in texts]
 
 
 def start_server(
