@@ -40,7 +40,8 @@ def sla(conn: Connection, query: Query) -> dict[str, Any]:
     """Met, breached, hit rate and pending per target (absent when no channel asked has it), the
     first-response hit rate as the headline, and the worst breaches of the period."""
     q = query.until_now()
-    known = policies(conn, q.settings)
+    # the same for every row of a breakdown and the previous period: read once a question
+    known = kpi_cache.remembered(("sla policies", id(q.settings)), lambda: policies(conn, q.settings))
     scope = q.scope()
     met_by_kind = kpi_cache.tally(conn, "sla_met", scope)
     breached_by_kind = kpi_cache.tally(conn, "sla_breached", scope)
