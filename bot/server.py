@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.app import create_app
-from bot.heap import freeze_loaded
+from bot.heap import bound_arenas, freeze_loaded, keep_released
 from bot.leader import Leadership
 from bot.metrics import Metrics
 from bot.scheduler import start_cache_warmer, start_scheduler
@@ -206,6 +206,7 @@ def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = N
     Without Slack settings it still serves webhooks, health and metrics, and fills the KPI cache; the
     digests and alerts (which post to Slack) are left to a bot that has Slack.
     """
+    bound_arenas()  # before any thread allocates (bot/heap.py)
     app = create_http_app(settings, engine=engine)
     engine = app.state.engine
     if changed := ensure_stamped(engine, settings):  # the YAML's policies edited since the last start
@@ -237,9 +238,11 @@ def serve(settings: Settings, *, host: str, port: int, engine: Engine | None = N
     # handler that ignores it lets the process end with exit code 0 once everything is finished.
     previous = {sig: signal.signal(sig, _already_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     _log.debug("%d objects loaded at start set aside from garbage collection", freeze_loaded())
+    releasing = keep_released()
     try:
         _Server(config, on_exit).run()
     finally:
+        releasing.set()
         stop_background()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
