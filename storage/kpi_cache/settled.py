@@ -32,9 +32,8 @@ from storage.kpi_cache.store import newest_note, remembered
 LIMIT = 64  # values kept per process (a question's previous period each)
 BUDGET = 32 * 1024 * 1024  # bytes of values whose size is told (`repeat`: 90 days at 1M conversations: 18 MB)
 ROWS_LIMIT = 1024  # `rows_over`: a measure's rows over a question's slots (one team's, one topic's…)
-ROWS_BUDGET = (
-    32 * 1024 * 1024
-)  # their payloads' bytes (shared with the payloads in memory while both hold them)
+# their payloads' bytes (shared with the payloads in memory while both hold them)
+ROWS_BUDGET = 16 * 1024 * 1024
 T = TypeVar("T")
 _MISSING = object()
 
@@ -61,15 +60,15 @@ def settled(
 def rows_over(
     conn: Connection, key: Hashable, slots: Sequence[Slot], read: Callable[[], tuple[dict, bool]]
 ) -> dict:
-    """A measure's rows over `slots` ({slot: {channel: Part}}; `key` says whose and how read) as `read()`
-    gives them, with whether they are all stored, or what it gave before if no row of the slots' days
+    """A measure's rows over `slots` (in order; {slot: {channel: Part}}; `key` says whose and how read) as
+    `read()` gives them, with whether they are all stored, or what it gave before if no row of the slots' days
     changed since. Slots are over by definition (cached an hour after they end). Rows a busy database did
     not store are not kept: the next question computes and stores them. Shared: read them, never change
     them."""
     if not slots:
         return read()[0]
     memory = _memory(conn.engine, "rows", ROWS_LIMIT, ROWS_BUDGET)
-    stamp = _stamp(conn, min(slot.start for slot in slots), max(slot.end for slot in slots))
+    stamp = _stamp(conn, slots[0].start, slots[-1].end)
     if (found := memory.get(key, stamp)) is not _MISSING:
         return found
     rows, stored = read()
