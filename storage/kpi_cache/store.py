@@ -86,16 +86,28 @@ def newest_note(conn: Connection, day: date, last: date | None = None) -> int | 
     computed now have seen. None — store nothing — on PostgreSQL while a transaction that noted a change is
     still open: ids come from a sequence as notes are made, so that one may commit a note older than the
     newest seen now."""
-    days = S.day == day if last is None else and_(S.day >= day, S.day <= last)
-    newest = select(func.coalesce(func.max(S.id), 0)).where(days)
     if conn.dialect.name != "postgresql":
-        return conn.execute(newest).scalar_one()
-    if not conn.execute(text("SELECT pg_try_advisory_lock(:lock)"), {"lock": NOTES_LOCK}).scalar_one():
-        return None
-    try:
-        return conn.execute(newest).scalar_one()
-    finally:
-        conn.execute(text("SELECT pg_advisory_unlock(:lock)"), {"lock": NOTES_LOCK})
+        days = S.day == day if last is None else and_(S.day >= day, S.day <= last)
+        return conn.execute(select(func.coalesce(func.max(S.id), 0)).where(days)).scalar_one()
+    found = conn.execute(_NEWEST_LOCKED, {"lock": NOTES_LOCK, "first": day, "last": last or day}).first()
+    return None if found is None else found[0]
+
+
+# `newest_note` on PostgreSQL in one round trip (three took ~2.5 ms of every question): the lock tried, the
+# newest read only once it is held (CASE evaluates its branch after its test; the subquery is evaluated
+# when its branch is), and released by the outer query only when taken (OFFSET 0 keeps the inner query
+# whole, and WHERE filters before the outer values are computed). No row: not taken.
+_NEWEST_LOCKED = text(
+    """
+    SELECT newest, pg_advisory_unlock(:lock) FROM (
+        SELECT CASE WHEN pg_try_advisory_lock(:lock) THEN (
+            SELECT coalesce(max(id), 0) FROM kpi_change_note WHERE day >= :first AND day <= :last
+        ) END AS newest
+        OFFSET 0
+    ) AS locked
+    WHERE newest IS NOT NULL
+    """
+)
 
 
 def stored(

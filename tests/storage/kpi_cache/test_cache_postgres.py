@@ -89,3 +89,35 @@ def test_stored_payloads_are_compressed_with_lz4_when_the_server_offers_it(engin
 
     assert method == "lz4" and size < len(waits().values)
     assert values.values == waits().values
+
+
+@pytest.mark.postgresql_only("the notes' advisory lock")
+def test_the_newest_note_is_read_under_the_notes_lock_in_one_statement_and_the_lock_never_stays(engine):
+    """`newest_note` tries NOTES_LOCK alone, reads the newest note of the days while it holds it and lets it
+    go, in one round trip; while a transaction holds it shared (one noting a change) it reads nothing
+    (None), and it never leaves the lock held, either way."""
+    from storage.dialect import NOTES_LOCK
+    from storage.kpi_cache.store import newest_note, note_hours
+
+    with engine.begin() as conn:
+        note_hours(conn, [(DAY, 3), (date(2026, 11, 20), 1)])
+    held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+    with engine.connect() as conn:
+        newest_of_all = conn.execute(text("SELECT max(id) FROM kpi_change_note")).scalar_one()
+        day_only = conn.execute(
+            text("SELECT max(id) FROM kpi_change_note WHERE day = :day"), {"day": DAY}
+        ).scalar_one()
+        statements: list[str] = []
+        event.listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        assert newest_note(conn, DAY) == day_only < newest_of_all
+        assert newest_note(conn, DAY, date(2026, 11, 20)) == newest_of_all
+        assert newest_note(conn, date(2026, 11, 1)) == 0  # no note that day
+        assert len(statements) == 3
+        assert conn.execute(held).scalar_one() == 0
+        with engine.connect() as writer:  # a transaction noting a change holds the lock shared
+            writer.execute(text("SELECT pg_advisory_xact_lock_shared(:lock)"), {"lock": NOTES_LOCK})
+            assert newest_note(conn, DAY) is None
+            assert conn.execute(held).scalar_one() == 0
+            writer.rollback()
+        assert newest_note(conn, DAY) == day_only
+        assert conn.execute(held).scalar_one() == 0
