@@ -32,7 +32,7 @@ from storage.kpi_cache.sample import Sample, distinct_count
 from storage.kpi_cache.settled import rows_over
 from storage.kpi_cache.slicing import Slice, within
 from storage.kpi_cache.slots import hours_over, last_cached_day, split
-from storage.kpi_cache.store import current, current_stored, note_hours, remembered, shared_reads, wanted
+from storage.kpi_cache.store import current, note_hours, remembered, shared_reads, wanted
 from storage.kpi_cache.tables import (
     EVERY,
     Duration,
@@ -334,7 +334,7 @@ def _cached(
     kept, compute = (key, computer(key)) if label is None else (label, labelled.computer(label))
     together = labelled.together(label)
     read = functools.partial(
-        current_stored,
+        current,
         conn,
         kept,
         slots,

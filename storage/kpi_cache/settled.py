@@ -27,7 +27,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection
 
 from storage.kpi_cache.slots import Slot
-from storage.kpi_cache.store import newest_note, remembered
+from storage.kpi_cache.store import Rows, newest_note, remembered
 
 LIMIT = 64  # values kept per process (a question's previous period each)
 BUDGET = 32 * 1024 * 1024  # bytes of values whose size is told (`repeat`: 90 days at 1M conversations: 18 MB)
@@ -57,22 +57,19 @@ def settled(
     return _kept(conn, _memory(conn.engine, "values", LIMIT, BUDGET), key, start, end, compute, size)
 
 
-def rows_over(
-    conn: Connection, key: Hashable, slots: Sequence[Slot], read: Callable[[], tuple[dict, bool]]
-) -> dict:
-    """A measure's rows over `slots` (in order; {slot: {channel: Part}}; `key` says whose and how read) as
-    `read()` gives them, with whether they are all stored, or what it gave before if no row of the slots' days
-    changed since. Slots are over by definition (cached an hour after they end). Rows a busy database did
-    not store are not kept: the next question computes and stores them. Shared: read them, never change
-    them."""
+def rows_over(conn: Connection, key: Hashable, slots: Sequence[Slot], read: Callable[[], Rows]) -> dict:
+    """A measure's rows over `slots` (in order; `key` says whose and how read) as `read()` gives them
+    (`store.current`), or what it gave before if no row of the slots' days changed since. Slots are over
+    by definition (cached an hour after they end). Rows a busy database did not store are not kept: the
+    next question computes and stores them. Shared: read them, never change them."""
     if not slots:
-        return read()[0]
+        return read()
     memory = _memory(conn.engine, "rows", ROWS_LIMIT, ROWS_BUDGET)
     stamp = _stamp(conn, slots[0].start, slots[-1].end)
     if (found := memory.get(key, stamp)) is not _MISSING:
         return found
-    rows, stored = read()
-    if stamp is not None and stored:
+    rows = read()
+    if stamp is not None and rows.stored:
         memory.put(key, stamp, rows, _rows_bytes(rows))
     return rows
 

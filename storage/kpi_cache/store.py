@@ -245,56 +245,39 @@ def current(
     by_channel: bool,
     compute: Compute,
     together: Sequence[str] = (),
-) -> dict[Slot, dict[str, Part]]:
+) -> Rows:
     """The rows of every slot: the current stored ones (see `stored`) and, for the others, what
-    `compute(conn, missing, batch)` gives, stored together afterwards. Within `shared_reads`, the same
+    `compute(conn, missing, batch)` gives, stored together afterwards (`Rows.stored` says whether they
+    were). Within `shared_reads`, the same
     rows asked again are not read again, and the stored rows of the measures `together` (those the same
     question asks next over the same slots: a breakdown's other teams or topics) are read in the same
     statement, with those a computation kept for them."""
-    return current_stored(
-        conn,
-        measure,
-        slots,
-        channels,
-        values=values,
-        by_channel=by_channel,
-        compute=compute,
-        together=together,
-    )[0]
-
-
-def current_stored(
-    conn: Connection,
-    measure: str,
-    slots: Sequence[Slot],
-    channels: Sequence[str],
-    *,
-    values: bool,
-    by_channel: bool,
-    compute: Compute,
-    together: Sequence[str] = (),
-) -> tuple[dict[Slot, dict[str, Part]], bool]:
-    """`current`, and whether every row of it is stored (False when some were computed and a busy database
-    did not take them)."""
     asked = ("current", measure, tuple(slots), tuple(channels), values, by_channel)
     read = partial(_current, conn, measure, slots, channels, values, by_channel, compute, tuple(together))
     return remembered(asked, read)
 
 
+class Rows(dict):
+    """What `current` gives ({slot: {channel: Part}}), and whether every row of it is stored (False when
+    some were computed and a busy database did not take them)."""
+
+    stored = True
+
+
 def _current(
     conn, measure, slots, channels, values, by_channel, compute: Compute, together: tuple[str, ...]
-) -> tuple[dict[Slot, dict[str, Part]], bool]:
+) -> Rows:
     group: dict | None = None
     if together and _SHARED.get() is not None:
         keys = tuple(sorted({measure, *together}))
         asked = ("stored together", keys, tuple(slots), tuple(channels), values, by_channel)
         group = remembered(asked, lambda: stored_together(conn, keys, slots, channels, values, by_channel))
-        ready = dict(group.get(measure, {}))
+        ready = Rows(group.get(measure, {}))
     else:
-        ready = stored(conn, measure, slots, channels, values, by_channel)
+        ready = Rows(stored(conn, measure, slots, channels, values, by_channel))
     missing = [slot for slot in slots if slot not in ready]
     if not missing:
-        return ready, True
+        return ready
     batch = Batch()
     ready.update(compute(conn, missing, batch))
     if group is not None:  # what the computation kept for the others: theirs, not to compute again
@@ -302,7 +285,8 @@ def _current(
         for key, slot, _, rows in batch.slots:
             if key != measure and key in keys and slot in computed:
                 group.setdefault(key, {})[slot] = rows
-    return ready, batch.store(conn)
+    ready.stored = batch.store(conn)
+    return ready
 
 
 @contextmanager
