@@ -9,7 +9,7 @@ from sqlalchemy import and_, false, or_
 from sqlalchemy.sql import ColumnElement
 
 from storage.business_hours import BusinessClock
-from storage.kpi_cache import Scope, Slice
+from storage.kpi_cache import Scope, Slice, labelled
 from storage.kpi_cache.measures import OWNER
 from storage.kpi_cache.slicing import in_ranges, slice_terms, within
 from storage.models import Conversation
@@ -60,6 +60,22 @@ class Query:
     def sliced(self) -> bool:
         """Whether the question keeps only one team's, one topic's or some hours' rows."""
         return self.team is not None or self.topic is not None or self.hours is not None
+
+    @property
+    def label(self) -> str | None:
+        """labelled.TEAM or labelled.TOPIC for a question about one team or one topic alone, every agent's,
+        from the cache where it serves (a row of `by team` / `by topic`: what the tables give is read once
+        for all the rows, labelled), else None."""
+        if self.source != "auto" or self.agent is not None or self.hours is not None:
+            return None
+        if (self.team is None) == (self.topic is None):
+            return None
+        return labelled.TEAM if self.team is not None else labelled.TOPIC
+
+    @property
+    def labelled_as(self) -> str | None:
+        """The team or topic of a question `label` names."""
+        return self.team if self.label == labelled.TEAM else self.topic
 
     def conversation_terms(self) -> list[ColumnElement[bool]]:
         """SQL conditions on `conversation` rows for the asked agent (the owner rule), team and topic: what

@@ -79,22 +79,15 @@ def _pending(conn: Connection, q: Query, kinds: list[str], reach: timedelta) -> 
         where.append(K.end_at.is_(None))
     else:
         where += [K.deadline < end + reach, K.start_at < end, or_(K.end_at.is_(None), K.end_at >= end)]
-    if q.source == "auto" and q.agent is None and (by := _label(q)) is not None:  # one read for every row
+    if (by := q.label) is not None:  # one read for every row of the breakdown
         asked = ("sla pending", by, tuple(kinds), q.start, q.end, q.now, q.channels, reach)
         pending = kpi_cache.remembered(asked, lambda: _pending_by_label(conn, by, where))
-        return pending.get(q.team if q.topic is None else q.topic, {})
+        return pending.get(q.labelled_as, {})
     counted = select(K.kind, func.count()).select_from(SlaClock.__table__)
     if narrowed := q.conversation_terms():  # an agent's, a team's or a topic's conversations
         counted = counted.join(Conversation.__table__, K.conversation_id == C.id)
         where += narrowed
     return dict(conn.execute(counted.where(*where).group_by(K.kind)).all())
-
-
-def _label(q: Query) -> str | None:
-    """labelled.TEAM or labelled.TOPIC for a question about one team or one topic alone, else None."""
-    if q.hours is not None or (q.team is None) == (q.topic is None):
-        return None
-    return labelled.TEAM if q.team is not None else labelled.TOPIC
 
 
 def _pending_by_label(conn: Connection, by: str, where: list) -> dict[str, Counter]:

@@ -13,6 +13,7 @@ for one agent: the same declaration either way). Only "still waiting" is read he
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from commands.kpis.spec import KpiSpec
 from commands.query import Query
 from storage import kpi_cache
 from storage.db import raw_rows
+from storage.kpi_cache import labelled
 from storage.kpi_cache.slicing import within
 from storage.models import Conversation
 from storage.planner import unindexed
@@ -109,15 +111,52 @@ def _still_waiting(conn: Connection, q: Query) -> dict[str, Any]:
     answered_later = [C.first_response_at >= q.now, unindexed(C.resolved).is_(False)]
     answered_later += [q.in_period(unindexed(C.opened_at)), q.in_channels(C.channel), *q.conversation_terms()]
     count = kpi_cache.count(conn, "unanswered", q.scope())
-    count += conn.execute(select(func.count()).where(*answered_later)).scalar_one()
+    if (by := q.label) is not None:  # a row of `by team` / `by topic`: both read once for all the rows
+        asked = ("answered or closed later", by, q.start, q.end, q.channels, q.now)
+        later = kpi_cache.remembered(asked, lambda: _later_by_label(conn, q, by))
+        answered, (n, first) = later.get(q.labelled_as, (0, (0, None)))
+    else:
+        answered = conn.execute(select(func.count()).where(*answered_later)).scalar_one()
+        n, first = conn.execute(select(func.count(), func.min(C.opened_at)).where(*closed_later)).one()
+    count += answered
     # those two are the ones still open: none, and the index walk for the oldest is not needed (on a
     # channel without any it went through every open conversation of the period: 15 ms at 90 days)
     oldest = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar() if count else None
-    n, first = conn.execute(select(func.count(), func.min(C.opened_at)).where(*closed_later)).one()
     count += n
     if first is not None and (oldest is None or first < oldest):
         oldest = first
     return {"still_waiting": count, "oldest_waiting": _age(q, oldest)}
+
+
+def _later_by_label(
+    conn: Connection, q: Query, by: str
+) -> dict[str, tuple[int, tuple[int, datetime | None]]]:
+    """`_still_waiting`'s conversations answered only after `now`, and those closed only after it (their
+    count and first opening), per team or topic (`by`): each read once, labelled, for every row of a
+    breakdown (asked about now, next to none; on PostgreSQL two statements per row cost ~1.5 ms)."""
+    label = labelled.label_of(Conversation.__table__, by)
+    unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
+    in_period = [q.in_period(unindexed(C.opened_at)), q.in_channels(C.channel)]
+    answered = select(label, func.count()).where(
+        C.first_response_at >= q.now, unindexed(C.resolved).is_(False), *in_period
+    )
+    closed = select(label, func.count(), func.min(C.opened_at)).where(
+        unindexed(C.resolved).is_(True),
+        C.last_resolved_at >= q.now,
+        unindexed(C.first_resolved_at) >= q.now,
+        unanswered,
+        *in_period,
+    )
+    found: dict[str, list] = defaultdict(lambda: [0, 0, None])
+    for found_as, n in conn.execute(answered.group_by(label)):
+        for name in labelled.names(by, found_as):
+            found[name][0] += n
+    for found_as, n, first in conn.execute(closed.group_by(label)):
+        for name in labelled.names(by, found_as):
+            into = found[name]
+            into[1] += n
+            into[2] = first if into[2] is None or (first is not None and first < into[2]) else into[2]
+    return {name: (answered, (closed, first)) for name, (answered, closed, first) in found.items()}
 
 
 def _still_waiting_in_hours(conn: Connection, q: Query) -> dict[str, Any]:

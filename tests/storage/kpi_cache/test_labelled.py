@@ -18,7 +18,7 @@ from storage.kpi_cache import labelled
 from storage.kpi_cache.labelled import key, top_level
 from storage.kpi_cache.slicing import Slice
 from storage.rescore import rescore_messages
-from tests.storage.builders import T0, assignment, inbound, reply
+from tests.storage.builders import T0, assignment, inbound, reply, status
 from tests.storage.conftest import feed
 
 DAY = 24 * 60  # minutes
@@ -287,6 +287,47 @@ def test_a_breakdowns_rows_not_stored_by_a_busy_database_are_stored_by_the_next_
     with engine.connect() as conn:
         assert compute(conn, request, settings, NOW).breakdown == tables
     assert {f"frt@topic:{topic}" for topic in top_topics(settings)} <= labelled_rows(engine)
+
+
+@pytest.mark.parametrize("by", ["topic", "team"])
+def test_still_waiting_per_row_counts_those_answered_or_closed_only_after_the_moment_asked(
+    ingestor, engine, settings, by
+):
+    """`frt by topic` / `by team` asked as of a past moment: a row's still waiting are its conversations
+    not answered by then, counted whether they were answered or closed only later (read once, labelled,
+    for all the rows) or are still open; the oldest is the earliest of them. Hand-computed, and the same
+    as the tables'."""
+    day = 4 * DAY
+
+    def conversation(conv: str, opened: int, words: str, team: str) -> list[dict]:
+        return [
+            inbound(f"{conv}-i", day + opened, conv=conv, text=words),
+            assignment(f"{conv}-a", day + opened + 1, conv=conv, team=team),
+        ]
+
+    feed(
+        ingestor,
+        [
+            *conversation("p1", 10, "where is my parcel?", "t1"),  # answered after the moment
+            reply("p1-o", day + 300, conv="p1"),
+            *conversation("p2", 20, "my parcel is lost", "t1"),  # answered before it
+            reply("p2-o", day + 40, conv="p2"),
+            *conversation("r1", 30, "still no refund", "t2"),  # closed after it, never answered
+            status("r1-s", day + 400, "resolved", conv="r1"),
+            *conversation("r2", 50, "refund please", "t2"),  # still open, never answered
+        ],
+    )
+    asked_at = T0 + timedelta(minutes=day + 120)  # 11:00 on the 24th
+    request = parse_command(f"frt by {by} 7d", settings, asked_at)
+    with engine.connect() as conn:
+        rows = compute(conn, request, settings, asked_at).breakdown
+        tables = compute(conn, request, settings, asked_at, source="tables").breakdown
+
+    assert rows == tables
+    waiting = {row["key"]: (row["values"]["still_waiting"], row["values"]["oldest_waiting"]) for row in rows}
+    first, second = ("delivery", "refund") if by == "topic" else ("t1", "t2")
+    assert waiting[first] == (1, 110 * 60)  # p1, opened at 09:10
+    assert waiting[second] == (2, 90 * 60)  # r1 (closed at 15:40) and r2, the oldest r1 at 09:30
 
 
 def test_cached_tallies_and_rankings_are_parsed_once_while_read(ingestor, engine, settings, monkeypatch):
