@@ -20,14 +20,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from storage.kpi_cache import labelled, quarters
+from storage.kpi_cache import labelled, quarter_tallies, quarters
 from storage.kpi_cache.compute import computer, quarter_computer, warm
 from storage.kpi_cache.labelled import note_conversations
-from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES
+from storage.kpi_cache.measures import MEASURES, QUARTERED, RANKINGS, TALLIES
 from storage.kpi_cache.sample import Sample, distinct_count
 from storage.kpi_cache.settled import rows_over
 from storage.kpi_cache.slicing import Slice, within
@@ -179,14 +180,21 @@ def _plain_parts(
     return parts
 
 
-def _hours_parts(
-    conn: Connection, key: str, scope: Scope, read: dict, slots: list, tables: list[tuple[datetime, datetime]]
-) -> list[Part]:
-    """`_parts` for a scope sliced by hours alone (a row of `by hour` or `by weekday`, a heatmap cell): the
-    hour slots the hours cover taken whole, the days' quarter-hour rows laid end to end once per
-    breakdown (`quarters.Stack`) and cut to the hours' quarters, the rest from the tables with the
-    hours' slice. Every row of a breakdown reads the same slots: the reads are shared."""
-    measure, hours, by_channel = MEASURES[key], scope.slice.hours, read["by_channel"]
+class _HoursPlan(NamedTuple):
+    """How a scope sliced by hours alone is read: the hour slots the hours cover (taken whole), every hour
+    slot (read together, the reads shared by a breakdown's rows), the ranges read from the tables with the
+    hours' slice, the days, and the runs of their quarter cells the hours cover (None: none to take)."""
+
+    whole: list
+    hour_slots: list
+    ranges: list[tuple[datetime, datetime]]
+    days: list
+    runs: quarters.Runs | None
+
+
+def _hours_plan(scope: Scope, slots: list, tables: list[tuple[datetime, datetime]]) -> _HoursPlan:
+    """The `_HoursPlan` of a scope sliced by hours alone over its `split` (slots, and ranges around them)."""
+    hours = scope.slice.hours
     hour_slots = [slot for slot in slots if slot.hour is not None]
     days = [slot for slot in slots if slot.hour is None]  # consecutive days
     whole, cut_out = remembered(("plan", tuple(hour_slots), hours), lambda: quarters.plan(hour_slots, hours))
@@ -197,12 +205,27 @@ def _hours_parts(
         if runs is None:  # hours off the quarter hours: the days from the tables too
             cut_out = [*cut_out, *((day.start, day.end) for day in days)]
     ranges = [(start, end) for start, end in [*tables, *cut_out] if within(hours, start, end)]
-    parts = _plain_parts(conn, key, scope, read, ranges, whole, hour_slots)
-    if runs is None or not len(runs[0]):
+    if runs is not None and not len(runs[0]):
+        runs = None
+    return _HoursPlan(whole, hour_slots, ranges, days, runs)
+
+
+def _hours_parts(
+    conn: Connection, key: str, scope: Scope, read: dict, slots: list, tables: list[tuple[datetime, datetime]]
+) -> list[Part]:
+    """`_parts` for a scope sliced by hours alone (a row of `by hour` or `by weekday`, a heatmap cell): the
+    hour slots the hours cover taken whole, the days' quarter-hour rows laid end to end once per
+    breakdown (`quarters.Stack`) and cut to the hours' quarters, the rest from the tables with the
+    hours' slice. Every row of a breakdown reads the same slots: the reads are shared."""
+    measure, by_channel = MEASURES[key], read["by_channel"]
+    plan = _hours_plan(scope, slots, tables)
+    days = plan.days
+    parts = _plain_parts(conn, key, scope, read, plan.ranges, plan.whole, plan.hour_slots)
+    if plan.runs is None:
         return parts
     by_quarter = current(
         conn,
-        key + quarters.QUARTERED,
+        key + QUARTERED,
         days,
         scope.channels,
         values=True,
@@ -213,7 +236,7 @@ def _hours_parts(
     stale, stacks = remembered(asked, lambda: _stacks(by_quarter, days, scope, by_channel))
     for slot in stale:
         parts += measure_parts(conn, measure, slot.start, slot.end, scope.channels, **read)
-    return parts + [quarters.taken(stack, runs, total=not measure.distinct) for stack in stacks]
+    return parts + [quarters.taken(stack, plan.runs, total=not measure.distinct) for stack in stacks]
 
 
 def _slot_parts(
@@ -281,6 +304,9 @@ def tally_parts(
     folds labels into a few groups of its own, without merging every label first. A cached row's values
     are shared with later readers: read them, never change them."""
     spec = TALLIES[key]
+    if scope.hours_only and key + QUARTERED in TALLIES and scope.cached(sliced=True):
+        yield from _hours_tally(conn, key, scope, by_channel)
+        return
     label, slots, edges = _pieces(key, scope)
     for edge_start, edge_end in edges:
         if label is None:
@@ -302,6 +328,40 @@ def tally_parts(
         for channel, part in by_slot.items():
             if wanted(channel, scope.channels, by_channel):
                 yield channel, _counted(part.values)
+
+
+def _hours_tally(conn: Connection, key: str, scope: Scope, by_channel: bool) -> Iterator[tuple[str, dict]]:
+    """`tally_parts` for a scope sliced by hours alone, of a tally kept per quarter hour too
+    (storage.kpi_cache.quarter_tallies): the hour slots the hours cover taken whole, the days' quartered
+    rows laid end to end once per breakdown and cut to the hours' quarters, the rest from the tables."""
+    spec = TALLIES[key]
+    asked = ("split", scope.start, scope.end, scope.now)
+    whole = remembered(asked, lambda: split(scope.start, scope.end, scope.now))
+    plan = _hours_plan(scope, *(whole if whole is not None else ([], [(scope.start, scope.end)])))
+    for start, end in plan.ranges:
+        found = tally_counts(conn, spec, start, end, scope.channels, None, scope.slice, by_channel=by_channel)
+        yield from found.items() if by_channel else [(EVERY, found)]
+    ready = _cached(conn, key, None, plan.hour_slots, scope, by_channel=by_channel)
+    for slot in plan.whole:
+        for channel, part in ready[slot].items():
+            if wanted(channel, scope.channels, by_channel):
+                yield channel, _counted(part.values)
+    if plan.runs is None:
+        return
+    days = plan.days
+    by_quarter = _cached(conn, key + QUARTERED, None, days, scope, by_channel=by_channel)
+    asked = ("tally stacks", key, days[0], len(days), scope.channels, by_channel)
+    for stack in remembered(
+        asked, lambda: _tally_stacks(spec, [by_quarter[day] for day in days], scope, by_channel)
+    ):
+        yield stack.channel, quarter_tallies.taken(stack, plan.runs)
+
+
+def _tally_stacks(spec, days: list[dict[str, Part]], scope: Scope, by_channel: bool) -> list:
+    """The days' quartered rows of a tally laid end to end, one stack per channel in the scope."""
+    channels = {channel for rows in days for channel in rows if wanted(channel, scope.channels, by_channel)}
+    width = 1 + len(spec.sums)
+    return [quarter_tallies.stacked(channel, days, _counted, width) for channel in sorted(channels)]
 
 
 def _pieces(key: str, scope: Scope) -> tuple[str | None, list, list[tuple[datetime, datetime]]]:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from storage.days import midnight
 from storage.db import raw_rows
 from storage.kpi_cache import agents, contacts, owners, quarters
-from storage.kpi_cache.measures import MEASURES, RANKINGS, TALLIES, C, Measure, Ranking, Tally, V
+from storage.kpi_cache.measures import MEASURES, QUARTERED, RANKINGS, TALLIES, C, Measure, Ranking, Tally, V
 from storage.kpi_cache.slots import HOUR, Slot, cached_until, hours_between, last_cached_day
 from storage.kpi_cache.store import Batch, one_by_one, stored
 from storage.kpi_cache.tables import EVERY, Part, add_to_tally, compact, tally_value
@@ -93,7 +93,7 @@ def _missing_slices(engine: Engine, now: datetime, days: int) -> list[list[tuple
         computers = [(key, partial(_compute_day, key=key, measure=m)) for key, m in MEASURES.items()]
         # a day's quarter-hour rows are computed with its plain ones; alone only where the plain rows were
         # kept without them (a cache filled before they existed)
-        computers += [(key + quarters.QUARTERED, _quarter_day(key)) for key in MEASURES]
+        computers += [(key + QUARTERED, _quarter_day(key)) for key in MEASURES]
         computers += [(key, partial(_compute_top_day, key=key, spec=spec)) for key, spec in RANKINGS.items()]
         computers += [(key, partial(_compute_tally_day, key=key, spec=spec)) for key, spec in TALLIES.items()]
         computers += [(agents.KEY, agents.compute_day), (contacts.KEY, contacts.compute_day)]
@@ -110,7 +110,7 @@ def _missing_slices(engine: Engine, now: datetime, days: int) -> list[list[tuple
 
 def _wanted(key: str, slot: Slot, ready: dict) -> bool:
     """Whether `warm` computes the slot of `key`: missing, and for quarter-hour rows a whole day."""
-    return slot not in ready and (slot.hour is None or not key.endswith(quarters.QUARTERED))
+    return slot not in ready and (slot.hour is None or not key.endswith(QUARTERED))
 
 
 def _compute_top_day(conn: Connection, slot: Slot, batch: Batch, key: str, spec: Ranking) -> dict[str, Part]:
@@ -191,7 +191,7 @@ def _compute_whole_day(
         plain = value_parts(measure, {c: rows[:, 1] for c, rows in by_channel.items()}, newest)
     by_quarter = quarters.packed_rows(by_channel, measure, newest)
     batch.add(key, slot, seen, plain)
-    batch.add(key + quarters.QUARTERED, slot, seen, by_quarter)
+    batch.add(key + QUARTERED, slot, seen, by_quarter)
     return plain, by_quarter
 
 

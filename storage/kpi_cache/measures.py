@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ScalarSelect, and_, case, distinct, func, or_, select
+from sqlalchemy import ScalarSelect, String, and_, case, cast, distinct, func, literal, or_, select
 
-from storage.kpi_cache.labels import half_hour, quarter_hour, utc_hour
+from storage.kpi_cache.labels import half_hour, quarter_hour, quarter_of_day, utc_hour
 from storage.models import Conversation, Message, SlaClock, Survey
 from storage.planner import unindexed
 from storage.sentiment import NEGATIVE_BELOW, POSITIVE_ABOVE
@@ -381,3 +381,20 @@ TALLIES |= {
         (func.count(distinct(utc_hour(M.at))),),
     ),
 }
+
+# A measure's (or tally's) key with QUARTERED appended names its whole days kept per UTC quarter hour: for
+# questions about some hours of a period (storage.kpi_cache.quarters, storage.kpi_cache.quarter_tallies).
+QUARTERED = "@q"
+SEPARATOR = "|"  # in a quartered tally's labels, between the quarter of the day and the tally's label
+# the tallies a KPI with `by hour` / `by weekday` reads (sentiment: what was not scored, per language)
+QUARTERED_TALLIES = ("languages",)
+
+
+def quartered(tally: Tally) -> Tally:
+    """The tally's quartered twin: the same rows labelled "quarter|label" (0-95: the UTC quarter of the
+    day). For a tally whose label is never NULL and whose sums are counts."""
+    label = cast(quarter_of_day(tally.at), String) + literal(SEPARATOR) + tally.label
+    return Tally(tally.at, tally.channel, label, tally.where, tally.sums)
+
+
+TALLIES |= {key + QUARTERED: quartered(TALLIES[key]) for key in QUARTERED_TALLIES}

@@ -35,7 +35,6 @@ from storage.kpi_cache.slicing import within
 from storage.kpi_cache.slots import DAY, Slot
 from storage.kpi_cache.tables import EVERY, Part, compact, exact_sum
 
-QUARTERED = "@q"  # appended to a measure's key: its days per quarter hour
 QUARTERS = 96
 QUARTER = timedelta(minutes=15)
 HEADER = QUARTERS * 4  # bytes of the 96 counts

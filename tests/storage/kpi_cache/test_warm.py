@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from storage import kpi_cache
 from storage.kpi_cache import compute as cache_compute
+from storage.kpi_cache.measures import QUARTERED_TALLIES
 from tests.storage.conftest import feed
 from tests.storage.kpi_cache.test_cache import ask, cached_days, week_of_conversations, without_cache
 
@@ -45,7 +46,8 @@ def test_warm_does_the_newest_days_first_and_resumes_where_it_stopped(engine, in
     feed(ingestor, week_of_conversations())
 
     first = kpi_cache.warm(engine, WARM_AT, stop=StopAfter(3))
-    assert first == 3 * KINDS  # the hour, the 20th and the 19th
+    # the hour (no quarter-hour rows for it), the 20th and the 19th
+    assert first == 3 * KINDS - len(QUARTERED_TALLIES)
     assert cached_days(engine, "transferred") == ["2026-11-19", "2026-11-20"]
     assert cached_days(engine, "transferred@0") == ["2026-11-21"]
 
@@ -85,13 +87,15 @@ def test_a_question_asked_while_the_warm_up_is_half_done_gets_the_tables_answer(
 
 def test_warm_fills_the_quarter_hour_rows_a_cache_kept_without_them(engine, ingestor):
     # A cache filled before days were kept per quarter hour too has the plain rows only: the warm-up adds
-    # the quarter-hour ones (days only), and then has nothing left to do.
+    # the quarter-hour ones (days only), and then has nothing left to do. So with a cache filled before
+    # the `languages` tally was kept per quarter hour.
     feed(ingestor, week_of_conversations())
     kpi_cache.warm(engine, WARM_AT)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM kpi_slot WHERE measure LIKE '%@q'"))
 
-    assert kpi_cache.warm(engine, WARM_AT) == (SLICES - 1) * len(kpi_cache.MEASURES)
+    quartered = len(kpi_cache.MEASURES) + len(QUARTERED_TALLIES)  # measures' and tallies'
+    assert kpi_cache.warm(engine, WARM_AT) == (SLICES - 1) * quartered
     with engine.connect() as conn:
         found = conn.execute(text("SELECT day, hour FROM kpi_slot WHERE measure = 'frt@q' AND channel = ''"))
         days = sorted((str(day)[:10], hour) for day, hour in found)
