@@ -27,6 +27,7 @@ from commands.query import Query
 from storage import kpi_cache
 from storage.db import raw_rows
 from storage.kpi_cache import labelled
+from storage.kpi_cache.labels import time_text
 from storage.kpi_cache.slicing import within
 from storage.models import Conversation
 from storage.planner import unindexed
@@ -187,10 +188,10 @@ class _Waiting:
         unanswered = or_(unindexed(C.first_response_at).is_(None), unindexed(C.first_response_at) >= q.now)
         common = [q.in_channels(C.channel), *q.conversation_terms()]
         in_period = (unindexed(C.opened_at) >= q.start, unindexed(C.opened_at) < q.end)
-        answered_later = select(C.opened_at).where(
+        answered_later = select(time_text(C.opened_at)).where(
             C.first_response_at >= q.now, unindexed(C.resolved).is_(False), *in_period, *common
         )
-        closed_later = select(C.opened_at).where(
+        closed_later = select(time_text(C.opened_at)).where(
             unindexed(C.resolved).is_(True),
             C.last_resolved_at >= q.now,
             unindexed(C.first_resolved_at) >= q.now,
@@ -200,7 +201,8 @@ class _Waiting:
         )
         self._later = _times(conn, answered_later, closed_later)
         period = (C.opened_at >= q.start, C.opened_at < q.end)
-        self._open_query = select(C.opened_at).where(C.resolved.is_(False), *period, unanswered, *common)
+        self._open_query = select(time_text(C.opened_at))
+        self._open_query = self._open_query.where(C.resolved.is_(False), *period, unanswered, *common)
         self._open_query = self._open_query.order_by(C.opened_at)
         self._open, self._limit, self._all = np.empty(0, dtype="datetime64[us]"), 0, False
 
@@ -222,7 +224,7 @@ class _Waiting:
 
 
 def _times(conn: Connection, *statements) -> np.ndarray:
-    """The one time column of `statements`' rows, in order (datetime64, UTC)."""
+    """The one time column of `statements`' rows (`time_text`), in order (datetime64, UTC)."""
     found = [at for statement in statements for (at,) in raw_rows(conn, statement)]
     return np.sort(np.array(found, dtype="datetime64[us]"))
 

