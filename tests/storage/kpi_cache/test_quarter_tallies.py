@@ -60,9 +60,7 @@ def languages(conn, hours_asked, source: str = "auto") -> dict:
     return kpi_cache.tally(conn, "languages", scope)
 
 
-def test_the_messages_per_language_of_some_hours_come_from_the_days_kept_per_quarter_hour(
-    engine, ingestor
-):
+def test_the_messages_per_language_of_some_hours_come_from_the_days_kept_per_quarter_hour(engine, ingestor):
     feed(ingestor, history())
     nine = hours("09:00", "10:00")  # a local hour of a zone a whole number of hours from UTC
     kathmandu = hours("09:15", "10:15")  # one of a zone 45 minutes off: quarters of two UTC hours
