@@ -272,7 +272,9 @@ class Ingestor:
         # Conversations created by this batch have all their events here; others are replayed from the DB.
         known = {cid: steps[cid] for cid in created if cid in steps}
         deadlines = Deadlines.load(conn, self.settings)
-        rebuild_conversations(conn, steps, known=known, deadlines=deadlines, now=self.clock())
+        rebuild_conversations(
+            conn, steps, known=known, deadlines=deadlines, now=self.clock(), inserted=created
+        )
         # A tagged customer message makes its conversation's other rows count for its topics (`by topic`):
         # their past hours are stale. A conversation this batch created has no other rows stored before.
         messages = rows.get(TABLES["message"], ())
