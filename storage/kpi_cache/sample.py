@@ -25,14 +25,13 @@ class Sample:
     def percentiles(self, *qs: float) -> list[float | None]:
         """The q-quantiles, interpolated linearly between the closest ranks (PostgreSQL's percentile_cont):
         q = 0.9 over 1 h and 2 h is 1 h + 0.9 x 1 h = 1h 54m; None without values. Only the ranks needed
-        are selected (np.partition): the values are never fully sorted. Written out rather than
-        np.quantile, whose interpolation rounds differently in the last bit."""
+        are selected (`_ranked`): the values are never fully sorted. Written out rather than np.quantile,
+        whose interpolation rounds differently in the last bit."""
         n = self.count
         if not n:
             return [None for _ in qs]
         ranks = [q * (n - 1) for q in qs]
-        needed = sorted({r for rank in ranks for r in (math.floor(rank), min(math.floor(rank) + 1, n - 1))})
-        chosen = np.partition(self.values, needed)
+        chosen = _ranked(self.values, {math.floor(rank) for rank in ranks})
         out = []
         for rank in ranks:
             below = math.floor(rank)
@@ -52,6 +51,26 @@ class Sample:
     def below(self, limit: float) -> int:
         """How many values are < `limit`."""
         return int(np.count_nonzero(self.values < limit))
+
+
+def _ranked(values: np.ndarray, ranks: set[int]) -> dict[int, object]:
+    """The values of rank r and r + 1 (0 the smallest; r + 1 when there is one) for each r of `ranks`,
+    selected highest rank first, each in the part below the one before: one single-rank partition per
+    rank and the smallest value above it for r + 1. np.partition given several ranks at once is ~10 times
+    slower than that (1.5M values: 15 against 1.8 ms; numpy 2's fast selection takes one rank only)."""
+    work = values.copy()
+    chosen: dict[int, object] = {}
+    top = len(work)  # work[top:] holds the values above every rank chosen so far
+    for rank in sorted(ranks, reverse=True):
+        part = work[:top]
+        part.partition(rank)
+        chosen[rank] = part[rank]
+        if rank + 1 < top:
+            chosen[rank + 1] = part[rank + 1 :].min()
+        elif rank + 1 < len(work):
+            chosen.setdefault(rank + 1, work[rank + 1])
+        top = rank
+    return chosen
 
 
 def distinct_count(arrays: list[np.ndarray]) -> int:

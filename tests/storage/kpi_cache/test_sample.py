@@ -4,6 +4,8 @@ import random
 
 import numpy
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storage.kpi_cache import Sample
 
@@ -49,6 +51,29 @@ def test_percentiles_match_numpy_on_random_durations():
         values = [rng.uniform(0, 86400) for _ in range(n)]
         got = sample(values).percentiles(0.5, 0.9)
         assert got == pytest.approx(list(numpy.percentile(values, [50, 90])), rel=1e-12)
+
+
+@given(
+    values=st.lists(st.integers(0, 40), min_size=1, max_size=300),
+    qs=st.lists(st.sampled_from([0.0, 0.05, 0.5, 0.9, 0.95, 0.99, 1.0]), min_size=1, max_size=4),
+    as_float=st.booleans(),
+)
+def test_percentiles_are_the_interpolated_ranks_of_the_sorted_values_and_leave_them_as_they_were(
+    values, qs, as_float
+):
+    # ties and repeated ranks: each rank is selected apart, the next one as the smallest above it
+    array = numpy.array(values, dtype="<f8" if as_float else "<i4")
+    given_order = array.copy()
+    ranked = sorted(values)
+    expected = []
+    for q in qs:
+        rank = q * (len(values) - 1)
+        below = int(rank)
+        low, high = ranked[below], ranked[min(below + 1, len(values) - 1)]
+        expected.append(low + (high - low) * (rank - below))
+
+    assert Sample(array, float(sum(values))).percentiles(*qs) == expected
+    assert array.tolist() == given_order.tolist()
 
 
 @pytest.mark.parametrize(
