@@ -32,8 +32,10 @@ from storage.kpi_cache.store import Rows, newest_note, remembered
 LIMIT = 64  # values kept per process (a question's previous period each)
 BUDGET = 32 * 1024 * 1024  # bytes of values whose size is told (`repeat`: 90 days at 1M conversations: 18 MB)
 ROWS_LIMIT = 1024  # `rows_over`: a measure's rows over a question's slots (one team's, one topic's…)
-# their payloads' bytes (shared with the payloads in memory while both hold them)
-ROWS_BUDGET = 16 * 1024 * 1024
+# their payloads' bytes (shared with the payloads in memory while both hold them): a 90-day scorecard
+# reads 22 MB of them (its period and the one before); below that each of its answers pushed out the
+# rows of the one before (read in the same order) and none was ever kept
+ROWS_BUDGET = 32 * 1024 * 1024
 T = TypeVar("T")
 _MISSING = object()
 
