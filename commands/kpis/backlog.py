@@ -62,9 +62,9 @@ def backlog(
     open_now = _open_now(conn, q, instant, first_opened)
     limits = limits or thresholds(conn, q)
     late = _over_threshold(conn, q, instant, still_open, open_now, limits)
-    oldest_open = conn.execute(select(func.min(C.opened_at)).where(*still_open)).scalar_one()
     listed = select(C.external_id, C.channel, C.opened_at, C.id)
     rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id).limit(LISTED)).all()
+    oldest_open = rows[0].opened_at if rows else None  # the first in opening order (one walk, not two)
     then_open = []  # raw (opened_at, id, late) rows: thousands for a week-old snapshot, not parsed
     if first_opened is not None and first_opened <= instant:  # else nothing was open then: no scan
         then_open = raw_rows(conn, select(C.opened_at, C.id, _late(instant, limits)).where(*closed_later))
