@@ -61,9 +61,13 @@ def backlog(
     ]
     open_now = _open_now(conn, q, instant, first_opened)
     limits = limits or thresholds(conn, q)
-    late = _over_threshold(conn, q, instant, still_open, open_now, limits)
+    late = _over_threshold(conn, q, instant, still_open, open_now, limits) if open_now else 0
     listed = select(C.external_id, C.channel, C.opened_at, C.id)
-    rows = conn.execute(listed.where(*still_open).order_by(C.opened_at, C.id).limit(LISTED)).all()
+    rows = []
+    if open_now:  # as many as the cache counts, at most LISTED: the walk in opening order stops at the last
+        # (a topic with none open walked every open conversation: 1.3 s at 1M conversations, 148,000 open)
+        ordered = listed.where(*still_open).order_by(C.opened_at, C.id)
+        rows = conn.execute(ordered.limit(min(LISTED, open_now))).all()
     oldest_open = rows[0].opened_at if rows else None  # the first in opening order (one walk, not two)
     then_open = []  # raw (opened_at, id, late) rows: thousands for a week-old snapshot, not parsed
     if first_opened is not None and first_opened <= instant:  # else nothing was open then: no scan

@@ -3,8 +3,11 @@ threshold, now or as of a past moment."""
 
 from __future__ import annotations
 
+from sqlalchemy import event as sql_event
+
 from commands.kpis import backlog
-from tests.commands.kpis.events import DAY, NOW
+from commands.query import Query
+from tests.commands.kpis.events import DAY, NOW, t
 from tests.storage.builders import inbound, status
 
 
@@ -96,3 +99,40 @@ def test_the_backlog_threshold_is_the_channel_s_resolution_target_from_any_sourc
     assert (values["open"], values["over_threshold"]) == (2, 1)
     twitter = ask(backlog.backlog, start=DAY, end=NOW, channels=["twitter"])
     assert twitter["threshold"] == 259200.0
+
+
+def test_a_topics_backlog_lists_as_many_as_are_open_and_walks_none_for_a_topic_with_none_open(
+    feed, engine, settings, source
+):
+    # The list walks the open conversations in opening order until it has as many as the cache counts
+    # open (at most ten): a topic none of whose conversations is open walks none (at 1M conversations it
+    # went through all 148,000 open ones to find nothing).
+    feed(
+        inbound("a", 0, conv="tw-untagged"),
+        inbound("b", 60, conv="tw-parcel-1", text="Where is my parcel? It was due on Monday"),
+        inbound("c", 90, conv="tw-refund", text="I want a refund, the product is broken"),
+        status("d", 100, "resolved", conv="tw-refund"),
+        inbound("e", 120, conv="tw-parcel-2", text="my parcel never arrived"),
+    )
+    statements: list[str] = []
+    sql_event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def topic_backlog(topic: str) -> dict:
+        statements.clear()
+        query = Query(t(DAY), t(NOW), (), t(NOW), settings, topic=topic, source=source)
+        with engine.connect() as conn:
+            return backlog.backlog(conn, query)
+
+    delivery = topic_backlog("delivery")
+    # at 2880 both parcels' conversations have been open over 24 h: 47 h and 46 h
+    assert (delivery["open"], delivery["over_threshold"], delivery["oldest_age"]) == (2, 2, 2820 * 60.0)
+    assert [row["conversation_id"] for row in delivery["oldest"]] == ["tw-parcel-1", "tw-parcel-2"]
+    refund = topic_backlog("refund")  # resolved: none open
+    assert (refund["open"], refund["over_threshold"], refund["oldest_age"], refund["oldest"]) == (
+        0,
+        0,
+        None,
+        [],
+    )
+    if source == "auto":  # counted by the cache: the open conversations were not walked
+        assert not [sql for sql in statements if "conversation.external_id" in sql]
