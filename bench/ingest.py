@@ -33,8 +33,9 @@ from sqlalchemy import make_url  # noqa: E402
 from bench.kpi_data import bench_database  # noqa: E402
 from storage.analysis_pool import default_workers, import_pool  # noqa: E402
 from storage.db import make_engine  # noqa: E402
-from storage.importer import import_items  # noqa: E402
+from storage.importer import bulk_collection, import_items  # noqa: E402
 from storage.ingest import Ingestor  # noqa: E402
+from storage.rebuild import chunks  # noqa: E402
 from storage.settings import Settings  # noqa: E402
 
 CHANNELS = ("facebook", "facebook", "facebook", "twitter", "twitter", "instagram", "viber")
@@ -69,16 +70,37 @@ def timed_import(
     engine, settings, n: int, *, analyse: bool = True, workers: int | None = None
 ) -> tuple[float, object]:
     ingestor = Ingestor(engine, settings, analyse_text=analyse)
+    server = server_cpu_seconds() if engine.dialect.name == "postgresql" else None
     started = time.perf_counter()
     cpu = time.process_time()
     with import_pool(settings, analyse=analyse, workers=workers) as pool:
         result = import_items(ingestor, message_lines(n), pool=pool)
     elapsed = time.perf_counter() - started
+    spent = None if server is None else server_cpu_seconds()
     print(
         f"         CPU {time.process_time() - cpu:.1f} s in the importing process, "
         f"{pool.cpu_seconds:.1f} s in {pool.workers} analysis workers"
+        + ("" if spent is None or server is None else f", {spent - server:.1f} s in the PostgreSQL server")
     )
     return elapsed, result
+
+
+def server_cpu_seconds() -> float | None:
+    """The CPU seconds used so far by this machine's `postgres` processes, those ended included (they
+    count in their parent's children's time), or None when there are none here (a remote server, or no
+    /proc): what the server spends on an import is the difference."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, found = 0, False
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        found = True
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / tick if found else None
 
 
 def load() -> str:
@@ -105,6 +127,60 @@ def floor_rate(path: str, n: int) -> float:
     conn.close()
     Path(path).unlink(missing_ok=True)
     return n / elapsed
+
+
+def prepare_seconds(engine, settings, n: int) -> float:
+    """Seconds per event of validating and normalising the `n` events alone (`Ingestor.prepare`, no text
+    analysis, nothing written): the Python half of an import, which one process does before storing."""
+    ingestor = Ingestor(engine, settings, analyse_text=False)
+    batches = list(chunks(message_lines(n), WRITE_FLOOR_EVENTS))
+    with bulk_collection():
+        started = time.perf_counter()
+        for batch in batches:
+            ingestor.prepare(batch)
+        return (time.perf_counter() - started) / n
+
+
+# What one transaction of the write floor holds: conversations of the import, ~5,000 events' worth.
+WRITE_FLOOR_EVENTS = 5000
+
+
+def write_floor_rate(source: str, target: str) -> tuple[float, dict[str, float]]:
+    """events/s of writing the rows an import stored in `source` into a new database `target` with no
+    Python per row: the same tables, indexes, triggers and PRAGMAs (kpibot's connection), one `INSERT …
+    SELECT` per table per transaction of ~5,000 events. What the database itself costs for these rows on
+    this machine, whatever the importer does; with the seconds per event of each table and the commit."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(target + suffix).unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{target}")
+    db = engine.raw_connection().driver_connection
+    db.isolation_level = None
+    db.execute("ATTACH DATABASE ? AS src", (source,))
+    events = db.execute("SELECT count(*) FROM src.raw_event").fetchone()[0]
+    conversations = db.execute("SELECT count(*), min(id), max(id) FROM src.conversation").fetchone()
+    step = max(1, round(WRITE_FLOOR_EVENTS * conversations[0] / max(events, 1)))
+    parts = {
+        "raw_event": "id IN (SELECT raw_event_id FROM src.message WHERE conversation_id BETWEEN ? AND ?)",
+        "conversation": "id BETWEEN ? AND ?",
+        "message": "conversation_id BETWEEN ? AND ?",
+        "sla_clock": "conversation_id BETWEEN ? AND ?",
+    }
+    seconds = dict.fromkeys([*parts, "commit"], 0.0)
+    for low in range(conversations[1], conversations[2] + 1, step):
+        db.execute("BEGIN")
+        for table, where in parts.items():
+            started = time.perf_counter()
+            db.execute(
+                f"INSERT INTO main.{table} SELECT * FROM src.{table} WHERE {where} ORDER BY id",
+                (low, low + step - 1),
+            )
+            seconds[table] += time.perf_counter() - started
+        started = time.perf_counter()
+        db.execute("COMMIT")
+        seconds["commit"] += time.perf_counter() - started
+    db.close()
+    engine.dispose()
+    return events / sum(seconds.values()), {name: spent / events for name, spent in seconds.items()}
 
 
 def postgres_floor_rates(url: str, n: int) -> dict[str, float]:
@@ -205,6 +281,21 @@ def main() -> None:
         floor = floor_rate(path + ".floor", floor_events)
         print(
             f"bare sqlite executemany floor: {floor:,.0f} rows/s; kpibot import = {rate / floor:.2f} x floor"
+        )
+        writes, shares = write_floor_rate(path, path + ".writes")
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + ".writes" + suffix).unlink(missing_ok=True)
+        split = ", ".join(f"{name} {spent * 1e6:.1f}" for name, spent in shares.items())
+        print(
+            f"write floor (the imported rows inserted by SQL alone): {writes:,.0f} events/s = "
+            f"{1e6 / writes:.1f} µs/event ({split}); kpibot import = {rate / writes:.2f} x floor"
+        )
+        prepare = prepare_seconds(engine, settings, floor_events)
+        ceiling = 1 / (prepare + 1 / writes)
+        print(
+            f"validation alone (Ingestor.prepare, no analysis): {prepare * 1e6:.1f} µs/event; with the "
+            f"write floor, one process could import at most {ceiling:,.0f} events/s; kpibot import = "
+            f"{rate / ceiling:.2f} x that"
         )
     else:
         for how, floor in postgres_floor_rates(url, floor_events).items():
