@@ -6,7 +6,11 @@
 Prints events/s for the whole run (JSON parsing, validation, raw insert, projections, commit; with
 analysis, the inbound messages scored per second), the same for a re-import (every event a duplicate),
 and the ratio to a bare load of the raw rows (the floor set by the database itself on this machine):
-sqlite3 executemany on SQLite; psycopg executemany and COPY on PostgreSQL. Beside each import, the CPU
+sqlite3 executemany on SQLite; psycopg executemany and COPY on PostgreSQL. On SQLite it then prints what
+bounds one importing process (docs/performance.md, "The ceiling on this machine"): the write floor (the
+rows the import stored, written again into a new database by SQL alone, per table) and validation alone
+(`Ingestor.prepare`), with the rate one process could reach if nothing else cost anything. On a local
+PostgreSQL server, the server's CPU seconds during each import. Beside each import, the CPU
 seconds of the importing process and of the text-analysis workers (`--workers`, default as `kpibot
 import`: one per idle core), and the load average at start and end: the machine may be shared, and the
 CPU split says what the import would do on idle cores. The default database is the SQLite file `--db`;
