@@ -66,8 +66,10 @@ def decode(payload: Any) -> Any:
     if isinstance(payload, str):
         if len(payload) > MAX_EVENT_CHARS:
             raise EventError(f"the event is over {MAX_EVENT_CHARS // 1024} KB; events must be smaller")
+        if payload.startswith("\ufeff"):  # as json.loads refuses it (the decoder alone says less)
+            raise EventError("not valid JSON (a byte-order mark before it at column 1)")
         try:
-            return json.loads(payload, parse_constant=_not_json)
+            return _JSON.decode(payload)
         except json.JSONDecodeError as exc:
             raise EventError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
         except RecursionError:
@@ -77,6 +79,12 @@ def decode(payload: Any) -> Any:
 
 def _not_json(constant: str) -> Any:
     raise EventError(f"not valid JSON ({constant} is not a JSON number)")
+
+
+# One decoder and one encoder for every event: json.loads and json.dumps given options build a new one
+# at each call, ~20 % of validating an event (docs/performance.md, "The ceiling on this machine").
+_JSON = json.JSONDecoder(parse_constant=_not_json)
+_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def check_storable(data: Any) -> None:
@@ -106,8 +114,10 @@ def _plainly_storable(payload: Any) -> bool:
     """True for JSON text that cannot hold what `check_storable` looks for: no \\u escape (the way a lone
     surrogate or NUL gets into decoded JSON), no raw NUL or surrogate, too few brackets to nest 32 deep.
     Most events are such text and skip the walk (docs/performance.md, "The cost of hardening the doors")."""
-    if isinstance(payload, bytes):
-        payload = payload.decode("utf-8", errors="replace")
+    if isinstance(payload, bytes):  # decoded as UTF-8 already, which holds no surrogate: NUL is left
+        if b"\\u" in payload or b"\x00" in payload:
+            return False
+        return payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH
     if not isinstance(payload, str) or "\\u" in payload or _UNSTORABLE.search(payload):
         return False
     return payload.count("[") + payload.count("{") <= MAX_DEPTH
@@ -195,12 +205,12 @@ class Normaliser:
             if name != "author":
                 setattr(event, name, value)
         if changes:
-            body = json.dumps({**data, **changes}, ensure_ascii=False, separators=(",", ":"))
+            body = _BODY.encode({**data, **changes})
         elif isinstance(payload, str | bytes):
             body = payload.decode("utf-8") if isinstance(payload, bytes) else payload
             body = body.strip()
         else:
-            body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            body = _BODY.encode(data)
         return Accepted(position, source, event, body)
 
     def _check_time(self, at: datetime, now: datetime) -> None:

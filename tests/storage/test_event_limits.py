@@ -249,3 +249,27 @@ def test_a_nul_in_a_field_name_is_rejected_and_its_reason_stored(ingestor, engin
     assert result.stored == 1
     assert result.rejected[0].reason == '"\\x00" contains a NUL character, which cannot be stored'
     assert kept(engine)[0].reason == result.rejected[0].reason
+
+
+def test_lines_read_as_bytes_are_checked_as_text_is(ingestor, engine):
+    # A file's lines come as bytes (`kpibot import`): escaped NUL and lone surrogates, deep nesting and a
+    # byte-order mark are found in them as in text.
+    good = json.dumps(GOOD)
+    lines = [
+        good.encode(),
+        json.dumps(inbound("b1", 1, text="x")).replace('"text": "x"', '"text": "a\\u0000b"').encode(),
+        json.dumps(inbound("b2", 1)).replace('"id": "b2"', '"id": "\\udc00"').encode(),
+        (good[:-1] + ', "extra": ' + "[" * 40 + "]" * 40 + "}").replace('"good"', '"b3"').encode(),
+        b"\xef\xbb\xbf" + json.dumps(inbound("b4", 1)).encode(),
+        json.dumps(inbound("b5", 1, text="caf\u00e9 [ok] {fine} \\ backslash")).encode(),
+    ]
+
+    result = ingestor.ingest(list(enumerate(lines)))
+
+    assert stored_ids(engine) == ["b5", "good"]
+    assert [(r.position, r.reason) for r in result.rejected] == [
+        (1, '"text" contains a NUL character, which cannot be stored'),
+        (2, "\"id\" is not valid Unicode (a lone surrogate, '\\udc00')"),
+        (3, "the event is nested more than 32 levels deep"),
+        (4, "not valid JSON (a byte-order mark before it at column 1)"),
+    ]
