@@ -192,5 +192,9 @@ def insert_new_returning(
     for start in range(0, len(values), chunk):
         part = values[start : start + chunk]
         flat = [v for row in part for v in row]
-        out.extend(conn.exec_driver_sql(head + ", ".join([row_marks] * len(part)) + tail, tuple(flat)).all())
+        result = conn.exec_driver_sql(head + ", ".join([row_marks] * len(part)) + tail, tuple(flat))
+        try:  # the DBAPI's tuples: no Row object per returned row (ids and keys need no processing)
+            out.extend(result.cursor.fetchall())
+        finally:
+            result.close()
     return out

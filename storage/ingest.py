@@ -23,7 +23,7 @@ from storage.events import EventError
 from storage.models import RejectedEvent
 from storage.normalise import Accepted, Normaliser, Unreadable
 from storage.privacy import private_event, pseudonymiser, redacted
-from storage.projection import Step, project
+from storage.projection import Projection, Step, project
 from storage.rebuild import rebuild_conversations
 from storage.rows import TABLES, TIMELINE_TYPES, Analyser, Analysis, analysed_text, row_for, step_for
 from storage.service_levels import Deadlines
@@ -244,10 +244,16 @@ class Ingestor:
                 timelines[(item.source, item.event.conversation_id)].append(step_for(item))
         # A conversation this batch creates has all its events here: it is inserted with its projection,
         # one write (and one note of its hours for the KPI cache) instead of a blank row updated at once.
+        projections: dict[tuple[str, str], Projection] = {}
+
+        def projected(key: tuple[str, str]) -> dict:
+            projections[key] = projection = project(timelines.get(key, []))
+            return projection.columns()
+
         ids, created = conversation_ids(
             conn,
             [a for _, a in new if a.event.type in _CONVERSATION_TYPES and a.event.conversation_id],
-            projected=lambda key: project(timelines.get(key, [])).columns(),
+            projected=projected,
         )
         rows: dict[Table, list[dict]] = defaultdict(list)
         linked: list[dict] = []
@@ -273,7 +279,13 @@ class Ingestor:
         known = {cid: steps[cid] for cid in created if cid in steps}
         deadlines = Deadlines.load(conn, self.settings)
         rebuild_conversations(
-            conn, steps, known=known, deadlines=deadlines, now=self.clock(), inserted=created
+            conn,
+            steps,
+            known=known,
+            deadlines=deadlines,
+            now=self.clock(),
+            inserted=created,
+            projected={ids[key]: projection for key, projection in projections.items()},
         )
         # A tagged customer message makes its conversation's other rows count for its topics (`by topic`):
         # their past hours are stale. A conversation this batch created has no other rows stored before.

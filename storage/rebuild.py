@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from storage import kpi_cache
 from storage.bulk import bulk_insert, bulk_update
 from storage.models import Conversation, ConversationEvent, Message, SlaClock
-from storage.projection import Step, WaitSpan, project, service_clocks
+from storage.projection import Projection, Step, WaitSpan, project, service_clocks
 from storage.service_levels import Deadlines
 from storage.settings import Settings
 
@@ -50,6 +50,7 @@ def rebuild_conversations(
     now: datetime | None = None,
     *,
     inserted: Collection[int] = (),
+    projected: dict[int, Projection] | None = None,
 ) -> int:
     """Replays each conversation's events and writes its derived fields; returns how many.
 
@@ -57,11 +58,13 @@ def rebuild_conversations(
     are not read back; the others are loaded from the database. Of those known, the `inserted` ones were
     inserted with the projection of that timeline in this transaction: their row is not written again
     (only their clocks are; an update changing nothing cost ~20 µs a conversation on SQLite, firing the
-    KPI cache's update triggers for nothing on PostgreSQL). `deadlines` stamps the service-level
+    KPI cache's update triggers for nothing on PostgreSQL), and `projected` may give the projections of
+    known timelines made already (they are not replayed again). `deadlines` stamps the service-level
     clocks (default: the policies of the settings from the environment). The hours over at `now` whose
     clocks changed are noted for the KPI cache here, once each, rather than by a trigger per row.
     """
     known = known or {}
+    projected = projected or {}
     deadlines = deadlines or Deadlines.load(conn, Settings())
     now = now or datetime.now(UTC)
     done = 0
@@ -77,7 +80,9 @@ def rebuild_conversations(
         steps.update((cid, known[cid]) for cid in ids if cid in known)
         updates, clocks = [], []
         for conversation_id in ids:
-            projection = project(steps.get(conversation_id, []))
+            projection = projected.get(conversation_id) if conversation_id in known else None
+            if projection is None:
+                projection = project(steps.get(conversation_id, []))
             if conversation_id not in inserted or conversation_id not in known:
                 updates.append({**projection.columns(), "id": conversation_id})
             channel = channels[conversation_id]

@@ -178,6 +178,40 @@ def test_a_batch_creating_its_conversations_writes_each_row_once_with_its_projec
     assert found == {"old": (1800.0, "open"), "tw-1": (2520.0, "resolved"), "tw-2": (600.0, "open")}
 
 
+def test_a_conversation_the_batch_creates_is_projected_once(ingestor, engine, monkeypatch):
+    # its projection is inserted with it and its clocks come from the same one; a conversation stored
+    # before is replayed from the tables with the batch's events
+    import storage.ingest
+    import storage.rebuild
+
+    feed(ingestor, [inbound("old1", 0, conv="old")])
+    replayed: list[int] = []
+
+    def counted(project):
+        def projecting(steps):
+            replayed.append(len(steps))
+            return project(steps)
+
+        return projecting
+
+    monkeypatch.setattr(storage.ingest, "project", counted(storage.ingest.project))
+    monkeypatch.setattr(storage.rebuild, "project", counted(storage.rebuild.project))
+    feed(
+        ingestor,
+        [inbound("m1", 0), reply("m2", 42), inbound("k1", 5, conv="tw-2"), reply("old2", 30, conv="old")],
+    )
+
+    assert sorted(replayed) == [1, 2, 2]  # tw-2, old (both its events), tw-1
+    with engine.connect() as conn:
+        clocks = conn.execute(
+            select(Conversation.external_id, SlaClock.kind, SlaClock.seconds)
+            .join(Conversation)
+            .where(WAITS)
+            .order_by(Conversation.external_id, SlaClock.start_at)
+        ).all()
+    assert clocks == [("old", "first", 1800.0), ("tw-1", "first", 2520.0), ("tw-2", "first", None)]
+
+
 def test_bot_reply_and_private_note_do_not_count_as_first_response(ingestor, engine):
     feed(ingestor, [inbound("m1", 0), reply("b1", 1, kind="bot"), reply("n1", 3, private=True)])
     conv = _conversation(engine)
