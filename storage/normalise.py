@@ -82,7 +82,7 @@ def _not_json(constant: str) -> Any:
 
 
 # One decoder and one encoder for every event: json.loads and json.dumps given options build a new one
-# at each call, ~20 % of validating an event (docs/performance.md, "The ceiling on this machine").
+# at each call, ~10 % of validating an event (docs/performance.md, "The ceiling on this machine").
 _JSON = json.JSONDecoder(parse_constant=_not_json)
 _BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
