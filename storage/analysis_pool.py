@@ -28,16 +28,47 @@ _analyse: Analyser | None = None  # the worker process's analyser
 
 
 def default_workers() -> int:
-    """One worker per core left idle beside the importing process: the cores less one, less the 1-minute
-    load average, rounded; 0 on a single core or a busy machine. A worker pays only on a core of its own:
-    where other work takes the spare core, the importer waits for the texts' analyses and pays their round
-    trip besides (docs/performance.md, "Import (ingestion core)")."""
+    """One worker per core left idle beside the importing process: the cores less one, less the cores
+    busy, rounded; 0 on a single core or a busy machine. A worker pays only on a core of its own: where
+    other work takes the spare core, the importer waits for the texts' analyses and pays their round trip
+    besides (docs/performance.md, "Import (ingestion core)"). The cores busy are the 1-minute load average,
+    or what the cores do right now (`busy_now`) when that is less: the average lags a minute behind work
+    that has ended (a previous import), which left a 2-core machine without its worker."""
     cores = os.cpu_count() or 1
     try:
         busy = os.getloadavg()[0]
     except OSError:  # no load average on this system
         busy = 0.0
+    now = busy_now()
+    if now is not None:
+        busy = min(busy, now)
     return max(0, min(cores - 1, round(cores - 1 - busy)))
+
+
+def busy_now(window: float = 0.1) -> float | None:
+    """How many cores were busy over the next `window` seconds (Linux's /proc/stat: all but idle and I/O
+    wait); None where there is no /proc/stat."""
+    try:
+        before = _cpu_times()
+        time.sleep(window)
+        after = _cpu_times()
+    except (OSError, ValueError):
+        return None
+    spent = [later - earlier for earlier, later in zip(before, after, strict=True)]
+    total = sum(spent)
+    if total <= 0:
+        return None
+    idle = spent[3] + spent[4]  # idle, iowait
+    return (os.cpu_count() or 1) * (total - idle) / total
+
+
+def _cpu_times() -> list[int]:
+    """The machine's CPU time so far by state (user, nice, system, idle, iowait, …), in clock ticks."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        first = stat.readline().split()
+    if first[0] != "cpu":
+        raise ValueError("/proc/stat does not start with the CPU total")
+    return [int(value) for value in first[1:8]]
 
 
 def import_pool(settings: Settings, *, analyse: bool = True, workers: int | None = None) -> AnalysisPool:

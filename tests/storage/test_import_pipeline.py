@@ -5,12 +5,13 @@ ingesting each batch in turn with analysis in-process."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from storage.analysis_pool import AnalysisPool, default_workers, import_pool
+from storage.analysis_pool import AnalysisPool, busy_now, default_workers, import_pool
 from storage.db import make_engine
 from storage.importer import import_items
 from storage.ingest import Ingestor
@@ -178,11 +179,47 @@ def test_re_imported_events_are_not_sent_for_analysis(engine, settings):
 
 
 @pytest.mark.parametrize(
-    ("cores", "load", "workers"),
-    [(1, 0.0, 0), (2, 0.1, 1), (2, 0.9, 0), (2, 3.5, 0), (8, 2.0, 5), (8, 0.0, 7)],
+    ("cores", "load", "now", "workers"),
+    [
+        (1, 0.0, None, 0),
+        (2, 0.1, None, 1),
+        (2, 0.9, None, 0),  # no /proc/stat: the load average decides
+        (2, 0.9, 0.05, 1),  # the average still counts work that has ended: idle now, the worker pays
+        (2, 0.1, 1.0, 1),  # a burst right now does not outweigh an idle minute
+        (2, 3.5, 1.9, 0),
+        (8, 2.0, None, 5),
+        (8, 0.0, None, 7),
+        (8, 6.0, 2.2, 5),
+    ],
 )
-def test_workers_by_default_are_the_idle_cores_beside_the_importer(monkeypatch, cores, load, workers):
+def test_workers_by_default_are_the_idle_cores_beside_the_importer(monkeypatch, cores, load, now, workers):
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr("storage.analysis_pool.busy_now", lambda: now)
 
     assert default_workers() == workers
+
+
+def test_the_cores_busy_now_are_read_from_two_samples_of_the_cpu_times(monkeypatch):
+    # user, nice, system, idle, iowait, irq, softirq (clock ticks): 300 of 1,000 ticks busy on 4 cores
+    samples = iter([[100, 0, 50, 800, 50, 0, 0], [300, 0, 150, 1450, 100, 0, 0]])
+    monkeypatch.setattr("storage.analysis_pool._cpu_times", lambda: next(samples))
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+
+    assert busy_now(window=0) == pytest.approx(4 * 300 / 1000)
+
+
+def test_without_proc_stat_nothing_is_known_of_the_cores_now(monkeypatch):
+    def missing():
+        raise FileNotFoundError("/proc/stat")
+
+    monkeypatch.setattr("storage.analysis_pool._cpu_times", missing)
+
+    assert busy_now(window=0) is None
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux's /proc/stat")
+def test_the_cores_busy_now_on_this_machine_are_between_none_and_all():
+    busy = busy_now(window=0.05)
+
+    assert busy is not None and 0 <= busy <= (os.cpu_count() or 1)
