@@ -74,8 +74,9 @@ def _cpu_times() -> list[int]:
 def import_pool(settings: Settings, *, analyse: bool = True, workers: int | None = None) -> AnalysisPool:
     """The pool for an import (`storage.importer.import_items`): `workers` processes (default: one per
     spare core) when it analyses text; else one with no workers, which leaves analysis in-process."""
-    count = default_workers() if workers is None else workers
-    return AnalysisPool(settings, count if analyse else 0)
+    if not analyse:
+        return AnalysisPool(settings, 0)
+    return AnalysisPool(settings, default_workers() if workers is None else workers)
 
 
 class AnalysisPool:
