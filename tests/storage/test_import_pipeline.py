@@ -223,3 +223,13 @@ def test_the_cores_busy_now_on_this_machine_are_between_none_and_all():
     busy = busy_now(window=0.05)
 
     assert busy is not None and 0 <= busy <= (os.cpu_count() or 1)
+
+
+def test_an_import_without_text_analysis_counts_no_cores(monkeypatch, settings):
+    def sampled():
+        raise AssertionError("the cores were sampled for a pool that analyses nothing")
+
+    monkeypatch.setattr("storage.analysis_pool.busy_now", sampled)
+
+    with import_pool(settings, analyse=False) as pool:
+        assert pool.workers == 0 and not pool.active
